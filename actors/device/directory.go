@@ -1,0 +1,85 @@
+package device
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/argus-vms/argus/events/pb"
+)
+
+// Directory is this node's index of the device views its actors hold, for
+// listing without asking every actor. Actors publish an immutable view after
+// each applied event; readers never see a half-applied state.
+type Directory struct {
+	mu     sync.RWMutex
+	views  map[string]*pb.DeviceView
+	sorted []string // ids in order; rebuilt lazily after inserts/deletes
+	dirty  bool
+}
+
+// NewDirectory returns an empty directory.
+func NewDirectory() *Directory { return &Directory{views: map[string]*pb.DeviceView{}} }
+
+// Put records the latest view of a registered device, or forgets a removed one.
+func (d *Directory) Put(v *pb.DeviceView) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, had := d.views[v.Id]
+	if v.Removed {
+		if had {
+			delete(d.views, v.Id)
+			d.dirty = true
+		}
+		return
+	}
+	d.views[v.Id] = v
+	if !had {
+		d.dirty = true
+	}
+}
+
+// Len is the number of registered devices.
+func (d *Directory) Len() int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return len(d.views)
+}
+
+// List returns up to limit views with id > cursor in id order, filtered by a
+// label when labelKey is set, and the cursor of the next page ("" at the end).
+func (d *Directory) List(limit int, cursor, labelKey, labelValue string) ([]*pb.DeviceView, string) {
+	d.mu.Lock()
+	if d.dirty {
+		d.sorted = d.sorted[:0]
+		for id := range d.views {
+			d.sorted = append(d.sorted, id)
+		}
+		slices.Sort(d.sorted)
+		d.dirty = false
+	}
+	d.mu.Unlock()
+
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	i, _ := slices.BinarySearch(d.sorted, cursor)
+	if i < len(d.sorted) && d.sorted[i] == cursor {
+		i++
+	}
+	out := make([]*pb.DeviceView, 0, min(limit, 128))
+	for ; i < len(d.sorted); i++ {
+		v, ok := d.views[d.sorted[i]]
+		if !ok {
+			continue // removed since the sort; next List re-sorts
+		}
+		if labelKey != "" {
+			if lv, ok := v.Labels[labelKey]; !ok || lv != labelValue {
+				continue
+			}
+		}
+		if len(out) == limit {
+			return out, out[len(out)-1].Id
+		}
+		out = append(out, v)
+	}
+	return out, ""
+}

@@ -1,0 +1,93 @@
+// Package device is the device aggregate: its state folded from events, the
+// decisions its commands make, and the hollywood actor that hosts it.
+package device
+
+import (
+	"maps"
+
+	"github.com/argus-vms/argus/events"
+	"github.com/argus-vms/argus/events/pb"
+)
+
+// StatusUnknown is a device's status until a stream pull or probe says more.
+const StatusUnknown = "unknown"
+
+// State is one device as its events left it.
+type State struct {
+	ID             string
+	Name           string
+	URL            string
+	Username       string
+	SealedPassword []byte
+	Channels       uint32
+	Labels         map[string]string
+	Status         string
+	Version        uint64 // number of events of the aggregate
+	LastSeq        uint64 // stream sequence of the last event (expected seq of the next append)
+	CreatedAt      int64  // unix ms
+	UpdatedAt      int64
+	Registered     bool // registered and not removed since
+}
+
+// Apply folds one event into the state. It never fails: the log is the truth.
+func (s *State) Apply(e events.Event) {
+	env := e.Envelope
+	s.ID = env.AggregateId
+	s.Version = env.Version
+	s.LastSeq = e.Seq
+	s.UpdatedAt = env.TimeUnixMs
+	switch p := env.Payload.(type) {
+	case *pb.Envelope_DeviceRegistered:
+		r := p.DeviceRegistered
+		s.Name, s.URL, s.Username, s.SealedPassword = r.Name, r.Url, r.Username, r.SealedPassword
+		s.Channels = r.Channels
+		s.Labels = maps.Clone(r.Labels)
+		s.Status = StatusUnknown
+		s.CreatedAt = env.TimeUnixMs
+		s.Registered = true
+	case *pb.Envelope_DeviceUpdated:
+		u := p.DeviceUpdated
+		if u.Name != nil {
+			s.Name = *u.Name
+		}
+		if u.Url != nil {
+			s.URL = *u.Url
+		}
+		if u.Channels != nil {
+			s.Channels = *u.Channels
+		}
+		if u.Labels != nil {
+			s.Labels = maps.Clone(u.Labels.Labels)
+		}
+		if u.Credentials != nil {
+			s.Username, s.SealedPassword = u.Credentials.Username, u.Credentials.SealedPassword
+		}
+	case *pb.Envelope_DeviceCredentialsChanged:
+		s.Username = p.DeviceCredentialsChanged.Username
+		s.SealedPassword = p.DeviceCredentialsChanged.SealedPassword
+	case *pb.Envelope_DeviceRemoved:
+		s.Registered = false
+	}
+}
+
+// View is the state as the API shows it: no password, ever.
+func (s *State) View() *pb.DeviceView {
+	status := s.Status
+	if status == "" {
+		status = StatusUnknown
+	}
+	return &pb.DeviceView{
+		Id:              s.ID,
+		Name:            s.Name,
+		Url:             s.URL,
+		Username:        s.Username,
+		Channels:        s.Channels,
+		Labels:          maps.Clone(s.Labels),
+		Status:          status,
+		Version:         s.Version,
+		CreatedAtUnixMs: s.CreatedAt,
+		UpdatedAtUnixMs: s.UpdatedAt,
+		Removed:         !s.Registered,
+		LastSeq:         s.LastSeq,
+	}
+}

@@ -1,0 +1,149 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/argus-vms/argus/actors/device"
+	"github.com/argus-vms/argus/events"
+	"github.com/argus-vms/argus/events/pb"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
+)
+
+var actorsActive = prometheus.NewGauge(prometheus.GaugeOpts{
+	Name: "argus_actors",
+	Help: "Aggregate actors active on this node.",
+})
+
+func init() { prometheus.MustRegister(actorsActive) }
+
+// ErrNotReady: the shard is still activating or has no owner yet.
+var ErrNotReady = errors.New("shard: not ready")
+
+// Host runs the shard actors of this node and routes requests to them.
+type Host struct {
+	engine  *actor.Engine
+	deps    *device.Deps
+	shards  int
+	pids    []*actor.PID
+	ready   atomic.Bool
+	timeout time.Duration
+}
+
+// Config of a host.
+type Config struct {
+	Shards         int           // shard count of the cluster
+	RequestTimeout time.Duration // default 10s
+}
+
+// Start spawns every shard actor, each of which activates its aggregates
+// from the log, and returns once all are activated (or ctx ends).
+func Start(ctx context.Context, engine *actor.Engine, deps *device.Deps, cfg Config) (*Host, error) {
+	if cfg.Shards <= 0 {
+		cfg.Shards = events.DefaultShards
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	h := &Host{engine: engine, deps: deps, shards: cfg.Shards, timeout: cfg.RequestTimeout}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		errs    []error
+		devices atomic.Int64
+	)
+	wg.Add(cfg.Shards)
+	start := time.Now()
+	for n := 0; n < cfg.Shards; n++ {
+		done := func(n, count int, err error) {
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("shard %d: %w", n, err))
+				mu.Unlock()
+			}
+			devices.Add(int64(count))
+			wg.Done()
+		}
+		h.pids = append(h.pids, engine.Spawn(newShardActor(n, deps, done), "shard", actor.WithID(fmt.Sprint(n))))
+	}
+	waited := make(chan struct{})
+	go func() { wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	h.ready.Store(true)
+	deps.Log.Info("shards activated", "shards", cfg.Shards, "devices", devices.Load(), "took", time.Since(start).Round(time.Millisecond))
+	return h, nil
+}
+
+// Ready reports whether every shard has been activated.
+func (h *Host) Ready() bool { return h.ready.Load() }
+
+// Shards is the cluster's shard count.
+func (h *Host) Shards() int { return h.shards }
+
+// Ref is the device aggregate's reference.
+func (h *Host) Ref(deviceID string) events.Ref {
+	return events.Ref{Shard: events.ShardOf(deviceID, h.shards), Kind: events.KindDevice, ID: deviceID}
+}
+
+// Ask routes a command to the device's actor and waits for its reply.
+func (h *Host) Ask(ctx context.Context, deviceID string, cmd proto.Message) (*pb.DeviceReply, error) {
+	if !events.ValidID(deviceID) {
+		return nil, events.ErrInvalidID
+	}
+	if !h.Ready() {
+		return nil, ErrNotReady
+	}
+	timeout := h.timeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	pid := h.pids[events.ShardOf(deviceID, h.shards)]
+	res, err := h.engine.Request(pid, cmd, timeout).Result()
+	if err != nil {
+		return nil, err
+	}
+	r, ok := res.(*pb.DeviceReply)
+	if !ok {
+		return nil, fmt.Errorf("shard: unexpected reply %T", res)
+	}
+	return r, nil
+}
+
+// List pages the devices this node hosts.
+func (h *Host) List(_ context.Context, limit int, cursor, labelKey, labelValue string) ([]*pb.DeviceView, string, error) {
+	items, next := h.deps.Directory.List(limit, cursor, labelKey, labelValue)
+	return items, next, nil
+}
+
+// History reads a device's events from the log.
+func (h *Host) History(ctx context.Context, deviceID string) ([]events.Event, error) {
+	if !events.ValidID(deviceID) {
+		return nil, events.ErrInvalidID
+	}
+	return h.deps.Store.Load(ctx, h.Ref(deviceID), 0)
+}
+
+// Stop stops every shard actor and with them their aggregates.
+func (h *Host) Stop() {
+	h.ready.Store(false)
+	var wg sync.WaitGroup
+	for _, pid := range h.pids {
+		wg.Add(1)
+		go func() { defer wg.Done(); <-h.engine.Poison(pid).Done() }()
+	}
+	wg.Wait()
+	actorsActive.Set(0)
+}

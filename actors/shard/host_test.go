@@ -1,0 +1,157 @@
+package shard
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/argus-vms/argus/actors/device"
+	"github.com/argus-vms/argus/events"
+	"github.com/argus-vms/argus/events/pb"
+	"github.com/argus-vms/argus/events/secret"
+	"github.com/argus-vms/argus/test/testenv"
+)
+
+func startHost(t *testing.T, url string) (*Host, *device.Deps) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := events.Open(ctx, testenv.Connect(t, url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, _ := secret.NewSealer([]byte("0123456789abcdef0123456789abcdef"))
+	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := &device.Deps{Store: store, Sealer: sealer, Node: "n1", Directory: device.NewDirectory(), Log: slog.Default()}
+	h, err := Start(ctx, engine, deps, Config{Shards: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Stop)
+	return h, deps
+}
+
+func TestCommandEventState(t *testing.T) {
+	srv := testenv.NewNATS(t)
+	h, _ := startHost(t, srv.ClientURL())
+	ctx := context.Background()
+
+	r, err := h.Ask(ctx, "cam1", &pb.RegisterDevice{Id: "cam1", Name: "Gate", Url: "rtsp://10.0.0.1/s", Password: "hunter2", Labels: map[string]string{"site": "a"}})
+	if err != nil || r.Code != pb.ReplyCode_REPLY_CODE_OK {
+		t.Fatalf("register: %v %v", r, err)
+	}
+	if r.Device.Version != 1 || r.Device.Name != "Gate" || r.Device.Status != "unknown" {
+		t.Fatalf("view %+v", r.Device)
+	}
+	r, _ = h.Ask(ctx, "cam1", &pb.RegisterDevice{Id: "cam1", Name: "Gate", Url: "rtsp://10.0.0.1/s"})
+	if r.Code != pb.ReplyCode_REPLY_CODE_ALREADY_EXISTS {
+		t.Fatalf("second register: %v", r)
+	}
+	name := "Gate 2"
+	r, _ = h.Ask(ctx, "cam1", &pb.UpdateDevice{Id: "cam1", Name: &name, Labels: &pb.LabelPatch{Set: map[string]string{"zone": "n"}, Remove: []string{"site"}}})
+	if r.Code != 0 || r.Device.Version != 2 || r.Device.Labels["zone"] != "n" || len(r.Device.Labels) != 1 {
+		t.Fatalf("update: %v", r)
+	}
+	hist, err := h.History(ctx, "cam1")
+	if err != nil || len(hist) != 2 {
+		t.Fatalf("history %d %v", len(hist), err)
+	}
+	for _, e := range hist {
+		if s := string(events.DataJSON(e.Envelope)); len(s) == 0 || strings.Contains(s, "hunter2") || strings.Contains(s, "password") {
+			t.Fatalf("secret leaked: %s", s)
+		}
+	}
+	r, _ = h.Ask(ctx, "cam1", &pb.RemoveDevice{Id: "cam1"})
+	if r.Code != 0 {
+		t.Fatalf("remove: %v", r)
+	}
+	r, _ = h.Ask(ctx, "cam1", &pb.GetDevice{Id: "cam1"})
+	if r.Code != pb.ReplyCode_REPLY_CODE_NOT_FOUND {
+		t.Fatalf("get after remove: %v", r)
+	}
+
+	// A second host on the same log activates the same state.
+	h.Stop()
+	h2, _ := startHost(t, srv.ClientURL())
+	r, _ = h2.Ask(ctx, "cam1", &pb.RegisterDevice{Id: "cam1", Name: "Again", Url: "rtsp://10.0.0.1/s"})
+	if r.Code != 0 || r.Device.Version != 4 {
+		t.Fatalf("re-register after remove: %v", r)
+	}
+}
+
+func TestConcurrentIfMatch(t *testing.T) {
+	srv := testenv.NewNATS(t)
+	h, _ := startHost(t, srv.ClientURL())
+	ctx := context.Background()
+	h.Ask(ctx, "cam2", &pb.RegisterDevice{Id: "cam2", Name: "x", Url: "rtsp://h/s"})
+	v := uint64(1)
+	var wg sync.WaitGroup
+	codes := make([]pb.ReplyCode, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := fmt.Sprint("name", i)
+			r, err := h.Ask(ctx, "cam2", &pb.UpdateDevice{Meta: &pb.CommandMeta{ExpectedVersion: &v}, Id: "cam2", Name: &n})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			codes[i] = r.Code
+		}()
+	}
+	wg.Wait()
+	ok, pre := 0, 0
+	for _, c := range codes {
+		switch c {
+		case pb.ReplyCode_REPLY_CODE_OK:
+			ok++
+		case pb.ReplyCode_REPLY_CODE_PRECONDITION_FAILED:
+			pre++
+		}
+	}
+	if ok != 1 || pre != 1 {
+		t.Fatalf("codes %v", codes)
+	}
+}
+
+// Two hosts on one log (a zombie and a new owner): the log decides who wins.
+func TestZombieAppendFails(t *testing.T) {
+	srv := testenv.NewNATS(t)
+	h1, _ := startHost(t, srv.ClientURL())
+	h2, _ := startHost(t, srv.ClientURL())
+	ctx := context.Background()
+	if r, _ := h1.Ask(ctx, "cam3", &pb.RegisterDevice{Id: "cam3", Name: "x", Url: "rtsp://h/s"}); r.Code != 0 {
+		t.Fatal(r)
+	}
+	// h2 never saw cam3: its register conflicts at the log, catches up, and says it exists.
+	if r, _ := h2.Ask(ctx, "cam3", &pb.RegisterDevice{Id: "cam3", Name: "y", Url: "rtsp://h/s"}); r.Code != pb.ReplyCode_REPLY_CODE_ALREADY_EXISTS {
+		t.Fatalf("zombie register: %v", r)
+	}
+	n := "from-h2"
+	if r, _ := h2.Ask(ctx, "cam3", &pb.UpdateDevice{Id: "cam3", Name: &n}); r.Code != 0 || r.Device.Version != 2 {
+		t.Fatalf("h2 update: %v", r)
+	}
+	// h1's state is stale (version 1): its append conflicts, it catches up and applies on top.
+	n = "from-h1"
+	r, _ := h1.Ask(ctx, "cam3", &pb.UpdateDevice{Id: "cam3", Name: &n})
+	if r.Code != 0 || r.Device.Version != 3 {
+		t.Fatalf("h1 update after conflict: %v", r)
+	}
+}
+
+func TestHostileIDsNeverReachNATS(t *testing.T) {
+	h, _ := startHost(t, testenv.NATS(t))
+	for _, id := range []string{"a.b", "*", ">", "a b", "", "A", "-a", string(make([]byte, 64))} {
+		if _, err := h.Ask(context.Background(), id, &pb.GetDevice{Id: id}); err != events.ErrInvalidID {
+			t.Errorf("id %q: %v", id, err)
+		}
+	}
+}
+

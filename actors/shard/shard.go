@@ -1,0 +1,100 @@
+// Package shard hosts aggregate actors grouped by shard and routes every
+// command aggregate → shard → owner → actor. On a single node this node owns
+// every shard; the cluster issue swaps in lease-based ownership.
+package shard
+
+import (
+	"context"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/argus-vms/argus/actors/device"
+	"github.com/argus-vms/argus/events"
+	"github.com/argus-vms/argus/events/pb"
+)
+
+// shardActor owns one shard's aggregates: it activates them all from the log
+// when it starts (eager, "remember entities") and forwards commands to them.
+type shardActor struct {
+	n      int
+	deps   *device.Deps
+	kids   map[string]*actor.PID
+	onDone func(n, devices int, err error)
+}
+
+func newShardActor(n int, deps *device.Deps, onDone func(int, int, error)) actor.Producer {
+	return func() actor.Receiver {
+		return &shardActor{n: n, deps: deps, onDone: onDone, kids: map[string]*actor.PID{}}
+	}
+}
+
+func (s *shardActor) Receive(c *actor.Context) {
+	switch m := c.Message().(type) {
+	case actor.Started:
+		n, err := s.activate(c)
+		s.onDone(s.n, n, err)
+	case *pb.RegisterDevice:
+		s.forward(c, m.Id, true)
+	case *pb.UpdateDevice:
+		s.forward(c, m.Id, false)
+	case *pb.RemoveDevice:
+		s.forward(c, m.Id, false)
+	case *pb.GetDevice:
+		s.forward(c, m.Id, false)
+	}
+}
+
+// forward passes the message on with the original sender, so the device
+// actor answers the requester directly.
+func (s *shardActor) forward(c *actor.Context, id string, create bool) {
+	pid, ok := s.kids[id]
+	if !ok {
+		if !create {
+			c.Respond(&pb.DeviceReply{Code: pb.ReplyCode_REPLY_CODE_NOT_FOUND, Detail: "device not found"})
+			return
+		}
+		// A device with no events yet: its first append expects sequence 0,
+		// so if the log has events after all the append fails and the actor
+		// catches up before deciding again.
+		pid = s.spawn(c, id, &device.State{})
+	}
+	c.Engine().SendWithSender(pid, c.Message(), c.Sender())
+}
+
+func (s *shardActor) spawn(c *actor.Context, id string, st *device.State) *actor.PID {
+	ref := events.Ref{Shard: s.n, Kind: events.KindDevice, ID: id}
+	pid := c.SpawnChild(device.New(s.deps, ref, st), events.KindDevice, actor.WithID(id), actor.WithInboxSize(8))
+	s.kids[id] = pid
+	actorsActive.Inc()
+	return pid
+}
+
+// activate folds the whole shard's device events in one ordered pass and
+// spawns an actor per device with its state ready.
+func (s *shardActor) activate(c *actor.Context) (int, error) {
+	states := map[string]*device.State{}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	err := s.deps.Store.Scan(ctx, events.ShardFilter(s.n, events.KindDevice), 0, func(e events.Event) error {
+		st := states[e.Envelope.AggregateId]
+		if st == nil {
+			st = &device.State{}
+			states[e.Envelope.AggregateId] = st
+		}
+		st.Apply(e)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for id, st := range states {
+		s.spawn(c, id, st)
+		if s.deps.Directory != nil && st.Registered {
+			s.deps.Directory.Put(st.View())
+		}
+	}
+	if len(states) > 0 {
+		s.deps.Log.Debug("shard activated", "shard", s.n, "devices", len(states))
+	}
+	return len(states), nil
+}

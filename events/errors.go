@@ -1,0 +1,37 @@
+package events
+
+import (
+	"errors"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+var (
+	// ErrConflict: another writer appended to the aggregate first (JetStream
+	// 10071 single node, 10164 replicated). Reload and decide again.
+	ErrConflict = errors.New("events: concurrent append to the aggregate")
+	// ErrUnavailable: the log could not take the append in time; the event may
+	// or may not be stored (a retry with the same event id is safe).
+	ErrUnavailable = errors.New("events: event log unavailable")
+	// ErrInvalidID: the aggregate id would not be a safe subject token.
+	ErrInvalidID = errors.New("events: invalid aggregate id")
+)
+
+func apiCode(err error) jetstream.ErrorCode {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode
+	}
+	return 0
+}
+
+func isConflict(err error) bool {
+	c := apiCode(err)
+	return c == jetstream.JSErrCodeStreamWrongLastSequence || c == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// isTemporary covers 10163 (stream temporarily unavailable, e.g. during a
+// leader change) and a missing responder while a stream leader is elected.
+func isTemporary(err error) bool {
+	return apiCode(err) == 10163 || errors.Is(err, jetstream.ErrNoStreamResponse)
+}

@@ -1,0 +1,212 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/argus-vms/argus/events/pb"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+)
+
+const (
+	// StreamName is the one stream that holds every event.
+	StreamName = "ARGUS_EVENTS"
+	// SubjectPrefix starts every event subject: argus.evt.<shard>.<kind>.<id>.
+	SubjectPrefix = "argus.evt"
+)
+
+// Event is an envelope with the stream sequence JetStream gave it.
+type Event struct {
+	Seq      uint64
+	Subject  string
+	Envelope *pb.Envelope
+}
+
+// Store appends events with optimistic concurrency and reads them back.
+type Store struct {
+	js     jetstream.JetStream
+	stream jetstream.Stream
+}
+
+type storeConfig struct {
+	replicas  int
+	dupWindow time.Duration
+}
+
+// Option configures Open.
+type Option func(*storeConfig)
+
+// WithReplicas sets the stream's replica count (1 on a single node, 3 in a cluster).
+func WithReplicas(n int) Option { return func(c *storeConfig) { c.replicas = n } }
+
+// WithDuplicateWindow sets how long a Nats-Msg-Id is remembered for retries.
+func WithDuplicateWindow(d time.Duration) Option { return func(c *storeConfig) { c.dupWindow = d } }
+
+// Open creates or updates the ARGUS_EVENTS stream and returns a store on it.
+func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Store, error) {
+	cfg := storeConfig{replicas: 1, dupWindow: 10 * time.Minute}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return nil, err
+	}
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamName,
+		Description: "Argus event log: every decision of every aggregate",
+		Subjects:    []string{SubjectPrefix + ".>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Replicas:    cfg.replicas,
+		Duplicates:  cfg.dupWindow,
+		Discard:     jetstream.DiscardOld,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("events: create stream %s: %w", StreamName, err)
+	}
+	return &Store{js: js, stream: st}, nil
+}
+
+// JetStream exposes the context for the store's neighbours (projections, KV).
+func (s *Store) JetStream() jetstream.JetStream { return s.js }
+
+// Stream is the ARGUS_EVENTS stream handle.
+func (s *Store) Stream() jetstream.Stream { return s.stream }
+
+// Append stores env on ref's subject if the subject's last sequence is still
+// expectedLast (0 = the aggregate has no events yet). It returns the new
+// sequence. ErrConflict when another writer won; ErrUnavailable when the log
+// did not answer in time. Retries of a temporary failure reuse the event id,
+// so JetStream's dedupe window makes them safe.
+func (s *Store) Append(ctx context.Context, ref Ref, env *pb.Envelope, expectedLast uint64) (uint64, error) {
+	if !ValidID(ref.ID) || !ValidID(ref.Kind) {
+		return 0, ErrInvalidID
+	}
+	data, err := proto.Marshal(env)
+	if err != nil {
+		return 0, err
+	}
+	msg := &nats.Msg{Subject: ref.Subject(), Data: data, Header: nats.Header{}}
+	msg.Header.Set("Argus-Type", env.Type)
+	backoff := 20 * time.Millisecond
+	for {
+		ack, err := s.js.PublishMsg(ctx, msg,
+			jetstream.WithMsgID(env.EventId),
+			jetstream.WithExpectLastSequencePerSubject(expectedLast))
+		switch {
+		case err == nil:
+			return ack.Sequence, nil
+		case isConflict(err):
+			return 0, ErrConflict
+		case isTemporary(err) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders):
+			select {
+			case <-ctx.Done():
+				return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			case <-time.After(backoff):
+			}
+			if backoff < 500*time.Millisecond {
+				backoff *= 2
+			}
+		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+			return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		default:
+			return 0, err
+		}
+	}
+}
+
+// Load returns the events of one aggregate after sequence afterSeq, in order.
+func (s *Store) Load(ctx context.Context, ref Ref, afterSeq uint64) ([]Event, error) {
+	var out []Event
+	err := s.Scan(ctx, ref.Subject(), afterSeq, func(e Event) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// Scan calls fn for every event on subjects matching filter with a sequence
+// after afterSeq, in stream order, and returns once it has seen the last one
+// that existed when it started. It reads through one ordered consumer, so a
+// whole shard is read in one pass (activation) rather than aggregate by
+// aggregate.
+func (s *Store) Scan(ctx context.Context, filter string, afterSeq uint64, fn func(Event) error) error {
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{filter},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}
+	if afterSeq > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = afterSeq + 1
+	}
+	cons, err := s.stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	info := cons.CachedInfo()
+	if info == nil || info.NumPending == 0 {
+		return nil
+	}
+	iter, err := cons.Messages(jetstream.PullMaxMessages(2048))
+	if err != nil {
+		return err
+	}
+	defer iter.Stop()
+	stop := context.AfterFunc(ctx, iter.Stop)
+	defer stop()
+	for {
+		m, err := iter.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return err
+		}
+		env := &pb.Envelope{}
+		if err := proto.Unmarshal(m.Data(), env); err != nil {
+			return fmt.Errorf("events: seq %d on %s: %w", md.Sequence.Stream, m.Subject(), err)
+		}
+		if err := fn(Event{Seq: md.Sequence.Stream, Subject: m.Subject(), Envelope: env}); err != nil {
+			return err
+		}
+		if md.NumPending == 0 {
+			return nil
+		}
+	}
+}
+
+// Aggregates lists the IDs of every aggregate of kind in shard, from the
+// stream's subject index (no side table to keep in step).
+func (s *Store) Aggregates(ctx context.Context, shard int, kind string) ([]string, error) {
+	info, err := s.stream.Info(ctx, jetstream.WithSubjectFilter(ShardFilter(shard, kind)))
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(info.State.Subjects))
+	for subj := range info.State.Subjects {
+		// argus.evt.<shard>.<kind>.<id>
+		if parts := strings.SplitN(subj, ".", 5); len(parts) == 5 {
+			ids = append(ids, parts[4])
+		}
+	}
+	return ids, nil
+}
+
+// LastSeq is the stream's last sequence (for lag metrics).
+func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
+	info, err := s.stream.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.LastSeq, nil
+}

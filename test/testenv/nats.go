@@ -1,0 +1,66 @@
+// Package testenv starts the real servers tests need: one helper per server,
+// shared by every test of a test binary. Nothing here is a mock.
+package testenv
+
+import (
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/argus-vms/argus/events/embedded"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+var (
+	natsOnce sync.Once
+	natsURL  string
+	natsErr  error
+)
+
+// NATS returns the URL of an embedded NATS server with JetStream shared by
+// every test in this binary. Tests isolate themselves by stream or bucket
+// names, or use NewNATS.
+func NATS(t testing.TB) string {
+	t.Helper()
+	natsOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "argus-nats-")
+		if err != nil {
+			natsErr = err
+			return
+		}
+		s, err := embedded.Start(embedded.Options{StoreDir: dir, Listen: "127.0.0.1:0"})
+		if err != nil {
+			natsErr = err
+			return
+		}
+		natsURL = s.ClientURL()
+	})
+	if natsErr != nil {
+		t.Fatalf("start embedded nats: %v", natsErr)
+	}
+	return natsURL
+}
+
+// NewNATS starts a private embedded NATS server on its own store dir, shut
+// down when the test ends.
+func NewNATS(t testing.TB) *server.Server {
+	t.Helper()
+	s, err := embedded.Start(embedded.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatalf("start embedded nats: %v", err)
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
+
+// Connect opens a client connection closed when the test ends.
+func Connect(t testing.TB, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatalf("connect nats %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
