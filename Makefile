@@ -1,0 +1,50 @@
+# Argus — `make run` starts a dev node, `make test` passes the tests.
+# Targets install what they need (Debian packages, pinned Go tools) when missing.
+
+GO      ?= go
+BIN     := bin/argus
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the build and the tests use: a real ClickHouse server,
+# protoc for `make generate`, ffmpeg/ffprobe as real video clients.
+APT_PKGS := clickhouse-server clickhouse-client protobuf-compiler ffmpeg
+TEST_TIMEOUT ?= 40m
+
+.PHONY: all deps build run test bench generate lint clean
+
+all: build
+
+# deps installs the missing Debian packages (one apt-get update, only when needed).
+deps:
+	@missing=""; \
+	command -v clickhouse-server >/dev/null || [ -x /usr/sbin/clickhouse-server ] || missing="$$missing clickhouse-server clickhouse-client"; \
+	command -v protoc >/dev/null || missing="$$missing protobuf-compiler"; \
+	command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/argus
+
+run: deps build
+	./$(BIN) dev
+
+test: deps
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+bench: deps build
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/
+
+generate: deps
+	protoc --plugin=protoc-gen-go=$$($(GO) tool -n protoc-gen-go) \
+		--go_out=. --go_opt=module=github.com/argus-vms/argus events/pb/*.proto
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,47 @@
+// Command argus is the one binary of Argus: a node of the video cloud, its
+// development mode, and its tools.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `argus — event-sourced video cloud
+
+Usage:
+  argus dev       one node with embedded NATS, local storage and ClickHouse from PATH
+  argus serve     a node against external NATS (ARGUS_NATS)
+  argus version   print the version
+
+Every flag has an ARGUS_* environment twin (--http ↔ ARGUS_HTTP).
+Run "argus <command> -h" for a command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "dev":
+		err = runDev(args)
+	case "serve":
+		err = runServe(args)
+	case "version", "--version", "-v":
+		fmt.Println("argus", version)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "argus: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "argus:", err)
+		os.Exit(1)
+	}
+}

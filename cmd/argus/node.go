@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/argus-vms/argus/actors/device"
+	"github.com/argus-vms/argus/actors/shard"
+	"github.com/argus-vms/argus/events"
+	"github.com/argus-vms/argus/events/secret"
+	"github.com/argus-vms/argus/gateway"
+	"github.com/argus-vms/argus/projections"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// node is one running Argus node: actors, gateway and projections on a
+// NATS connection.
+type node struct {
+	cfg  *nodeConfig
+	log  *slog.Logger
+	nc   *nats.Conn
+	host *shard.Host
+	http *http.Server
+	proj *projections.Service
+	wg   sync.WaitGroup
+	stop context.CancelFunc
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// startNode connects to NATS, activates the shards, starts projections (when
+// chAddr is set) and serves HTTP. It returns once the node is ready.
+func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, chAddr string, replicas int) (*node, error) {
+	if cfg.secret == nil || len(*cfg.secret) < 16 {
+		return nil, errors.New("ARGUS_SECRET must be set (at least 16 characters), the same on every node")
+	}
+	if *cfg.adminKey == "" {
+		return nil, errors.New("ARGUS_ADMIN_KEY must be set")
+	}
+	if !events.ValidID(*cfg.nodeID) {
+		return nil, fmt.Errorf("node id %q %s", *cfg.nodeID, events.IDRule)
+	}
+	nc, err := nats.Connect(natsURL, nats.Name("argus-"+*cfg.nodeID), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("connect NATS %s: %w", natsURL, err)
+	}
+	n := &node{cfg: cfg, log: log, nc: nc}
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.stop = cancel
+	fail := func(err error) (*node, error) { n.Close(); return nil, err }
+
+	store, err := events.Open(ctx, nc, events.WithReplicas(replicas))
+	if err != nil {
+		return fail(err)
+	}
+	shards, err := clusterShards(ctx, store.JetStream(), *cfg.shards, replicas)
+	if err != nil {
+		return fail(err)
+	}
+	sealer, err := secret.NewSealer([]byte(*cfg.secret))
+	if err != nil {
+		return fail(err)
+	}
+	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		return fail(err)
+	}
+	deps := &device.Deps{Store: store, Sealer: sealer, Node: *cfg.nodeID, Directory: device.NewDirectory(), Log: log}
+	if n.host, err = shard.Start(ctx, engine, deps, shard.Config{Shards: shards}); err != nil {
+		return fail(fmt.Errorf("activate shards: %w", err))
+	}
+
+	var analytics gateway.Analytics
+	if chAddr != "" {
+		n.proj = projections.NewService(chAddr, store.Stream(), log)
+		analytics = n.proj
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := n.proj.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("projections stopped", "err", err)
+			}
+		}()
+	}
+
+	keys, err := gateway.NewKeyStore(ctx, store.JetStream())
+	if err != nil {
+		return fail(err)
+	}
+	gw := gateway.New(gateway.Config{Devices: n.host, Analytics: analytics, Keys: keys, AdminKey: *cfg.adminKey, Node: *cfg.nodeID, Log: log})
+	ln, err := net.Listen("tcp", *cfg.http)
+	if err != nil {
+		return fail(fmt.Errorf("listen %s: %w", *cfg.http, err))
+	}
+	n.http = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	log.Info("argus node ready", "node", *cfg.nodeID, "http", ln.Addr().String(), "shards", shards, "version", version)
+	return n, nil
+}
+
+// Close stops serving, then the actors, then projections.
+func (n *node) Close() {
+	if n.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n.http.Shutdown(ctx)
+		cancel()
+	}
+	if n.host != nil {
+		n.host.Stop()
+	}
+	if n.stop != nil {
+		n.stop()
+	}
+	n.wg.Wait()
+	if n.nc != nil {
+		n.nc.Drain()
+	}
+}
+
+// clusterShards fixes the shard count in KV when the cluster is created and
+// reads it back on every later start: changing it would move every device.
+func clusterShards(ctx context.Context, js jetstream.JetStream, want, replicas int) (int, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "argus_cluster", Replicas: replicas, History: 1})
+	if err != nil {
+		return 0, fmt.Errorf("kv argus_cluster: %w", err)
+	}
+	if want < 1 || want > 4096 {
+		return 0, fmt.Errorf("shards must be 1..4096, not %d", want)
+	}
+	if _, err := kv.Create(ctx, "shards", []byte(strconv.Itoa(want))); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, err
+	}
+	e, err := kv.Get(ctx, "shards")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(string(e.Value()))
+}
+
+// fileSecret returns the value of a secret from its flag/env, else from
+// <data>/<file>, else generates one, stores it (0600) and reports generated.
+func fileSecret(value, dir, file string) (v string, generated bool, err error) {
+	if value != "" {
+		return value, false, nil
+	}
+	path := filepath.Join(dir, file)
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), false, nil
+	}
+	buf := make([]byte, 24)
+	rand.Read(buf)
+	v = hex.EncodeToString(buf)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", false, err
+	}
+	if err := os.WriteFile(path, []byte(v+"\n"), 0o600); err != nil {
+		return "", false, err
+	}
+	return v, true, nil
+}

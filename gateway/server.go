@@ -1,0 +1,211 @@
+// Package gateway is the HTTP command gateway of Argus (echo v4): it
+// authenticates and authorizes API keys, validates requests, routes commands
+// to the aggregates' actors through Devices, and answers every error as
+// application/problem+json.
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Config wires the gateway to the rest of the node.
+type Config struct {
+	Devices   Devices
+	Analytics Analytics // nil when there is no ClickHouse
+	Keys      *KeyStore // managed API keys; nil = only the admin key works
+	AdminKey  string    // the bootstrap admin key; empty disables it
+	Node      string    // this node's name, shown by /readyz
+	Log       *slog.Logger
+	// CommandTimeout bounds one call into Devices (default 10 s); past it
+	// the answer is 503 with Retry-After.
+	CommandTimeout time.Duration
+}
+
+// Server is the HTTP API of one node.
+type Server struct {
+	e         *echo.Echo
+	devices   Devices
+	analytics Analytics
+	keys      *KeyStore
+	adminHash []byte
+	node      string
+	log       *slog.Logger
+	timeout   time.Duration
+}
+
+var (
+	httpRequests = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "argus_http_requests_total",
+		Help: "HTTP requests answered, by method, route template and status code.",
+	}, []string{"method", "route", "code"})
+	httpSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "argus_http_request_seconds",
+		Help:    "HTTP request latency by route template.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"route"})
+)
+
+// New builds the gateway.
+func New(cfg Config) *Server {
+	s := &Server{
+		devices:   cfg.Devices,
+		analytics: cfg.Analytics,
+		keys:      cfg.Keys,
+		node:      cfg.Node,
+		log:       cfg.Log,
+		timeout:   cfg.CommandTimeout,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.timeout <= 0 {
+		s.timeout = 10 * time.Second
+	}
+	if cfg.AdminKey != "" {
+		h := sha256.Sum256([]byte(cfg.AdminKey))
+		s.adminHash = h[:]
+	}
+
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(
+		s.observe, // request id, access log, metrics; outermost so it sees the final status
+		middleware.RecoverWithConfig(middleware.RecoverConfig{
+			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+				s.log.Error("panic recovered", "request_id", requestID(c), "method", c.Request().Method,
+					"route", routeOf(c), "err", err, "stack", string(stack))
+				return problem(http.StatusInternalServerError, "", "internal error")
+			},
+		}),
+		middleware.BodyLimit(bodyLimitSpec),
+	)
+	s.e = e
+	s.routes()
+	return s
+}
+
+// Handler is the HTTP handler of the whole API.
+func (s *Server) Handler() http.Handler { return s.e }
+
+func (s *Server) routes() {
+	e := s.e
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metrics)
+
+	viewer, operator, admin := s.require(RoleViewer), s.require(RoleOperator), s.require(RoleAdmin)
+
+	e.POST("/v1/devices", s.createDevice, operator)
+	e.GET("/v1/devices", s.listDevices, viewer)
+	e.GET("/v1/devices/:id", s.getDevice, viewer)
+	e.PATCH("/v1/devices/:id", s.patchDevice, operator)
+	e.DELETE("/v1/devices/:id", s.deleteDevice, operator)
+	e.GET("/v1/devices/:id/events", s.deviceEvents, viewer)
+
+	e.POST("/v1/keys", s.createKey, admin)
+	e.GET("/v1/keys", s.listKeys, admin)
+	e.DELETE("/v1/keys/:id", s.deleteKey, admin)
+}
+
+const requestIDKey = "argus.request_id"
+
+// requestID is the request's id (set by observe).
+func requestID(c echo.Context) string {
+	id, _ := c.Get(requestIDKey).(string)
+	return id
+}
+
+// sanitizeRequestID keeps an incoming X-Request-Id only if it is 1..128
+// characters of [A-Za-z0-9._-]; otherwise it returns "".
+func sanitizeRequestID(id string) string {
+	if len(id) == 0 || len(id) > 128 {
+		return ""
+	}
+	for i := 0; i < len(id); i++ {
+		b := id[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '_' || b == '-') {
+			return ""
+		}
+	}
+	return id
+}
+
+// routeOf is the route template (bounded cardinality for metrics).
+func routeOf(c echo.Context) string {
+	r := c.Path()
+	if r == "" || r == "/*" {
+		return "unmatched"
+	}
+	return r
+}
+
+// observe assigns the request id, lets the central error handler answer any
+// error (so the final status is known), then records metrics and one access
+// log line. It never logs bodies or the Authorization header.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		req := c.Request()
+		id := sanitizeRequestID(req.Header.Get(echo.HeaderXRequestID))
+		if id == "" {
+			id = uuid.NewString()
+		}
+		c.Set(requestIDKey, id)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+
+		res := c.Response()
+		status := res.Status
+		route := routeOf(c)
+		elapsed := time.Since(start)
+		httpRequests.WithLabelValues(req.Method, route, strconv.Itoa(status)).Inc()
+		httpSeconds.WithLabelValues(route).Observe(elapsed.Seconds())
+
+		level := slog.LevelInfo
+		switch {
+		case status >= 500:
+			level = slog.LevelWarn
+		case route == "/healthz" || route == "/readyz" || route == "/metrics":
+			level = slog.LevelDebug
+		}
+		if !s.log.Enabled(req.Context(), level) {
+			return nil
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", id),
+			slog.String("method", req.Method),
+			slog.String("route", route),
+			slog.String("path", req.URL.Path),
+			slog.Int("status", status),
+			slog.Int64("bytes", res.Size),
+			slog.Float64("ms", float64(elapsed.Microseconds())/1000),
+			slog.String("remote", req.RemoteAddr),
+		}
+		if p, ok := principalOf(c); ok {
+			attrs = append(attrs, slog.String("key_id", p.KeyID))
+		}
+		s.log.LogAttrs(req.Context(), level, "http", attrs...)
+		return nil
+	}
+}
+
+// contextWithTimeout bounds a call made on behalf of the request.
+func contextWithTimeout(c echo.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request().Context(), d)
+}

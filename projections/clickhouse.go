@@ -1,0 +1,84 @@
+// Package projections folds the event log into ClickHouse for queries and
+// analytics: the schema, one projector per table (a durable JetStream pull
+// consumer → batched inserts), and the read side.
+package projections
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Database is the ClickHouse database Argus writes; its table names are part
+// of the public contract.
+const Database = "argus"
+
+// Connect opens a native-protocol connection pool to addr (host:port).
+// Native only: Debian's 18.16 rejects the HTTP protocol of clickhouse-go.
+func Connect(ctx context.Context, addr string) (driver.Conn, error) {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:         []string{addr},
+		Auth:         clickhouse.Auth{Username: "default"},
+		DialTimeout:  3 * time.Second,
+		ReadTimeout:  60 * time.Second,
+		MaxOpenConns: 8,
+		Compression:  &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse %s: %w", addr, err)
+	}
+	return conn, nil
+}
+
+// schema is idempotent DDL that works on ClickHouse 18.16 and 25.x: no
+// DateTime64, TTL or LowCardinality. Rows carry the stream sequence and
+// ReplacingMergeTree keeps one row per key, so redelivered events are
+// harmless; read with FINAL.
+var schema = []string{
+	`CREATE DATABASE IF NOT EXISTS ` + Database,
+	`CREATE TABLE IF NOT EXISTS ` + Database + `.events (
+		seq UInt64,
+		time DateTime,
+		time_ms UInt64,
+		type String,
+		aggregate_kind String,
+		aggregate_id String,
+		version UInt64,
+		node String,
+		event_id String,
+		causation_id String,
+		correlation_id String,
+		data String
+	) ENGINE = ReplacingMergeTree(seq)
+	PARTITION BY toYYYYMM(time)
+	ORDER BY seq`,
+	`CREATE TABLE IF NOT EXISTS ` + Database + `.devices (
+		id String,
+		name String,
+		url String,
+		username String,
+		channels UInt32,
+		label_keys Array(String),
+		label_values Array(String),
+		status String,
+		version UInt64,
+		removed UInt8,
+		created_at DateTime,
+		updated_at DateTime,
+		seq UInt64
+	) ENGINE = ReplacingMergeTree(seq)
+	ORDER BY id`,
+}
+
+// Migrate creates the database and tables when missing.
+func Migrate(ctx context.Context, conn driver.Conn) error {
+	for _, q := range schema {
+		if err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("migrate: %w\n%s", err, q)
+		}
+	}
+	return nil
+}
