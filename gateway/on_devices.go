@@ -59,7 +59,7 @@ func (s *Server) ask(c echo.Context, id string, cmd proto.Message) (*pb.DeviceRe
 }
 
 // replyProblem maps a non-OK actor reply to its HTTP problem.
-func replyProblem(r *pb.DeviceReply) *Problem {
+func (s *Server) replyProblem(r *pb.DeviceReply) *Problem {
 	detail := r.GetDetail()
 	or := func(d string) string {
 		if detail != "" {
@@ -85,13 +85,15 @@ func replyProblem(r *pb.DeviceReply) *Problem {
 	case pb.ReplyCode_REPLY_CODE_UNAVAILABLE:
 		return unavailable("%s", or("the event log is unavailable; retry"))
 	}
+	s.log.Error("unknown device reply code", "code", r.GetCode().String())
 	return problem(http.StatusInternalServerError, "", "internal error")
 }
 
 // answerDevice writes an OK reply's device with its ETag.
-func answerDevice(c echo.Context, status int, r *pb.DeviceReply) error {
+func (s *Server) answerDevice(c echo.Context, status int, r *pb.DeviceReply) error {
 	d := r.GetDevice()
 	if d == nil {
+		s.log.Error("device reply OK without a device", "request_id", requestID(c))
 		return problem(http.StatusInternalServerError, "", "internal error")
 	}
 	c.Response().Header().Set("ETag", etag(d.GetVersion()))
@@ -188,10 +190,10 @@ func (s *Server) createDevice(c echo.Context) error {
 		return err
 	}
 	if r.GetCode() != pb.ReplyCode_REPLY_CODE_OK {
-		return replyProblem(r)
+		return s.replyProblem(r)
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/devices/"+cmd.Id)
-	return answerDevice(c, http.StatusCreated, r)
+	return s.answerDevice(c, http.StatusCreated, r)
 }
 
 // GET /v1/devices?limit=&cursor=&label=k:v
@@ -253,12 +255,12 @@ func (s *Server) getDevice(c echo.Context) error {
 		return err
 	}
 	if r.GetCode() != pb.ReplyCode_REPLY_CODE_OK {
-		return replyProblem(r)
+		return s.replyProblem(r)
 	}
 	if r.GetDevice() == nil || r.GetDevice().GetRemoved() {
 		return problem(http.StatusNotFound, "", "no such device")
 	}
-	return answerDevice(c, http.StatusOK, r)
+	return s.answerDevice(c, http.StatusOK, r)
 }
 
 // patchFields are the members a device merge patch may hold.
@@ -458,9 +460,9 @@ func (s *Server) patchDevice(c echo.Context) error {
 		return err
 	}
 	if r.GetCode() != pb.ReplyCode_REPLY_CODE_OK {
-		return replyProblem(r)
+		return s.replyProblem(r)
 	}
-	return answerDevice(c, http.StatusOK, r)
+	return s.answerDevice(c, http.StatusOK, r)
 }
 
 // DELETE /v1/devices/{id} (optional If-Match) → 204.
@@ -482,7 +484,7 @@ func (s *Server) deleteDevice(c echo.Context) error {
 		return err
 	}
 	if r.GetCode() != pb.ReplyCode_REPLY_CODE_OK {
-		return replyProblem(r)
+		return s.replyProblem(r)
 	}
 	return c.NoContent(http.StatusNoContent)
 }

@@ -59,13 +59,10 @@ func (p *Problem) Error() string {
 	return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail)
 }
 
-// MarshalJSON writes the standard members first, then the extensions (which
-// never override a standard member).
+// MarshalJSON writes the standard members first (type, title, status,
+// detail, field), then the extensions in key order; an extension never
+// overrides a standard member.
 func (p *Problem) MarshalJSON() ([]byte, error) {
-	m := make(map[string]any, 5+len(p.Extensions))
-	for k, v := range p.Extensions {
-		m[k] = v
-	}
 	typ := p.Type
 	if typ == "" {
 		typ = "about:blank"
@@ -74,14 +71,41 @@ func (p *Problem) MarshalJSON() ([]byte, error) {
 	if title == "" {
 		title = http.StatusText(p.Status)
 	}
-	m["type"] = typ
-	m["title"] = title
-	m["status"] = p.Status
-	m["detail"] = p.Detail
-	if p.Field != "" {
-		m["field"] = p.Field
+	type member struct {
+		k string
+		v any
 	}
-	return marshalJSON(m)
+	ms := []member{{"type", typ}, {"title", title}, {"status", p.Status}, {"detail", p.Detail}}
+	if p.Field != "" {
+		ms = append(ms, member{"field", p.Field})
+	}
+	for _, k := range sortedKeys(p.Extensions) {
+		switch k {
+		case "type", "title", "status", "detail", "field":
+			continue
+		}
+		ms = append(ms, member{k, p.Extensions[k]})
+	}
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, m := range ms {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		k, err := marshalJSON(m.k)
+		if err != nil {
+			return nil, err
+		}
+		v, err := marshalJSON(m.v)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(bytes.TrimSpace(k))
+		buf.WriteByte(':')
+		buf.Write(bytes.TrimSpace(v))
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }
 
 // marshalJSON encodes v without HTML escaping (URLs keep their '&').
@@ -176,7 +200,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		return
 	}
 	p, known := toProblem(err)
-	if !known || p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
+	if !known {
 		s.log.Error("request failed", "request_id", requestID(c), "method", c.Request().Method,
 			"route", routeOf(c), "err", err)
 	}

@@ -179,10 +179,10 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 
 		level := slog.LevelInfo
 		switch {
+		case route == "/healthz" || route == "/readyz" || route == "/metrics":
+			level = slog.LevelDebug // probes and scrapes would drown the log
 		case status >= 500:
 			level = slog.LevelWarn
-		case route == "/healthz" || route == "/readyz" || route == "/metrics":
-			level = slog.LevelDebug
 		}
 		if !s.log.Enabled(req.Context(), level) {
 			return nil

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/events"
@@ -109,7 +110,7 @@ func (s *DevicesSink) load(ctx context.Context, ids []string) error {
 		chunk := ids[:min(len(ids), 1000)]
 		ids = ids[len(chunk):]
 		rows, err := s.Conn.Query(ctx, "SELECT id, name, url, username, channels, label_keys, label_values, status, version, removed, toUInt64(created_at), toUInt64(updated_at), seq FROM "+
-			s.table()+" FINAL WHERE id IN (?)", chunk)
+			s.table()+" FINAL WHERE id IN ?", inSet(chunk))
 		if err != nil {
 			return err
 		}
@@ -146,4 +147,14 @@ func (s *DevicesSink) load(ctx context.Context, ids []string) error {
 		}
 	}
 	return nil
+}
+
+// inSet binds ids as a tuple: a plain slice binds as an Array, which
+// ClickHouse 18.16 rejects on the right of IN.
+func inSet(ids []string) clickhouse.GroupSet {
+	v := make([]any, len(ids))
+	for i, id := range ids {
+		v[i] = id
+	}
+	return clickhouse.GroupSet{Value: v}
 }
