@@ -92,16 +92,13 @@ func (s *Store) Append(ctx context.Context, ref Ref, env *pb.Envelope, expectedL
 	if err != nil {
 		return 0, err
 	}
-	msg := &nats.Msg{Subject: ref.Subject(), Data: data, Header: nats.Header{}}
-	msg.Header.Set("Argus-Type", env.Type)
+	subject := ref.Subject()
 	backoff := 20 * time.Millisecond
 	for {
-		ack, err := s.js.PublishMsg(ctx, msg,
-			jetstream.WithMsgID(env.EventId),
-			jetstream.WithExpectLastSequencePerSubject(expectedLast))
+		seq, err := s.publish(ctx, subject, data, env.EventId, expectedLast)
 		switch {
 		case err == nil:
-			return ack.Sequence, nil
+			return seq, nil
 		case isConflict(err):
 			return 0, ErrConflict
 		case isTemporary(err) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders):
@@ -118,6 +115,25 @@ func (s *Store) Append(ctx context.Context, ref Ref, env *pb.Envelope, expectedL
 		default:
 			return 0, err
 		}
+	}
+}
+
+// publish sends one message through the asynchronous publisher and waits
+// for its ack: concurrent appends from many actors then share flushes and
+// one ack subscription instead of a request round trip each.
+func (s *Store) publish(ctx context.Context, subject string, data []byte, id string, expectedLast uint64) (uint64, error) {
+	m := &nats.Msg{Subject: subject, Data: data, Header: make(nats.Header, 2)}
+	paf, err := s.js.PublishMsgAsync(m, jetstream.WithMsgID(id), jetstream.WithExpectLastSequencePerSubject(expectedLast))
+	if err != nil {
+		return 0, err
+	}
+	select {
+	case ack := <-paf.Ok():
+		return ack.Sequence, nil
+	case err := <-paf.Err():
+		return 0, err
+	case <-ctx.Done():
+		return 0, ctx.Err()
 	}
 }
 

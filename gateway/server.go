@@ -118,6 +118,8 @@ func (s *Server) routes() {
 	e.POST("/v1/keys", s.createKey, admin)
 	e.GET("/v1/keys", s.listKeys, admin)
 	e.DELETE("/v1/keys/:id", s.deleteKey, admin)
+
+	s.debugRoutes(admin)
 }
 
 const requestIDKey = "argus.request_id"

@@ -31,6 +31,7 @@ type Actor struct {
 	deps   *Deps
 	ref    events.Ref
 	state  State
+	view   *pb.DeviceView // immutable view of state, shared by replies and the directory
 	loaded bool
 }
 
@@ -41,9 +42,27 @@ func New(deps *Deps, ref events.Ref, state *State) actor.Producer {
 		a := &Actor{deps: deps, ref: ref}
 		if state != nil {
 			a.state, a.loaded = *state, true
+			a.view = a.state.View()
 		}
 		return a
 	}
+}
+
+// Ask carries a command from this node's router with a reply channel: the
+// local fast path that skips a temporary responder actor per request.
+// Commands from other nodes arrive bare (protobuf only) and are answered
+// with Respond.
+type Ask struct {
+	Cmd   proto.Message
+	Reply chan *pb.DeviceReply // buffered, capacity 1
+}
+
+// ID is the device the command is for.
+func (a *Ask) ID() string {
+	if c, ok := a.Cmd.(interface{ GetId() string }); ok {
+		return c.GetId()
+	}
+	return ""
 }
 
 // Receive is the actor's one entry point.
@@ -53,14 +72,26 @@ func (a *Actor) Receive(c *actor.Context) {
 		if !a.loaded {
 			a.catchUp() // after a restart (panic) the producer's state is stale
 		}
+	case *Ask:
+		m.Reply <- a.decide(m.Cmd)
+	case proto.Message:
+		if r := a.decide(m); r != nil {
+			c.Respond(r)
+		}
+	}
+}
+
+// decide answers one command: reads straight from state, writes through
+// decide → append → apply.
+func (a *Actor) decide(cmd proto.Message) *pb.DeviceReply {
+	switch m := cmd.(type) {
 	case *pb.GetDevice:
 		if !a.state.Registered {
-			c.Respond(reply(notFound, nil))
-			return
+			return reply(notFound, nil)
 		}
-		c.Respond(&pb.DeviceReply{Device: a.state.View()})
+		return &pb.DeviceReply{Device: a.currentView()}
 	case *pb.RegisterDevice:
-		a.handle(c, "register", func() (*pb.Envelope, *Rejection) {
+		return a.handle("register", func() (*pb.Envelope, *Rejection) {
 			ev, rej := DecideRegister(&a.state, m, a.deps.Sealer.Seal)
 			if rej != nil {
 				return nil, rej
@@ -68,11 +99,11 @@ func (a *Actor) Receive(c *actor.Context) {
 			return &pb.Envelope{Payload: &pb.Envelope_DeviceRegistered{DeviceRegistered: ev}}, nil
 		}, m.Meta)
 	case *pb.UpdateDevice:
-		a.handle(c, "update", func() (*pb.Envelope, *Rejection) {
+		return a.handle("update", func() (*pb.Envelope, *Rejection) {
 			return DecideUpdate(&a.state, m, a.deps.Sealer.Seal)
 		}, m.Meta)
 	case *pb.RemoveDevice:
-		a.handle(c, "remove", func() (*pb.Envelope, *Rejection) {
+		return a.handle("remove", func() (*pb.Envelope, *Rejection) {
 			ev, rej := DecideRemove(&a.state, m)
 			if rej != nil {
 				return nil, rej
@@ -80,41 +111,37 @@ func (a *Actor) Receive(c *actor.Context) {
 			return &pb.Envelope{Payload: &pb.Envelope_DeviceRemoved{DeviceRemoved: ev}}, nil
 		}, m.Meta)
 	}
+	return nil
 }
 
-// handle runs decide → append → apply → reply. On a conflict (another writer
-// appended first) it catches up from the log and decides once more.
-func (a *Actor) handle(c *actor.Context, name string, decide func() (*pb.Envelope, *Rejection), meta *pb.CommandMeta) {
+// handle runs decide → append → apply and returns the reply. On a conflict
+// (another writer appended first) it catches up from the log and decides
+// once more.
+func (a *Actor) handle(name string, decide func() (*pb.Envelope, *Rejection), meta *pb.CommandMeta) *pb.DeviceReply {
 	for attempt := 0; ; attempt++ {
 		env, rej := decide()
 		if rej != nil {
 			commandsTotal.WithLabelValues(name, rej.Code.String()).Inc()
-			c.Respond(reply(rej, nil))
-			return
+			return reply(rej, nil)
 		}
 		if env == nil { // nothing to change
 			commandsTotal.WithLabelValues(name, "noop").Inc()
-			c.Respond(&pb.DeviceReply{Device: a.state.View()})
-			return
+			return &pb.DeviceReply{Device: a.currentView()}
 		}
 		err := a.append(env, meta)
 		switch {
 		case err == nil:
 			commandsTotal.WithLabelValues(name, "ok").Inc()
-			c.Respond(&pb.DeviceReply{Device: a.state.View()})
-			return
+			return &pb.DeviceReply{Device: a.currentView()}
 		case errors.Is(err, events.ErrConflict) && attempt == 0:
 			a.catchUp()
-			continue
 		case errors.Is(err, events.ErrConflict):
 			commandsTotal.WithLabelValues(name, "conflict").Inc()
-			c.Respond(reply(&Rejection{Code: pb.ReplyCode_REPLY_CODE_CONFLICT, Detail: "a concurrent writer changed the device; retry"}, nil))
-			return
+			return reply(&Rejection{Code: pb.ReplyCode_REPLY_CODE_CONFLICT, Detail: "a concurrent writer changed the device; retry"}, nil)
 		default:
 			commandsTotal.WithLabelValues(name, "unavailable").Inc()
 			a.log().Warn("append failed", "device", a.ref.ID, "err", err)
-			c.Respond(reply(&Rejection{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: "event log unavailable; retry"}, nil))
-			return
+			return reply(&Rejection{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: "event log unavailable; retry"}, nil)
 		}
 	}
 }
@@ -148,9 +175,17 @@ func (a *Actor) append(env *pb.Envelope, meta *pb.CommandMeta) error {
 
 func (a *Actor) apply(e events.Event) {
 	a.state.Apply(e)
+	a.view = a.state.View()
 	if a.deps.Directory != nil {
-		a.deps.Directory.Put(a.state.View())
+		a.deps.Directory.Put(a.view)
 	}
+}
+
+func (a *Actor) currentView() *pb.DeviceView {
+	if a.view == nil {
+		a.view = a.state.View()
+	}
+	return a.view
 }
 
 // catchUp folds every event after the last one applied.
@@ -178,5 +213,3 @@ func (a *Actor) log() *slog.Logger {
 func reply(r *Rejection, v *pb.DeviceView) *pb.DeviceReply {
 	return &pb.DeviceReply{Code: r.Code, Field: r.Field, Detail: r.Detail, Device: v}
 }
-
-var _ proto.Message = (*pb.DeviceReply)(nil)

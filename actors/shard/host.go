@@ -32,6 +32,7 @@ type Host struct {
 	deps    *device.Deps
 	shards  int
 	pids    []*actor.PID
+	routes  sync.Map // device id → PID of its actor on this node
 	ready   atomic.Bool
 	timeout time.Duration
 }
@@ -70,7 +71,7 @@ func Start(ctx context.Context, engine *actor.Engine, deps *device.Deps, cfg Con
 			devices.Add(int64(count))
 			wg.Done()
 		}
-		h.pids = append(h.pids, engine.Spawn(newShardActor(n, deps, done), "shard", actor.WithID(fmt.Sprint(n))))
+		h.pids = append(h.pids, engine.Spawn(newShardActor(n, deps, &h.routes, done), "shard", actor.WithID(fmt.Sprint(n))))
 	}
 	waited := make(chan struct{})
 	go func() { wg.Wait(); close(waited) }()
@@ -110,16 +111,24 @@ func (h *Host) Ask(ctx context.Context, deviceID string, cmd proto.Message) (*pb
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
 	}
-	pid := h.pids[events.ShardOf(deviceID, h.shards)]
-	res, err := h.engine.Request(pid, cmd, timeout).Result()
-	if err != nil {
-		return nil, err
+	ask := &device.Ask{Cmd: cmd, Reply: make(chan *pb.DeviceReply, 1)}
+	// Straight to the device actor when it is running; through its shard
+	// actor otherwise (which spawns it for a register, or answers 404).
+	if pid, ok := h.routes.Load(deviceID); ok {
+		h.engine.Send(pid.(*actor.PID), ask)
+	} else {
+		h.engine.Send(h.pids[events.ShardOf(deviceID, h.shards)], ask)
 	}
-	r, ok := res.(*pb.DeviceReply)
-	if !ok {
-		return nil, fmt.Errorf("shard: unexpected reply %T", res)
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case r := <-ask.Reply:
+		return r, nil
+	case <-t.C:
+		return nil, fmt.Errorf("shard: no answer for device %s in %s", deviceID, timeout)
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	return r, nil
 }
 
 // List pages the devices this node hosts.
@@ -145,5 +154,4 @@ func (h *Host) Stop() {
 		go func() { defer wg.Done(); <-h.engine.Poison(pid).Done() }()
 	}
 	wg.Wait()
-	actorsActive.Set(0)
 }

@@ -154,4 +154,3 @@ func TestHostileIDsNeverReachNATS(t *testing.T) {
 		}
 	}
 }
-

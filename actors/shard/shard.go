@@ -5,6 +5,7 @@ package shard
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -19,12 +20,13 @@ type shardActor struct {
 	n      int
 	deps   *device.Deps
 	kids   map[string]*actor.PID
+	routes *sync.Map // the host's id → PID index, so commands skip this hop
 	onDone func(n, devices int, err error)
 }
 
-func newShardActor(n int, deps *device.Deps, onDone func(int, int, error)) actor.Producer {
+func newShardActor(n int, deps *device.Deps, routes *sync.Map, onDone func(int, int, error)) actor.Producer {
 	return func() actor.Receiver {
-		return &shardActor{n: n, deps: deps, onDone: onDone, kids: map[string]*actor.PID{}}
+		return &shardActor{n: n, deps: deps, routes: routes, onDone: onDone, kids: map[string]*actor.PID{}}
 	}
 }
 
@@ -33,24 +35,36 @@ func (s *shardActor) Receive(c *actor.Context) {
 	case actor.Started:
 		n, err := s.activate(c)
 		s.onDone(s.n, n, err)
+	case actor.Stopped:
+		for id := range s.kids {
+			s.routes.Delete(id)
+		}
+		actorsActive.Sub(float64(len(s.kids)))
+	case *device.Ask:
+		_, create := m.Cmd.(*pb.RegisterDevice)
+		s.forward(c, m.ID(), create, func(r *pb.DeviceReply) { m.Reply <- r })
 	case *pb.RegisterDevice:
-		s.forward(c, m.Id, true)
+		s.forward(c, m.Id, true, respond(c))
 	case *pb.UpdateDevice:
-		s.forward(c, m.Id, false)
+		s.forward(c, m.Id, false, respond(c))
 	case *pb.RemoveDevice:
-		s.forward(c, m.Id, false)
+		s.forward(c, m.Id, false, respond(c))
 	case *pb.GetDevice:
-		s.forward(c, m.Id, false)
+		s.forward(c, m.Id, false, respond(c))
 	}
+}
+
+func respond(c *actor.Context) func(*pb.DeviceReply) {
+	return func(r *pb.DeviceReply) { c.Respond(r) }
 }
 
 // forward passes the message on with the original sender, so the device
 // actor answers the requester directly.
-func (s *shardActor) forward(c *actor.Context, id string, create bool) {
+func (s *shardActor) forward(c *actor.Context, id string, create bool, respond func(*pb.DeviceReply)) {
 	pid, ok := s.kids[id]
 	if !ok {
 		if !create {
-			c.Respond(&pb.DeviceReply{Code: pb.ReplyCode_REPLY_CODE_NOT_FOUND, Detail: "device not found"})
+			respond(&pb.DeviceReply{Code: pb.ReplyCode_REPLY_CODE_NOT_FOUND, Detail: "device not found"})
 			return
 		}
 		// A device with no events yet: its first append expects sequence 0,
@@ -65,6 +79,7 @@ func (s *shardActor) spawn(c *actor.Context, id string, st *device.State) *actor
 	ref := events.Ref{Shard: s.n, Kind: events.KindDevice, ID: id}
 	pid := c.SpawnChild(device.New(s.deps, ref, st), events.KindDevice, actor.WithID(id), actor.WithInboxSize(8))
 	s.kids[id] = pid
+	s.routes.Store(id, pid)
 	actorsActive.Inc()
 	return pid
 }

@@ -1,0 +1,126 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/argus-vms/argus/events"
+	"github.com/argus-vms/argus/events/pb"
+	"github.com/argus-vms/argus/test/testenv"
+)
+
+func openStore(t *testing.T) *events.Store {
+	t.Helper()
+	srv := testenv.NewNATS(t)
+	s, err := events.Open(context.Background(), testenv.Connect(t, srv.ClientURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func registered(id string, version uint64) *pb.Envelope {
+	return &pb.Envelope{
+		EventId: fmt.Sprintf("%s-%d", id, version), Type: "device.registered", AggregateKind: events.KindDevice,
+		AggregateId: id, Version: version,
+		Payload: &pb.Envelope_DeviceRegistered{DeviceRegistered: &pb.DeviceRegistered{Name: "n", Url: "rtsp://h/s", SealedPassword: []byte("sealed")}},
+	}
+}
+
+func TestAppendExpectedSequence(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	ref := events.Ref{Shard: 3, Kind: events.KindDevice, ID: "cam1"}
+	seq1, err := s.Append(ctx, ref, registered("cam1", 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second "first" event: the subject is no longer empty → conflict.
+	if _, err := s.Append(ctx, ref, registered("cam1", 1), 0); !errors.Is(err, events.ErrConflict) && err != nil {
+		// Same event id inside the dedupe window is accepted as a duplicate.
+		t.Fatalf("duplicate msg id: %v", err)
+	}
+	e2 := registered("cam1", 2)
+	e2.EventId = "other"
+	if _, err := s.Append(ctx, ref, e2, 0); !errors.Is(err, events.ErrConflict) {
+		t.Fatalf("stale expected sequence: %v, want ErrConflict", err)
+	}
+	seq2, err := s.Append(ctx, ref, e2, seq1)
+	if err != nil || seq2 <= seq1 {
+		t.Fatalf("append at the right sequence: %d %v", seq2, err)
+	}
+	// Another aggregate's appends do not move cam1's expected sequence.
+	if _, err := s.Append(ctx, events.Ref{Shard: 3, Kind: events.KindDevice, ID: "cam2"}, registered("cam2", 1), 0); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.Load(ctx, ref, 0)
+	if err != nil || len(evs) != 2 || evs[0].Seq != seq1 || evs[1].Seq != seq2 || evs[1].Envelope.EventId != "other" {
+		t.Fatalf("load: %+v %v", evs, err)
+	}
+	if after, _ := s.Load(ctx, ref, seq1); len(after) != 1 {
+		t.Fatalf("load after seq1: %d events", len(after))
+	}
+	if none, err := s.Load(ctx, events.Ref{Shard: 3, Kind: events.KindDevice, ID: "nobody"}, 0); err != nil || len(none) != 0 {
+		t.Fatalf("load of an empty aggregate: %v %v", none, err)
+	}
+	ids, err := s.Aggregates(ctx, 3, events.KindDevice)
+	slices.Sort(ids)
+	if err != nil || !slices.Equal(ids, []string{"cam1", "cam2"}) {
+		t.Fatalf("aggregates of shard 3: %v %v", ids, err)
+	}
+	if ids, _ := s.Aggregates(ctx, 4, events.KindDevice); len(ids) != 0 {
+		t.Fatalf("aggregates of shard 4: %v", ids)
+	}
+}
+
+func TestHostileIDsNeverReachASubject(t *testing.T) {
+	s := openStore(t)
+	for _, id := range []string{"a.b", "*", ">", "a b", "", "Cam", strings.Repeat("a", 64), "a\n"} {
+		_, err := s.Append(context.Background(), events.Ref{Kind: events.KindDevice, ID: id}, registered("x", 1), 0)
+		if !errors.Is(err, events.ErrInvalidID) {
+			t.Errorf("id %q: %v", id, err)
+		}
+	}
+	if !events.ValidID("cam-1_a") || !events.ValidID(strings.Repeat("a", 63)) {
+		t.Error("valid ids rejected")
+	}
+}
+
+func TestDataJSONRedactsSecrets(t *testing.T) {
+	env := registered("cam1", 1)
+	env.GetDeviceRegistered().Username = "admin"
+	b := string(events.DataJSON(env))
+	if strings.Contains(b, "sealed") || strings.Contains(b, "password") || !strings.Contains(b, `"username":"admin"`) {
+		t.Fatalf("data json: %s", b)
+	}
+	upd := &pb.Envelope{Payload: &pb.Envelope_DeviceUpdated{DeviceUpdated: &pb.DeviceUpdated{
+		Credentials: &pb.DeviceCredentialsChanged{Username: "u", SealedPassword: []byte("x")}}}}
+	if b := string(events.DataJSON(upd)); strings.Contains(b, "password") || !strings.Contains(b, `"username":"u"`) {
+		t.Fatalf("nested credentials: %s", b)
+	}
+	if got := events.TypeOf(upd); got != "device.updated" {
+		t.Fatalf("type %q", got)
+	}
+	cc := &pb.Envelope{Payload: &pb.Envelope_DeviceCredentialsChanged{DeviceCredentialsChanged: &pb.DeviceCredentialsChanged{}}}
+	if got := events.TypeOf(cc); got != "device.credentials_changed" {
+		t.Fatalf("type %q", got)
+	}
+}
+
+func TestShardOfIsStable(t *testing.T) {
+	// The mapping is part of the log's layout: changing it would strand events.
+	if got := events.ShardOf("cam1", 64); got != events.ShardOf("cam1", 64) || got < 0 || got >= 64 {
+		t.Fatal(got)
+	}
+	seen := map[int]bool{}
+	for i := 0; i < 1000; i++ {
+		seen[events.ShardOf(fmt.Sprint("d", i), 64)] = true
+	}
+	if len(seen) < 60 {
+		t.Fatalf("poor spread: %d of 64 shards used", len(seen))
+	}
+}
