@@ -4,16 +4,28 @@ package events
 
 import (
 	"hash/fnv"
-	"regexp"
 	"strconv"
+	"strings"
 )
 
-// idPattern is the only shape an aggregate ID may take. It keeps every ID a
-// single safe NATS subject token: no '.', '*', '>' or whitespace.
-var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-
-// ValidID reports whether id may name an aggregate.
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+// ValidID reports whether id may name an aggregate: ^[a-z0-9][a-z0-9_-]{0,62}$.
+// That shape keeps every ID a single safe NATS subject token (no '.', '*',
+// '>' or whitespace). Hand-written because it runs on every command.
+func ValidID(id string) bool {
+	if len(id) == 0 || len(id) > 63 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '_' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // IDRule is the rule in words, for error messages.
 const IDRule = "must match ^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -49,4 +61,22 @@ func (r Ref) Subject() string {
 // ShardFilter is the subject filter of every aggregate of kind in shard.
 func ShardFilter(shard int, kind string) string {
 	return SubjectPrefix + "." + strconv.Itoa(shard) + "." + kind + ".*"
+}
+
+// KindFilter is the subject filter of every aggregate of kind in any shard.
+func KindFilter(kind string) string {
+	return SubjectPrefix + ".*." + kind + ".*"
+}
+
+// ParseSubject reads the aggregate reference back from an event subject.
+func ParseSubject(subject string) (Ref, bool) {
+	parts := strings.SplitN(subject, ".", 5) // argus.evt.<shard>.<kind>.<id>
+	if len(parts) != 5 || parts[0]+"."+parts[1] != SubjectPrefix {
+		return Ref{}, false
+	}
+	n, err := strconv.Atoi(parts[2])
+	if err != nil {
+		return Ref{}, false
+	}
+	return Ref{Shard: n, Kind: parts[3], ID: parts[4]}, true
 }

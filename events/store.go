@@ -29,13 +29,15 @@ type Event struct {
 
 // Store appends events with optimistic concurrency and reads them back.
 type Store struct {
-	js     jetstream.JetStream
-	stream jetstream.Stream
+	js            jetstream.JetStream
+	stream        jetstream.Stream
+	appendTimeout time.Duration
 }
 
 type storeConfig struct {
-	replicas  int
-	dupWindow time.Duration
+	replicas      int
+	dupWindow     time.Duration
+	appendTimeout time.Duration
 }
 
 // Option configures Open.
@@ -44,16 +46,19 @@ type Option func(*storeConfig)
 // WithReplicas sets the stream's replica count (1 on a single node, 3 in a cluster).
 func WithReplicas(n int) Option { return func(c *storeConfig) { c.replicas = n } }
 
+// WithAppendTimeout bounds one Append, retries included (default 5s).
+func WithAppendTimeout(d time.Duration) Option { return func(c *storeConfig) { c.appendTimeout = d } }
+
 // WithDuplicateWindow sets how long a Nats-Msg-Id is remembered for retries.
 func WithDuplicateWindow(d time.Duration) Option { return func(c *storeConfig) { c.dupWindow = d } }
 
 // Open creates or updates the ARGUS_EVENTS stream and returns a store on it.
 func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Store, error) {
-	cfg := storeConfig{replicas: 1, dupWindow: 10 * time.Minute}
+	cfg := storeConfig{replicas: 1, dupWindow: 10 * time.Minute, appendTimeout: 5 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096), jetstream.WithPublishAsyncTimeout(cfg.appendTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +75,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("events: create stream %s: %w", StreamName, err)
 	}
-	return &Store{js: js, stream: st}, nil
+	return &Store{js: js, stream: st, appendTimeout: cfg.appendTimeout}, nil
 }
 
 // JetStream exposes the context for the store's neighbours (projections, KV).
@@ -82,7 +87,7 @@ func (s *Store) Stream() jetstream.Stream { return s.stream }
 // Append stores env on ref's subject if the subject's last sequence is still
 // expectedLast (0 = the aggregate has no events yet). It returns the new
 // sequence. ErrConflict when another writer won; ErrUnavailable when the log
-// did not answer in time. Retries of a temporary failure reuse the event id,
+// did not answer within the append timeout or ctx ended. Retries of a temporary failure reuse the event id,
 // so JetStream's dedupe window makes them safe.
 func (s *Store) Append(ctx context.Context, ref Ref, env *pb.Envelope, expectedLast uint64) (uint64, error) {
 	if !ValidID(ref.ID) || !ValidID(ref.Kind) {
@@ -93,6 +98,7 @@ func (s *Store) Append(ctx context.Context, ref Ref, env *pb.Envelope, expectedL
 		return 0, err
 	}
 	subject := ref.Subject()
+	deadline := time.Now().Add(s.appendTimeout)
 	backoff := 20 * time.Millisecond
 	for {
 		seq, err := s.publish(ctx, subject, data, env.EventId, expectedLast)
@@ -101,7 +107,10 @@ func (s *Store) Append(ctx context.Context, ref Ref, env *pb.Envelope, expectedL
 			return seq, nil
 		case isConflict(err):
 			return 0, ErrConflict
-		case isTemporary(err) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders):
+		case isTemporary(err) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrAsyncPublishTimeout):
+			if time.Now().Add(backoff).After(deadline) {
+				return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			}
 			select {
 			case <-ctx.Done():
 				return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
@@ -140,21 +149,21 @@ func (s *Store) publish(ctx context.Context, subject string, data []byte, id str
 // Load returns the events of one aggregate after sequence afterSeq, in order.
 func (s *Store) Load(ctx context.Context, ref Ref, afterSeq uint64) ([]Event, error) {
 	var out []Event
-	err := s.Scan(ctx, ref.Subject(), afterSeq, func(e Event) error {
+	err := s.Scan(ctx, []string{ref.Subject()}, afterSeq, func(e Event) error {
 		out = append(out, e)
 		return nil
 	})
 	return out, err
 }
 
-// Scan calls fn for every event on subjects matching filter with a sequence
-// after afterSeq, in stream order, and returns once it has seen the last one
-// that existed when it started. It reads through one ordered consumer, so a
-// whole shard is read in one pass (activation) rather than aggregate by
-// aggregate.
-func (s *Store) Scan(ctx context.Context, filter string, afterSeq uint64, fn func(Event) error) error {
+// Scan calls fn for every event on subjects matching any of filters with a
+// sequence after afterSeq, in stream order, and returns once it has seen the
+// last one that existed when it started. It reads through one ordered
+// consumer, so activation reads all its shards in one pass rather than shard
+// by shard or aggregate by aggregate.
+func (s *Store) Scan(ctx context.Context, filters []string, afterSeq uint64, fn func(Event) error) error {
 	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter},
+		FilterSubjects: filters,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	}
 	if afterSeq > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -122,5 +123,14 @@ func TestShardOfIsStable(t *testing.T) {
 	}
 	if len(seen) < 60 {
 		t.Fatalf("poor spread: %d of 64 shards used", len(seen))
+	}
+}
+
+func TestValidIDMatchesTheRule(t *testing.T) {
+	rule := regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	for _, id := range []string{"a", "0", "a-b_c", "_a", "-a", "a.b", "A", "é", "a ", strings.Repeat("x", 63), strings.Repeat("x", 64), "", "a*", "a>", "a\x00"} {
+		if events.ValidID(id) != rule.MatchString(id) {
+			t.Errorf("ValidID(%q) = %v, rule says %v", id, events.ValidID(id), rule.MatchString(id))
+		}
 	}
 }

@@ -119,6 +119,8 @@ func (s *Server) routes() {
 	e.GET("/v1/keys", s.listKeys, admin)
 	e.DELETE("/v1/keys/:id", s.deleteKey, admin)
 
+	e.GET("/v1/analytics/*", s.noAnalytics, viewer, s.requireClickHouse)
+
 	s.debugRoutes(admin)
 }
 

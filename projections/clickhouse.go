@@ -6,6 +6,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -33,13 +34,14 @@ func Connect(ctx context.Context, addr string) (driver.Conn, error) {
 	return conn, nil
 }
 
-// schema is idempotent DDL that works on ClickHouse 18.16 and 25.x: no
-// DateTime64, TTL or LowCardinality. Rows carry the stream sequence and
-// ReplacingMergeTree keeps one row per key, so redelivered events are
-// harmless; read with FINAL.
-var schema = []string{
-	`CREATE DATABASE IF NOT EXISTS ` + Database,
-	`CREATE TABLE IF NOT EXISTS ` + Database + `.events (
+// schema is idempotent DDL for the database db that works on ClickHouse
+// 18.16 and 25.x: no DateTime64, TTL or LowCardinality. Rows carry the stream
+// sequence and ReplacingMergeTree keeps one row per key, so redelivered
+// events are harmless; read with FINAL.
+func schema(db string) []string {
+	return []string{
+		`CREATE DATABASE IF NOT EXISTS ` + db,
+		`CREATE TABLE IF NOT EXISTS ` + db + `.events (
 		seq UInt64,
 		time DateTime,
 		time_ms UInt64,
@@ -55,7 +57,7 @@ var schema = []string{
 	) ENGINE = ReplacingMergeTree(seq)
 	PARTITION BY toYYYYMM(time)
 	ORDER BY seq`,
-	`CREATE TABLE IF NOT EXISTS ` + Database + `.devices (
+		`CREATE TABLE IF NOT EXISTS ` + db + `.devices (
 		id String,
 		name String,
 		url String,
@@ -71,11 +73,26 @@ var schema = []string{
 		seq UInt64
 	) ENGINE = ReplacingMergeTree(seq)
 	ORDER BY id`,
+	}
 }
+
+// dbName is what MigrateInto accepts as a database name: a plain identifier
+// that needs no quoting.
+var dbName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Migrate creates the database and tables when missing.
 func Migrate(ctx context.Context, conn driver.Conn) error {
-	for _, q := range schema {
+	return MigrateInto(ctx, conn, Database)
+}
+
+// MigrateInto creates database and the Argus tables (events, devices) in it
+// when missing: the schema of Migrate under another database name (tests,
+// side-by-side installs).
+func MigrateInto(ctx context.Context, conn driver.Conn, database string) error {
+	if !dbName.MatchString(database) {
+		return fmt.Errorf("migrate: invalid database name %q", database)
+	}
+	for _, q := range schema(database) {
 		if err := conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("migrate: %w\n%s", err, q)
 		}

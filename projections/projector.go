@@ -66,6 +66,17 @@ func NewProjector(ctx context.Context, stream jetstream.Stream, sink Sink, log *
 	if err != nil {
 		return nil, fmt.Errorf("projector %s: consumer: %w", sink.Name(), err)
 	}
+	// Messages delivered to an earlier projector that stopped or died before
+	// writing them would otherwise wait for AckWait — and the AckAll of the
+	// next batch would acknowledge them unwritten. Deliver again from the
+	// ack floor, in order.
+	if info := cons.CachedInfo(); info != nil && info.NumAckPending > 0 {
+		if _, err := stream.ResetConsumer(ctx, ConsumerName(sink.Name())); err != nil {
+			return nil, fmt.Errorf("projector %s: redeliver %d unacknowledged events: %w", sink.Name(), info.NumAckPending, err)
+		}
+		log.Info("redelivering events an earlier projector left unacknowledged", "projector", sink.Name(),
+			"events", info.NumAckPending, "from_seq", info.AckFloor.Stream+1)
+	}
 	return &Projector{sink: sink, stream: stream, consumer: cons, log: log, batch: 5000}, nil
 }
 

@@ -16,13 +16,15 @@ import (
 
 // Deps are what every device actor on a node shares.
 type Deps struct {
-	Store         *events.Store
-	Sealer        *secret.Sealer
-	Node          string
-	Directory     *Directory
-	AppendTimeout time.Duration // per event; default 5s
-	Log           *slog.Logger
+	Store     *events.Store
+	Sealer    *secret.Sealer
+	Node      string
+	Directory *Directory
+	Log       *slog.Logger
 }
+
+// Event ids are random UUIDs; the pool amortizes the random source.
+func init() { uuid.EnableRandPool() }
 
 // Actor hosts one device aggregate. It decides commands against its state,
 // appends the resulting event with the expected last sequence (so a second
@@ -71,6 +73,8 @@ func (a *Actor) Receive(c *actor.Context) {
 	case actor.Started:
 		if !a.loaded {
 			a.catchUp() // after a restart (panic) the producer's state is stale
+		} else if a.state.Registered && a.deps.Directory != nil {
+			a.deps.Directory.Put(a.view)
 		}
 	case *Ask:
 		m.Reply <- a.decide(m.Cmd)
@@ -157,14 +161,10 @@ func (a *Actor) append(env *pb.Envelope, meta *pb.CommandMeta) error {
 	if meta != nil {
 		env.CausationId, env.CorrelationId = meta.CommandId, meta.CorrelationId
 	}
-	timeout := a.deps.AppendTimeout
-	if timeout == 0 {
-		timeout = 5 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
 	start := time.Now()
-	seq, err := a.deps.Store.Append(ctx, a.ref, env, a.state.LastSeq)
+	// The store bounds the wait for an ack (its append timeout); no
+	// per-append context needed.
+	seq, err := a.deps.Store.Append(context.Background(), a.ref, env, a.state.LastSeq)
 	appendSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return err

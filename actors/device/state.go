@@ -70,7 +70,9 @@ func (s *State) Apply(e events.Event) {
 	}
 }
 
-// View is the state as the API shows it: no password, ever.
+// View is the state as the API shows it: no password, ever. The view shares
+// the state's label map: Apply replaces that map wholesale and never edits
+// it, so views stay immutable; readers must not modify it either.
 func (s *State) View() *pb.DeviceView {
 	status := s.Status
 	if status == "" {
@@ -82,7 +84,7 @@ func (s *State) View() *pb.DeviceView {
 		Url:             s.URL,
 		Username:        s.Username,
 		Channels:        s.Channels,
-		Labels:          maps.Clone(s.Labels),
+		Labels:          s.Labels,
 		Status:          status,
 		Version:         s.Version,
 		CreatedAtUnixMs: s.CreatedAt,

@@ -59,8 +59,14 @@ func Start(ctx context.Context, engine *actor.Engine, deps *device.Deps, cfg Con
 		errs    []error
 		devices atomic.Int64
 	)
-	wg.Add(cfg.Shards)
 	start := time.Now()
+	// One pass over the log for every shard this node owns (all of them, on
+	// a single node); each shard actor then spawns its devices ready.
+	preloaded, err := foldDevices(ctx, deps.Store, []string{events.KindFilter(events.KindDevice)}, cfg.Shards)
+	if err != nil {
+		return nil, fmt.Errorf("activation scan: %w", err)
+	}
+	wg.Add(cfg.Shards)
 	for n := 0; n < cfg.Shards; n++ {
 		done := func(n, count int, err error) {
 			if err != nil {
@@ -71,7 +77,7 @@ func Start(ctx context.Context, engine *actor.Engine, deps *device.Deps, cfg Con
 			devices.Add(int64(count))
 			wg.Done()
 		}
-		h.pids = append(h.pids, engine.Spawn(newShardActor(n, deps, &h.routes, done), "shard", actor.WithID(fmt.Sprint(n))))
+		h.pids = append(h.pids, engine.Spawn(newShardActor(n, deps, &h.routes, preloaded[n], done), "shard", actor.WithID(fmt.Sprint(n))))
 	}
 	waited := make(chan struct{})
 	go func() { wg.Wait(); close(waited) }()

@@ -22,11 +22,13 @@ type shardActor struct {
 	kids   map[string]*actor.PID
 	routes *sync.Map // the host's id → PID index, so commands skip this hop
 	onDone func(n, devices int, err error)
+	// preloaded states from the host's activation scan (nil: scan the shard)
+	preloaded map[string]*device.State
 }
 
-func newShardActor(n int, deps *device.Deps, routes *sync.Map, onDone func(int, int, error)) actor.Producer {
+func newShardActor(n int, deps *device.Deps, routes *sync.Map, preloaded map[string]*device.State, onDone func(int, int, error)) actor.Producer {
 	return func() actor.Receiver {
-		return &shardActor{n: n, deps: deps, routes: routes, onDone: onDone, kids: map[string]*actor.PID{}}
+		return &shardActor{n: n, deps: deps, routes: routes, onDone: onDone, preloaded: preloaded, kids: map[string]*actor.PID{}}
 	}
 }
 
@@ -84,32 +86,47 @@ func (s *shardActor) spawn(c *actor.Context, id string, st *device.State) *actor
 	return pid
 }
 
-// activate folds the whole shard's device events in one ordered pass and
-// spawns an actor per device with its state ready.
+// activate spawns an actor per device of the shard with its state ready:
+// from the host's one-pass scan when it has one, else by scanning the shard.
 func (s *shardActor) activate(c *actor.Context) (int, error) {
-	states := map[string]*device.State{}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	err := s.deps.Store.Scan(ctx, events.ShardFilter(s.n, events.KindDevice), 0, func(e events.Event) error {
-		st := states[e.Envelope.AggregateId]
+	states := s.preloaded
+	s.preloaded = nil
+	if states == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		all, err := foldDevices(ctx, s.deps.Store, []string{events.ShardFilter(s.n, events.KindDevice)}, s.n+1)
+		if err != nil {
+			return 0, err
+		}
+		states = all[s.n]
+	}
+	for id, st := range states {
+		s.spawn(c, id, st)
+	}
+	return len(states), nil
+}
+
+// foldDevices reads device events matching filters in one ordered pass and
+// folds them per shard and device.
+func foldDevices(ctx context.Context, store *events.Store, filters []string, shards int) ([]map[string]*device.State, error) {
+	out := make([]map[string]*device.State, shards)
+	err := store.Scan(ctx, filters, 0, func(e events.Event) error {
+		ref, ok := events.ParseSubject(e.Subject)
+		if !ok || ref.Shard >= shards {
+			return nil
+		}
+		m := out[ref.Shard]
+		if m == nil {
+			m = map[string]*device.State{}
+			out[ref.Shard] = m
+		}
+		st := m[ref.ID]
 		if st == nil {
 			st = &device.State{}
-			states[e.Envelope.AggregateId] = st
+			m[ref.ID] = st
 		}
 		st.Apply(e)
 		return nil
 	})
-	if err != nil {
-		return 0, err
-	}
-	for id, st := range states {
-		s.spawn(c, id, st)
-		if s.deps.Directory != nil && st.Registered {
-			s.deps.Directory.Put(st.View())
-		}
-	}
-	if len(states) > 0 {
-		s.deps.Log.Debug("shard activated", "shard", s.n, "devices", len(states))
-	}
-	return len(states), nil
+	return out, err
 }

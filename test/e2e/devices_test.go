@@ -277,6 +277,13 @@ func TestBadInput(t *testing.T) {
 	st, hdr, body = n.Do("POST", "/v1/keys", operator, `{"name":"x","role":"admin"}`)
 	expectProblem(t, "operator makes keys", st, hdr, body, 403, "")
 
+	// Without ClickHouse: analytics answer 503 saying why; readiness does not depend on it.
+	st, hdr, body = n.Do("GET", "/v1/analytics/events", "", "")
+	expectProblem(t, "analytics without clickhouse", st, hdr, body, 503, "")
+	if st, _, body := n.Do("GET", "/readyz", "-", ""); st != 200 || !strings.Contains(string(body), `"clickhouse":"absent"`) {
+		t.Errorf("readyz without clickhouse: %d %s", st, body)
+	}
+
 	// Unknown route → problem too.
 	st, hdr, body = n.Do("GET", "/v1/nothing", "", "")
 	expectProblem(t, "unknown route", st, hdr, body, 404, "")

@@ -44,9 +44,13 @@ func TestProjectionSurvivesClickHouseRestart(t *testing.T) {
 	}
 	load(0, devices/2)
 	time.Sleep(300 * time.Millisecond)
-	// Restart ClickHouse while commands keep coming.
+	// Kill ClickHouse while commands keep coming: commands still succeed,
+	// analytics say 503 until it is back.
 	if err := ch.Kill(); err != nil {
 		t.Fatal(err)
+	}
+	if st, _, body := n.Do("GET", "/v1/analytics/events", "", ""); st != 503 {
+		t.Errorf("analytics with clickhouse down: %d %s", st, body)
 	}
 	load(devices/2, devices)
 	time.Sleep(2 * time.Second)
