@@ -112,7 +112,7 @@ func foldDevices(ctx context.Context, store *events.Store, filters []string, sha
 	out := make([]map[string]*device.State, shards)
 	err := store.Scan(ctx, filters, 0, func(e events.Event) error {
 		ref, ok := events.ParseSubject(e.Subject)
-		if !ok || ref.Shard >= shards {
+		if !ok || ref.Shard >= shards || ref.Kind != events.KindDevice {
 			return nil
 		}
 		m := out[ref.Shard]
