@@ -340,29 +340,12 @@ func updateCommand(id string, body []byte) (*pb.UpdateDevice, *Problem) {
 			passFromURL = &u.Password
 		}
 	}
-	if raw, ok := patch["username"]; ok {
-		v, _, p := patchString(raw, "username") // null clears
-		if p != nil {
-			return nil, p
-		}
-		if p := checkUsername(v); p != nil {
-			return nil, p
-		}
-		cmd.Username, changed = &v, true
-	} else if userFromURL != nil {
-		cmd.Username = userFromURL
+	var p *Problem
+	if cmd.Username, changed, p = patchCredential(patch, "username", checkUsername, userFromURL, changed); p != nil {
+		return nil, p
 	}
-	if raw, ok := patch["password"]; ok {
-		v, _, p := patchString(raw, "password") // null clears
-		if p != nil {
-			return nil, p
-		}
-		if p := checkPassword(v); p != nil {
-			return nil, p
-		}
-		cmd.Password, changed = &v, true
-	} else if passFromURL != nil {
-		cmd.Password = passFromURL
+	if cmd.Password, changed, p = patchCredential(patch, "password", checkPassword, passFromURL, changed); p != nil {
+		return nil, p
 	}
 	if raw, ok := patch["channels"]; ok {
 		if isNull(raw) {
@@ -540,4 +523,21 @@ func (s *Server) deviceEvents(c echo.Context) error {
 		items = append(items, eventView(e))
 	}
 	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
+}
+
+// patchCredential reads username or password from a merge patch (null
+// clears it); absent, it falls back to what the patched URL carried.
+func patchCredential(patch map[string]json.RawMessage, field string, check func(string) *Problem, fromURL *string, changed bool) (*string, bool, *Problem) {
+	raw, ok := patch[field]
+	if !ok {
+		return fromURL, changed, nil
+	}
+	v, _, p := patchString(raw, field)
+	if p != nil {
+		return nil, changed, p
+	}
+	if p := check(v); p != nil {
+		return nil, changed, p
+	}
+	return &v, true, nil
 }
