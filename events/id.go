@@ -44,7 +44,44 @@ func ShardOf(deviceID string, shards int) int {
 // Kinds of aggregate.
 const (
 	KindDevice = "device"
+	KindStream = "stream" // one per device channel: id "<device>~<channel>"
 )
+
+// MaxChannels is the most channels a device may have.
+const MaxChannels = 64
+
+// ChannelID names the aggregate of one device channel (stream, later plan):
+// "<device>~<channel>". '~' cannot occur in a device id, so the split is
+// unambiguous, and it is a safe subject token.
+func ChannelID(device string, channel int) string {
+	return device + "~" + strconv.Itoa(channel)
+}
+
+// ParseChannelID splits a ChannelID, validating both parts.
+func ParseChannelID(id string) (device string, channel int, ok bool) {
+	device, ch, found := strings.Cut(id, "~")
+	if !found || !ValidID(device) || len(ch) == 0 || len(ch) > 2 || ch[0] == '0' {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(ch)
+	if err != nil || n < 1 || n > MaxChannels {
+		return "", 0, false
+	}
+	return device, n, true
+}
+
+// ValidAggregateID reports whether id may name an aggregate of kind: a
+// device id, or a ChannelID for per-channel kinds.
+func ValidAggregateID(kind, id string) bool {
+	switch kind {
+	case KindDevice:
+		return ValidID(id)
+	case KindStream:
+		_, _, ok := ParseChannelID(id)
+		return ok
+	}
+	return false
+}
 
 // Ref names one aggregate and its shard.
 type Ref struct {

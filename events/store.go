@@ -90,7 +90,7 @@ func (s *Store) Stream() jetstream.Stream { return s.stream }
 // did not answer within the append timeout or ctx ended. Retries of a temporary failure reuse the event id,
 // so JetStream's dedupe window makes them safe.
 func (s *Store) Append(ctx context.Context, ref Ref, env *pb.Envelope, expectedLast uint64) (uint64, error) {
-	if !ValidID(ref.ID) || !ValidID(ref.Kind) {
+	if !ValidAggregateID(ref.Kind, ref.ID) {
 		return 0, ErrInvalidID
 	}
 	data, err := proto.Marshal(env)
@@ -225,6 +225,24 @@ func (s *Store) Aggregates(ctx context.Context, shard int, kind string) ([]strin
 		}
 	}
 	return ids, nil
+}
+
+// Last returns the sequence and envelope of an aggregate's latest event
+// (0, nil when it has none): enough for an actor that appends but does not
+// need its whole history, such as a stream session.
+func (s *Store) Last(ctx context.Context, ref Ref) (uint64, *pb.Envelope, error) {
+	m, err := s.stream.GetLastMsgForSubject(ctx, ref.Subject())
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	env := &pb.Envelope{}
+	if err := proto.Unmarshal(m.Data, env); err != nil {
+		return 0, nil, err
+	}
+	return m.Sequence, env, nil
 }
 
 // LastSeq is the stream's last sequence (for lag metrics).

@@ -134,3 +134,20 @@ func TestValidIDMatchesTheRule(t *testing.T) {
 		}
 	}
 }
+
+func TestChannelIDs(t *testing.T) {
+	if id := events.ChannelID("cam-1", 12); id != "cam-1~12" {
+		t.Fatal(id)
+	}
+	if d, ch, ok := events.ParseChannelID("cam-1~12"); !ok || d != "cam-1" || ch != 12 {
+		t.Fatal(d, ch, ok)
+	}
+	for _, bad := range []string{"cam", "cam~", "cam~0", "cam~65", "cam~01", "Cam~1", "cam~1~2", "~1", "cam~x", "a.b~1"} {
+		if _, _, ok := events.ParseChannelID(bad); ok {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if events.ValidAggregateID(events.KindStream, "cam") || !events.ValidAggregateID(events.KindStream, "cam~1") || events.ValidAggregateID("other", "cam") {
+		t.Fatal("kind rules")
+	}
+}

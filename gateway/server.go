@@ -26,6 +26,7 @@ type Config struct {
 	Keys      *KeyStore // managed API keys; nil = only the admin key works
 	AdminKey  string    // the bootstrap admin key; empty disables it
 	Node      string    // this node's name, shown by /readyz
+	Live      *Live     // live video (nil: not served)
 	Log       *slog.Logger
 	// CommandTimeout bounds one call into Devices (default 10 s); past it
 	// the answer is 503 with Retry-After.
@@ -40,6 +41,7 @@ type Server struct {
 	keys      *KeyStore
 	adminHash []byte
 	node      string
+	live      *Live
 	log       *slog.Logger
 	timeout   time.Duration
 }
@@ -63,6 +65,7 @@ func New(cfg Config) *Server {
 		analytics: cfg.Analytics,
 		keys:      cfg.Keys,
 		node:      cfg.Node,
+		live:      cfg.Live,
 		log:       cfg.Log,
 		timeout:   cfg.CommandTimeout,
 	}
@@ -118,6 +121,10 @@ func (s *Server) routes() {
 	e.POST("/v1/keys", s.createKey, admin)
 	e.GET("/v1/keys", s.listKeys, admin)
 	e.DELETE("/v1/keys/:id", s.deleteKey, admin)
+
+	e.GET("/v1/devices/:id/channels/:ch/live", s.liveURLs, viewer)
+	e.GET("/v1/streams", s.listStreams, viewer)
+	e.GET("/hls/:id/:ch/*", s.serveHLS) // the stream token authorizes
 
 	e.GET("/v1/analytics/*", s.noAnalytics, viewer, s.requireClickHouse)
 

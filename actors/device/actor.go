@@ -10,7 +10,6 @@ import (
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/argus-vms/argus/events/secret"
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -21,20 +20,25 @@ type Deps struct {
 	Node      string
 	Directory *Directory
 	Log       *slog.Logger
+	// Probe checks a camera; nil disables probes (status then follows pulls).
+	Probe ProbeFunc
+	// ProbeSlots bounds concurrent probes on the node (nil: unbounded).
+	ProbeSlots chan struct{}
+	// OnRemoved is called after a device's removal is durable, so the host
+	// stops what depends on it (its streams).
+	OnRemoved func(deviceID string)
 }
-
-// Event ids are random UUIDs; the pool amortizes the random source.
-func init() { uuid.EnableRandPool() }
 
 // Actor hosts one device aggregate. It decides commands against its state,
 // appends the resulting event with the expected last sequence (so a second
 // writer anywhere in the cluster loses), applies it on ack, then replies.
 type Actor struct {
-	deps   *Deps
-	ref    events.Ref
-	state  State
-	view   *pb.DeviceView // immutable view of state, shared by replies and the directory
-	loaded bool
+	deps    *Deps
+	ref     events.Ref
+	state   State
+	view    *pb.DeviceView // immutable view of state, shared by replies and the directory
+	loaded  bool
+	probing bool
 }
 
 // New returns the producer of a device actor. A non-nil state was folded by
@@ -78,6 +82,21 @@ func (a *Actor) Receive(c *actor.Context) {
 		}
 	case *Ask:
 		m.Reply <- a.decide(m.Cmd)
+	case Probe:
+		a.startProbe(c)
+	case probeDone:
+		a.probing = false
+		if m.err != nil {
+			a.setStatus(false, m.err.Error())
+		} else {
+			a.setStatus(true, "probe")
+		}
+	case *Target:
+		m.Reply <- a.target()
+	case PullUp:
+		a.setStatus(true, "pull")
+	case PullDown:
+		a.startProbe(c)
 	case proto.Message:
 		if r := a.decide(m); r != nil {
 			c.Respond(r)
@@ -151,16 +170,7 @@ func (a *Actor) handle(name string, decide func() (*pb.Envelope, *Rejection), me
 }
 
 func (a *Actor) append(env *pb.Envelope, meta *pb.CommandMeta) error {
-	env.EventId = uuid.NewString()
-	env.Type = events.TypeOf(env)
-	env.AggregateKind = a.ref.Kind
-	env.AggregateId = a.ref.ID
-	env.Version = a.state.Version + 1
-	env.TimeUnixMs = time.Now().UnixMilli()
-	env.Node = a.deps.Node
-	if meta != nil {
-		env.CausationId, env.CorrelationId = meta.CommandId, meta.CorrelationId
-	}
+	events.Stamp(env, a.ref, a.state.Version+1, a.deps.Node, meta)
 	start := time.Now()
 	// The store bounds the wait for an ack (its append timeout); no
 	// per-append context needed.
@@ -174,7 +184,11 @@ func (a *Actor) append(env *pb.Envelope, meta *pb.CommandMeta) error {
 }
 
 func (a *Actor) apply(e events.Event) {
+	wasRegistered := a.state.Registered
 	a.state.Apply(e)
+	if wasRegistered && !a.state.Registered && a.deps.OnRemoved != nil && a.loaded {
+		a.deps.OnRemoved(a.ref.ID)
+	}
 	a.view = a.state.View()
 	if a.deps.Directory != nil {
 		a.deps.Directory.Put(a.view)

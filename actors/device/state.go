@@ -67,6 +67,10 @@ func (s *State) Apply(e events.Event) {
 		s.SealedPassword = p.DeviceCredentialsChanged.SealedPassword
 	case *pb.Envelope_DeviceRemoved:
 		s.Registered = false
+	case *pb.Envelope_DeviceOnline:
+		s.Status = StatusOnline
+	case *pb.Envelope_DeviceOffline:
+		s.Status = StatusOffline
 	}
 }
 

@@ -105,6 +105,11 @@ type Envelope struct {
 	//	*Envelope_DeviceUpdated
 	//	*Envelope_DeviceCredentialsChanged
 	//	*Envelope_DeviceRemoved
+	//	*Envelope_DeviceOnline
+	//	*Envelope_DeviceOffline
+	//	*Envelope_StreamStarted
+	//	*Envelope_StreamStopped
+	//	*Envelope_StreamFailed
 	Payload       isEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -246,6 +251,51 @@ func (x *Envelope) GetDeviceRemoved() *DeviceRemoved {
 	return nil
 }
 
+func (x *Envelope) GetDeviceOnline() *DeviceOnline {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_DeviceOnline); ok {
+			return x.DeviceOnline
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetDeviceOffline() *DeviceOffline {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_DeviceOffline); ok {
+			return x.DeviceOffline
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetStreamStarted() *StreamStarted {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_StreamStarted); ok {
+			return x.StreamStarted
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetStreamStopped() *StreamStopped {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_StreamStopped); ok {
+			return x.StreamStopped
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetStreamFailed() *StreamFailed {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_StreamFailed); ok {
+			return x.StreamFailed
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Payload interface {
 	isEnvelope_Payload()
 }
@@ -266,6 +316,26 @@ type Envelope_DeviceRemoved struct {
 	DeviceRemoved *DeviceRemoved `protobuf:"bytes,23,opt,name=device_removed,json=deviceRemoved,proto3,oneof"`
 }
 
+type Envelope_DeviceOnline struct {
+	DeviceOnline *DeviceOnline `protobuf:"bytes,24,opt,name=device_online,json=deviceOnline,proto3,oneof"`
+}
+
+type Envelope_DeviceOffline struct {
+	DeviceOffline *DeviceOffline `protobuf:"bytes,25,opt,name=device_offline,json=deviceOffline,proto3,oneof"`
+}
+
+type Envelope_StreamStarted struct {
+	StreamStarted *StreamStarted `protobuf:"bytes,30,opt,name=stream_started,json=streamStarted,proto3,oneof"`
+}
+
+type Envelope_StreamStopped struct {
+	StreamStopped *StreamStopped `protobuf:"bytes,31,opt,name=stream_stopped,json=streamStopped,proto3,oneof"`
+}
+
+type Envelope_StreamFailed struct {
+	StreamFailed *StreamFailed `protobuf:"bytes,32,opt,name=stream_failed,json=streamFailed,proto3,oneof"`
+}
+
 func (*Envelope_DeviceRegistered) isEnvelope_Payload() {}
 
 func (*Envelope_DeviceUpdated) isEnvelope_Payload() {}
@@ -273,6 +343,16 @@ func (*Envelope_DeviceUpdated) isEnvelope_Payload() {}
 func (*Envelope_DeviceCredentialsChanged) isEnvelope_Payload() {}
 
 func (*Envelope_DeviceRemoved) isEnvelope_Payload() {}
+
+func (*Envelope_DeviceOnline) isEnvelope_Payload() {}
+
+func (*Envelope_DeviceOffline) isEnvelope_Payload() {}
+
+func (*Envelope_StreamStarted) isEnvelope_Payload() {}
+
+func (*Envelope_StreamStopped) isEnvelope_Payload() {}
+
+func (*Envelope_StreamFailed) isEnvelope_Payload() {}
 
 // Device events. Passwords are sealed (AES-GCM with a key derived from the
 // cluster secret) before they enter the log and are never projected.
@@ -572,6 +652,295 @@ func (*DeviceRemoved) Descriptor() ([]byte, []int) {
 	return file_events_pb_argus_proto_rawDescGZIP(), []int{5}
 }
 
+// DeviceOnline / DeviceOffline: the status state machine. Driven by stream
+// pulls (a pull that connects proves the camera is up) and by the periodic
+// probe (RTSP DESCRIBE with the device's credentials).
+type DeviceOnline struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Via           string                 `protobuf:"bytes,1,opt,name=via,proto3" json:"via,omitempty"` // "probe" | "pull"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceOnline) Reset() {
+	*x = DeviceOnline{}
+	mi := &file_events_pb_argus_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceOnline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceOnline) ProtoMessage() {}
+
+func (x *DeviceOnline) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceOnline.ProtoReflect.Descriptor instead.
+func (*DeviceOnline) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DeviceOnline) GetVia() string {
+	if x != nil {
+		return x.Via
+	}
+	return ""
+}
+
+type DeviceOffline struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"` // the probe's or pull's error, credentials never included
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceOffline) Reset() {
+	*x = DeviceOffline{}
+	mi := &file_events_pb_argus_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceOffline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceOffline) ProtoMessage() {}
+
+func (x *DeviceOffline) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceOffline.ProtoReflect.Descriptor instead.
+func (*DeviceOffline) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DeviceOffline) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Stream events: aggregate kind "stream", id "<device>~<channel>", in the
+// device's shard. A stream session runs from started to stopped or failed.
+type StreamStarted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Device        string                 `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
+	Channel       uint32                 `protobuf:"varint,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	Node          string                 `protobuf:"bytes,3,opt,name=node,proto3" json:"node,omitempty"`
+	Transport     string                 `protobuf:"bytes,4,opt,name=transport,proto3" json:"transport,omitempty"` // "tcp" | "udp"
+	Trigger       string                 `protobuf:"bytes,5,opt,name=trigger,proto3" json:"trigger,omitempty"`     // "reader" | "recording"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamStarted) Reset() {
+	*x = StreamStarted{}
+	mi := &file_events_pb_argus_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamStarted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamStarted) ProtoMessage() {}
+
+func (x *StreamStarted) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamStarted.ProtoReflect.Descriptor instead.
+func (*StreamStarted) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *StreamStarted) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *StreamStarted) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *StreamStarted) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *StreamStarted) GetTransport() string {
+	if x != nil {
+		return x.Transport
+	}
+	return ""
+}
+
+func (x *StreamStarted) GetTrigger() string {
+	if x != nil {
+		return x.Trigger
+	}
+	return ""
+}
+
+type StreamStopped struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"` // "idle" | "device removed" | "shutdown" | …
+	PeakReaders   uint32                 `protobuf:"varint,2,opt,name=peak_readers,json=peakReaders,proto3" json:"peak_readers,omitempty"`
+	Bytes         uint64                 `protobuf:"varint,3,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	DurationMs    int64                  `protobuf:"varint,4,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamStopped) Reset() {
+	*x = StreamStopped{}
+	mi := &file_events_pb_argus_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamStopped) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamStopped) ProtoMessage() {}
+
+func (x *StreamStopped) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamStopped.ProtoReflect.Descriptor instead.
+func (*StreamStopped) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StreamStopped) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *StreamStopped) GetPeakReaders() uint32 {
+	if x != nil {
+		return x.PeakReaders
+	}
+	return 0
+}
+
+func (x *StreamStopped) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *StreamStopped) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+type StreamFailed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         string                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	RetryInMs     int64                  `protobuf:"varint,2,opt,name=retry_in_ms,json=retryInMs,proto3" json:"retry_in_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamFailed) Reset() {
+	*x = StreamFailed{}
+	mi := &file_events_pb_argus_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamFailed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamFailed) ProtoMessage() {}
+
+func (x *StreamFailed) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamFailed.ProtoReflect.Descriptor instead.
+func (*StreamFailed) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *StreamFailed) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *StreamFailed) GetRetryInMs() int64 {
+	if x != nil {
+		return x.RetryInMs
+	}
+	return 0
+}
+
 // Commands. Meta travels with each command for tracing and optimistic
 // concurrency (If-Match).
 type CommandMeta struct {
@@ -585,7 +954,7 @@ type CommandMeta struct {
 
 func (x *CommandMeta) Reset() {
 	*x = CommandMeta{}
-	mi := &file_events_pb_argus_proto_msgTypes[6]
+	mi := &file_events_pb_argus_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +966,7 @@ func (x *CommandMeta) String() string {
 func (*CommandMeta) ProtoMessage() {}
 
 func (x *CommandMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[6]
+	mi := &file_events_pb_argus_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +979,7 @@ func (x *CommandMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandMeta.ProtoReflect.Descriptor instead.
 func (*CommandMeta) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{6}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CommandMeta) GetCommandId() string {
@@ -650,7 +1019,7 @@ type RegisterDevice struct {
 
 func (x *RegisterDevice) Reset() {
 	*x = RegisterDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[7]
+	mi := &file_events_pb_argus_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +1031,7 @@ func (x *RegisterDevice) String() string {
 func (*RegisterDevice) ProtoMessage() {}
 
 func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[7]
+	mi := &file_events_pb_argus_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +1044,7 @@ func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDevice.ProtoReflect.Descriptor instead.
 func (*RegisterDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{7}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RegisterDevice) GetMeta() *CommandMeta {
@@ -750,7 +1119,7 @@ type UpdateDevice struct {
 
 func (x *UpdateDevice) Reset() {
 	*x = UpdateDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[8]
+	mi := &file_events_pb_argus_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -762,7 +1131,7 @@ func (x *UpdateDevice) String() string {
 func (*UpdateDevice) ProtoMessage() {}
 
 func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[8]
+	mi := &file_events_pb_argus_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -775,7 +1144,7 @@ func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDevice.ProtoReflect.Descriptor instead.
 func (*UpdateDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{8}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateDevice) GetMeta() *CommandMeta {
@@ -845,7 +1214,7 @@ type LabelPatch struct {
 
 func (x *LabelPatch) Reset() {
 	*x = LabelPatch{}
-	mi := &file_events_pb_argus_proto_msgTypes[9]
+	mi := &file_events_pb_argus_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +1226,7 @@ func (x *LabelPatch) String() string {
 func (*LabelPatch) ProtoMessage() {}
 
 func (x *LabelPatch) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[9]
+	mi := &file_events_pb_argus_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +1239,7 @@ func (x *LabelPatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatch.ProtoReflect.Descriptor instead.
 func (*LabelPatch) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{9}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LabelPatch) GetSet() map[string]string {
@@ -897,7 +1266,7 @@ type RemoveDevice struct {
 
 func (x *RemoveDevice) Reset() {
 	*x = RemoveDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[10]
+	mi := &file_events_pb_argus_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -909,7 +1278,7 @@ func (x *RemoveDevice) String() string {
 func (*RemoveDevice) ProtoMessage() {}
 
 func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[10]
+	mi := &file_events_pb_argus_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -922,7 +1291,7 @@ func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDevice.ProtoReflect.Descriptor instead.
 func (*RemoveDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{10}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RemoveDevice) GetMeta() *CommandMeta {
@@ -948,7 +1317,7 @@ type GetDevice struct {
 
 func (x *GetDevice) Reset() {
 	*x = GetDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[11]
+	mi := &file_events_pb_argus_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1329,7 @@ func (x *GetDevice) String() string {
 func (*GetDevice) ProtoMessage() {}
 
 func (x *GetDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[11]
+	mi := &file_events_pb_argus_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1342,7 @@ func (x *GetDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDevice.ProtoReflect.Descriptor instead.
 func (*GetDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{11}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetDevice) GetId() string {
@@ -995,7 +1364,7 @@ type DeviceReply struct {
 
 func (x *DeviceReply) Reset() {
 	*x = DeviceReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[12]
+	mi := &file_events_pb_argus_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1376,7 @@ func (x *DeviceReply) String() string {
 func (*DeviceReply) ProtoMessage() {}
 
 func (x *DeviceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[12]
+	mi := &file_events_pb_argus_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1389,7 @@ func (x *DeviceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceReply.ProtoReflect.Descriptor instead.
 func (*DeviceReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{12}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeviceReply) GetCode() ReplyCode {
@@ -1072,7 +1441,7 @@ type DeviceView struct {
 
 func (x *DeviceView) Reset() {
 	*x = DeviceView{}
-	mi := &file_events_pb_argus_proto_msgTypes[13]
+	mi := &file_events_pb_argus_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1453,7 @@ func (x *DeviceView) String() string {
 func (*DeviceView) ProtoMessage() {}
 
 func (x *DeviceView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[13]
+	mi := &file_events_pb_argus_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1466,7 @@ func (x *DeviceView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceView.ProtoReflect.Descriptor instead.
 func (*DeviceView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{13}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeviceView) GetId() string {
@@ -1188,7 +1557,7 @@ var File_events_pb_argus_proto protoreflect.FileDescriptor
 
 const file_events_pb_argus_proto_rawDesc = "" +
 	"\n" +
-	"\x15events/pb/argus.proto\x12\bargus.v1\"\xdb\x04\n" +
+	"\x15events/pb/argus.proto\x12\bargus.v1\"\x9f\a\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12%\n" +
@@ -1203,7 +1572,12 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x11device_registered\x18\x14 \x01(\v2\x1a.argus.v1.DeviceRegisteredH\x00R\x10deviceRegistered\x12@\n" +
 	"\x0edevice_updated\x18\x15 \x01(\v2\x17.argus.v1.DeviceUpdatedH\x00R\rdeviceUpdated\x12b\n" +
 	"\x1adevice_credentials_changed\x18\x16 \x01(\v2\".argus.v1.DeviceCredentialsChangedH\x00R\x18deviceCredentialsChanged\x12@\n" +
-	"\x0edevice_removed\x18\x17 \x01(\v2\x17.argus.v1.DeviceRemovedH\x00R\rdeviceRemovedB\t\n" +
+	"\x0edevice_removed\x18\x17 \x01(\v2\x17.argus.v1.DeviceRemovedH\x00R\rdeviceRemoved\x12=\n" +
+	"\rdevice_online\x18\x18 \x01(\v2\x16.argus.v1.DeviceOnlineH\x00R\fdeviceOnline\x12@\n" +
+	"\x0edevice_offline\x18\x19 \x01(\v2\x17.argus.v1.DeviceOfflineH\x00R\rdeviceOffline\x12@\n" +
+	"\x0estream_started\x18\x1e \x01(\v2\x17.argus.v1.StreamStartedH\x00R\rstreamStarted\x12@\n" +
+	"\x0estream_stopped\x18\x1f \x01(\v2\x17.argus.v1.StreamStoppedH\x00R\rstreamStopped\x12=\n" +
+	"\rstream_failed\x18  \x01(\v2\x16.argus.v1.StreamFailedH\x00R\fstreamFailedB\t\n" +
 	"\apayload\"\x94\x02\n" +
 	"\x10DeviceRegistered\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
@@ -1232,7 +1606,26 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x18DeviceCredentialsChanged\x12\x1a\n" +
 	"\busername\x18\x01 \x01(\tR\busername\x12'\n" +
 	"\x0fsealed_password\x18\x02 \x01(\fR\x0esealedPassword\"\x0f\n" +
-	"\rDeviceRemoved\"\x98\x01\n" +
+	"\rDeviceRemoved\" \n" +
+	"\fDeviceOnline\x12\x10\n" +
+	"\x03via\x18\x01 \x01(\tR\x03via\"'\n" +
+	"\rDeviceOffline\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\x8d\x01\n" +
+	"\rStreamStarted\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\rR\achannel\x12\x12\n" +
+	"\x04node\x18\x03 \x01(\tR\x04node\x12\x1c\n" +
+	"\ttransport\x18\x04 \x01(\tR\ttransport\x12\x18\n" +
+	"\atrigger\x18\x05 \x01(\tR\atrigger\"\x81\x01\n" +
+	"\rStreamStopped\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12!\n" +
+	"\fpeak_readers\x18\x02 \x01(\rR\vpeakReaders\x12\x14\n" +
+	"\x05bytes\x18\x03 \x01(\x04R\x05bytes\x12\x1f\n" +
+	"\vduration_ms\x18\x04 \x01(\x03R\n" +
+	"durationMs\"D\n" +
+	"\fStreamFailed\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error\x12\x1e\n" +
+	"\vretry_in_ms\x18\x02 \x01(\x03R\tretryInMs\"\x98\x01\n" +
 	"\vCommandMeta\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12%\n" +
@@ -1322,7 +1715,7 @@ func file_events_pb_argus_proto_rawDescGZIP() []byte {
 }
 
 var file_events_pb_argus_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_events_pb_argus_proto_goTypes = []any{
 	(ReplyCode)(0),                   // 0: argus.v1.ReplyCode
 	(*Envelope)(nil),                 // 1: argus.v1.Envelope
@@ -1331,43 +1724,53 @@ var file_events_pb_argus_proto_goTypes = []any{
 	(*LabelSet)(nil),                 // 4: argus.v1.LabelSet
 	(*DeviceCredentialsChanged)(nil), // 5: argus.v1.DeviceCredentialsChanged
 	(*DeviceRemoved)(nil),            // 6: argus.v1.DeviceRemoved
-	(*CommandMeta)(nil),              // 7: argus.v1.CommandMeta
-	(*RegisterDevice)(nil),           // 8: argus.v1.RegisterDevice
-	(*UpdateDevice)(nil),             // 9: argus.v1.UpdateDevice
-	(*LabelPatch)(nil),               // 10: argus.v1.LabelPatch
-	(*RemoveDevice)(nil),             // 11: argus.v1.RemoveDevice
-	(*GetDevice)(nil),                // 12: argus.v1.GetDevice
-	(*DeviceReply)(nil),              // 13: argus.v1.DeviceReply
-	(*DeviceView)(nil),               // 14: argus.v1.DeviceView
-	nil,                              // 15: argus.v1.DeviceRegistered.LabelsEntry
-	nil,                              // 16: argus.v1.LabelSet.LabelsEntry
-	nil,                              // 17: argus.v1.RegisterDevice.LabelsEntry
-	nil,                              // 18: argus.v1.LabelPatch.SetEntry
-	nil,                              // 19: argus.v1.DeviceView.LabelsEntry
+	(*DeviceOnline)(nil),             // 7: argus.v1.DeviceOnline
+	(*DeviceOffline)(nil),            // 8: argus.v1.DeviceOffline
+	(*StreamStarted)(nil),            // 9: argus.v1.StreamStarted
+	(*StreamStopped)(nil),            // 10: argus.v1.StreamStopped
+	(*StreamFailed)(nil),             // 11: argus.v1.StreamFailed
+	(*CommandMeta)(nil),              // 12: argus.v1.CommandMeta
+	(*RegisterDevice)(nil),           // 13: argus.v1.RegisterDevice
+	(*UpdateDevice)(nil),             // 14: argus.v1.UpdateDevice
+	(*LabelPatch)(nil),               // 15: argus.v1.LabelPatch
+	(*RemoveDevice)(nil),             // 16: argus.v1.RemoveDevice
+	(*GetDevice)(nil),                // 17: argus.v1.GetDevice
+	(*DeviceReply)(nil),              // 18: argus.v1.DeviceReply
+	(*DeviceView)(nil),               // 19: argus.v1.DeviceView
+	nil,                              // 20: argus.v1.DeviceRegistered.LabelsEntry
+	nil,                              // 21: argus.v1.LabelSet.LabelsEntry
+	nil,                              // 22: argus.v1.RegisterDevice.LabelsEntry
+	nil,                              // 23: argus.v1.LabelPatch.SetEntry
+	nil,                              // 24: argus.v1.DeviceView.LabelsEntry
 }
 var file_events_pb_argus_proto_depIdxs = []int32{
 	2,  // 0: argus.v1.Envelope.device_registered:type_name -> argus.v1.DeviceRegistered
 	3,  // 1: argus.v1.Envelope.device_updated:type_name -> argus.v1.DeviceUpdated
 	5,  // 2: argus.v1.Envelope.device_credentials_changed:type_name -> argus.v1.DeviceCredentialsChanged
 	6,  // 3: argus.v1.Envelope.device_removed:type_name -> argus.v1.DeviceRemoved
-	15, // 4: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
-	4,  // 5: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
-	5,  // 6: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
-	16, // 7: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
-	7,  // 8: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
-	17, // 9: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
-	7,  // 10: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
-	10, // 11: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
-	18, // 12: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
-	7,  // 13: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
-	0,  // 14: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
-	14, // 15: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
-	19, // 16: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	7,  // 4: argus.v1.Envelope.device_online:type_name -> argus.v1.DeviceOnline
+	8,  // 5: argus.v1.Envelope.device_offline:type_name -> argus.v1.DeviceOffline
+	9,  // 6: argus.v1.Envelope.stream_started:type_name -> argus.v1.StreamStarted
+	10, // 7: argus.v1.Envelope.stream_stopped:type_name -> argus.v1.StreamStopped
+	11, // 8: argus.v1.Envelope.stream_failed:type_name -> argus.v1.StreamFailed
+	20, // 9: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
+	4,  // 10: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
+	5,  // 11: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
+	21, // 12: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
+	12, // 13: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
+	22, // 14: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
+	12, // 15: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
+	15, // 16: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
+	23, // 17: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
+	12, // 18: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
+	0,  // 19: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
+	19, // 20: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
+	24, // 21: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_events_pb_argus_proto_init() }
@@ -1380,17 +1783,22 @@ func file_events_pb_argus_proto_init() {
 		(*Envelope_DeviceUpdated)(nil),
 		(*Envelope_DeviceCredentialsChanged)(nil),
 		(*Envelope_DeviceRemoved)(nil),
+		(*Envelope_DeviceOnline)(nil),
+		(*Envelope_DeviceOffline)(nil),
+		(*Envelope_StreamStarted)(nil),
+		(*Envelope_StreamStopped)(nil),
+		(*Envelope_StreamFailed)(nil),
 	}
 	file_events_pb_argus_proto_msgTypes[2].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[6].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[8].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[11].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_events_pb_argus_proto_rawDesc), len(file_events_pb_argus_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -60,11 +60,40 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// FreeUDPPair returns an even UDP port whose successor is free too (RTP and
+// RTCP), both free a moment ago.
+func FreeUDPPair(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		a, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := a.LocalAddr().(*net.UDPAddr).Port
+		a.Close()
+		p -= p % 2
+		r, err1 := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p))
+		c, err2 := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p+1))
+		if r != nil {
+			r.Close()
+		}
+		if c != nil {
+			c.Close()
+		}
+		if err1 == nil && err2 == nil {
+			return p
+		}
+	}
+	t.Fatal("no free UDP port pair")
+	return 0
+}
+
 // Node is an `argus dev` process.
 type Node struct {
 	t        testing.TB
 	Data     string
 	HTTP     string // base URL, http://127.0.0.1:port
+	RTSP     string // relay address, 127.0.0.1:port
 	AdminKey string
 	Env      []string
 	cmd      *exec.Cmd
@@ -77,6 +106,7 @@ type NodeOptions struct {
 	Data       string // reuse a data dir (restart); default a new temp dir
 	ClickHouse string // ARGUS_CLICKHOUSE; "" = none (the node must still work without it)
 	Env        []string
+	Args       []string // extra flags, e.g. --probe-interval 1s
 }
 
 // StartDev starts `argus dev` on free ports and waits for /readyz. The
@@ -89,7 +119,10 @@ func StartDev(t testing.TB, o NodeOptions) *Node {
 	n := &Node{t: t, Data: o.Data, AdminKey: "test-admin-key-0123456789", out: &syncBuffer{}}
 	httpPort := FreePort(t)
 	n.HTTP = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	n.args = []string{"dev", "--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--nats-listen", "127.0.0.1:0", "--data", o.Data, "--node-id", "n1"}
+	n.RTSP = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+	n.args = []string{"dev", "--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--nats-listen", "127.0.0.1:0", "--data", o.Data, "--node-id", "n1",
+		"--rtsp", n.RTSP, "--rtsp-udp", fmt.Sprintf("127.0.0.1:%d", FreeUDPPair(t))}
+	n.args = append(n.args, o.Args...)
 	if o.ClickHouse == "" {
 		o.ClickHouse = "none" // keep dev from starting a clickhouse-server of its own
 	}
