@@ -10,6 +10,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/argus-vms/argus/actors/device"
+	"github.com/argus-vms/argus/actors/stream"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,14 +34,21 @@ type Host struct {
 	shards  int
 	pids    []*actor.PID
 	routes  sync.Map // device id → PID of its actor on this node
+	streams sync.Map // stream aggregate id → PID of its actor on this node
+	sdeps   *stream.Deps
 	ready   atomic.Bool
 	timeout time.Duration
+	stop    chan struct{}
 }
 
 // Config of a host.
 type Config struct {
 	Shards         int           // shard count of the cluster
+	Stream         stream.Deps   // stream actors' settings (Store, Node, Log, Device filled in)
 	RequestTimeout time.Duration // default 10s
+	// ProbeInterval: every device's camera is probed once per interval,
+	// spread evenly over it (0: no probes).
+	ProbeInterval time.Duration
 }
 
 // Start spawns every shard actor, each of which activates its aggregates
@@ -52,7 +60,13 @@ func Start(ctx context.Context, engine *actor.Engine, deps *device.Deps, cfg Con
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 10 * time.Second
 	}
-	h := &Host{engine: engine, deps: deps, shards: cfg.Shards, timeout: cfg.RequestTimeout}
+	h := &Host{engine: engine, deps: deps, shards: cfg.Shards, timeout: cfg.RequestTimeout, stop: make(chan struct{})}
+	sd := cfg.Stream
+	sd.Store, sd.Node, sd.Log, sd.Device = deps.Store, deps.Node, deps.Log, h.devicePID
+	h.sdeps = &sd
+	if deps.OnRemoved == nil {
+		deps.OnRemoved = h.stopDeviceStreams
+	}
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
@@ -80,7 +94,7 @@ func Start(ctx context.Context, engine *actor.Engine, deps *device.Deps, cfg Con
 			devices.Add(int64(count))
 			wg.Done()
 		}
-		h.pids = append(h.pids, engine.Spawn(newShardActor(n, deps, &h.routes, preloaded[n], done), "shard", actor.WithID(fmt.Sprint(n))))
+		h.pids = append(h.pids, engine.Spawn(newShardActor(n, h, preloaded[n], done), "shard", actor.WithID(fmt.Sprint(n))))
 	}
 	waited := make(chan struct{})
 	go func() { wg.Wait(); close(waited) }()
@@ -93,6 +107,9 @@ func Start(ctx context.Context, engine *actor.Engine, deps *device.Deps, cfg Con
 		return nil, err
 	}
 	h.ready.Store(true)
+	if cfg.ProbeInterval > 0 && deps.Probe != nil {
+		go h.probeLoop(cfg.ProbeInterval)
+	}
 	deps.Log.Info("shards activated", "shards", cfg.Shards, "devices", devices.Load(), "took", time.Since(start).Round(time.Millisecond))
 	return h, nil
 }
@@ -154,8 +171,43 @@ func (h *Host) History(ctx context.Context, deviceID string) ([]events.Event, er
 	return h.deps.Store.Load(ctx, h.Ref(deviceID), 0)
 }
 
+// probeLoop asks every device actor to probe its camera once per interval,
+// spread over the interval so a node with many cameras probes steadily
+// rather than in bursts.
+func (h *Host) probeLoop(interval time.Duration) {
+	for {
+		var pids []*actor.PID
+		h.routes.Range(func(_, v any) bool {
+			pids = append(pids, v.(*actor.PID))
+			return true
+		})
+		gap := interval
+		if len(pids) > 0 {
+			gap = interval / time.Duration(len(pids))
+		}
+		start := time.Now()
+		for i, pid := range pids {
+			select {
+			case <-h.stop:
+				return
+			case <-time.After(time.Until(start.Add(time.Duration(i) * gap))):
+			}
+			h.engine.Send(pid, device.Probe{})
+		}
+		select {
+		case <-h.stop:
+			return
+		case <-time.After(time.Until(start.Add(interval))):
+		}
+	}
+}
+
 // Stop stops every shard actor and with them their aggregates.
 func (h *Host) Stop() {
+	if !h.ready.Load() {
+		return
+	}
+	close(h.stop)
 	h.ready.Store(false)
 	var wg sync.WaitGroup
 	for _, pid := range h.pids {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/argus-vms/argus/actors/device"
+	"github.com/argus-vms/argus/actors/stream"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
 )
@@ -17,18 +18,21 @@ import (
 // shardActor owns one shard's aggregates: it activates them all from the log
 // when it starts (eager, "remember entities") and forwards commands to them.
 type shardActor struct {
-	n      int
-	deps   *device.Deps
-	kids   map[string]*actor.PID
-	routes *sync.Map // the host's id → PID index, so commands skip this hop
-	onDone func(n, devices int, err error)
+	n       int
+	deps    *device.Deps
+	kids    map[string]*actor.PID
+	routes  *sync.Map // the host's id → PID index, so commands skip this hop
+	streams *sync.Map // the host's stream id → PID index
+	sdeps   *stream.Deps
+	onDone  func(n, devices int, err error)
 	// preloaded states from the host's activation scan (nil: scan the shard)
 	preloaded map[string]*device.State
 }
 
-func newShardActor(n int, deps *device.Deps, routes *sync.Map, preloaded map[string]*device.State, onDone func(int, int, error)) actor.Producer {
+func newShardActor(n int, h *Host, preloaded map[string]*device.State, onDone func(int, int, error)) actor.Producer {
 	return func() actor.Receiver {
-		return &shardActor{n: n, deps: deps, routes: routes, onDone: onDone, preloaded: preloaded, kids: map[string]*actor.PID{}}
+		return &shardActor{n: n, deps: h.deps, routes: &h.routes, streams: &h.streams, sdeps: h.sdeps,
+			onDone: onDone, preloaded: preloaded, kids: map[string]*actor.PID{}}
 	}
 }
 
@@ -37,9 +41,19 @@ func (s *shardActor) Receive(c *actor.Context) {
 	case actor.Started:
 		n, err := s.activate(c)
 		s.onDone(s.n, n, err)
+	case *spawnStream:
+		id := events.ChannelID(m.key.Device, m.key.Channel)
+		pid, ok := s.kids[id]
+		if !ok {
+			pid = c.SpawnChild(stream.New(s.sdeps, s.n, m.key), events.KindStream, actor.WithID(id), actor.WithInboxSize(16))
+			s.kids[id] = pid
+			s.streams.Store(id, pid)
+		}
+		m.reply <- pid
 	case actor.Stopped:
 		for id := range s.kids {
 			s.routes.Delete(id)
+			s.streams.Delete(id)
 		}
 		actorsActive.Sub(float64(len(s.kids)))
 	case *device.Ask:

@@ -13,45 +13,52 @@ import (
 // flags, environment and (later) a config file share one set of names.
 type flags struct {
 	*flag.FlagSet
+	envPrefix string
 }
 
+// newFlags is for the node commands: --nats-listen ↔ ARGUS_NATS_LISTEN.
 func newFlags(name string) flags {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	return flags{fs}
+	return flags{flag.NewFlagSet(name, flag.ContinueOnError), "ARGUS_"}
 }
 
-// EnvName is the environment twin of a flag: --nats-listen ↔ ARGUS_NATS_LISTEN.
-func envName(flagName string) string {
-	return "ARGUS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+// newToolFlags is for tools beside the node, whose twins carry the tool's
+// name so they never clash with a node's: --listen ↔ ARGUS_FAKECAM_LISTEN.
+func newToolFlags(name string) flags {
+	return flags{flag.NewFlagSet(name, flag.ContinueOnError), "ARGUS_" + strings.ToUpper(name) + "_"}
+}
+
+// envName is the environment twin of a flag.
+func (f flags) envName(flagName string) string {
+	return f.envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
 func (f flags) String(name, def, help string) *string {
-	if v, ok := os.LookupEnv(envName(name)); ok {
+	if v, ok := os.LookupEnv(f.envName(name)); ok {
 		def = v
 	}
-	return f.FlagSet.String(name, def, help+" ["+envName(name)+"]")
+	return f.FlagSet.String(name, def, help+" ["+f.envName(name)+"]")
 }
 
 func (f flags) Int(name string, def int, help string) *int {
-	if v, ok := os.LookupEnv(envName(name)); ok {
+	if v, ok := os.LookupEnv(f.envName(name)); ok {
 		if n, err := strconv.Atoi(v); err == nil {
 			def = n
 		} else {
-			fmt.Fprintf(os.Stderr, "argus: ignoring %s=%q: not an integer\n", envName(name), v)
+			fmt.Fprintf(os.Stderr, "argus: ignoring %s=%q: not an integer\n", f.envName(name), v)
 		}
 	}
-	return f.FlagSet.Int(name, def, help+" ["+envName(name)+"]")
+	return f.FlagSet.Int(name, def, help+" ["+f.envName(name)+"]")
 }
 
 func (f flags) Duration(name string, def time.Duration, help string) *time.Duration {
-	if v, ok := os.LookupEnv(envName(name)); ok {
+	if v, ok := os.LookupEnv(f.envName(name)); ok {
 		if d, err := time.ParseDuration(v); err == nil {
 			def = d
 		} else {
-			fmt.Fprintf(os.Stderr, "argus: ignoring %s=%q: not a duration\n", envName(name), v)
+			fmt.Fprintf(os.Stderr, "argus: ignoring %s=%q: not a duration\n", f.envName(name), v)
 		}
 	}
-	return f.FlagSet.Duration(name, def, help+" ["+envName(name)+"]")
+	return f.FlagSet.Duration(name, def, help+" ["+f.envName(name)+"]")
 }
 
 // nodeConfig is what every node needs, in dev and serve alike.
@@ -64,6 +71,13 @@ type nodeConfig struct {
 	secret     *string
 	shards     *int
 	logLevel   *string
+
+	rtsp          *string
+	rtspUDP       *string
+	advertise     *string
+	probeInterval *time.Duration
+	idleTimeout   *time.Duration
+	pullTransport *string
 }
 
 func addNodeFlags(f flags) *nodeConfig {
@@ -77,5 +91,12 @@ func addNodeFlags(f flags) *nodeConfig {
 		secret:     f.String("secret", "", "cluster secret for tokens and sealed credentials (dev generates <data>/secret.key)"),
 		shards:     f.Int("shards", 64, "shard count, fixed when the cluster is created"),
 		logLevel:   f.String("log-level", "info", "debug|info|warn|error"),
+
+		rtsp:          f.String("rtsp", ":8554", "RTSP relay listen address"),
+		rtspUDP:       f.String("rtsp-udp", ":8000", "UDP RTP port for RTSP readers (RTCP uses the next port); empty disables UDP"),
+		advertise:     f.String("advertise", "", "host clients reach this node at, in live URLs (default: the host of --http, else 127.0.0.1)"),
+		probeInterval: f.Duration("probe-interval", 30*time.Second, "how often every camera is probed (RTSP DESCRIBE); 0 disables"),
+		idleTimeout:   f.Duration("idle-timeout", 30*time.Second, "a live stream with no reader stops after this"),
+		pullTransport: f.String("pull-transport", "tcp", "transport of camera pulls: tcp|udp"),
 	}
 }

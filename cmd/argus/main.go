@@ -15,6 +15,7 @@ const usage = `argus — event-sourced video cloud
 Usage:
   argus dev       one node with embedded NATS, local storage and ClickHouse from PATH
   argus serve     a node against external NATS (ARGUS_NATS)
+  argus fakecam   a real RTSP camera (H264 test video) for demos and tests
   argus version   print the version
 
 Every flag has an ARGUS_* environment twin (--http ↔ ARGUS_HTTP).
@@ -32,6 +33,8 @@ func main() {
 		err = runDev(args)
 	case "serve":
 		err = runServe(args)
+	case "fakecam":
+		err = runFakecam(args)
 	case "version", "--version", "-v":
 		fmt.Println("argus", version)
 	case "help", "-h", "--help":

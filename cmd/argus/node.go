@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,7 +19,11 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/argus-vms/argus/actors/device"
+	"github.com/argus-vms/argus/actors/media/probe"
+	"github.com/argus-vms/argus/actors/media/relay"
+	"github.com/argus-vms/argus/actors/media/token"
 	"github.com/argus-vms/argus/actors/shard"
+	"github.com/argus-vms/argus/actors/stream"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/secret"
 	"github.com/argus-vms/argus/gateway"
@@ -30,14 +35,15 @@ import (
 // node is one running Argus node: actors, gateway and projections on a
 // NATS connection.
 type node struct {
-	cfg  *nodeConfig
-	log  *slog.Logger
-	nc   *nats.Conn
-	host *shard.Host
-	http *http.Server
-	proj *projections.Service
-	wg   sync.WaitGroup
-	stop context.CancelFunc
+	cfg   *nodeConfig
+	log   *slog.Logger
+	nc    *nats.Conn
+	host  *shard.Host
+	relay *relay.Server
+	http  *http.Server
+	proj  *projections.Service
+	wg    sync.WaitGroup
+	stop  context.CancelFunc
 }
 
 func newLogger(level string) *slog.Logger {
@@ -85,9 +91,19 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 	if err != nil {
 		return fail(err)
 	}
-	deps := &device.Deps{Store: store, Sealer: sealer, Node: *cfg.nodeID, Directory: device.NewDirectory(), Log: log}
-	if n.host, err = shard.Start(ctx, engine, deps, shard.Config{Shards: shards}); err != nil {
+	deps := &device.Deps{Store: store, Sealer: sealer, Node: *cfg.nodeID, Directory: device.NewDirectory(), Log: log,
+		Probe: probe.Describe, ProbeSlots: make(chan struct{}, 64)}
+	n.host, err = shard.Start(ctx, engine, deps, shard.Config{
+		Shards:        shards,
+		ProbeInterval: *cfg.probeInterval,
+		Stream:        stream.Deps{IdleTimeout: *cfg.idleTimeout, Transport: *cfg.pullTransport},
+	})
+	if err != nil {
 		return fail(fmt.Errorf("activate shards: %w", err))
+	}
+	live, err := n.startRelay(sealer, []byte(*cfg.secret))
+	if err != nil {
+		return fail(err)
 	}
 
 	var analytics gateway.Analytics
@@ -107,11 +123,15 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 	if err != nil {
 		return fail(err)
 	}
-	gw := gateway.New(gateway.Config{Devices: n.host, Analytics: analytics, Keys: keys, AdminKey: *cfg.adminKey, Node: *cfg.nodeID, Log: log})
 	ln, err := net.Listen("tcp", *cfg.http)
 	if err != nil {
 		return fail(fmt.Errorf("listen %s: %w", *cfg.http, err))
 	}
+	live.HTTPPort = ln.Addr().(*net.TCPAddr).Port
+	if live.Advertise == "" {
+		live.Advertise = advertiseHost(*cfg.http)
+	}
+	gw := gateway.New(gateway.Config{Devices: n.host, Analytics: analytics, Keys: keys, AdminKey: *cfg.adminKey, Node: *cfg.nodeID, Log: log, Live: live})
 	n.http = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	n.wg.Add(1)
 	go func() {
@@ -124,12 +144,89 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 	return n, nil
 }
 
+// startRelay starts the node's RTSP relay: tokens are checked before any
+// pull starts; a valid reader makes the stream actor pull on demand.
+func (n *node) startRelay(sealer *secret.Sealer, clusterSecret []byte) (*gateway.Live, error) {
+	signer := token.NewSigner(clusterSecret)
+	udpRTP, udpRTCP, err := udpPorts(*n.cfg.rtspUDP)
+	if err != nil {
+		return nil, err
+	}
+	n.relay, err = relay.NewServer(relay.Config{
+		RTSPAddress:    *n.cfg.rtsp,
+		UDPRTPAddress:  udpRTP,
+		UDPRTCPAddress: udpRTCP,
+		Authorize: func(k relay.Key, q url.Values) error {
+			return signer.Check(q.Get("token"), k.Device, k.Channel, time.Now())
+		},
+		Open: n.host.OpenStream,
+		Log:  n.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := n.relay.Start(); err != nil {
+		return nil, fmt.Errorf("rtsp relay on %s: %w", *n.cfg.rtsp, err)
+	}
+	_, port, _ := net.SplitHostPort(*n.cfg.rtsp)
+	rtspPort, _ := strconv.Atoi(port)
+	return &gateway.Live{
+		Signer:    signer,
+		Advertise: *n.cfg.advertise,
+		RTSPPort:  rtspPort,
+		HLS: func(ctx context.Context, device string, channel int) (http.Handler, error) {
+			st, err := n.host.OpenStream(ctx, relay.Key{Device: device, Channel: channel})
+			if err != nil {
+				return nil, err
+			}
+			return st.HLSHandler(), nil
+		},
+		Streams: func(ctx context.Context) ([]gateway.StreamInfo, error) {
+			infos, err := n.host.Streams(ctx)
+			out := make([]gateway.StreamInfo, len(infos))
+			for i, s := range infos {
+				out[i] = gateway.StreamInfo{Device: s.Device, Channel: s.Channel, Node: s.Node, State: s.State,
+					Readers: s.Readers, BitrateKbps: s.BitrateKbps, Since: s.Since}
+			}
+			return out, err
+		},
+	}, nil
+}
+
+// udpPorts turns ":8000" into the RTP and RTCP addresses (":8000", ":8001").
+func udpPorts(rtp string) (string, string, error) {
+	if rtp == "" {
+		return "", "", nil
+	}
+	host, port, err := net.SplitHostPort(rtp)
+	if err != nil {
+		return "", "", fmt.Errorf("rtsp-udp %q: %w", rtp, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p <= 0 || p%2 != 0 {
+		return "", "", fmt.Errorf("rtsp-udp %q: needs an even port (RTCP takes the next one)", rtp)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(p)), net.JoinHostPort(host, strconv.Itoa(p+1)), nil
+}
+
+// advertiseHost is the host of the HTTP address when it names one.
+func advertiseHost(httpAddr string) string {
+	h, _, err := net.SplitHostPort(httpAddr)
+	if err != nil || h == "" || h == "0.0.0.0" || h == "::" {
+		return "127.0.0.1"
+	}
+	return h
+}
+
 // Close stops serving, then the actors, then projections.
 func (n *node) Close() {
 	if n.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		n.http.Shutdown(ctx)
 		cancel()
+	}
+	if n.relay != nil {
+		n.relay.Close()
 	}
 	if n.host != nil {
 		n.host.Stop()

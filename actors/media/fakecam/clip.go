@@ -1,0 +1,309 @@
+package fakecam
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+)
+
+// ErrNoFFmpeg is returned by Start when the clip is not cached yet and no
+// ffmpeg binary is in PATH to encode it.
+var ErrNoFFmpeg = errors.New("fakecam: ffmpeg not found in PATH; install ffmpeg (Debian: apt-get install ffmpeg; `make deps` does it)")
+
+// clipSeconds is the length of the generated loop.
+const clipSeconds = 10
+
+// clipVersion changes the cache file name whenever the encoding or parsing
+// changes, so stale cached clips are never reused.
+const clipVersion = 1
+
+type clipKey struct {
+	width, height, fps, bitrate, gop int
+}
+
+func (k clipKey) fileName() string {
+	return fmt.Sprintf("argus-fakecam-v%d-%dx%d-%dfps-%dbps-g%d.h264",
+		clipVersion, k.width, k.height, k.fps, k.bitrate, k.gop)
+}
+
+// accessUnit is one frame: its NALUs without start codes. IDR access units
+// carry SPS and PPS in front.
+type accessUnit struct {
+	nalus [][]byte
+	idr   bool
+}
+
+// clip is a parsed H264 elementary stream that starts with an IDR and can be
+// looped (it ends before an IDR, the next loop starts with one).
+type clip struct {
+	sps, pps []byte
+	width    int
+	height   int
+	aus      []accessUnit
+}
+
+// clips caches parsed clips in the process, so many cameras share one
+// encode and one copy in memory; the file cache in os.TempDir() shares the
+// encode between processes (test binaries).
+var clips struct {
+	sync.Mutex
+	m map[clipKey]*clipEntry
+}
+
+type clipEntry struct {
+	done chan struct{}
+	c    *clip
+	err  error
+}
+
+// loadClip returns the clip for k, encoding it at most once per process
+// (and at most once per machine while the cached file stays in TempDir).
+func loadClip(ctx context.Context, k clipKey) (*clip, error) {
+	clips.Lock()
+	if clips.m == nil {
+		clips.m = make(map[clipKey]*clipEntry)
+	}
+	e, ok := clips.m[k]
+	if !ok {
+		e = &clipEntry{done: make(chan struct{})}
+		clips.m[k] = e
+		clips.Unlock()
+		e.c, e.err = buildClip(ctx, k)
+		if e.err != nil {
+			// Do not cache failures: the next Start may have ffmpeg or a live ctx.
+			clips.Lock()
+			delete(clips.m, k)
+			clips.Unlock()
+		}
+		close(e.done)
+		return e.c, e.err
+	}
+	clips.Unlock()
+	select {
+	case <-e.done:
+		if e.err != nil && (errors.Is(e.err, context.Canceled) || errors.Is(e.err, context.DeadlineExceeded)) && ctx.Err() == nil {
+			// The builder gave up on its own ctx, not on ours: build it ourselves.
+			return loadClip(ctx, k)
+		}
+		return e.c, e.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func buildClip(ctx context.Context, k clipKey) (*clip, error) {
+	path := filepath.Join(os.TempDir(), k.fileName())
+	if buf, err := os.ReadFile(path); err == nil {
+		if c, err := parseClip(buf); err == nil && c.width == k.width && c.height == k.height {
+			return c, nil
+		}
+		// Corrupt or foreign file: encode again and replace it.
+	}
+	buf, err := encodeClip(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	c, err := parseClip(buf)
+	if err != nil {
+		return nil, fmt.Errorf("fakecam: parsing ffmpeg output: %w", err)
+	}
+	if c.width != k.width || c.height != k.height {
+		return nil, fmt.Errorf("fakecam: ffmpeg produced %dx%d, want %dx%d", c.width, c.height, k.width, k.height)
+	}
+	// Atomic publish: concurrent processes may encode the same clip; each
+	// renames a complete file over the other, readers never see a partial one.
+	if tmp, err := os.CreateTemp(os.TempDir(), k.fileName()+".*.tmp"); err == nil {
+		_, werr := tmp.Write(buf)
+		if werr == nil {
+			werr = tmp.Chmod(0o644) // CreateTemp makes 0600; other users may share the cache
+		}
+		cerr := tmp.Close()
+		if werr == nil && cerr == nil {
+			werr = os.Rename(tmp.Name(), path)
+		}
+		if werr != nil {
+			os.Remove(tmp.Name())
+		}
+	}
+	return c, nil
+}
+
+// encodeClip runs ffmpeg: testsrc2 (moving pattern and counter), x264
+// baseline, no B-frames, fixed GOP, SPS/PPS before every IDR, Annex-B out.
+func encodeClip(ctx context.Context, k clipKey) ([]byte, error) {
+	bin, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		return nil, ErrNoFFmpeg
+	}
+	br := strconv.Itoa(k.bitrate)
+	gop := strconv.Itoa(k.gop)
+	args := []string{
+		"-hide_banner", "-loglevel", "error", "-nostdin",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=%d", k.width, k.height, k.fps),
+		"-t", strconv.Itoa(clipSeconds),
+		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+		"-profile:v", "baseline", "-pix_fmt", "yuv420p",
+		"-b:v", br, "-maxrate", br, "-bufsize", br,
+		"-g", gop, "-keyint_min", gop, "-sc_threshold", "0", "-bf", "0",
+		"-x264-params", "repeat-headers=1",
+		"-f", "h264", "-",
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out, stderr bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("fakecam: encoding clip: %w", ctx.Err())
+		}
+		return nil, fmt.Errorf("fakecam: ffmpeg: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return out.Bytes(), nil
+}
+
+// splitAnnexB returns the NALUs of an Annex-B byte stream (any length; the
+// mediacommon AnnexB type is limited to one access unit's worth of NALUs).
+func splitAnnexB(buf []byte) ([][]byte, error) {
+	start := []byte{0, 0, 1}
+	i := bytes.Index(buf, start)
+	if i < 0 {
+		return nil, h264.ErrAnnexBNoInitialDelimiter
+	}
+	pos := i + 3
+	var nalus [][]byte
+	for pos < len(buf) {
+		j := bytes.Index(buf[pos:], start)
+		end := len(buf)
+		next := len(buf)
+		if j >= 0 {
+			end = pos + j
+			next = pos + j + 3
+		}
+		// trailing zero bytes belong to the next start code (00 00 00 01)
+		// or are trailing_zero_8bits.
+		for end > pos && buf[end-1] == 0 {
+			end--
+		}
+		if end > pos {
+			nalus = append(nalus, buf[pos:end])
+		}
+		pos = next
+	}
+	if len(nalus) == 0 {
+		return nil, h264.ErrAnnexBNoNALUs
+	}
+	return nalus, nil
+}
+
+func isVCL(t h264.NALUType) bool {
+	return t >= h264.NALUTypeNonIDR && t <= h264.NALUTypeIDR
+}
+
+// firstSliceOfPicture reports whether a slice NALU starts a picture:
+// first_mb_in_slice (the first ue(v) of the slice header) is 0, coded as a
+// single 1 bit.
+func firstSliceOfPicture(nalu []byte) bool {
+	return len(nalu) >= 2 && nalu[1]&0x80 != 0
+}
+
+// parseClip groups the NALUs into access units (ITU-T H.264 7.4.1.2.3: an
+// AUD, SPS, PPS, SEI or a slice with first_mb_in_slice = 0 after a slice
+// starts a new one), drops AUDs, SEIs and filler, and puts SPS+PPS in front of
+// every IDR access unit.
+func parseClip(buf []byte) (*clip, error) {
+	nalus, err := splitAnnexB(buf)
+	if err != nil {
+		return nil, err
+	}
+	c := &clip{}
+	var cur [][]byte
+	curHasVCL := false
+	flush := func() {
+		if curHasVCL {
+			c.aus = append(c.aus, accessUnit{nalus: cur})
+		}
+		cur, curHasVCL = nil, false
+	}
+	for _, n := range nalus {
+		t := h264.NALUType(n[0] & 0x1f)
+		switch {
+		case t == h264.NALUTypeAccessUnitDelimiter,
+			t == h264.NALUTypeSPS, t == h264.NALUTypePPS, t == h264.NALUTypeSEI,
+			t >= h264.NALUTypePrefix && t <= h264.NALUTypeReserved18:
+			if curHasVCL {
+				flush()
+			}
+		case isVCL(t):
+			if curHasVCL && firstSliceOfPicture(n) {
+				flush()
+			}
+		}
+		switch t {
+		case h264.NALUTypeSPS:
+			if c.sps == nil {
+				c.sps = n
+			}
+		case h264.NALUTypePPS:
+			if c.pps == nil {
+				c.pps = n
+			}
+		}
+		switch {
+		case t == h264.NALUTypeAccessUnitDelimiter, t == h264.NALUTypeSEI,
+			t == h264.NALUTypeFillerData, t == h264.NALUTypeEndOfSequence, t == h264.NALUTypeEndOfStream:
+			// not sent
+		case isVCL(t):
+			cur = append(cur, n)
+			curHasVCL = true
+		default:
+			cur = append(cur, n)
+		}
+	}
+	flush()
+
+	if c.sps == nil || c.pps == nil {
+		return nil, errors.New("no SPS/PPS in stream")
+	}
+	var sps h264.SPS
+	if err := sps.Unmarshal(c.sps); err != nil {
+		return nil, fmt.Errorf("SPS: %w", err)
+	}
+	c.width, c.height = sps.Width(), sps.Height()
+	if len(c.aus) == 0 {
+		return nil, errors.New("no access units")
+	}
+	for i := range c.aus {
+		au := &c.aus[i]
+		au.idr = h264.IsRandomAccess(au.nalus)
+		if !au.idr {
+			// parameter sets only travel with IDRs
+			keep := au.nalus[:0:0]
+			for _, n := range au.nalus {
+				if t := h264.NALUType(n[0] & 0x1f); t != h264.NALUTypeSPS && t != h264.NALUTypePPS {
+					keep = append(keep, n)
+				}
+			}
+			au.nalus = keep
+			continue
+		}
+		var vcl [][]byte
+		for _, n := range au.nalus {
+			if t := h264.NALUType(n[0] & 0x1f); t != h264.NALUTypeSPS && t != h264.NALUTypePPS {
+				vcl = append(vcl, n)
+			}
+		}
+		au.nalus = append([][]byte{c.sps, c.pps}, vcl...)
+	}
+	if !c.aus[0].idr {
+		return nil, errors.New("clip does not start with an IDR")
+	}
+	return c, nil
+}

@@ -1,0 +1,221 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/bluenviron/gohlslib/v2"
+	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+)
+
+// HLS tuning (variables so tests can shorten them).
+var (
+	// hlsIdleTimeout: HLS counts as a reader, and its muxer runs, while it
+	// has been requested within this period.
+	hlsIdleTimeout = 10 * time.Second
+	// hlsReadyTimeout bounds the wait for a keyframe on the first request.
+	hlsReadyTimeout = 10 * time.Second
+)
+
+// hlsMuxer is the stream's gohlslib muxer (MPEG-TS variant: one H264
+// track, playable by hls.js, Safari, ffmpeg and VLC).
+type hlsMuxer struct {
+	mux       *gohlslib.Muxer
+	track     *gohlslib.Track
+	log       *slog.Logger
+	errLogged time.Time
+}
+
+func newHLSMuxer(sps, pps []byte, log *slog.Logger) (*hlsMuxer, error) {
+	h := &hlsMuxer{
+		track: &gohlslib.Track{
+			Codec:     &codecs.H264{SPS: sps, PPS: pps},
+			ClockRate: 90000,
+		},
+		log: log,
+	}
+	h.mux = &gohlslib.Muxer{
+		Variant:            gohlslib.MuxerVariantMPEGTS,
+		Tracks:             []*gohlslib.Track{h.track},
+		SegmentCount:       7,
+		SegmentMinDuration: time.Second,
+		OnEncodeError: func(err error) {
+			log.Debug("HLS encode", "err", err)
+		},
+	}
+	if err := h.mux.Start(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *hlsMuxer) write(au [][]byte, pts int64, ntp time.Time) {
+	if err := h.mux.WriteH264(h.track, ntp, pts, au); err != nil {
+		if now := time.Now(); now.Sub(h.errLogged) >= time.Second {
+			h.errLogged = now
+			h.log.Warn("HLS write", "err", err)
+		}
+	}
+}
+
+func (h *hlsMuxer) close() { h.mux.Close() }
+
+func (st *Stream) closeHLSLocked() {
+	if st.hls != nil {
+		st.hls.close()
+		st.hls = nil
+	}
+}
+
+// HLSHandler serves the stream as HLS: index.m3u8, the media playlist and
+// the MPEG-TS segments. Mount it under /hls/<device>/<channel>/ with that
+// prefix stripped (only the last path element matters). Playlists repeat
+// the request's query string in every URI they list, so a ?token=… on
+// index.m3u8 reaches the segments too. The muxer starts on the first
+// request (from the cached GOP when there is one) and stops after
+// hlsIdleTimeout without requests; meanwhile HLS counts as one reader.
+// Authorization is the caller's job.
+func (st *Stream) HLSHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		st.touchHLS()
+		st.hlsInflight.Add(1)
+		defer func() {
+			st.hlsLast.Store(time.Now().UnixNano())
+			st.hlsInflight.Add(-1)
+		}()
+		m, err := st.hlsGet(r.Context())
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrClosed), errors.Is(err, ErrNoVideo):
+			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		default:
+			http.Error(w, "stream not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		tw := &trackingWriter{ResponseWriter: w}
+		m.mux.Handle(tw, r)
+		if !tw.wrote {
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// trackingWriter records whether the muxer answered (it stays silent for
+// names it does not know).
+type trackingWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *trackingWriter) WriteHeader(code int) {
+	t.wrote = true
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *trackingWriter) Write(b []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(b)
+}
+
+func (t *trackingWriter) Flush() {
+	if f, ok := t.ResponseWriter.(http.Flusher); ok {
+		t.wrote = true
+		f.Flush()
+	}
+}
+
+// hlsGet returns the running muxer, starting it when needed.
+func (st *Stream) hlsGet(ctx context.Context) (*hlsMuxer, error) {
+	ctx, cancel := context.WithTimeout(ctx, hlsReadyTimeout)
+	defer cancel()
+	if err := st.WaitReady(ctx); err != nil {
+		return nil, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closed {
+		return nil, ErrClosed
+	}
+	if st.hls != nil {
+		return st.hls, nil
+	}
+	if st.video == nil {
+		return nil, ErrNoVideo
+	}
+	m, err := newHLSMuxer(st.sps, st.pps, st.logger())
+	if err != nil {
+		return nil, err
+	}
+	if st.gopAUsOK {
+		for _, e := range st.gopAUs {
+			m.write(e.au, e.pts, e.ntp)
+		}
+	}
+	st.hls = m
+	st.logger().Info("HLS muxer started")
+	return m, nil
+}
+
+// touchHLS records an HLS request; the first after an idle period makes
+// HLS a reader and starts the idle watch.
+func (st *Stream) touchHLS() {
+	st.hlsLast.Store(time.Now().UnixNano())
+	var gen uint64
+	st.changeReaders(func() {
+		if !st.hlsReader {
+			st.hlsReader = true
+			st.hlsGen++
+			gen = st.hlsGen
+		}
+	})
+	if gen != 0 {
+		go st.hlsWatch(gen)
+	}
+}
+
+// hlsWatch ends the HLS reader (and its muxer) once no request was under
+// way for hlsIdleTimeout (a playlist request may wait for the first
+// segment), or when the stream is closed.
+func (st *Stream) hlsWatch(gen uint64) {
+	t := time.NewTicker(max(hlsIdleTimeout/8, 10*time.Millisecond))
+	defer t.Stop()
+	for range t.C {
+		st.mu.Lock()
+		closed := st.closed
+		st.mu.Unlock()
+		ended := false
+		st.changeReaders(func() {
+			if st.hlsGen != gen || !st.hlsReader {
+				ended = true
+				return
+			}
+			idle := st.hlsInflight.Load() == 0 && time.Since(time.Unix(0, st.hlsLast.Load())) >= hlsIdleTimeout
+			if closed || idle {
+				st.hlsReader = false
+				ended = true
+			}
+		})
+		if !ended {
+			continue
+		}
+		st.mu.Lock()
+		st.rmu.Lock()
+		stop := st.hlsGen == gen && !st.hlsReader
+		st.rmu.Unlock()
+		if stop && st.hls != nil {
+			st.closeHLSLocked()
+			st.logger().Info("HLS muxer stopped (idle)")
+		}
+		st.mu.Unlock()
+		return
+	}
+}
