@@ -4,6 +4,7 @@
 package bench
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
@@ -46,3 +47,5 @@ func percentile(d []time.Duration, p float64) time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

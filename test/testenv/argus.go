@@ -176,6 +176,9 @@ func (n *Node) Stop() {
 // Restart starts the process again on the same data and port.
 func (n *Node) Restart() { n.start() }
 
+// Pid is the process id (for CPU and memory readings).
+func (n *Node) Pid() int { return n.cmd.Process.Pid }
+
 // Output is everything the process printed so far.
 func (n *Node) Output() string { return n.out.String() }
 

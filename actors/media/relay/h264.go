@@ -1,8 +1,6 @@
 package relay
 
 import (
-	"bytes"
-
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 )
 
@@ -92,4 +90,14 @@ func withParams(au [][]byte, sps, pps []byte) [][]byte {
 	return append(out, au[i:]...)
 }
 
-func sameBytes(a, b []byte) bool { return bytes.Equal(a, b) }
+// hasVCL reports whether an access unit carries a coded slice.
+func hasVCL(au [][]byte) bool {
+	for _, n := range au {
+		if len(n) > 0 {
+			if t := h264.NALUType(n[0] & 0x1f); t >= h264.NALUTypeNonIDR && t <= h264.NALUTypeIDR {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -811,7 +811,8 @@ func TestDescriptionChangeClosesReaders(t *testing.T) {
 
 	u, _ := base.ParseURL("rtsp://" + srv.RTSPAddr() + "/live/cam1/1")
 	describe := func() (*gortsplib.Client, *description.Session) {
-		c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host}
+		tcp := gortsplib.ProtocolTCP
+		c := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host, Protocol: &tcp}
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -435,11 +436,11 @@ func (st *Stream) onAULocked(au [][]byte, ts uint32, now time.Time) {
 
 	if sps, pps := auParams(au); sps != nil || pps != nil {
 		changed := false
-		if sps != nil && !sameBytes(sps, st.sps) {
+		if sps != nil && !bytes.Equal(sps, st.sps) {
 			st.sps = append([]byte(nil), sps...)
 			changed = true
 		}
-		if pps != nil && !sameBytes(pps, st.pps) {
+		if pps != nil && !bytes.Equal(pps, st.pps) {
 			st.pps = append([]byte(nil), pps...)
 			changed = true
 		}
@@ -449,6 +450,10 @@ func (st *Stream) onAULocked(au [][]byte, ts uint32, now time.Time) {
 				st.ss.ReloadDesc()
 			}
 		}
+	}
+	if !hasVCL(au) {
+		// parameter sets or SEI alone: kept above, put in front of the next IDR
+		return
 	}
 	au = withParams(au, st.sps, st.pps)
 	ntp := st.ntpBase.Add(ticksToDuration(pts, 90000))
@@ -766,7 +771,7 @@ func (st *Stream) refreshParamsLocked(desc *description.Session) {
 	if nf == nil || nf.SPS == nil || nf.PPS == nil {
 		return
 	}
-	if sameBytes(nf.SPS, st.sps) && sameBytes(nf.PPS, st.pps) {
+	if bytes.Equal(nf.SPS, st.sps) && bytes.Equal(nf.PPS, st.pps) {
 		return
 	}
 	st.sps = append([]byte(nil), nf.SPS...)
