@@ -39,6 +39,9 @@ type Actor struct {
 	view    *pb.DeviceView // immutable view of state, shared by replies and the directory
 	loaded  bool
 	probing bool
+	// targetChanged: the camera's address or credentials changed (or it was
+	// just registered), so its status is checked now rather than next round.
+	targetChanged bool
 }
 
 // New returns the producer of a device actor. A non-nil state was folded by
@@ -82,6 +85,7 @@ func (a *Actor) Receive(c *actor.Context) {
 		}
 	case *Ask:
 		m.Reply <- a.decide(m.Cmd)
+		a.probeIfChanged(c)
 	case Probe:
 		a.startProbe(c)
 	case probeDone:
@@ -101,6 +105,7 @@ func (a *Actor) Receive(c *actor.Context) {
 		if r := a.decide(m); r != nil {
 			c.Respond(r)
 		}
+		a.probeIfChanged(c)
 	}
 }
 
@@ -184,6 +189,12 @@ func (a *Actor) append(env *pb.Envelope, meta *pb.CommandMeta) error {
 }
 
 func (a *Actor) apply(e events.Event) {
+	switch p := e.Envelope.Payload.(type) {
+	case *pb.Envelope_DeviceRegistered, *pb.Envelope_DeviceCredentialsChanged:
+		a.targetChanged = true
+	case *pb.Envelope_DeviceUpdated:
+		a.targetChanged = a.targetChanged || p.DeviceUpdated.Url != nil || p.DeviceUpdated.Credentials != nil
+	}
 	wasRegistered := a.state.Registered
 	a.state.Apply(e)
 	if wasRegistered && !a.state.Registered && a.deps.OnRemoved != nil && a.loaded {

@@ -62,6 +62,14 @@ func (a *Actor) startProbe(c *actor.Context) {
 	}()
 }
 
+// probeIfChanged probes after a command changed what the camera is.
+func (a *Actor) probeIfChanged(c *actor.Context) {
+	if a.targetChanged {
+		a.targetChanged = false
+		a.startProbe(c)
+	}
+}
+
 // setStatus appends DeviceOnline/DeviceOffline when the status changes.
 func (a *Actor) setStatus(online bool, detail string) {
 	if !a.state.Registered {

@@ -7,6 +7,7 @@ package stream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -60,8 +61,9 @@ type Info struct {
 	Since       time.Time
 }
 
-// ErrNoDevice: the device is unknown/removed or has no such channel.
-var ErrNoDevice = errors.New("stream: no such device channel")
+// ErrNoDevice: the device is unknown/removed or has no such channel. It wraps
+// relay.ErrNotFound, so RTSP readers get 404.
+var ErrNoDevice = fmt.Errorf("stream: no such device channel: %w", relay.ErrNotFound)
 
 // messages from the pull and the relay, delivered into the actor
 type (
@@ -329,5 +331,6 @@ func (h *pullHandler) OnPacket(medi *description.Media, pkt *rtp.Packet) {
 }
 
 func (h *pullHandler) OnDisconnected(err error, retryIn time.Duration) {
+	h.stream.SetSource(nil) // new readers wait for the camera instead of a stale GOP
 	h.notify(pullFailed{gen: h.gen, err: err, retry: retryIn})
 }

@@ -92,7 +92,10 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 		return fail(err)
 	}
 	deps := &device.Deps{Store: store, Sealer: sealer, Node: *cfg.nodeID, Directory: device.NewDirectory(), Log: log,
-		Probe: probe.Describe, ProbeSlots: make(chan struct{}, 64)}
+		ProbeSlots: make(chan struct{}, 64)}
+	if *cfg.probeInterval > 0 { // 0 disables probing, the first one after a change included
+		deps.Probe = probe.Describe
+	}
 	n.host, err = shard.Start(ctx, engine, deps, shard.Config{
 		Shards:        shards,
 		ProbeInterval: *cfg.probeInterval,
@@ -168,7 +171,7 @@ func (n *node) startRelay(sealer *secret.Sealer, clusterSecret []byte) (*gateway
 	if err := n.relay.Start(); err != nil {
 		return nil, fmt.Errorf("rtsp relay on %s: %w", *n.cfg.rtsp, err)
 	}
-	_, port, _ := net.SplitHostPort(*n.cfg.rtsp)
+	_, port, _ := net.SplitHostPort(n.relay.RTSPAddr()) // the bound port, also when configured as 0
 	rtspPort, _ := strconv.Atoi(port)
 	return &gateway.Live{
 		Signer:    signer,
@@ -195,8 +198,8 @@ func (n *node) startRelay(sealer *secret.Sealer, clusterSecret []byte) (*gateway
 
 // udpPorts turns ":8000" into the RTP and RTCP addresses (":8000", ":8001").
 func udpPorts(rtp string) (string, string, error) {
-	if rtp == "" {
-		return "", "", nil
+	if rtp == "" || rtp == "off" {
+		return "off", "off", nil
 	}
 	host, port, err := net.SplitHostPort(rtp)
 	if err != nil {

@@ -121,7 +121,10 @@ func StartDev(t testing.TB, o NodeOptions) *Node {
 	n.HTTP = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	n.RTSP = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	n.args = []string{"dev", "--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--nats-listen", "127.0.0.1:0", "--data", o.Data, "--node-id", "n1",
-		"--rtsp", n.RTSP, "--rtsp-udp", fmt.Sprintf("127.0.0.1:%d", FreeUDPPair(t))}
+		"--rtsp", n.RTSP, "--rtsp-udp", fmt.Sprintf("127.0.0.1:%d", FreeUDPPair(t)),
+		// Probes append status events that move versions; tests that want
+		// them pass --probe-interval (a later flag wins).
+		"--probe-interval", "0"}
 	n.args = append(n.args, o.Args...)
 	if o.ClickHouse == "" {
 		o.ClickHouse = "none" // keep dev from starting a clickhouse-server of its own
