@@ -473,11 +473,13 @@ func (s *Server) deleteDevice(c echo.Context) error {
 }
 
 type eventJSON struct {
-	Seq     uint64          `json:"seq"`
-	Type    string          `json:"type"`
-	Time    string          `json:"time"`
-	Version uint64          `json:"version"`
-	Data    json.RawMessage `json:"data"`
+	Seq       uint64          `json:"seq"`
+	Type      string          `json:"type"`
+	Time      string          `json:"time"`
+	Version   uint64          `json:"version"`
+	Kind      string          `json:"kind"`      // aggregate kind: device, stream
+	Aggregate string          `json:"aggregate"` // aggregate id: the device, or "<device>~<channel>"
+	Data      json.RawMessage `json:"data"`
 }
 
 // eventView is the API form of one event; data is redacted by events.DataJSON.
@@ -488,11 +490,13 @@ func eventView(e events.Event) eventJSON {
 		typ = events.TypeOf(env)
 	}
 	return eventJSON{
-		Seq:     e.Seq,
-		Type:    typ,
-		Time:    formatTime(time.UnixMilli(env.GetTimeUnixMs())),
-		Version: env.GetVersion(),
-		Data:    json.RawMessage(events.DataJSON(env)),
+		Seq:       e.Seq,
+		Type:      typ,
+		Time:      formatTime(time.UnixMilli(env.GetTimeUnixMs())),
+		Version:   env.GetVersion(),
+		Kind:      env.GetAggregateKind(),
+		Aggregate: env.GetAggregateId(),
+		Data:      json.RawMessage(events.DataJSON(env)),
 	}
 }
 

@@ -163,12 +163,23 @@ func (h *Host) List(_ context.Context, limit int, cursor, labelKey, labelValue s
 	return items, next, nil
 }
 
-// History reads a device's events from the log.
+// History reads a device's events from the log, with the events of its
+// channels' streams, in log order.
 func (h *Host) History(ctx context.Context, deviceID string) ([]events.Event, error) {
 	if !events.ValidID(deviceID) {
 		return nil, events.ErrInvalidID
 	}
-	return h.deps.Store.Load(ctx, h.Ref(deviceID), 0)
+	ref := h.Ref(deviceID)
+	subjects := []string{ref.Subject()}
+	for ch := 1; ch <= events.MaxChannels; ch++ { // NATS wildcards are whole tokens: list the channels
+		subjects = append(subjects, events.Ref{Shard: ref.Shard, Kind: events.KindStream, ID: events.ChannelID(deviceID, ch)}.Subject())
+	}
+	var out []events.Event
+	err := h.deps.Store.Scan(ctx, subjects, 0, func(e events.Event) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
 }
 
 // probeLoop asks every device actor to probe its camera once per interval,

@@ -199,6 +199,11 @@ func TestLiveVideo(t *testing.T) {
 	// Status: online by probe; camera killed → offline within the probe
 	// interval; back → online, and pulls work again.
 	waitFor(t, "online", 10*time.Second, func() bool { return deviceStatus(t, n, "live-1") == "online" })
+	// Kill the camera under a reader: the session fails (an event), the pull retries.
+	watch, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	go exec.CommandContext(watch, "ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i", u.RTSP, "-f", "null", "-").Run()
+	waitFor(t, "stream live before the camera dies", 10*time.Second, func() bool { return len(streams(t, n).Items) == 1 })
 	addr := cam.Addr()
 	cam.Close()
 	waitFor(t, "offline", 6*time.Second, func() bool { return deviceStatus(t, n, "live-1") == "offline" })
@@ -209,9 +214,12 @@ func TestLiveVideo(t *testing.T) {
 	if out, err := ffprobe(t, u.RTSP, "-rtsp_transport", "tcp"); err != nil || out != "h264x640x360" {
 		t.Fatalf("ffprobe after the camera came back: %v %q", err, out)
 	}
+	stopWatch()
 	st, _, body = n.Do("GET", "/v1/devices/live-1/events", "", "")
-	if !strings.Contains(string(body), `"device.offline"`) || !strings.Contains(string(body), `"device.online"`) {
-		t.Errorf("status events missing from history: %s", body)
+	for _, typ := range []string{"device.offline", "device.online", "stream.started", "stream.stopped", "stream.failed"} {
+		if !strings.Contains(string(body), `"`+typ+`"`) {
+			t.Errorf("%s missing from the device's history: %s", typ, body)
+		}
 	}
 
 	// Removing a device stops its streams.
