@@ -45,6 +45,7 @@ func ShardOf(deviceID string, shards int) int {
 const (
 	KindDevice = "device"
 	KindStream = "stream" // one per device channel: id "<device>~<channel>"
+	KindPlan   = "plan"   // recording plan, one per device channel: id "<device>~<channel>"
 )
 
 // MaxChannels is the most channels a device may have.
@@ -76,7 +77,7 @@ func ValidAggregateID(kind, id string) bool {
 	switch kind {
 	case KindDevice:
 		return ValidID(id)
-	case KindStream:
+	case KindStream, KindPlan:
 		_, _, ok := ParseChannelID(id)
 		return ok
 	}

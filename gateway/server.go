@@ -21,13 +21,15 @@ import (
 
 // Config wires the gateway to the rest of the node.
 type Config struct {
-	Devices   Devices
-	Analytics Analytics // nil when there is no ClickHouse
-	Keys      *KeyStore // managed API keys; nil = only the admin key works
-	AdminKey  string    // the bootstrap admin key; empty disables it
-	Node      string    // this node's name, shown by /readyz
-	Live      *Live     // live video (nil: not served)
-	Log       *slog.Logger
+	Devices    Devices
+	Analytics  Analytics   // nil when there is no ClickHouse
+	Keys       *KeyStore   // managed API keys; nil = only the admin key works
+	AdminKey   string      // the bootstrap admin key; empty disables it
+	Node       string      // this node's name, shown by /readyz
+	Live       *Live       // live video (nil: not served)
+	Plans      Plans       // recording plans (nil: not served)
+	Recordings *Recordings // segment index and downloads (nil: not served)
+	Log        *slog.Logger
 	// CommandTimeout bounds one call into Devices (default 10 s); past it
 	// the answer is 503 with Retry-After.
 	CommandTimeout time.Duration
@@ -35,15 +37,17 @@ type Config struct {
 
 // Server is the HTTP API of one node.
 type Server struct {
-	e         *echo.Echo
-	devices   Devices
-	analytics Analytics
-	keys      *KeyStore
-	adminHash []byte
-	node      string
-	live      *Live
-	log       *slog.Logger
-	timeout   time.Duration
+	e          *echo.Echo
+	devices    Devices
+	analytics  Analytics
+	keys       *KeyStore
+	adminHash  []byte
+	node       string
+	live       *Live
+	plans      Plans
+	recordings *Recordings
+	log        *slog.Logger
+	timeout    time.Duration
 }
 
 var (
@@ -61,13 +65,15 @@ var (
 // New builds the gateway.
 func New(cfg Config) *Server {
 	s := &Server{
-		devices:   cfg.Devices,
-		analytics: cfg.Analytics,
-		keys:      cfg.Keys,
-		node:      cfg.Node,
-		live:      cfg.Live,
-		log:       cfg.Log,
-		timeout:   cfg.CommandTimeout,
+		devices:    cfg.Devices,
+		analytics:  cfg.Analytics,
+		keys:       cfg.Keys,
+		node:       cfg.Node,
+		live:       cfg.Live,
+		plans:      cfg.Plans,
+		recordings: cfg.Recordings,
+		log:        cfg.Log,
+		timeout:    cfg.CommandTimeout,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -124,6 +130,10 @@ func (s *Server) routes() {
 
 	e.GET("/v1/devices/:id/channels/:ch/live", s.liveURLs, viewer)
 	e.GET("/v1/streams", s.listStreams, viewer)
+	e.PUT("/v1/devices/:id/channels/:ch/plan", s.putPlan, operator)
+	e.GET("/v1/devices/:id/channels/:ch/plan", s.getPlan, viewer)
+	e.GET("/v1/recordings", s.listRecordings, viewer, s.requireClickHouse)
+	e.GET("/v1/devices/:id/channels/:ch/recordings/:start", s.downloadSegment, s.tokenOrKey)
 	e.GET("/hls/:id/:ch/*", s.serveHLS) // the stream token authorizes
 
 	e.GET("/v1/analytics/*", s.noAnalytics, viewer, s.requireClickHouse)

@@ -73,6 +73,21 @@ func schema(db string) []string {
 		seq UInt64
 	) ENGINE = ReplacingMergeTree(seq)
 	ORDER BY id`,
+		`CREATE TABLE IF NOT EXISTS ` + db + `.recordings (
+		device String,
+		channel UInt32,
+		start DateTime,
+		start_ms UInt64,
+		end_ms UInt64,
+		duration_ms UInt64,
+		bytes UInt64,
+		key String,
+		recovered UInt8,
+		deleted UInt8,
+		seq UInt64
+	) ENGINE = ReplacingMergeTree(seq)
+	PARTITION BY toYYYYMM(start)
+	ORDER BY (device, channel, start_ms, key)`,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/argus-vms/argus/actors/device"
+	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/stream"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
@@ -35,7 +36,9 @@ type Host struct {
 	pids    []*actor.PID
 	routes  sync.Map // device id → PID of its actor on this node
 	streams sync.Map // stream aggregate id → PID of its actor on this node
+	plans   sync.Map // plan aggregate id → PID of its actor on this node
 	sdeps   *stream.Deps
+	pdeps   *plan.Deps
 	ready   atomic.Bool
 	timeout time.Duration
 	stop    chan struct{}
@@ -45,6 +48,7 @@ type Host struct {
 type Config struct {
 	Shards         int           // shard count of the cluster
 	Stream         stream.Deps   // stream actors' settings (Store, Node, Log, Device filled in)
+	Plan           plan.Deps     // plan actors' settings (Store, Node, Log, Hold filled in)
 	RequestTimeout time.Duration // default 10s
 	// ProbeInterval: every device's camera is probed once per interval,
 	// spread evenly over it (0: no probes).
@@ -64,8 +68,14 @@ func Start(ctx context.Context, engine *actor.Engine, deps *device.Deps, cfg Con
 	sd := cfg.Stream
 	sd.Store, sd.Node, sd.Log, sd.Device = deps.Store, deps.Node, deps.Log, h.devicePID
 	h.sdeps = &sd
+	pd := cfg.Plan
+	pd.Store, pd.Node, pd.Log, pd.Hold = deps.Store, deps.Node, deps.Log, h.HoldStream
+	h.pdeps = &pd
 	if deps.OnRemoved == nil {
-		deps.OnRemoved = h.stopDeviceStreams
+		deps.OnRemoved = func(id string) {
+			h.stopDevicePlans(id)
+			h.stopDeviceStreams(id)
+		}
 	}
 	var (
 		wg      sync.WaitGroup
@@ -79,7 +89,7 @@ func Start(ctx context.Context, engine *actor.Engine, deps *device.Deps, cfg Con
 	// filter is the stream's own subject: JetStream then reads sequentially
 	// instead of matching a wildcard against every subject (5× faster at
 	// 100k devices); other kinds are skipped here.
-	preloaded, err := foldDevices(ctx, deps.Store, []string{events.SubjectPrefix + ".>"}, cfg.Shards)
+	preloaded, err := foldShards(ctx, deps.Store, []string{events.SubjectPrefix + ".>"}, cfg.Shards)
 	if err != nil {
 		return nil, fmt.Errorf("activation scan: %w", err)
 	}
@@ -164,7 +174,7 @@ func (h *Host) List(_ context.Context, limit int, cursor, labelKey, labelValue s
 }
 
 // History reads a device's events from the log, with the events of its
-// channels' streams, in log order.
+// channels' streams and recording plans, in log order.
 func (h *Host) History(ctx context.Context, deviceID string) ([]events.Event, error) {
 	if !events.ValidID(deviceID) {
 		return nil, events.ErrInvalidID
@@ -172,7 +182,9 @@ func (h *Host) History(ctx context.Context, deviceID string) ([]events.Event, er
 	ref := h.Ref(deviceID)
 	subjects := []string{ref.Subject()}
 	for ch := 1; ch <= events.MaxChannels; ch++ { // NATS wildcards are whole tokens: list the channels
-		subjects = append(subjects, events.Ref{Shard: ref.Shard, Kind: events.KindStream, ID: events.ChannelID(deviceID, ch)}.Subject())
+		id := events.ChannelID(deviceID, ch)
+		subjects = append(subjects, events.Ref{Shard: ref.Shard, Kind: events.KindStream, ID: id}.Subject(),
+			events.Ref{Shard: ref.Shard, Kind: events.KindPlan, ID: id}.Subject())
 	}
 	var out []events.Event
 	err := h.deps.Store.Scan(ctx, subjects, 0, func(e events.Event) error {

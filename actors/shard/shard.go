@@ -5,11 +5,15 @@ package shard
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/argus-vms/argus/actors/device"
+	"github.com/argus-vms/argus/actors/media/relay"
+	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/stream"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
@@ -26,13 +30,15 @@ type shardActor struct {
 	sdeps   *stream.Deps
 	onDone  func(n, devices int, err error)
 	// preloaded states from the host's activation scan (nil: scan the shard)
-	preloaded map[string]*device.State
+	preloaded *shardState
+	plans     *sync.Map // the host's plan id → PID index
+	pdeps     *plan.Deps
 }
 
-func newShardActor(n int, h *Host, preloaded map[string]*device.State, onDone func(int, int, error)) actor.Producer {
+func newShardActor(n int, h *Host, preloaded *shardState, onDone func(int, int, error)) actor.Producer {
 	return func() actor.Receiver {
-		return &shardActor{n: n, deps: h.deps, routes: &h.routes, streams: &h.streams, sdeps: h.sdeps,
-			onDone: onDone, preloaded: preloaded, kids: map[string]*actor.PID{}}
+		return &shardActor{n: n, deps: h.deps, routes: &h.routes, streams: &h.streams, plans: &h.plans,
+			sdeps: h.sdeps, pdeps: h.pdeps, onDone: onDone, preloaded: preloaded, kids: map[string]*actor.PID{}}
 	}
 }
 
@@ -50,10 +56,13 @@ func (s *shardActor) Receive(c *actor.Context) {
 			s.streams.Store(id, pid)
 		}
 		m.reply <- pid
+	case *spawnPlan:
+		m.reply <- s.spawnPlan(c, m.id, nil)
 	case actor.Stopped:
 		for id := range s.kids {
 			s.routes.Delete(id)
 			s.streams.Delete(id)
+			s.plans.Delete(strings.TrimSuffix(id, "#plan"))
 		}
 		actorsActive.Sub(float64(len(s.kids)))
 	case *device.Ask:
@@ -100,47 +109,88 @@ func (s *shardActor) spawn(c *actor.Context, id string, st *device.State) *actor
 	return pid
 }
 
-// activate spawns an actor per device of the shard with its state ready:
-// from the host's one-pass scan when it has one, else by scanning the shard.
+// shardState is what activation folded for one shard.
+type shardState struct {
+	devices map[string]*device.State
+	plans   map[string]*plan.State // by "<device>~<channel>"
+}
+
+// activate spawns an actor per device and per recording plan of the shard
+// with its state ready: from the host's one-pass scan when it has one, else
+// by scanning the shard.
 func (s *shardActor) activate(c *actor.Context) (int, error) {
-	states := s.preloaded
+	st := s.preloaded
 	s.preloaded = nil
-	if states == nil {
+	if st == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		all, err := foldDevices(ctx, s.deps.Store, []string{events.ShardFilter(s.n, events.KindDevice)}, s.n+1)
+		all, err := foldShards(ctx, s.deps.Store, []string{events.SubjectPrefix + "." + strconv.Itoa(s.n) + ".>"}, s.n+1)
 		if err != nil {
 			return 0, err
 		}
-		states = all[s.n]
+		st = all[s.n]
 	}
-	for id, st := range states {
-		s.spawn(c, id, st)
+	if st == nil {
+		return 0, nil
 	}
-	return len(states), nil
+	for id, ds := range st.devices {
+		s.spawn(c, id, ds)
+	}
+	for id, ps := range st.plans {
+		if ps.Plan != nil {
+			s.spawnPlan(c, id, ps)
+		}
+	}
+	return len(st.devices), nil
 }
 
-// foldDevices reads device events matching filters in one ordered pass and
-// folds them per shard and device.
-func foldDevices(ctx context.Context, store *events.Store, filters []string, shards int) ([]map[string]*device.State, error) {
-	out := make([]map[string]*device.State, shards)
+// foldShards reads events matching filters in one ordered pass and folds
+// them per shard and aggregate (devices and plans; streams need no history).
+func foldShards(ctx context.Context, store *events.Store, filters []string, shards int) ([]*shardState, error) {
+	out := make([]*shardState, shards)
 	err := store.Scan(ctx, filters, 0, func(e events.Event) error {
 		ref, ok := events.ParseSubject(e.Subject)
-		if !ok || ref.Shard >= shards || ref.Kind != events.KindDevice {
+		if !ok || ref.Shard >= shards {
 			return nil
 		}
-		m := out[ref.Shard]
-		if m == nil {
-			m = map[string]*device.State{}
-			out[ref.Shard] = m
+		sh := out[ref.Shard]
+		if sh == nil {
+			sh = &shardState{devices: map[string]*device.State{}, plans: map[string]*plan.State{}}
+			out[ref.Shard] = sh
 		}
-		st := m[ref.ID]
-		if st == nil {
-			st = &device.State{}
-			m[ref.ID] = st
+		switch ref.Kind {
+		case events.KindDevice:
+			st := sh.devices[ref.ID]
+			if st == nil {
+				st = &device.State{}
+				sh.devices[ref.ID] = st
+			}
+			st.Apply(e)
+		case events.KindPlan:
+			st := sh.plans[ref.ID]
+			if st == nil {
+				st = &plan.State{}
+				sh.plans[ref.ID] = st
+			}
+			st.Apply(e)
 		}
-		st.Apply(e)
 		return nil
 	})
 	return out, err
+}
+
+// spawnPlan starts a plan actor (st nil: a new plan).
+func (s *shardActor) spawnPlan(c *actor.Context, id string, st *plan.State) *actor.PID {
+	if pid, ok := s.kids[id+"#plan"]; ok {
+		return pid
+	}
+	dev, ch, ok := events.ParseChannelID(id)
+	if !ok {
+		return nil
+	}
+	pid := c.SpawnChild(plan.New(s.pdeps, s.n, relay.Key{Device: dev, Channel: ch}, st), events.KindPlan, actor.WithID(id), actor.WithInboxSize(16))
+	s.kids[id+"#plan"] = pid
+	s.plans.Store(id, pid)
+	actorsActive.Inc()
+	return pid
 }

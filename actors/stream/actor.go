@@ -44,6 +44,13 @@ type OpenResult struct {
 	Err    error
 }
 
+// Hold keeps the session up while a recording needs it (On), whatever the
+// readers, or releases that hold (Off; the idle timer then applies).
+type Hold struct {
+	On    bool
+	Reply chan OpenResult
+}
+
 // Stop ends the session (device removed, shard lost, shutdown).
 type Stop struct{ Reason string }
 
@@ -100,6 +107,7 @@ type Actor struct {
 	failing     bool
 	idleTimer   *time.Timer
 	password    string // to scrub from pull errors before they become events
+	held        int    // recordings holding the session open
 }
 
 // New returns the producer of a stream actor for device channel key.
@@ -120,7 +128,24 @@ func (a *Actor) Receive(c *actor.Context) {
 	case *Open:
 		st, err := a.open(c)
 		m.Reply <- OpenResult{Stream: st, Err: err}
+	case *Hold:
+		if m.On {
+			st, err := a.open(c)
+			if err == nil {
+				a.held++
+			}
+			m.Reply <- OpenResult{Stream: st, Err: err}
+			return
+		}
+		if a.held > 0 {
+			a.held--
+		}
+		if a.held == 0 && a.readers == 0 && a.stream != nil {
+			a.armIdle(c)
+		}
+		m.Reply <- OpenResult{Stream: a.stream}
 	case *Stop:
+		a.held = 0
 		a.stop(m.Reason)
 	case *GetInfo:
 		m.Reply <- a.info()
@@ -137,7 +162,7 @@ func (a *Actor) Receive(c *actor.Context) {
 			a.readersNow(c, m.n)
 		}
 	case idleCheck:
-		if m.gen == a.gen && a.stream != nil && a.readers == 0 {
+		if m.gen == a.gen && a.stream != nil && a.readers == 0 && a.held == 0 {
 			a.stop("idle")
 		}
 	}
@@ -193,7 +218,7 @@ func (a *Actor) connected(c *actor.Context) {
 		a.state = "live"
 		a.append(&pb.Envelope{Payload: &pb.Envelope_StreamStarted{StreamStarted: &pb.StreamStarted{
 			Device: a.key.Device, Channel: uint32(a.key.Channel), Node: a.deps.Node,
-			Transport: a.transport(), Trigger: "reader"}}})
+			Transport: a.transport(), Trigger: a.trigger()}}})
 	}
 	a.notifyDevice(c, device.PullUp{})
 }
@@ -216,7 +241,7 @@ func (a *Actor) failed(c *actor.Context, err error, retry time.Duration) {
 func (a *Actor) readersNow(c *actor.Context, n int) {
 	a.readers = n
 	a.peakReaders = max(a.peakReaders, n)
-	if n == 0 {
+	if n == 0 && a.held == 0 {
 		a.armIdle(c)
 	} else if a.idleTimer != nil {
 		a.idleTimer.Stop()
@@ -260,6 +285,13 @@ func (a *Actor) info() Info {
 		i.BitrateKbps = a.stream.BitrateKbps()
 	}
 	return i
+}
+
+func (a *Actor) trigger() string {
+	if a.held > 0 {
+		return "recording"
+	}
+	return "reader"
 }
 
 func (a *Actor) transport() string {

@@ -78,6 +78,13 @@ type nodeConfig struct {
 	probeInterval *time.Duration
 	idleTimeout   *time.Duration
 	pullTransport *string
+
+	recordings  *string
+	s3Endpoint  *string
+	s3Bucket    *string
+	s3AccessKey *string
+	s3SecretKey *string
+	s3Region    *string
 }
 
 func addNodeFlags(f flags) *nodeConfig {
@@ -98,5 +105,12 @@ func addNodeFlags(f flags) *nodeConfig {
 		probeInterval: f.Duration("probe-interval", 30*time.Second, "how often every camera is probed (RTSP DESCRIBE); 0 disables"),
 		idleTimeout:   f.Duration("idle-timeout", 30*time.Second, "a live stream with no reader stops after this"),
 		pullTransport: f.String("pull-transport", "tcp", "transport of camera pulls: tcp|udp"),
+
+		recordings:  f.String("recordings", "", "directory of recorded segments (default <data>/recordings)"),
+		s3Endpoint:  f.String("s3-endpoint", "", "S3-compatible endpoint for recordings (http(s)://host:port); empty = local directory"),
+		s3Bucket:    f.String("s3-bucket", "argus", "S3 bucket of recordings"),
+		s3AccessKey: f.String("s3-access-key", "", "S3 access key"),
+		s3SecretKey: f.String("s3-secret-key", "", "S3 secret key (never logged)"),
+		s3Region:    f.String("s3-region", "", "S3 region (empty: ask the server)"),
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,8 +21,11 @@ import (
 	"github.com/anthdm/hollywood/actor"
 	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/media/probe"
+	"github.com/argus-vms/argus/actors/media/record"
 	"github.com/argus-vms/argus/actors/media/relay"
+	"github.com/argus-vms/argus/actors/media/storage"
 	"github.com/argus-vms/argus/actors/media/token"
+	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/shard"
 	"github.com/argus-vms/argus/actors/stream"
 	"github.com/argus-vms/argus/events"
@@ -96,13 +100,29 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 	if *cfg.probeInterval > 0 { // 0 disables probing, the first one after a change included
 		deps.Probe = probe.Describe
 	}
+	store2, err := openStorage(cfg, log)
+	if err != nil {
+		return fail(err)
+	}
+	// Segments a crash left half-written: finalize what plays, drop the rest
+	// (before any recorder starts writing again).
+	recovered, err := record.Recover(ctx, store2)
+	if err != nil {
+		log.Warn("recovering partial segments", "err", err)
+	}
 	n.host, err = shard.Start(ctx, engine, deps, shard.Config{
 		Shards:        shards,
 		ProbeInterval: *cfg.probeInterval,
 		Stream:        stream.Deps{IdleTimeout: *cfg.idleTimeout, Transport: *cfg.pullTransport},
+		Plan:          plan.Deps{Storage: store2},
 	})
 	if err != nil {
 		return fail(fmt.Errorf("activate shards: %w", err))
+	}
+	for _, seg := range recovered {
+		if err := n.host.Recovered(ctx, seg); err != nil {
+			log.Warn("recovered segment without a plan", "key", seg.Key, "err", err)
+		}
 	}
 	live, err := n.startRelay(sealer, []byte(*cfg.secret))
 	if err != nil {
@@ -134,7 +154,8 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 	if live.Advertise == "" {
 		live.Advertise = advertiseHost(*cfg.http)
 	}
-	gw := gateway.New(gateway.Config{Devices: n.host, Analytics: analytics, Keys: keys, AdminKey: *cfg.adminKey, Node: *cfg.nodeID, Log: log, Live: live})
+	gw := gateway.New(gateway.Config{Devices: n.host, Analytics: analytics, Keys: keys, AdminKey: *cfg.adminKey,
+		Node: *cfg.nodeID, Log: log, Live: live, Plans: n.host, Recordings: n.recordings(store2)})
 	n.http = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	n.wg.Add(1)
 	go func() {
@@ -194,6 +215,56 @@ func (n *node) startRelay(sealer *secret.Sealer, clusterSecret []byte) (*gateway
 			return out, err
 		},
 	}, nil
+}
+
+// openStorage is the recording storage: S3 when an endpoint is set, else a
+// local directory.
+func openStorage(cfg *nodeConfig, log *slog.Logger) (storage.Storage, error) {
+	if *cfg.s3Endpoint != "" {
+		s3, err := storage.NewS3(storage.S3Config{Endpoint: *cfg.s3Endpoint, Bucket: *cfg.s3Bucket, AccessKey: *cfg.s3AccessKey,
+			SecretKey: *cfg.s3SecretKey, Region: *cfg.s3Region, SpoolDir: filepath.Join(*cfg.data, "s3spool")})
+		if err != nil {
+			return nil, fmt.Errorf("recordings on S3: %w", err)
+		}
+		log.Info("recordings on S3", "endpoint", *cfg.s3Endpoint, "bucket", *cfg.s3Bucket)
+		return s3, nil
+	}
+	dir := *cfg.recordings
+	if dir == "" {
+		dir = filepath.Join(*cfg.data, "recordings")
+	}
+	return storage.NewLocal(dir)
+}
+
+// recordings serves the segment index (ClickHouse) and segment downloads
+// (the plan's state names the key; storage serves the bytes).
+func (n *node) recordings(st storage.Storage) *gateway.Recordings {
+	r := &gateway.Recordings{
+		Segment: func(ctx context.Context, device string, channel int, startMS int64) (io.ReadSeekCloser, int64, time.Time, error) {
+			segs, err := n.host.PlanSegments(ctx, device, channel, time.UnixMilli(startMS), time.UnixMilli(startMS+1))
+			if err != nil {
+				return nil, 0, time.Time{}, err
+			}
+			for _, s := range segs {
+				if s.Start == startMS {
+					rd, size, err := st.Open(ctx, s.Key)
+					return rd, size, time.UnixMilli(s.End), err
+				}
+			}
+			return nil, 0, time.Time{}, errors.New("no such segment")
+		},
+	}
+	if n.proj != nil {
+		r.Index = func(ctx context.Context, device string, channel int, from, to time.Time, limit int) ([]gateway.RecordingItem, error) {
+			rows, err := n.proj.Recordings(ctx, device, channel, from, to, limit)
+			out := make([]gateway.RecordingItem, len(rows))
+			for i, x := range rows {
+				out[i] = gateway.RecordingItem{Device: x.Device, Channel: x.Channel, Start: x.Start, End: x.End, DurationMS: x.DurationMS, Bytes: x.Bytes}
+			}
+			return out, err
+		}
+	}
+	return r
 }
 
 // udpPorts turns ":8000" into the RTP and RTCP addresses (":8000", ":8001").

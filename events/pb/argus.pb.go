@@ -110,6 +110,11 @@ type Envelope struct {
 	//	*Envelope_StreamStarted
 	//	*Envelope_StreamStopped
 	//	*Envelope_StreamFailed
+	//	*Envelope_PlanSet
+	//	*Envelope_PlanRecordingStarted
+	//	*Envelope_PlanRecordingStopped
+	//	*Envelope_PlanSegmentRecorded
+	//	*Envelope_PlanSegmentDeleted
 	Payload       isEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -296,6 +301,51 @@ func (x *Envelope) GetStreamFailed() *StreamFailed {
 	return nil
 }
 
+func (x *Envelope) GetPlanSet() *PlanSet {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_PlanSet); ok {
+			return x.PlanSet
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetPlanRecordingStarted() *PlanRecordingStarted {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_PlanRecordingStarted); ok {
+			return x.PlanRecordingStarted
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetPlanRecordingStopped() *PlanRecordingStopped {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_PlanRecordingStopped); ok {
+			return x.PlanRecordingStopped
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetPlanSegmentRecorded() *PlanSegmentRecorded {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_PlanSegmentRecorded); ok {
+			return x.PlanSegmentRecorded
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetPlanSegmentDeleted() *PlanSegmentDeleted {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_PlanSegmentDeleted); ok {
+			return x.PlanSegmentDeleted
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Payload interface {
 	isEnvelope_Payload()
 }
@@ -336,6 +386,26 @@ type Envelope_StreamFailed struct {
 	StreamFailed *StreamFailed `protobuf:"bytes,32,opt,name=stream_failed,json=streamFailed,proto3,oneof"`
 }
 
+type Envelope_PlanSet struct {
+	PlanSet *PlanSet `protobuf:"bytes,40,opt,name=plan_set,json=planSet,proto3,oneof"`
+}
+
+type Envelope_PlanRecordingStarted struct {
+	PlanRecordingStarted *PlanRecordingStarted `protobuf:"bytes,41,opt,name=plan_recording_started,json=planRecordingStarted,proto3,oneof"`
+}
+
+type Envelope_PlanRecordingStopped struct {
+	PlanRecordingStopped *PlanRecordingStopped `protobuf:"bytes,42,opt,name=plan_recording_stopped,json=planRecordingStopped,proto3,oneof"`
+}
+
+type Envelope_PlanSegmentRecorded struct {
+	PlanSegmentRecorded *PlanSegmentRecorded `protobuf:"bytes,43,opt,name=plan_segment_recorded,json=planSegmentRecorded,proto3,oneof"`
+}
+
+type Envelope_PlanSegmentDeleted struct {
+	PlanSegmentDeleted *PlanSegmentDeleted `protobuf:"bytes,44,opt,name=plan_segment_deleted,json=planSegmentDeleted,proto3,oneof"`
+}
+
 func (*Envelope_DeviceRegistered) isEnvelope_Payload() {}
 
 func (*Envelope_DeviceUpdated) isEnvelope_Payload() {}
@@ -353,6 +423,16 @@ func (*Envelope_StreamStarted) isEnvelope_Payload() {}
 func (*Envelope_StreamStopped) isEnvelope_Payload() {}
 
 func (*Envelope_StreamFailed) isEnvelope_Payload() {}
+
+func (*Envelope_PlanSet) isEnvelope_Payload() {}
+
+func (*Envelope_PlanRecordingStarted) isEnvelope_Payload() {}
+
+func (*Envelope_PlanRecordingStopped) isEnvelope_Payload() {}
+
+func (*Envelope_PlanSegmentRecorded) isEnvelope_Payload() {}
+
+func (*Envelope_PlanSegmentDeleted) isEnvelope_Payload() {}
 
 // Device events. Passwords are sealed (AES-GCM with a key derived from the
 // cluster secret) before they enter the log and are never projected.
@@ -941,6 +1021,424 @@ func (x *StreamFailed) GetRetryInMs() int64 {
 	return 0
 }
 
+// Recording plan events: aggregate kind "plan", id "<device>~<channel>", in
+// the device's shard.
+type PlanWindow struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Days          []string               `protobuf:"bytes,1,rep,name=days,proto3" json:"days,omitempty"`   // mon..sun
+	Start         string                 `protobuf:"bytes,2,opt,name=start,proto3" json:"start,omitempty"` // "HH:MM"
+	End           string                 `protobuf:"bytes,3,opt,name=end,proto3" json:"end,omitempty"`     // "HH:MM"; <= start crosses midnight
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanWindow) Reset() {
+	*x = PlanWindow{}
+	mi := &file_events_pb_argus_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanWindow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanWindow) ProtoMessage() {}
+
+func (x *PlanWindow) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanWindow.ProtoReflect.Descriptor instead.
+func (*PlanWindow) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PlanWindow) GetDays() []string {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
+func (x *PlanWindow) GetStart() string {
+	if x != nil {
+		return x.Start
+	}
+	return ""
+}
+
+func (x *PlanWindow) GetEnd() string {
+	if x != nil {
+		return x.End
+	}
+	return ""
+}
+
+type PlanSet struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Device         string                 `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
+	Channel        uint32                 `protobuf:"varint,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	Mode           string                 `protobuf:"bytes,3,opt,name=mode,proto3" json:"mode,omitempty"` // continuous | schedule | off
+	Schedule       []*PlanWindow          `protobuf:"bytes,4,rep,name=schedule,proto3" json:"schedule,omitempty"`
+	Timezone       string                 `protobuf:"bytes,5,opt,name=timezone,proto3" json:"timezone,omitempty"`
+	SegmentSeconds uint32                 `protobuf:"varint,6,opt,name=segment_seconds,json=segmentSeconds,proto3" json:"segment_seconds,omitempty"`
+	RetentionDays  uint32                 `protobuf:"varint,7,opt,name=retention_days,json=retentionDays,proto3" json:"retention_days,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *PlanSet) Reset() {
+	*x = PlanSet{}
+	mi := &file_events_pb_argus_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanSet) ProtoMessage() {}
+
+func (x *PlanSet) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanSet.ProtoReflect.Descriptor instead.
+func (*PlanSet) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PlanSet) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *PlanSet) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *PlanSet) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *PlanSet) GetSchedule() []*PlanWindow {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *PlanSet) GetTimezone() string {
+	if x != nil {
+		return x.Timezone
+	}
+	return ""
+}
+
+func (x *PlanSet) GetSegmentSeconds() uint32 {
+	if x != nil {
+		return x.SegmentSeconds
+	}
+	return 0
+}
+
+func (x *PlanSet) GetRetentionDays() uint32 {
+	if x != nil {
+		return x.RetentionDays
+	}
+	return 0
+}
+
+type PlanRecordingStarted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanRecordingStarted) Reset() {
+	*x = PlanRecordingStarted{}
+	mi := &file_events_pb_argus_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanRecordingStarted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanRecordingStarted) ProtoMessage() {}
+
+func (x *PlanRecordingStarted) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanRecordingStarted.ProtoReflect.Descriptor instead.
+func (*PlanRecordingStarted) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PlanRecordingStarted) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+type PlanRecordingStopped struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"` // schedule | plan changed | device removed | shutdown
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanRecordingStopped) Reset() {
+	*x = PlanRecordingStopped{}
+	mi := &file_events_pb_argus_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanRecordingStopped) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanRecordingStopped) ProtoMessage() {}
+
+func (x *PlanRecordingStopped) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanRecordingStopped.ProtoReflect.Descriptor instead.
+func (*PlanRecordingStopped) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *PlanRecordingStopped) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type PlanSegmentRecorded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Device        string                 `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
+	Channel       uint32                 `protobuf:"varint,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	Key           string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"` // storage key, never from user input
+	StartUnixMs   int64                  `protobuf:"varint,4,opt,name=start_unix_ms,json=startUnixMs,proto3" json:"start_unix_ms,omitempty"`
+	EndUnixMs     int64                  `protobuf:"varint,5,opt,name=end_unix_ms,json=endUnixMs,proto3" json:"end_unix_ms,omitempty"`
+	DurationMs    int64                  `protobuf:"varint,6,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	Bytes         int64                  `protobuf:"varint,7,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Recovered     bool                   `protobuf:"varint,8,opt,name=recovered,proto3" json:"recovered,omitempty"` // finalized after a crash
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanSegmentRecorded) Reset() {
+	*x = PlanSegmentRecorded{}
+	mi := &file_events_pb_argus_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanSegmentRecorded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanSegmentRecorded) ProtoMessage() {}
+
+func (x *PlanSegmentRecorded) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanSegmentRecorded.ProtoReflect.Descriptor instead.
+func (*PlanSegmentRecorded) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PlanSegmentRecorded) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *PlanSegmentRecorded) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *PlanSegmentRecorded) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PlanSegmentRecorded) GetStartUnixMs() int64 {
+	if x != nil {
+		return x.StartUnixMs
+	}
+	return 0
+}
+
+func (x *PlanSegmentRecorded) GetEndUnixMs() int64 {
+	if x != nil {
+		return x.EndUnixMs
+	}
+	return 0
+}
+
+func (x *PlanSegmentRecorded) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *PlanSegmentRecorded) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *PlanSegmentRecorded) GetRecovered() bool {
+	if x != nil {
+		return x.Recovered
+	}
+	return false
+}
+
+type PlanSegmentDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"` // retention | unplayable partial
+	Device        string                 `protobuf:"bytes,3,opt,name=device,proto3" json:"device,omitempty"`
+	Channel       uint32                 `protobuf:"varint,4,opt,name=channel,proto3" json:"channel,omitempty"`
+	StartUnixMs   int64                  `protobuf:"varint,5,opt,name=start_unix_ms,json=startUnixMs,proto3" json:"start_unix_ms,omitempty"` // with device and channel, names the index row
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanSegmentDeleted) Reset() {
+	*x = PlanSegmentDeleted{}
+	mi := &file_events_pb_argus_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanSegmentDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanSegmentDeleted) ProtoMessage() {}
+
+func (x *PlanSegmentDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanSegmentDeleted.ProtoReflect.Descriptor instead.
+func (*PlanSegmentDeleted) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *PlanSegmentDeleted) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PlanSegmentDeleted) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PlanSegmentDeleted) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *PlanSegmentDeleted) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *PlanSegmentDeleted) GetStartUnixMs() int64 {
+	if x != nil {
+		return x.StartUnixMs
+	}
+	return 0
+}
+
 // Commands. Meta travels with each command for tracing and optimistic
 // concurrency (If-Match).
 type CommandMeta struct {
@@ -954,7 +1452,7 @@ type CommandMeta struct {
 
 func (x *CommandMeta) Reset() {
 	*x = CommandMeta{}
-	mi := &file_events_pb_argus_proto_msgTypes[11]
+	mi := &file_events_pb_argus_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1464,7 @@ func (x *CommandMeta) String() string {
 func (*CommandMeta) ProtoMessage() {}
 
 func (x *CommandMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[11]
+	mi := &file_events_pb_argus_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1477,7 @@ func (x *CommandMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandMeta.ProtoReflect.Descriptor instead.
 func (*CommandMeta) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{11}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CommandMeta) GetCommandId() string {
@@ -1019,7 +1517,7 @@ type RegisterDevice struct {
 
 func (x *RegisterDevice) Reset() {
 	*x = RegisterDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[12]
+	mi := &file_events_pb_argus_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1031,7 +1529,7 @@ func (x *RegisterDevice) String() string {
 func (*RegisterDevice) ProtoMessage() {}
 
 func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[12]
+	mi := &file_events_pb_argus_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1044,7 +1542,7 @@ func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDevice.ProtoReflect.Descriptor instead.
 func (*RegisterDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{12}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RegisterDevice) GetMeta() *CommandMeta {
@@ -1119,7 +1617,7 @@ type UpdateDevice struct {
 
 func (x *UpdateDevice) Reset() {
 	*x = UpdateDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[13]
+	mi := &file_events_pb_argus_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1629,7 @@ func (x *UpdateDevice) String() string {
 func (*UpdateDevice) ProtoMessage() {}
 
 func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[13]
+	mi := &file_events_pb_argus_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1642,7 @@ func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDevice.ProtoReflect.Descriptor instead.
 func (*UpdateDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{13}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpdateDevice) GetMeta() *CommandMeta {
@@ -1214,7 +1712,7 @@ type LabelPatch struct {
 
 func (x *LabelPatch) Reset() {
 	*x = LabelPatch{}
-	mi := &file_events_pb_argus_proto_msgTypes[14]
+	mi := &file_events_pb_argus_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1724,7 @@ func (x *LabelPatch) String() string {
 func (*LabelPatch) ProtoMessage() {}
 
 func (x *LabelPatch) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[14]
+	mi := &file_events_pb_argus_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1737,7 @@ func (x *LabelPatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatch.ProtoReflect.Descriptor instead.
 func (*LabelPatch) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{14}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LabelPatch) GetSet() map[string]string {
@@ -1266,7 +1764,7 @@ type RemoveDevice struct {
 
 func (x *RemoveDevice) Reset() {
 	*x = RemoveDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[15]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +1776,7 @@ func (x *RemoveDevice) String() string {
 func (*RemoveDevice) ProtoMessage() {}
 
 func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[15]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +1789,7 @@ func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDevice.ProtoReflect.Descriptor instead.
 func (*RemoveDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{15}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RemoveDevice) GetMeta() *CommandMeta {
@@ -1317,7 +1815,7 @@ type GetDevice struct {
 
 func (x *GetDevice) Reset() {
 	*x = GetDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[16]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1329,7 +1827,7 @@ func (x *GetDevice) String() string {
 func (*GetDevice) ProtoMessage() {}
 
 func (x *GetDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[16]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1342,7 +1840,7 @@ func (x *GetDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDevice.ProtoReflect.Descriptor instead.
 func (*GetDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{16}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetDevice) GetId() string {
@@ -1364,7 +1862,7 @@ type DeviceReply struct {
 
 func (x *DeviceReply) Reset() {
 	*x = DeviceReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[17]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1874,7 @@ func (x *DeviceReply) String() string {
 func (*DeviceReply) ProtoMessage() {}
 
 func (x *DeviceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[17]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +1887,7 @@ func (x *DeviceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceReply.ProtoReflect.Descriptor instead.
 func (*DeviceReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{17}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeviceReply) GetCode() ReplyCode {
@@ -1441,7 +1939,7 @@ type DeviceView struct {
 
 func (x *DeviceView) Reset() {
 	*x = DeviceView{}
-	mi := &file_events_pb_argus_proto_msgTypes[18]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1453,7 +1951,7 @@ func (x *DeviceView) String() string {
 func (*DeviceView) ProtoMessage() {}
 
 func (x *DeviceView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[18]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1466,7 +1964,7 @@ func (x *DeviceView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceView.ProtoReflect.Descriptor instead.
 func (*DeviceView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{18}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeviceView) GetId() string {
@@ -1553,11 +2051,348 @@ func (x *DeviceView) GetLastSeq() uint64 {
 	return 0
 }
 
+type SetPlan struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Meta           *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	Device         string                 `protobuf:"bytes,2,opt,name=device,proto3" json:"device,omitempty"`
+	Channel        uint32                 `protobuf:"varint,3,opt,name=channel,proto3" json:"channel,omitempty"`
+	Mode           string                 `protobuf:"bytes,4,opt,name=mode,proto3" json:"mode,omitempty"`
+	Schedule       []*PlanWindow          `protobuf:"bytes,5,rep,name=schedule,proto3" json:"schedule,omitempty"`
+	Timezone       string                 `protobuf:"bytes,6,opt,name=timezone,proto3" json:"timezone,omitempty"`
+	SegmentSeconds uint32                 `protobuf:"varint,7,opt,name=segment_seconds,json=segmentSeconds,proto3" json:"segment_seconds,omitempty"`
+	RetentionDays  uint32                 `protobuf:"varint,8,opt,name=retention_days,json=retentionDays,proto3" json:"retention_days,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SetPlan) Reset() {
+	*x = SetPlan{}
+	mi := &file_events_pb_argus_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPlan) ProtoMessage() {}
+
+func (x *SetPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPlan.ProtoReflect.Descriptor instead.
+func (*SetPlan) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *SetPlan) GetMeta() *CommandMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *SetPlan) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *SetPlan) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *SetPlan) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *SetPlan) GetSchedule() []*PlanWindow {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *SetPlan) GetTimezone() string {
+	if x != nil {
+		return x.Timezone
+	}
+	return ""
+}
+
+func (x *SetPlan) GetSegmentSeconds() uint32 {
+	if x != nil {
+		return x.SegmentSeconds
+	}
+	return 0
+}
+
+func (x *SetPlan) GetRetentionDays() uint32 {
+	if x != nil {
+		return x.RetentionDays
+	}
+	return 0
+}
+
+type GetPlan struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Device        string                 `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
+	Channel       uint32                 `protobuf:"varint,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPlan) Reset() {
+	*x = GetPlan{}
+	mi := &file_events_pb_argus_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPlan) ProtoMessage() {}
+
+func (x *GetPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPlan.ProtoReflect.Descriptor instead.
+func (*GetPlan) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetPlan) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *GetPlan) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+type PlanView struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Device           string                 `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
+	Channel          uint32                 `protobuf:"varint,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	Mode             string                 `protobuf:"bytes,3,opt,name=mode,proto3" json:"mode,omitempty"`
+	Schedule         []*PlanWindow          `protobuf:"bytes,4,rep,name=schedule,proto3" json:"schedule,omitempty"`
+	Timezone         string                 `protobuf:"bytes,5,opt,name=timezone,proto3" json:"timezone,omitempty"`
+	SegmentSeconds   uint32                 `protobuf:"varint,6,opt,name=segment_seconds,json=segmentSeconds,proto3" json:"segment_seconds,omitempty"`
+	RetentionDays    uint32                 `protobuf:"varint,7,opt,name=retention_days,json=retentionDays,proto3" json:"retention_days,omitempty"`
+	Recording        bool                   `protobuf:"varint,8,opt,name=recording,proto3" json:"recording,omitempty"`
+	NextChangeUnixMs int64                  `protobuf:"varint,9,opt,name=next_change_unix_ms,json=nextChangeUnixMs,proto3" json:"next_change_unix_ms,omitempty"` // 0 = none
+	Version          uint64                 `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *PlanView) Reset() {
+	*x = PlanView{}
+	mi := &file_events_pb_argus_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanView) ProtoMessage() {}
+
+func (x *PlanView) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanView.ProtoReflect.Descriptor instead.
+func (*PlanView) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *PlanView) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *PlanView) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *PlanView) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *PlanView) GetSchedule() []*PlanWindow {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *PlanView) GetTimezone() string {
+	if x != nil {
+		return x.Timezone
+	}
+	return ""
+}
+
+func (x *PlanView) GetSegmentSeconds() uint32 {
+	if x != nil {
+		return x.SegmentSeconds
+	}
+	return 0
+}
+
+func (x *PlanView) GetRetentionDays() uint32 {
+	if x != nil {
+		return x.RetentionDays
+	}
+	return 0
+}
+
+func (x *PlanView) GetRecording() bool {
+	if x != nil {
+		return x.Recording
+	}
+	return false
+}
+
+func (x *PlanView) GetNextChangeUnixMs() int64 {
+	if x != nil {
+		return x.NextChangeUnixMs
+	}
+	return 0
+}
+
+func (x *PlanView) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type PlanReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          ReplyCode              `protobuf:"varint,1,opt,name=code,proto3,enum=argus.v1.ReplyCode" json:"code,omitempty"`
+	Detail        string                 `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	Field         string                 `protobuf:"bytes,3,opt,name=field,proto3" json:"field,omitempty"`
+	Plan          *PlanView              `protobuf:"bytes,4,opt,name=plan,proto3" json:"plan,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanReply) Reset() {
+	*x = PlanReply{}
+	mi := &file_events_pb_argus_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanReply) ProtoMessage() {}
+
+func (x *PlanReply) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanReply.ProtoReflect.Descriptor instead.
+func (*PlanReply) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *PlanReply) GetCode() ReplyCode {
+	if x != nil {
+		return x.Code
+	}
+	return ReplyCode_REPLY_CODE_OK
+}
+
+func (x *PlanReply) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *PlanReply) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *PlanReply) GetPlan() *PlanView {
+	if x != nil {
+		return x.Plan
+	}
+	return nil
+}
+
 var File_events_pb_argus_proto protoreflect.FileDescriptor
 
 const file_events_pb_argus_proto_rawDesc = "" +
 	"\n" +
-	"\x15events/pb/argus.proto\x12\bargus.v1\"\x9f\a\n" +
+	"\x15events/pb/argus.proto\x12\bargus.v1\"\xa6\n" +
+	"\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12%\n" +
@@ -1577,7 +2412,12 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x0edevice_offline\x18\x19 \x01(\v2\x17.argus.v1.DeviceOfflineH\x00R\rdeviceOffline\x12@\n" +
 	"\x0estream_started\x18\x1e \x01(\v2\x17.argus.v1.StreamStartedH\x00R\rstreamStarted\x12@\n" +
 	"\x0estream_stopped\x18\x1f \x01(\v2\x17.argus.v1.StreamStoppedH\x00R\rstreamStopped\x12=\n" +
-	"\rstream_failed\x18  \x01(\v2\x16.argus.v1.StreamFailedH\x00R\fstreamFailedB\t\n" +
+	"\rstream_failed\x18  \x01(\v2\x16.argus.v1.StreamFailedH\x00R\fstreamFailed\x12.\n" +
+	"\bplan_set\x18( \x01(\v2\x11.argus.v1.PlanSetH\x00R\aplanSet\x12V\n" +
+	"\x16plan_recording_started\x18) \x01(\v2\x1e.argus.v1.PlanRecordingStartedH\x00R\x14planRecordingStarted\x12V\n" +
+	"\x16plan_recording_stopped\x18* \x01(\v2\x1e.argus.v1.PlanRecordingStoppedH\x00R\x14planRecordingStopped\x12S\n" +
+	"\x15plan_segment_recorded\x18+ \x01(\v2\x1d.argus.v1.PlanSegmentRecordedH\x00R\x13planSegmentRecorded\x12P\n" +
+	"\x14plan_segment_deleted\x18, \x01(\v2\x1c.argus.v1.PlanSegmentDeletedH\x00R\x12planSegmentDeletedB\t\n" +
 	"\apayload\"\x94\x02\n" +
 	"\x10DeviceRegistered\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
@@ -1625,7 +2465,40 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"durationMs\"D\n" +
 	"\fStreamFailed\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12\x1e\n" +
-	"\vretry_in_ms\x18\x02 \x01(\x03R\tretryInMs\"\x98\x01\n" +
+	"\vretry_in_ms\x18\x02 \x01(\x03R\tretryInMs\"H\n" +
+	"\n" +
+	"PlanWindow\x12\x12\n" +
+	"\x04days\x18\x01 \x03(\tR\x04days\x12\x14\n" +
+	"\x05start\x18\x02 \x01(\tR\x05start\x12\x10\n" +
+	"\x03end\x18\x03 \x01(\tR\x03end\"\xed\x01\n" +
+	"\aPlanSet\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\rR\achannel\x12\x12\n" +
+	"\x04mode\x18\x03 \x01(\tR\x04mode\x120\n" +
+	"\bschedule\x18\x04 \x03(\v2\x14.argus.v1.PlanWindowR\bschedule\x12\x1a\n" +
+	"\btimezone\x18\x05 \x01(\tR\btimezone\x12'\n" +
+	"\x0fsegment_seconds\x18\x06 \x01(\rR\x0esegmentSeconds\x12%\n" +
+	"\x0eretention_days\x18\a \x01(\rR\rretentionDays\"*\n" +
+	"\x14PlanRecordingStarted\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\".\n" +
+	"\x14PlanRecordingStopped\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\xf2\x01\n" +
+	"\x13PlanSegmentRecorded\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\rR\achannel\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\x12\"\n" +
+	"\rstart_unix_ms\x18\x04 \x01(\x03R\vstartUnixMs\x12\x1e\n" +
+	"\vend_unix_ms\x18\x05 \x01(\x03R\tendUnixMs\x12\x1f\n" +
+	"\vduration_ms\x18\x06 \x01(\x03R\n" +
+	"durationMs\x12\x14\n" +
+	"\x05bytes\x18\a \x01(\x03R\x05bytes\x12\x1c\n" +
+	"\trecovered\x18\b \x01(\bR\trecovered\"\x94\x01\n" +
+	"\x12PlanSegmentDeleted\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06device\x18\x03 \x01(\tR\x06device\x12\x18\n" +
+	"\achannel\x18\x04 \x01(\rR\achannel\x12\"\n" +
+	"\rstart_unix_ms\x18\x05 \x01(\x03R\vstartUnixMs\"\x98\x01\n" +
 	"\vCommandMeta\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12%\n" +
@@ -1692,7 +2565,36 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\blast_seq\x18\f \x01(\x04R\alastSeq\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xc8\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x98\x02\n" +
+	"\aSetPlan\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x16\n" +
+	"\x06device\x18\x02 \x01(\tR\x06device\x12\x18\n" +
+	"\achannel\x18\x03 \x01(\rR\achannel\x12\x12\n" +
+	"\x04mode\x18\x04 \x01(\tR\x04mode\x120\n" +
+	"\bschedule\x18\x05 \x03(\v2\x14.argus.v1.PlanWindowR\bschedule\x12\x1a\n" +
+	"\btimezone\x18\x06 \x01(\tR\btimezone\x12'\n" +
+	"\x0fsegment_seconds\x18\a \x01(\rR\x0esegmentSeconds\x12%\n" +
+	"\x0eretention_days\x18\b \x01(\rR\rretentionDays\";\n" +
+	"\aGetPlan\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\rR\achannel\"\xd5\x02\n" +
+	"\bPlanView\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\rR\achannel\x12\x12\n" +
+	"\x04mode\x18\x03 \x01(\tR\x04mode\x120\n" +
+	"\bschedule\x18\x04 \x03(\v2\x14.argus.v1.PlanWindowR\bschedule\x12\x1a\n" +
+	"\btimezone\x18\x05 \x01(\tR\btimezone\x12'\n" +
+	"\x0fsegment_seconds\x18\x06 \x01(\rR\x0esegmentSeconds\x12%\n" +
+	"\x0eretention_days\x18\a \x01(\rR\rretentionDays\x12\x1c\n" +
+	"\trecording\x18\b \x01(\bR\trecording\x12-\n" +
+	"\x13next_change_unix_ms\x18\t \x01(\x03R\x10nextChangeUnixMs\x12\x18\n" +
+	"\aversion\x18\n" +
+	" \x01(\x04R\aversion\"\x8a\x01\n" +
+	"\tPlanReply\x12'\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x13.argus.v1.ReplyCodeR\x04code\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x14\n" +
+	"\x05field\x18\x03 \x01(\tR\x05field\x12&\n" +
+	"\x04plan\x18\x04 \x01(\v2\x12.argus.v1.PlanViewR\x04plan*\xc8\x01\n" +
 	"\tReplyCode\x12\x11\n" +
 	"\rREPLY_CODE_OK\x10\x00\x12\x18\n" +
 	"\x14REPLY_CODE_NOT_FOUND\x10\x01\x12\x1d\n" +
@@ -1715,7 +2617,7 @@ func file_events_pb_argus_proto_rawDescGZIP() []byte {
 }
 
 var file_events_pb_argus_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_events_pb_argus_proto_goTypes = []any{
 	(ReplyCode)(0),                   // 0: argus.v1.ReplyCode
 	(*Envelope)(nil),                 // 1: argus.v1.Envelope
@@ -1729,19 +2631,29 @@ var file_events_pb_argus_proto_goTypes = []any{
 	(*StreamStarted)(nil),            // 9: argus.v1.StreamStarted
 	(*StreamStopped)(nil),            // 10: argus.v1.StreamStopped
 	(*StreamFailed)(nil),             // 11: argus.v1.StreamFailed
-	(*CommandMeta)(nil),              // 12: argus.v1.CommandMeta
-	(*RegisterDevice)(nil),           // 13: argus.v1.RegisterDevice
-	(*UpdateDevice)(nil),             // 14: argus.v1.UpdateDevice
-	(*LabelPatch)(nil),               // 15: argus.v1.LabelPatch
-	(*RemoveDevice)(nil),             // 16: argus.v1.RemoveDevice
-	(*GetDevice)(nil),                // 17: argus.v1.GetDevice
-	(*DeviceReply)(nil),              // 18: argus.v1.DeviceReply
-	(*DeviceView)(nil),               // 19: argus.v1.DeviceView
-	nil,                              // 20: argus.v1.DeviceRegistered.LabelsEntry
-	nil,                              // 21: argus.v1.LabelSet.LabelsEntry
-	nil,                              // 22: argus.v1.RegisterDevice.LabelsEntry
-	nil,                              // 23: argus.v1.LabelPatch.SetEntry
-	nil,                              // 24: argus.v1.DeviceView.LabelsEntry
+	(*PlanWindow)(nil),               // 12: argus.v1.PlanWindow
+	(*PlanSet)(nil),                  // 13: argus.v1.PlanSet
+	(*PlanRecordingStarted)(nil),     // 14: argus.v1.PlanRecordingStarted
+	(*PlanRecordingStopped)(nil),     // 15: argus.v1.PlanRecordingStopped
+	(*PlanSegmentRecorded)(nil),      // 16: argus.v1.PlanSegmentRecorded
+	(*PlanSegmentDeleted)(nil),       // 17: argus.v1.PlanSegmentDeleted
+	(*CommandMeta)(nil),              // 18: argus.v1.CommandMeta
+	(*RegisterDevice)(nil),           // 19: argus.v1.RegisterDevice
+	(*UpdateDevice)(nil),             // 20: argus.v1.UpdateDevice
+	(*LabelPatch)(nil),               // 21: argus.v1.LabelPatch
+	(*RemoveDevice)(nil),             // 22: argus.v1.RemoveDevice
+	(*GetDevice)(nil),                // 23: argus.v1.GetDevice
+	(*DeviceReply)(nil),              // 24: argus.v1.DeviceReply
+	(*DeviceView)(nil),               // 25: argus.v1.DeviceView
+	(*SetPlan)(nil),                  // 26: argus.v1.SetPlan
+	(*GetPlan)(nil),                  // 27: argus.v1.GetPlan
+	(*PlanView)(nil),                 // 28: argus.v1.PlanView
+	(*PlanReply)(nil),                // 29: argus.v1.PlanReply
+	nil,                              // 30: argus.v1.DeviceRegistered.LabelsEntry
+	nil,                              // 31: argus.v1.LabelSet.LabelsEntry
+	nil,                              // 32: argus.v1.RegisterDevice.LabelsEntry
+	nil,                              // 33: argus.v1.LabelPatch.SetEntry
+	nil,                              // 34: argus.v1.DeviceView.LabelsEntry
 }
 var file_events_pb_argus_proto_depIdxs = []int32{
 	2,  // 0: argus.v1.Envelope.device_registered:type_name -> argus.v1.DeviceRegistered
@@ -1753,24 +2665,35 @@ var file_events_pb_argus_proto_depIdxs = []int32{
 	9,  // 6: argus.v1.Envelope.stream_started:type_name -> argus.v1.StreamStarted
 	10, // 7: argus.v1.Envelope.stream_stopped:type_name -> argus.v1.StreamStopped
 	11, // 8: argus.v1.Envelope.stream_failed:type_name -> argus.v1.StreamFailed
-	20, // 9: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
-	4,  // 10: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
-	5,  // 11: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
-	21, // 12: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
-	12, // 13: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
-	22, // 14: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
-	12, // 15: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
-	15, // 16: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
-	23, // 17: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
-	12, // 18: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
-	0,  // 19: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
-	19, // 20: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
-	24, // 21: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	13, // 9: argus.v1.Envelope.plan_set:type_name -> argus.v1.PlanSet
+	14, // 10: argus.v1.Envelope.plan_recording_started:type_name -> argus.v1.PlanRecordingStarted
+	15, // 11: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
+	16, // 12: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
+	17, // 13: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
+	30, // 14: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
+	4,  // 15: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
+	5,  // 16: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
+	31, // 17: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
+	12, // 18: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
+	18, // 19: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
+	32, // 20: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
+	18, // 21: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
+	21, // 22: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
+	33, // 23: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
+	18, // 24: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
+	0,  // 25: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
+	25, // 26: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
+	34, // 27: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
+	18, // 28: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
+	12, // 29: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
+	12, // 30: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
+	0,  // 31: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
+	28, // 32: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_events_pb_argus_proto_init() }
@@ -1788,17 +2711,22 @@ func file_events_pb_argus_proto_init() {
 		(*Envelope_StreamStarted)(nil),
 		(*Envelope_StreamStopped)(nil),
 		(*Envelope_StreamFailed)(nil),
+		(*Envelope_PlanSet)(nil),
+		(*Envelope_PlanRecordingStarted)(nil),
+		(*Envelope_PlanRecordingStopped)(nil),
+		(*Envelope_PlanSegmentRecorded)(nil),
+		(*Envelope_PlanSegmentDeleted)(nil),
 	}
 	file_events_pb_argus_proto_msgTypes[2].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[11].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[13].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[17].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[19].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_events_pb_argus_proto_rawDesc), len(file_events_pb_argus_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

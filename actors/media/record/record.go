@@ -1,0 +1,385 @@
+// Package record records the H264 video of a relay stream as fMP4 segment
+// files in a storage.Storage.
+//
+// Each segment is playable on its own: an init (ftyp+moov with SPS/PPS)
+// then one moof+mdat fragment per GOP (per second for longer GOPs), DTS
+// from 0. A segment starts on an IDR and ends at the first IDR at or after
+// SegmentDuration, at a gap in the source (no access unit for more than
+// GapTimeout, a timestamp jump, new codec parameters) and on Stop. Keys
+// are <Config.Key>/<YYYY>/<MM>/<DD>/<HHMMSS.mmm>-<random>.mp4 (UTC start).
+//
+// While a segment is written it is a partial object (storage.Storage
+// Create): after a crash, Recover publishes its complete fragments or
+// removes it.
+package record
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
+	"github.com/argus-vms/argus/actors/media/relay"
+	"github.com/argus-vms/argus/actors/media/storage"
+)
+
+// Limits and timings.
+const (
+	MinSegmentDuration = 10 * time.Second
+	MaxSegmentDuration = time.Hour
+	// GapTimeout: a source silent (or whose timestamps jump) for longer than
+	// this ends the current segment; the next one starts at the next IDR.
+	GapTimeout = 2 * time.Second
+	// queueLen bounds the access units waiting for the writer (about 20 s
+	// at 25 fps); beyond it access units are dropped until the next IDR.
+	queueLen = 512
+)
+
+// Config of a Recorder.
+type Config struct {
+	// Key is the aggregate id (like "cam1~1"), the prefix of the storage
+	// keys; it must be a valid storage key.
+	Key string
+	// SegmentDuration, 10s..1h: segments are cut at the first IDR at or
+	// after this much since their start.
+	SegmentDuration time.Duration
+	Storage         storage.Storage
+	// OnSegment is called after each segment is durable (published), in
+	// order, from the recorder's closing goroutine (it may block briefly:
+	// later segments wait).
+	OnSegment func(Segment)
+	// Log receives the recorder's events; nil discards them.
+	Log *slog.Logger
+
+	queueLen int // tests: the writer's queue length (0: queueLen)
+}
+
+// Segment is a published segment.
+type Segment struct {
+	Key        string    // storage key
+	Start, End time.Time // wall clock (from the access units' NTP time); End = Start + duration
+	DurationMS int64
+	Bytes      int64 // object size
+}
+
+type auItem struct {
+	au     [][]byte
+	pts    time.Duration
+	ntp    time.Time
+	resync bool // access units were dropped just before this one (an IDR)
+}
+
+// Recorder records one relay stream until Stop.
+type Recorder struct {
+	cfg    Config
+	segDur int64 // ticks
+	log    *slog.Logger
+
+	in      chan auItem
+	unsub   func()
+	stopCh  chan struct{}
+	crashCh chan struct{}
+	done    chan struct{}
+	closeQ  chan *segment
+	closed  chan struct{}
+	stop    sync.Once
+
+	dropped atomic.Uint64
+
+	// the subscriber callback's state (calls are serialized by the relay)
+	resync bool
+
+	// the writer goroutine's state
+	seg        *segment
+	lastRecv   time.Time
+	maxPTS     int64 // highest PTS seen (ticks)
+	havePTS    bool
+	lastStep   int64 // last increase of maxPTS
+	waitIDR    bool
+	logged     map[string]time.Time
+	dropLogged uint64
+
+	stats struct {
+		segments atomic.Int64
+		bytes    atomic.Int64
+	}
+}
+
+// Start subscribes to src's access units and records them until Stop.
+func Start(cfg Config, src *relay.Stream) (*Recorder, error) {
+	if src == nil {
+		return nil, errors.New("record: nil source stream")
+	}
+	if cfg.Storage == nil {
+		return nil, errors.New("record: nil storage")
+	}
+	if err := storage.ValidKey(cfg.Key); err != nil || storage.IsPartial(cfg.Key) {
+		return nil, fmt.Errorf("record: key %q is not a valid storage key prefix", cfg.Key)
+	}
+	if cfg.SegmentDuration < MinSegmentDuration || cfg.SegmentDuration > MaxSegmentDuration {
+		return nil, fmt.Errorf("record: segment duration %v out of %v..%v", cfg.SegmentDuration, MinSegmentDuration, MaxSegmentDuration)
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	qlen := queueLen
+	if cfg.queueLen > 0 {
+		qlen = cfg.queueLen
+	}
+	r := &Recorder{
+		cfg:     cfg,
+		segDur:  durationToTicks(cfg.SegmentDuration),
+		log:     log.With("component", "recorder", "key", cfg.Key),
+		in:      make(chan auItem, qlen),
+		stopCh:  make(chan struct{}),
+		crashCh: make(chan struct{}),
+		done:    make(chan struct{}),
+		closeQ:  make(chan *segment, 4),
+		closed:  make(chan struct{}),
+		logged:  make(map[string]time.Time),
+	}
+	go r.closer()
+	go r.run()
+	r.unsub = src.SubscribeAU(r.onAU)
+	r.log.Info("recording started", "segment_duration", cfg.SegmentDuration)
+	return r, nil
+}
+
+// onAU runs on the relay's write path: it never blocks. When the writer
+// falls behind, access units are dropped up to the next IDR.
+func (r *Recorder) onAU(au [][]byte, pts time.Duration, ntp time.Time) {
+	if r.resync && !h264.IsRandomAccess(au) {
+		r.dropped.Add(1)
+		return
+	}
+	select {
+	case r.in <- auItem{au: au, pts: pts, ntp: ntp, resync: r.resync}:
+		r.resync = false
+	default:
+		r.dropped.Add(1)
+		r.resync = true
+	}
+}
+
+// Stop unsubscribes, writes out and publishes the current segment (it has
+// at least one frame: segments start with one), waits for the segments
+// being published (uploads) and returns. Safe to call more than once.
+func (r *Recorder) Stop() {
+	r.stop.Do(func() {
+		r.unsub()
+		close(r.stopCh)
+		<-r.done
+		close(r.closeQ)
+		<-r.closed
+		r.log.Info("recording stopped", "segments", r.stats.segments.Load(),
+			"bytes", r.stats.bytes.Load(), "dropped_access_units", r.dropped.Load())
+	})
+}
+
+// Dropped is the number of access units dropped because the writer fell
+// behind.
+func (r *Recorder) Dropped() uint64 { return r.dropped.Load() }
+
+// abandon stops the recorder as a crash would: the segment being written
+// is neither finished nor closed (its partial object stays). Tests only.
+func (r *Recorder) abandon() {
+	r.stop.Do(func() {
+		r.unsub()
+		close(r.crashCh)
+		<-r.done
+		close(r.closeQ)
+		<-r.closed
+	})
+}
+
+func (r *Recorder) run() {
+	defer close(r.done)
+	tick := time.NewTicker(GapTimeout / 8)
+	defer tick.Stop()
+	for {
+		select {
+		case it := <-r.in:
+			r.handle(it)
+		case now := <-tick.C:
+			if r.seg != nil && now.Sub(r.lastRecv) > GapTimeout {
+				r.finalize("no video for " + GapTimeout.String())
+			}
+			if n := r.dropped.Load(); n != r.dropLogged && r.every("drop", 10*time.Second) {
+				r.log.Warn("recorder falling behind: access units dropped up to the next IDR",
+					"dropped_total", n, "dropped_since_last_warning", n-r.dropLogged)
+				r.dropLogged = n
+			}
+		case <-r.crashCh:
+			return
+		case <-r.stopCh:
+		drain:
+			for {
+				select {
+				case it := <-r.in:
+					r.handle(it)
+				default:
+					break drain
+				}
+			}
+			r.finalize("stop")
+			return
+		}
+	}
+}
+
+func (r *Recorder) handle(it auItem) {
+	r.lastRecv = time.Now()
+	pts := durationToTicks(it.pts)
+	idr := h264.IsRandomAccess(it.au)
+
+	// PTS are in presentation order (B-frames go back a little): compare
+	// with the highest one seen.
+	gap := durationToTicks(GapTimeout)
+	switch {
+	case !r.havePTS:
+		r.maxPTS, r.havePTS = pts, true
+	case pts < r.maxPTS-gap || pts > r.maxPTS+gap:
+		// a new source description (PTS restart) or an outage
+		r.finalize("timestamp discontinuity")
+		r.waitIDR = false
+		r.maxPTS, r.lastStep = pts, 0
+	case pts > r.maxPTS:
+		step := pts - r.maxPTS
+		if r.lastStep > 0 && 2*step > 5*r.lastStep && !idr {
+			// frames missing (a quick reconnection of the source, losses):
+			// references may be lost, go on at the next IDR
+			r.waitIDR = true
+		}
+		r.maxPTS, r.lastStep = pts, step
+	}
+
+	if it.resync {
+		r.finalize("access units dropped")
+		r.waitIDR = false
+	}
+	if r.seg != nil && idr {
+		switch {
+		case !r.seg.sameParams(it.au):
+			r.finalize("codec parameters changed")
+		case pts-r.seg.startPTS >= r.segDur:
+			r.finalize("duration reached")
+		}
+	}
+	if r.seg == nil {
+		if !idr {
+			return // a segment starts on an IDR
+		}
+		sps, pps := auParams(it.au)
+		if sps == nil || pps == nil {
+			r.warn("idr", "IDR without SPS/PPS: waiting for the next one")
+			return
+		}
+		seg, err := newSegment(r.cfg.Storage, segmentKey(r.cfg.Key, it.ntp), it.ntp, pts, sps, pps)
+		if err != nil {
+			r.warn("create", "cannot create segment", "err", err)
+			return
+		}
+		r.seg = seg
+		r.waitIDR = false
+		r.log.Debug("segment started", "segment", seg.key)
+	}
+	if r.waitIDR {
+		if !idr {
+			return
+		}
+		r.waitIDR = false
+	}
+	if !idr && !r.seg.refs.follows(it.au) {
+		r.warn("refs", "reference picture missing: skipping to the next IDR", "segment", r.seg.key)
+		r.waitIDR = true
+		return
+	}
+	if idr {
+		r.seg.refs.follows(it.au)
+	}
+	if err := r.seg.add(it.au, pts, idr); err != nil {
+		if isWriteErr(err) {
+			r.warn("write", "segment write failed: discarded", "segment", r.seg.key, "err", err)
+			_ = r.seg.w.Abort()
+			r.seg = nil
+			return
+		}
+		r.warn("au", "bad access unit: segment ends here", "err", err)
+		r.finalize("bad access unit")
+	}
+}
+
+type writeErr struct{ error }
+
+func (e writeErr) Unwrap() error { return e.error }
+
+func isWriteErr(err error) bool {
+	var we writeErr
+	return errors.As(err, &we)
+}
+
+// finalize writes out the current segment and hands it to the closer.
+func (r *Recorder) finalize(reason string) {
+	seg := r.seg
+	if seg == nil {
+		return
+	}
+	r.seg = nil
+	dur, err := seg.finish()
+	if err != nil {
+		r.warn("write", "segment write failed: discarded", "segment", seg.key, "err", err)
+		_ = seg.w.Abort()
+		return
+	}
+	r.log.Debug("segment finished", "segment", seg.key, "reason", reason,
+		"duration", ticksToDuration(dur), "bytes", seg.bytes)
+	seg.duration = dur
+	r.closeQ <- seg
+}
+
+// closer publishes finished segments in order (uploads may be slow: the
+// writer goes on meanwhile) and reports them.
+func (r *Recorder) closer() {
+	defer close(r.closed)
+	for seg := range r.closeQ {
+		if err := seg.w.Close(); err != nil {
+			r.log.Error("segment not published (a partial may remain for recovery)", "segment", seg.key, "err", err)
+			continue
+		}
+		d := ticksToDuration(seg.duration)
+		s := Segment{
+			Key:        seg.key,
+			Start:      seg.start,
+			End:        seg.start.Add(d),
+			DurationMS: d.Milliseconds(),
+			Bytes:      seg.bytes,
+		}
+		r.stats.segments.Add(1)
+		r.stats.bytes.Add(seg.bytes)
+		r.log.Info("segment closed", "segment", s.Key, "duration_ms", s.DurationMS, "bytes", s.Bytes)
+		if r.cfg.OnSegment != nil {
+			r.cfg.OnSegment(s)
+		}
+	}
+}
+
+// warn logs at most once per 10 s per kind.
+func (r *Recorder) warn(kind, msg string, args ...any) {
+	if r.every(kind, 10*time.Second) {
+		r.log.Warn(msg, args...)
+	}
+}
+
+func (r *Recorder) every(kind string, period time.Duration) bool {
+	now := time.Now()
+	if now.Sub(r.logged[kind]) < period {
+		return false
+	}
+	r.logged[kind] = now
+	return true
+}

@@ -1,0 +1,322 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/argus-vms/argus/actors/media/record"
+	"github.com/argus-vms/argus/actors/media/relay"
+	"github.com/argus-vms/argus/actors/media/storage"
+	"github.com/argus-vms/argus/actors/plan/schedule"
+	"github.com/argus-vms/argus/events"
+	"github.com/argus-vms/argus/events/pb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Deps are what every plan actor on a node shares.
+type Deps struct {
+	Store   *events.Store
+	Node    string
+	Log     *slog.Logger
+	Storage storage.Storage
+	// Hold keeps a channel's live stream open while it records (on) or lets
+	// it go (off); on returns the relay stream to record from.
+	Hold func(ctx context.Context, k relay.Key, on bool) (*relay.Stream, error)
+	// Now is the clock (tests inject one); default time.Now.
+	Now func() time.Time
+	// RetentionEvery is how often old segments are looked for (default 1 min).
+	RetentionEvery time.Duration
+}
+
+func (d *Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+// Ask carries a plan command from this node's router with a reply channel.
+type Ask struct {
+	Cmd   proto.Message // *pb.SetPlan | *pb.GetPlan
+	Reply chan *pb.PlanReply
+}
+
+// Stop ends recording without a schedule change (device removed, shutdown).
+type Stop struct{ Reason string }
+
+// Recovered reports a segment the recorder finalized after a crash.
+type Recovered struct{ Segment record.Segment }
+
+// Segments asks for the plan's segments overlapping [From, To).
+type Segments struct {
+	From, To time.Time
+	Reply    chan []Segment
+}
+
+type (
+	evaluate    struct{ gen int }
+	segmentDone struct{ seg record.Segment }
+	retention   struct{}
+)
+
+// Actor runs one device channel's plan.
+type Actor struct {
+	deps  *Deps
+	key   relay.Key
+	ref   events.Ref
+	state State
+
+	sched     *schedule.Plan
+	recorder  *record.Recorder
+	recording bool
+	gen       int
+	timer     *time.Timer
+	ticker    *time.Ticker
+	stopTick  chan struct{}
+}
+
+// New returns the producer of a plan actor; st is its folded state (nil for a
+// new plan).
+func New(deps *Deps, shard int, k relay.Key, st *State) actor.Producer {
+	return func() actor.Receiver {
+		a := &Actor{deps: deps, key: k, ref: events.Ref{Shard: shard, Kind: events.KindPlan, ID: events.ChannelID(k.Device, k.Channel)}}
+		if st != nil {
+			a.state = *st
+		}
+		a.state.Device, a.state.Channel = k.Device, k.Channel
+		a.sched = a.state.Schedule()
+		a.sched.Normalize()
+		return a
+	}
+}
+
+// Receive is the actor's one entry point.
+func (a *Actor) Receive(c *actor.Context) {
+	switch m := c.Message().(type) {
+	case actor.Started:
+		// Evaluate asynchronously: the actor starts inside its shard's
+		// activation, and recording needs the shard actor to spawn the stream.
+		a.startRetention(c)
+		c.Engine().Send(c.PID(), evaluate{gen: a.gen})
+	case actor.Stopped:
+		if a.stopTick != nil {
+			close(a.stopTick)
+		}
+		a.stopRecording(c, "shutdown")
+	case *Ask:
+		m.Reply <- a.handle(c, m.Cmd)
+	case evaluate:
+		if m.gen == a.gen {
+			a.evaluate(c)
+		}
+	case segmentDone:
+		a.recordSegment(m.seg, false)
+	case *Recovered:
+		a.recordSegment(m.Segment, true)
+	case *Stop:
+		a.gen++
+		if a.timer != nil {
+			a.timer.Stop()
+		}
+		a.stopRecording(c, m.Reason)
+	case *Segments:
+		var out []Segment
+		for _, s := range a.state.Segments {
+			if s.End > m.From.UnixMilli() && s.Start < m.To.UnixMilli() {
+				out = append(out, s)
+			}
+		}
+		m.Reply <- out
+	case retention:
+		a.applyRetention()
+	}
+}
+
+func (a *Actor) handle(c *actor.Context, cmd proto.Message) *pb.PlanReply {
+	switch m := cmd.(type) {
+	case *pb.GetPlan:
+		if a.state.Plan == nil {
+			return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_NOT_FOUND, Detail: "no recording plan for this channel"}
+		}
+		return &pb.PlanReply{Plan: a.view()}
+	case *pb.SetPlan:
+		sp := FromSet(&pb.PlanSet{Mode: m.Mode, Schedule: m.Schedule, Timezone: m.Timezone, SegmentSeconds: m.SegmentSeconds, RetentionDays: m.RetentionDays})
+		if err := sp.Normalize(); err != nil {
+			var fe *schedule.FieldError
+			if errors.As(err, &fe) {
+				return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_INVALID, Field: fe.Field, Detail: fe.Detail}
+			}
+			return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_INVALID, Field: "body", Detail: err.Error()}
+		}
+		if m.Meta != nil && m.Meta.ExpectedVersion != nil && *m.Meta.ExpectedVersion != a.state.Version {
+			return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_PRECONDITION_FAILED, Field: "If-Match", Detail: "the plan has changed since that version"}
+		}
+		set := ToSet(a.key.Device, a.key.Channel, sp)
+		if err := a.append(&pb.Envelope{Payload: &pb.Envelope_PlanSet{PlanSet: set}}, m.Meta); err != nil {
+			return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: "event log unavailable; retry"}
+		}
+		segmentChanged := a.sched.SegmentSeconds != sp.SegmentSeconds
+		a.sched = sp
+		if segmentChanged && a.recording {
+			a.stopRecording(c, "plan changed") // restarts below with the new segment length
+		}
+		a.evaluate(c)
+		return &pb.PlanReply{Plan: a.view()}
+	}
+	return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_INVALID, Detail: "unknown command"}
+}
+
+// evaluate starts or stops recording as the schedule says now, and arms a
+// timer for the next change.
+func (a *Actor) evaluate(c *actor.Context) {
+	now := a.deps.now()
+	want := a.state.Plan != nil && a.sched.Recording(now)
+	switch {
+	case want && !a.recording:
+		a.startRecording(c)
+	case !want && a.recording:
+		a.stopRecording(c, "schedule")
+	}
+	a.gen++
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	if next, ok := a.sched.NextChange(now); ok {
+		gen, self, engine := a.gen, c.PID(), c.Engine()
+		a.timer = time.AfterFunc(next.Sub(now)+10*time.Millisecond, func() { engine.Send(self, evaluate{gen: gen}) })
+	}
+	if want && !a.recording { // the stream could not be held: try again soon
+		gen, self, engine := a.gen, c.PID(), c.Engine()
+		time.AfterFunc(5*time.Second, func() { engine.Send(self, evaluate{gen: gen}) })
+	}
+}
+
+func (a *Actor) startRecording(c *actor.Context) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := a.deps.Hold(ctx, a.key, true)
+	if err != nil {
+		a.deps.Log.Warn("recording: cannot hold the stream", "plan", a.ref.ID, "err", err)
+		return
+	}
+	self, engine := c.PID(), c.Engine()
+	rec, err := record.Start(record.Config{
+		Key:             a.ref.ID,
+		SegmentDuration: time.Duration(a.sched.SegmentSeconds) * time.Second,
+		Storage:         a.deps.Storage,
+		OnSegment:       func(s record.Segment) { engine.Send(self, segmentDone{seg: s}) },
+		Log:             a.deps.Log,
+	}, st)
+	if err != nil {
+		a.deps.Log.Warn("recording: recorder did not start", "plan", a.ref.ID, "err", err)
+		a.deps.Hold(ctx, a.key, false)
+		return
+	}
+	a.recorder, a.recording = rec, true
+	a.append(&pb.Envelope{Payload: &pb.Envelope_PlanRecordingStarted{PlanRecordingStarted: &pb.PlanRecordingStarted{Node: a.deps.Node}}}, nil)
+}
+
+func (a *Actor) stopRecording(c *actor.Context, reason string) {
+	if !a.recording {
+		return
+	}
+	a.recorder.Stop() // finalizes the open segment; its OnSegment message follows
+	a.recorder, a.recording = nil, false
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a.deps.Hold(ctx, a.key, false)
+	a.append(&pb.Envelope{Payload: &pb.Envelope_PlanRecordingStopped{PlanRecordingStopped: &pb.PlanRecordingStopped{Reason: reason}}}, nil)
+}
+
+func (a *Actor) recordSegment(s record.Segment, recovered bool) {
+	a.append(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentRecorded{PlanSegmentRecorded: &pb.PlanSegmentRecorded{
+		Device: a.key.Device, Channel: uint32(a.key.Channel), Key: s.Key,
+		StartUnixMs: s.Start.UnixMilli(), EndUnixMs: s.End.UnixMilli(), DurationMs: s.DurationMS, Bytes: s.Bytes,
+		Recovered: recovered,
+	}}}, nil)
+}
+
+// applyRetention deletes segments older than the plan's retention, each as
+// an event after the object is gone.
+func (a *Actor) applyRetention() {
+	if a.state.Plan == nil || a.deps.Storage == nil {
+		return
+	}
+	cutoff := a.deps.now().Add(-time.Duration(a.sched.RetentionDays) * 24 * time.Hour).UnixMilli()
+	for len(a.state.Segments) > 0 && a.state.Segments[0].End < cutoff {
+		seg := a.state.Segments[0]
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := a.deps.Storage.Delete(ctx, seg.Key)
+		cancel()
+		if err != nil {
+			a.deps.Log.Warn("retention: delete failed; retried next round", "key", seg.Key, "err", err)
+			return
+		}
+		if err := a.append(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentDeleted{PlanSegmentDeleted: &pb.PlanSegmentDeleted{Key: seg.Key, Reason: "retention",
+			Device: a.key.Device, Channel: uint32(a.key.Channel), StartUnixMs: seg.Start}}}, nil); err != nil {
+			return
+		}
+	}
+}
+
+func (a *Actor) startRetention(c *actor.Context) {
+	every := a.deps.RetentionEvery
+	if every <= 0 {
+		every = time.Minute
+	}
+	self, engine := c.PID(), c.Engine()
+	a.stopTick = make(chan struct{})
+	stop := a.stopTick
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				engine.Send(self, retention{})
+			}
+		}
+	}()
+}
+
+func (a *Actor) view() *pb.PlanView {
+	p := a.state.Plan
+	v := &pb.PlanView{Device: a.key.Device, Channel: uint32(a.key.Channel), Mode: p.Mode, Schedule: p.Schedule,
+		Timezone: p.Timezone, SegmentSeconds: p.SegmentSeconds, RetentionDays: p.RetentionDays,
+		Recording: a.recording, Version: a.state.Version}
+	if next, ok := a.sched.NextChange(a.deps.now()); ok {
+		v.NextChangeUnixMs = next.UnixMilli()
+	}
+	return v
+}
+
+// append stamps, appends with the expected sequence and applies; on a
+// conflict it catches up and tries once more.
+func (a *Actor) append(env *pb.Envelope, meta *pb.CommandMeta) error {
+	for attempt := 0; ; attempt++ {
+		events.Stamp(env, a.ref, a.state.Version+1, a.deps.Node, meta)
+		seq, err := a.deps.Store.Append(context.Background(), a.ref, env, a.state.LastSeq)
+		if err == nil {
+			a.state.Apply(events.Event{Seq: seq, Subject: a.ref.Subject(), Envelope: env})
+			return nil
+		}
+		if !errors.Is(err, events.ErrConflict) || attempt > 0 {
+			a.deps.Log.Warn("plan: append failed", "plan", a.ref.ID, "type", env.Type, "err", err)
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		evs, lerr := a.deps.Store.Load(ctx, a.ref, a.state.LastSeq)
+		cancel()
+		if lerr != nil {
+			return lerr
+		}
+		for _, e := range evs {
+			a.state.Apply(e)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+// Package plan is the recording plan aggregate: one per device channel, in
+// the device's shard. Its actor follows the plan's schedule, holds the
+// channel's live stream open while it records, writes fMP4 segments through
+// the recorder, and records each segment (and each deletion by retention)
+// as an event.
+package plan
+
+import (
+	"github.com/argus-vms/argus/actors/plan/schedule"
+	"github.com/argus-vms/argus/events"
+	"github.com/argus-vms/argus/events/pb"
+)
+
+// Segment is one recorded segment as the plan knows it.
+type Segment struct {
+	Key        string
+	Start, End int64 // unix ms
+	DurationMS int64
+	Bytes      int64
+}
+
+// State is a plan as its events left it.
+type State struct {
+	Device   string
+	Channel  int
+	Plan     *pb.PlanSet // nil until the first PlanSet
+	Version  uint64
+	LastSeq  uint64
+	Segments []Segment // in start order; deleted ones removed
+}
+
+// Apply folds one event.
+func (s *State) Apply(e events.Event) {
+	s.Version, s.LastSeq = e.Envelope.Version, e.Seq
+	switch p := e.Envelope.Payload.(type) {
+	case *pb.Envelope_PlanSet:
+		s.Plan = p.PlanSet
+		s.Device, s.Channel = p.PlanSet.Device, int(p.PlanSet.Channel)
+	case *pb.Envelope_PlanSegmentRecorded:
+		r := p.PlanSegmentRecorded
+		seg := Segment{Key: r.Key, Start: r.StartUnixMs, End: r.EndUnixMs, DurationMS: r.DurationMs, Bytes: r.Bytes}
+		i := len(s.Segments)
+		for i > 0 && s.Segments[i-1].Start > seg.Start {
+			i--
+		}
+		s.Segments = append(s.Segments, Segment{})
+		copy(s.Segments[i+1:], s.Segments[i:])
+		s.Segments[i] = seg
+	case *pb.Envelope_PlanSegmentDeleted:
+		for i, seg := range s.Segments {
+			if seg.Key == p.PlanSegmentDeleted.Key {
+				s.Segments = append(s.Segments[:i], s.Segments[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// Schedule is the plan in the schedule package's terms.
+func (s *State) Schedule() *schedule.Plan {
+	if s.Plan == nil {
+		return &schedule.Plan{Mode: "off"}
+	}
+	return FromSet(s.Plan)
+}
+
+// FromSet converts the event form to the schedule form.
+func FromSet(p *pb.PlanSet) *schedule.Plan {
+	sp := &schedule.Plan{Mode: p.Mode, Timezone: p.Timezone, SegmentSeconds: int(p.SegmentSeconds), RetentionDays: int(p.RetentionDays)}
+	for _, w := range p.Schedule {
+		sp.Windows = append(sp.Windows, schedule.Window{Days: w.Days, Start: w.Start, End: w.End})
+	}
+	return sp
+}
+
+// ToSet converts a normalized schedule plan to its event form.
+func ToSet(device string, channel int, sp *schedule.Plan) *pb.PlanSet {
+	ps := &pb.PlanSet{Device: device, Channel: uint32(channel), Mode: sp.Mode, Timezone: sp.Timezone,
+		SegmentSeconds: uint32(sp.SegmentSeconds), RetentionDays: uint32(sp.RetentionDays)}
+	for _, w := range sp.Windows {
+		ps.Schedule = append(ps.Schedule, &pb.PlanWindow{Days: w.Days, Start: w.Start, End: w.End})
+	}
+	return ps
+}

@@ -1,0 +1,132 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/argus-vms/argus/events"
+	"github.com/labstack/echo/v4"
+)
+
+// Recordings is the storage side as the gateway needs it.
+type Recordings struct {
+	// Index queries the ClickHouse segment index (argus.recordings).
+	Index func(ctx context.Context, device string, channel int, from, to time.Time, limit int) ([]RecordingItem, error)
+	// Segment finds the segment of a channel starting at startMS (from the
+	// plan's own state, not from user input) and opens it.
+	Segment func(ctx context.Context, device string, channel int, startMS int64) (io.ReadSeekCloser, int64, time.Time, error)
+}
+
+// RecordingItem is one row of GET /v1/recordings.
+type RecordingItem struct {
+	Device     string
+	Channel    int
+	Start, End time.Time
+	DurationMS int64
+	Bytes      int64
+}
+
+func parseRFC3339(c echo.Context, field string, def time.Time) (time.Time, *Problem) {
+	v := c.QueryParam(field)
+	if v == "" {
+		return def, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, badRequest(field, "%s must be an RFC 3339 time", field)
+	}
+	return t, nil
+}
+
+// GET /v1/recordings?device=&channel=&from=&to=: the segment index.
+func (s *Server) listRecordings(c echo.Context) error {
+	if s.recordings == nil || s.recordings.Index == nil {
+		return unavailable("the recording index needs ClickHouse")
+	}
+	dev := c.QueryParam("device")
+	if p := checkID(dev); p != nil {
+		return badRequest("device", "device is required: %s", events.IDRule)
+	}
+	ch := 1
+	if v := c.QueryParam("channel"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > events.MaxChannels {
+			return badRequest("channel", "channel must be 1..%d", events.MaxChannels)
+		}
+		ch = n
+	}
+	now := time.Now()
+	from, p := parseRFC3339(c, "from", now.Add(-24*time.Hour))
+	if p != nil {
+		return p
+	}
+	to, p := parseRFC3339(c, "to", now)
+	if p != nil {
+		return p
+	}
+	if !to.After(from) {
+		return badRequest("to", "to must be after from")
+	}
+	rows, err := s.recordings.Index(c.Request().Context(), dev, ch, from, to, 10000)
+	if err != nil {
+		return unavailable("the recording index is unavailable: ClickHouse did not answer")
+	}
+	items := make([]map[string]any, 0, len(rows))
+	for _, r := range rows {
+		items = append(items, map[string]any{
+			"start": formatTime(r.Start), "end": formatTime(r.End), "duration_ms": r.DurationMS, "bytes": r.Bytes,
+			"url": fmt.Sprintf("/v1/devices/%s/channels/%d/recordings/%d.mp4", r.Device, r.Channel, r.Start.UnixMilli()),
+		})
+	}
+	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
+}
+
+// GET /v1/devices/{id}/channels/{ch}/recordings/{start_ms}.mp4: one segment,
+// with Range support. Bearer key or a stream token for the channel.
+func (s *Server) downloadSegment(c echo.Context) error {
+	if s.recordings == nil || s.recordings.Segment == nil {
+		return problem(http.StatusNotFound, "", "recordings are not served by this node")
+	}
+	id, p := pathID(c)
+	if p != nil {
+		return p
+	}
+	ch, p := channelParam(c)
+	if p != nil {
+		return p
+	}
+	startMS, err := strconv.ParseInt(strings.TrimSuffix(c.Param("start"), ".mp4"), 10, 64)
+	if err != nil || !strings.HasSuffix(c.Param("start"), ".mp4") {
+		return problem(http.StatusNotFound, "", "no such segment")
+	}
+	rd, size, mod, err := s.recordings.Segment(c.Request().Context(), id, ch, startMS)
+	if err != nil {
+		return problem(http.StatusNotFound, "", "no such segment")
+	}
+	defer rd.Close()
+	_ = size
+	c.Response().Header().Set("Content-Type", "video/mp4")
+	http.ServeContent(c.Response(), c.Request(), "", mod, rd)
+	return nil
+}
+
+// tokenOrKey lets a request through with a valid stream token for the
+// path's device channel, else falls back to the bearer key check.
+func (s *Server) tokenOrKey(next echo.HandlerFunc) echo.HandlerFunc {
+	viewer := s.require(RoleViewer)(next)
+	return func(c echo.Context) error {
+		if tok := c.QueryParam("token"); tok != "" && s.live != nil && s.live.Signer != nil {
+			ch, _ := strconv.Atoi(c.Param("ch"))
+			if s.live.Signer.Check(tok, c.Param("id"), ch, time.Now()) == nil {
+				return next(c)
+			}
+			return problem(http.StatusForbidden, "token", "stream token refused")
+		}
+		return viewer(c)
+	}
+}

@@ -1,0 +1,68 @@
+package projections
+
+import (
+	"context"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/argus-vms/argus/events"
+	"github.com/argus-vms/argus/events/pb"
+)
+
+// RecordingsSink keeps argus.recordings, the segment index: one row per
+// segment (device, channel, start_ms, key); a deletion by retention replaces
+// the row with deleted = 1.
+type RecordingsSink struct {
+	Conn  driver.Conn
+	Table string // default argus.recordings
+}
+
+func (s *RecordingsSink) Name() string { return "recordings" }
+
+func (s *RecordingsSink) table() string {
+	if s.Table != "" {
+		return s.Table
+	}
+	return Database + ".recordings"
+}
+
+func (s *RecordingsSink) Write(ctx context.Context, batch []events.Event) error {
+	var rows int
+	for _, e := range batch {
+		switch e.Envelope.Payload.(type) {
+		case *pb.Envelope_PlanSegmentRecorded, *pb.Envelope_PlanSegmentDeleted:
+			rows++
+		}
+	}
+	if rows == 0 {
+		return nil
+	}
+	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+s.table()+
+		" (device, channel, start, start_ms, end_ms, duration_ms, bytes, key, recovered, deleted, seq)")
+	if err != nil {
+		return err
+	}
+	defer b.Abort()
+	for _, e := range batch {
+		switch p := e.Envelope.Payload.(type) {
+		case *pb.Envelope_PlanSegmentRecorded:
+			r := p.PlanSegmentRecorded
+			rec := uint8(0)
+			if r.Recovered {
+				rec = 1
+			}
+			err = b.Append(r.Device, r.Channel, time.UnixMilli(r.StartUnixMs).UTC(), uint64(r.StartUnixMs), uint64(r.EndUnixMs),
+				uint64(r.DurationMs), uint64(r.Bytes), r.Key, rec, uint8(0), e.Seq)
+		case *pb.Envelope_PlanSegmentDeleted:
+			d := p.PlanSegmentDeleted
+			err = b.Append(d.Device, d.Channel, time.UnixMilli(d.StartUnixMs).UTC(), uint64(d.StartUnixMs), uint64(0),
+				uint64(0), uint64(0), d.Key, uint8(0), uint8(1), e.Seq)
+		default:
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return b.Send()
+}
