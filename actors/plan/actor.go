@@ -56,10 +56,16 @@ type Segments struct {
 	Reply    chan []Segment
 }
 
+// Tick re-evaluates the schedule now (after a clock jump; tests with an
+// injected clock drive the actor with it).
+type Tick struct{}
+
+// Retain applies retention now (it also runs every Deps.RetentionEvery).
+type Retain struct{}
+
 type (
 	evaluate    struct{ gen int }
 	segmentDone struct{ seg record.Segment }
-	retention   struct{}
 )
 
 // Actor runs one device channel's plan.
@@ -112,6 +118,8 @@ func (a *Actor) Receive(c *actor.Context) {
 		if m.gen == a.gen {
 			a.evaluate(c)
 		}
+	case Tick:
+		a.evaluate(c)
 	case segmentDone:
 		a.recordSegment(m.seg, false)
 	case *Recovered:
@@ -130,7 +138,7 @@ func (a *Actor) Receive(c *actor.Context) {
 			}
 		}
 		m.Reply <- out
-	case retention:
+	case Retain:
 		a.applyRetention()
 	}
 }
@@ -278,7 +286,7 @@ func (a *Actor) startRetention(c *actor.Context) {
 			case <-stop:
 				return
 			case <-t.C:
-				engine.Send(self, retention{})
+				engine.Send(self, Retain{})
 			}
 		}
 	}()
