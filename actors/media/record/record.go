@@ -98,7 +98,9 @@ type Recorder struct {
 	lastRecv   time.Time
 	maxPTS     int64 // highest PTS seen (ticks)
 	havePTS    bool
-	lastStep   int64 // last increase of maxPTS
+	steps      stepWindow
+	dtsx       h264.DTSExtractor // continuous across segments cut at their duration
+	dtsOK      bool
 	waitIDR    bool
 	logged     map[string]time.Time
 	dropLogged uint64
@@ -206,8 +208,8 @@ func (r *Recorder) run() {
 		case it := <-r.in:
 			r.handle(it)
 		case now := <-tick.C:
-			if r.seg != nil && now.Sub(r.lastRecv) > GapTimeout {
-				r.finalize("no video for " + GapTimeout.String())
+			if r.seg != nil && len(r.in) == 0 && now.Sub(r.lastRecv) > GapTimeout {
+				r.finalize("no video for "+GapTimeout.String(), false)
 			}
 			if n := r.dropped.Load(); n != r.dropLogged && r.every("drop", 10*time.Second) {
 				r.log.Warn("recorder falling behind: access units dropped up to the next IDR",
@@ -226,7 +228,7 @@ func (r *Recorder) run() {
 					break drain
 				}
 			}
-			r.finalize("stop")
+			r.finalize("stop", false)
 			return
 		}
 	}
@@ -245,29 +247,31 @@ func (r *Recorder) handle(it auItem) {
 		r.maxPTS, r.havePTS = pts, true
 	case pts < r.maxPTS-gap || pts > r.maxPTS+gap:
 		// a new source description (PTS restart) or an outage
-		r.finalize("timestamp discontinuity")
+		r.finalize("timestamp discontinuity", false)
 		r.waitIDR = false
-		r.maxPTS, r.lastStep = pts, 0
+		r.maxPTS = pts
+		r.steps = stepWindow{}
 	case pts > r.maxPTS:
 		step := pts - r.maxPTS
-		if r.lastStep > 0 && 2*step > 5*r.lastStep && !idr {
+		if ref := r.steps.max(); ref > 0 && 2*step > 5*ref && !idr {
 			// frames missing (a quick reconnection of the source, losses):
 			// references may be lost, go on at the next IDR
 			r.waitIDR = true
 		}
-		r.maxPTS, r.lastStep = pts, step
+		r.steps.add(step)
+		r.maxPTS = pts
 	}
 
 	if it.resync {
-		r.finalize("access units dropped")
+		r.finalize("access units dropped", false)
 		r.waitIDR = false
 	}
 	if r.seg != nil && idr {
 		switch {
 		case !r.seg.sameParams(it.au):
-			r.finalize("codec parameters changed")
+			r.finalize("codec parameters changed", false)
 		case pts-r.seg.startPTS >= r.segDur:
-			r.finalize("duration reached")
+			r.finalize("duration reached", true)
 		}
 	}
 	if r.seg == nil {
@@ -302,7 +306,18 @@ func (r *Recorder) handle(it auItem) {
 	if idr {
 		r.seg.refs.follows(it.au)
 	}
-	if err := r.seg.add(it.au, pts, idr); err != nil {
+	if !r.dtsOK {
+		r.dtsx = h264.DTSExtractor{}
+		r.dtsx.Initialize()
+		r.dtsOK = true
+	}
+	dts, err := r.dtsx.Extract(it.au, pts)
+	if err != nil {
+		r.warn("dts", "cannot compute DTS: segment ends here", "segment", r.seg.key, "err", err)
+		r.finalize("bad timestamps", false)
+		return
+	}
+	if err := r.seg.add(it.au, pts, dts, idr); err != nil {
 		if isWriteErr(err) {
 			r.warn("write", "segment write failed: discarded", "segment", r.seg.key, "err", err)
 			_ = r.seg.w.Abort()
@@ -310,9 +325,25 @@ func (r *Recorder) handle(it auItem) {
 			return
 		}
 		r.warn("au", "bad access unit: segment ends here", "err", err)
-		r.finalize("bad access unit")
+		r.finalize("bad access unit", false)
 	}
 }
+
+// stepWindow is the largest increase of the highest PTS over the last
+// 50..100 access units: the frame interval, times the B-frame run length.
+type stepWindow struct {
+	cur, prev int64
+	n         int
+}
+
+func (w *stepWindow) add(step int64) {
+	w.cur = max(w.cur, step)
+	if w.n++; w.n >= 50 {
+		w.prev, w.cur, w.n = w.cur, 0, 0
+	}
+}
+
+func (w *stepWindow) max() int64 { return max(w.cur, w.prev) }
 
 type writeErr struct{ error }
 
@@ -324,7 +355,12 @@ func isWriteErr(err error) bool {
 }
 
 // finalize writes out the current segment and hands it to the closer.
-func (r *Recorder) finalize(reason string) {
+// Unless the next segment continues this one (continuous), the DTS
+// extractor starts over at the next segment.
+func (r *Recorder) finalize(reason string, continuous bool) {
+	if !continuous {
+		r.dtsOK = false
+	}
 	seg := r.seg
 	if seg == nil {
 		return

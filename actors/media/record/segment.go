@@ -99,7 +99,6 @@ type segment struct {
 	sps, pps []byte
 	startPTS int64 // relay PTS (ticks) of the first sample, for the boundary
 
-	dtsx     h264.DTSExtractor
 	refs     refChain
 	firstDTS int64
 	started  bool
@@ -127,7 +126,6 @@ func newSegment(st storage.Storage, key string, start time.Time, pts int64, sps,
 		startPTS: pts,
 		seq:      1,
 	}
-	s.dtsx.Initialize()
 	s.refs.init(s.sps)
 	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{
 		ID:        1,
@@ -165,14 +163,13 @@ func (s *segment) sameParams(au [][]byte) bool {
 	return (sps == nil || bytes.Equal(sps, s.sps)) && (pps == nil || bytes.Equal(pps, s.pps))
 }
 
-// add appends an access unit. The sample before it gets its duration and
-// is placed in the current fragment, which is written out first if au
-// starts a GOP or the fragment is long enough.
-func (s *segment) add(au [][]byte, pts int64, idr bool) error {
-	dts, err := s.dtsx.Extract(au, pts)
-	if err != nil {
-		return fmt.Errorf("DTS: %w", err)
-	}
+// add appends an access unit with its DTS (from the recorder's DTS
+// extractor, continuous across segments: the first sample's DTS is the
+// segment's time origin, its PTS may come a little later). The sample
+// before it gets its duration and is placed in the current fragment,
+// which is written out first if au starts a GOP or the fragment is long
+// enough.
+func (s *segment) add(au [][]byte, pts, dts int64, idr bool) error {
 	if !s.started {
 		s.started = true
 		s.firstDTS = dts
