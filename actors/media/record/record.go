@@ -2,11 +2,16 @@
 // files in a storage.Storage.
 //
 // Each segment is playable on its own: an init (ftyp+moov with SPS/PPS)
-// then one moof+mdat fragment per GOP (per second for longer GOPs), DTS
-// from 0. A segment starts on an IDR and ends at the first IDR at or after
-// SegmentDuration, at a gap in the source (no access unit for more than
-// GapTimeout, a timestamp jump, new codec parameters) and on Stop. Keys
-// are <Config.Key>/<YYYY>/<MM>/<DD>/<HHMMSS.mmm>-<random>.mp4 (UTC start).
+// then one moof+mdat fragment per GOP (per second for longer GOPs), one
+// H264 track at 90 kHz whose DTS start at 0 (with B-frames the first
+// picture is presented a frame or two later). A segment starts on an IDR
+// and ends at the first IDR at or after SegmentDuration, at a gap in the
+// source (no access unit for more than GapTimeout, a timestamp jump, new
+// codec parameters, access units dropped because the writer fell behind)
+// and on Stop. Pictures whose references were lost (a quick reconnection
+// of the source, a lost frame: frame_num or timestamps jump) are skipped
+// up to the next IDR, so that segments decode without errors. Keys are
+// <Config.Key>/<YYYY>/<MM>/<DD>/<HHMMSS.mmm>-<random>.mp4 (UTC start).
 //
 // While a segment is written it is a partial object (storage.Storage
 // Create): after a crash, Recover publishes its complete fragments or

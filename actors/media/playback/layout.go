@@ -1,0 +1,584 @@
+package playback
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+)
+
+// Bounds of what a segment may hold (a recorder's init is about 1 KB, a
+// moof a few hundred bytes per second of video).
+const (
+	maxInitSize = 1 << 20
+	maxMoofSize = 8 << 20
+	readChunk   = 8 << 10 // bytes read at each box visited: a moof and the next header
+	// scanWorkers bounds the segments read at the same time.
+	scanWorkers = 8
+)
+
+// frag is one movie fragment of a segment: its moof, its mdat and any
+// box up to the next moof. Offsets are absolute in the segment's object.
+type frag struct {
+	off, end int64  // [moof start, next fragment)
+	seqAt    int64  // mfhd sequence_number
+	tfdtAt   int64  // tfdt baseMediaDecodeTime
+	bdoAt    int64  // tfhd base_data_offset; 0: not present
+	bdo      uint64 // its value
+	tfdt     uint64 // decode time of the first sample (track timescale)
+	dur      uint64 // sum of the sample durations
+	tfdt64   bool   // tfdt version 1 (64-bit field)
+	sync     bool   // the first sample is a sync sample (keyframe)
+}
+
+// layout is what is known of one segment object.
+type layout struct {
+	size  int64
+	init  []byte // ftyp+moov: [0, end of moov)
+	track *fmp4.InitTrack
+	frags []frag // nil until scanned in full
+	full  bool   // frags is complete (else only init and size are known)
+}
+
+func (l *layout) initLen() int64 { return int64(len(l.init)) }
+
+// cost in the cache: about 64 bytes per unit.
+func (l *layout) cost() int { return 1 + len(l.frags) + len(l.init)/64 }
+
+// ---- cache ----
+
+// maxCacheCost bounds the structure cache: 256k units ≈ 16 MB ≈ 70 hours
+// of recordings with a fragment a second.
+const maxCacheCost = 256 << 10
+
+type cacheEntry struct {
+	key string
+	l   *layout
+}
+
+type layoutCache struct {
+	mu   sync.Mutex
+	max  int
+	cost int
+	ll   *list.List // front: most recently used
+	m    map[string]*list.Element
+	off  bool // tests: no caching
+}
+
+var cache = &layoutCache{max: maxCacheCost, ll: list.New(), m: map[string]*list.Element{}}
+
+// get returns the layout cached for key if its size matches (size 0:
+// unknown, any) and it is full or full is not needed.
+func (c *layoutCache) get(key string, size int64, needFull bool) *layout {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok {
+		return nil
+	}
+	l := e.Value.(*cacheEntry).l
+	if (size != 0 && l.size != size) || (needFull && !l.full) {
+		return nil
+	}
+	c.ll.MoveToFront(e)
+	return l
+}
+
+func (c *layoutCache) put(key string, l *layout) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.off || l.cost() > c.max/4 {
+		return
+	}
+	if e, ok := c.m[key]; ok {
+		old := e.Value.(*cacheEntry)
+		if old.l.full && !l.full && old.l.size == l.size {
+			return // keep the richer entry
+		}
+		c.cost -= old.l.cost()
+		old.l = l
+		c.cost += l.cost()
+		c.ll.MoveToFront(e)
+	} else {
+		c.m[key] = c.ll.PushFront(&cacheEntry{key: key, l: l})
+		c.cost += l.cost()
+	}
+	for c.cost > c.max {
+		e := c.ll.Back()
+		ce := e.Value.(*cacheEntry)
+		c.ll.Remove(e)
+		delete(c.m, ce.key)
+		c.cost -= ce.l.cost()
+	}
+}
+
+func (c *layoutCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ll.Init()
+	clear(c.m)
+	c.cost = 0
+}
+
+// ---- reading ----
+
+// layouts returns the layouts of segs (full: every fragment; else at
+// least the init), from the cache or reading up to scanWorkers segments
+// at a time.
+func layouts(ctx context.Context, open Opener, segs []Segment, full bool) ([]*layout, error) {
+	out := make([]*layout, len(segs))
+	err := forEach(ctx, len(segs), scanWorkers, func(ctx context.Context, i int) error {
+		seg := segs[i]
+		if l := cache.get(seg.Key, seg.Bytes, full); l != nil {
+			out[i] = l
+			return nil
+		}
+		l, err := scan(ctx, open, seg.Key, full)
+		if err != nil {
+			return fmt.Errorf("playback: segment %s: %w", seg.Key, err)
+		}
+		cache.put(seg.Key, l)
+		out[i] = l
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// forEach runs fn(0..n-1) on up to workers goroutines; the first error
+// cancels the others' context and is returned.
+func forEach(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, n) {
+		wg.Go(func() {
+			for i := range next {
+				if err := fn(ctx, i); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// scanner reads a segment object at offsets, a chunk at a time.
+type scanner struct {
+	r      io.ReadSeeker
+	ra     io.ReaderAt // r's, if it has one
+	pos    int64       // r's position (when ra is nil); -1 unknown
+	size   int64
+	buf    []byte
+	bufOff int64
+}
+
+// bytes returns [off, off+n) of the object (off+n ≤ size), reading at
+// least readChunk bytes when it is not buffered. The slice is valid until
+// the next call.
+func (s *scanner) bytes(off int64, n int) ([]byte, error) {
+	if off >= s.bufOff && off+int64(n) <= s.bufOff+int64(len(s.buf)) {
+		return s.buf[off-s.bufOff:][:n], nil
+	}
+	want := int64(max(n, readChunk))
+	want = min(want, s.size-off)
+	if int64(cap(s.buf)) < want {
+		s.buf = make([]byte, want)
+	}
+	buf := s.buf[:want]
+	s.buf = s.buf[:0]
+	var err error
+	if s.ra != nil {
+		_, err = s.ra.ReadAt(buf, off)
+		if err == io.EOF {
+			err = nil // ReadAt may report EOF with a full read at the end
+		}
+	} else {
+		if s.pos != off {
+			if _, err = s.r.Seek(off, io.SeekStart); err != nil {
+				return nil, err
+			}
+		}
+		var m int
+		m, err = io.ReadFull(s.r, buf)
+		s.pos = off + int64(m)
+	}
+	if err == io.ErrUnexpectedEOF {
+		err = fmt.Errorf("object shorter than its size: %w", err)
+	}
+	if err != nil {
+		s.pos = -1
+		return nil, err
+	}
+	s.buf, s.bufOff = buf, off
+	return buf[:n], nil
+}
+
+// boxHeader reads the header of the box at off: its type, header length
+// and size. ok is false when no complete box starts at off (a truncated
+// object ends there).
+func (s *scanner) boxHeader(off int64) (typ string, hl, size int64, ok bool, err error) {
+	if s.size-off < 8 {
+		return "", 0, 0, false, nil
+	}
+	h, err := s.bytes(off, 8)
+	if err != nil {
+		return "", 0, 0, false, err
+	}
+	size, hl, typ = int64(binary.BigEndian.Uint32(h)), 8, string(h[4:8])
+	switch size {
+	case 0: // to the end of the object
+		size = s.size - off
+	case 1:
+		if s.size-off < 16 {
+			return "", 0, 0, false, nil
+		}
+		h, err := s.bytes(off, 16)
+		if err != nil {
+			return "", 0, 0, false, err
+		}
+		size, hl = int64(binary.BigEndian.Uint64(h[8:])), 16
+	}
+	if size < hl || size > s.size-off {
+		return "", 0, 0, false, nil
+	}
+	return typ, hl, size, true, nil
+}
+
+// scan reads a segment's structure: the init, and with full every
+// fragment (about one read per fragment: its moof and the next header).
+func scan(ctx context.Context, open Opener, key string, full bool) (*layout, error) {
+	r, size, err := open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	s := &scanner{r: r, size: size}
+	if ra, ok := r.(io.ReaderAt); ok {
+		s.ra = ra
+	}
+	l := &layout{size: size}
+	var def trackDefaults
+	var pending *frag // a moof waiting for its mdat
+	off := int64(0)
+	for off < size {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		typ, hl, bsize, ok, err := s.boxHeader(off)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break // a truncated box: the object ends with the last complete fragment
+		}
+		end := off + bsize
+		switch typ {
+		case "moov":
+			if l.init != nil {
+				return nil, fmt.Errorf("%w: two moov boxes", ErrUnsupported)
+			}
+			if end > maxInitSize {
+				return nil, fmt.Errorf("%w: init of %d bytes", ErrUnsupported, end)
+			}
+			b, err := s.bytes(0, int(end))
+			if err != nil {
+				return nil, err
+			}
+			l.init = bytes.Clone(b)
+			if err := l.parseInit(&def); err != nil {
+				return nil, err
+			}
+			if !full {
+				return l, nil
+			}
+		case "moof":
+			if l.init == nil {
+				return nil, fmt.Errorf("%w: moof before moov", ErrUnsupported)
+			}
+			if pending != nil {
+				return nil, fmt.Errorf("%w: moof without mdat at %d", ErrUnsupported, pending.off)
+			}
+			if bsize > maxMoofSize {
+				return nil, fmt.Errorf("%w: moof of %d bytes", ErrUnsupported, bsize)
+			}
+			b, err := s.bytes(off, int(bsize))
+			if err != nil {
+				return nil, err
+			}
+			f, err := parseMoof(b, off, hl, def)
+			if err != nil {
+				return nil, fmt.Errorf("moof at %d: %w", off, err)
+			}
+			pending = &f
+		case "mdat":
+			if pending != nil {
+				pending.end = end
+				l.frags = append(l.frags, *pending)
+				pending = nil
+			}
+		case "mfra":
+			off = size // the random access index closes the file
+			continue
+		default:
+			// other boxes after a fragment (free, skip, …) go along with it
+			if pending == nil && len(l.frags) > 0 {
+				l.frags[len(l.frags)-1].end = end
+			}
+		}
+		off = end
+	}
+	if l.init == nil {
+		return nil, fmt.Errorf("%w: no moov", ErrUnsupported)
+	}
+	l.full = true
+	return l, nil
+}
+
+// trackDefaults are the trex defaults of the track.
+type trackDefaults struct {
+	duration, flags uint32
+}
+
+// parseInit reads the track (codec, timescale) and its trex defaults.
+func (l *layout) parseInit(def *trackDefaults) error {
+	var ini fmp4.Init
+	if err := ini.Unmarshal(bytes.NewReader(l.init)); err != nil {
+		return fmt.Errorf("%w: init: %v", ErrUnsupported, err)
+	}
+	if len(ini.Tracks) != 1 || ini.Tracks[0].TimeScale == 0 {
+		return fmt.Errorf("%w: %d known tracks, want 1", ErrUnsupported, len(ini.Tracks))
+	}
+	l.track = ini.Tracks[0]
+	return eachBox(l.init, 0, len(l.init), func(typ string, _, body, end int) error {
+		if typ != "moov" {
+			return nil
+		}
+		return eachBox(l.init, body, end, func(typ string, _, body, end int) error {
+			if typ != "mvex" {
+				return nil
+			}
+			return eachBox(l.init, body, end, func(typ string, _, body, end int) error {
+				b := l.init[body:end]
+				if typ == "trex" && len(b) >= 24 && binary.BigEndian.Uint32(b[4:]) == uint32(l.track.ID) {
+					def.duration = binary.BigEndian.Uint32(b[12:])
+					def.flags = binary.BigEndian.Uint32(b[20:])
+				}
+				return nil
+			})
+		})
+	})
+}
+
+// eachBox calls fn for each box in b[from:to] with the offsets (in b) of
+// its start, its body and its end.
+func eachBox(b []byte, from, to int, fn func(typ string, start, body, end int) error) error {
+	for p := from; p < to; {
+		if to-p < 8 {
+			return fmt.Errorf("%w: truncated box header at %d", ErrUnsupported, p)
+		}
+		size, hl := int(binary.BigEndian.Uint32(b[p:])), 8
+		typ := string(b[p+4 : p+8])
+		switch size {
+		case 0:
+			size = to - p
+		case 1:
+			if to-p < 16 {
+				return fmt.Errorf("%w: truncated box header at %d", ErrUnsupported, p)
+			}
+			s := binary.BigEndian.Uint64(b[p+8:])
+			if s > uint64(to-p) {
+				return fmt.Errorf("%w: box %q overflows its parent", ErrUnsupported, typ)
+			}
+			size, hl = int(s), 16
+		}
+		if size < hl || size > to-p {
+			return fmt.Errorf("%w: box %q overflows its parent", ErrUnsupported, typ)
+		}
+		if err := fn(typ, p, p+hl, p+size); err != nil {
+			return err
+		}
+		p += size
+	}
+	return nil
+}
+
+// Flags of tfhd, trun and samples (ISO/IEC 14496-12 8.8).
+const (
+	tfhdBaseDataOffset    = 0x01
+	tfhdSampleDescIndex   = 0x02
+	tfhdDefaultDuration   = 0x08
+	tfhdDefaultSize       = 0x10
+	tfhdDefaultFlags      = 0x20
+	trunDataOffset        = 0x01
+	trunFirstSampleFlags  = 0x04
+	trunSampleDuration    = 0x100
+	trunSampleSize        = 0x200
+	trunSampleFlags       = 0x400
+	trunSampleCTO         = 0x800
+	sampleIsNonSyncSample = 0x10000
+)
+
+// parseMoof reads a moof box (b, hl bytes of header) found at off in its
+// object.
+func parseMoof(b []byte, off, hl int64, def trackDefaults) (frag, error) {
+	f := frag{off: off}
+	var haveMfhd, haveTfhd, haveTfdt bool
+	trafs, samples := 0, 0
+	err := eachBox(b, int(hl), len(b), func(typ string, _, body, end int) error {
+		switch typ {
+		case "mfhd":
+			if end-body < 8 {
+				return fmt.Errorf("%w: short mfhd", ErrUnsupported)
+			}
+			f.seqAt = off + int64(body) + 4
+			haveMfhd = true
+		case "traf":
+			trafs++
+			if trafs > 1 {
+				return fmt.Errorf("%w: more than one track fragment", ErrUnsupported)
+			}
+			defDur, defFlags := def.duration, def.flags
+			return eachBox(b, body, end, func(typ string, _, body, end int) error {
+				p := b[body:end]
+				if len(p) < 4 {
+					return fmt.Errorf("%w: short %s", ErrUnsupported, typ)
+				}
+				version, flags := p[0], uint32(p[1])<<16|uint32(p[2])<<8|uint32(p[3])
+				switch typ {
+				case "tfhd":
+					need := 8
+					for _, fl := range []struct {
+						bit uint32
+						n   int
+					}{{tfhdBaseDataOffset, 8}, {tfhdSampleDescIndex, 4}, {tfhdDefaultDuration, 4}, {tfhdDefaultSize, 4}, {tfhdDefaultFlags, 4}} {
+						if flags&fl.bit != 0 {
+							need += fl.n
+						}
+					}
+					if len(p) < need {
+						return fmt.Errorf("%w: short tfhd", ErrUnsupported)
+					}
+					q := 8
+					if flags&tfhdBaseDataOffset != 0 {
+						f.bdoAt = off + int64(body+q)
+						f.bdo = binary.BigEndian.Uint64(p[q:])
+						q += 8
+					}
+					if flags&tfhdSampleDescIndex != 0 {
+						q += 4
+					}
+					if flags&tfhdDefaultDuration != 0 {
+						defDur = binary.BigEndian.Uint32(p[q:])
+						q += 4
+					}
+					if flags&tfhdDefaultSize != 0 {
+						q += 4
+					}
+					if flags&tfhdDefaultFlags != 0 {
+						defFlags = binary.BigEndian.Uint32(p[q:])
+					}
+					haveTfhd = true
+				case "tfdt":
+					f.tfdtAt = off + int64(body) + 4
+					if version == 1 {
+						if len(p) < 12 {
+							return fmt.Errorf("%w: short tfdt", ErrUnsupported)
+						}
+						f.tfdt, f.tfdt64 = binary.BigEndian.Uint64(p[4:]), true
+					} else {
+						if len(p) < 8 {
+							return fmt.Errorf("%w: short tfdt", ErrUnsupported)
+						}
+						f.tfdt = uint64(binary.BigEndian.Uint32(p[4:]))
+					}
+					haveTfdt = true
+				case "trun":
+					if !haveTfhd {
+						return fmt.Errorf("%w: trun before tfhd", ErrUnsupported)
+					}
+					if len(p) < 8 {
+						return fmt.Errorf("%w: short trun", ErrUnsupported)
+					}
+					count := int(binary.BigEndian.Uint32(p[4:]))
+					q := 8
+					if flags&trunDataOffset != 0 {
+						q += 4
+					}
+					firstFlags, haveFirst := uint32(0), false
+					if flags&trunFirstSampleFlags != 0 {
+						if len(p) < q+4 {
+							return fmt.Errorf("%w: short trun", ErrUnsupported)
+						}
+						firstFlags, haveFirst = binary.BigEndian.Uint32(p[q:]), true
+						q += 4
+					}
+					entry := 0
+					for _, bit := range []uint32{trunSampleDuration, trunSampleSize, trunSampleFlags, trunSampleCTO} {
+						if flags&bit != 0 {
+							entry += 4
+						}
+					}
+					if count < 0 || (len(p)-q) < count*entry {
+						return fmt.Errorf("%w: short trun", ErrUnsupported)
+					}
+					for i := range count {
+						e := p[q+i*entry:]
+						dur, sflags := defDur, defFlags
+						if flags&trunSampleDuration != 0 {
+							dur = binary.BigEndian.Uint32(e)
+							e = e[4:]
+						}
+						if flags&trunSampleSize != 0 {
+							e = e[4:]
+						}
+						if flags&trunSampleFlags != 0 {
+							sflags = binary.BigEndian.Uint32(e)
+						}
+						if samples == 0 && i == 0 {
+							if haveFirst {
+								sflags = firstFlags
+							}
+							f.sync = sflags&sampleIsNonSyncSample == 0
+						}
+						f.dur += uint64(dur)
+					}
+					samples += count
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return frag{}, err
+	}
+	if !haveMfhd || trafs != 1 || !haveTfhd || !haveTfdt {
+		return frag{}, fmt.Errorf("%w: moof without mfhd, traf, tfhd or tfdt", ErrUnsupported)
+	}
+	if samples == 0 {
+		return frag{}, fmt.Errorf("%w: empty fragment", ErrUnsupported)
+	}
+	return f, nil
+}
