@@ -50,6 +50,9 @@ type Stop struct{ Reason string }
 // Recovered reports a segment the recorder finalized after a crash.
 type Recovered struct{ Segment record.Segment }
 
+// RemovedPartial reports a partial segment recovery had to delete.
+type RemovedPartial struct{ Key string }
+
 // Segments asks for the plan's segments overlapping [From, To).
 type Segments struct {
 	From, To time.Time
@@ -124,6 +127,9 @@ func (a *Actor) Receive(c *actor.Context) {
 		a.recordSegment(m.seg, false)
 	case *Recovered:
 		a.recordSegment(m.Segment, true)
+	case *RemovedPartial:
+		a.append(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentDeleted{PlanSegmentDeleted: &pb.PlanSegmentDeleted{
+			Key: m.Key, Reason: "unplayable partial", Device: a.key.Device, Channel: uint32(a.key.Channel)}}}, nil)
 	case *Stop:
 		a.gen++
 		if a.timer != nil {

@@ -140,6 +140,21 @@ func (h *Host) Recovered(ctx context.Context, seg record.Segment) error {
 	return nil
 }
 
+// RemovedPartial records that a crash left an unplayable partial segment,
+// which recovery deleted.
+func (h *Host) RemovedPartial(ctx context.Context, key string) error {
+	id, _, _ := strings.Cut(key, "/")
+	if _, _, ok := events.ParseChannelID(id); !ok {
+		return events.ErrInvalidID
+	}
+	pid, err := h.planPID(ctx, id, true)
+	if err != nil {
+		return err
+	}
+	h.engine.Send(pid, &plan.RemovedPartial{Key: key})
+	return nil
+}
+
 // stopDevicePlans ends the recordings of a removed device.
 func (h *Host) stopDevicePlans(deviceID string) {
 	for ch := 1; ch <= events.MaxChannels; ch++ {

@@ -106,7 +106,7 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 	}
 	// Segments a crash left half-written: finalize what plays, drop the rest
 	// (before any recorder starts writing again).
-	recovered, err := record.Recover(ctx, store2)
+	recovered, err := record.RecoverPartials(ctx, store2)
 	if err != nil {
 		log.Warn("recovering partial segments", "err", err)
 	}
@@ -119,9 +119,14 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 	if err != nil {
 		return fail(fmt.Errorf("activate shards: %w", err))
 	}
-	for _, seg := range recovered {
+	for _, seg := range recovered.Published {
 		if err := n.host.Recovered(ctx, seg); err != nil {
 			log.Warn("recovered segment without a plan", "key", seg.Key, "err", err)
+		}
+	}
+	for _, key := range recovered.Removed {
+		if err := n.host.RemovedPartial(ctx, key); err != nil {
+			log.Warn("removed partial without a plan", "key", key, "err", err)
 		}
 	}
 	live, err := n.startRelay(sealer, []byte(*cfg.secret))
