@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,10 @@ type Recordings struct {
 	// Segment finds the segment of a channel starting at startMS (from the
 	// plan's own state, not from user input) and opens it.
 	Segment func(ctx context.Context, device string, channel int, startMS int64) (io.ReadSeekCloser, int64, time.Time, error)
+	// MP4 is one fMP4 over [from, to) (seekable; close with the returned func).
+	MP4 func(ctx context.Context, device string, channel int, from, to time.Time) (io.ReadSeeker, func() error, error)
+	// Playlist is an HLS VOD playlist over [from, to); urlOf names each segment by its start.
+	Playlist func(ctx context.Context, device string, channel int, from, to time.Time, urlOf func(startMS int64) string) ([]byte, error)
 }
 
 // RecordingItem is one row of GET /v1/recordings.
@@ -129,4 +134,85 @@ func (s *Server) tokenOrKey(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return viewer(c)
 	}
+}
+
+// playbackRange reads ?start=&end= (RFC 3339; end after start, at most 24 h).
+func playbackRange(c echo.Context) (time.Time, time.Time, *Problem) {
+	if c.QueryParam("start") == "" {
+		return time.Time{}, time.Time{}, badRequest("start", "start is required (RFC 3339)")
+	}
+	from, p := parseRFC3339(c, "start", time.Time{})
+	if p != nil {
+		return from, from, p
+	}
+	to, p := parseRFC3339(c, "end", from.Add(time.Hour))
+	if p != nil {
+		return from, to, p
+	}
+	if !to.After(from) || to.Sub(from) > 24*time.Hour {
+		return from, to, badRequest("end", "end must be after start, at most 24 h later")
+	}
+	return from, to, nil
+}
+
+// GET /v1/devices/{id}/channels/{ch}/playback.mp4?start=&end=: one fMP4 over
+// the range, from the keyframe at or before start, with Content-Length and
+// Range so players can seek.
+func (s *Server) playbackMP4(c echo.Context) error {
+	if s.recordings == nil || s.recordings.MP4 == nil {
+		return problem(http.StatusNotFound, "", "playback is not served by this node")
+	}
+	id, p := pathID(c)
+	if p != nil {
+		return p
+	}
+	ch, p := channelParam(c)
+	if p != nil {
+		return p
+	}
+	from, to, p := playbackRange(c)
+	if p != nil {
+		return p
+	}
+	f, closeFn, err := s.recordings.MP4(c.Request().Context(), id, ch, from, to)
+	if err != nil {
+		return problem(http.StatusNotFound, "", "nothing recorded in that range")
+	}
+	defer closeFn()
+	c.Response().Header().Set("Content-Type", "video/mp4")
+	http.ServeContent(c.Response(), c.Request(), "", time.Time{}, f)
+	return nil
+}
+
+// GET /v1/devices/{id}/channels/{ch}/playback.m3u8?start=&end=: an HLS VOD
+// playlist over the range; its URIs carry a stream token so players without
+// custom headers work.
+func (s *Server) playbackM3U8(c echo.Context) error {
+	if s.recordings == nil || s.recordings.Playlist == nil {
+		return problem(http.StatusNotFound, "", "playback is not served by this node")
+	}
+	id, p := pathID(c)
+	if p != nil {
+		return p
+	}
+	ch, p := channelParam(c)
+	if p != nil {
+		return p
+	}
+	from, to, p := playbackRange(c)
+	if p != nil {
+		return p
+	}
+	tok := c.QueryParam("token")
+	if tok == "" && s.live != nil && s.live.Signer != nil {
+		tok = s.live.Signer.Sign(id, ch, time.Now().Add(6*time.Hour))
+	}
+	urlOf := func(startMS int64) string {
+		return fmt.Sprintf("/v1/devices/%s/channels/%d/recordings/%d.mp4?token=%s", id, ch, startMS, url.QueryEscape(tok))
+	}
+	body, err := s.recordings.Playlist(c.Request().Context(), id, ch, from, to, urlOf)
+	if err != nil {
+		return problem(http.StatusNotFound, "", "nothing recorded in that range")
+	}
+	return c.Blob(http.StatusOK, "application/vnd.apple.mpegurl", body)
 }

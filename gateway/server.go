@@ -134,6 +134,8 @@ func (s *Server) routes() {
 	e.GET("/v1/devices/:id/channels/:ch/plan", s.getPlan, viewer)
 	e.GET("/v1/recordings", s.listRecordings, viewer, s.requireClickHouse)
 	e.GET("/v1/devices/:id/channels/:ch/recordings/:start", s.downloadSegment, s.tokenOrKey)
+	e.GET("/v1/devices/:id/channels/:ch/playback.mp4", s.playbackMP4, s.tokenOrKey)
+	e.GET("/v1/devices/:id/channels/:ch/playback.m3u8", s.playbackM3U8, s.tokenOrKey)
 	e.GET("/hls/:id/:ch/*", s.serveHLS) // the stream token authorizes
 
 	e.GET("/v1/analytics/*", s.noAnalytics, viewer, s.requireClickHouse)

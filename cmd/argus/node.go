@@ -20,6 +20,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/argus-vms/argus/actors/device"
+	"github.com/argus-vms/argus/actors/media/playback"
 	"github.com/argus-vms/argus/actors/media/probe"
 	"github.com/argus-vms/argus/actors/media/record"
 	"github.com/argus-vms/argus/actors/media/relay"
@@ -258,6 +259,37 @@ func (n *node) recordings(st storage.Storage) *gateway.Recordings {
 			}
 			return nil, 0, time.Time{}, errors.New("no such segment")
 		},
+	}
+	open := playback.Opener(st.Open)
+	segments := func(ctx context.Context, device string, channel int, from, to time.Time) ([]playback.Segment, error) {
+		segs, err := n.host.PlanSegments(ctx, device, channel, from, to)
+		if err != nil || len(segs) == 0 {
+			return nil, errors.Join(err, errors.New("nothing recorded in the range"))
+		}
+		out := make([]playback.Segment, len(segs))
+		for i, s := range segs {
+			out[i] = playback.Segment{Key: s.Key, Start: time.UnixMilli(s.Start), End: time.UnixMilli(s.End), Bytes: s.Bytes}
+		}
+		return out, nil
+	}
+	r.MP4 = func(ctx context.Context, device string, channel int, from, to time.Time) (io.ReadSeeker, func() error, error) {
+		segs, err := segments(ctx, device, channel, from, to)
+		if err != nil {
+			return nil, nil, err
+		}
+		// The file outlives the request context only while it is served.
+		f, err := playback.MP4(context.WithoutCancel(ctx), open, segs, from, to)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f, f.Close, nil
+	}
+	r.Playlist = func(ctx context.Context, device string, channel int, from, to time.Time, urlOf func(int64) string) ([]byte, error) {
+		segs, err := segments(ctx, device, channel, from, to)
+		if err != nil {
+			return nil, err
+		}
+		return playback.Playlist(ctx, open, segs, func(s playback.Segment) string { return urlOf(s.Start.UnixMilli()) })
 	}
 	if n.proj != nil {
 		r.Index = func(ctx context.Context, device string, channel int, from, to time.Time, limit int) ([]gateway.RecordingItem, error) {

@@ -128,6 +128,37 @@ func TestContinuousRecording(t *testing.T) {
 		}
 	}
 
+	// Playback over the first two segments: one fMP4 lasting their sum.
+	q := "start=" + rec.Items[0].Start + "&end=" + rec.Items[1].End
+	st, hdr, mp4 := n.Do("GET", "/v1/devices/rec-1/channels/1/playback.mp4?"+q, "", "")
+	if st != 200 || hdr.Get("Content-Length") != strconv.Itoa(len(mp4)) {
+		t.Fatalf("playback.mp4: %d, %d bytes, Content-Length %s", st, len(mp4), hdr.Get("Content-Length"))
+	}
+	pf := filepath.Join(t.TempDir(), "playback.mp4")
+	os.WriteFile(pf, mp4, 0o644)
+	want := float64(rec.Items[0].DurationMS+rec.Items[1].DurationMS) / 1000
+	if d, err := probeDuration(t, pf); err != nil || d < want-1 || d > want+1 {
+		t.Errorf("playback.mp4 lasts %.2f s, want %.2f ± 1: %v", d, want, err)
+	}
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", pf, "-f", "null", "-").CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("playback.mp4 does not decode cleanly: %v %s", err, out)
+	}
+	if st, _, part := n.Do("GET", "/v1/devices/rec-1/channels/1/playback.mp4?"+q, "", "", "Range", "bytes=1000-1999"); st != 206 || string(part) != string(mp4[1000:2000]) {
+		t.Errorf("playback.mp4 range: %d", st)
+	}
+	// HLS VOD: a player with no headers follows the playlist's tokened URIs.
+	tok := strings.SplitN(liveURLs(t, n, "rec-1", 1, "").RTSP, "token=", 2)[1]
+	st, _, m3u8 := n.Do("GET", "/v1/devices/rec-1/channels/1/playback.m3u8?"+q+"&token="+tok, "-", "")
+	if st != 200 || !strings.Contains(string(m3u8), "#EXT-X-PLAYLIST-TYPE:VOD") || !strings.Contains(string(m3u8), "token=") {
+		t.Fatalf("playback.m3u8: %d %s", st, m3u8)
+	}
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", n.HTTP+"/v1/devices/rec-1/channels/1/playback.m3u8?"+q+"&token="+tok, "-f", "null", "-").CombinedOutput(); err != nil {
+		t.Errorf("ffmpeg cannot play the VOD playlist: %v %s", err, out)
+	}
+	if st, _, _ := n.Do("GET", "/v1/devices/rec-1/channels/1/playback.mp4?"+q+"&token=forged", "-", ""); st != 403 {
+		t.Errorf("forged token on playback: %d", st)
+	}
+
 	// kill -9 mid-segment → restart → recording resumes; nothing unplayable on disk.
 	n.Kill()
 	n.Restart()

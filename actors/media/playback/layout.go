@@ -210,9 +210,13 @@ func (s *scanner) bytes(off int64, n int) ([]byte, error) {
 	s.buf = s.buf[:0]
 	var err error
 	if s.ra != nil {
-		_, err = s.ra.ReadAt(buf, off)
-		if err == io.EOF {
+		var m int
+		m, err = s.ra.ReadAt(buf, off)
+		switch {
+		case m == len(buf):
 			err = nil // ReadAt may report EOF with a full read at the end
+		case err == nil || err == io.EOF:
+			err = io.ErrUnexpectedEOF
 		}
 	} else {
 		if s.pos != off {

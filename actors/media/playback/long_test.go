@@ -1,6 +1,7 @@
 package playback
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/argus-vms/argus/actors/media/storage"
+	"github.com/argus-vms/argus/actors/media/storage/s3fake"
 )
 
 // longRange links one real 10 s segment under n keys of a new local
@@ -151,4 +153,58 @@ func BenchmarkMP4TTFB(b *testing.B) {
 			f.Close()
 		}
 	})
+}
+
+// The same over S3 (an S3-protocol server over HTTP): 30 segments (5
+// min); every fragment located with a ranged GET when the cache is empty.
+func TestMP4S3(t *testing.T) {
+	t.Parallel()
+	srv := s3fake.ForTest(t, "recordings")
+	st, err := storage.NewS3(srv.Config(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	data := object(t, fx.a[0].Key)
+	_, segs := longRange(t, 30)
+	for _, s := range segs {
+		w, err := st.Create(ctx, s.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t0 := time.Now()
+	f, err := MP4(ctx, st.Open, segs, segs[0].Start, segs[len(segs)-1].End)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.ReadFull(f, make([]byte, 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	cold := time.Since(t0)
+	t0 = time.Now()
+	full := readAll(t, f)
+	readTime := time.Since(t0)
+	t.Logf("S3, 5 min, %d segments, %.0f MB: time to first byte %v (cache empty), read all in %v", len(segs), float64(f.Size())/1e6, cold, readTime)
+	p := parseFMP4(t, full)
+	checkTimeline(t, p)
+	if got, want := len(samples(p)), len(segs)*len(samples(parseFMP4(t, data))); got != want {
+		t.Errorf("%d samples, want %d", got, want)
+	}
+	// a seek to a segment deep inside, as a Range request does
+	mid := f.Size() * 2 / 3
+	if _, err := f.Seek(mid, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1<<20)
+	if _, err := io.ReadFull(f, b); err != nil || !bytes.Equal(b, full[mid:mid+int64(len(b))]) {
+		t.Errorf("read at %d: %v", mid, err)
+	}
 }

