@@ -28,8 +28,6 @@ type frag struct {
 	off, end int64  // [moof start, next fragment)
 	seqAt    int64  // mfhd sequence_number
 	tfdtAt   int64  // tfdt baseMediaDecodeTime
-	bdoAt    int64  // tfhd base_data_offset; 0: not present
-	bdo      uint64 // its value
 	tfdt     uint64 // decode time of the first sample (track timescale)
 	dur      uint64 // sum of the sample durations
 	tfdt64   bool   // tfdt version 1 (64-bit field)
@@ -484,12 +482,12 @@ func parseMoof(b []byte, off, hl int64, def trackDefaults) (frag, error) {
 					if len(p) < need {
 						return fmt.Errorf("%w: short tfhd", ErrUnsupported)
 					}
-					q := 8
+					// data offsets must be relative to the moof (the default
+					// without base-data-offset-present) for the fragment to move
 					if flags&tfhdBaseDataOffset != 0 {
-						f.bdoAt = off + int64(body+q)
-						f.bdo = binary.BigEndian.Uint64(p[q:])
-						q += 8
+						return fmt.Errorf("%w: tfhd with an absolute base_data_offset", ErrUnsupported)
 					}
+					q := 8
 					if flags&tfhdSampleDescIndex != 0 {
 						q += 4
 					}

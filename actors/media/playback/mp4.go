@@ -23,11 +23,11 @@ import (
 //
 // Gaps between segments are closed up: the output's time is recorded
 // time (its decode times run from 0 without a jump). Each fragment keeps
-// its bytes; only its moof's sequence number (1, 2, … across the output),
-// its tfdt decode time and, if it has one, its tfhd base_data_offset are
-// rewritten in place (same sizes), so output offsets map 1:1 to segment
-// bytes. The output's init gains an mvex/mehd box with the total duration
-// so players know it before reading to the end.
+// its bytes; only its moof's sequence number (1, 2, … across the output)
+// and its tfdt decode time are rewritten, in place (same sizes), so
+// output offsets map 1:1 to segment bytes. The output's init gains an
+// mvex/mehd box with the total duration (for players that read it, so
+// they need not read to the end to know it).
 //
 // Codec parameters: the output has a single sample description, the
 // first segment's. When a later segment's track differs (SPS, PPS,
@@ -134,9 +134,6 @@ func MP4(ctx context.Context, open Opener, segs []Segment, from, to time.Time) (
 				f.patches = append(f.patches, patch{at: fr.tfdtAt + shift, val: dts, n: 4})
 			} else {
 				return nil, fmt.Errorf("playback: segment %s: %w: 32-bit tfdt overflows", seg.Key, ErrUnsupported)
-			}
-			if fr.bdoAt != 0 {
-				f.patches = append(f.patches, patch{at: fr.bdoAt + shift, val: uint64(int64(fr.bdo) + shift), n: 8})
 			}
 			seq++
 			out += n

@@ -20,7 +20,11 @@ import (
 // own EXT-X-MAP, so EXT-X-DISCONTINUITY is in front of every segment but
 // the first: gaps (> 1 s between segments) and codec changes are among
 // these boundaries, and a player lays segments end to end by their EXTINF
-// (gaps closed up, as MP4 does).
+// (gaps closed up, as MP4 does). Players honouring the tag (hls.js,
+// Safari, ExoPlayer) play through seamlessly; ffmpeg's HLS demuxer
+// ignores it and, where decode times go back, drops up to the first GOP
+// of the next segment. (Continuous decode times across files would need
+// the files served rewritten, as MP4 does, rather than as recorded.)
 //
 // EXTINF is End-Start of each segment; the init lengths are read from
 // each file's first bytes through open (or the structure cache).
