@@ -35,8 +35,11 @@ run: deps build
 test: deps
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+# Figures next to same-run baselines (test/bench prints the table), then the
+# package benchmarks: playback time-to-first-byte over one hour, recorder CPU.
 bench: deps build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/
+	$(GO) test -count=1 -run '^$$' -bench 'MP4TTFB|RecorderCPU' -benchtime 1x -timeout 20m ./actors/media/playback/ ./actors/media/record/
 
 generate: deps
 	protoc --plugin=protoc-gen-go=$$($(GO) tool -n protoc-gen-go) \

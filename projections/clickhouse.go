@@ -77,6 +77,7 @@ func schema(db string) []string {
 		device String,
 		channel UInt32,
 		start DateTime,
+		` + "`end`" + ` DateTime,
 		start_ms UInt64,
 		end_ms UInt64,
 		duration_ms UInt64,

@@ -38,7 +38,7 @@ func (s *RecordingsSink) Write(ctx context.Context, batch []events.Event) error 
 		return nil
 	}
 	b, err := s.Conn.PrepareBatch(ctx, "INSERT INTO "+s.table()+
-		" (device, channel, start, start_ms, end_ms, duration_ms, bytes, key, recovered, deleted, seq)")
+		" (device, channel, start, `end`, start_ms, end_ms, duration_ms, bytes, key, recovered, deleted, seq)")
 	if err != nil {
 		return err
 	}
@@ -51,11 +51,11 @@ func (s *RecordingsSink) Write(ctx context.Context, batch []events.Event) error 
 			if r.Recovered {
 				rec = 1
 			}
-			err = b.Append(r.Device, r.Channel, time.UnixMilli(r.StartUnixMs).UTC(), uint64(r.StartUnixMs), uint64(r.EndUnixMs),
+			err = b.Append(r.Device, r.Channel, time.UnixMilli(r.StartUnixMs).UTC(), time.UnixMilli(r.EndUnixMs).UTC(), uint64(r.StartUnixMs), uint64(r.EndUnixMs),
 				uint64(r.DurationMs), uint64(r.Bytes), r.Key, rec, uint8(0), e.Seq)
 		case *pb.Envelope_PlanSegmentDeleted:
 			d := p.PlanSegmentDeleted
-			err = b.Append(d.Device, d.Channel, time.UnixMilli(d.StartUnixMs).UTC(), uint64(d.StartUnixMs), uint64(0),
+			err = b.Append(d.Device, d.Channel, time.UnixMilli(d.StartUnixMs).UTC(), time.UnixMilli(d.StartUnixMs).UTC(), uint64(d.StartUnixMs), uint64(0),
 				uint64(0), uint64(0), d.Key, uint8(0), uint8(1), e.Seq)
 		default:
 			continue
