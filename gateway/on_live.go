@@ -55,17 +55,23 @@ func channelParam(c echo.Context) (int, *Problem) {
 	return ch, nil
 }
 
+// channelPath reads and validates {id} and {ch} of a device channel route.
+func channelPath(c echo.Context) (string, int, *Problem) {
+	id, p := pathID(c)
+	if p != nil {
+		return "", 0, p
+	}
+	ch, p := channelParam(c)
+	return id, ch, p
+}
+
 // GET /v1/devices/{id}/channels/{ch}/live[?ttl=300]: signed, expiring URLs
 // on the node that hosts the stream.
 func (s *Server) liveURLs(c echo.Context) error {
 	if s.live == nil || s.live.Signer == nil {
 		return unavailable("live video is not configured on this node")
 	}
-	id, p := pathID(c)
-	if p != nil {
-		return p
-	}
-	ch, p := channelParam(c)
+	id, ch, p := channelPath(c)
 	if p != nil {
 		return p
 	}

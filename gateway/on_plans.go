@@ -87,11 +87,7 @@ func (s *Server) askPlan(c echo.Context, id string, ch int, cmd proto.Message) (
 
 // PUT /v1/devices/{id}/channels/{ch}/plan
 func (s *Server) putPlan(c echo.Context) error {
-	id, p := pathID(c)
-	if p != nil {
-		return p
-	}
-	ch, p := channelParam(c)
+	id, ch, p := channelPath(c)
 	if p != nil {
 		return p
 	}
@@ -133,11 +129,7 @@ func (s *Server) putPlan(c echo.Context) error {
 
 // GET /v1/devices/{id}/channels/{ch}/plan
 func (s *Server) getPlan(c echo.Context) error {
-	id, p := pathID(c)
-	if p != nil {
-		return p
-	}
-	ch, p := channelParam(c)
+	id, ch, p := channelPath(c)
 	if p != nil {
 		return p
 	}

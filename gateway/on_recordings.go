@@ -97,11 +97,7 @@ func (s *Server) downloadSegment(c echo.Context) error {
 	if s.recordings == nil || s.recordings.Segment == nil {
 		return problem(http.StatusNotFound, "", "recordings are not served by this node")
 	}
-	id, p := pathID(c)
-	if p != nil {
-		return p
-	}
-	ch, p := channelParam(c)
+	id, ch, p := channelPath(c)
 	if p != nil {
 		return p
 	}
@@ -162,11 +158,7 @@ func (s *Server) playbackMP4(c echo.Context) error {
 	if s.recordings == nil || s.recordings.MP4 == nil {
 		return problem(http.StatusNotFound, "", "playback is not served by this node")
 	}
-	id, p := pathID(c)
-	if p != nil {
-		return p
-	}
-	ch, p := channelParam(c)
+	id, ch, p := channelPath(c)
 	if p != nil {
 		return p
 	}
@@ -191,11 +183,7 @@ func (s *Server) playbackM3U8(c echo.Context) error {
 	if s.recordings == nil || s.recordings.Playlist == nil {
 		return problem(http.StatusNotFound, "", "playback is not served by this node")
 	}
-	id, p := pathID(c)
-	if p != nil {
-		return p
-	}
-	ch, p := channelParam(c)
+	id, ch, p := channelPath(c)
 	if p != nil {
 		return p
 	}
