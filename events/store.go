@@ -210,6 +210,48 @@ func (s *Store) Scan(ctx context.Context, filters []string, afterSeq uint64, fn 
 	}
 }
 
+// Follow calls fn for every event on subjects matching filters after
+// afterSeq, in order, including those appended later, until ctx ends or fn
+// returns an error (live tails).
+func (s *Store) Follow(ctx context.Context, filters []string, afterSeq uint64, fn func(Event) error) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if afterSeq > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = afterSeq + 1
+	}
+	cons, err := s.stream.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	iter, err := cons.Messages(jetstream.PullMaxMessages(512))
+	if err != nil {
+		return err
+	}
+	defer iter.Stop()
+	stop := context.AfterFunc(ctx, iter.Stop)
+	defer stop()
+	for {
+		m, err := iter.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return err
+		}
+		env := &pb.Envelope{}
+		if err := proto.Unmarshal(m.Data(), env); err != nil {
+			continue // unreadable: skip rather than end the tail
+		}
+		if err := fn(Event{Seq: md.Sequence.Stream, Subject: m.Subject(), Envelope: env}); err != nil {
+			return err
+		}
+	}
+}
+
 // Aggregates lists the IDs of every aggregate of kind in shard, from the
 // stream's subject index (no side table to keep in step).
 func (s *Store) Aggregates(ctx context.Context, shard int, kind string) ([]string, error) {

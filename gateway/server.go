@@ -29,6 +29,7 @@ type Config struct {
 	Live       *Live       // live video (nil: not served)
 	Plans      Plans       // recording plans (nil: not served)
 	Recordings *Recordings // segment index and downloads (nil: not served)
+	EventLog   EventLog    // replay and tail of the event log (nil: 503)
 	Log        *slog.Logger
 	// CommandTimeout bounds one call into Devices (default 10 s); past it
 	// the answer is 503 with Retry-After.
@@ -46,6 +47,7 @@ type Server struct {
 	live       *Live
 	plans      Plans
 	recordings *Recordings
+	eventLog   EventLog
 	log        *slog.Logger
 	timeout    time.Duration
 }
@@ -72,6 +74,7 @@ func New(cfg Config) *Server {
 		live:       cfg.Live,
 		plans:      cfg.Plans,
 		recordings: cfg.Recordings,
+		eventLog:   cfg.EventLog,
 		log:        cfg.Log,
 		timeout:    cfg.CommandTimeout,
 	}
@@ -139,6 +142,9 @@ func (s *Server) routes() {
 	e.GET("/hls/:id/:ch/*", s.serveHLS) // the stream token authorizes
 
 	e.GET("/v1/analytics/*", s.noAnalytics, viewer, s.requireClickHouse)
+
+	e.GET("/v1/events", s.replayEvents, viewer)
+	e.GET("/v1/events/stream", s.streamEvents, viewer)
 
 	s.debugRoutes(admin)
 }

@@ -16,6 +16,7 @@ Usage:
   argus dev       one node with embedded NATS, local storage and ClickHouse from PATH
   argus serve     a node against external NATS (ARGUS_NATS)
   argus fakecam   a real RTSP camera (H264 test video) for demos and tests
+  argus events    replay|tail the event log through the HTTP API (JSON lines)
   argus version   print the version
 
 Every flag has an ARGUS_* environment twin (--http ↔ ARGUS_HTTP).
@@ -35,6 +36,8 @@ func main() {
 		err = runServe(args)
 	case "fakecam":
 		err = runFakecam(args)
+	case "events":
+		err = runEvents(args)
 	case "version", "--version", "-v":
 		fmt.Println("argus", version)
 	case "help", "-h", "--help":
