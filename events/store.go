@@ -162,10 +162,21 @@ func (s *Store) Load(ctx context.Context, ref Ref, afterSeq uint64) ([]Event, er
 // consumer, so activation reads all its shards in one pass rather than shard
 // by shard or aggregate by aggregate.
 func (s *Store) Scan(ctx context.Context, filters []string, afterSeq uint64, fn func(Event) error) error {
-	cfg := jetstream.OrderedConsumerConfig{
-		FilterSubjects: filters,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	}
+	return s.consume(ctx, filters, afterSeq, true, fn)
+}
+
+// Follow calls fn for every event on subjects matching filters after
+// afterSeq, in order, including those appended later, until ctx ends or fn
+// returns an error (live tails).
+func (s *Store) Follow(ctx context.Context, filters []string, afterSeq uint64, fn func(Event) error) error {
+	return s.consume(ctx, filters, afterSeq, false, fn)
+}
+
+// consume reads through one ordered consumer from afterSeq+1; toEnd stops
+// at the last event that existed when it started (Scan), otherwise it waits
+// for new ones (Follow).
+func (s *Store) consume(ctx context.Context, filters []string, afterSeq uint64, toEnd bool, fn func(Event) error) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy}
 	if afterSeq > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = afterSeq + 1
@@ -174,8 +185,7 @@ func (s *Store) Scan(ctx context.Context, filters []string, afterSeq uint64, fn 
 	if err != nil {
 		return err
 	}
-	info := cons.CachedInfo()
-	if info == nil || info.NumPending == 0 {
+	if info := cons.CachedInfo(); toEnd && (info == nil || info.NumPending == 0) {
 		return nil
 	}
 	iter, err := cons.Messages(jetstream.PullMaxMessages(2048))
@@ -199,55 +209,16 @@ func (s *Store) Scan(ctx context.Context, filters []string, afterSeq uint64, fn 
 		}
 		env := &pb.Envelope{}
 		if err := proto.Unmarshal(m.Data(), env); err != nil {
-			return fmt.Errorf("events: seq %d on %s: %w", md.Sequence.Stream, m.Subject(), err)
-		}
-		if err := fn(Event{Seq: md.Sequence.Stream, Subject: m.Subject(), Envelope: env}); err != nil {
-			return err
-		}
-		if md.NumPending == 0 {
-			return nil
-		}
-	}
-}
-
-// Follow calls fn for every event on subjects matching filters after
-// afterSeq, in order, including those appended later, until ctx ends or fn
-// returns an error (live tails).
-func (s *Store) Follow(ctx context.Context, filters []string, afterSeq uint64, fn func(Event) error) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy}
-	if afterSeq > 0 {
-		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
-		cfg.OptStartSeq = afterSeq + 1
-	}
-	cons, err := s.stream.OrderedConsumer(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(512))
-	if err != nil {
-		return err
-	}
-	defer iter.Stop()
-	stop := context.AfterFunc(ctx, iter.Stop)
-	defer stop()
-	for {
-		m, err := iter.Next()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+			if toEnd {
+				return fmt.Errorf("events: seq %d on %s: %w", md.Sequence.Stream, m.Subject(), err)
 			}
-			return err
-		}
-		md, err := m.Metadata()
-		if err != nil {
-			return err
-		}
-		env := &pb.Envelope{}
-		if err := proto.Unmarshal(m.Data(), env); err != nil {
-			continue // unreadable: skip rather than end the tail
+			continue // a live tail skips what it cannot read rather than end
 		}
 		if err := fn(Event{Seq: md.Sequence.Stream, Subject: m.Subject(), Envelope: env}); err != nil {
 			return err
+		}
+		if toEnd && md.NumPending == 0 {
+			return nil
 		}
 	}
 }
