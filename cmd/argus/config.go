@@ -87,8 +87,31 @@ type nodeConfig struct {
 	s3Region    *string
 }
 
-func addNodeFlags(f flags) *nodeConfig {
+// defaultNodeID is the host name made into a valid id (lowercase, other
+// characters as '-'), so `argus dev` starts on any machine.
+func defaultNodeID() string {
 	host, _ := os.Hostname()
+	var b strings.Builder
+	for _, r := range strings.ToLower(host) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	id := strings.TrimLeft(b.String(), "-_")
+	if len(id) > 63 {
+		id = id[:63]
+	}
+	if id == "" {
+		return "node-1"
+	}
+	return id
+}
+
+func addNodeFlags(f flags) *nodeConfig {
+	host := defaultNodeID()
 	return &nodeConfig{
 		http:       f.String("http", ":8080", "HTTP API listen address"),
 		data:       f.String("data", "./data", "data directory"),
