@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/argus-vms/argus/projections"
 	"github.com/labstack/echo/v4"
 )
 
@@ -25,7 +26,159 @@ func (s *Server) requireClickHouse(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// noAnalytics answers analytics queries not built yet (the analytics issue).
-func (s *Server) noAnalytics(c echo.Context) error {
-	return problem(http.StatusNotFound, "", "unknown analytics query %s", c.Request().URL.Path)
+// AnalyticsQueries is what the analytics endpoints ask of Analytics
+// (projections.Service implements it); an Analytics without it answers 503.
+type AnalyticsQueries interface {
+	Uptime(ctx context.Context, from, to time.Time, device string) ([]projections.UptimeItem, error)
+	RecordingStats(ctx context.Context, from, to time.Time, groupBy string) ([]projections.RecordingsItem, error)
+	EventCounts(ctx context.Context, from, to time.Time, interval time.Duration) ([]projections.EventsItem, error)
+	StreamStats(ctx context.Context, from, to time.Time) ([]projections.StreamsItem, error)
+}
+
+// analyticsQueryTimeout bounds one analytics query.
+const analyticsQueryTimeout = 30 * time.Second
+
+func (s *Server) queries() (AnalyticsQueries, *Problem) {
+	q, ok := s.analytics.(AnalyticsQueries)
+	if !ok {
+		return nil, unavailable("analytics queries are not served by this node")
+	}
+	return q, nil
+}
+
+// window parses the required from and to (RFC 3339), to after from.
+func window(c echo.Context) (from, to time.Time, p *Problem) {
+	for _, f := range []string{"from", "to"} {
+		if c.QueryParam(f) == "" {
+			return from, to, badRequest(f, "%s is required (RFC 3339)", f)
+		}
+	}
+	if from, p = parseRFC3339(c, "from", time.Time{}); p != nil {
+		return from, to, p
+	}
+	if to, p = parseRFC3339(c, "to", time.Time{}); p != nil {
+		return from, to, p
+	}
+	if !to.After(from) {
+		return from, to, badRequest("to", "to must be after from")
+	}
+	return from, to, nil
+}
+
+// queryFailed answers a failed analytics query: ClickHouse is the only
+// thing that can fail here.
+func (s *Server) queryFailed(c echo.Context, what string, err error) error {
+	s.log.Warn("analytics query failed", "request_id", requestID(c), "query", what, "err", err)
+	return unavailable("the analytics query did not complete: ClickHouse did not answer")
+}
+
+// GET /v1/analytics/uptime?from=&to=[&device=]: per device online seconds
+// and their ratio to the window.
+func (s *Server) analyticsUptime(c echo.Context) error {
+	q, p := s.queries()
+	if p != nil {
+		return p
+	}
+	from, to, p := window(c)
+	if p != nil {
+		return p
+	}
+	dev := c.QueryParam("device")
+	if dev != "" {
+		if p := checkID(dev); p != nil {
+			return badRequest("device", "%s", p.Detail)
+		}
+	}
+	ctx, cancel := contextWithTimeout(c, analyticsQueryTimeout)
+	defer cancel()
+	items, err := q.Uptime(ctx, from, to, dev)
+	if err != nil {
+		return s.queryFailed(c, "uptime", err)
+	}
+	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
+}
+
+// GET /v1/analytics/recordings?from=&to=&group_by=device|day: recorded hours
+// and bytes of the segments starting in the window.
+func (s *Server) analyticsRecordings(c echo.Context) error {
+	q, p := s.queries()
+	if p != nil {
+		return p
+	}
+	from, to, p := window(c)
+	if p != nil {
+		return p
+	}
+	groupBy := c.QueryParam("group_by")
+	if groupBy == "" {
+		groupBy = "device"
+	}
+	if groupBy != "device" && groupBy != "day" {
+		return badRequest("group_by", "group_by must be device or day")
+	}
+	ctx, cancel := contextWithTimeout(c, analyticsQueryTimeout)
+	defer cancel()
+	items, err := q.RecordingStats(ctx, from, to, groupBy)
+	if err != nil {
+		return s.queryFailed(c, "recordings", err)
+	}
+	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
+}
+
+// GET /v1/analytics/events?from=&to=&interval=1h&group_by=type: event
+// counts per time bucket and type.
+func (s *Server) analyticsEvents(c echo.Context) error {
+	q, p := s.queries()
+	if p != nil {
+		return p
+	}
+	from, to, p := window(c)
+	if p != nil {
+		return p
+	}
+	iv := c.QueryParam("interval")
+	if iv == "" {
+		iv = "1h"
+	}
+	interval, ok := projections.EventIntervals[iv]
+	if !ok {
+		return badRequest("interval", "interval must be one of 1m, 5m, 1h, 1d")
+	}
+	if g := c.QueryParam("group_by"); g != "" && g != "type" {
+		return badRequest("group_by", "group_by must be type")
+	}
+	if to.Sub(from)/interval > 100000 {
+		return badRequest("interval", "too many buckets: use a wider interval or a shorter window")
+	}
+	ctx, cancel := contextWithTimeout(c, analyticsQueryTimeout)
+	defer cancel()
+	rows, err := q.EventCounts(ctx, from, to, interval)
+	if err != nil {
+		return s.queryFailed(c, "events", err)
+	}
+	items := make([]map[string]any, 0, len(rows))
+	for _, r := range rows {
+		items = append(items, map[string]any{"bucket": formatTime(r.Bucket), "type": r.Type, "count": r.Count})
+	}
+	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
+}
+
+// GET /v1/analytics/streams?from=&to=: viewer-minutes (approximate: session
+// time × peak readers) and peak readers per device.
+func (s *Server) analyticsStreams(c echo.Context) error {
+	q, p := s.queries()
+	if p != nil {
+		return p
+	}
+	from, to, p := window(c)
+	if p != nil {
+		return p
+	}
+	ctx, cancel := contextWithTimeout(c, analyticsQueryTimeout)
+	defer cancel()
+	items, err := q.StreamStats(ctx, from, to)
+	if err != nil {
+		return s.queryFailed(c, "streams", err)
+	}
+	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
 }

@@ -141,7 +141,10 @@ func (s *Server) routes() {
 	e.GET("/v1/devices/:id/channels/:ch/playback.m3u8", s.playbackM3U8, s.tokenOrKey)
 	e.GET("/hls/:id/:ch/*", s.serveHLS) // the stream token authorizes
 
-	e.GET("/v1/analytics/*", s.noAnalytics, viewer, s.requireClickHouse)
+	e.GET("/v1/analytics/uptime", s.analyticsUptime, viewer, s.requireClickHouse)
+	e.GET("/v1/analytics/recordings", s.analyticsRecordings, viewer, s.requireClickHouse)
+	e.GET("/v1/analytics/events", s.analyticsEvents, viewer, s.requireClickHouse)
+	e.GET("/v1/analytics/streams", s.analyticsStreams, viewer, s.requireClickHouse)
 
 	e.GET("/v1/events", s.replayEvents, viewer)
 	e.GET("/v1/events/stream", s.streamEvents, viewer)

@@ -89,6 +89,26 @@ func schema(db string) []string {
 	) ENGINE = ReplacingMergeTree(seq)
 	PARTITION BY toYYYYMM(start)
 	ORDER BY (device, channel, start_ms, key)`,
+		`CREATE TABLE IF NOT EXISTS ` + db + `.device_status (
+		device String,
+		status String,
+		start_ms UInt64,
+		end_ms UInt64,
+		seq UInt64
+	) ENGINE = ReplacingMergeTree(seq)
+	ORDER BY (device, start_ms)`,
+		`CREATE TABLE IF NOT EXISTS ` + db + `.stream_sessions (
+		device String,
+		channel UInt32,
+		node String,
+		start_ms UInt64,
+		end_ms UInt64,
+		peak_readers UInt32,
+		bytes UInt64,
+		reason String,
+		seq UInt64
+	) ENGINE = ReplacingMergeTree(seq)
+	ORDER BY (device, channel, start_ms)`,
 	}
 }
 
@@ -101,7 +121,7 @@ func Migrate(ctx context.Context, conn driver.Conn) error {
 	return MigrateInto(ctx, conn, Database)
 }
 
-// MigrateInto creates database and the Argus tables (events, devices) in it
+// MigrateInto creates database and the Argus tables (events, devices, recordings, device_status, stream_sessions) in it
 // when missing: the schema of Migrate under another database name (tests,
 // side-by-side installs).
 func MigrateInto(ctx context.Context, conn driver.Conn, database string) error {

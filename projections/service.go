@@ -56,7 +56,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}
 	var ps []*Projector
-	for _, sink := range []Sink{&EventsSink{Conn: conn}, &DevicesSink{Conn: conn}, &RecordingsSink{Conn: conn}} {
+	for _, sink := range []Sink{&EventsSink{Conn: conn}, &DevicesSink{Conn: conn}, &RecordingsSink{Conn: conn}, &StatusSink{Conn: conn}, &SessionsSink{Conn: conn}} {
 		p, err := NewProjector(ctx, s.stream, sink, s.log)
 		if err != nil {
 			return err
