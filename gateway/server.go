@@ -34,6 +34,8 @@ type Config struct {
 	// CommandTimeout bounds one call into Devices (default 10 s); past it
 	// the answer is 503 with Retry-After.
 	CommandTimeout time.Duration
+
+	Projections Projections // projection status and rebuild (nil: 503)
 }
 
 // Server is the HTTP API of one node.
@@ -50,6 +52,8 @@ type Server struct {
 	eventLog   EventLog
 	log        *slog.Logger
 	timeout    time.Duration
+
+	projections Projections
 }
 
 var (
@@ -78,6 +82,7 @@ func New(cfg Config) *Server {
 		log:        cfg.Log,
 		timeout:    cfg.CommandTimeout,
 	}
+	s.projections = cfg.Projections
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -148,6 +153,8 @@ func (s *Server) routes() {
 
 	e.GET("/v1/events", s.replayEvents, viewer)
 	e.GET("/v1/events/stream", s.streamEvents, viewer)
+	e.GET("/v1/projections", s.projectionsStatus, admin)
+	e.POST("/v1/projections/:name/rebuild", s.rebuildProjection, admin)
 
 	s.debugRoutes(admin)
 }

@@ -17,6 +17,7 @@ Usage:
   argus serve     a node against external NATS (ARGUS_NATS)
   argus fakecam   a real RTSP camera (H264 test video) for demos and tests
   argus events    replay|tail the event log through the HTTP API (JSON lines)
+  argus projections status|rebuild [name]   ClickHouse projections through the HTTP API
   argus version   print the version
 
 Every flag has an ARGUS_* environment twin (--http ↔ ARGUS_HTTP).
@@ -38,6 +39,8 @@ func main() {
 		err = runFakecam(args)
 	case "events":
 		err = runEvents(args)
+	case "projections":
+		err = runProjections(args)
 	case "version", "--version", "-v":
 		fmt.Println("argus", version)
 	case "help", "-h", "--help":

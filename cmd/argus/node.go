@@ -161,7 +161,8 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 		live.Advertise = advertiseHost(*cfg.http)
 	}
 	gw := gateway.New(gateway.Config{Devices: n.host, Analytics: analytics, Keys: keys, AdminKey: *cfg.adminKey,
-		Node: *cfg.nodeID, Log: log, Live: live, Plans: n.host, Recordings: n.recordings(store2), EventLog: n.host})
+		Node: *cfg.nodeID, Log: log, Live: live, Plans: n.host, Recordings: n.recordings(store2), EventLog: n.host,
+		Projections: projectionsAdmin(n.proj)})
 	n.http = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	n.wg.Add(1)
 	go func() {
