@@ -78,19 +78,11 @@ func newSink(name string, conn driver.Conn, db string) Sink {
 	return nil
 }
 
-// rebuildState is the rebuild bookkeeping of one Service (kept beside it so
-// the Service type stays as Run needs it).
+// rebuildState is the rebuild bookkeeping of one Service.
 type rebuildState struct {
 	mu       sync.Mutex
 	running  bool
 	progress map[string]*RebuildProgress // by projector name; last rebuild
-}
-
-var rebuilds sync.Map // *Service → *rebuildState
-
-func (s *Service) rebuildState() *rebuildState {
-	v, _ := rebuilds.LoadOrStore(s, &rebuildState{progress: map[string]*RebuildProgress{}})
-	return v.(*rebuildState)
 }
 
 // live is the running projectors and the connection (ErrNoClickHouse
@@ -111,7 +103,7 @@ func (s *Service) Status(ctx context.Context) ([]ProjectorStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs := s.rebuildState()
+	rs := &s.rebuild
 	out := make([]ProjectorStatus, 0, len(ps))
 	for _, p := range ps {
 		name := p.sink.Name()
@@ -164,7 +156,7 @@ func (s *Service) Rebuild(ctx context.Context, name string) error {
 	if len(targets) == 0 {
 		return fmt.Errorf("%w: %q (want one of %s or %s)", ErrUnknownProjector, name, strings.Join(sinkNames, ", "), RebuildAll)
 	}
-	rs := s.rebuildState()
+	rs := &s.rebuild
 	rs.mu.Lock()
 	if rs.running {
 		rs.mu.Unlock()

@@ -26,11 +26,14 @@ type Service struct {
 	conn       driver.Conn
 	projectors []*Projector
 	ready      chan struct{}
+
+	rebuild rebuildState // see rebuild.go
 }
 
 // NewService prepares a service for the ClickHouse at addr (host:port).
 func NewService(addr string, stream jetstream.Stream, log *slog.Logger) *Service {
-	return &Service{addr: addr, stream: stream, log: log, ready: make(chan struct{})}
+	return &Service{addr: addr, stream: stream, log: log, ready: make(chan struct{}),
+		rebuild: rebuildState{progress: map[string]*RebuildProgress{}}}
 }
 
 // Run connects, migrates and projects until ctx ends.
