@@ -72,9 +72,10 @@ func (s *Server) queryFailed(c echo.Context, what string, err error) error {
 	return unavailable("the analytics query did not complete: ClickHouse did not answer")
 }
 
-// GET /v1/analytics/uptime?from=&to=[&device=]: per device online seconds
-// and their ratio to the window.
-func (s *Server) analyticsUptime(c echo.Context) error {
+// analyticsQuery answers one analytics endpoint: the node must serve
+// queries, the window must parse, then run checks its own parameters
+// (a *Problem) and asks ClickHouse (an error → 503).
+func (s *Server) analyticsQuery(c echo.Context, name string, run func(ctx context.Context, q AnalyticsQueries, from, to time.Time) (any, *Problem, error)) error {
 	q, p := s.queries()
 	if p != nil {
 		return p
@@ -83,102 +84,81 @@ func (s *Server) analyticsUptime(c echo.Context) error {
 	if p != nil {
 		return p
 	}
-	dev := c.QueryParam("device")
-	if dev != "" {
-		if p := checkID(dev); p != nil {
-			return badRequest("device", "%s", p.Detail)
-		}
-	}
 	ctx, cancel := contextWithTimeout(c, analyticsQueryTimeout)
 	defer cancel()
-	items, err := q.Uptime(ctx, from, to, dev)
+	items, p, err := run(ctx, q, from, to)
+	if p != nil {
+		return p
+	}
 	if err != nil {
-		return s.queryFailed(c, "uptime", err)
+		return s.queryFailed(c, name, err)
 	}
 	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
+}
+
+// GET /v1/analytics/uptime?from=&to=[&device=]: per device online seconds
+// and their ratio to the window.
+func (s *Server) analyticsUptime(c echo.Context) error {
+	return s.analyticsQuery(c, "uptime", func(ctx context.Context, q AnalyticsQueries, from, to time.Time) (any, *Problem, error) {
+		dev := c.QueryParam("device")
+		if dev != "" {
+			if p := checkID(dev); p != nil {
+				return nil, badRequest("device", "%s", p.Detail), nil
+			}
+		}
+		items, err := q.Uptime(ctx, from, to, dev)
+		return items, nil, err
+	})
 }
 
 // GET /v1/analytics/recordings?from=&to=&group_by=device|day: recorded hours
 // and bytes of the segments starting in the window.
 func (s *Server) analyticsRecordings(c echo.Context) error {
-	q, p := s.queries()
-	if p != nil {
-		return p
-	}
-	from, to, p := window(c)
-	if p != nil {
-		return p
-	}
-	groupBy := c.QueryParam("group_by")
-	if groupBy == "" {
-		groupBy = "device"
-	}
-	if groupBy != "device" && groupBy != "day" {
-		return badRequest("group_by", "group_by must be device or day")
-	}
-	ctx, cancel := contextWithTimeout(c, analyticsQueryTimeout)
-	defer cancel()
-	items, err := q.RecordingStats(ctx, from, to, groupBy)
-	if err != nil {
-		return s.queryFailed(c, "recordings", err)
-	}
-	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
+	return s.analyticsQuery(c, "recordings", func(ctx context.Context, q AnalyticsQueries, from, to time.Time) (any, *Problem, error) {
+		groupBy := c.QueryParam("group_by")
+		if groupBy == "" {
+			groupBy = "device"
+		}
+		if groupBy != "device" && groupBy != "day" {
+			return nil, badRequest("group_by", "group_by must be device or day"), nil
+		}
+		items, err := q.RecordingStats(ctx, from, to, groupBy)
+		return items, nil, err
+	})
 }
 
 // GET /v1/analytics/events?from=&to=&interval=1h&group_by=type: event
 // counts per time bucket and type.
 func (s *Server) analyticsEvents(c echo.Context) error {
-	q, p := s.queries()
-	if p != nil {
-		return p
-	}
-	from, to, p := window(c)
-	if p != nil {
-		return p
-	}
-	iv := c.QueryParam("interval")
-	if iv == "" {
-		iv = "1h"
-	}
-	interval, ok := projections.EventIntervals[iv]
-	if !ok {
-		return badRequest("interval", "interval must be one of 1m, 5m, 1h, 1d")
-	}
-	if g := c.QueryParam("group_by"); g != "" && g != "type" {
-		return badRequest("group_by", "group_by must be type")
-	}
-	if to.Sub(from)/interval > 100000 {
-		return badRequest("interval", "too many buckets: use a wider interval or a shorter window")
-	}
-	ctx, cancel := contextWithTimeout(c, analyticsQueryTimeout)
-	defer cancel()
-	rows, err := q.EventCounts(ctx, from, to, interval)
-	if err != nil {
-		return s.queryFailed(c, "events", err)
-	}
-	items := make([]map[string]any, 0, len(rows))
-	for _, r := range rows {
-		items = append(items, map[string]any{"bucket": formatTime(r.Bucket), "type": r.Type, "count": r.Count})
-	}
-	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
+	return s.analyticsQuery(c, "events", func(ctx context.Context, q AnalyticsQueries, from, to time.Time) (any, *Problem, error) {
+		iv := c.QueryParam("interval")
+		if iv == "" {
+			iv = "1h"
+		}
+		interval, ok := projections.EventIntervals[iv]
+		if !ok {
+			return nil, badRequest("interval", "interval must be one of 1m, 5m, 1h, 1d"), nil
+		}
+		if g := c.QueryParam("group_by"); g != "" && g != "type" {
+			return nil, badRequest("group_by", "group_by must be type"), nil
+		}
+		if to.Sub(from)/interval > 100000 {
+			return nil, badRequest("interval", "too many buckets: use a wider interval or a shorter window"), nil
+		}
+		rows, err := q.EventCounts(ctx, from, to, interval)
+		items := make([]map[string]any, 0, len(rows))
+		for _, r := range rows {
+			items = append(items, map[string]any{"bucket": formatTime(r.Bucket), "type": r.Type, "count": r.Count})
+		}
+		return items, nil, err
+	})
 }
 
 // GET /v1/analytics/streams?from=&to=: viewer-minutes (approximate: session
 // time × peak readers) and peak readers per device.
 func (s *Server) analyticsStreams(c echo.Context) error {
-	q, p := s.queries()
-	if p != nil {
-		return p
-	}
-	from, to, p := window(c)
-	if p != nil {
-		return p
-	}
-	ctx, cancel := contextWithTimeout(c, analyticsQueryTimeout)
-	defer cancel()
-	items, err := q.StreamStats(ctx, from, to)
-	if err != nil {
-		return s.queryFailed(c, "streams", err)
-	}
-	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
+	return s.analyticsQuery(c, "streams", func(ctx context.Context, q AnalyticsQueries, from, to time.Time) (any, *Problem, error) {
+		items, err := q.StreamStats(ctx, from, to)
+		return items, nil, err
+	})
 }

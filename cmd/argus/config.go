@@ -137,3 +137,20 @@ func addNodeFlags(f flags) *nodeConfig {
 		s3Region:    f.String("s3-region", "", "S3 region (empty: ask the server)"),
 	}
 }
+
+// subcommand reads a tool's subcommand (args[0]), one of allowed, printing
+// the tool's usage when it is missing or unknown.
+func subcommand(tool, usage string, args []string, allowed ...string) (string, error) {
+	want := strings.Join(allowed, " or ")
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(os.Stderr, usage)
+		return "", fmt.Errorf("%s: want a subcommand: %s", tool, want)
+	}
+	for _, a := range allowed {
+		if args[0] == a {
+			return a, nil
+		}
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return "", fmt.Errorf("%s: unknown subcommand %q (want %s)", tool, args[0], want)
+}

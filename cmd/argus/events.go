@@ -30,14 +30,9 @@ Prints one JSON event per line: {"seq","time","type","kind","aggregate","version
 // runEvents is `argus events tail|replay`: reads the event log through the
 // HTTP API (/v1/events and /v1/events/stream) and prints JSON lines.
 func runEvents(args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprint(os.Stderr, eventsUsage)
-		return errors.New("events: want a subcommand: tail or replay")
-	}
-	sub := args[0]
-	if sub != "tail" && sub != "replay" {
-		fmt.Fprint(os.Stderr, eventsUsage)
-		return fmt.Errorf("events: unknown subcommand %q (want tail or replay)", sub)
+	sub, err := subcommand("events", eventsUsage, args, "tail", "replay")
+	if err != nil {
+		return err
 	}
 	f := newToolFlags("events")
 	api := f.String("api", "", "base URL of the HTTP API, e.g. http://127.0.0.1:8080")

@@ -41,14 +41,9 @@ func projectionsAdmin(s *projections.Service) gateway.Projections {
 // runProjections is `argus projections status|rebuild`: talks to the HTTP
 // API (GET /v1/projections, POST /v1/projections/{name}/rebuild).
 func runProjections(args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprint(os.Stderr, projectionsUsage)
-		return errors.New("projections: want a subcommand: status or rebuild")
-	}
-	sub := args[0]
-	if sub != "status" && sub != "rebuild" {
-		fmt.Fprint(os.Stderr, projectionsUsage)
-		return fmt.Errorf("projections: unknown subcommand %q (want status or rebuild)", sub)
+	sub, err := subcommand("projections", projectionsUsage, args, "status", "rebuild")
+	if err != nil {
+		return err
 	}
 	f := newToolFlags("projections")
 	api := f.String("api", "", "base URL of the HTTP API, e.g. http://127.0.0.1:8080")
