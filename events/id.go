@@ -46,7 +46,11 @@ const (
 	KindDevice = "device"
 	KindStream = "stream" // one per device channel: id "<device>~<channel>"
 	KindPlan   = "plan"   // recording plan, one per device channel: id "<device>~<channel>"
+	KindShard  = "shard"  // ownership of a shard: id "<n>", in shard n
 )
+
+// ShardRef is the aggregate that records who owns shard n.
+func ShardRef(n int) Ref { return Ref{Shard: n, Kind: KindShard, ID: strconv.Itoa(n)} }
 
 // MaxChannels is the most channels a device may have.
 const MaxChannels = 64
@@ -80,6 +84,9 @@ func ValidAggregateID(kind, id string) bool {
 	case KindStream, KindPlan:
 		_, _, ok := ParseChannelID(id)
 		return ok
+	case KindShard:
+		n, err := strconv.Atoi(id)
+		return err == nil && n >= 0 && strconv.Itoa(n) == id
 	}
 	return false
 }

@@ -62,7 +62,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	st, err := EnsureStream(ctx, js, jetstream.StreamConfig{
 		Name:        StreamName,
 		Description: "Argus event log: every decision of every aggregate",
 		Subjects:    []string{SubjectPrefix + ".>"},
@@ -73,7 +73,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Store, error) {
 		Discard:     jetstream.DiscardOld,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("events: create stream %s: %w", StreamName, err)
+		return nil, fmt.Errorf("events: %w", err)
 	}
 	return &Store{js: js, stream: st, appendTimeout: cfg.appendTimeout}, nil
 }
@@ -181,7 +181,11 @@ func (s *Store) consume(ctx context.Context, filters []string, afterSeq uint64, 
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = afterSeq + 1
 	}
-	cons, err := s.stream.OrderedConsumer(ctx, cfg)
+	// Creating the consumer needs the stream's leader: right after a node
+	// died that may take an election, so short attempts until ctx ends.
+	cons, err := retryEach(ctx, 2*time.Second, "read the log", func(ctx context.Context) (jetstream.Consumer, error) {
+		return s.stream.OrderedConsumer(ctx, cfg)
+	})
 	if err != nil {
 		return err
 	}

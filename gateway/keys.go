@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/argus-vms/argus/events"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -97,8 +98,8 @@ type KeyStore struct {
 
 // NewKeyStore opens (or creates) the argus_keys bucket, loads every key and
 // starts the watcher. It returns once the initial keys are loaded.
-func NewKeyStore(ctx context.Context, js jetstream.JetStream) (*KeyStore, error) {
-	kv, err := openKeyBucket(ctx, js)
+func NewKeyStore(ctx context.Context, js jetstream.JetStream, replicas int) (*KeyStore, error) {
+	kv, err := openKeyBucket(ctx, js, replicas)
 	if err != nil {
 		return nil, err
 	}
@@ -128,27 +129,18 @@ func NewKeyStore(ctx context.Context, js jetstream.JetStream) (*KeyStore, error)
 	}
 }
 
-func openKeyBucket(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
-	// Open first, so a bucket an operator created (e.g. with replicas) is
-	// used as it is.
-	kv, err := js.KeyValue(ctx, KeyBucket)
-	if err == nil {
-		return kv, nil
-	}
-	if !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("gateway: open %s: %w", KeyBucket, err)
-	}
-	kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+// openKeyBucket opens the key bucket, creating it when missing (a bucket an
+// operator created, e.g. with other replicas, is used as it is).
+func openKeyBucket(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
+	kv, err := events.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      KeyBucket,
 		Description: "Argus API keys (SHA-256 hashes only)",
 		History:     1,
 		Storage:     jetstream.FileStorage,
+		Replicas:    max(1, replicas),
 	})
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		kv, err = js.KeyValue(ctx, KeyBucket)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("gateway: create %s: %w", KeyBucket, err)
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	return kv, nil
 }

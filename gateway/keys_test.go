@@ -22,7 +22,7 @@ func newKeyStore(t *testing.T, url string) (*KeyStore, jetstream.JetStream) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ks, err := NewKeyStore(ctx, js)
+	ks, err := NewKeyStore(ctx, js, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

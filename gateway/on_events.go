@@ -164,9 +164,9 @@ func parseEventQuery(q url.Values, withLimit bool, lastEventID string) (eventQue
 		return eq, p
 	}
 	switch eq.Kind {
-	case "", events.KindDevice, events.KindStream, events.KindPlan:
+	case "", events.KindDevice, events.KindStream, events.KindPlan, events.KindShard:
 	default:
-		return eq, badRequest("kind", "kind must be one of device, stream, plan")
+		return eq, badRequest("kind", "kind must be one of device, stream, plan, shard")
 	}
 	if eq.Type, p = single(q, "type"); p != nil {
 		return eq, p

@@ -28,6 +28,39 @@ type Live struct {
 	HLS func(ctx context.Context, device string, channel int) (http.Handler, error)
 	// Streams lists the node's active streams.
 	Streams func(ctx context.Context) ([]StreamInfo, error)
+	// Owner names the node that hosts a device's media; local = this node.
+	// Live URLs then point at the owner and media requests are redirected
+	// there. nil: everything is local.
+	Owner func(device string) (o OwnerInfo, local bool)
+}
+
+// OwnerInfo is where clients reach the node that owns a device.
+type OwnerInfo struct {
+	Node     string
+	HTTPBase string // like http://10.0.0.2:8080
+	RTSPBase string // like rtsp://10.0.0.2:8554
+}
+
+// remoteOwner is the device's owner when another node hosts it.
+func (s *Server) remoteOwner(device string) (OwnerInfo, bool) {
+	if s.live == nil || s.live.Owner == nil {
+		return OwnerInfo{}, false
+	}
+	o, local := s.live.Owner(device)
+	return o, !local
+}
+
+// redirectToOwner answers 307 to the same request URI on the owner, so the
+// owner authorizes it. Go's http client drops Authorization when a redirect
+// changes host (curl -L keeps it only with --location-trusted); stream
+// tokens in the query survive.
+func redirectToOwner(c echo.Context, o OwnerInfo) error {
+	if o.HTTPBase == "" {
+		return unavailable("the node hosting this device is unknown; retry")
+	}
+	// URL.RequestURI, not RequestURI: an absolute-form request line must
+	// not end up after the base.
+	return c.Redirect(http.StatusTemporaryRedirect, strings.TrimSuffix(o.HTTPBase, "/")+c.Request().URL.RequestURI())
 }
 
 // StreamInfo is one row of GET /v1/streams.
@@ -102,11 +135,20 @@ func (s *Server) liveURLs(c echo.Context) error {
 	if strings.Contains(host, ":") { // IPv6 literal
 		host = "[" + host + "]"
 	}
+	rtspBase := fmt.Sprintf("rtsp://%s:%d", host, s.live.RTSPPort)
+	httpBase := fmt.Sprintf("http://%s:%d", host, s.live.HTTPPort)
+	node := s.node
+	if o, remote := s.remoteOwner(id); remote {
+		if o.RTSPBase == "" || o.HTTPBase == "" {
+			return unavailable("the node hosting this device is unknown; retry")
+		}
+		rtspBase, httpBase, node = strings.TrimSuffix(o.RTSPBase, "/"), strings.TrimSuffix(o.HTTPBase, "/"), o.Node
+	}
 	return writeJSON(c, http.StatusOK, map[string]any{
-		"rtsp_url":   fmt.Sprintf("rtsp://%s:%d/live/%s/%d?token=%s", host, s.live.RTSPPort, id, ch, tok),
-		"hls_url":    fmt.Sprintf("http://%s:%d/hls/%s/%d/index.m3u8?token=%s", host, s.live.HTTPPort, id, ch, tok),
+		"rtsp_url":   fmt.Sprintf("%s/live/%s/%d?token=%s", rtspBase, id, ch, tok),
+		"hls_url":    fmt.Sprintf("%s/hls/%s/%d/index.m3u8?token=%s", httpBase, id, ch, tok),
 		"expires_at": formatTime(expires),
-		"node":       s.node,
+		"node":       node,
 	})
 }
 
@@ -125,9 +167,10 @@ func (s *Server) listStreams(c echo.Context) error {
 
 // GET /hls/{id}/{ch}/*?token=…: HLS for players, authorized by the stream
 // token alone (players send no headers). No valid token → 403, and no pull
-// is started.
+// is started. A device hosted elsewhere → 307 to its owner, which checks
+// the token itself.
 func (s *Server) serveHLS(c echo.Context) error {
-	if s.live == nil || s.live.HLS == nil {
+	if s.live == nil {
 		return problem(http.StatusNotFound, "", "HLS is not served by this node")
 	}
 	id := c.Param("id")
@@ -137,6 +180,12 @@ func (s *Server) serveHLS(c echo.Context) error {
 	ch, p := channelParam(c)
 	if p != nil {
 		return problem(http.StatusNotFound, "", "no such stream")
+	}
+	if o, remote := s.remoteOwner(id); remote {
+		return redirectToOwner(c, o)
+	}
+	if s.live.HLS == nil {
+		return problem(http.StatusNotFound, "", "HLS is not served by this node")
 	}
 	if err := s.live.Signer.Check(c.QueryParam("token"), id, ch, time.Now()); err != nil {
 		return problem(http.StatusForbidden, "token", "stream token refused: %s", strings.TrimPrefix(err.Error(), "token: "))

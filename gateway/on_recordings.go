@@ -101,6 +101,9 @@ func (s *Server) downloadSegment(c echo.Context) error {
 	if p != nil {
 		return p
 	}
+	if o, remote := s.remoteOwner(id); remote {
+		return redirectToOwner(c, o) // the owner's storage has the segments
+	}
 	startMS, err := strconv.ParseInt(strings.TrimSuffix(c.Param("start"), ".mp4"), 10, 64)
 	if err != nil || !strings.HasSuffix(c.Param("start"), ".mp4") {
 		return problem(http.StatusNotFound, "", "no such segment")
@@ -162,6 +165,9 @@ func (s *Server) playbackMP4(c echo.Context) error {
 	if p != nil {
 		return p
 	}
+	if o, remote := s.remoteOwner(id); remote {
+		return redirectToOwner(c, o)
+	}
 	from, to, p := playbackRange(c)
 	if p != nil {
 		return p
@@ -186,6 +192,9 @@ func (s *Server) playbackM3U8(c echo.Context) error {
 	id, ch, p := channelPath(c)
 	if p != nil {
 		return p
+	}
+	if o, remote := s.remoteOwner(id); remote {
+		return redirectToOwner(c, o)
 	}
 	from, to, p := playbackRange(c)
 	if p != nil {

@@ -36,6 +36,7 @@ type Config struct {
 	CommandTimeout time.Duration
 
 	Projections Projections // projection status and rebuild (nil: 503)
+	Cluster     Cluster     // membership and shard owners (nil: a single node)
 }
 
 // Server is the HTTP API of one node.
@@ -54,6 +55,7 @@ type Server struct {
 	timeout    time.Duration
 
 	projections Projections
+	cluster     Cluster
 }
 
 var (
@@ -83,6 +85,7 @@ func New(cfg Config) *Server {
 		timeout:    cfg.CommandTimeout,
 	}
 	s.projections = cfg.Projections
+	s.cluster = cfg.Cluster
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -153,6 +156,7 @@ func (s *Server) routes() {
 
 	e.GET("/v1/events", s.replayEvents, viewer)
 	e.GET("/v1/events/stream", s.streamEvents, viewer)
+	e.GET("/v1/cluster", s.clusterStatus, viewer)
 	e.GET("/v1/projections", s.projectionsStatus, admin)
 	e.POST("/v1/projections/:name/rebuild", s.rebuildProjection, admin)
 

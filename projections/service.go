@@ -26,6 +26,7 @@ type Service struct {
 	conn       driver.Conn
 	projectors []*Projector
 	ready      chan struct{}
+	readyOnce  sync.Once
 
 	rebuild rebuildState // see rebuild.go
 }
@@ -37,7 +38,12 @@ func NewService(addr string, stream jetstream.Stream, log *slog.Logger) *Service
 }
 
 // Run connects, migrates and projects until ctx ends.
-func (s *Service) Run(ctx context.Context) error {
+func (s *Service) Run(ctx context.Context) error { return s.RunWhile(ctx, nil) }
+
+// RunWhile connects and migrates, then projects whenever lead() holds (nil:
+// always). A cluster runs one set of projectors: on the node that owns shard
+// 0. Each term starts fresh sinks, so no cache outlives another node's term.
+func (s *Service) RunWhile(ctx context.Context, lead func() bool) error {
 	conn, err := Connect(ctx, s.addr)
 	if err != nil {
 		return err
@@ -58,26 +64,62 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-time.After(time.Second):
 		}
 	}
+	s.mu.Lock()
+	s.conn = conn
+	s.mu.Unlock()
+	for ctx.Err() == nil {
+		if lead != nil && !lead() {
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+			continue
+		}
+		if err := s.term(ctx, conn, lead); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// term runs every projector until ctx ends or lead() stops holding.
+func (s *Service) term(ctx context.Context, conn driver.Conn, lead func() bool) error {
+	termCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var ps []*Projector
 	for _, sink := range []Sink{&EventsSink{Conn: conn}, &DevicesSink{Conn: conn}, &RecordingsSink{Conn: conn}, &StatusSink{Conn: conn}, &SessionsSink{Conn: conn}} {
-		p, err := NewProjector(ctx, s.stream, sink, s.log)
+		p, err := NewProjector(termCtx, s.stream, sink, s.log)
 		if err != nil {
 			return err
 		}
 		ps = append(ps, p)
 	}
 	s.mu.Lock()
-	s.conn, s.projectors = conn, ps
+	s.projectors = ps
 	s.mu.Unlock()
-	close(s.ready)
+	s.readyOnce.Do(func() { close(s.ready) })
 	s.log.Info("projections running", "clickhouse", s.addr, "projectors", len(ps))
 	var wg sync.WaitGroup
 	for _, p := range ps {
 		wg.Add(1)
-		go func() { defer wg.Done(); p.Run(ctx) }()
+		go func() { defer wg.Done(); p.Run(termCtx) }()
+	}
+	if lead != nil {
+		go func() {
+			for termCtx.Err() == nil && lead() {
+				time.Sleep(500 * time.Millisecond)
+			}
+			cancel()
+		}()
 	}
 	wg.Wait()
-	return ctx.Err()
+	s.mu.Lock()
+	s.projectors = nil
+	s.mu.Unlock()
+	if ctx.Err() == nil {
+		s.log.Info("projections handed over: this node no longer owns shard 0")
+	}
+	return nil
 }
 
 // Conn is the ClickHouse connection once the schema is in place.

@@ -83,6 +83,10 @@ func (a *Actor) Receive(c *actor.Context) {
 		} else if a.state.Registered && a.deps.Directory != nil {
 			a.deps.Directory.Put(a.view)
 		}
+	case actor.Stopped:
+		if a.deps.Directory != nil { // its shard stopped here: another node lists it now
+			a.deps.Directory.Forget(a.ref.ID)
+		}
 	case *Ask:
 		m.Reply <- a.decide(m.Cmd)
 		a.probeIfChanged(c)

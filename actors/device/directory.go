@@ -38,6 +38,17 @@ func (d *Directory) Put(v *pb.DeviceView) {
 	}
 }
 
+// Forget drops a device whose actor stopped on this node (its shard moved
+// to another node).
+func (d *Directory) Forget(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, had := d.views[id]; had {
+		delete(d.views, id)
+		d.dirty = true
+	}
+}
+
 // Len is the number of registered devices.
 func (d *Directory) Len() int {
 	d.mu.RLock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,20 +29,28 @@ func init() { prometheus.MustRegister(actorsActive) }
 // ErrNotReady: the shard is still activating or has no owner yet.
 var ErrNotReady = errors.New("shard: not ready")
 
-// Host runs the shard actors of this node and routes requests to them.
+// Host runs the shard actors of this node and routes requests to the owner
+// of each shard: to a local actor, or over hollywood remote to the node that
+// owns it (see route.go).
 type Host struct {
 	engine  *actor.Engine
 	deps    *device.Deps
 	shards  int
-	pids    []*actor.PID
-	routes  sync.Map // device id → PID of its actor on this node
-	streams sync.Map // stream aggregate id → PID of its actor on this node
-	plans   sync.Map // plan aggregate id → PID of its actor on this node
+	active  []atomic.Pointer[actor.PID] // shard actor of each shard activated here
+	moves   []sync.Mutex                // serializes Acquire/Release of one shard
+	routes  sync.Map                    // device id → PID of its actor on this node
+	streams sync.Map                    // stream aggregate id → PID of its actor on this node
+	plans   sync.Map                    // plan aggregate id → PID of its actor on this node
 	sdeps   *stream.Deps
 	pdeps   *plan.Deps
 	ready   atomic.Bool
 	timeout time.Duration
+	handoff time.Duration
 	stop    chan struct{}
+	stopped atomic.Bool
+	actors  atomic.Int64
+	owners  atomic.Pointer[ownershipBox]
+	router  *actor.PID
 }
 
 // Config of a host.
@@ -50,21 +59,28 @@ type Config struct {
 	Stream         stream.Deps   // stream actors' settings (Store, Node, Log, Device filled in)
 	Plan           plan.Deps     // plan actors' settings (Store, Node, Log, Hold filled in)
 	RequestTimeout time.Duration // default 10s
+	// Handoff bounds how long a request waits for its shard to get an
+	// owner (failover, handoff) before it fails with ErrNotReady; default 5s.
+	Handoff time.Duration
 	// ProbeInterval: every device's camera is probed once per interval,
 	// spread evenly over it (0: no probes).
 	ProbeInterval time.Duration
 }
 
-// Start spawns every shard actor, each of which activates its aggregates
-// from the log, and returns once all are activated (or ctx ends).
-func Start(ctx context.Context, engine *actor.Engine, deps *device.Deps, cfg Config) (*Host, error) {
+// New returns a host that owns no shard yet: Acquire gives it shards (the
+// cluster manager calls it for the shards whose leases it won).
+func New(engine *actor.Engine, deps *device.Deps, cfg Config) *Host {
 	if cfg.Shards <= 0 {
 		cfg.Shards = events.DefaultShards
 	}
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 10 * time.Second
 	}
-	h := &Host{engine: engine, deps: deps, shards: cfg.Shards, timeout: cfg.RequestTimeout, stop: make(chan struct{})}
+	if cfg.Handoff == 0 {
+		cfg.Handoff = 5 * time.Second
+	}
+	h := &Host{engine: engine, deps: deps, shards: cfg.Shards, timeout: cfg.RequestTimeout, handoff: cfg.Handoff,
+		stop: make(chan struct{}), active: make([]atomic.Pointer[actor.PID], cfg.Shards), moves: make([]sync.Mutex, cfg.Shards)}
 	sd := cfg.Stream
 	sd.Store, sd.Node, sd.Log, sd.Device = deps.Store, deps.Node, deps.Log, h.devicePID
 	h.sdeps = &sd
@@ -77,55 +93,190 @@ func Start(ctx context.Context, engine *actor.Engine, deps *device.Deps, cfg Con
 			h.stopDeviceStreams(id)
 		}
 	}
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		errs    []error
-		devices atomic.Int64
-	)
-	start := time.Now()
-	// One pass over the log for every shard this node owns (all of them, on
-	// a single node); each shard actor then spawns its devices ready. The
-	// filter is the stream's own subject: JetStream then reads sequentially
-	// instead of matching a wildcard against every subject (5× faster at
-	// 100k devices); other kinds are skipped here.
-	preloaded, err := foldShards(ctx, deps.Store, []string{events.SubjectPrefix + ".>"}, cfg.Shards)
-	if err != nil {
-		return nil, fmt.Errorf("activation scan: %w", err)
-	}
-	wg.Add(cfg.Shards)
-	for n := 0; n < cfg.Shards; n++ {
-		done := func(n, count int, err error) {
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("shard %d: %w", n, err))
-				mu.Unlock()
-			}
-			devices.Add(int64(count))
-			wg.Done()
-		}
-		h.pids = append(h.pids, engine.Spawn(newShardActor(n, h, preloaded[n], done), "shard", actor.WithID(fmt.Sprint(n))))
-	}
-	waited := make(chan struct{})
-	go func() { wg.Wait(); close(waited) }()
-	select {
-	case <-waited:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	h.ready.Store(true)
+	h.router = engine.Spawn(newRouter(h), routerKind, actor.WithID(routerID))
 	if cfg.ProbeInterval > 0 && deps.Probe != nil {
 		go h.probeLoop(cfg.ProbeInterval)
 	}
-	deps.Log.Info("shards activated", "shards", cfg.Shards, "devices", devices.Load(), "took", time.Since(start).Round(time.Millisecond))
+	return h
+}
+
+// Start is a single node without a cluster: it activates every shard and
+// returns once all serve.
+func Start(ctx context.Context, engine *actor.Engine, deps *device.Deps, cfg Config) (*Host, error) {
+	h := New(engine, deps, cfg)
+	all := make([]int, h.shards)
+	for n := range all {
+		all[n] = n
+	}
+	if _, err := h.activate(ctx, all); err != nil {
+		h.Stop()
+		return nil, err
+	}
+	h.ready.Store(true)
 	return h, nil
 }
 
-// Ready reports whether every shard has been activated.
-func (h *Host) Ready() bool { return h.ready.Load() }
+// Acquire activates shards whose leases this node just won: it records the
+// ownership in the log (expected sequence on the shard's subject, so of two
+// claimants only one can), then activates every aggregate of those shards
+// in one pass over the log. It returns the shards it could not activate.
+func (h *Host) Acquire(ctx context.Context, shards []int, previous map[int]string) ([]int, error) {
+	var (
+		mu     sync.Mutex
+		wg     sync.WaitGroup
+		ok     []int
+		failed []int
+		errs   []error
+	)
+	for _, n := range shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := h.recordOwnership(ctx, n, previous[n])
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed = append(failed, n)
+				errs = append(errs, fmt.Errorf("shard %d: %w", n, err))
+				return
+			}
+			ok = append(ok, n)
+		}()
+	}
+	wg.Wait()
+	if len(ok) > 0 {
+		bad, err := h.activate(ctx, ok)
+		failed = append(failed, bad...)
+		errs = append(errs, err)
+	}
+	return failed, errors.Join(errs...)
+}
+
+// recordOwnership appends shard.acquired unless this node is already the
+// last recorded owner (a restart of the same node adds nothing).
+func (h *Host) recordOwnership(ctx context.Context, n int, previous string) error {
+	ref := events.ShardRef(n)
+	seq, last, err := h.deps.Store.Last(ctx, ref)
+	if err != nil {
+		return err
+	}
+	var version uint64
+	if last != nil {
+		version = last.Version
+		if a := last.GetShardAcquired(); a != nil && a.Node == h.deps.Node {
+			return nil
+		}
+	}
+	env := &pb.Envelope{Payload: &pb.Envelope_ShardAcquired{ShardAcquired: &pb.ShardAcquired{Node: h.deps.Node, PreviousNode: previous, Shard: uint32(n)}}}
+	events.Stamp(env, ref, version+1, h.deps.Node, nil)
+	_, err = h.deps.Store.Append(ctx, ref, env, seq)
+	return err
+}
+
+// activate folds the shards' events in one pass and spawns their shard
+// actors, each with its aggregates ready.
+func (h *Host) activate(ctx context.Context, shards []int) ([]int, error) {
+	start := time.Now()
+	for _, n := range shards {
+		h.moves[n].Lock()
+	}
+	defer func() {
+		for _, n := range shards {
+			h.moves[n].Unlock()
+		}
+	}()
+	// The filter is the stream's own subject when every shard is wanted:
+	// JetStream then reads sequentially instead of matching a wildcard
+	// against every subject (5× faster at 100k devices).
+	filters := []string{events.SubjectPrefix + ".>"}
+	if len(shards) < h.shards {
+		filters = filters[:0]
+		for _, n := range shards {
+			filters = append(filters, events.SubjectPrefix+"."+strconv.Itoa(n)+".>")
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	preloaded, err := foldShards(sctx, h.deps.Store, filters, h.shards)
+	if err != nil {
+		return shards, fmt.Errorf("activation scan: %w", err)
+	}
+	type result struct {
+		n, devices int
+		err        error
+	}
+	results := make(chan result, len(shards))
+	pids := map[int]*actor.PID{}
+	for _, n := range shards {
+		done := func(n, count int, err error) { results <- result{n, count, err} }
+		pids[n] = h.engine.Spawn(newShardActor(n, h, preloaded[n], done), "shard", actor.WithID(strconv.Itoa(n)))
+	}
+	var failed []int
+	var errs []error
+	devices := 0
+	for range shards {
+		select {
+		case r := <-results:
+			if r.err != nil {
+				failed = append(failed, r.n)
+				errs = append(errs, fmt.Errorf("shard %d: %w", r.n, r.err))
+				<-h.engine.Poison(pids[r.n]).Done()
+				continue
+			}
+			devices += r.devices
+			h.active[r.n].Store(pids[r.n])
+		case <-ctx.Done():
+			return shards, ctx.Err()
+		}
+	}
+	h.deps.Log.Info("shards activated", "shards", len(shards)-len(failed), "devices", devices, "took", time.Since(start).Round(time.Millisecond))
+	return failed, errors.Join(errs...)
+}
+
+// Release stops shard n and with it every actor, pull, relay and recorder of
+// its aggregates. A graceful release (reason set) records it in the log.
+func (h *Host) Release(n int, reason string) {
+	h.moves[n].Lock()
+	defer h.moves[n].Unlock()
+	pid := h.active[n].Swap(nil)
+	if pid == nil {
+		return
+	}
+	<-h.engine.Poison(pid).Done()
+	if reason == "" {
+		return
+	}
+	ref := events.ShardRef(n)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	seq, last, err := h.deps.Store.Last(ctx, ref)
+	if err != nil || last == nil {
+		return
+	}
+	env := &pb.Envelope{Payload: &pb.Envelope_ShardReleased{ShardReleased: &pb.ShardReleased{Node: h.deps.Node, Shard: uint32(n), Reason: reason}}}
+	events.Stamp(env, ref, last.Version+1, h.deps.Node, nil)
+	if _, err := h.deps.Store.Append(ctx, ref, env, seq); err != nil {
+		h.deps.Log.Warn("recording shard release", "shard", n, "err", err)
+	}
+}
+
+// Owns reports whether shard n is activated on this node.
+func (h *Host) Owns(n int) bool { return h.active[n].Load() != nil }
+
+// Actors is the number of aggregate actors on this node.
+func (h *Host) Actors() int { return int(h.actors.Load()) }
+
+// Ready reports whether the host routes requests: every shard activated on
+// a single node; in a cluster, this node's first claims are activated.
+func (h *Host) Ready() bool {
+	if h.stopped.Load() {
+		return false
+	}
+	if o := h.ownership(); o != nil {
+		return o.Ready()
+	}
+	return h.ready.Load()
+}
 
 // Shards is the cluster's shard count.
 func (h *Host) Shards() int { return h.shards }
@@ -135,14 +286,28 @@ func (h *Host) Ref(deviceID string) events.Ref {
 	return events.Ref{Shard: events.ShardOf(deviceID, h.shards), Kind: events.KindDevice, ID: deviceID}
 }
 
-// Ask routes a command to the device's actor and waits for its reply.
+// Ask routes a command to the device's actor, wherever it runs, and waits
+// for its reply.
 func (h *Host) Ask(ctx context.Context, deviceID string, cmd proto.Message) (*pb.DeviceReply, error) {
 	if !events.ValidID(deviceID) {
 		return nil, events.ErrInvalidID
 	}
-	if !h.Ready() {
-		return nil, ErrNotReady
+	r, err := h.route(ctx, events.ShardOf(deviceID, h.shards), cmd, func(ctx context.Context) (proto.Message, error) {
+		return h.askLocal(ctx, deviceID, cmd)
+	})
+	if err != nil {
+		return nil, err
 	}
+	dr, ok := r.(*pb.DeviceReply)
+	if !ok {
+		return nil, fmt.Errorf("shard: unexpected reply %T", r)
+	}
+	return dr, nil
+}
+
+// askLocal asks the device's actor on this node (its shard is active here).
+func (h *Host) askLocal(ctx context.Context, deviceID string, cmd proto.Message) (*pb.DeviceReply, error) {
+	n := events.ShardOf(deviceID, h.shards)
 	timeout := h.timeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
@@ -152,8 +317,10 @@ func (h *Host) Ask(ctx context.Context, deviceID string, cmd proto.Message) (*pb
 	// actor otherwise (which spawns it for a register, or answers 404).
 	if pid, ok := h.routes.Load(deviceID); ok {
 		h.engine.Send(pid.(*actor.PID), ask)
+	} else if spid := h.active[n].Load(); spid != nil {
+		h.engine.Send(spid, ask)
 	} else {
-		h.engine.Send(h.pids[events.ShardOf(deviceID, h.shards)], ask)
+		return &pb.DeviceReply{Code: pb.ReplyCode_REPLY_CODE_NOT_OWNER, Detail: "shard not active on this node"}, nil
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
@@ -165,12 +332,6 @@ func (h *Host) Ask(ctx context.Context, deviceID string, cmd proto.Message) (*pb
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-}
-
-// List pages the devices this node hosts.
-func (h *Host) List(_ context.Context, limit int, cursor, labelKey, labelValue string) ([]*pb.DeviceView, string, error) {
-	items, next := h.deps.Directory.List(limit, cursor, labelKey, labelValue)
-	return items, next, nil
 }
 
 // History reads a device's events from the log, with the events of its
@@ -225,17 +386,19 @@ func (h *Host) probeLoop(interval time.Duration) {
 	}
 }
 
-// Stop stops every shard actor and with them their aggregates.
+// Stop stops every shard actor and with them their aggregates (without
+// recording a release: a cluster node leaves through its manager first).
 func (h *Host) Stop() {
-	if !h.ready.Load() {
+	if h.stopped.Swap(true) {
 		return
 	}
 	close(h.stop)
 	h.ready.Store(false)
 	var wg sync.WaitGroup
-	for _, pid := range h.pids {
+	for n := range h.active {
 		wg.Add(1)
-		go func() { defer wg.Done(); <-h.engine.Poison(pid).Done() }()
+		go func() { defer wg.Done(); h.Release(n, "") }()
 	}
 	wg.Wait()
+	<-h.engine.Poison(h.router).Done()
 }

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -68,8 +69,12 @@ func (h *Host) planPID(ctx context.Context, id string, create bool) (*actor.PID,
 		return nil, nil
 	}
 	dev, _, _ := events.ParseChannelID(id)
+	spid := h.active[events.ShardOf(dev, h.shards)].Load()
+	if spid == nil {
+		return nil, ErrNotReady
+	}
 	reply := make(chan *actor.PID, 1)
-	h.engine.Send(h.pids[events.ShardOf(dev, h.shards)], &spawnPlan{id: id, reply: reply})
+	h.engine.Send(spid, &spawnPlan{id: id, reply: reply})
 	select {
 	case pid := <-reply:
 		return pid, nil
@@ -78,13 +83,29 @@ func (h *Host) planPID(ctx context.Context, id string, create bool) (*actor.PID,
 	}
 }
 
-// AskPlan routes SetPlan/GetPlan to the channel's plan actor.
+// AskPlan routes SetPlan/GetPlan to the channel's plan actor, wherever it
+// runs.
 func (h *Host) AskPlan(ctx context.Context, deviceID string, channel int, cmd proto.Message) (*pb.PlanReply, error) {
 	if !events.ValidID(deviceID) || channel < 1 || channel > events.MaxChannels {
 		return nil, events.ErrInvalidID
 	}
-	if !h.Ready() {
-		return nil, ErrNotReady
+	r, err := h.route(ctx, events.ShardOf(deviceID, h.shards), cmd, func(ctx context.Context) (proto.Message, error) {
+		return h.askPlanLocal(ctx, deviceID, channel, cmd)
+	})
+	if err != nil {
+		return nil, err
+	}
+	pr, ok := r.(*pb.PlanReply)
+	if !ok {
+		return nil, fmt.Errorf("shard: unexpected reply %T", r)
+	}
+	return pr, nil
+}
+
+// askPlanLocal asks the plan actor on this node (its shard is active here).
+func (h *Host) askPlanLocal(ctx context.Context, deviceID string, channel int, cmd proto.Message) (*pb.PlanReply, error) {
+	if !h.Owns(events.ShardOf(deviceID, h.shards)) {
+		return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_NOT_OWNER, Detail: "shard not active on this node"}, nil
 	}
 	if n := h.channels(ctx, deviceID); n == 0 {
 		return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_NOT_FOUND, Detail: "no such device"}, nil

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -33,12 +34,13 @@ type shardActor struct {
 	preloaded *shardState
 	plans     *sync.Map // the host's plan id → PID index
 	pdeps     *plan.Deps
+	actors    *atomic.Int64 // the host's actor count
 }
 
 func newShardActor(n int, h *Host, preloaded *shardState, onDone func(int, int, error)) actor.Producer {
 	return func() actor.Receiver {
 		return &shardActor{n: n, deps: h.deps, routes: &h.routes, streams: &h.streams, plans: &h.plans,
-			sdeps: h.sdeps, pdeps: h.pdeps, onDone: onDone, preloaded: preloaded, kids: map[string]*actor.PID{}}
+			sdeps: h.sdeps, pdeps: h.pdeps, actors: &h.actors, onDone: onDone, preloaded: preloaded, kids: map[string]*actor.PID{}}
 	}
 }
 
@@ -54,6 +56,8 @@ func (s *shardActor) Receive(c *actor.Context) {
 			pid = c.SpawnChild(stream.New(s.sdeps, s.n, m.key), events.KindStream, actor.WithID(id), actor.WithInboxSize(16))
 			s.kids[id] = pid
 			s.streams.Store(id, pid)
+			actorsActive.Inc()
+			s.actors.Add(1)
 		}
 		m.reply <- pid
 	case *spawnPlan:
@@ -65,6 +69,7 @@ func (s *shardActor) Receive(c *actor.Context) {
 			s.plans.Delete(strings.TrimSuffix(id, "#plan"))
 		}
 		actorsActive.Sub(float64(len(s.kids)))
+		s.actors.Add(-int64(len(s.kids)))
 	case *device.Ask:
 		_, create := m.Cmd.(*pb.RegisterDevice)
 		s.forward(c, m.ID(), create, func(r *pb.DeviceReply) { m.Reply <- r })
@@ -106,6 +111,7 @@ func (s *shardActor) spawn(c *actor.Context, id string, st *device.State) *actor
 	s.kids[id] = pid
 	s.routes.Store(id, pid)
 	actorsActive.Inc()
+	s.actors.Add(1)
 	return pid
 }
 
@@ -192,5 +198,6 @@ func (s *shardActor) spawnPlan(c *actor.Context, id string, st *plan.State) *act
 	s.kids[id+"#plan"] = pid
 	s.plans.Store(id, pid)
 	actorsActive.Inc()
+	s.actors.Add(1)
 	return pid
 }

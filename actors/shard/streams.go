@@ -36,8 +36,12 @@ func (h *Host) streamPID(ctx context.Context, k relay.Key, create bool) (*actor.
 	if !create {
 		return nil, nil
 	}
+	spid := h.active[events.ShardOf(k.Device, h.shards)].Load()
+	if spid == nil {
+		return nil, ErrNotReady
+	}
 	reply := make(chan *actor.PID, 1)
-	h.engine.Send(h.pids[events.ShardOf(k.Device, h.shards)], &spawnStream{key: k, reply: reply})
+	h.engine.Send(spid, &spawnStream{key: k, reply: reply})
 	select {
 	case pid := <-reply:
 		return pid, nil

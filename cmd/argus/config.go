@@ -50,6 +50,19 @@ func (f flags) Int(name string, def int, help string) *int {
 	return f.FlagSet.Int(name, def, help+" ["+f.envName(name)+"]")
 }
 
+// Bool flags take true/false/1/0 (and the other forms of strconv.ParseBool)
+// from their twin; on the command line --flag alone means true.
+func (f flags) Bool(name string, def bool, help string) *bool {
+	if v, ok := os.LookupEnv(f.envName(name)); ok {
+		if b, err := strconv.ParseBool(strings.TrimSpace(v)); err == nil {
+			def = b
+		} else {
+			fmt.Fprintf(os.Stderr, "argus: ignoring %s=%q: not a boolean (true/false/1/0)\n", f.envName(name), v)
+		}
+	}
+	return f.FlagSet.Bool(name, def, help+" ["+f.envName(name)+"]")
+}
+
 func (f flags) Duration(name string, def time.Duration, help string) *time.Duration {
 	if v, ok := os.LookupEnv(f.envName(name)); ok {
 		if d, err := time.ParseDuration(v); err == nil {
@@ -75,6 +88,7 @@ type nodeConfig struct {
 	rtsp          *string
 	rtspUDP       *string
 	advertise     *string
+	peerPort      *int
 	probeInterval *time.Duration
 	idleTimeout   *time.Duration
 	pullTransport *string
@@ -125,6 +139,7 @@ func addNodeFlags(f flags) *nodeConfig {
 		rtsp:          f.String("rtsp", ":8554", "RTSP relay listen address"),
 		rtspUDP:       f.String("rtsp-udp", ":8000", "UDP RTP port for RTSP readers (RTCP uses the next port); empty disables UDP"),
 		advertise:     f.String("advertise", "", "host clients reach this node at, in live URLs (default: the host of --http, else 127.0.0.1)"),
+		peerPort:      f.Int("peer-port", 7000, "port of the node-to-node actor transport (hollywood remote); peers reach it at --advertise; 0 picks a free port"),
 		probeInterval: f.Duration("probe-interval", 30*time.Second, "how often every camera is probed (RTSP DESCRIBE); 0 disables"),
 		idleTimeout:   f.Duration("idle-timeout", 30*time.Second, "a live stream with no reader stops after this"),
 		pullTransport: f.String("pull-transport", "tcp", "transport of camera pulls: tcp|udp"),
@@ -153,4 +168,15 @@ func subcommand(tool, usage string, args []string, allowed ...string) (string, e
 	}
 	fmt.Fprint(os.Stderr, usage)
 	return "", fmt.Errorf("%s: unknown subcommand %q (want %s)", tool, args[0], want)
+}
+
+// isSet reports whether a flag was given on the command line or through
+// its ARGUS_* twin.
+func isSet(f flags, name string) bool {
+	if _, ok := os.LookupEnv(f.envName(name)); ok {
+		return true
+	}
+	set := false
+	f.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
 }

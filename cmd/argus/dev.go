@@ -23,6 +23,9 @@ func runDev(args []string) error {
 		return err
 	}
 	log := newLogger(*cfg.logLevel)
+	if !isSet(f, "peer-port") {
+		*cfg.peerPort = 0 // one node: no peers to agree on a port with
+	}
 	if err := os.MkdirAll(*cfg.data, 0o755); err != nil {
 		return err
 	}

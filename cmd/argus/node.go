@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+	"github.com/anthdm/hollywood/remote"
+	"github.com/argus-vms/argus/actors/cluster"
 	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/media/playback"
 	"github.com/argus-vms/argus/actors/media/probe"
@@ -40,15 +42,18 @@ import (
 // node is one running Argus node: actors, gateway and projections on a
 // NATS connection.
 type node struct {
-	cfg   *nodeConfig
-	log   *slog.Logger
-	nc    *nats.Conn
-	host  *shard.Host
-	relay *relay.Server
-	http  *http.Server
-	proj  *projections.Service
-	wg    sync.WaitGroup
-	stop  context.CancelFunc
+	cfg     *nodeConfig
+	log     *slog.Logger
+	nc      *nats.Conn
+	engine  *actor.Engine
+	remote  *remote.Remote
+	cluster *cluster.Manager
+	host    *shard.Host
+	relay   *relay.Server
+	http    *http.Server
+	proj    *projections.Service
+	wg      sync.WaitGroup
+	stop    context.CancelFunc
 }
 
 func newLogger(level string) *slog.Logger {
@@ -71,7 +76,11 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 	if !events.ValidID(*cfg.nodeID) {
 		return nil, fmt.Errorf("node id %q %s", *cfg.nodeID, events.IDRule)
 	}
-	nc, err := nats.Connect(natsURL, nats.Name("argus-"+*cfg.nodeID), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	// No reconnect buffer: a publish while disconnected fails at once rather
+	// than landing after reconnecting, when this node may have lost its
+	// shards (a zombie's event must never reach the log).
+	nc, err := nats.Connect(natsURL, nats.Name("argus-"+*cfg.nodeID), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond), nats.ReconnectBufSize(-1))
 	if err != nil {
 		return nil, fmt.Errorf("connect NATS %s: %w", natsURL, err)
 	}
@@ -92,10 +101,22 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 	if err != nil {
 		return fail(err)
 	}
-	engine, err := actor.NewEngine(actor.NewEngineConfig())
+	advertise := *cfg.advertise
+	if advertise == "" {
+		advertise = advertiseHost(*cfg.http)
+	}
+	peer, err := peerAddress(advertise, *cfg.peerPort)
 	if err != nil {
 		return fail(err)
 	}
+	// Peers reach this node's actors at advertise:peer-port; the engine's
+	// address is also what every PID of this node carries.
+	n.remote = remote.New(peer, remote.NewConfig())
+	engine, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(n.remote))
+	if err != nil {
+		return fail(fmt.Errorf("node-to-node transport on %s: %w", peer, err))
+	}
+	n.engine = engine
 	deps := &device.Deps{Store: store, Sealer: sealer, Node: *cfg.nodeID, Directory: device.NewDirectory(), Log: log,
 		ProbeSlots: make(chan struct{}, 64)}
 	if *cfg.probeInterval > 0 { // 0 disables probing, the first one after a change included
@@ -111,28 +132,54 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 	if err != nil {
 		log.Warn("recovering partial segments", "err", err)
 	}
-	n.host, err = shard.Start(ctx, engine, deps, shard.Config{
+	n.host = shard.New(engine, deps, shard.Config{
 		Shards:        shards,
 		ProbeInterval: *cfg.probeInterval,
 		Stream:        stream.Deps{IdleTimeout: *cfg.idleTimeout, Transport: *cfg.pullTransport},
 		Plan:          plan.Deps{Storage: store2},
 	})
+	live, err := n.startRelay(sealer, []byte(*cfg.secret))
 	if err != nil {
-		return fail(fmt.Errorf("activate shards: %w", err))
+		return fail(err)
 	}
+	ln, err := net.Listen("tcp", *cfg.http)
+	if err != nil {
+		return fail(fmt.Errorf("listen %s: %w", *cfg.http, err))
+	}
+	live.HTTPPort = ln.Addr().(*net.TCPAddr).Port
+	live.Advertise = advertise
+	host := hostForURL(advertise)
+	n.cluster, err = cluster.Start(ctx, cluster.Config{JS: store.JetStream(), Shards: shards, Replicas: replicas, Log: log,
+		Self: cluster.Member{ID: *cfg.nodeID, Advertise: advertise, Peer: peer,
+			HTTP: fmt.Sprintf("http://%s:%d", host, live.HTTPPort), RTSP: fmt.Sprintf("rtsp://%s:%d", host, live.RTSPPort)}},
+		n.host)
+	if err != nil {
+		ln.Close()
+		return fail(fmt.Errorf("join the cluster: %w", err))
+	}
+	n.host.SetOwnership(n.cluster)
+	live.Owner = n.mediaOwner
+	// Ready once this node's first claims serve: a single node then owns
+	// every shard, a joining node what the others hand it over time.
+	for !n.cluster.Ready() {
+		select {
+		case <-ctx.Done():
+			ln.Close()
+			return fail(ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	// Segments a crash left: each goes to its plan, when this node owns it
+	// (with local storage, only this node has the file).
 	for _, seg := range recovered.Published {
 		if err := n.host.Recovered(ctx, seg); err != nil {
-			log.Warn("recovered segment without a plan", "key", seg.Key, "err", err)
+			log.Warn("recovered segment without a plan on this node", "key", seg.Key, "err", err)
 		}
 	}
 	for _, key := range recovered.Removed {
 		if err := n.host.RemovedPartial(ctx, key); err != nil {
-			log.Warn("removed partial without a plan", "key", key, "err", err)
+			log.Warn("removed partial without a plan on this node", "key", key, "err", err)
 		}
-	}
-	live, err := n.startRelay(sealer, []byte(*cfg.secret))
-	if err != nil {
-		return fail(err)
 	}
 
 	var analytics gateway.Analytics
@@ -142,25 +189,19 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			if err := n.proj.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			// One node projects: the owner of shard 0.
+			if err := n.proj.RunWhile(runCtx, func() bool { return n.host.Owns(0) }); err != nil && !errors.Is(err, context.Canceled) {
 				log.Error("projections stopped", "err", err)
 			}
 		}()
 	}
 
-	keys, err := gateway.NewKeyStore(ctx, store.JetStream())
+	keys, err := gateway.NewKeyStore(ctx, store.JetStream(), replicas)
 	if err != nil {
+		ln.Close()
 		return fail(err)
 	}
-	ln, err := net.Listen("tcp", *cfg.http)
-	if err != nil {
-		return fail(fmt.Errorf("listen %s: %w", *cfg.http, err))
-	}
-	live.HTTPPort = ln.Addr().(*net.TCPAddr).Port
-	if live.Advertise == "" {
-		live.Advertise = advertiseHost(*cfg.http)
-	}
-	gw := gateway.New(gateway.Config{Devices: n.host, Analytics: analytics, Keys: keys, AdminKey: *cfg.adminKey,
+	gw := gateway.New(gateway.Config{Cluster: n.cluster, Devices: n.host, Analytics: analytics, Keys: keys, AdminKey: *cfg.adminKey,
 		Node: *cfg.nodeID, Log: log, Live: live, Plans: n.host, Recordings: n.recordings(store2), EventLog: n.host,
 		Projections: projectionsAdmin(n.proj)})
 	n.http = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -190,8 +231,9 @@ func (n *node) startRelay(sealer *secret.Sealer, clusterSecret []byte) (*gateway
 		Authorize: func(k relay.Key, q url.Values) error {
 			return signer.Check(q.Get("token"), k.Device, k.Channel, time.Now())
 		},
-		Open: n.host.OpenStream,
-		Log:  n.log,
+		Open:     n.host.OpenStream,
+		Redirect: n.rtspOwner,
+		Log:      n.log,
 	})
 	if err != nil {
 		return nil, err
@@ -321,6 +363,50 @@ func udpPorts(rtp string) (string, string, error) {
 	return net.JoinHostPort(host, strconv.Itoa(p)), net.JoinHostPort(host, strconv.Itoa(p+1)), nil
 }
 
+// peerAddress is where peers reach this node's actors; port 0 picks a free
+// one (dev, tests).
+func peerAddress(advertise string, port int) (string, error) {
+	if port == 0 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(advertise, "0"))
+		if err != nil {
+			return "", fmt.Errorf("peer port on %s: %w", advertise, err)
+		}
+		port = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+	}
+	return net.JoinHostPort(advertise, strconv.Itoa(port)), nil
+}
+
+// hostForURL brackets an IPv6 literal.
+func hostForURL(h string) string {
+	if strings.Contains(h, ":") {
+		return "[" + h + "]"
+	}
+	return h
+}
+
+// rtspOwner is the relay's redirect hook: the owner's RTSP base when
+// another node hosts the device.
+func (n *node) rtspOwner(k relay.Key) (string, bool) {
+	if n.cluster == nil {
+		return "", false
+	}
+	o, self, ok := n.cluster.Owner(events.ShardOf(k.Device, n.host.Shards()))
+	if !ok || self {
+		return "", false
+	}
+	return o.RTSP, true
+}
+
+// mediaOwner tells the gateway which node hosts a device's media.
+func (n *node) mediaOwner(device string) (gateway.OwnerInfo, bool) {
+	o, self, ok := n.cluster.Owner(events.ShardOf(device, n.host.Shards()))
+	if !ok || self {
+		return gateway.OwnerInfo{}, true
+	}
+	return gateway.OwnerInfo{Node: o.ID, HTTPBase: o.HTTP, RTSPBase: o.RTSP}, false
+}
+
 // advertiseHost is the host of the HTTP address when it names one.
 func advertiseHost(httpAddr string) string {
 	h, _, err := net.SplitHostPort(httpAddr)
@@ -330,8 +416,15 @@ func advertiseHost(httpAddr string) string {
 	return h
 }
 
-// Close stops serving, then the actors, then projections.
+// Close hands this node's shards over to the others (their cameras keep
+// streaming and recording there), then stops serving, the actors and
+// projections.
 func (n *node) Close() {
+	if n.cluster != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		n.cluster.Leave(ctx)
+		cancel()
+	}
 	if n.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		n.http.Shutdown(ctx)
@@ -347,6 +440,9 @@ func (n *node) Close() {
 		n.stop()
 	}
 	n.wg.Wait()
+	if n.engine != nil && n.remote != nil {
+		n.remote.Stop().Wait()
+	}
 	if n.nc != nil {
 		n.nc.Drain()
 	}
@@ -355,9 +451,9 @@ func (n *node) Close() {
 // clusterShards fixes the shard count in KV when the cluster is created and
 // reads it back on every later start: changing it would move every device.
 func clusterShards(ctx context.Context, js jetstream.JetStream, want, replicas int) (int, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "argus_cluster", Replicas: replicas, History: 1})
+	kv, err := events.EnsureKeyValue(ctx, js, jetstream.KeyValueConfig{Bucket: "argus_cluster", Replicas: replicas, History: 1})
 	if err != nil {
-		return 0, fmt.Errorf("kv argus_cluster: %w", err)
+		return 0, err
 	}
 	if want < 1 || want > 4096 {
 		return 0, fmt.Errorf("shards must be 1..4096, not %d", want)

@@ -2,28 +2,121 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/argus-vms/argus/events"
+	"github.com/argus-vms/argus/events/embedded"
 )
 
-// runServe runs a node against an external NATS (cluster).
-func runServe(args []string) error {
+// serveConfig is `argus serve`: a node plus where its NATS comes from.
+type serveConfig struct {
+	node *nodeConfig
+
+	nats     *string // external NATS URL(s), comma-separated
+	embedded *bool   // run an embedded NATS server (clustered with --nats-routes)
+	listen   *string // embedded: client listen
+	cluster  *string // embedded: cluster (route) listen
+	routes   *string // embedded: nats://host:port,… of every cluster member
+	store    *string // embedded: JetStream directory
+	replicas *int    // 0 = auto
+}
+
+// parseServe reads and checks serve's flags (and their ARGUS_* twins).
+func parseServe(args []string) (*serveConfig, error) {
 	f := newFlags("serve")
-	cfg := addNodeFlags(f)
-	natsURL := f.String("nats", "", "NATS URL(s), comma-separated")
-	replicas := f.Int("replicas", 1, "JetStream replicas of streams and buckets (3 on a 3-server NATS cluster)")
+	c := &serveConfig{node: addNodeFlags(f)}
+	c.nats = f.String("nats", "", "external NATS URL(s), comma-separated (exclusive with --embedded-nats)")
+	c.embedded = f.Bool("embedded-nats", false, "run an embedded NATS server with JetStream in this process (exclusive with --nats)")
+	c.listen = f.String("nats-listen", "0.0.0.0:4222", "embedded NATS client listen address")
+	c.cluster = f.String("nats-cluster-listen", "", "embedded NATS cluster listen address, host:port (default 0.0.0.0:6222 when --nats-routes is set)")
+	c.routes = f.String("nats-routes", "", "embedded NATS cluster routes, nats://host:port,… of every member, this node included")
+	c.store = f.String("nats-store", "", "embedded NATS JetStream directory (default <data>/nats)")
+	c.replicas = f.Int("replicas", 0, "JetStream replicas of streams and buckets; 0 = auto (3 on a NATS cluster of 3 or more, else the cluster size; 1 on a single server)")
 	if err := f.Parse(args); err != nil {
+		return nil, err
+	}
+	if f.NArg() > 0 {
+		return nil, fmt.Errorf("serve: unexpected arguments %q", f.Args())
+	}
+	hasURL := strings.TrimSpace(*c.nats) != ""
+	switch {
+	case hasURL && *c.embedded:
+		return nil, errors.New("serve: give either --nats URL (ARGUS_NATS) or --embedded-nats (ARGUS_EMBEDDED_NATS), not both")
+	case !hasURL && !*c.embedded:
+		return nil, errors.New("serve: needs --nats URL[,URL…] (ARGUS_NATS) for an external NATS, or --embedded-nats (ARGUS_EMBEDDED_NATS)")
+	case hasURL && (*c.cluster != "" || *c.routes != ""):
+		return nil, errors.New("serve: --nats-cluster-listen and --nats-routes need --embedded-nats")
+	}
+	if *c.replicas < 0 || *c.replicas > 5 {
+		return nil, fmt.Errorf("serve: --replicas %d: want 0 (auto) to 5", *c.replicas)
+	}
+	if *c.embedded {
+		if *c.routes != "" && *c.cluster == "" {
+			*c.cluster = "0.0.0.0:6222"
+		}
+		if *c.cluster != "" && *c.routes == "" {
+			return nil, errors.New("serve: --nats-cluster-listen needs --nats-routes (nats://host:port of every member, this node included)")
+		}
+		if *c.store == "" {
+			*c.store = filepath.Join(*c.node.data, "nats")
+		}
+	}
+	return c, nil
+}
+
+// routes splits --nats-routes.
+func (c *serveConfig) routeList() []string {
+	var out []string
+	for _, r := range strings.Split(*c.routes, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// runServe runs a node against an external NATS (cluster) or an embedded
+// NATS server that may be one member of a NATS cluster of Argus nodes.
+func runServe(args []string) error {
+	c, err := parseServe(args)
+	if err != nil {
 		return err
 	}
-	if *natsURL == "" {
-		return errors.New("serve needs --nats / ARGUS_NATS")
-	}
+	cfg := c.node
 	log := newLogger(*cfg.logLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	n, err := startNode(ctx, cfg, log, *natsURL, *cfg.clickhouse, *replicas)
+
+	natsURL := *c.nats
+	var ns *server.Server
+	if *c.embedded {
+		if ns, err = startEmbedded(ctx, c, log); err != nil {
+			return err
+		}
+		defer ns.Shutdown() // after n.Close below
+		natsURL = embedded.LocalURL(ns)
+	}
+	replicas, err := resolveReplicas(ctx, natsURL, ns, *c.replicas)
+	if err != nil {
+		return err
+	}
+	log.Info("JetStream replicas", "replicas", replicas, "auto", *c.replicas == 0)
+
+	n, err := startNode(ctx, cfg, log, natsURL, *cfg.clickhouse, replicas)
 	if err != nil {
 		return err
 	}
@@ -32,3 +125,114 @@ func runServe(args []string) error {
 	n.Close()
 	return nil
 }
+
+// startEmbedded starts the embedded NATS server and waits for JetStream: in
+// a cluster that needs a majority of the members, so it waits as long as it
+// takes (logging) until ctx ends.
+func startEmbedded(ctx context.Context, c *serveConfig, log *slog.Logger) (*server.Server, error) {
+	if !events.ValidID(*c.node.nodeID) {
+		return nil, fmt.Errorf("node id %q %s", *c.node.nodeID, events.IDRule)
+	}
+	if err := os.MkdirAll(*c.store, 0o755); err != nil {
+		return nil, err
+	}
+	ns, err := embedded.Start(embedded.Options{
+		StoreDir:      *c.store,
+		Listen:        *c.listen,
+		Name:          *c.node.nodeID,
+		ClusterListen: *c.cluster,
+		Routes:        c.routeList(),
+		Logger:        natsLogger{log.With("component", "nats")},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	log.Info("embedded NATS started", "url", embedded.LocalURL(ns), "listen", *c.listen,
+		"cluster", *c.cluster, "routes", *c.routes, "store", *c.store)
+	for {
+		err := embedded.WaitJetStream(ns, 10*time.Second)
+		if err == nil {
+			break
+		}
+		if *c.cluster == "" {
+			ns.Shutdown()
+			return nil, fmt.Errorf("embedded NATS: %w", err)
+		}
+		log.Warn("waiting for the NATS cluster", "err", err)
+		if ctx.Err() != nil {
+			ns.Shutdown()
+			return nil, errors.New("interrupted while waiting for the NATS cluster")
+		}
+	}
+	log.Info("embedded NATS JetStream ready", "url", embedded.LocalURL(ns),
+		"clustered", ns.JetStreamIsClustered(), "cluster_size", embedded.ClusterSize(ns))
+	return ns, nil
+}
+
+// resolveReplicas picks the replicas of streams and buckets: want when > 0;
+// else with the embedded server min(3, its JetStream cluster size); else it
+// asks the external NATS by creating a throwaway in-memory stream at R3 (then
+// R2): a single server answers "replicas > 1 not supported in non-clustered
+// mode" (1), a cluster of fewer JetStream servers "insufficient resources"
+// or "no suitable peers" (try fewer).
+func resolveReplicas(ctx context.Context, natsURL string, ns *server.Server, want int) (int, error) {
+	if want > 0 {
+		return want, nil
+	}
+	if ns != nil {
+		return min(3, embedded.ClusterSize(ns)), nil
+	}
+	nc, err := nats.Connect(natsURL, nats.Name("argus-replicas-probe"))
+	if err != nil {
+		return 0, fmt.Errorf("connect NATS %s: %w", natsURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "ARGUS_REPLICAS_PROBE_" + hex.EncodeToString(b[:])
+	for r := 3; r > 1; r-- {
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{
+			Name:     name,
+			Subjects: []string{"_argus.replicas_probe." + hex.EncodeToString(b[:])},
+			Storage:  jetstream.MemoryStorage,
+			Replicas: r,
+			MaxMsgs:  1,
+		})
+		if err == nil {
+			if err := js.DeleteStream(ctx, name); err != nil {
+				return 0, fmt.Errorf("delete replicas probe stream %s: %w", name, err)
+			}
+			return r, nil
+		}
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) {
+			return 0, fmt.Errorf("probe NATS replicas: %w", err)
+		}
+		switch apiErr.ErrorCode {
+		case 10074: // replicas > 1 not supported in non-clustered mode
+			return 1, nil
+		case 10023, 10005: // insufficient resources, no suitable peers: fewer servers
+			continue
+		default:
+			return 0, fmt.Errorf("probe NATS replicas: %w", err)
+		}
+	}
+	return 1, nil
+}
+
+// natsLogger puts the embedded server's log into slog: notices at debug
+// (startup banners, route churn), warnings and errors as such.
+type natsLogger struct{ l *slog.Logger }
+
+func (n natsLogger) Noticef(format string, v ...any) { n.l.Debug(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Warnf(format string, v ...any)   { n.l.Warn(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Fatalf(format string, v ...any)  { n.l.Error(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Errorf(format string, v ...any)  { n.l.Error(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Debugf(format string, v ...any)  { n.l.Debug(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Tracef(format string, v ...any)  { n.l.Debug(fmt.Sprintf(format, v...)) }

@@ -35,6 +35,7 @@ const (
 	ReplyCode_REPLY_CODE_INVALID             ReplyCode = 4 // field names the bad field
 	ReplyCode_REPLY_CODE_UNAVAILABLE         ReplyCode = 5 // the log could not be written; retry
 	ReplyCode_REPLY_CODE_CONFLICT            ReplyCode = 6 // concurrent writer won; retry
+	ReplyCode_REPLY_CODE_NOT_OWNER           ReplyCode = 7 // the node asked does not own the shard (handoff); route again
 )
 
 // Enum value maps for ReplyCode.
@@ -47,6 +48,7 @@ var (
 		4: "REPLY_CODE_INVALID",
 		5: "REPLY_CODE_UNAVAILABLE",
 		6: "REPLY_CODE_CONFLICT",
+		7: "REPLY_CODE_NOT_OWNER",
 	}
 	ReplyCode_value = map[string]int32{
 		"REPLY_CODE_OK":                  0,
@@ -56,6 +58,7 @@ var (
 		"REPLY_CODE_INVALID":             4,
 		"REPLY_CODE_UNAVAILABLE":         5,
 		"REPLY_CODE_CONFLICT":            6,
+		"REPLY_CODE_NOT_OWNER":           7,
 	}
 )
 
@@ -115,6 +118,8 @@ type Envelope struct {
 	//	*Envelope_PlanRecordingStopped
 	//	*Envelope_PlanSegmentRecorded
 	//	*Envelope_PlanSegmentDeleted
+	//	*Envelope_ShardAcquired
+	//	*Envelope_ShardReleased
 	Payload       isEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -346,6 +351,24 @@ func (x *Envelope) GetPlanSegmentDeleted() *PlanSegmentDeleted {
 	return nil
 }
 
+func (x *Envelope) GetShardAcquired() *ShardAcquired {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_ShardAcquired); ok {
+			return x.ShardAcquired
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetShardReleased() *ShardReleased {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_ShardReleased); ok {
+			return x.ShardReleased
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Payload interface {
 	isEnvelope_Payload()
 }
@@ -406,6 +429,14 @@ type Envelope_PlanSegmentDeleted struct {
 	PlanSegmentDeleted *PlanSegmentDeleted `protobuf:"bytes,44,opt,name=plan_segment_deleted,json=planSegmentDeleted,proto3,oneof"`
 }
 
+type Envelope_ShardAcquired struct {
+	ShardAcquired *ShardAcquired `protobuf:"bytes,50,opt,name=shard_acquired,json=shardAcquired,proto3,oneof"`
+}
+
+type Envelope_ShardReleased struct {
+	ShardReleased *ShardReleased `protobuf:"bytes,51,opt,name=shard_released,json=shardReleased,proto3,oneof"`
+}
+
 func (*Envelope_DeviceRegistered) isEnvelope_Payload() {}
 
 func (*Envelope_DeviceUpdated) isEnvelope_Payload() {}
@@ -433,6 +464,10 @@ func (*Envelope_PlanRecordingStopped) isEnvelope_Payload() {}
 func (*Envelope_PlanSegmentRecorded) isEnvelope_Payload() {}
 
 func (*Envelope_PlanSegmentDeleted) isEnvelope_Payload() {}
+
+func (*Envelope_ShardAcquired) isEnvelope_Payload() {}
+
+func (*Envelope_ShardReleased) isEnvelope_Payload() {}
 
 // Device events. Passwords are sealed (AES-GCM with a key derived from the
 // cluster secret) before they enter the log and are never projected.
@@ -1439,6 +1474,131 @@ func (x *PlanSegmentDeleted) GetStartUnixMs() int64 {
 	return 0
 }
 
+// Shard events: aggregate kind "shard", id "<n>", subject
+// argus.evt.<n>.shard.<n>. A node appends ShardAcquired (with the expected
+// last sequence of that subject) after winning the shard's lease and before
+// activating it, so two claimants can never both activate; ShardReleased
+// when it hands the shard over gracefully.
+type ShardAcquired struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	PreviousNode  string                 `protobuf:"bytes,2,opt,name=previous_node,json=previousNode,proto3" json:"previous_node,omitempty"` // "" when the shard had no owner
+	Shard         uint32                 `protobuf:"varint,3,opt,name=shard,proto3" json:"shard,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardAcquired) Reset() {
+	*x = ShardAcquired{}
+	mi := &file_events_pb_argus_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardAcquired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardAcquired) ProtoMessage() {}
+
+func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardAcquired.ProtoReflect.Descriptor instead.
+func (*ShardAcquired) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ShardAcquired) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *ShardAcquired) GetPreviousNode() string {
+	if x != nil {
+		return x.PreviousNode
+	}
+	return ""
+}
+
+func (x *ShardAcquired) GetShard() uint32 {
+	if x != nil {
+		return x.Shard
+	}
+	return 0
+}
+
+type ShardReleased struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Shard         uint32                 `protobuf:"varint,2,opt,name=shard,proto3" json:"shard,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"` // "rebalance" | "leave"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardReleased) Reset() {
+	*x = ShardReleased{}
+	mi := &file_events_pb_argus_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardReleased) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardReleased) ProtoMessage() {}
+
+func (x *ShardReleased) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardReleased.ProtoReflect.Descriptor instead.
+func (*ShardReleased) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ShardReleased) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *ShardReleased) GetShard() uint32 {
+	if x != nil {
+		return x.Shard
+	}
+	return 0
+}
+
+func (x *ShardReleased) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // Commands. Meta travels with each command for tracing and optimistic
 // concurrency (If-Match).
 type CommandMeta struct {
@@ -1452,7 +1612,7 @@ type CommandMeta struct {
 
 func (x *CommandMeta) Reset() {
 	*x = CommandMeta{}
-	mi := &file_events_pb_argus_proto_msgTypes[17]
+	mi := &file_events_pb_argus_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1464,7 +1624,7 @@ func (x *CommandMeta) String() string {
 func (*CommandMeta) ProtoMessage() {}
 
 func (x *CommandMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[17]
+	mi := &file_events_pb_argus_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1477,7 +1637,7 @@ func (x *CommandMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandMeta.ProtoReflect.Descriptor instead.
 func (*CommandMeta) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{17}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CommandMeta) GetCommandId() string {
@@ -1517,7 +1677,7 @@ type RegisterDevice struct {
 
 func (x *RegisterDevice) Reset() {
 	*x = RegisterDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[18]
+	mi := &file_events_pb_argus_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1529,7 +1689,7 @@ func (x *RegisterDevice) String() string {
 func (*RegisterDevice) ProtoMessage() {}
 
 func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[18]
+	mi := &file_events_pb_argus_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1542,7 +1702,7 @@ func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDevice.ProtoReflect.Descriptor instead.
 func (*RegisterDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{18}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RegisterDevice) GetMeta() *CommandMeta {
@@ -1617,7 +1777,7 @@ type UpdateDevice struct {
 
 func (x *UpdateDevice) Reset() {
 	*x = UpdateDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[19]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1629,7 +1789,7 @@ func (x *UpdateDevice) String() string {
 func (*UpdateDevice) ProtoMessage() {}
 
 func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[19]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1642,7 +1802,7 @@ func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDevice.ProtoReflect.Descriptor instead.
 func (*UpdateDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{19}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateDevice) GetMeta() *CommandMeta {
@@ -1712,7 +1872,7 @@ type LabelPatch struct {
 
 func (x *LabelPatch) Reset() {
 	*x = LabelPatch{}
-	mi := &file_events_pb_argus_proto_msgTypes[20]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +1884,7 @@ func (x *LabelPatch) String() string {
 func (*LabelPatch) ProtoMessage() {}
 
 func (x *LabelPatch) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[20]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +1897,7 @@ func (x *LabelPatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatch.ProtoReflect.Descriptor instead.
 func (*LabelPatch) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{20}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LabelPatch) GetSet() map[string]string {
@@ -1764,7 +1924,7 @@ type RemoveDevice struct {
 
 func (x *RemoveDevice) Reset() {
 	*x = RemoveDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1776,7 +1936,7 @@ func (x *RemoveDevice) String() string {
 func (*RemoveDevice) ProtoMessage() {}
 
 func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1789,7 +1949,7 @@ func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDevice.ProtoReflect.Descriptor instead.
 func (*RemoveDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RemoveDevice) GetMeta() *CommandMeta {
@@ -1815,7 +1975,7 @@ type GetDevice struct {
 
 func (x *GetDevice) Reset() {
 	*x = GetDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +1987,7 @@ func (x *GetDevice) String() string {
 func (*GetDevice) ProtoMessage() {}
 
 func (x *GetDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +2000,7 @@ func (x *GetDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDevice.ProtoReflect.Descriptor instead.
 func (*GetDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetDevice) GetId() string {
@@ -1862,7 +2022,7 @@ type DeviceReply struct {
 
 func (x *DeviceReply) Reset() {
 	*x = DeviceReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1874,7 +2034,7 @@ func (x *DeviceReply) String() string {
 func (*DeviceReply) ProtoMessage() {}
 
 func (x *DeviceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1887,7 +2047,7 @@ func (x *DeviceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceReply.ProtoReflect.Descriptor instead.
 func (*DeviceReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeviceReply) GetCode() ReplyCode {
@@ -1939,7 +2099,7 @@ type DeviceView struct {
 
 func (x *DeviceView) Reset() {
 	*x = DeviceView{}
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1951,7 +2111,7 @@ func (x *DeviceView) String() string {
 func (*DeviceView) ProtoMessage() {}
 
 func (x *DeviceView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1964,7 +2124,7 @@ func (x *DeviceView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceView.ProtoReflect.Descriptor instead.
 func (*DeviceView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeviceView) GetId() string {
@@ -2067,7 +2227,7 @@ type SetPlan struct {
 
 func (x *SetPlan) Reset() {
 	*x = SetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2079,7 +2239,7 @@ func (x *SetPlan) String() string {
 func (*SetPlan) ProtoMessage() {}
 
 func (x *SetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2092,7 +2252,7 @@ func (x *SetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPlan.ProtoReflect.Descriptor instead.
 func (*SetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SetPlan) GetMeta() *CommandMeta {
@@ -2161,7 +2321,7 @@ type GetPlan struct {
 
 func (x *GetPlan) Reset() {
 	*x = GetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2173,7 +2333,7 @@ func (x *GetPlan) String() string {
 func (*GetPlan) ProtoMessage() {}
 
 func (x *GetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2186,7 +2346,7 @@ func (x *GetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlan.ProtoReflect.Descriptor instead.
 func (*GetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetPlan) GetDevice() string {
@@ -2221,7 +2381,7 @@ type PlanView struct {
 
 func (x *PlanView) Reset() {
 	*x = PlanView{}
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2233,7 +2393,7 @@ func (x *PlanView) String() string {
 func (*PlanView) ProtoMessage() {}
 
 func (x *PlanView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2246,7 +2406,7 @@ func (x *PlanView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanView.ProtoReflect.Descriptor instead.
 func (*PlanView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PlanView) GetDevice() string {
@@ -2331,7 +2491,7 @@ type PlanReply struct {
 
 func (x *PlanReply) Reset() {
 	*x = PlanReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2343,7 +2503,7 @@ func (x *PlanReply) String() string {
 func (*PlanReply) ProtoMessage() {}
 
 func (x *PlanReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2356,7 +2516,7 @@ func (x *PlanReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanReply.ProtoReflect.Descriptor instead.
 func (*PlanReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PlanReply) GetCode() ReplyCode {
@@ -2387,12 +2547,133 @@ func (x *PlanReply) GetPlan() *PlanView {
 	return nil
 }
 
+// ListDevices asks one node for its page of devices (the gateway merges the
+// pages of every node).
+type ListDevices struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limit         uint32                 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	Cursor        string                 `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	LabelKey      string                 `protobuf:"bytes,3,opt,name=label_key,json=labelKey,proto3" json:"label_key,omitempty"`
+	LabelValue    string                 `protobuf:"bytes,4,opt,name=label_value,json=labelValue,proto3" json:"label_value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDevices) Reset() {
+	*x = ListDevices{}
+	mi := &file_events_pb_argus_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDevices) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDevices) ProtoMessage() {}
+
+func (x *ListDevices) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDevices.ProtoReflect.Descriptor instead.
+func (*ListDevices) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListDevices) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListDevices) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *ListDevices) GetLabelKey() string {
+	if x != nil {
+		return x.LabelKey
+	}
+	return ""
+}
+
+func (x *ListDevices) GetLabelValue() string {
+	if x != nil {
+		return x.LabelValue
+	}
+	return ""
+}
+
+type DeviceList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*DeviceView          `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	NextCursor    string                 `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceList) Reset() {
+	*x = DeviceList{}
+	mi := &file_events_pb_argus_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceList) ProtoMessage() {}
+
+func (x *DeviceList) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceList.ProtoReflect.Descriptor instead.
+func (*DeviceList) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *DeviceList) GetItems() []*DeviceView {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *DeviceList) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
 var File_events_pb_argus_proto protoreflect.FileDescriptor
 
 const file_events_pb_argus_proto_rawDesc = "" +
 	"\n" +
-	"\x15events/pb/argus.proto\x12\bargus.v1\"\xa6\n" +
-	"\n" +
+	"\x15events/pb/argus.proto\x12\bargus.v1\"\xaa\v\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12%\n" +
@@ -2417,7 +2698,9 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x16plan_recording_started\x18) \x01(\v2\x1e.argus.v1.PlanRecordingStartedH\x00R\x14planRecordingStarted\x12V\n" +
 	"\x16plan_recording_stopped\x18* \x01(\v2\x1e.argus.v1.PlanRecordingStoppedH\x00R\x14planRecordingStopped\x12S\n" +
 	"\x15plan_segment_recorded\x18+ \x01(\v2\x1d.argus.v1.PlanSegmentRecordedH\x00R\x13planSegmentRecorded\x12P\n" +
-	"\x14plan_segment_deleted\x18, \x01(\v2\x1c.argus.v1.PlanSegmentDeletedH\x00R\x12planSegmentDeletedB\t\n" +
+	"\x14plan_segment_deleted\x18, \x01(\v2\x1c.argus.v1.PlanSegmentDeletedH\x00R\x12planSegmentDeleted\x12@\n" +
+	"\x0eshard_acquired\x182 \x01(\v2\x17.argus.v1.ShardAcquiredH\x00R\rshardAcquired\x12@\n" +
+	"\x0eshard_released\x183 \x01(\v2\x17.argus.v1.ShardReleasedH\x00R\rshardReleasedB\t\n" +
 	"\apayload\"\x94\x02\n" +
 	"\x10DeviceRegistered\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
@@ -2498,7 +2781,15 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x16\n" +
 	"\x06device\x18\x03 \x01(\tR\x06device\x12\x18\n" +
 	"\achannel\x18\x04 \x01(\rR\achannel\x12\"\n" +
-	"\rstart_unix_ms\x18\x05 \x01(\x03R\vstartUnixMs\"\x98\x01\n" +
+	"\rstart_unix_ms\x18\x05 \x01(\x03R\vstartUnixMs\"^\n" +
+	"\rShardAcquired\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12#\n" +
+	"\rprevious_node\x18\x02 \x01(\tR\fpreviousNode\x12\x14\n" +
+	"\x05shard\x18\x03 \x01(\rR\x05shard\"Q\n" +
+	"\rShardReleased\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
+	"\x05shard\x18\x02 \x01(\rR\x05shard\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x98\x01\n" +
 	"\vCommandMeta\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12%\n" +
@@ -2594,7 +2885,18 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\x0e2\x13.argus.v1.ReplyCodeR\x04code\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x14\n" +
 	"\x05field\x18\x03 \x01(\tR\x05field\x12&\n" +
-	"\x04plan\x18\x04 \x01(\v2\x12.argus.v1.PlanViewR\x04plan*\xc8\x01\n" +
+	"\x04plan\x18\x04 \x01(\v2\x12.argus.v1.PlanViewR\x04plan\"y\n" +
+	"\vListDevices\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\rR\x05limit\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x12\x1b\n" +
+	"\tlabel_key\x18\x03 \x01(\tR\blabelKey\x12\x1f\n" +
+	"\vlabel_value\x18\x04 \x01(\tR\n" +
+	"labelValue\"Y\n" +
+	"\n" +
+	"DeviceList\x12*\n" +
+	"\x05items\x18\x01 \x03(\v2\x14.argus.v1.DeviceViewR\x05items\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor*\xe2\x01\n" +
 	"\tReplyCode\x12\x11\n" +
 	"\rREPLY_CODE_OK\x10\x00\x12\x18\n" +
 	"\x14REPLY_CODE_NOT_FOUND\x10\x01\x12\x1d\n" +
@@ -2602,7 +2904,8 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x1eREPLY_CODE_PRECONDITION_FAILED\x10\x03\x12\x16\n" +
 	"\x12REPLY_CODE_INVALID\x10\x04\x12\x1a\n" +
 	"\x16REPLY_CODE_UNAVAILABLE\x10\x05\x12\x17\n" +
-	"\x13REPLY_CODE_CONFLICT\x10\x06B&Z$github.com/argus-vms/argus/events/pbb\x06proto3"
+	"\x13REPLY_CODE_CONFLICT\x10\x06\x12\x18\n" +
+	"\x14REPLY_CODE_NOT_OWNER\x10\aB&Z$github.com/argus-vms/argus/events/pbb\x06proto3"
 
 var (
 	file_events_pb_argus_proto_rawDescOnce sync.Once
@@ -2617,7 +2920,7 @@ func file_events_pb_argus_proto_rawDescGZIP() []byte {
 }
 
 var file_events_pb_argus_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_events_pb_argus_proto_goTypes = []any{
 	(ReplyCode)(0),                   // 0: argus.v1.ReplyCode
 	(*Envelope)(nil),                 // 1: argus.v1.Envelope
@@ -2637,23 +2940,27 @@ var file_events_pb_argus_proto_goTypes = []any{
 	(*PlanRecordingStopped)(nil),     // 15: argus.v1.PlanRecordingStopped
 	(*PlanSegmentRecorded)(nil),      // 16: argus.v1.PlanSegmentRecorded
 	(*PlanSegmentDeleted)(nil),       // 17: argus.v1.PlanSegmentDeleted
-	(*CommandMeta)(nil),              // 18: argus.v1.CommandMeta
-	(*RegisterDevice)(nil),           // 19: argus.v1.RegisterDevice
-	(*UpdateDevice)(nil),             // 20: argus.v1.UpdateDevice
-	(*LabelPatch)(nil),               // 21: argus.v1.LabelPatch
-	(*RemoveDevice)(nil),             // 22: argus.v1.RemoveDevice
-	(*GetDevice)(nil),                // 23: argus.v1.GetDevice
-	(*DeviceReply)(nil),              // 24: argus.v1.DeviceReply
-	(*DeviceView)(nil),               // 25: argus.v1.DeviceView
-	(*SetPlan)(nil),                  // 26: argus.v1.SetPlan
-	(*GetPlan)(nil),                  // 27: argus.v1.GetPlan
-	(*PlanView)(nil),                 // 28: argus.v1.PlanView
-	(*PlanReply)(nil),                // 29: argus.v1.PlanReply
-	nil,                              // 30: argus.v1.DeviceRegistered.LabelsEntry
-	nil,                              // 31: argus.v1.LabelSet.LabelsEntry
-	nil,                              // 32: argus.v1.RegisterDevice.LabelsEntry
-	nil,                              // 33: argus.v1.LabelPatch.SetEntry
-	nil,                              // 34: argus.v1.DeviceView.LabelsEntry
+	(*ShardAcquired)(nil),            // 18: argus.v1.ShardAcquired
+	(*ShardReleased)(nil),            // 19: argus.v1.ShardReleased
+	(*CommandMeta)(nil),              // 20: argus.v1.CommandMeta
+	(*RegisterDevice)(nil),           // 21: argus.v1.RegisterDevice
+	(*UpdateDevice)(nil),             // 22: argus.v1.UpdateDevice
+	(*LabelPatch)(nil),               // 23: argus.v1.LabelPatch
+	(*RemoveDevice)(nil),             // 24: argus.v1.RemoveDevice
+	(*GetDevice)(nil),                // 25: argus.v1.GetDevice
+	(*DeviceReply)(nil),              // 26: argus.v1.DeviceReply
+	(*DeviceView)(nil),               // 27: argus.v1.DeviceView
+	(*SetPlan)(nil),                  // 28: argus.v1.SetPlan
+	(*GetPlan)(nil),                  // 29: argus.v1.GetPlan
+	(*PlanView)(nil),                 // 30: argus.v1.PlanView
+	(*PlanReply)(nil),                // 31: argus.v1.PlanReply
+	(*ListDevices)(nil),              // 32: argus.v1.ListDevices
+	(*DeviceList)(nil),               // 33: argus.v1.DeviceList
+	nil,                              // 34: argus.v1.DeviceRegistered.LabelsEntry
+	nil,                              // 35: argus.v1.LabelSet.LabelsEntry
+	nil,                              // 36: argus.v1.RegisterDevice.LabelsEntry
+	nil,                              // 37: argus.v1.LabelPatch.SetEntry
+	nil,                              // 38: argus.v1.DeviceView.LabelsEntry
 }
 var file_events_pb_argus_proto_depIdxs = []int32{
 	2,  // 0: argus.v1.Envelope.device_registered:type_name -> argus.v1.DeviceRegistered
@@ -2670,30 +2977,33 @@ var file_events_pb_argus_proto_depIdxs = []int32{
 	15, // 11: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
 	16, // 12: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
 	17, // 13: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
-	30, // 14: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
-	4,  // 15: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
-	5,  // 16: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
-	31, // 17: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
-	12, // 18: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
-	18, // 19: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
-	32, // 20: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
-	18, // 21: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
-	21, // 22: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
-	33, // 23: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
-	18, // 24: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
-	0,  // 25: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
-	25, // 26: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
-	34, // 27: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
-	18, // 28: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
-	12, // 29: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
-	12, // 30: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
-	0,  // 31: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
-	28, // 32: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	18, // 14: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
+	19, // 15: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
+	34, // 16: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
+	4,  // 17: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
+	5,  // 18: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
+	35, // 19: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
+	12, // 20: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
+	20, // 21: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
+	36, // 22: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
+	20, // 23: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
+	23, // 24: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
+	37, // 25: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
+	20, // 26: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
+	0,  // 27: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
+	27, // 28: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
+	38, // 29: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
+	20, // 30: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
+	12, // 31: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
+	12, // 32: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
+	0,  // 33: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
+	30, // 34: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
+	27, // 35: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_events_pb_argus_proto_init() }
@@ -2716,17 +3026,19 @@ func file_events_pb_argus_proto_init() {
 		(*Envelope_PlanRecordingStopped)(nil),
 		(*Envelope_PlanSegmentRecorded)(nil),
 		(*Envelope_PlanSegmentDeleted)(nil),
+		(*Envelope_ShardAcquired)(nil),
+		(*Envelope_ShardReleased)(nil),
 	}
 	file_events_pb_argus_proto_msgTypes[2].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[17].OneofWrappers = []any{}
 	file_events_pb_argus_proto_msgTypes[19].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[21].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_events_pb_argus_proto_rawDesc), len(file_events_pb_argus_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   34,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

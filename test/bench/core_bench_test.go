@@ -189,7 +189,7 @@ func BenchmarkCore(b *testing.B) {
 // time until it is ready and its resident memory with every actor active.
 func activate(b *testing.B, natsURL string, total int) {
 	port := testenv.FreePort(b)
-	cmd := exec.Command(testenv.Binary(b), "serve", "--nats", natsURL, "--http", fmt.Sprintf("127.0.0.1:%d", port), "--node-id", "act", "--log-level", "warn",
+	cmd := exec.Command(testenv.Binary(b), "serve", "--nats", natsURL, "--http", fmt.Sprintf("127.0.0.1:%d", port), "--node-id", "act", "--log-level", "warn", "--peer-port", "0",
 		"--rtsp", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b)), "--rtsp-udp", "", "--probe-interval", "0")
 	cmd.Env = append(os.Environ(), "ARGUS_ADMIN_KEY=bench-admin-key", "ARGUS_SECRET=bench-secret-0123456789abcdef", "ARGUS_CLICKHOUSE=")
 	cmd.Stderr = os.Stderr

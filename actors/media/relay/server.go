@@ -7,7 +7,8 @@
 // string, e.g. ?token=…) and then to Config.Open (start or find the pull);
 // the answer waits until the stream has a keyframe. Readers joining a hot
 // stream first get the cached packets since the last IDR, so they decode
-// at once.
+// at once. A stream hosted by another node (Config.Redirect) is answered
+// with a 302 to that node instead.
 package relay
 
 import (
@@ -54,6 +55,11 @@ type Config struct {
 	// block until the stream has a keyframe (up to ctx). An error wrapping
 	// ErrNotFound answers 404, any other 503. Required.
 	Open func(ctx context.Context, k Key) (*Stream, error)
+	// Redirect, when set and ok, says another node hosts k: a DESCRIBE (or
+	// a SETUP without one) is answered 302 with Location base + the
+	// request's own path and query, without Authorize or Open, so the
+	// owner alone decides. base is like "rtsp://10.0.0.2:8554". Optional.
+	Redirect func(k Key) (base string, ok bool)
 	// ReadyTimeout bounds Open plus the wait for a keyframe; default 10 s.
 	ReadyTimeout time.Duration
 	// NoGOPReplay disables sending the cached GOP to readers joining a hot
@@ -265,6 +271,37 @@ func (s *Server) open(path, rawQuery string) (*Stream, *gortsplib.ServerStream, 
 	return st, ss, nil, nil
 }
 
+// redirect is the 302 answer for a request on a stream hosted elsewhere,
+// or nil when it is served here.
+func (s *Server) redirect(path string, u *base.URL) *base.Response {
+	if s.cfg.Redirect == nil {
+		return nil
+	}
+	k, ok := ParsePath(path)
+	if !ok {
+		return nil // 404 from open, as before
+	}
+	owner, ok := s.cfg.Redirect(k)
+	if !ok {
+		return nil
+	}
+	if owner == "" {
+		return &base.Response{StatusCode: base.StatusServiceUnavailable}
+	}
+	// The request's own path and query: a SETUP keeps its track suffix
+	// (ffmpeg puts "/trackID=n" after the query).
+	loc := strings.TrimSuffix(owner, "/") + (*url.URL)(u).EscapedPath()
+	if u.RawQuery != "" {
+		loc += "?" + u.RawQuery
+	}
+	// ffmpeg and gortsplib follow any 3xx with a Location; 302 because
+	// ownership moves.
+	return &base.Response{
+		StatusCode: base.StatusFound,
+		Header:     base.Header{"Location": base.HeaderValue{loc}},
+	}
+}
+
 // sessionData is kept on each reader session.
 type sessionData struct {
 	key     Key
@@ -304,6 +341,11 @@ func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) 
 }
 
 func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if res := h.s.redirect(ctx.Path, ctx.Request.URL); res != nil {
+		h.s.log.Debug("DESCRIBE redirected", "path", ctx.Path, "location", res.Header["Location"],
+			"remote", ctx.Conn.NetConn().RemoteAddr().String())
+		return res, nil, nil
+	}
 	st, ss, res, err := h.s.open(ctx.Path, ctx.Query)
 	if res != nil {
 		h.s.log.Info("DESCRIBE refused", "path", ctx.Path, "status", int(res.StatusCode), "err", err,
@@ -342,6 +384,11 @@ func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respons
 		}
 	}
 	if st == nil {
+		if res := h.s.redirect(ctx.Path, ctx.Request.URL); res != nil {
+			h.s.log.Debug("SETUP redirected", "path", ctx.Path, "location", res.Header["Location"],
+				"remote", ctx.Conn.NetConn().RemoteAddr().String())
+			return res, nil, nil
+		}
 		var res *base.Response
 		var err error
 		st, ss, res, err = h.s.open(ctx.Path, ctx.Query)

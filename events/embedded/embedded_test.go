@@ -1,0 +1,181 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestOptionsValidation(t *testing.T) {
+	if _, err := serverOptions(Options{ClusterListen: "127.0.0.1:0", Routes: []string{"nats://127.0.0.1:6222"}}); err == nil || !strings.Contains(err.Error(), "server name") {
+		t.Fatalf("clustered without a name: %v", err)
+	}
+	if _, err := serverOptions(Options{Name: "a", ClusterListen: "127.0.0.1:0"}); err == nil {
+		t.Fatal("clustered without routes accepted")
+	}
+	if _, err := serverOptions(Options{Name: "a", Routes: []string{"nats://x:1"}}); err == nil {
+		t.Fatal("routes without a cluster listen accepted")
+	}
+	if _, err := serverOptions(Options{Name: "a", ClusterListen: ":6222", Routes: []string{"http://x:1"}}); err == nil {
+		t.Fatal("http route accepted")
+	}
+	o, err := serverOptions(Options{Name: "a", ClusterListen: ":6222", Routes: []string{"nats://argus-0.argus.ns.svc:6222", "argus-1:6222"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Routes) != 2 || o.Routes[1].String() != "nats://argus-1:6222" || o.Cluster.Name != ClusterName || o.Cluster.Port != 6222 {
+		t.Fatalf("%+v %v", o.Cluster, o.Routes)
+	}
+}
+
+func TestSingleServer(t *testing.T) {
+	s, err := Start(Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	if err := WaitJetStream(s, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n := ClusterSize(s); n != 1 {
+		t.Fatalf("cluster size %d, want 1", n)
+	}
+}
+
+// TestCluster runs three servers with full-mesh routes (each lists all
+// three, itself included), then R3 streams and KV, with one server down.
+func TestCluster(t *testing.T) {
+	const n = 3
+	var routes []string
+	clusterPorts := make([]int, n)
+	for i := range clusterPorts {
+		clusterPorts[i] = freePort(t)
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", clusterPorts[i]))
+	}
+	servers := make([]*server.Server, n)
+	for i := range servers {
+		s, err := Start(Options{
+			StoreDir:      t.TempDir(),
+			Listen:        "127.0.0.1:0",
+			Name:          fmt.Sprintf("n%d", i+1),
+			ClusterListen: fmt.Sprintf("127.0.0.1:%d", clusterPorts[i]),
+			Routes:        routes,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		servers[i] = s
+		defer s.Shutdown()
+	}
+	for i, s := range servers {
+		if err := WaitJetStream(s, 15*time.Second); err != nil {
+			t.Fatalf("server %d: %v", i+1, err)
+		}
+		if !s.JetStreamIsClustered() {
+			t.Fatalf("server %d not clustered", i+1)
+		}
+		if got := ClusterSize(s); got != n {
+			t.Fatalf("server %d: cluster size %d, want %d", i+1, got, n)
+		}
+	}
+
+	var urls []string
+	for _, s := range servers {
+		urls = append(urls, s.ClientURL())
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3, Storage: jetstream.FileStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := st.CachedInfo().Config.Replicas; r != 3 {
+		t.Fatalf("stream replicas %d", r)
+	}
+	if _, err := js.Publish(ctx, "t.a", []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := st.GetLastMsgForSubject(ctx, "t.a"); err != nil || string(msg.Data) != "one" {
+		t.Fatalf("read back: %v", err)
+	}
+
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "B", Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Create(ctx, "k", []byte("v1")); err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(ctx, "k")
+	if err != nil || string(e.Value()) != "v1" {
+		t.Fatalf("kv get: %v", err)
+	}
+	if st, err := kv.Status(ctx); err != nil || st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas != 3 {
+		t.Fatalf("kv status: %v", err)
+	}
+
+	// One server down: R3 keeps a quorum of two, so writes go on (after a
+	// possible leader election; the client reconnects to a survivor).
+	servers[0].Shutdown()
+	servers[0].WaitForShutdown()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := js.Publish(pctx, "t.a", []byte("two"))
+		pcancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream not writable with one server down: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if msg, err := st.GetLastMsgForSubject(ctx, "t.a"); err != nil || string(msg.Data) != "two" {
+		t.Fatalf("read back after shutdown: %v", err)
+	}
+	if _, err := kv.Update(ctx, "k", []byte("v2"), e.Revision()); err != nil {
+		t.Fatalf("kv update with one server down: %v", err)
+	}
+}
+
+// The linknamed Raft timings must reach nats-server's variables: a rename
+// upstream would otherwise silently bring back 4–9 s elections.
+func TestRaftTimingLinked(t *testing.T) {
+	old := raftTiming()
+	if old.MinElection == 0 || old.Heartbeat == 0 {
+		t.Fatalf("nats-server Raft timing not linked: %+v", old)
+	}
+	setRaftTiming(FastFailover)
+	defer setRaftTiming(old)
+	if raftTiming() != FastFailover {
+		t.Fatalf("timing %+v, want %+v", raftTiming(), FastFailover)
+	}
+}
