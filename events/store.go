@@ -192,7 +192,9 @@ func (s *Store) consume(ctx context.Context, filters []string, afterSeq uint64, 
 	if info := cons.CachedInfo(); toEnd && (info == nil || info.NumPending == 0) {
 		return nil
 	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(2048))
+	// A short heartbeat: a consumer on a server that died is noticed and
+	// replaced in seconds, not after the default 30 s pull expiry.
+	iter, err := cons.Messages(jetstream.PullMaxMessages(2048), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return err
 	}

@@ -74,9 +74,9 @@ type Config struct {
 	Log      *slog.Logger
 
 	Heartbeat   time.Duration // default 500ms
-	NodeTTL     time.Duration // a node is gone after this long without heartbeat; default 2s
-	LeaseTTL    time.Duration // default 2s
-	Renew       time.Duration // default 400ms
+	NodeTTL     time.Duration // a node is gone after this long without heartbeat; default 3s
+	LeaseTTL    time.Duration // default 3s
+	Renew       time.Duration // default 250ms
 	FenceMargin time.Duration // default 500ms
 	Tick        time.Duration // default 100ms
 	// HandoffStep bounds how many shards a node hands over per Tick when
@@ -94,9 +94,12 @@ func (c *Config) defaults() {
 		}
 	}
 	def(&c.Heartbeat, 500*time.Millisecond)
-	def(&c.NodeTTL, 2*time.Second)
-	def(&c.LeaseTTL, 2*time.Second)
-	def(&c.Renew, 400*time.Millisecond)
+	// The lease must outlast a JetStream leader election of the lease bucket
+	// (≈1–2 s with embedded.FastFailover): every holder fails to renew
+	// meanwhile and must not fence itself for that.
+	def(&c.NodeTTL, 3*time.Second)
+	def(&c.LeaseTTL, 3*time.Second)
+	def(&c.Renew, 250*time.Millisecond)
 	def(&c.FenceMargin, 500*time.Millisecond)
 	def(&c.Tick, 100*time.Millisecond)
 	def(&c.Settle, time.Second)
@@ -128,6 +131,7 @@ type seenLease struct {
 
 type seenMember struct {
 	m     Member
+	rev   uint64
 	seen  time.Time // local time of the latest heartbeat seen
 	first time.Time // local time this instance was first seen
 }
@@ -321,43 +325,12 @@ func shardOfKey(k string) (int, bool) {
 
 // watch follows both buckets; it returns once their current values are in.
 func (m *Manager) watch(ctx, runCtx context.Context) error {
-	nw, err := m.nodes.WatchAll(runCtx)
-	if err != nil {
-		return fmt.Errorf("watch %s: %w", NodesBucket, err)
-	}
-	lw, err := m.leases.WatchAll(runCtx)
-	if err != nil {
-		return fmt.Errorf("watch %s: %w", ShardsBucket, err)
-	}
 	nodesIn, leasesIn := make(chan struct{}), make(chan struct{})
 	m.wg.Add(2)
+	go func() { defer m.wg.Done(); m.follow(runCtx, m.nodes, nodesIn, m.onNode) }()
 	go func() {
 		defer m.wg.Done()
-		initial := true
-		for e := range nw.Updates() {
-			if e == nil {
-				if initial {
-					initial = false
-					close(nodesIn)
-				}
-				continue
-			}
-			m.onNode(e, initial)
-		}
-	}()
-	go func() {
-		defer m.wg.Done()
-		initial := true
-		for e := range lw.Updates() {
-			if e == nil {
-				if initial {
-					initial = false
-					close(leasesIn)
-				}
-				continue
-			}
-			m.onLease(e)
-		}
+		m.follow(runCtx, m.leases, leasesIn, func(e jetstream.KeyValueEntry, _ bool) { m.onLease(e) })
 	}()
 	for _, ch := range []chan struct{}{nodesIn, leasesIn} {
 		select {
@@ -367,6 +340,67 @@ func (m *Manager) watch(ctx, runCtx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// quietWatch: both buckets change several times a second (heartbeats,
+// renewals), so a watcher silent this long is stuck; the usual cause is
+// that its consumer lived on a server that died. It is then started again.
+const quietWatch = time.Second
+
+// follow applies every update of kv to apply until ctx ends, watching again
+// whenever the watch goes quiet or ends. in is closed once the first
+// watch's current values are in.
+func (m *Manager) follow(ctx context.Context, kv jetstream.KeyValue, in chan struct{}, apply func(jetstream.KeyValueEntry, bool)) {
+	first := true
+	for ctx.Err() == nil {
+		w, err := kv.WatchAll(ctx)
+		if err != nil {
+			m.cfg.Log.Debug("kv watch", "bucket", kv.Bucket(), "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		m.drain(ctx, w, apply, func() {
+			if first {
+				first = false
+				close(in)
+			}
+		})
+		w.Stop()
+	}
+}
+
+// drain applies one watcher's updates until it ends or goes quiet.
+func (m *Manager) drain(ctx context.Context, w jetstream.KeyWatcher, apply func(jetstream.KeyValueEntry, bool), current func()) {
+	tick := time.NewTicker(quietWatch / 4)
+	defer tick.Stop()
+	last := time.Now()
+	initial := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			last = time.Now()
+			if e == nil {
+				initial = false
+				current()
+				continue
+			}
+			apply(e, initial)
+		case <-tick.C:
+			if time.Since(last) > quietWatch {
+				m.cfg.Log.Debug("kv watch quiet: watching again")
+				return
+			}
+		}
+	}
 }
 
 func (m *Manager) onNode(e jetstream.KeyValueEntry, initial bool) {
@@ -388,11 +422,14 @@ func (m *Manager) onNode(e jetstream.KeyValueEntry, initial bool) {
 		seen = now.Add(-max(0, time.Since(e.Created())))
 	}
 	sm := m.members[mem.ID]
+	if sm != nil && sm.rev >= e.Revision() {
+		return // seen before this watch started again: keep its time
+	}
 	if sm == nil || sm.m.Instance != mem.Instance {
 		sm = &seenMember{first: seen}
 		m.members[mem.ID] = sm
 	}
-	sm.m, sm.seen = mem, seen
+	sm.m, sm.seen, sm.rev = mem, seen, e.Revision()
 }
 
 func (m *Manager) onLease(e jetstream.KeyValueEntry) {

@@ -152,7 +152,7 @@ func TestOwnershipMovesWithMembership(t *testing.T) {
 	b.mu.Unlock()
 	m3.Stop()
 	start = time.Now()
-	took = waitFor(t, 5*time.Second, "survivor takes a crashed node's shards", balanced(b, []string{"n1"}))
+	took = waitFor(t, 8*time.Second, "survivor takes a crashed node's shards", balanced(b, []string{"n1"}))
 	t.Logf("failover after crash took %s", took)
 	if took < 1200*time.Millisecond {
 		t.Errorf("shards moved %s after the crash: before the lease could have expired", took)
@@ -180,11 +180,11 @@ func TestFencingWhenCutOff(t *testing.T) {
 	}
 	cut := time.Now()
 	ncB.Close() // b can no longer renew: it must stop its shards itself
-	stopped := waitFor(t, 3*time.Second, "b stops its shards", func() bool {
+	stopped := waitFor(t, 5*time.Second, "b stops its shards", func() bool {
 		owners := b.owners()
 		return !slices.Contains(owners, "b")
 	})
 	t.Logf("cut-off node stopped its shards after %s", stopped)
-	waitFor(t, 5*time.Second, "a takes b's shards", balanced(b, []string{"a"}))
+	waitFor(t, 8*time.Second, "a takes b's shards", balanced(b, []string{"a"}))
 	t.Logf("a took them over after %s", time.Since(cut))
 }

@@ -204,7 +204,7 @@ func (a *Actor) evaluate(c *actor.Context) {
 	}
 	if want && !a.recording { // the stream could not be held: try again soon
 		gen, self, engine := a.gen, c.PID(), c.Engine()
-		time.AfterFunc(5*time.Second, func() { engine.Send(self, evaluate{gen: gen}) })
+		time.AfterFunc(time.Second, func() { engine.Send(self, evaluate{gen: gen}) })
 	}
 }
 

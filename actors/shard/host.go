@@ -37,6 +37,7 @@ type Host struct {
 	deps    *device.Deps
 	shards  int
 	active  []atomic.Pointer[actor.PID] // shard actor of each shard activated here
+	running []atomic.Pointer[actor.PID] // shard actor of each shard here, also while it activates
 	moves   []sync.Mutex                // serializes Acquire/Release of one shard
 	routes  sync.Map                    // device id → PID of its actor on this node
 	streams sync.Map                    // stream aggregate id → PID of its actor on this node
@@ -80,7 +81,7 @@ func New(engine *actor.Engine, deps *device.Deps, cfg Config) *Host {
 		cfg.Handoff = 5 * time.Second
 	}
 	h := &Host{engine: engine, deps: deps, shards: cfg.Shards, timeout: cfg.RequestTimeout, handoff: cfg.Handoff,
-		stop: make(chan struct{}), active: make([]atomic.Pointer[actor.PID], cfg.Shards), moves: make([]sync.Mutex, cfg.Shards)}
+		stop: make(chan struct{}), active: make([]atomic.Pointer[actor.PID], cfg.Shards), running: make([]atomic.Pointer[actor.PID], cfg.Shards), moves: make([]sync.Mutex, cfg.Shards)}
 	sd := cfg.Stream
 	sd.Store, sd.Node, sd.Log, sd.Device = deps.Store, deps.Node, deps.Log, h.devicePID
 	h.sdeps = &sd
@@ -128,6 +129,7 @@ func (h *Host) Acquire(ctx context.Context, shards []int, previous map[int]strin
 		failed []int
 		errs   []error
 	)
+	recordStart := time.Now()
 	for _, n := range shards {
 		wg.Add(1)
 		go func() {
@@ -144,6 +146,9 @@ func (h *Host) Acquire(ctx context.Context, shards []int, previous map[int]strin
 		}()
 	}
 	wg.Wait()
+	if d := time.Since(recordStart); d > time.Second {
+		h.deps.Log.Warn("recording shard ownership was slow", "shards", len(shards), "took", d.Round(time.Millisecond))
+	}
 	if len(ok) > 0 {
 		bad, err := h.activate(ctx, ok)
 		failed = append(failed, bad...)
@@ -197,7 +202,11 @@ func (h *Host) activate(ctx context.Context, shards []int) ([]int, error) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	foldStart := time.Now()
 	preloaded, err := foldShards(sctx, h.deps.Store, filters, h.shards)
+	if d := time.Since(foldStart); d > time.Second {
+		h.deps.Log.Warn("activation scan was slow", "shards", len(shards), "took", d.Round(time.Millisecond))
+	}
 	if err != nil {
 		return shards, fmt.Errorf("activation scan: %w", err)
 	}
@@ -209,7 +218,10 @@ func (h *Host) activate(ctx context.Context, shards []int) ([]int, error) {
 	pids := map[int]*actor.PID{}
 	for _, n := range shards {
 		done := func(n, count int, err error) { results <- result{n, count, err} }
+		// running first: the plans a shard activates hold their streams
+		// before the shard serves commands.
 		pids[n] = h.engine.Spawn(newShardActor(n, h, preloaded[n], done), "shard", actor.WithID(strconv.Itoa(n)))
+		h.running[n].Store(pids[n])
 	}
 	var failed []int
 	var errs []error
@@ -220,6 +232,7 @@ func (h *Host) activate(ctx context.Context, shards []int) ([]int, error) {
 			if r.err != nil {
 				failed = append(failed, r.n)
 				errs = append(errs, fmt.Errorf("shard %d: %w", r.n, r.err))
+				h.running[r.n].Store(nil)
 				<-h.engine.Poison(pids[r.n]).Done()
 				continue
 			}
@@ -238,7 +251,8 @@ func (h *Host) activate(ctx context.Context, shards []int) ([]int, error) {
 func (h *Host) Release(n int, reason string) {
 	h.moves[n].Lock()
 	defer h.moves[n].Unlock()
-	pid := h.active[n].Swap(nil)
+	h.active[n].Store(nil)
+	pid := h.running[n].Swap(nil)
 	if pid == nil {
 		return
 	}

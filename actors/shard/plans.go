@@ -34,6 +34,11 @@ func (h *Host) HoldStream(ctx context.Context, k relay.Key, on bool) (*relay.Str
 	}
 	reply := make(chan stream.OpenResult, 1)
 	h.engine.Send(pid, &stream.Hold{On: on, Reply: reply})
+	if !on {
+		// Letting go needs no answer, and when the shard stops the stream
+		// actor may be gone already: waiting would stall the handover.
+		return nil, nil
+	}
 	select {
 	case r := <-reply:
 		return r.Stream, r.Err
@@ -69,7 +74,7 @@ func (h *Host) planPID(ctx context.Context, id string, create bool) (*actor.PID,
 		return nil, nil
 	}
 	dev, _, _ := events.ParseChannelID(id)
-	spid := h.active[events.ShardOf(dev, h.shards)].Load()
+	spid := h.running[events.ShardOf(dev, h.shards)].Load()
 	if spid == nil {
 		return nil, ErrNotReady
 	}

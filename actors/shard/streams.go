@@ -36,7 +36,7 @@ func (h *Host) streamPID(ctx context.Context, k relay.Key, create bool) (*actor.
 	if !create {
 		return nil, nil
 	}
-	spid := h.active[events.ShardOf(k.Device, h.shards)].Load()
+	spid := h.running[events.ShardOf(k.Device, h.shards)].Load()
 	if spid == nil {
 		return nil, ErrNotReady
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -78,6 +79,30 @@ func parseServe(args []string) (*serveConfig, error) {
 	return c, nil
 }
 
+// configuredSize is the NATS cluster size the routes describe: every route,
+// plus this node when its own route is not among them.
+func (c *serveConfig) configuredSize() int {
+	routes := c.routeList()
+	if len(routes) == 0 {
+		return 1
+	}
+	lh, lp, _ := net.SplitHostPort(*c.cluster)
+	seen := map[string]bool{}
+	self := false
+	for _, r := range routes {
+		hp := strings.TrimPrefix(strings.TrimPrefix(r, "nats-route://"), "nats://")
+		seen[hp] = true
+		h, p, err := net.SplitHostPort(hp)
+		if err == nil && p == lp && (h == lh || lh == "" || lh == "0.0.0.0" || lh == "::") {
+			self = true
+		}
+	}
+	if !self {
+		return len(seen) + 1
+	}
+	return len(seen)
+}
+
 // routes splits --nats-routes.
 func (c *serveConfig) routeList() []string {
 	var out []string
@@ -110,7 +135,7 @@ func runServe(args []string) error {
 		defer ns.Shutdown() // after n.Close below
 		natsURL = embedded.LocalURL(ns)
 	}
-	replicas, err := resolveReplicas(ctx, natsURL, ns, *c.replicas)
+	replicas, err := resolveReplicas(ctx, natsURL, ns, *c.replicas, c.configuredSize())
 	if err != nil {
 		return err
 	}
@@ -175,12 +200,15 @@ func startEmbedded(ctx context.Context, c *serveConfig, log *slog.Logger) (*serv
 // R2): a single server answers "replicas > 1 not supported in non-clustered
 // mode" (1), a cluster of fewer JetStream servers "insufficient resources"
 // or "no suitable peers" (try fewer).
-func resolveReplicas(ctx context.Context, natsURL string, ns *server.Server, want int) (int, error) {
+func resolveReplicas(ctx context.Context, natsURL string, ns *server.Server, want, configured int) (int, error) {
 	if want > 0 {
 		return want, nil
 	}
 	if ns != nil {
-		return min(3, embedded.ClusterSize(ns)), nil
+		// The configured size, not the peers seen so far: a node that starts
+		// first sees fewer, and a stream created at R2 in a cluster of three
+		// loses its quorum with the first node that dies.
+		return min(3, max(configured, embedded.ClusterSize(ns))), nil
 	}
 	nc, err := nats.Connect(natsURL, nats.Name("argus-replicas-probe"))
 	if err != nil {
@@ -230,9 +258,16 @@ func resolveReplicas(ctx context.Context, natsURL string, ns *server.Server, wan
 // (startup banners, route churn), warnings and errors as such.
 type natsLogger struct{ l *slog.Logger }
 
-func (n natsLogger) Noticef(format string, v ...any) { n.l.Debug(fmt.Sprintf(format, v...)) }
-func (n natsLogger) Warnf(format string, v ...any)   { n.l.Warn(fmt.Sprintf(format, v...)) }
-func (n natsLogger) Fatalf(format string, v ...any)  { n.l.Error(fmt.Sprintf(format, v...)) }
-func (n natsLogger) Errorf(format string, v ...any)  { n.l.Error(fmt.Sprintf(format, v...)) }
-func (n natsLogger) Debugf(format string, v ...any)  { n.l.Debug(fmt.Sprintf(format, v...)) }
-func (n natsLogger) Tracef(format string, v ...any)  { n.l.Debug(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Noticef(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.Contains(msg, "leader") { // elections matter when a node dies
+		n.l.Info(msg)
+		return
+	}
+	n.l.Debug(msg)
+}
+func (n natsLogger) Warnf(format string, v ...any)  { n.l.Warn(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Fatalf(format string, v ...any) { n.l.Error(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Errorf(format string, v ...any) { n.l.Error(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Debugf(format string, v ...any) { n.l.Debug(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Tracef(format string, v ...any) { n.l.Debug(fmt.Sprintf(format, v...)) }

@@ -65,13 +65,13 @@ func TestResolveReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer single.Shutdown()
-	if r, err := resolveReplicas(ctx, single.ClientURL(), nil, 2); err != nil || r != 2 {
+	if r, err := resolveReplicas(ctx, single.ClientURL(), nil, 2, 1); err != nil || r != 2 {
 		t.Fatalf("explicit: %d %v", r, err)
 	}
-	if r, err := resolveReplicas(ctx, single.ClientURL(), single, 0); err != nil || r != 1 {
+	if r, err := resolveReplicas(ctx, single.ClientURL(), single, 0, 1); err != nil || r != 1 {
 		t.Fatalf("embedded single: %d %v", r, err)
 	}
-	if r, err := resolveReplicas(ctx, single.ClientURL(), nil, 0); err != nil || r != 1 {
+	if r, err := resolveReplicas(ctx, single.ClientURL(), nil, 0, 1); err != nil || r != 1 {
 		t.Fatalf("external single: %d %v", r, err)
 	}
 
@@ -102,10 +102,30 @@ func TestResolveReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if r, err := resolveReplicas(ctx, servers[1].ClientURL(), servers[1], 0); err != nil || r != 3 {
+	if r, err := resolveReplicas(ctx, servers[1].ClientURL(), servers[1], 0, 3); err != nil || r != 3 {
 		t.Fatalf("embedded cluster: %d %v", r, err)
 	}
-	if r, err := resolveReplicas(ctx, servers[2].ClientURL(), nil, 0); err != nil || r != 3 {
+	if r, err := resolveReplicas(ctx, servers[2].ClientURL(), nil, 0, 3); err != nil || r != 3 {
 		t.Fatalf("external cluster: %d %v", r, err)
+	}
+}
+
+// The replicas of an embedded cluster come from its configured routes, not
+// from the peers a node saw first (R2 in a cluster of three would lose its
+// quorum with the first dead node).
+func TestConfiguredSize(t *testing.T) {
+	for _, tc := range []struct {
+		listen, routes string
+		want           int
+	}{
+		{"127.0.0.1:6221", "nats://127.0.0.1:6221,nats://127.0.0.1:6222,nats://127.0.0.1:6223", 3},
+		{"127.0.0.1:6221", "nats://127.0.0.1:6222,nats://127.0.0.1:6223", 3},
+		{"0.0.0.0:6222", "nats://argus-0.argus:6222,nats://argus-1.argus:6222,nats://argus-2.argus:6222", 3},
+		{"", "", 1},
+	} {
+		c := &serveConfig{cluster: &tc.listen, routes: &tc.routes}
+		if got := c.configuredSize(); got != tc.want {
+			t.Errorf("listen %s routes %s: %d, want %d", tc.listen, tc.routes, got, tc.want)
+		}
 	}
 }

@@ -91,6 +91,8 @@ func FreeUDPPair(t testing.TB) int {
 // Node is an `argus dev` process.
 type Node struct {
 	t        testing.TB
+	ID       string // node id
+	NATS     string // client URL of its embedded NATS (cluster nodes)
 	Data     string
 	HTTP     string // base URL, http://127.0.0.1:port
 	RTSP     string // relay address, 127.0.0.1:port
@@ -137,6 +139,13 @@ func StartDev(t testing.TB, o NodeOptions) *Node {
 
 func (n *Node) start() {
 	n.t.Helper()
+	n.spawn()
+	n.waitReady()
+}
+
+// spawn starts the process without waiting for it.
+func (n *Node) spawn() {
+	n.t.Helper()
 	n.cmd = exec.Command(Binary(n.t), n.args...)
 	n.cmd.Env = n.Env
 	n.cmd.Stdout = n.out
@@ -147,6 +156,12 @@ func (n *Node) start() {
 	}
 	cmd := n.cmd
 	n.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+}
+
+// waitReady waits up to a minute for /readyz to answer 200.
+func (n *Node) waitReady() {
+	n.t.Helper()
+	cmd := n.cmd
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(n.HTTP + "/readyz")
@@ -161,7 +176,7 @@ func (n *Node) start() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	n.t.Fatalf("argus dev not ready; output:\n%s", n.Output())
+	n.t.Fatalf("argus %s not ready; output:\n%s", n.args[0], n.Output())
 }
 
 // Kill sends SIGKILL and waits for the process to end.
