@@ -80,7 +80,11 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 	// than landing after reconnecting, when this node may have lost its
 	// shards (a zombie's event must never reach the log).
 	nc, err := nats.Connect(natsURL, nats.Name("argus-"+*cfg.nodeID), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond), nats.ReconnectBufSize(-1))
+		nats.ReconnectWait(250*time.Millisecond), nats.ReconnectBufSize(-1),
+		// Only the servers it was given: addresses a cluster advertises are
+		// often not reachable from here (containers), and a node told to
+		// use one server must not wander off to another.
+		nats.IgnoreDiscoveredServers())
 	if err != nil {
 		return nil, fmt.Errorf("connect NATS %s: %w", natsURL, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -34,7 +35,7 @@ func TestFailover(t *testing.T) {
 	cam := startCam(t, paths)
 	c := testenv.StartCluster(t, 3, testenv.ClusterOptions{})
 	dump := func() {
-		if t.Failed() {
+		if t.Failed() || os.Getenv("ARGUS_KEEP_LOGS") != "" {
 			for _, n := range c.Nodes {
 				t.Log(tail(n))
 				keepOutput(t, n)

@@ -13,6 +13,9 @@ type ClusterOptions struct {
 	ClickHouse string   // ARGUS_CLICKHOUSE of every node; "" = none
 	Env        []string // extra environment of every node
 	Args       []string // extra flags of every node
+	// NATS, when set, runs node i against the external NATS URL NATS[i]
+	// instead of an embedded server.
+	NATS []string
 }
 
 // Cluster is n `argus serve --embedded-nats` processes whose NATS servers
@@ -43,11 +46,17 @@ func StartCluster(t testing.TB, n int, o ClusterOptions) *Cluster {
 		node.HTTP = fmt.Sprintf("http://127.0.0.1:%d", p.http)
 		node.RTSP = fmt.Sprintf("127.0.0.1:%d", p.rtsp)
 		node.NATS = fmt.Sprintf("nats://127.0.0.1:%d", p.nats)
-		node.args = []string{"serve", "--embedded-nats", "--node-id", node.ID, "--advertise", "127.0.0.1", "--data", node.Data,
+		node.args = []string{"serve", "--node-id", node.ID, "--advertise", "127.0.0.1", "--data", node.Data,
 			"--http", fmt.Sprintf("127.0.0.1:%d", p.http), "--rtsp", node.RTSP, "--rtsp-udp", "",
-			"--peer-port", fmt.Sprint(p.peer), "--probe-interval", "0",
-			"--nats-listen", fmt.Sprintf("127.0.0.1:%d", p.nats), "--nats-cluster-listen", fmt.Sprintf("127.0.0.1:%d", p.route),
-			"--nats-routes", strings.Join(routes, ",")}
+			"--peer-port", fmt.Sprint(p.peer), "--probe-interval", "0"}
+		if i < len(o.NATS) {
+			node.NATS = o.NATS[i]
+			node.args = append(node.args, "--nats", o.NATS[i])
+		} else {
+			node.args = append(node.args, "--embedded-nats",
+				"--nats-listen", fmt.Sprintf("127.0.0.1:%d", p.nats), "--nats-cluster-listen", fmt.Sprintf("127.0.0.1:%d", p.route),
+				"--nats-routes", strings.Join(routes, ","))
+		}
 		node.args = append(node.args, o.Args...)
 		node.Env = append(os.Environ(), "ARGUS_ADMIN_KEY="+node.AdminKey, "ARGUS_SECRET=test-secret-0123456789abcdef", "ARGUS_CLICKHOUSE="+o.ClickHouse)
 		node.Env = append(node.Env, o.Env...)

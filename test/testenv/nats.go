@@ -3,9 +3,11 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/argus-vms/argus/events/embedded"
 	"github.com/nats-io/nats-server/v2/server"
@@ -63,4 +65,32 @@ func Connect(t testing.TB, url string) *nats.Conn {
 	}
 	t.Cleanup(nc.Close)
 	return nc
+}
+
+// NewNATSCluster starts n embedded NATS servers in this process that form
+// one JetStream cluster (R3 with three), and waits until JetStream works.
+func NewNATSCluster(t testing.TB, n int) []*server.Server {
+	t.Helper()
+	ports := make([]int, n)
+	var routes []string
+	for i := range ports {
+		ports[i] = FreePort(t)
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
+	}
+	servers := make([]*server.Server, n)
+	for i := range servers {
+		s, err := embedded.Start(embedded.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Name: fmt.Sprintf("s%d", i+1),
+			ClusterListen: fmt.Sprintf("127.0.0.1:%d", ports[i]), Routes: routes})
+		if err != nil {
+			t.Fatalf("start clustered nats: %v", err)
+		}
+		t.Cleanup(s.Shutdown)
+		servers[i] = s
+	}
+	for _, s := range servers {
+		if err := embedded.WaitJetStream(s, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return servers
 }
