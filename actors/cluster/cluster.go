@@ -353,13 +353,15 @@ const quietWatch = time.Second
 func (m *Manager) follow(ctx context.Context, kv jetstream.KeyValue, in chan struct{}, apply func(jetstream.KeyValueEntry, bool)) {
 	first := true
 	for ctx.Err() == nil {
-		w, err := kv.WatchAll(ctx)
+		wctx, cancel := context.WithCancel(ctx) // the watcher lives as long as wctx
+		w, err := watchWithin(wctx, kv, quietWatch)
 		if err != nil {
+			cancel()
 			m.cfg.Log.Debug("kv watch", "bucket", kv.Bucket(), "err", err)
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(100 * time.Millisecond):
 			}
 			continue
 		}
@@ -370,6 +372,33 @@ func (m *Manager) follow(ctx context.Context, kv jetstream.KeyValue, in chan str
 			}
 		})
 		w.Stop()
+		cancel()
+	}
+}
+
+// watchWithin starts a watch of every key, giving up after d: right after a
+// server died, creating the watch's consumer can hang for the client's whole
+// API timeout while a retry would succeed.
+func watchWithin(ctx context.Context, kv jetstream.KeyValue, d time.Duration) (jetstream.KeyWatcher, error) {
+	type result struct {
+		w   jetstream.KeyWatcher
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		w, err := kv.WatchAll(ctx)
+		ch <- result{w, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.w, r.err
+	case <-time.After(d):
+		go func() { // stop it should it still start
+			if r := <-ch; r.w != nil {
+				r.w.Stop()
+			}
+		}()
+		return nil, errors.New("watch not started in time")
 	}
 }
 
