@@ -50,16 +50,7 @@ func (s *shardActor) Receive(c *actor.Context) {
 		n, err := s.activate(c)
 		s.onDone(s.n, n, err)
 	case *spawnStream:
-		id := events.ChannelID(m.key.Device, m.key.Channel)
-		pid, ok := s.kids[id]
-		if !ok {
-			pid = c.SpawnChild(stream.New(s.sdeps, s.n, m.key), events.KindStream, actor.WithID(id), actor.WithInboxSize(16))
-			s.kids[id] = pid
-			s.streams.Store(id, pid)
-			actorsActive.Inc()
-			s.actors.Add(1)
-		}
-		m.reply <- pid
+		m.reply <- s.spawnStream(c, m.key)
 	case *spawnPlan:
 		m.reply <- s.spawnPlan(c, m.id, nil)
 	case actor.Stopped:
@@ -115,10 +106,29 @@ func (s *shardActor) spawn(c *actor.Context, id string, st *device.State) *actor
 	return pid
 }
 
+// spawnStream starts (or finds) the stream actor of a device channel.
+func (s *shardActor) spawnStream(c *actor.Context, k relay.Key) *actor.PID {
+	id := events.ChannelID(k.Device, k.Channel)
+	pid, ok := s.kids[id]
+	if !ok {
+		pid = c.SpawnChild(stream.New(s.sdeps, s.n, k), events.KindStream, actor.WithID(id), actor.WithInboxSize(16))
+		s.kids[id] = pid
+		s.streams.Store(id, pid)
+		actorsActive.Inc()
+		s.actors.Add(1)
+	}
+	return pid
+}
+
 // shardState is what activation folded for one shard.
 type shardState struct {
 	devices map[string]*device.State
 	plans   map[string]*plan.State // by "<device>~<channel>"
+	// live: streams whose session was running when their last owner
+	// stopped (no stream.stopped, or stopped by a shutdown or handover):
+	// they were watched, so the new owner pulls again at once and the
+	// readers that reconnect find the stream hot.
+	live map[string]bool
 }
 
 // activate spawns an actor per device and per recording plan of the shard
@@ -147,6 +157,15 @@ func (s *shardActor) activate(c *actor.Context) (int, error) {
 			s.spawnPlan(c, id, ps)
 		}
 	}
+	for id, live := range st.live {
+		dev, ch, ok := events.ParseChannelID(id)
+		if !live || !ok || st.devices[dev] == nil || !st.devices[dev].Registered {
+			continue
+		}
+		// The stream closes by itself when no reader comes back in time.
+		pid := s.spawnStream(c, relay.Key{Device: dev, Channel: ch})
+		c.Send(pid, &stream.Open{Reply: make(chan stream.OpenResult, 1)})
+	}
 	return len(st.devices), nil
 }
 
@@ -161,7 +180,7 @@ func foldShards(ctx context.Context, store *events.Store, filters []string, shar
 		}
 		sh := out[ref.Shard]
 		if sh == nil {
-			sh = &shardState{devices: map[string]*device.State{}, plans: map[string]*plan.State{}}
+			sh = &shardState{devices: map[string]*device.State{}, plans: map[string]*plan.State{}, live: map[string]bool{}}
 			out[ref.Shard] = sh
 		}
 		switch ref.Kind {
@@ -172,6 +191,13 @@ func foldShards(ctx context.Context, store *events.Store, filters []string, shar
 				sh.devices[ref.ID] = st
 			}
 			st.Apply(e)
+		case events.KindStream:
+			switch p := e.Envelope.Payload.(type) {
+			case *pb.Envelope_StreamStarted:
+				sh.live[ref.ID] = true
+			case *pb.Envelope_StreamStopped:
+				sh.live[ref.ID] = p.StreamStopped.Reason == "shutdown"
+			}
 		case events.KindPlan:
 			st := sh.plans[ref.ID]
 			if st == nil {

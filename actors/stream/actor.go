@@ -122,7 +122,9 @@ func New(deps *Deps, shard int, key relay.Key) actor.Producer {
 func (a *Actor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case actor.Started:
-		a.load()
+		// Nothing that waits on NATS here: hollywood runs Started in the
+		// spawner's goroutine (the shard's activation). The last sequence is
+		// read before the first append.
 	case actor.Stopped:
 		a.stop("shutdown")
 	case *Open:
