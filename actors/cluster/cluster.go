@@ -144,6 +144,7 @@ type held struct {
 	renewing  bool
 	active    bool // activated and serving
 	releasing bool
+	cancel    context.CancelFunc // ends the activation this lease is part of
 }
 
 // Manager runs membership and leases for this node.

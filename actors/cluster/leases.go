@@ -73,8 +73,11 @@ func (m *Manager) fence(now time.Time) {
 // stopped by its activation when it ends).
 func (m *Manager) loseLocked(n int, h *held) {
 	delete(m.held, n)
-	if h.active && !h.releasing {
+	switch {
+	case h.active && !h.releasing:
 		go m.shards.Release(n, "")
+	case !h.active && h.cancel != nil:
+		h.cancel() // the activation stops what it started, then ends
 	}
 }
 
@@ -217,13 +220,15 @@ func (m *Manager) claim(ctx context.Context, batch []int, prev map[int]*seenLeas
 	var got []int
 	previous := map[int]string{}
 	hs := map[int]*held{}
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	m.mu.Lock()
 	for range batch {
 		w := <-results
 		if w.n < 0 {
 			continue
 		}
-		h := &held{rev: w.rev, since: since, renewedAt: w.sent}
+		h := &held{rev: w.rev, since: since, renewedAt: w.sent, cancel: cancel}
 		m.held[w.n] = h
 		hs[w.n] = h
 		got = append(got, w.n)
@@ -238,7 +243,7 @@ func (m *Manager) claim(ctx context.Context, batch []int, prev map[int]*seenLeas
 	slices.Sort(got)
 	m.cfg.Log.Info("claimed shards", "count", len(got), "shards", got)
 	start := time.Now()
-	failed, err := m.shards.Acquire(ctx, got, previous)
+	failed, err := m.shards.Acquire(actx, got, previous)
 	if err != nil {
 		m.cfg.Log.Warn("activating shards", "err", err, "failed", failed)
 	}
@@ -250,10 +255,8 @@ func (m *Manager) claim(ctx context.Context, batch []int, prev map[int]*seenLeas
 	for _, n := range got {
 		h := hs[n]
 		switch {
-		case m.held[n] != h: // lost while activating
-			if !bad[n] {
-				go m.shards.Release(n, "")
-			}
+		case m.held[n] != h: // lost while activating: stop whatever did start
+			go m.shards.Release(n, "")
 		case bad[n]:
 			delete(m.held, n)
 			go m.deleteLease(n, h.rev)

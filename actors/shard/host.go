@@ -239,6 +239,12 @@ func (h *Host) activate(ctx context.Context, shards []int) ([]int, error) {
 			devices += r.devices
 			h.active[r.n].Store(pids[r.n])
 		case <-ctx.Done():
+			// Lost the leases meanwhile: nothing of these shards may run on.
+			for n, pid := range pids {
+				h.active[n].Store(nil)
+				h.running[n].Store(nil)
+				<-h.engine.Poison(pid).Done()
+			}
 			return shards, ctx.Err()
 		}
 	}

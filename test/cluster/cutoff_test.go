@@ -41,6 +41,7 @@ func TestCutOffNodeStopsSideEffects(t *testing.T) {
 		}
 	}
 	waitFor(t, 30*time.Second, "the victim owns shards", func() bool { return ownedBy(status(t, other))[victim.ID] >= 10 })
+	settled(t, other)
 
 	// The victim's devices move to a camera of their own, then record.
 	own := startCam(t, paths)

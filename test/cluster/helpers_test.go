@@ -196,3 +196,22 @@ func keepOutput(t *testing.T, n *testenv.Node) {
 		t.Logf("%s output: %s", n.ID, path)
 	}
 }
+
+// settled waits until no shard has changed owner for two seconds (joins
+// move shards a few at a time).
+func settled(t *testing.T, n *testenv.Node) {
+	t.Helper()
+	last, since := "", time.Now()
+	waitFor(t, 30*time.Second, "shard owners settle", func() bool {
+		c := status(t, n)
+		var b strings.Builder
+		for _, s := range c.Shards {
+			b.WriteString(s.Owner + ",")
+		}
+		if cur := b.String(); cur != last || strings.Contains(cur, ",,") || strings.HasPrefix(cur, ",") {
+			last, since = cur, time.Now()
+			return false
+		}
+		return time.Since(since) > 2*time.Second
+	})
+}
