@@ -20,6 +20,13 @@ func retry[T any](ctx context.Context, what string, f func(context.Context) (T, 
 	return retryEach(ctx, attempt, what, f)
 }
 
+// Retry runs a JetStream call in attempts of 5 s until it succeeds, fails
+// for a reason a retry cannot fix, or ctx ends (a bucket just created may
+// answer "no response from stream" until its leader is elected).
+func Retry[T any](ctx context.Context, what string, f func(context.Context) (T, error)) (T, error) {
+	return retry(ctx, what, f)
+}
+
 func retryEach[T any](ctx context.Context, attempt time.Duration, what string, f func(context.Context) (T, error)) (T, error) {
 	for {
 		actx, cancel := context.WithTimeout(ctx, attempt)

@@ -22,7 +22,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sort"
 	"strconv"
@@ -195,9 +194,10 @@ func Start(ctx context.Context, cfg Config, shards Shards) (*Manager, error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	m := &Manager{cfg: cfg, shards: shards, nodes: nodes, leases: leases, cancel: cancel, done: make(chan struct{}),
 		members: map[string]*seenMember{}, table: map[int]*seenLease{}, held: map[int]*held{}, started: time.Now()}
-	if err := m.heartbeat(ctx); err != nil {
+	// A bucket just created may not answer until its leader is elected.
+	if _, err := events.Retry(ctx, "heartbeat", func(ctx context.Context) (struct{}, error) { return struct{}{}, m.heartbeat(ctx) }); err != nil {
 		cancel()
-		return nil, fmt.Errorf("heartbeat: %w", err)
+		return nil, err
 	}
 	if err := m.watch(ctx, runCtx); err != nil {
 		cancel()

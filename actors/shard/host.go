@@ -52,6 +52,7 @@ type Host struct {
 	actors  atomic.Int64
 	owners  atomic.Pointer[ownershipBox]
 	router  *actor.PID
+	media   killSwitch
 }
 
 // Config of a host.
@@ -83,7 +84,7 @@ func New(engine *actor.Engine, deps *device.Deps, cfg Config) *Host {
 	h := &Host{engine: engine, deps: deps, shards: cfg.Shards, timeout: cfg.RequestTimeout, handoff: cfg.Handoff,
 		stop: make(chan struct{}), active: make([]atomic.Pointer[actor.PID], cfg.Shards), running: make([]atomic.Pointer[actor.PID], cfg.Shards), moves: make([]sync.Mutex, cfg.Shards)}
 	sd := cfg.Stream
-	sd.Store, sd.Node, sd.Log, sd.Device = deps.Store, deps.Node, deps.Log, h.devicePID
+	sd.Store, sd.Node, sd.Log, sd.Device, sd.Register = deps.Store, deps.Node, deps.Log, h.devicePID, h.media.register
 	h.sdeps = &sd
 	pd := cfg.Plan
 	pd.Store, pd.Node, pd.Log, pd.Hold = deps.Store, deps.Node, deps.Log, h.HoldStream
@@ -262,7 +263,32 @@ func (h *Host) Release(n int, reason string) {
 	if pid == nil {
 		return
 	}
+	start := time.Now()
+	h.media.kill(n) // camera pulls and relays stop now, whatever their actors are doing
+	// Then the media actors, all at once: pulls, relays and recorders must stop
+	// within the fence margin whatever the device actors are busy with
+	// (hollywood stops a parent's children one after the other). Only then
+	// the shard actor, so no child is poisoned twice at once.
+	var media []*actor.PID
+	collect := func(k, v any) bool {
+		if dev, _, ok := events.ParseChannelID(k.(string)); ok && events.ShardOf(dev, h.shards) == n {
+			media = append(media, v.(*actor.PID))
+		}
+		return true
+	}
+	h.plans.Range(collect)
+	h.streams.Range(collect)
+	var wg sync.WaitGroup
+	for _, m := range media {
+		wg.Add(1)
+		go func() { defer wg.Done(); <-h.engine.Poison(m).Done() }()
+	}
+	wg.Wait()
+	mediaStopped := time.Since(start)
 	<-h.engine.Poison(pid).Done()
+	if took := time.Since(start); took > 500*time.Millisecond {
+		h.deps.Log.Warn("stopping a shard was slow", "shard", n, "media", mediaStopped.Round(time.Millisecond), "took", took.Round(time.Millisecond))
+	}
 	if reason == "" {
 		return
 	}
@@ -421,4 +447,46 @@ func (h *Host) Stop() {
 	}
 	wg.Wait()
 	<-h.engine.Poison(h.router).Done()
+}
+
+// killSwitch stops the camera pulls of a shard directly, not through their
+// actors' mailboxes: an actor waiting on the log (NATS cut off) would only
+// see a poison pill after the append timeout, past the lease's fence.
+type killSwitch struct {
+	mu    sync.Mutex
+	next  uint64
+	stops map[int]map[uint64]func()
+}
+
+func (k *killSwitch) register(shard int, stop func()) func() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.stops == nil {
+		k.stops = map[int]map[uint64]func(){}
+	}
+	if k.stops[shard] == nil {
+		k.stops[shard] = map[uint64]func(){}
+	}
+	k.next++
+	id := k.next
+	k.stops[shard][id] = stop
+	return func() {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		delete(k.stops[shard], id)
+	}
+}
+
+// kill runs every stop of the shard at once and waits for them.
+func (k *killSwitch) kill(shard int) {
+	k.mu.Lock()
+	stops := k.stops[shard]
+	delete(k.stops, shard)
+	k.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, stop := range stops {
+		wg.Add(1)
+		go func() { defer wg.Done(); stop() }()
+	}
+	wg.Wait()
 }

@@ -32,6 +32,11 @@ type Deps struct {
 	Transport   string        // camera pull transport: "tcp" (default) | "udp"
 	// Device returns the PID of a device's actor on this node (nil if none).
 	Device func(deviceID string) *actor.PID
+	// Register records how to stop a running pull from outside the actor
+	// (the shard's kill switch: a lost lease must stop the camera pull even
+	// while this actor waits on the log); the returned func forgets it.
+	// nil: not needed.
+	Register func(shard int, stop func()) (forget func())
 }
 
 // Open asks the stream to run and returns its relay stream (the relay then
@@ -100,6 +105,7 @@ type Actor struct {
 	gen         int // increments per session; stale callbacks are ignored
 	stream      *relay.Stream
 	puller      *pull.Puller
+	forget      func() // drops this pull from the shard's kill switch
 	state       string
 	since       time.Time
 	readers     int
@@ -191,6 +197,10 @@ func (a *Actor) open(c *actor.Context) (*relay.Stream, error) {
 		URL: url, Username: target.Username, Password: target.Password,
 		Transport: a.deps.Transport, Log: a.deps.Log,
 	}, &pullHandler{stream: a.stream, notify: func(msg any) { engine.Send(self, msg) }, gen: gen})
+	if a.deps.Register != nil {
+		puller, st := a.puller, a.stream
+		a.forget = a.deps.Register(a.ref.Shard, func() { puller.Close(); st.Close() })
+	}
 	// No reader may ever come (the opener gave up): close when idle.
 	a.armIdle(c)
 	return a.stream, nil
@@ -269,6 +279,10 @@ func (a *Actor) stop(reason string) {
 	}
 	if a.idleTimer != nil {
 		a.idleTimer.Stop()
+	}
+	if a.forget != nil {
+		a.forget()
+		a.forget = nil
 	}
 	a.puller.Close()
 	a.stream.Close()

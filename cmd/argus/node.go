@@ -462,10 +462,12 @@ func clusterShards(ctx context.Context, js jetstream.JetStream, want, replicas i
 	if want < 1 || want > 4096 {
 		return 0, fmt.Errorf("shards must be 1..4096, not %d", want)
 	}
-	if _, err := kv.Create(ctx, "shards", []byte(strconv.Itoa(want))); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-		return 0, err
-	}
-	e, err := kv.Get(ctx, "shards")
+	e, err := events.Retry(ctx, "shard count", func(ctx context.Context) (jetstream.KeyValueEntry, error) {
+		if _, err := kv.Create(ctx, "shards", []byte(strconv.Itoa(want))); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, err
+		}
+		return kv.Get(ctx, "shards")
+	})
 	if err != nil {
 		return 0, err
 	}

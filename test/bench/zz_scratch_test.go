@@ -1,0 +1,5 @@
+package bench
+
+import "testing"
+
+func BenchmarkScratchHTTP(b *testing.B) { httpBench(b) }
