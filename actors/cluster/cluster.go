@@ -331,7 +331,7 @@ func (m *Manager) watch(ctx, runCtx context.Context) error {
 	go func() { defer m.wg.Done(); m.follow(runCtx, m.nodes, nodesIn, m.onNode) }()
 	go func() {
 		defer m.wg.Done()
-		m.follow(runCtx, m.leases, leasesIn, func(e jetstream.KeyValueEntry, _ bool) { m.onLease(e) })
+		m.follow(runCtx, m.leases, leasesIn, m.onLease)
 	}()
 	for _, ch := range []chan struct{}{nodesIn, leasesIn} {
 		select {
@@ -358,7 +358,7 @@ func (m *Manager) follow(ctx context.Context, kv jetstream.KeyValue, in chan str
 		w, err := watchWithin(wctx, kv, quietWatch)
 		if err != nil {
 			cancel()
-			m.cfg.Log.Debug("kv watch", "bucket", kv.Bucket(), "err", err)
+			m.cfg.Log.Info("kv watch not started", "bucket", kv.Bucket(), "err", err)
 			select {
 			case <-ctx.Done():
 				return
@@ -426,7 +426,7 @@ func (m *Manager) drain(ctx context.Context, w jetstream.KeyWatcher, apply func(
 			apply(e, initial)
 		case <-tick.C:
 			if time.Since(last) > quietWatch {
-				m.cfg.Log.Debug("kv watch quiet: watching again")
+				m.cfg.Log.Info("kv watch quiet: watching again")
 				return
 			}
 		}
@@ -462,14 +462,22 @@ func (m *Manager) onNode(e jetstream.KeyValueEntry, initial bool) {
 	sm.m, sm.seen, sm.rev = mem, seen, e.Revision()
 }
 
-func (m *Manager) onLease(e jetstream.KeyValueEntry) {
+func (m *Manager) onLease(e jetstream.KeyValueEntry, initial bool) {
 	n, ok := shardOfKey(e.Key())
 	if !ok || n >= m.cfg.Shards {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	sl := &seenLease{rev: e.Revision(), seen: time.Now(), deleted: e.Operation() != jetstream.KeyValuePut}
+	seen := time.Now()
+	if initial && e.Created().Before(seen) {
+		// A revision this node missed while its watch was stuck, or that
+		// was written before it started: date it by the server's clock, so
+		// every node times a dead holder's lease from the same instant
+		// (clocks kept within the fence margin, e.g. by NTP).
+		seen = e.Created()
+	}
+	sl := &seenLease{rev: e.Revision(), seen: seen, deleted: e.Operation() != jetstream.KeyValuePut}
 	if !sl.deleted && json.Unmarshal(e.Value(), &sl.lease) != nil {
 		sl.deleted = true // unreadable: treat as free
 	}

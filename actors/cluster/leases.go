@@ -158,13 +158,30 @@ func (m *Manager) claimable(now time.Time) (batch []int, prev map[int]*seenLease
 		default:
 			continue // held by someone
 		}
-		if Rendezvous(n, live) != m.cfg.Self.ID && now.Sub(freeSince) < m.cfg.LeaseTTL {
+		candidates := live
+		if l != nil && !l.deleted {
+			// A holder that stopped renewing is no candidate, even while
+			// its last heartbeat is still young: else every survivor may
+			// defer to it and the shard waits another lease for nothing.
+			candidates = without(live, l.lease.Node)
+		}
+		if Rendezvous(n, candidates) != m.cfg.Self.ID && now.Sub(freeSince) < m.cfg.LeaseTTL {
 			continue
 		}
 		batch = append(batch, n)
 		prev[n] = l
 	}
 	return batch, prev
+}
+
+func without(ids []string, id string) []string {
+	out := make([]string, 0, len(ids))
+	for _, x := range ids {
+		if x != id {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // liveIDsLocked is the ids of the live nodes (settled ones only when
@@ -291,7 +308,14 @@ func (m *Manager) rebalance(ctx context.Context, now time.Time) {
 	if m.leaving {
 		return
 	}
-	live := m.liveIDsLocked(now, true)
+	// Hand over only to nodes heard from lately: one that died a moment ago
+	// still counts as live for NodeTTL.
+	var live []string
+	for _, id := range m.liveIDsLocked(now, true) {
+		if sm := m.members[id]; id == m.cfg.Self.ID || (sm != nil && now.Sub(sm.seen) < 3*m.cfg.Heartbeat) {
+			live = append(live, id)
+		}
+	}
 	busy := 0
 	for _, h := range m.held {
 		if h.releasing {
