@@ -49,8 +49,10 @@ func retryEach[T any](ctx context.Context, attempt time.Duration, what string, f
 func retriable(err error) bool {
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
-		// 10008: JetStream not ready / no meta leader yet (cluster forming).
-		return apiErr.ErrorCode == 10008 || apiErr.Code == 503
+		// 10008: JetStream not ready / no meta leader yet; 10005, 10023: a
+		// replica's server is not up yet (a cluster forming, nodes starting
+		// one after the other).
+		return apiErr.ErrorCode == 10008 || apiErr.ErrorCode == 10005 || apiErr.ErrorCode == 10023 || apiErr.Code == 503
 	}
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
 		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount)

@@ -96,7 +96,8 @@ func (m *Manager) renew(ctx context.Context) {
 		rev := h.rev
 		go func() {
 			sent := time.Now()
-			cctx, cancel := context.WithTimeout(ctx, m.cfg.LeaseTTL/2)
+			// Short: a failed renewal is tried again on the next tick.
+			cctx, cancel := context.WithTimeout(ctx, m.cfg.LeaseTTL/3)
 			newRev, err := m.leases.Update(cctx, leaseKey(n), val, rev)
 			cancel()
 			m.mu.Lock()

@@ -1,5 +1,0 @@
-package bench
-
-import "testing"
-
-func BenchmarkScratchHTTP(b *testing.B) { httpBench(b) }
