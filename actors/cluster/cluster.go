@@ -75,7 +75,7 @@ type Config struct {
 	Heartbeat   time.Duration // default 500ms
 	NodeTTL     time.Duration // a node is gone after this long without heartbeat; default 3s
 	LeaseTTL    time.Duration // default 3s
-	Renew       time.Duration // default 500ms
+	Renew       time.Duration // default 250ms
 	FenceMargin time.Duration // default 500ms
 	Tick        time.Duration // default 100ms
 	// HandoffStep bounds how many shards a node hands over per Tick when
@@ -98,7 +98,7 @@ func (c *Config) defaults() {
 	// meanwhile and must not fence itself for that.
 	def(&c.NodeTTL, 3*time.Second)
 	def(&c.LeaseTTL, 3*time.Second)
-	def(&c.Renew, 500*time.Millisecond) // a renewal missed during an election still leaves 2.5 s − 0.5 s − 1.6 s of margin
+	def(&c.Renew, 250*time.Millisecond)
 	def(&c.FenceMargin, 500*time.Millisecond)
 	def(&c.Tick, 100*time.Millisecond)
 	def(&c.Settle, time.Second)

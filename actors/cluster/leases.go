@@ -96,8 +96,7 @@ func (m *Manager) renew(ctx context.Context) {
 		rev := h.rev
 		go func() {
 			sent := time.Now()
-			// Short: a failed renewal is tried again on the next tick.
-			cctx, cancel := context.WithTimeout(ctx, m.cfg.LeaseTTL/3)
+			cctx, cancel := context.WithTimeout(ctx, m.cfg.LeaseTTL/2)
 			newRev, err := m.leases.Update(cctx, leaseKey(n), val, rev)
 			cancel()
 			m.mu.Lock()
