@@ -161,20 +161,23 @@ func (h *Host) Acquire(ctx context.Context, shards []int, previous map[int]strin
 // recordOwnership appends shard.acquired unless this node is already the
 // last recorded owner (a restart of the same node adds nothing).
 func (h *Host) recordOwnership(ctx context.Context, n int, previous string) error {
+	env := &pb.Envelope{Payload: &pb.Envelope_ShardAcquired{ShardAcquired: &pb.ShardAcquired{Node: h.deps.Node, PreviousNode: previous, Shard: uint32(n)}}}
+	return h.appendShardEvent(ctx, n, env, func(last *pb.Envelope) bool {
+		a := last.GetShardAcquired()
+		return a != nil && a.Node == h.deps.Node
+	})
+}
+
+// appendShardEvent appends env on shard n's ownership subject with the
+// expected last sequence (of two writers only one can), unless skip says
+// the last event (nil: none) makes it needless.
+func (h *Host) appendShardEvent(ctx context.Context, n int, env *pb.Envelope, skip func(last *pb.Envelope) bool) error {
 	ref := events.ShardRef(n)
 	seq, last, err := h.deps.Store.Last(ctx, ref)
-	if err != nil {
+	if err != nil || skip(last) {
 		return err
 	}
-	var version uint64
-	if last != nil {
-		version = last.Version
-		if a := last.GetShardAcquired(); a != nil && a.Node == h.deps.Node {
-			return nil
-		}
-	}
-	env := &pb.Envelope{Payload: &pb.Envelope_ShardAcquired{ShardAcquired: &pb.ShardAcquired{Node: h.deps.Node, PreviousNode: previous, Shard: uint32(n)}}}
-	events.Stamp(env, ref, version+1, h.deps.Node, nil)
+	events.Stamp(env, ref, last.GetVersion()+1, h.deps.Node, nil)
 	_, err = h.deps.Store.Append(ctx, ref, env, seq)
 	return err
 }
@@ -292,16 +295,10 @@ func (h *Host) Release(n int, reason string) {
 	if reason == "" {
 		return
 	}
-	ref := events.ShardRef(n)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	seq, last, err := h.deps.Store.Last(ctx, ref)
-	if err != nil || last == nil {
-		return
-	}
 	env := &pb.Envelope{Payload: &pb.Envelope_ShardReleased{ShardReleased: &pb.ShardReleased{Node: h.deps.Node, Shard: uint32(n), Reason: reason}}}
-	events.Stamp(env, ref, last.Version+1, h.deps.Node, nil)
-	if _, err := h.deps.Store.Append(ctx, ref, env, seq); err != nil {
+	if err := h.appendShardEvent(ctx, n, env, func(last *pb.Envelope) bool { return last == nil }); err != nil {
 		h.deps.Log.Warn("recording shard release", "shard", n, "err", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,9 @@ const (
 	routerKind = "argus"
 	routerID   = "node"
 )
+
+// routerPID is the router actor of the node whose peer address is peer.
+func routerPID(peer string) *actor.PID { return actor.NewPID(peer, routerKind+"/"+routerID) }
 
 // Ownership is the cluster's view of which node owns which shard
 // (*cluster.Manager).
@@ -102,7 +106,7 @@ func (h *Host) remote(ctx context.Context, o Ownership, n int, owner cluster.Mem
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
 	}
-	resp := h.engine.Request(actor.NewPID(owner.Peer, routerKind+"/"+routerID), msg, timeout)
+	resp := h.engine.Request(routerPID(owner.Peer), msg, timeout)
 	type result struct {
 		v   any
 		err error
@@ -154,7 +158,7 @@ func (h *Host) List(ctx context.Context, limit int, cursor, labelKey, labelValue
 		go func() {
 			defer wg.Done()
 			req := &pb.ListDevices{Limit: uint32(limit), Cursor: cursor, LabelKey: labelKey, LabelValue: labelValue}
-			v, err := h.engine.Request(actor.NewPID(peer.Peer, routerKind+"/"+routerID), req, 5*time.Second).Result()
+			v, err := h.engine.Request(routerPID(peer.Peer), req, 5*time.Second).Result()
 			mu.Lock()
 			defer mu.Unlock()
 			l, ok := v.(*pb.DeviceList)
@@ -170,15 +174,7 @@ func (h *Host) List(ctx context.Context, limit int, cursor, labelKey, labelValue
 	if err := errors.Join(errs...); err != nil {
 		return nil, "", err
 	}
-	slices.SortFunc(items, func(a, b *pb.DeviceView) int {
-		if a.Id < b.Id {
-			return -1
-		}
-		if a.Id > b.Id {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(items, func(a, b *pb.DeviceView) int { return strings.Compare(a.Id, b.Id) })
 	// A device moving between nodes may show up on both for a moment.
 	items = slices.CompactFunc(items, func(a, b *pb.DeviceView) bool { return a.Id == b.Id })
 	if len(items) > limit {
