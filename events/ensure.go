@@ -31,12 +31,16 @@ func retryEach[T any](ctx context.Context, attempt time.Duration, what string, f
 	for {
 		actx, cancel := context.WithTimeout(ctx, attempt)
 		v, err := f(actx)
+		timedOut := actx.Err() != nil
 		cancel()
 		if err == nil || !retriable(err) || ctx.Err() != nil {
 			if err != nil {
 				err = fmt.Errorf("%s: %w", what, err)
 			}
 			return v, err
+		}
+		if timedOut {
+			continue // waited long enough: a new leader may answer now
 		}
 		select {
 		case <-ctx.Done():

@@ -101,7 +101,7 @@ func (s *Store) Append(ctx context.Context, ref Ref, env *pb.Envelope, expectedL
 	deadline := time.Now().Add(s.appendTimeout)
 	backoff := 20 * time.Millisecond
 	for {
-		seq, err := s.publish(ctx, subject, data, env.EventId, expectedLast)
+		seq, err := s.publish(ctx, subject, data, env.EventId, expectedLast, min(attemptTimeout, max(time.Until(deadline), time.Millisecond)))
 		switch {
 		case err == nil:
 			return seq, nil
@@ -130,21 +130,34 @@ func (s *Store) Append(ctx context.Context, ref Ref, env *pb.Envelope, expectedL
 // publish sends one message through the asynchronous publisher and waits
 // for its ack: concurrent appends from many actors then share flushes and
 // one ack subscription instead of a request round trip each.
-func (s *Store) publish(ctx context.Context, subject string, data []byte, id string, expectedLast uint64) (uint64, error) {
+//
+// One attempt waits at most attemptTimeout: a publish that reached a stream
+// leader as it died is never acked, and sending it again (same id) reaches
+// the next leader as soon as one is elected, instead of after the whole
+// append timeout.
+func (s *Store) publish(ctx context.Context, subject string, data []byte, id string, expectedLast uint64, wait time.Duration) (uint64, error) {
 	m := &nats.Msg{Subject: subject, Data: data, Header: make(nats.Header, 2)}
 	paf, err := s.js.PublishMsgAsync(m, jetstream.WithMsgID(id), jetstream.WithExpectLastSequencePerSubject(expectedLast))
 	if err != nil {
 		return 0, err
 	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
 	select {
 	case ack := <-paf.Ok():
 		return ack.Sequence, nil
 	case err := <-paf.Err():
 		return 0, err
+	case <-t.C:
+		return 0, jetstream.ErrAsyncPublishTimeout
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
 }
+
+// attemptTimeout bounds one publish attempt of an Append: about one Raft
+// election, far above a healthy ack.
+const attemptTimeout = time.Second
 
 // Load returns the events of one aggregate after sequence afterSeq, in order.
 func (s *Store) Load(ctx context.Context, ref Ref, afterSeq uint64) ([]Event, error) {
@@ -183,7 +196,7 @@ func (s *Store) consume(ctx context.Context, filters []string, afterSeq uint64, 
 	}
 	// Creating the consumer needs the stream's leader: right after a node
 	// died that may take an election, so short attempts until ctx ends.
-	cons, err := retryEach(ctx, 2*time.Second, "read the log", func(ctx context.Context) (jetstream.Consumer, error) {
+	cons, err := retryEach(ctx, attemptTimeout, "read the log", func(ctx context.Context) (jetstream.Consumer, error) {
 		return s.stream.OrderedConsumer(ctx, cfg)
 	})
 	if err != nil {
@@ -249,8 +262,13 @@ func (s *Store) Aggregates(ctx context.Context, shard int, kind string) ([]strin
 // Last returns the sequence and envelope of an aggregate's latest event
 // (0, nil when it has none): enough for an actor that appends but does not
 // need its whole history, such as a stream session.
+//
+// Each attempt gets a second: a request that reached the stream leader as it
+// died is never answered, and the next one reaches the new leader.
 func (s *Store) Last(ctx context.Context, ref Ref) (uint64, *pb.Envelope, error) {
-	m, err := s.stream.GetLastMsgForSubject(ctx, ref.Subject())
+	m, err := retryEach(ctx, attemptTimeout, "read the last event", func(ctx context.Context) (*jetstream.RawStreamMsg, error) {
+		return s.stream.GetLastMsgForSubject(ctx, ref.Subject())
+	})
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil, nil
 	}

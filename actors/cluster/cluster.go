@@ -12,6 +12,11 @@
 // so two nodes never run the same shard. The log fences whatever slips
 // through: appends carry expected sequences.
 //
+// A node whose heartbeat is late is probed at its peer port; a refused
+// connect proves its process gone (probe.go), and its leases are free at
+// once rather than after LeaseTTL. A killed node's shards so move in about a
+// second, while a slow or cut-off one keeps the lease timing.
+//
 // Joins and graceful leaves move shards by handoff: the holder stops the
 // shard, then deletes its lease, and the desired owner claims it at once.
 package cluster
@@ -84,6 +89,13 @@ type Config struct {
 	// Settle is how long a new node must have been seen alive before it is
 	// handed shards; default 1s.
 	Settle time.Duration
+	// SuspectAfter is how late a heartbeat may be before its node is
+	// probed; default 1.2 × Heartbeat.
+	SuspectAfter time.Duration
+	// Probe reports whether nothing listens at a member's Peer address any
+	// more (proof that its process is gone); default a TCP connect that is
+	// refused.
+	Probe func(ctx context.Context, addr string) bool
 }
 
 func (c *Config) defaults() {
@@ -102,6 +114,11 @@ func (c *Config) defaults() {
 	def(&c.FenceMargin, 500*time.Millisecond)
 	def(&c.Tick, 100*time.Millisecond)
 	def(&c.Settle, time.Second)
+	// A probe costs a TCP connect: probe a heartbeat that is a little late.
+	def(&c.SuspectAfter, c.Heartbeat*6/5)
+	if c.Probe == nil {
+		c.Probe = defaultProbe
+	}
 	if c.HandoffStep == 0 {
 		c.HandoffStep = 4
 	}
@@ -157,6 +174,9 @@ type Manager struct {
 	members map[string]*seenMember
 	table   map[int]*seenLease
 	held    map[int]*held
+	dead    map[string]dead // members proven gone, by id
+	// this node's acknowledged writes, to tell a stuck watch
+	nodeWrites, leaseWrites ownWrites
 	leaving bool
 	ready   bool
 	started time.Time
@@ -193,7 +213,8 @@ func Start(ctx context.Context, cfg Config, shards Shards) (*Manager, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	m := &Manager{cfg: cfg, shards: shards, nodes: nodes, leases: leases, cancel: cancel, done: make(chan struct{}),
-		members: map[string]*seenMember{}, table: map[int]*seenLease{}, held: map[int]*held{}, started: time.Now()}
+		members: map[string]*seenMember{}, table: map[int]*seenLease{}, held: map[int]*held{}, dead: map[string]dead{},
+		started: time.Now()}
 	// A bucket just created may not answer until its leader is elected.
 	if _, err := events.Retry(ctx, "heartbeat", func(ctx context.Context) (struct{}, error) { return struct{}{}, m.heartbeat(ctx) }); err != nil {
 		cancel()
@@ -203,8 +224,9 @@ func Start(ctx context.Context, cfg Config, shards Shards) (*Manager, error) {
 		cancel()
 		return nil, err
 	}
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go m.loop(runCtx)
+	go m.probeLoop(runCtx)
 	return m, nil
 }
 
@@ -236,7 +258,8 @@ func (m *Manager) Owner(n int) (owner Member, self bool, ok bool) {
 		return Member{}, false, false
 	}
 	sm := m.members[l.lease.Node]
-	if sm == nil || sm.m.Instance != l.lease.Instance || l.lease.Node == m.cfg.Self.ID || time.Since(sm.seen) > m.cfg.NodeTTL {
+	if sm == nil || sm.m.Instance != l.lease.Instance || l.lease.Node == m.cfg.Self.ID || time.Since(sm.seen) > m.cfg.NodeTTL ||
+		m.isDeadLocked(l.lease.Node, l.lease.Instance) {
 		return Member{}, false, false
 	}
 	return sm.m, false, true
@@ -282,7 +305,7 @@ func (m *Manager) Status() ([]NodeStatus, []ShardStatus) {
 	shards := make([]ShardStatus, m.cfg.Shards)
 	for n := range shards {
 		shards[n].ID = n
-		if l := m.table[n]; l != nil && !l.deleted && now.Sub(l.seen) <= m.cfg.LeaseTTL {
+		if l := m.table[n]; l != nil && !l.deleted && now.Sub(l.seen) <= m.cfg.LeaseTTL && !m.isDeadLocked(l.lease.Node, l.lease.Instance) {
 			shards[n].Owner, shards[n].Since = l.lease.Node, l.lease.Since
 			count[l.lease.Node]++
 		}
@@ -300,12 +323,12 @@ func (m *Manager) Status() ([]NodeStatus, []ShardStatus) {
 	return nodes, shards
 }
 
-// aliveLocked lists members heard from within NodeTTL (without those
-// leaving when active is set).
+// aliveLocked lists members heard from within NodeTTL and not proven gone
+// (without those leaving when active is set).
 func (m *Manager) aliveLocked(now time.Time, active bool) []*seenMember {
 	var out []*seenMember
 	for _, sm := range m.members {
-		if now.Sub(sm.seen) > m.cfg.NodeTTL || (active && sm.m.Leaving) {
+		if now.Sub(sm.seen) > m.cfg.NodeTTL || (active && sm.m.Leaving) || m.isDeadLocked(sm.m.ID, sm.m.Instance) {
 			continue
 		}
 		out = append(out, sm)
@@ -324,120 +347,12 @@ func shardOfKey(k string) (int, bool) {
 	return n, err == nil
 }
 
-// watch follows both buckets; it returns once their current values are in.
-func (m *Manager) watch(ctx, runCtx context.Context) error {
-	nodesIn, leasesIn := make(chan struct{}), make(chan struct{})
-	m.wg.Add(2)
-	go func() { defer m.wg.Done(); m.follow(runCtx, m.nodes, nodesIn, m.onNode) }()
-	go func() {
-		defer m.wg.Done()
-		m.follow(runCtx, m.leases, leasesIn, m.onLease)
-	}()
-	for _, ch := range []chan struct{}{nodesIn, leasesIn} {
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// quietWatch: both buckets change several times a second (heartbeats,
-// renewals), so a watcher silent this long is stuck; the usual cause is
-// that its consumer lived on a server that died. It is then started again.
-const quietWatch = time.Second
-
-// follow applies every update of kv to apply until ctx ends, watching again
-// whenever the watch goes quiet or ends. in is closed once the first
-// watch's current values are in.
-func (m *Manager) follow(ctx context.Context, kv jetstream.KeyValue, in chan struct{}, apply func(jetstream.KeyValueEntry, bool)) {
-	first := true
-	for ctx.Err() == nil {
-		wctx, cancel := context.WithCancel(ctx) // the watcher lives as long as wctx
-		w, err := watchWithin(wctx, kv, quietWatch)
-		if err != nil {
-			cancel()
-			m.cfg.Log.Info("kv watch not started", "bucket", kv.Bucket(), "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			continue
-		}
-		m.drain(ctx, w, apply, func() {
-			if first {
-				first = false
-				close(in)
-			}
-		})
-		w.Stop()
-		cancel()
-	}
-}
-
-// watchWithin starts a watch of every key, giving up after d: right after a
-// server died, creating the watch's consumer can hang for the client's whole
-// API timeout while a retry would succeed.
-func watchWithin(ctx context.Context, kv jetstream.KeyValue, d time.Duration) (jetstream.KeyWatcher, error) {
-	type result struct {
-		w   jetstream.KeyWatcher
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		w, err := kv.WatchAll(ctx)
-		ch <- result{w, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.w, r.err
-	case <-time.After(d):
-		go func() { // stop it should it still start
-			if r := <-ch; r.w != nil {
-				r.w.Stop()
-			}
-		}()
-		return nil, errors.New("watch not started in time")
-	}
-}
-
-// drain applies one watcher's updates until it ends or goes quiet.
-func (m *Manager) drain(ctx context.Context, w jetstream.KeyWatcher, apply func(jetstream.KeyValueEntry, bool), current func()) {
-	tick := time.NewTicker(quietWatch / 4)
-	defer tick.Stop()
-	last := time.Now()
-	initial := true
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			last = time.Now()
-			if e == nil {
-				initial = false
-				current()
-				continue
-			}
-			apply(e, initial)
-		case <-tick.C:
-			if time.Since(last) > quietWatch {
-				m.cfg.Log.Info("kv watch quiet: watching again")
-				return
-			}
-		}
-	}
-}
-
 func (m *Manager) onNode(e jetstream.KeyValueEntry, initial bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(m.members, e.Key())
+		delete(m.dead, e.Key())
 		return
 	}
 	var mem Member
@@ -456,6 +371,9 @@ func (m *Manager) onNode(e jetstream.KeyValueEntry, initial bool) {
 		return // seen before this watch started again: keep its time
 	}
 	if sm == nil || sm.m.Instance != mem.Instance {
+		if d, ok := m.dead[mem.ID]; ok && d.instance != mem.Instance {
+			delete(m.dead, mem.ID) // a new life
+		}
 		sm = &seenMember{first: seen}
 		m.members[mem.ID] = sm
 	}
@@ -500,7 +418,10 @@ func (m *Manager) heartbeat(ctx context.Context) error {
 	b, _ := json.Marshal(self)
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	_, err := m.nodes.Put(ctx, self.ID, b)
+	rev, err := m.nodes.Put(ctx, self.ID, b)
+	if err == nil {
+		m.nodeWrites.wrote(rev)
+	}
 	return err
 }
 

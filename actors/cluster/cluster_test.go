@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"log/slog"
+	"net"
 	"os"
 	"slices"
 	"sync"
@@ -71,12 +72,28 @@ func (b *board) owners() []string {
 
 func startManager(t *testing.T, url, id string, b *board) (*Manager, *nats.Conn) {
 	t.Helper()
+	return startManagerAt(t, url, id, id+":1", b) // a peer address that never answers
+}
+
+// listenPeer is a peer port: the listener a node keeps open while alive.
+func listenPeer(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+func startManagerAt(t *testing.T, url, id, peer string, b *board) (*Manager, *nats.Conn) {
+	t.Helper()
 	nc, err := nats.Connect(url, nats.ReconnectBufSize(-1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	js, _ := jetstream.New(nc)
-	m, err := Start(context.Background(), Config{JS: js, Shards: testShards, Self: Member{ID: id, Peer: id + ":1"},
+	m, err := Start(context.Background(), Config{JS: js, Shards: testShards, Self: Member{ID: id, Peer: peer},
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}, &fakeShards{b: b, node: id})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +136,9 @@ func TestOwnershipMovesWithMembership(t *testing.T) {
 	waitFor(t, time.Second, "ready", m1.Ready)
 
 	m2, _ := startManager(t, srv.ClientURL(), "n2", b)
-	m3, _ := startManager(t, srv.ClientURL(), "n3", b)
+	// n3's peer port stays open after its crash, as a hung process's would:
+	// nothing proves it gone, so its leases must run out first.
+	m3, _ := startManagerAt(t, srv.ClientURL(), "n3", listenPeer(t).Addr().String(), b)
 	took = waitFor(t, 10*time.Second, "joiners take their share", balanced(b, []string{"n1", "n2", "n3"}))
 	t.Logf("three nodes balanced after %s", took)
 
@@ -187,4 +206,28 @@ func TestFencingWhenCutOff(t *testing.T) {
 	t.Logf("cut-off node stopped its shards after %s", stopped)
 	waitFor(t, 8*time.Second, "a takes b's shards", balanced(b, []string{"a"}))
 	t.Logf("a took them over after %s", time.Since(cut))
+}
+
+// A node whose peer port refuses connections is gone: its shards move
+// without waiting out their leases.
+func TestKilledNodeFreesItsShardsAtOnce(t *testing.T) {
+	srv := testenv.NewNATS(t)
+	b := newBoard(t)
+	startManagerAt(t, srv.ClientURL(), "a", listenPeer(t).Addr().String(), b)
+	waitFor(t, 3*time.Second, "a owns all", balanced(b, []string{"a"}))
+	lnB := listenPeer(t)
+	mB, _ := startManagerAt(t, srv.ClientURL(), "b", lnB.Addr().String(), b)
+	waitFor(t, 10*time.Second, "balanced", balanced(b, []string{"a", "b"}))
+
+	// A kill -9: b's process, its listener and its NATS connection are gone at once.
+	b.mu.Lock()
+	b.dead["b"] = true
+	b.mu.Unlock()
+	mB.Stop()
+	lnB.Close()
+	took := waitFor(t, 8*time.Second, "a takes b's shards", balanced(b, []string{"a"}))
+	t.Logf("failover after a kill took %s", took)
+	if ttl := 3 * time.Second; took >= ttl {
+		t.Errorf("b's shards moved after %s: the refused probe was not taken as proof (the lease TTL is %s)", took, ttl)
+	}
 }

@@ -108,6 +108,7 @@ func (m *Manager) renew(ctx context.Context) {
 			switch {
 			case err == nil:
 				h.rev, h.renewedAt = newRev, sent
+				m.leaseWrites.wrote(newRev)
 			case isWrongRevision(err):
 				m.cfg.Log.Warn("shard lease taken by another node: stopping the shard", "shard", n)
 				m.loseLocked(n, h)
@@ -153,6 +154,8 @@ func (m *Manager) claimable(now time.Time) (batch []int, prev map[int]*seenLease
 			freeSince = l.seen
 		case l.lease.Node == m.cfg.Self.ID:
 			freeSince = time.Time{} // this node's own (earlier life or fenced): take it back at once
+		case m.isDeadLocked(l.lease.Node, l.lease.Instance):
+			freeSince = m.dead[l.lease.Node].at // its holder is gone: no need to wait out the lease
 		case now.Sub(l.seen) > m.cfg.LeaseTTL:
 			freeSince = l.seen.Add(m.cfg.LeaseTTL)
 		default:
@@ -231,6 +234,7 @@ func (m *Manager) claim(ctx context.Context, batch []int, prev map[int]*seenLeas
 				results <- won{n: -1}
 				return
 			}
+			m.leaseWrites.wrote(rev)
 			results <- won{n: n, rev: rev, sent: sent}
 		}()
 	}

@@ -52,6 +52,7 @@ type Host struct {
 	actors  atomic.Int64
 	owners  atomic.Pointer[ownershipBox]
 	router  *actor.PID
+	peers   *peerGate
 	media   killSwitch
 }
 
@@ -95,6 +96,7 @@ func New(engine *actor.Engine, deps *device.Deps, cfg Config) *Host {
 			h.stopDeviceStreams(id)
 		}
 	}
+	h.peers = newPeerGate(engine)
 	h.router = engine.Spawn(newRouter(h), routerKind, actor.WithID(routerID))
 	if cfg.ProbeInterval > 0 && deps.Probe != nil {
 		go h.probeLoop(cfg.ProbeInterval)

@@ -78,7 +78,7 @@ func (h *Host) route(ctx context.Context, n int, msg proto.Message, local func(c
 				return r, err
 			}
 		} else if o := h.ownership(); o != nil {
-			if owner, self, ok := o.Owner(n); ok && !self {
+			if owner, self, ok := o.Owner(n); ok && !self && h.peers.reachable(owner.Peer) {
 				r, err := h.remote(ctx, o, n, owner, msg)
 				if err == nil && !notOwner(r) {
 					return r, nil
@@ -157,6 +157,12 @@ func (h *Host) List(ctx context.Context, limit int, cursor, labelKey, labelValue
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if !h.peers.reachable(peer.Peer) {
+				mu.Lock()
+				defer mu.Unlock()
+				errs = append(errs, fmt.Errorf("node %s is not reachable", peer.ID))
+				return
+			}
 			req := &pb.ListDevices{Limit: uint32(limit), Cursor: cursor, LabelKey: labelKey, LabelValue: labelValue}
 			v, err := h.engine.Request(routerPID(peer.Peer), req, 5*time.Second).Result()
 			mu.Lock()
@@ -204,7 +210,8 @@ func (r *router) Receive(c *actor.Context) {
 	}
 	engine := c.Engine()
 	go func() {
-		if reply := r.serve(msg); reply != nil {
+		// A requester that died meanwhile gets no answer (see peerGate).
+		if reply := r.serve(msg); reply != nil && r.h.peers.reachable(sender.Address) {
 			engine.Send(sender, reply)
 		}
 	}()
