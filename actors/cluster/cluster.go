@@ -177,9 +177,9 @@ type Manager struct {
 	dead    map[string]dead // members proven gone, by id
 	// this node's acknowledged writes, to tell a stuck watch
 	nodeWrites, leaseWrites ownWrites
-	leaving bool
-	ready   bool
-	started time.Time
+	leaving                 bool
+	ready                   bool
+	started                 time.Time
 
 	cancel context.CancelFunc
 	done   chan struct{}
