@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -49,29 +50,64 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
-// FreePort returns a loopback port that was free a moment ago.
+// Ports handed to child processes come from below the kernel's ephemeral
+// range (32768–60999 on Linux): a port the kernel picked for "listen on :0"
+// is just as likely to be picked next as the local end of some outgoing
+// connection, which then makes the child's bind fail. Each port is handed
+// out once per test process; a random start keeps parallel test processes
+// apart.
+const portLow, portHigh = 10000, 32000
+
+var (
+	portMu   sync.Mutex
+	portNext = portLow + rand.IntN(portHigh-portLow)
+	portUsed = map[int]bool{}
+)
+
+// freeFrom returns the first port from the rotating cursor for which free
+// holds (tried by binding it), stepping by step.
+func freeFrom(t testing.TB, step int, free func(p int) bool) int {
+	t.Helper()
+	portMu.Lock()
+	defer portMu.Unlock()
+	for i := 0; i < (portHigh-portLow)/step; i++ {
+		p := portNext - portNext%step
+		portNext += step
+		if portNext >= portHigh {
+			portNext = portLow
+		}
+		if p < portLow || portUsed[p] || portUsed[p+step-1] {
+			continue
+		}
+		if free(p) {
+			for k := 0; k < step; k++ {
+				portUsed[p+k] = true
+			}
+			return p
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeFrom(t, 1, func(p int) bool {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			return false
+		}
+		l.Close()
+		return true
+	})
 }
 
 // FreeUDPPair returns an even UDP port whose successor is free too (RTP and
 // RTCP), both free a moment ago.
 func FreeUDPPair(t testing.TB) int {
 	t.Helper()
-	for i := 0; i < 100; i++ {
-		a, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := a.LocalAddr().(*net.UDPAddr).Port
-		a.Close()
-		p -= p % 2
+	return freeFrom(t, 2, func(p int) bool {
 		r, err1 := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p))
 		c, err2 := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p+1))
 		if r != nil {
@@ -80,12 +116,8 @@ func FreeUDPPair(t testing.TB) int {
 		if c != nil {
 			c.Close()
 		}
-		if err1 == nil && err2 == nil {
-			return p
-		}
-	}
-	t.Fatal("no free UDP port pair")
-	return 0
+		return err1 == nil && err2 == nil
+	})
 }
 
 // Node is an `argus dev` process.
