@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -152,7 +154,8 @@ func (s *Server) liveURLs(c echo.Context) error {
 	})
 }
 
-// GET /v1/streams: the node's active streams.
+// GET /v1/streams: the active streams of every node (each node's own with
+// ?scope=node). Nodes that did not answer are named in "incomplete".
 func (s *Server) listStreams(c echo.Context) error {
 	items := []StreamInfo{}
 	if s.live != nil && s.live.Streams != nil {
@@ -162,7 +165,28 @@ func (s *Server) listStreams(c echo.Context) error {
 		}
 		items = append(items, got...)
 	}
-	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
+	switch scope := c.QueryParam("scope"); scope {
+	case "node":
+		return writeJSON(c, http.StatusOK, map[string]any{"items": items})
+	case "", "cluster":
+	default:
+		return badRequest("scope", "scope is node or cluster, not %q", scope)
+	}
+	type page struct {
+		Items []StreamInfo `json:"items"`
+	}
+	pages, missing := fetchFromPeers[page](s, c, "/v1/streams?scope=node")
+	for _, p := range pages {
+		items = append(items, p.Items...)
+	}
+	slices.SortFunc(items, func(a, b StreamInfo) int {
+		return cmp.Or(strings.Compare(a.Device, b.Device), a.Channel-b.Channel)
+	})
+	body := map[string]any{"items": items}
+	if len(missing) > 0 {
+		body["incomplete"] = missing
+	}
+	return writeJSON(c, http.StatusOK, body)
 }
 
 // GET /hls/{id}/{ch}/*?token=…: HLS for players, authorized by the stream

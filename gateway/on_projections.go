@@ -19,7 +19,13 @@ type Projections interface {
 
 // projectionsStatus is GET /v1/projections (admin):
 // {"items":[{"name","tables","lag","last_seq","rebuild"}]}.
+//
+// In a cluster the projections run on the owner of shard 0: other nodes
+// pass both calls on to it.
 func (s *Server) projectionsStatus(c echo.Context) error {
+	if owner, ok := s.shardOwnerElsewhere(c, 0); ok {
+		return s.proxyTo(c, owner)
+	}
 	if s.projections == nil {
 		return unavailable("projections need ClickHouse and this node runs without it (set ARGUS_CLICKHOUSE)")
 	}
@@ -40,6 +46,9 @@ func (s *Server) projectionsStatus(c echo.Context) error {
 // 404 for an unknown projector, 409 while a rebuild runs. name "all"
 // rebuilds every projector and swaps all tables at once.
 func (s *Server) rebuildProjection(c echo.Context) error {
+	if owner, ok := s.shardOwnerElsewhere(c, 0); ok {
+		return s.proxyTo(c, owner)
+	}
 	if s.projections == nil {
 		return unavailable("projections need ClickHouse and this node runs without it (set ARGUS_CLICKHOUSE)")
 	}

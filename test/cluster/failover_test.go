@@ -73,6 +73,22 @@ func TestFailover(t *testing.T) {
 	t.Logf("300 devices and plans in %s", time.Since(start).Round(time.Millisecond))
 	waitFor(t, 90*time.Second, "every camera pulled", func() bool { return cam.Readers() >= devices })
 	t.Logf("every plan recording after %s", time.Since(start).Round(time.Millisecond))
+	// Any node lists the streams of the whole cluster.
+	var streams struct {
+		Items []struct {
+			Node string `json:"node"`
+		} `json:"items"`
+	}
+	if st := getJSON(t, c.Nodes[0], "/v1/streams", &streams); st != 200 || len(streams.Items) < devices {
+		t.Fatalf("GET /v1/streams: %d, %d streams (want ≥ %d)", st, len(streams.Items), devices)
+	}
+	byNode := map[string]int{}
+	for _, it := range streams.Items {
+		byNode[it.Node]++
+	}
+	if len(byNode) != 3 {
+		t.Fatalf("GET /v1/streams lists streams of nodes %v, want all 3", byNode)
+	}
 	time.Sleep(segmentSec*time.Second + 2*time.Second) // a first segment everywhere
 
 	// Steady command load through the live nodes; every 2xx is remembered.
