@@ -91,6 +91,12 @@ func TestCluster(t *testing.T) {
 		if !s.JetStreamIsClustered() {
 			t.Fatalf("server %d not clustered", i+1)
 		}
+		// A meta leader elected by two servers learns of the third as it
+		// joins: the size reaches n shortly after.
+		deadline := time.Now().Add(10 * time.Second)
+		for ClusterSize(s) != n && time.Now().Before(deadline) {
+			time.Sleep(25 * time.Millisecond)
+		}
 		if got := ClusterSize(s); got != n {
 			t.Fatalf("server %d: cluster size %d, want %d", i+1, got, n)
 		}
