@@ -102,6 +102,9 @@ func (s *Server) proxyTo(c echo.Context, node cluster.NodeStatus) error {
 	return nil
 }
 
+// peerClient calls other nodes' APIs (one pool of connections for all).
+var peerClient = &http.Client{Timeout: 5 * time.Second}
+
 // fetchFromPeers GETs path (with the caller's credentials) from every other
 // live node and decodes each answer into a fresh T; nodes that did not
 // answer are listed by id.
@@ -111,7 +114,6 @@ func fetchFromPeers[T any](s *Server, c echo.Context, path string) (got []T, mis
 		mu sync.Mutex
 		wg sync.WaitGroup
 	)
-	client := &http.Client{Timeout: 5 * time.Second}
 	for _, peer := range peers {
 		wg.Add(1)
 		go func() {
@@ -124,7 +126,7 @@ func fetchFromPeers[T any](s *Server, c echo.Context, path string) (got []T, mis
 				}
 				req.Header.Set(echo.HeaderAuthorization, c.Request().Header.Get(echo.HeaderAuthorization))
 				req.Header.Set(forwardedHeader, s.node)
-				resp, err := client.Do(req)
+				resp, err := peerClient.Do(req)
 				if err != nil {
 					return err
 				}

@@ -157,14 +157,12 @@ func (h *Host) List(ctx context.Context, limit int, cursor, labelKey, labelValue
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !h.peers.reachable(peer.Peer) {
-				mu.Lock()
-				defer mu.Unlock()
-				errs = append(errs, fmt.Errorf("node %s is not reachable", peer.ID))
-				return
+			var v any
+			err := errors.New("not reachable")
+			if h.peers.reachable(peer.Peer) {
+				req := &pb.ListDevices{Limit: uint32(limit), Cursor: cursor, LabelKey: labelKey, LabelValue: labelValue}
+				v, err = h.engine.Request(routerPID(peer.Peer), req, 5*time.Second).Result()
 			}
-			req := &pb.ListDevices{Limit: uint32(limit), Cursor: cursor, LabelKey: labelKey, LabelValue: labelValue}
-			v, err := h.engine.Request(routerPID(peer.Peer), req, 5*time.Second).Result()
 			mu.Lock()
 			defer mu.Unlock()
 			l, ok := v.(*pb.DeviceList)
