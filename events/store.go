@@ -57,7 +57,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Store, error) {
 	// The duplicate window only has to outlast an append's retries (the
 	// append timeout); every id in it is held in the server's memory, up to
 	// millions at a busy node's rate over ten minutes.
-	cfg := storeConfig{replicas: 1, dupWindow: time.Minute, appendTimeout: 5 * time.Second}
+	cfg := storeConfig{replicas: 1, dupWindow: 15 * time.Second, appendTimeout: 5 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -88,7 +88,17 @@ func (a *Actor) Receive(c *actor.Context) {
 			a.deps.Directory.Forget(a.ref.ID)
 		}
 	case *Ask:
-		m.Reply <- a.decide(m.Cmd)
+		if m.Reply == nil { // answered already (redelivered after a restart)
+			break
+		}
+		reply := m.Reply
+		cmd := m.Cmd
+		// hollywood keeps an actor's last message until its next one: drop
+		// what this one references, or every idle device holds its last
+		// command, reply and channel (GC mark work for nothing). The asker
+		// kept its own copy of the channel.
+		m.Cmd, m.Reply = nil, nil
+		reply <- a.decide(cmd)
 		a.probeIfChanged(c)
 	case Probe:
 		a.startProbe(c)

@@ -357,7 +357,8 @@ func (h *Host) askLocal(ctx context.Context, deviceID string, cmd proto.Message)
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
 	}
-	ask := &device.Ask{Cmd: cmd, Reply: make(chan *pb.DeviceReply, 1)}
+	reply := make(chan *pb.DeviceReply, 1)
+	ask := &device.Ask{Cmd: cmd, Reply: reply} // the actor clears ask's fields once it answered
 	// Straight to the device actor when it is running; through its shard
 	// actor otherwise (which spawns it for a register, or answers 404).
 	if pid, ok := h.routes.Load(deviceID); ok {
@@ -370,7 +371,7 @@ func (h *Host) askLocal(ctx context.Context, deviceID string, cmd proto.Message)
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
-	case r := <-ask.Reply:
+	case r := <-reply:
 		return r, nil
 	case <-t.C:
 		return nil, fmt.Errorf("shard: no answer for device %s in %s", deviceID, timeout)

@@ -22,7 +22,8 @@ func runDev(args []string) error {
 	if err := f.Parse(args); err != nil {
 		return err
 	}
-	log := newLogger(*cfg.logLevel)
+	log, flushLog := newLogger(*cfg.logLevel)
+	defer flushLog()
 	if !isSet(f, "peer-port") {
 		*cfg.peerPort = 0 // one node: no peers to agree on a port with
 	}

@@ -47,7 +47,8 @@ func runFakecam(args []string) error {
 	if len(ps) == 0 {
 		return errors.New("fakecam: --paths is empty")
 	}
-	log := newLogger(*logLevel)
+	log, flushLog := newLogger(*logLevel)
+	defer flushLog()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -56,12 +56,16 @@ type node struct {
 	stop    context.CancelFunc
 }
 
-func newLogger(level string) *slog.Logger {
+// newLogger logs text lines to stderr through a logWriter; the returned
+// func writes out what is queued and must run before the process exits.
+func newLogger(level string) (*slog.Logger, func()) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	w := newLogWriter(os.Stderr)
+	h := slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})
+	return slog.New(flushOnWarn{h, w}), w.Close
 }
 
 // startNode connects to NATS, activates the shards, starts projections (when

@@ -122,7 +122,8 @@ func runServe(args []string) error {
 		return err
 	}
 	cfg := c.node
-	log := newLogger(*cfg.logLevel)
+	log, flushLog := newLogger(*cfg.logLevel)
+	defer flushLog()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
