@@ -55,8 +55,8 @@ func WithDuplicateWindow(d time.Duration) Option { return func(c *storeConfig) {
 // Open creates or updates the ARGUS_EVENTS stream and returns a store on it.
 func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Store, error) {
 	// The duplicate window only has to outlast an append's retries (the
-	// append timeout); every id in it is held in the server's memory, up to
-	// millions at a busy node's rate over ten minutes.
+	// append timeout, 5 s); every id in it is held in the server's memory
+	// and marked by every garbage collection of an embedded server.
 	cfg := storeConfig{replicas: 1, dupWindow: 15 * time.Second, appendTimeout: 5 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
