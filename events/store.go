@@ -208,9 +208,15 @@ func (s *Store) consume(ctx context.Context, filters []string, afterSeq uint64, 
 	if info := cons.CachedInfo(); toEnd && (info == nil || info.NumPending == 0) {
 		return nil
 	}
-	// A short heartbeat: a consumer on a server that died is noticed and
-	// replaced in seconds, not after the default 30 s pull expiry.
-	iter, err := cons.Messages(jetstream.PullMaxMessages(2048), jetstream.PullHeartbeat(time.Second))
+	// A short heartbeat: a consumer on a server that died is noticed (two
+	// missed beats) and replaced in seconds, not after the default 30 s pull
+	// expiry. Shorter still for a scan: a node taking over a dead node's
+	// shards waits on it before they serve (one kill's scan stalled 2 s).
+	hb := time.Second
+	if toEnd {
+		hb = 500 * time.Millisecond // the least nats.go allows
+	}
+	iter, err := cons.Messages(jetstream.PullMaxMessages(2048), jetstream.PullHeartbeat(hb))
 	if err != nil {
 		return err
 	}
