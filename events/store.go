@@ -49,17 +49,21 @@ func WithReplicas(n int) Option { return func(c *storeConfig) { c.replicas = n }
 // WithAppendTimeout bounds one Append, retries included (default 5s).
 func WithAppendTimeout(d time.Duration) Option { return func(c *storeConfig) { c.appendTimeout = d } }
 
-// WithDuplicateWindow sets how long a Nats-Msg-Id is remembered for retries.
+// WithDuplicateWindow sets how long a Nats-Msg-Id is remembered for retries
+// (default three append timeouts).
 func WithDuplicateWindow(d time.Duration) Option { return func(c *storeConfig) { c.dupWindow = d } }
 
 // Open creates or updates the ARGUS_EVENTS stream and returns a store on it.
 func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Store, error) {
-	// The duplicate window only has to outlast an append's retries (the
-	// append timeout, 5 s); every id in it is held in the server's memory
-	// and marked by every garbage collection of an embedded server.
-	cfg := storeConfig{replicas: 1, dupWindow: 15 * time.Second, appendTimeout: 5 * time.Second}
+	cfg := storeConfig{replicas: 1, appendTimeout: 5 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.dupWindow == 0 {
+		// The duplicate window only has to outlast an append's retries (the
+		// append timeout); every id in it is held in the server's memory and
+		// marked by every garbage collection of an embedded server.
+		cfg.dupWindow = 3 * cfg.appendTimeout
 	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096), jetstream.WithPublishAsyncTimeout(cfg.appendTimeout))
 	if err != nil {
