@@ -1,35 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/argus-vms/argus/test/testenv"
 )
 
-// lockedBuffer is an io.Writer safe to read while the flusher writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestLogWriterKeepsEveryLineInOrder(t *testing.T) {
-	var out lockedBuffer
+	var out testenv.SyncBuffer
 	w := newLogWriter(&out)
 	const writers, lines = 8, 2000 // well over maxPending in total: writers wait, nothing is lost
 	var wg sync.WaitGroup
@@ -63,7 +46,7 @@ func TestLogWriterKeepsEveryLineInOrder(t *testing.T) {
 }
 
 func TestLogWriterFlushesSoonAndWarningsAtOnce(t *testing.T) {
-	var out lockedBuffer
+	var out testenv.SyncBuffer
 	w := newLogWriter(&out)
 	defer w.Close()
 	log := slog.New(flushOnWarn{slog.NewTextHandler(w, nil), w})

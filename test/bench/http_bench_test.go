@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,14 +107,7 @@ type cpuSample struct {
 }
 
 func cpuNow(pid int) cpuSample {
-	s := cpuSample{at: time.Now()}
-	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-		f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
-		var utime, stime float64 // clock ticks: 100 per second on Linux
-		fmt.Sscanf(f[11], "%f", &utime)
-		fmt.Sscanf(f[12], "%f", &stime)
-		s.node = (utime + stime) / 100
-	}
+	s := cpuSample{at: time.Now(), node: cpuSeconds(pid)}
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	s.self = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9

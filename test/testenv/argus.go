@@ -131,7 +131,7 @@ type Node struct {
 	AdminKey string
 	Env      []string
 	cmd      *exec.Cmd
-	out      *syncBuffer
+	out      *SyncBuffer
 	args     []string
 }
 
@@ -150,7 +150,7 @@ func StartDev(t testing.TB, o NodeOptions) *Node {
 	if o.Data == "" {
 		o.Data = t.TempDir()
 	}
-	n := &Node{t: t, Data: o.Data, AdminKey: "test-admin-key-0123456789", out: &syncBuffer{}}
+	n := &Node{t: t, Data: o.Data, AdminKey: "test-admin-key-0123456789", out: &SyncBuffer{}}
 	httpPort := FreePort(t)
 	n.HTTP = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	n.RTSP = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
@@ -267,18 +267,20 @@ func (n *Node) Do(method, path, key string, body string, hdr ...string) (int, ht
 	return resp.StatusCode, resp.Header, b
 }
 
-type syncBuffer struct {
+// SyncBuffer is an io.Writer whose contents can be read while others write
+// (a child process's output, a log sink under test).
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()

@@ -41,7 +41,7 @@ func StartCluster(t testing.TB, n int, o ClusterOptions) *Cluster {
 	}
 	c := &Cluster{}
 	for i, p := range ps {
-		node := &Node{t: t, Data: t.TempDir(), AdminKey: "test-admin-key-0123456789", out: &syncBuffer{}}
+		node := &Node{t: t, Data: t.TempDir(), AdminKey: "test-admin-key-0123456789", out: &SyncBuffer{}}
 		node.ID = fmt.Sprintf("n%d", i+1)
 		node.HTTP = fmt.Sprintf("http://127.0.0.1:%d", p.http)
 		node.RTSP = fmt.Sprintf("127.0.0.1:%d", p.rtsp)
