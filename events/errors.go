@@ -8,8 +8,11 @@ import (
 
 var (
 	// ErrConflict: another writer appended to the aggregate first (JetStream
-	// 10071 single node, 10164 replicated). Reload and decide again.
+	// 10071). Reload and decide again.
 	ErrConflict = errors.New("events: concurrent append to the aggregate")
+	// ErrFenced: the shard's ownership term ended (another node acquired
+	// it); nothing of this term may be appended any more.
+	ErrFenced = errors.New("events: the shard has a new owner")
 	// ErrUnavailable: the log could not take the append in time; the event may
 	// or may not be stored (a retry with the same event id is safe).
 	ErrUnavailable = errors.New("events: event log unavailable")
@@ -26,8 +29,14 @@ func apiCode(err error) jetstream.ErrorCode {
 }
 
 func isConflict(err error) bool {
-	c := apiCode(err)
-	return c == jetstream.JSErrCodeStreamWrongLastSequence || c == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+	return apiCode(err) == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+// isBusy is 10164: a replicated stream refuses a sequence check on a
+// subject while another checked message for it is being replicated. The
+// check is undecided, so the append is tried again.
+func isBusy(err error) bool {
+	return apiCode(err) == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
 
 // isTemporary covers 10163 (stream temporarily unavailable, e.g. during a

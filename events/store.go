@@ -32,6 +32,7 @@ type Store struct {
 	js            jetstream.JetStream
 	stream        jetstream.Stream
 	appendTimeout time.Duration
+	dupWindow     time.Duration
 }
 
 type storeConfig struct {
@@ -82,7 +83,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("events: %w", err)
 	}
-	return &Store{js: js, stream: st, appendTimeout: cfg.appendTimeout}, nil
+	return &Store{js: js, stream: st, appendTimeout: cfg.appendTimeout, dupWindow: cfg.dupWindow}, nil
 }
 
 // JetStream exposes the context for the store's neighbours (projections, KV).
@@ -91,12 +92,56 @@ func (s *Store) JetStream() jetstream.JetStream { return s.js }
 // Stream is the ARGUS_EVENTS stream handle.
 func (s *Store) Stream() jetstream.Stream { return s.stream }
 
+// Term is one ownership term of a shard: the sequence of the
+// shard.acquired event that opened it. Every append of the shard's
+// aggregates carries it as the expected last sequence of the shard's
+// ownership subject, so once another node acquires the shard no append of
+// this term lands (JetStream checks it as the message is stored).
+type Term struct {
+	Shard int
+	Seq   uint64 // 0: no term (the append is checked on its own subject only)
+}
+
+// Subject is the ownership subject whose last sequence the term expects.
+func (t Term) Subject() string { return ShardRef(t.Shard).Subject() }
+
 // Append stores env on ref's subject if the subject's last sequence is still
 // expectedLast (0 = the aggregate has no events yet). It returns the new
 // sequence. ErrConflict when another writer won; ErrUnavailable when the log
-// did not answer within the append timeout or ctx ended. Retries of a temporary failure reuse the event id,
-// so JetStream's dedupe window makes them safe.
+// did not answer within the append timeout or ctx ended. Retries of a
+// temporary failure reuse the event id, so JetStream's dedupe window makes
+// them safe; a retry that finds the subject moved looks for its own event
+// there (on one server the sequence check runs before the dedupe, so a
+// retry after a lost ack sees a conflict caused by itself).
 func (s *Store) Append(ctx context.Context, ref Ref, env *pb.Envelope, expectedLast uint64) (uint64, error) {
+	return s.append(ctx, ref, env, &expectation{seq: expectedLast}, expectedLast)
+}
+
+// AppendInTerm stores env on ref's subject if term is still the shard's
+// current ownership term: the aggregate's own sequence is not checked, since
+// within a term one actor is its only writer. lastSeq is the aggregate's
+// last applied sequence (where a retry looks for its own event).
+// ErrFenced when another node acquired the shard since.
+func (s *Store) AppendInTerm(ctx context.Context, ref Ref, env *pb.Envelope, lastSeq uint64, term Term) (uint64, error) {
+	if term.Seq == 0 {
+		return s.Append(ctx, ref, env, lastSeq)
+	}
+	seq, err := s.append(ctx, ref, env, &expectation{seq: term.Seq, subject: term.Subject()}, lastSeq)
+	if errors.Is(err, ErrConflict) {
+		return 0, ErrFenced
+	}
+	return seq, err
+}
+
+// expectation is the sequence check of an append: the last sequence of
+// subject ("" = the appended subject) must be seq.
+type expectation struct {
+	seq     uint64
+	subject string
+}
+
+// append publishes env on ref's subject with the expectation.
+func (s *Store) append(ctx context.Context, ref Ref, env *pb.Envelope, expect *expectation, lastSeq uint64) (uint64, error) {
 	if !ValidAggregateID(ref.Kind, ref.ID) {
 		return 0, ErrInvalidID
 	}
@@ -104,15 +149,44 @@ func (s *Store) Append(ctx context.Context, ref Ref, env *pb.Envelope, expectedL
 	if err != nil {
 		return 0, err
 	}
-	subject := ref.Subject()
+	return s.publishRetry(ctx, ref.Subject(), data, env.EventId, expect, 0, func() (uint64, bool, error) {
+		return s.findOwn(ctx, ref, lastSeq, env.EventId)
+	})
+}
+
+// publishRetry publishes one message until it is stored, a check refuses
+// it, or the append timeout passes. Attempts reuse the message id (the
+// dedupe window makes them safe). findOwn, on a refused check, looks for an
+// earlier attempt that landed. ttl > 0 makes the message expire.
+func (s *Store) publishRetry(ctx context.Context, subject string, data []byte, id string, expect *expectation, ttl time.Duration, findOwn func() (uint64, bool, error)) (uint64, error) {
 	deadline := time.Now().Add(s.appendTimeout)
 	backoff := 20 * time.Millisecond
+	busy := time.Millisecond
 	for {
-		seq, err := s.publish(ctx, subject, data, env.EventId, expectedLast, min(attemptTimeout, max(time.Until(deadline), time.Millisecond)))
+		seq, err := s.publish(ctx, subject, data, id, expect, ttl, min(attemptTimeout, max(time.Until(deadline), time.Millisecond)))
 		switch {
 		case err == nil:
 			return seq, nil
+		case isBusy(err):
+			// Replicated streams refuse a check on a subject while another
+			// checked message is in flight for it: not a conflict yet.
+			if time.Now().Add(busy).After(deadline) {
+				return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			}
+			select {
+			case <-ctx.Done():
+				return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			case <-time.After(busy):
+			}
+			busy = min(2*busy, 50*time.Millisecond)
 		case isConflict(err):
+			// An earlier attempt (this call's, after a lost ack, or the
+			// caller's) may have stored this very event.
+			if seq, found, ferr := findOwn(); ferr != nil {
+				return 0, fmt.Errorf("%w: %v", ErrUnavailable, ferr)
+			} else if found {
+				return seq, nil
+			}
 			return 0, ErrConflict
 		case isTemporary(err) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrAsyncPublishTimeout):
 			if time.Now().Add(backoff).After(deadline) {
@@ -134,6 +208,23 @@ func (s *Store) Append(ctx context.Context, ref Ref, env *pb.Envelope, expectedL
 	}
 }
 
+// findOwn looks for the event id among the aggregate's events after
+// afterSeq: an earlier attempt of this append that landed.
+func (s *Store) findOwn(ctx context.Context, ref Ref, afterSeq uint64, id string) (uint64, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.appendTimeout)
+	defer cancel()
+	evs, err := s.Load(ctx, ref, afterSeq)
+	if err != nil {
+		return 0, false, err
+	}
+	for _, e := range evs {
+		if e.Envelope.GetEventId() == id {
+			return e.Seq, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
 // publish sends one message through the asynchronous publisher and waits
 // for its ack: concurrent appends from many actors then share flushes and
 // one ack subscription instead of a request round trip each.
@@ -142,9 +233,20 @@ func (s *Store) Append(ctx context.Context, ref Ref, env *pb.Envelope, expectedL
 // leader as it died is never acked, and sending it again (same id) reaches
 // the next leader as soon as one is elected, instead of after the whole
 // append timeout.
-func (s *Store) publish(ctx context.Context, subject string, data []byte, id string, expectedLast uint64, wait time.Duration) (uint64, error) {
-	m := &nats.Msg{Subject: subject, Data: data, Header: make(nats.Header, 2)}
-	paf, err := s.js.PublishMsgAsync(m, jetstream.WithMsgID(id), jetstream.WithExpectLastSequencePerSubject(expectedLast))
+func (s *Store) publish(ctx context.Context, subject string, data []byte, id string, expect *expectation, ttl time.Duration, wait time.Duration) (uint64, error) {
+	m := &nats.Msg{Subject: subject, Data: data, Header: make(nats.Header, 4)}
+	opts := make([]jetstream.PublishOpt, 0, 3)
+	opts = append(opts, jetstream.WithMsgID(id))
+	switch {
+	case expect != nil && expect.subject != "":
+		opts = append(opts, jetstream.WithExpectLastSequenceForSubject(expect.seq, expect.subject))
+	case expect != nil:
+		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(expect.seq))
+	}
+	if ttl > 0 {
+		opts = append(opts, jetstream.WithMsgTTL(ttl))
+	}
+	paf, err := s.js.PublishMsgAsync(m, opts...)
 	if err != nil {
 		return 0, err
 	}
@@ -196,6 +298,11 @@ func (s *Store) Follow(ctx context.Context, filters []string, afterSeq uint64, f
 // at the last event that existed when it started (Scan), otherwise it waits
 // for new ones (Follow).
 func (s *Store) consume(ctx context.Context, filters []string, afterSeq uint64, toEnd bool, fn func(Event) error) error {
+	return consume(ctx, s.stream, filters, afterSeq, toEnd, fn)
+}
+
+// consume reads stream through one ordered consumer (see Store.consume).
+func consume(ctx context.Context, stream jetstream.Stream, filters []string, afterSeq uint64, toEnd bool, fn func(Event) error) error {
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy}
 	if afterSeq > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
@@ -204,7 +311,7 @@ func (s *Store) consume(ctx context.Context, filters []string, afterSeq uint64, 
 	// Creating the consumer needs the stream's leader: right after a node
 	// died that may take an election, so short attempts until ctx ends.
 	cons, err := retryEach(ctx, attemptTimeout, "read the log", func(ctx context.Context) (jetstream.Consumer, error) {
-		return s.stream.OrderedConsumer(ctx, cfg)
+		return stream.OrderedConsumer(ctx, cfg)
 	})
 	if err != nil {
 		return err

@@ -15,8 +15,9 @@ type Devices interface {
 	Ask(ctx context.Context, deviceID string, cmd proto.Message) (*pb.DeviceReply, error)
 	// List pages devices sorted by id: those with id > cursor, at most limit, optionally with label key=value; next == "" when no more.
 	List(ctx context.Context, limit int, cursor, labelKey, labelValue string) (items []*pb.DeviceView, next string, err error)
-	// History is the device's events in order (from JetStream).
-	History(ctx context.Context, deviceID string) ([]events.Event, error)
+	// History is one page of the device's history (its events and its channels' stream and plan events, from
+	// JetStream) in log order: the events after afterSeq, at most limit; empty when there are no more.
+	History(ctx context.Context, deviceID string, afterSeq uint64, limit int) ([]events.Event, error)
 	// Ready reports whether every shard is activated.
 	Ready() bool
 }

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
@@ -472,37 +471,17 @@ func (s *Server) deleteDevice(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-type eventJSON struct {
-	Seq       uint64          `json:"seq"`
-	Type      string          `json:"type"`
-	Time      string          `json:"time"`
-	Version   uint64          `json:"version"`
-	Kind      string          `json:"kind"`      // aggregate kind: device, stream
-	Aggregate string          `json:"aggregate"` // aggregate id: the device, or "<device>~<channel>"
-	Data      json.RawMessage `json:"data"`
-}
-
-// eventView is the API form of one event; data is redacted by events.DataJSON.
-func eventView(e events.Event) eventJSON {
-	env := e.Envelope
-	typ := env.GetType()
-	if typ == "" {
-		typ = events.TypeOf(env)
-	}
-	return eventJSON{
-		Seq:       e.Seq,
-		Type:      typ,
-		Time:      formatTime(time.UnixMilli(env.GetTimeUnixMs())),
-		Version:   env.GetVersion(),
-		Kind:      env.GetAggregateKind(),
-		Aggregate: env.GetAggregateId(),
-		Data:      json.RawMessage(events.DataJSON(env)),
-	}
-}
-
-// GET /v1/devices/{id}/events → the device's events in order.
+// GET /v1/devices/{id}/events?after_seq=&limit= → one page of the device's
+// history (its events, its streams' sessions and its plans' events) in log
+// order: {"items": [...], "next_after_seq": N}, items as in GET /v1/events,
+// N the seq of the last item (after_seq when there is none). 404 when the
+// device never had an event.
 func (s *Server) deviceEvents(c echo.Context) error {
 	id, p := pathID(c)
+	if p != nil {
+		return p
+	}
+	eq, p := deviceEventQuery(c.QueryParams())
 	if p != nil {
 		return p
 	}
@@ -511,22 +490,50 @@ func (s *Server) deviceEvents(c echo.Context) error {
 	}
 	ctx, cancel := contextWithTimeout(c, s.timeout)
 	defer cancel()
-	evs, err := s.devices.History(ctx, id)
+	evs, err := s.devices.History(ctx, id, eq.AfterSeq, eq.Limit)
 	if err != nil {
 		s.log.Warn("device history", "request_id", requestID(c), "device", id, "err", err)
 		return unavailable("the event log did not answer; retry")
 	}
-	if len(evs) == 0 {
-		return problem(http.StatusNotFound, "", "no such device")
-	}
-	items := make([]eventJSON, 0, len(evs))
+	items := make([]eventItem, 0, len(evs))
+	next := eq.AfterSeq
 	for _, e := range evs {
-		if e.Envelope == nil {
+		if e.Envelope == nil || e.Seq <= next { // never go backwards or repeat, like readPage
 			continue
 		}
-		items = append(items, eventView(e))
+		items = append(items, eventItemOf(e))
+		next = e.Seq
 	}
-	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
+	if len(items) == 0 {
+		// Past the end of a device's history is an empty page; a device
+		// without any history is unknown.
+		known := false
+		if eq.AfterSeq > 0 {
+			first, err := s.devices.History(ctx, id, 0, 1)
+			if err != nil {
+				s.log.Warn("device history", "request_id", requestID(c), "device", id, "err", err)
+				return unavailable("the event log did not answer; retry")
+			}
+			known = len(first) > 0
+		}
+		if !known {
+			return problem(http.StatusNotFound, "", "no such device")
+		}
+	}
+	return writeJSON(c, http.StatusOK, map[string]any{"items": items, "next_after_seq": next})
+}
+
+// deviceEventQuery reads after_seq and limit of a device's history exactly
+// as GET /v1/events does (defaults, bounds, problems naming the parameter);
+// the replay's other filters do not apply to it.
+func deviceEventQuery(q url.Values) (eventQuery, *Problem) {
+	page := url.Values{}
+	for _, k := range []string{"after_seq", "limit"} {
+		if vs, ok := q[k]; ok {
+			page[k] = vs
+		}
+	}
+	return parseEventQuery(page, true, "")
 }
 
 // patchCredential reads username or password from a merge patch (null

@@ -29,7 +29,7 @@ func (twoChannelDevices) Ask(_ context.Context, id string, _ proto.Message) (*pb
 func (twoChannelDevices) List(context.Context, int, string, string, string) ([]*pb.DeviceView, string, error) {
 	return nil, "", errors.New("not in this test")
 }
-func (twoChannelDevices) History(context.Context, string) ([]events.Event, error) {
+func (twoChannelDevices) History(context.Context, string, uint64, int) ([]events.Event, error) {
 	return nil, errors.New("not in this test")
 }
 func (twoChannelDevices) Ready() bool { return true }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+	"github.com/argus-vms/argus/actors/aggregate"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/argus-vms/argus/events/secret"
@@ -27,6 +28,9 @@ type Deps struct {
 	// OnRemoved is called after a device's removal is durable, so the host
 	// stops what depends on it (its streams).
 	OnRemoved func(deviceID string)
+	// OnFenced is called when an append finds that the shard's term ended
+	// (another node acquired it), so the host stops the shard here.
+	OnFenced func(events.Term)
 }
 
 // Actor hosts one device aggregate. It decides commands against its state,
@@ -35,6 +39,7 @@ type Deps struct {
 type Actor struct {
 	deps    *Deps
 	ref     events.Ref
+	w       aggregate.Writer
 	state   State
 	view    *pb.DeviceView // immutable view of state, shared by replies and the directory
 	loaded  bool
@@ -44,13 +49,19 @@ type Actor struct {
 	targetChanged bool
 }
 
-// New returns the producer of a device actor. A non-nil state was folded by
-// the shard's activation scan; nil means the actor loads its own history.
-func New(deps *Deps, ref events.Ref, state *State) actor.Producer {
+// New returns the producer of a device actor that writes in the shard's
+// ownership term. A non-nil state was folded by the shard's activation
+// scan; nil means the actor loads its own history.
+func New(deps *Deps, ref events.Ref, term events.Term, state *State) actor.Producer {
 	return func() actor.Receiver {
 		a := &Actor{deps: deps, ref: ref}
+		a.w = aggregate.Writer{Store: deps.Store, Ref: ref, Term: term, Node: deps.Node, Known: true}
+		if deps.OnFenced != nil {
+			a.w.OnFenced = func() { deps.OnFenced(term) }
+		}
 		if state != nil {
 			a.state, a.loaded = *state, true
+			a.w.Version, a.w.LastSeq = state.Version, state.LastSeq
 			a.view = a.state.View()
 		}
 		return a
@@ -156,50 +167,43 @@ func (a *Actor) decide(cmd proto.Message) *pb.DeviceReply {
 	return nil
 }
 
-// handle runs decide → append → apply and returns the reply. On a conflict
-// (another writer appended first) it catches up from the log and decides
-// once more.
+// handle runs the command through the aggregate's decide → append → apply
+// loop and returns the reply.
 func (a *Actor) handle(name string, decide func() (*pb.Envelope, *Rejection), meta *pb.CommandMeta) *pb.DeviceReply {
-	for attempt := 0; ; attempt++ {
+	start := time.Now()
+	_, err := a.w.Run(context.Background(), meta, func() (*pb.Envelope, error) {
 		env, rej := decide()
 		if rej != nil {
-			commandsTotal.WithLabelValues(name, rej.Code.String()).Inc()
-			return reply(rej, nil)
+			return nil, rej
 		}
-		if env == nil { // nothing to change
-			commandsTotal.WithLabelValues(name, "noop").Inc()
-			return &pb.DeviceReply{Device: a.currentView()}
+		if env == nil {
+			return nil, aggregate.ErrNothing
 		}
-		err := a.append(env, meta)
-		switch {
-		case err == nil:
-			commandsTotal.WithLabelValues(name, "ok").Inc()
-			return &pb.DeviceReply{Device: a.currentView()}
-		case errors.Is(err, events.ErrConflict) && attempt == 0:
-			a.catchUp()
-		case errors.Is(err, events.ErrConflict):
-			commandsTotal.WithLabelValues(name, "conflict").Inc()
-			return reply(&Rejection{Code: pb.ReplyCode_REPLY_CODE_CONFLICT, Detail: "a concurrent writer changed the device; retry"}, nil)
-		default:
-			commandsTotal.WithLabelValues(name, "unavailable").Inc()
-			a.log().Warn("append failed", "device", a.ref.ID, "err", err)
-			return reply(&Rejection{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: "event log unavailable; retry"}, nil)
-		}
+		return env, nil
+	}, a.apply)
+	var rej *Rejection
+	switch {
+	case err == nil:
+		appendSeconds.Observe(time.Since(start).Seconds())
+		commandsTotal.WithLabelValues(name, "ok").Inc()
+		return &pb.DeviceReply{Device: a.currentView()}
+	case errors.As(err, &rej):
+		commandsTotal.WithLabelValues(name, rej.Code.String()).Inc()
+		return reply(rej, nil)
+	case errors.Is(err, aggregate.ErrNothing):
+		commandsTotal.WithLabelValues(name, "noop").Inc()
+		return &pb.DeviceReply{Device: a.currentView()}
+	case errors.Is(err, events.ErrFenced):
+		commandsTotal.WithLabelValues(name, "fenced").Inc()
+		return reply(&Rejection{Code: pb.ReplyCode_REPLY_CODE_NOT_OWNER, Detail: "the shard moved to another node"}, nil)
+	case errors.Is(err, events.ErrConflict):
+		commandsTotal.WithLabelValues(name, "conflict").Inc()
+		return reply(&Rejection{Code: pb.ReplyCode_REPLY_CODE_CONFLICT, Detail: "a concurrent writer changed the device; retry"}, nil)
+	default:
+		commandsTotal.WithLabelValues(name, "unavailable").Inc()
+		a.log().Warn("append failed", "device", a.ref.ID, "err", err)
+		return reply(&Rejection{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: "event log unavailable; retry"}, nil)
 	}
-}
-
-func (a *Actor) append(env *pb.Envelope, meta *pb.CommandMeta) error {
-	events.Stamp(env, a.ref, a.state.Version+1, a.deps.Node, meta)
-	start := time.Now()
-	// The store bounds the wait for an ack (its append timeout); no
-	// per-append context needed.
-	seq, err := a.deps.Store.Append(context.Background(), a.ref, env, a.state.LastSeq)
-	appendSeconds.Observe(time.Since(start).Seconds())
-	if err != nil {
-		return err
-	}
-	a.apply(events.Event{Seq: seq, Subject: a.ref.Subject(), Envelope: env})
-	return nil
 }
 
 func (a *Actor) apply(e events.Event) {
@@ -229,15 +233,9 @@ func (a *Actor) currentView() *pb.DeviceView {
 
 // catchUp folds every event after the last one applied.
 func (a *Actor) catchUp() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	evs, err := a.deps.Store.Load(ctx, a.ref, a.state.LastSeq)
-	if err != nil {
+	if err := a.w.CatchUp(context.Background(), a.apply); err != nil {
 		a.log().Warn("load history failed", "device", a.ref.ID, "err", err)
 		return
-	}
-	for _, e := range evs {
-		a.apply(e)
 	}
 	a.loaded = true
 }

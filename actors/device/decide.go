@@ -27,6 +27,9 @@ type Rejection struct {
 	Detail string
 }
 
+// Error makes a rejection the error of a decision (aggregate.Decision).
+func (r *Rejection) Error() string { return r.Detail }
+
 func invalid(field, format string, a ...any) *Rejection {
 	return &Rejection{Code: pb.ReplyCode_REPLY_CODE_INVALID, Field: field, Detail: fmt.Sprintf(format, a...)}
 }

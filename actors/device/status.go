@@ -72,19 +72,17 @@ func (a *Actor) probeIfChanged(c *actor.Context) {
 
 // setStatus appends DeviceOnline/DeviceOffline when the status changes.
 func (a *Actor) setStatus(online bool, detail string) {
-	if !a.state.Registered {
-		return
-	}
-	var env *pb.Envelope
-	switch {
-	case online && a.state.Status != StatusOnline:
-		env = &pb.Envelope{Payload: &pb.Envelope_DeviceOnline{DeviceOnline: &pb.DeviceOnline{Via: detail}}}
-	case !online && a.state.Status != StatusOffline:
-		env = &pb.Envelope{Payload: &pb.Envelope_DeviceOffline{DeviceOffline: &pb.DeviceOffline{Reason: detail}}}
-	default:
-		return
-	}
-	a.handle("status", func() (*pb.Envelope, *Rejection) { return env, nil }, nil)
+	a.handle("status", func() (*pb.Envelope, *Rejection) {
+		switch {
+		case !a.state.Registered:
+			return nil, nil
+		case online && a.state.Status != StatusOnline:
+			return &pb.Envelope{Payload: &pb.Envelope_DeviceOnline{DeviceOnline: &pb.DeviceOnline{Via: detail}}}, nil
+		case !online && a.state.Status != StatusOffline:
+			return &pb.Envelope{Payload: &pb.Envelope_DeviceOffline{DeviceOffline: &pb.DeviceOffline{Reason: detail}}}, nil
+		}
+		return nil, nil
+	}, nil)
 }
 
 // scrubbedError carries an error's text with the password removed: client

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+	"github.com/argus-vms/argus/actors/aggregate"
 	"github.com/argus-vms/argus/actors/media/record"
 	"github.com/argus-vms/argus/actors/media/relay"
 	"github.com/argus-vms/argus/actors/media/storage"
@@ -29,6 +30,8 @@ type Deps struct {
 	Now func() time.Time
 	// RetentionEvery is how often old segments are looked for (default 1 min).
 	RetentionEvery time.Duration
+	// OnFenced is called when an append finds that the shard's term ended.
+	OnFenced func(events.Term)
 }
 
 func (d *Deps) now() time.Time {
@@ -67,8 +70,9 @@ type Tick struct{}
 type Retain struct{}
 
 type (
-	evaluate    struct{ gen int }
-	segmentDone struct{ seg record.Segment }
+	evaluate      struct{ gen int }
+	segmentsReady struct{}
+	retryIndex    struct{}
 )
 
 // Actor runs one device channel's plan.
@@ -76,7 +80,16 @@ type Actor struct {
 	deps  *Deps
 	key   relay.Key
 	ref   events.Ref
+	w     aggregate.Writer
 	state State
+
+	// closed: segments the recorder published and the actor has not
+	// indexed yet (filled from the recorder's goroutine). unindexed:
+	// segments whose index append failed, retried with backoff.
+	closed    segmentQueue
+	unindexed []indexItem
+	retry     backoffState
+	retrying  bool
 
 	sched     *schedule.Plan
 	recorder  *record.Recorder
@@ -85,15 +98,22 @@ type Actor struct {
 	timer     *time.Timer
 	ticker    *time.Ticker
 	stopTick  chan struct{}
+	engine    *actor.Engine
+	self      *actor.PID
 }
 
 // New returns the producer of a plan actor; st is its folded state (nil for a
 // new plan).
-func New(deps *Deps, shard int, k relay.Key, st *State) actor.Producer {
+func New(deps *Deps, term events.Term, k relay.Key, st *State) actor.Producer {
 	return func() actor.Receiver {
-		a := &Actor{deps: deps, key: k, ref: events.Ref{Shard: shard, Kind: events.KindPlan, ID: events.ChannelID(k.Device, k.Channel)}}
+		a := &Actor{deps: deps, key: k, ref: events.Ref{Shard: term.Shard, Kind: events.KindPlan, ID: events.ChannelID(k.Device, k.Channel)}}
+		a.w = aggregate.Writer{Store: deps.Store, Ref: a.ref, Term: term, Node: deps.Node, Known: true}
+		if deps.OnFenced != nil {
+			a.w.OnFenced = func() { deps.OnFenced(term) }
+		}
 		if st != nil {
 			a.state = *st
+			a.w.Version, a.w.LastSeq = st.Version, st.LastSeq
 		}
 		a.state.Device, a.state.Channel = k.Device, k.Channel
 		a.sched = a.state.Schedule()
@@ -106,6 +126,7 @@ func New(deps *Deps, shard int, k relay.Key, st *State) actor.Producer {
 func (a *Actor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case actor.Started:
+		a.engine, a.self = c.Engine(), c.PID()
 		// Evaluate asynchronously: the actor starts inside its shard's
 		// activation, and recording needs the shard actor to spawn the stream.
 		a.startRetention(c)
@@ -115,6 +136,7 @@ func (a *Actor) Receive(c *actor.Context) {
 			close(a.stopTick)
 		}
 		a.stopRecording(c, "shutdown")
+		a.flushIndex()
 	case *Ask:
 		m.Reply <- a.handle(c, m.Cmd)
 	case evaluate:
@@ -123,10 +145,14 @@ func (a *Actor) Receive(c *actor.Context) {
 		}
 	case Tick:
 		a.evaluate(c)
-	case segmentDone:
-		a.recordSegment(m.seg, false)
+	case segmentsReady:
+		a.indexClosed()
+	case retryIndex:
+		a.retrying = false
+		a.indexPending(nil)
 	case *Recovered:
-		a.recordSegment(m.Segment, true)
+		a.unindexed = append(a.unindexed, indexItem{seg: m.Segment, recovered: true})
+		a.indexPending(nil)
 	case *RemovedPartial:
 		a.append(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentDeleted{PlanSegmentDeleted: &pb.PlanSegmentDeleted{
 			Key: m.Key, Reason: "unplayable partial", Device: a.key.Device, Channel: uint32(a.key.Channel)}}}, nil)
@@ -165,11 +191,20 @@ func (a *Actor) handle(c *actor.Context, cmd proto.Message) *pb.PlanReply {
 			}
 			return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_INVALID, Field: "body", Detail: err.Error()}
 		}
-		if m.Meta != nil && m.Meta.ExpectedVersion != nil && *m.Meta.ExpectedVersion != a.state.Version {
-			return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_PRECONDITION_FAILED, Field: "If-Match", Detail: "the plan has changed since that version"}
-		}
 		set := ToSet(a.key.Device, a.key.Channel, sp)
-		if err := a.append(&pb.Envelope{Payload: &pb.Envelope_PlanSet{PlanSet: set}}, m.Meta); err != nil {
+		_, err := a.w.Run(context.Background(), m.Meta, func() (*pb.Envelope, error) {
+			if m.Meta != nil && m.Meta.ExpectedVersion != nil && *m.Meta.ExpectedVersion != a.state.Version {
+				return nil, errPrecondition
+			}
+			return &pb.Envelope{Payload: &pb.Envelope_PlanSet{PlanSet: set}}, nil
+		}, a.state.Apply)
+		switch {
+		case errors.Is(err, errPrecondition):
+			return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_PRECONDITION_FAILED, Field: "If-Match", Detail: "the plan has changed since that version"}
+		case errors.Is(err, events.ErrFenced):
+			return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_NOT_OWNER, Detail: "the shard moved to another node"}
+		case err != nil:
+			a.deps.Log.Warn("plan: append failed", "plan", a.ref.ID, "err", err)
 			return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: "event log unavailable; retry"}
 		}
 		segmentChanged := a.sched.SegmentSeconds != sp.SegmentSeconds
@@ -221,8 +256,11 @@ func (a *Actor) startRecording(c *actor.Context) {
 		Key:             a.ref.ID,
 		SegmentDuration: time.Duration(a.sched.SegmentSeconds) * time.Second,
 		Storage:         a.deps.Storage,
-		OnSegment:       func(s record.Segment) { engine.Send(self, segmentDone{seg: s}) },
-		Log:             a.deps.Log,
+		OnSegment: func(s record.Segment) {
+			a.closed.push(s)
+			engine.Send(self, segmentsReady{})
+		},
+		Log: a.deps.Log,
 	}, st)
 	if err != nil {
 		a.deps.Log.Warn("recording: recorder did not start", "plan", a.ref.ID, "err", err)
@@ -237,20 +275,15 @@ func (a *Actor) stopRecording(c *actor.Context, reason string) {
 	if !a.recording {
 		return
 	}
-	a.recorder.Stop() // finalizes the open segment; its OnSegment message follows
+	a.recorder.Stop() // finalizes and publishes the open segment
 	a.recorder, a.recording = nil, false
+	// Index what it published now: when the actor is stopping, a message
+	// to itself would never be read.
+	a.indexClosed()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	a.deps.Hold(ctx, a.key, false)
 	a.append(&pb.Envelope{Payload: &pb.Envelope_PlanRecordingStopped{PlanRecordingStopped: &pb.PlanRecordingStopped{Reason: reason}}}, nil)
-}
-
-func (a *Actor) recordSegment(s record.Segment, recovered bool) {
-	a.append(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentRecorded{PlanSegmentRecorded: &pb.PlanSegmentRecorded{
-		Device: a.key.Device, Channel: uint32(a.key.Channel), Key: s.Key,
-		StartUnixMs: s.Start.UnixMilli(), EndUnixMs: s.End.UnixMilli(), DurationMs: s.DurationMS, Bytes: s.Bytes,
-		Recovered: recovered,
-	}}}, nil)
 }
 
 // applyRetention deletes segments older than the plan's retention, each as
@@ -309,28 +342,13 @@ func (a *Actor) view() *pb.PlanView {
 	return v
 }
 
-// append stamps, appends with the expected sequence and applies; on a
-// conflict it catches up and tries once more.
+// append records a fact (no decision) through the aggregate's loop.
 func (a *Actor) append(env *pb.Envelope, meta *pb.CommandMeta) error {
-	for attempt := 0; ; attempt++ {
-		events.Stamp(env, a.ref, a.state.Version+1, a.deps.Node, meta)
-		seq, err := a.deps.Store.Append(context.Background(), a.ref, env, a.state.LastSeq)
-		if err == nil {
-			a.state.Apply(events.Event{Seq: seq, Subject: a.ref.Subject(), Envelope: env})
-			return nil
-		}
-		if !errors.Is(err, events.ErrConflict) || attempt > 0 {
-			a.deps.Log.Warn("plan: append failed", "plan", a.ref.ID, "type", env.Type, "err", err)
-			return err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		evs, lerr := a.deps.Store.Load(ctx, a.ref, a.state.LastSeq)
-		cancel()
-		if lerr != nil {
-			return lerr
-		}
-		for _, e := range evs {
-			a.state.Apply(e)
-		}
+	_, err := a.w.Run(context.Background(), meta, func() (*pb.Envelope, error) { return env, nil }, a.state.Apply)
+	if err != nil && !errors.Is(err, events.ErrFenced) {
+		a.deps.Log.Warn("plan: append failed", "plan", a.ref.ID, "type", env.Type, "err", err)
 	}
+	return err
 }
+
+var errPrecondition = errors.New("plan: version mismatch")

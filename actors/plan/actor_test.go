@@ -67,7 +67,7 @@ func newFixture(t *testing.T, start time.Time) *fixture {
 			return relay.NewStream(k), nil
 		},
 	}
-	f.pid = engine.Spawn(plan.New(deps, 3, k, nil), "plan", actor.WithID("cam1~1"))
+	f.pid = engine.Spawn(plan.New(deps, events.Term{Shard: 3}, k, nil), "plan", actor.WithID("cam1~1"))
 	t.Cleanup(func() { <-engine.Poison(f.pid).Done() })
 	return f
 }

@@ -39,6 +39,7 @@ type Host struct {
 	active  []atomic.Pointer[actor.PID] // shard actor of each shard activated here
 	running []atomic.Pointer[actor.PID] // shard actor of each shard here, also while it activates
 	moves   []sync.Mutex                // serializes Acquire/Release of one shard
+	terms   []atomic.Uint64             // sequence of the shard.acquired of this node's current term of each shard
 	routes  sync.Map                    // device id → PID of its actor on this node
 	streams sync.Map                    // stream aggregate id → PID of its actor on this node
 	plans   sync.Map                    // plan aggregate id → PID of its actor on this node
@@ -83,13 +84,17 @@ func New(engine *actor.Engine, deps *device.Deps, cfg Config) *Host {
 		cfg.Handoff = 5 * time.Second
 	}
 	h := &Host{engine: engine, deps: deps, shards: cfg.Shards, timeout: cfg.RequestTimeout, handoff: cfg.Handoff,
-		stop: make(chan struct{}), active: make([]atomic.Pointer[actor.PID], cfg.Shards), running: make([]atomic.Pointer[actor.PID], cfg.Shards), moves: make([]sync.Mutex, cfg.Shards)}
+		stop: make(chan struct{}), active: make([]atomic.Pointer[actor.PID], cfg.Shards), running: make([]atomic.Pointer[actor.PID], cfg.Shards), moves: make([]sync.Mutex, cfg.Shards),
+		terms: make([]atomic.Uint64, cfg.Shards)}
 	sd := cfg.Stream
-	sd.Store, sd.Node, sd.Log, sd.Device, sd.Register = deps.Store, deps.Node, deps.Log, h.devicePID, h.media.register
+	sd.Store, sd.Node, sd.Log, sd.Device, sd.Register, sd.OnFenced = deps.Store, deps.Node, deps.Log, h.devicePID, h.media.register, h.fenced
 	h.sdeps = &sd
 	pd := cfg.Plan
-	pd.Store, pd.Node, pd.Log, pd.Hold = deps.Store, deps.Node, deps.Log, h.HoldStream
+	pd.Store, pd.Node, pd.Log, pd.Hold, pd.OnFenced = deps.Store, deps.Node, deps.Log, h.HoldStream, h.fenced
 	h.pdeps = &pd
+	if deps.OnFenced == nil {
+		deps.OnFenced = h.fenced
+	}
 	if deps.OnRemoved == nil {
 		deps.OnRemoved = func(id string) {
 			h.stopDevicePlans(id)
@@ -112,7 +117,7 @@ func Start(ctx context.Context, engine *actor.Engine, deps *device.Deps, cfg Con
 	for n := range all {
 		all[n] = n
 	}
-	if _, err := h.activate(ctx, all); err != nil {
+	if _, err := h.Acquire(ctx, all, nil); err != nil {
 		h.Stop()
 		return nil, err
 	}
@@ -160,28 +165,35 @@ func (h *Host) Acquire(ctx context.Context, shards []int, previous map[int]strin
 	return failed, errors.Join(errs...)
 }
 
-// recordOwnership appends shard.acquired unless this node is already the
-// last recorded owner (a restart of the same node adds nothing).
+// recordOwnership appends shard.acquired on top of the shard's last
+// ownership event (of two claimants only one can) and makes its sequence
+// this node's term of the shard: from then on no append of an earlier term
+// (another node, or an earlier process of this one) lands in the shard.
 func (h *Host) recordOwnership(ctx context.Context, n int, previous string) error {
-	env := &pb.Envelope{Payload: &pb.Envelope_ShardAcquired{ShardAcquired: &pb.ShardAcquired{Node: h.deps.Node, PreviousNode: previous, Shard: uint32(n)}}}
-	return h.appendShardEvent(ctx, n, env, func(last *pb.Envelope) bool {
-		a := last.GetShardAcquired()
-		return a != nil && a.Node == h.deps.Node
-	})
-}
-
-// appendShardEvent appends env on shard n's ownership subject with the
-// expected last sequence (of two writers only one can), unless skip says
-// the last event (nil: none) makes it needless.
-func (h *Host) appendShardEvent(ctx context.Context, n int, env *pb.Envelope, skip func(last *pb.Envelope) bool) error {
 	ref := events.ShardRef(n)
 	seq, last, err := h.deps.Store.Last(ctx, ref)
-	if err != nil || skip(last) {
+	if err != nil {
 		return err
 	}
+	env := &pb.Envelope{Payload: &pb.Envelope_ShardAcquired{ShardAcquired: &pb.ShardAcquired{Node: h.deps.Node, PreviousNode: previous, Shard: uint32(n)}}}
 	events.Stamp(env, ref, last.GetVersion()+1, h.deps.Node, nil)
-	_, err = h.deps.Store.Append(ctx, ref, env, seq)
-	return err
+	seq, err = h.deps.Store.Append(ctx, ref, env, seq)
+	if err != nil {
+		return err
+	}
+	h.terms[n].Store(seq)
+	return nil
+}
+
+// fenced: an actor's append found that term ended (another node acquired
+// the shard), so the shard stops here, unless a newer term runs already.
+func (h *Host) fenced(t events.Term) {
+	if h.terms[t.Shard].Load() != t.Seq {
+		return
+	}
+	h.deps.Log.Warn("shard fenced: another node acquired it; stopping it here", "shard", t.Shard)
+	h.active[t.Shard].Store(nil) // route elsewhere at once
+	go h.Release(t.Shard, "")
 }
 
 // activate folds the shards' events in one pass and spawns their shard
@@ -226,7 +238,8 @@ func (h *Host) activate(ctx context.Context, shards []int) ([]int, error) {
 		done := func(n, count int, err error) { results <- result{n, count, err} }
 		// running first: the plans a shard activates hold their streams
 		// before the shard serves commands.
-		pids[n] = h.engine.Spawn(newShardActor(n, h, preloaded[n], done), "shard", actor.WithID(strconv.Itoa(n)))
+		term := events.Term{Shard: n, Seq: h.terms[n].Load()}
+		pids[n] = h.engine.Spawn(newShardActor(term, h, preloaded[n], done), "shard", actor.WithID(strconv.Itoa(n)))
 		h.running[n].Store(pids[n])
 	}
 	var failed []int
@@ -299,8 +312,17 @@ func (h *Host) Release(n int, reason string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	// On top of this node's own shard.acquired only: a release of a term
+	// that has ended already must not land.
+	ref := events.ShardRef(n)
+	seq, last, err := h.deps.Store.Last(ctx, ref)
+	if err != nil || seq != h.terms[n].Load() {
+		h.deps.Log.Warn("shard release not recorded", "shard", n, "err", err, "term", h.terms[n].Load(), "last", seq)
+		return
+	}
 	env := &pb.Envelope{Payload: &pb.Envelope_ShardReleased{ShardReleased: &pb.ShardReleased{Node: h.deps.Node, Shard: uint32(n), Reason: reason}}}
-	if err := h.appendShardEvent(ctx, n, env, func(last *pb.Envelope) bool { return last == nil }); err != nil {
+	events.Stamp(env, ref, last.GetVersion()+1, h.deps.Node, nil)
+	if _, err := h.deps.Store.Append(ctx, ref, env, seq); err != nil {
 		h.deps.Log.Warn("recording shard release", "shard", n, "err", err)
 	}
 }
@@ -378,27 +400,6 @@ func (h *Host) askLocal(ctx context.Context, deviceID string, cmd proto.Message)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-}
-
-// History reads a device's events from the log, with the events of its
-// channels' streams and recording plans, in log order.
-func (h *Host) History(ctx context.Context, deviceID string) ([]events.Event, error) {
-	if !events.ValidID(deviceID) {
-		return nil, events.ErrInvalidID
-	}
-	ref := h.Ref(deviceID)
-	subjects := []string{ref.Subject()}
-	for ch := 1; ch <= events.MaxChannels; ch++ { // NATS wildcards are whole tokens: list the channels
-		id := events.ChannelID(deviceID, ch)
-		subjects = append(subjects, events.Ref{Shard: ref.Shard, Kind: events.KindStream, ID: id}.Subject(),
-			events.Ref{Shard: ref.Shard, Kind: events.KindPlan, ID: id}.Subject())
-	}
-	var out []events.Event
-	err := h.deps.Store.Scan(ctx, subjects, 0, func(e events.Event) error {
-		out = append(out, e)
-		return nil
-	})
-	return out, err
 }
 
 // probeLoop asks every device actor to probe its camera once per interval,

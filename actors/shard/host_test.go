@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/argus-vms/argus/actors/device"
@@ -58,7 +59,7 @@ func TestCommandEventState(t *testing.T) {
 	if r.Code != 0 || r.Device.Version != 2 || r.Device.Labels["zone"] != "n" || len(r.Device.Labels) != 1 {
 		t.Fatalf("update: %v", r)
 	}
-	hist, err := h.History(ctx, "cam1")
+	hist, err := h.History(ctx, "cam1", 0, 100)
 	if err != nil || len(hist) != 2 {
 		t.Fatalf("history %d %v", len(hist), err)
 	}
@@ -121,28 +122,43 @@ func TestConcurrentIfMatch(t *testing.T) {
 	}
 }
 
-// Two hosts on one log (a zombie and a new owner): the log decides who wins.
+// Two hosts on one log (a zombie and a new owner): the host that acquired
+// the shards last owns them. The zombie still runs its actors, but none of
+// its appends lands any more, whatever the aggregate's own sequence, and
+// it stops the shard once it finds out.
 func TestZombieAppendFails(t *testing.T) {
 	srv := testenv.NewNATS(t)
 	h1, _ := startHost(t, srv.ClientURL())
-	h2, _ := startHost(t, srv.ClientURL())
 	ctx := context.Background()
 	if r, _ := h1.Ask(ctx, "cam3", &pb.RegisterDevice{Id: "cam3", Name: "x", Url: "rtsp://h/s"}); r.Code != 0 {
 		t.Fatal(r)
 	}
-	// h2 never saw cam3: its register conflicts at the log, catches up, and says it exists.
-	if r, _ := h2.Ask(ctx, "cam3", &pb.RegisterDevice{Id: "cam3", Name: "y", Url: "rtsp://h/s"}); r.Code != pb.ReplyCode_REPLY_CODE_ALREADY_EXISTS {
-		t.Fatalf("zombie register: %v", r)
+	h2, _ := startHost(t, srv.ClientURL()) // acquires every shard after h1
+	n := "from-h1"
+	zctx, cancel := context.WithTimeout(ctx, time.Second)
+	r, err := h1.Ask(zctx, "cam3", &pb.UpdateDevice{Id: "cam3", Name: &n})
+	cancel()
+	if err == nil && r.Code == pb.ReplyCode_REPLY_CODE_OK {
+		t.Fatalf("the zombie's update was applied: %v", r)
 	}
-	n := "from-h2"
+	shard := events.ShardOf("cam3", 8)
+	deadline := time.Now().Add(2 * time.Second)
+	for h1.Owns(shard) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if h1.Owns(shard) {
+		t.Fatal("the fenced host still runs the shard")
+	}
+	n = "from-h2"
 	if r, _ := h2.Ask(ctx, "cam3", &pb.UpdateDevice{Id: "cam3", Name: &n}); r.Code != 0 || r.Device.Version != 2 {
-		t.Fatalf("h2 update: %v", r)
+		t.Fatalf("owner's update: %v", r)
 	}
-	// h1's state is stale (version 1): its append conflicts, it catches up and applies on top.
-	n = "from-h1"
-	r, _ := h1.Ask(ctx, "cam3", &pb.UpdateDevice{Id: "cam3", Name: &n})
-	if r.Code != 0 || r.Device.Version != 3 {
-		t.Fatalf("h1 update after conflict: %v", r)
+	evs, err := h2.deps.Store.Load(ctx, h2.Ref("cam3"), 0)
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("cam3's events: %d %v", len(evs), err)
+	}
+	if u := evs[1].Envelope.GetDeviceUpdated(); u == nil || u.GetName() != "from-h2" {
+		t.Fatalf("second event: %v", evs[1].Envelope)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 // when it starts (eager, "remember entities") and forwards commands to them.
 type shardActor struct {
 	n       int
+	term    events.Term // the ownership term its aggregates write in
 	deps    *device.Deps
 	kids    map[string]*actor.PID
 	routes  *sync.Map // the host's id → PID index, so commands skip this hop
@@ -37,9 +38,9 @@ type shardActor struct {
 	actors    *atomic.Int64 // the host's actor count
 }
 
-func newShardActor(n int, h *Host, preloaded *shardState, onDone func(int, int, error)) actor.Producer {
+func newShardActor(term events.Term, h *Host, preloaded *shardState, onDone func(int, int, error)) actor.Producer {
 	return func() actor.Receiver {
-		return &shardActor{n: n, deps: h.deps, routes: &h.routes, streams: &h.streams, plans: &h.plans,
+		return &shardActor{n: term.Shard, term: term, deps: h.deps, routes: &h.routes, streams: &h.streams, plans: &h.plans,
 			sdeps: h.sdeps, pdeps: h.pdeps, actors: &h.actors, onDone: onDone, preloaded: preloaded, kids: map[string]*actor.PID{}}
 	}
 }
@@ -98,7 +99,7 @@ func (s *shardActor) forward(c *actor.Context, id string, create bool, respond f
 
 func (s *shardActor) spawn(c *actor.Context, id string, st *device.State) *actor.PID {
 	ref := events.Ref{Shard: s.n, Kind: events.KindDevice, ID: id}
-	pid := c.SpawnChild(device.New(s.deps, ref, st), events.KindDevice, actor.WithID(id), actor.WithInboxSize(8))
+	pid := c.SpawnChild(device.New(s.deps, ref, s.term, st), events.KindDevice, actor.WithID(id), actor.WithInboxSize(8))
 	s.kids[id] = pid
 	s.routes.Store(id, pid)
 	actorsActive.Inc()
@@ -111,7 +112,7 @@ func (s *shardActor) spawnStream(c *actor.Context, k relay.Key) *actor.PID {
 	id := events.ChannelID(k.Device, k.Channel)
 	pid, ok := s.kids[id]
 	if !ok {
-		pid = c.SpawnChild(stream.New(s.sdeps, s.n, k), events.KindStream, actor.WithID(id), actor.WithInboxSize(16))
+		pid = c.SpawnChild(stream.New(s.sdeps, s.term, k), events.KindStream, actor.WithID(id), actor.WithInboxSize(16))
 		s.kids[id] = pid
 		s.streams.Store(id, pid)
 		actorsActive.Inc()
@@ -220,7 +221,7 @@ func (s *shardActor) spawnPlan(c *actor.Context, id string, st *plan.State) *act
 	if !ok {
 		return nil
 	}
-	pid := c.SpawnChild(plan.New(s.pdeps, s.n, relay.Key{Device: dev, Channel: ch}, st), events.KindPlan, actor.WithID(id), actor.WithInboxSize(16))
+	pid := c.SpawnChild(plan.New(s.pdeps, s.term, relay.Key{Device: dev, Channel: ch}, st), events.KindPlan, actor.WithID(id), actor.WithInboxSize(16))
 	s.kids[id+"#plan"] = pid
 	s.plans.Store(id, pid)
 	actorsActive.Inc()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+	"github.com/argus-vms/argus/actors/aggregate"
 	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/media/pull"
 	"github.com/argus-vms/argus/actors/media/relay"
@@ -37,6 +38,8 @@ type Deps struct {
 	// while this actor waits on the log); the returned func forgets it.
 	// nil: not needed.
 	Register func(shard int, stop func()) (forget func())
+	// OnFenced is called when an append finds that the shard's term ended.
+	OnFenced func(events.Term)
 }
 
 // Open asks the stream to run and returns its relay stream (the relay then
@@ -98,9 +101,7 @@ type Actor struct {
 	key  relay.Key
 	ref  events.Ref
 
-	lastSeq uint64
-	version uint64
-	loaded  bool
+	w aggregate.Writer // session facts need no history: the last sequence is read before the first append
 
 	gen         int // increments per session; stale callbacks are ignored
 	stream      *relay.Stream
@@ -117,10 +118,15 @@ type Actor struct {
 }
 
 // New returns the producer of a stream actor for device channel key.
-func New(deps *Deps, shard int, key relay.Key) actor.Producer {
+func New(deps *Deps, term events.Term, key relay.Key) actor.Producer {
 	return func() actor.Receiver {
-		return &Actor{deps: deps, key: key, state: "idle",
-			ref: events.Ref{Shard: shard, Kind: events.KindStream, ID: events.ChannelID(key.Device, key.Channel)}}
+		a := &Actor{deps: deps, key: key, state: "idle",
+			ref: events.Ref{Shard: term.Shard, Kind: events.KindStream, ID: events.ChannelID(key.Device, key.Channel)}}
+		a.w = aggregate.Writer{Store: deps.Store, Ref: a.ref, Term: term, Node: deps.Node}
+		if deps.OnFenced != nil {
+			a.w.OnFenced = func() { deps.OnFenced(term) }
+		}
+		return a
 	}
 }
 
@@ -129,8 +135,8 @@ func (a *Actor) Receive(c *actor.Context) {
 	switch m := c.Message().(type) {
 	case actor.Started:
 		// Nothing that waits on NATS here: hollywood runs Started in the
-		// spawner's goroutine (the shard's activation). The last sequence is
-		// read before the first append.
+		// spawner's goroutine (the shard's activation). The writer reads
+		// the last sequence before the first append.
 	case actor.Stopped:
 		a.stop("shutdown")
 	case *Open:
@@ -323,41 +329,11 @@ func (a *Actor) notifyDevice(c *actor.Context, msg any) {
 	}
 }
 
-// load reads the aggregate's latest sequence and version: a stream appends
-// without needing its history.
-func (a *Actor) load() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	seq, env, err := a.deps.Store.Last(ctx, a.ref)
-	if err != nil {
-		a.deps.Log.Warn("stream: read last event", "stream", a.ref.ID, "err", err)
-		return
-	}
-	a.lastSeq, a.loaded = seq, true
-	if env != nil {
-		a.version = env.Version
-	}
-}
-
-// append records one event; on a conflict (another writer) it re-reads the
-// latest sequence and tries once more. Session events are facts about this
-// node's pull, so a lost race is simply retried on top.
+// append records one session fact through the aggregate's loop (facts
+// about this node's pull: nothing to decide).
 func (a *Actor) append(env *pb.Envelope) {
-	if !a.loaded {
-		a.load()
-	}
-	for attempt := 0; attempt < 2; attempt++ {
-		events.Stamp(env, a.ref, a.version+1, a.deps.Node, nil)
-		seq, err := a.deps.Store.Append(context.Background(), a.ref, env, a.lastSeq)
-		if err == nil {
-			a.lastSeq, a.version = seq, env.Version
-			return
-		}
-		if !errors.Is(err, events.ErrConflict) {
-			a.deps.Log.Warn("stream: append failed", "stream", a.ref.ID, "type", env.Type, "err", err)
-			return
-		}
-		a.load()
+	if _, err := a.w.Append(context.Background(), env, func(events.Event) {}); err != nil && !errors.Is(err, events.ErrFenced) {
+		a.deps.Log.Warn("stream: append failed", "stream", a.ref.ID, "type", env.Type, "err", err)
 	}
 }
 

@@ -10,8 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/argus-vms/argus/actors/backoff"
 	"log/slog"
-	"math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
@@ -187,7 +187,7 @@ func (p *Puller) run() {
 	defer close(p.done)
 	prepErr := p.prepare()
 
-	backoff := p.cfg.MinBackoff
+	delay := backoff.Backoff{Min: p.cfg.MinBackoff, Max: p.cfg.MaxBackoff}
 	for {
 		var delivered bool
 		var err error
@@ -200,16 +200,11 @@ func (p *Puller) run() {
 			return
 		}
 		if delivered {
-			backoff = p.cfg.MinBackoff
+			delay.Reset()
 		}
-		retry := backoff
-		if j := int64(backoff / 10); j > 0 {
-			retry += time.Duration(rand.Int64N(j))
-		}
-		retry = min(retry, p.cfg.MaxBackoff)
+		retry := delay.Next()
 		p.log.Warn("camera pull disconnected", "err", err, "retry_in", retry)
 		p.h.OnDisconnected(err, retry)
-		backoff = min(backoff*2, p.cfg.MaxBackoff)
 
 		t := time.NewTimer(retry)
 		select {
