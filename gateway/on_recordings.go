@@ -16,7 +16,7 @@ import (
 
 // Recordings is the storage side as the gateway needs it.
 type Recordings struct {
-	// Index queries the ClickHouse segment index (argus.recordings).
+	// Index lists a channel's segments from the segment index.
 	Index func(ctx context.Context, device string, channel int, from, to time.Time, limit int) ([]RecordingItem, error)
 	// Segment finds the segment of a channel starting at startMS (from the
 	// plan's own state, not from user input) and opens it.
@@ -51,7 +51,7 @@ func parseRFC3339(c echo.Context, field string, def time.Time) (time.Time, *Prob
 // GET /v1/recordings?device=&channel=&from=&to=: the segment index.
 func (s *Server) listRecordings(c echo.Context) error {
 	if s.recordings == nil || s.recordings.Index == nil {
-		return unavailable("the recording index needs ClickHouse")
+		return unavailable("the recording index is not served by this node")
 	}
 	dev := c.QueryParam("device")
 	if p := checkID(dev); p != nil {
@@ -79,7 +79,8 @@ func (s *Server) listRecordings(c echo.Context) error {
 	}
 	rows, err := s.recordings.Index(c.Request().Context(), dev, ch, from, to, 10000)
 	if err != nil {
-		return unavailable("the recording index is unavailable: ClickHouse did not answer")
+		s.log.Warn("recording index", "device", dev, "channel", ch, "err", err)
+		return unavailable("the recording index is unavailable: the event log did not answer")
 	}
 	items := make([]map[string]any, 0, len(rows))
 	for _, r := range rows {

@@ -52,12 +52,21 @@ type Projector struct {
 // ConsumerName is the durable consumer of a projector.
 func ConsumerName(sink string) string { return "proj_" + sink }
 
+// streamSubject is the one subject filter of the stream (argus.evt.>, or
+// argus.seg.> for the segment index).
+func streamSubject(stream jetstream.Stream) string {
+	if info := stream.CachedInfo(); info != nil && len(info.Config.Subjects) == 1 {
+		return info.Config.Subjects[0]
+	}
+	return events.SubjectPrefix + ".>"
+}
+
 // NewProjector creates (or resumes) the projector's durable consumer.
 func NewProjector(ctx context.Context, stream jetstream.Stream, sink Sink, log *slog.Logger) (*Projector, error) {
 	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       ConsumerName(sink.Name()),
 		Description:   "ClickHouse projection " + sink.Name(),
-		FilterSubject: events.SubjectPrefix + ".>",
+		FilterSubject: streamSubject(stream),
 		AckPolicy:     jetstream.AckAllPolicy,
 		AckWait:       2 * time.Minute,
 		MaxAckPending: 50000,

@@ -208,10 +208,16 @@ type rebuild struct {
 	conn         driver.Conn
 	rs           *rebuildState
 	live         []*Projector
-	sinks        []*Projector // fresh sinks in newDB (Projector for its write retry)
+	feeds        []*feed // one per stream the projectors read
 	newDB, oldDB string
 	start        time.Time
+}
 
+// feed replays one stream into the fresh sinks of the projectors reading it.
+type feed struct {
+	stream  jetstream.Stream
+	live    []*Projector // the live projectors of this stream
+	sinks   []*Projector // fresh sinks in newDB (Projector for its write retry)
 	cons    jetstream.Consumer
 	first   uint64 // first sequence of the stream at start
 	lastSeq uint64 // last sequence written to the fresh sinks
@@ -230,40 +236,53 @@ func (r *rebuild) run(ctx context.Context) (err error) {
 		}
 	}()
 	for _, p := range r.live {
-		r.sinks = append(r.sinks, &Projector{sink: newSink(p.sink.Name(), r.conn, r.newDB), log: log})
+		var f *feed
+		for _, g := range r.feeds {
+			if g.stream == p.stream {
+				f = g
+			}
+		}
+		if f == nil {
+			f = &feed{stream: p.stream}
+			r.feeds = append(r.feeds, f)
+		}
+		f.live = append(f.live, p)
+		f.sinks = append(f.sinks, &Projector{sink: newSink(p.sink.Name(), r.conn, r.newDB), log: log})
 	}
-	info, err := r.svc.stream.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("stream info: %w", err)
-	}
-	r.first = max(info.State.FirstSeq, 1)
-	target := info.State.LastSeq
-	r.cons, err = r.svc.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.SubjectPrefix + ".>"},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return fmt.Errorf("ordered consumer: %w", err)
-	}
-	log.Info("projection rebuild started", "database", r.newDB, "projectors", len(r.live), "events", target)
-
-	// 1. Replay the log as of the start.
-	if err := r.feedTo(ctx, target); err != nil {
-		return err
+	for _, f := range r.feeds {
+		info, err := f.stream.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("stream info: %w", err)
+		}
+		f.first = max(info.State.FirstSeq, 1)
+		f.cons, err = f.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{streamSubject(f.stream)},
+			DeliverPolicy:  jetstream.DeliverAllPolicy,
+		})
+		if err != nil {
+			return fmt.Errorf("ordered consumer: %w", err)
+		}
+		log.Info("projection rebuild started", "database", r.newDB, "stream", info.Config.Name, "projectors", len(f.live), "events", info.State.LastSeq)
+		// 1. Replay the stream as of the start.
+		if err := r.feedTo(ctx, f, info.State.LastSeq); err != nil {
+			return err
+		}
 	}
 	// 2. Catch up with what came meanwhile, the live projectors running,
 	// until the rest is small.
 	r.setPhase("catch-up")
-	for {
-		last, err := r.streamLast(ctx)
-		if err != nil {
-			return err
-		}
-		if last <= r.lastSeq+5000 {
-			break
-		}
-		if err := r.feedTo(ctx, last); err != nil {
-			return err
+	for _, f := range r.feeds {
+		for {
+			last, err := streamLast(ctx, f.stream)
+			if err != nil {
+				return err
+			}
+			if last <= f.lastSeq+5000 {
+				break
+			}
+			if err := r.feedTo(ctx, f, last); err != nil {
+				return err
+			}
 		}
 	}
 	// 3. Pause the live projectors, wait until what they fetched is
@@ -273,12 +292,14 @@ func (r *rebuild) run(ctx context.Context) (err error) {
 		return err
 	}
 	defer r.resumeLive()
-	last, err := r.streamLast(ctx)
-	if err != nil {
-		return err
-	}
-	if err := r.feedTo(ctx, last); err != nil {
-		return err
+	for _, f := range r.feeds {
+		last, err := streamLast(ctx, f.stream)
+		if err != nil {
+			return err
+		}
+		if err := r.feedTo(ctx, f, last); err != nil {
+			return err
+		}
 	}
 	r.setPhase("swap")
 	if err := r.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+r.oldDB); err != nil {
@@ -309,7 +330,7 @@ func (r *rebuild) run(ctx context.Context) (err error) {
 	}
 	r.drop(r.newDB)
 	r.drop(r.oldDB)
-	log.Info("projection tables swapped", "projectors", len(r.live), "through_seq", r.lastSeq)
+	log.Info("projection tables swapped", "projectors", len(r.live))
 	return nil
 }
 
@@ -322,8 +343,8 @@ func (r *rebuild) drop(db string) {
 	}
 }
 
-func (r *rebuild) streamLast(ctx context.Context) (uint64, error) {
-	info, err := r.svc.stream.Info(ctx)
+func streamLast(ctx context.Context, stream jetstream.Stream) (uint64, error) {
+	info, err := stream.Info(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("stream info: %w", err)
 	}
@@ -331,11 +352,11 @@ func (r *rebuild) streamLast(ctx context.Context) (uint64, error) {
 }
 
 // feedTo reads the log through sequence target into the fresh sinks.
-func (r *rebuild) feedTo(ctx context.Context, target uint64) error {
-	r.setTotal(target)
-	for r.lastSeq < target {
+func (r *rebuild) feedTo(ctx context.Context, f *feed, target uint64) error {
+	r.setTotal(f, target)
+	for f.lastSeq < target {
 		// Ask for no more than is left: Fetch returns once it has them.
-		msgs, err := r.cons.Fetch(int(min(target-r.lastSeq, 5000)), jetstream.FetchMaxWait(time.Second))
+		msgs, err := f.cons.Fetch(int(min(target-f.lastSeq, 5000)), jetstream.FetchMaxWait(time.Second))
 		if err != nil {
 			return fmt.Errorf("fetch: %w", err)
 		}
@@ -345,8 +366,8 @@ func (r *rebuild) feedTo(ctx context.Context, target uint64) error {
 			if err != nil {
 				continue
 			}
-			r.lastSeq = md.Sequence.Stream
-			r.done++
+			f.lastSeq = md.Sequence.Stream
+			f.done++
 			env := &pb.Envelope{}
 			if err := proto.Unmarshal(m.Data(), env); err != nil {
 				r.svc.log.Error("rebuild: undecodable event skipped", "seq", md.Sequence.Stream, "err", err)
@@ -359,7 +380,7 @@ func (r *rebuild) feedTo(ctx context.Context, target uint64) error {
 		}
 		if len(batch) > 0 {
 			var wg sync.WaitGroup
-			for _, w := range r.sinks {
+			for _, w := range f.sinks {
 				wg.Go(func() { w.write(ctx, batch) })
 			}
 			wg.Wait()
@@ -367,14 +388,14 @@ func (r *rebuild) feedTo(ctx context.Context, target uint64) error {
 				return ctx.Err()
 			}
 		}
-		if r.lastSeq < target && len(batch) == 0 {
+		if f.lastSeq < target && len(batch) == 0 {
 			// The last sequences may be deleted or outside the filter:
 			// done once the consumer has nothing pending.
-			if ci, err := r.cons.Info(ctx); err == nil && ci.NumPending == 0 {
-				r.lastSeq = target
+			if ci, err := f.cons.Info(ctx); err == nil && ci.NumPending == 0 {
+				f.lastSeq = target
 			}
 		}
-		r.setDone()
+		r.setDone(f)
 	}
 	return nil
 }
@@ -387,27 +408,27 @@ func (r *rebuild) setPhase(phase string) {
 	}
 }
 
-func (r *rebuild) setTotal(target uint64) {
+func (r *rebuild) setTotal(f *feed, target uint64) {
 	r.rs.mu.Lock()
 	defer r.rs.mu.Unlock()
 	total := uint64(0)
-	if target >= r.first {
-		total = target - r.first + 1
+	if target >= f.first {
+		total = target - f.first + 1
 	}
-	for _, p := range r.live {
+	for _, p := range f.live {
 		pr := r.rs.progress[p.sink.Name()]
 		pr.Total = max(pr.Total, total)
 	}
 }
 
-func (r *rebuild) setDone() {
+func (r *rebuild) setDone(f *feed) {
 	r.rs.mu.Lock()
 	defer r.rs.mu.Unlock()
 	el := time.Since(r.start).Seconds()
-	for _, p := range r.live {
+	for _, p := range f.live {
 		pr := r.rs.progress[p.sink.Name()]
-		pr.Done = r.done
-		pr.Total = max(pr.Total, r.done)
+		pr.Done = f.done
+		pr.Total = max(pr.Total, f.done)
 		if el > 0 {
 			pr.EventsPerSec = float64(pr.Done) / el
 		}
@@ -425,7 +446,7 @@ const pauseFor = 5 * time.Minute
 // message delivered to them is written and acknowledged.
 func (r *rebuild) pauseLive(ctx context.Context) error {
 	for _, p := range r.live {
-		if _, err := r.svc.stream.PauseConsumer(ctx, ConsumerName(p.sink.Name()), time.Now().Add(pauseFor)); err != nil {
+		if _, err := p.stream.PauseConsumer(ctx, ConsumerName(p.sink.Name()), time.Now().Add(pauseFor)); err != nil {
 			return fmt.Errorf("pause %s: %w", ConsumerName(p.sink.Name()), err)
 		}
 	}
@@ -456,7 +477,7 @@ func (r *rebuild) resumeLive() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, p := range r.live {
-		if _, err := r.svc.stream.ResumeConsumer(ctx, ConsumerName(p.sink.Name())); err != nil {
+		if _, err := p.stream.ResumeConsumer(ctx, ConsumerName(p.sink.Name())); err != nil {
 			r.svc.log.Error("rebuild: resume consumer failed; it resumes when its pause expires", "consumer", ConsumerName(p.sink.Name()),
 				"err", err, "within", pauseFor)
 		}

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -16,6 +17,9 @@ type RecordingsSink struct {
 	Conn  driver.Conn
 	Table string // default argus.recordings
 }
+
+// segmentSeqBase lifts the segment index's sequences above the event log's.
+const segmentSeqBase = 1 << 40
 
 func (s *RecordingsSink) Name() string { return "recordings" }
 
@@ -44,6 +48,13 @@ func (s *RecordingsSink) Write(ctx context.Context, batch []events.Event) error 
 	}
 	defer b.Abort()
 	for _, e := range batch {
+		seq := e.Seq
+		if strings.HasPrefix(e.Subject, events.SegmentPrefix+".") {
+			// Rows of the segment index outrank those an older data
+			// directory projected from the event log (its sequences are
+			// another stream's).
+			seq += segmentSeqBase
+		}
 		switch p := e.Envelope.Payload.(type) {
 		case *pb.Envelope_PlanSegmentRecorded:
 			r := p.PlanSegmentRecorded
@@ -52,11 +63,11 @@ func (s *RecordingsSink) Write(ctx context.Context, batch []events.Event) error 
 				rec = 1
 			}
 			err = b.Append(r.Device, r.Channel, time.UnixMilli(r.StartUnixMs).UTC(), time.UnixMilli(r.EndUnixMs).UTC(), uint64(r.StartUnixMs), uint64(r.EndUnixMs),
-				uint64(r.DurationMs), uint64(r.Bytes), r.Key, rec, uint8(0), e.Seq)
+				uint64(r.DurationMs), uint64(r.Bytes), r.Key, rec, uint8(0), seq)
 		case *pb.Envelope_PlanSegmentDeleted:
 			d := p.PlanSegmentDeleted
 			err = b.Append(d.Device, d.Channel, time.UnixMilli(d.StartUnixMs).UTC(), time.UnixMilli(d.StartUnixMs).UTC(), uint64(d.StartUnixMs), uint64(0),
-				uint64(0), uint64(0), d.Key, uint8(0), uint8(1), e.Seq)
+				uint64(0), uint64(0), d.Key, uint8(0), uint8(1), seq)
 		default:
 			continue
 		}

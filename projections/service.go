@@ -18,9 +18,10 @@ var ErrNoClickHouse = errors.New("projections: no ClickHouse configured")
 // projector. It keeps trying while ClickHouse is down: events wait in
 // JetStream and catch up once it is back.
 type Service struct {
-	addr   string
-	stream jetstream.Stream
-	log    *slog.Logger
+	addr     string
+	stream   jetstream.Stream
+	segments jetstream.Stream // the segment index (nil: recordings read stream)
+	log      *slog.Logger
 
 	mu         sync.RWMutex
 	conn       driver.Conn
@@ -31,10 +32,30 @@ type Service struct {
 	rebuild rebuildState // see rebuild.go
 }
 
-// NewService prepares a service for the ClickHouse at addr (host:port).
-func NewService(addr string, stream jetstream.Stream, log *slog.Logger) *Service {
-	return &Service{addr: addr, stream: stream, log: log, ready: make(chan struct{}),
+// ServiceOption configures NewService.
+type ServiceOption func(*Service)
+
+// WithSegments makes the recordings projector read the segment index
+// stream (ARGUS_SEGMENTS) instead of the event log.
+func WithSegments(st jetstream.Stream) ServiceOption { return func(s *Service) { s.segments = st } }
+
+// NewService prepares a service for the ClickHouse at addr (host:port)
+// projecting the event log stream.
+func NewService(addr string, stream jetstream.Stream, log *slog.Logger, opts ...ServiceOption) *Service {
+	s := &Service{addr: addr, stream: stream, log: log, ready: make(chan struct{}),
 		rebuild: rebuildState{progress: map[string]*RebuildProgress{}}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// streamOf is the stream projector name reads.
+func (s *Service) streamOf(name string) jetstream.Stream {
+	if name == "recordings" && s.segments != nil {
+		return s.segments
+	}
+	return s.stream
 }
 
 // Run connects, migrates and projects until ctx ends.
@@ -88,7 +109,7 @@ func (s *Service) term(ctx context.Context, conn driver.Conn, lead func() bool) 
 	defer cancel()
 	var ps []*Projector
 	for _, sink := range []Sink{&EventsSink{Conn: conn}, &DevicesSink{Conn: conn}, &RecordingsSink{Conn: conn}, &StatusSink{Conn: conn}, &SessionsSink{Conn: conn}} {
-		p, err := NewProjector(termCtx, s.stream, sink, s.log)
+		p, err := NewProjector(termCtx, s.streamOf(sink.Name()), sink, s.log)
 		if err != nil {
 			return err
 		}

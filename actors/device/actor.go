@@ -77,6 +77,11 @@ type Ask struct {
 	Reply chan *pb.DeviceReply // buffered, capacity 1
 }
 
+// Snapshot asks for the actor's state (the shard's snapshot): it answers
+// after the message it is handling, so the state includes every event it
+// appended before.
+type Snapshot struct{ Reply chan State }
+
 // ID is the device the command is for.
 func (a *Ask) ID() string {
 	if c, ok := a.Cmd.(interface{ GetId() string }); ok {
@@ -122,6 +127,8 @@ func (a *Actor) Receive(c *actor.Context) {
 		}
 	case *Target:
 		m.Reply <- a.target()
+	case *Snapshot:
+		m.Reply <- a.state
 	case PullUp:
 		a.setStatus(true, "pull")
 	case PullDown:

@@ -23,6 +23,8 @@ type Deps struct {
 	Node    string
 	Log     *slog.Logger
 	Storage storage.Storage
+	// Index is the segment index every published segment is recorded in.
+	Index *events.SegmentIndex
 	// Hold keeps a channel's live stream open while it records (on) or lets
 	// it go (off); on returns the relay stream to record from.
 	Hold func(ctx context.Context, k relay.Key, on bool) (*relay.Stream, error)
@@ -53,14 +55,8 @@ type Stop struct{ Reason string }
 // Recovered reports a segment the recorder finalized after a crash.
 type Recovered struct{ Segment record.Segment }
 
-// RemovedPartial reports a partial segment recovery had to delete.
-type RemovedPartial struct{ Key string }
-
-// Segments asks for the plan's segments overlapping [From, To).
-type Segments struct {
-	From, To time.Time
-	Reply    chan []Segment
-}
+// Snapshot asks for the plan's state (the shard's snapshot).
+type Snapshot struct{ Reply chan State }
 
 // Tick re-evaluates the schedule now (after a clock jump; tests with an
 // injected clock drive the actor with it).
@@ -153,25 +149,16 @@ func (a *Actor) Receive(c *actor.Context) {
 	case *Recovered:
 		a.unindexed = append(a.unindexed, indexItem{seg: m.Segment, recovered: true})
 		a.indexPending(nil)
-	case *RemovedPartial:
-		a.append(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentDeleted{PlanSegmentDeleted: &pb.PlanSegmentDeleted{
-			Key: m.Key, Reason: "unplayable partial", Device: a.key.Device, Channel: uint32(a.key.Channel)}}}, nil)
 	case *Stop:
 		a.gen++
 		if a.timer != nil {
 			a.timer.Stop()
 		}
 		a.stopRecording(c, m.Reason)
-	case *Segments:
-		var out []Segment
-		for _, s := range a.state.Segments {
-			if s.End > m.From.UnixMilli() && s.Start < m.To.UnixMilli() {
-				out = append(out, s)
-			}
-		}
-		m.Reply <- out
 	case Retain:
 		a.applyRetention()
+	case *Snapshot:
+		m.Reply <- a.state
 	}
 }
 
@@ -286,28 +273,47 @@ func (a *Actor) stopRecording(c *actor.Context, reason string) {
 	a.append(&pb.Envelope{Payload: &pb.Envelope_PlanRecordingStopped{PlanRecordingStopped: &pb.PlanRecordingStopped{Reason: reason}}}, nil)
 }
 
-// applyRetention deletes segments older than the plan's retention, each as
-// an event after the object is gone.
+// applyRetention deletes segments older than the plan's retention: the
+// object first, then its index entry (a crash in between leaves an entry
+// whose object is gone, which the next round deletes again).
 func (a *Actor) applyRetention() {
-	if a.state.Plan == nil || a.deps.Storage == nil {
+	if a.state.Plan == nil || a.deps.Storage == nil || a.deps.Index == nil {
 		return
 	}
 	cutoff := a.deps.now().Add(-time.Duration(a.sched.RetentionDays) * 24 * time.Hour).UnixMilli()
-	for len(a.state.Segments) > 0 && a.state.Segments[0].End < cutoff {
-		seg := a.state.Segments[0]
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := a.deps.Storage.Delete(ctx, seg.Key)
-		cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		segs, err := a.deps.Index.Oldest(ctx, a.ref, retentionBatch)
 		if err != nil {
-			a.deps.Log.Warn("retention: delete failed; retried next round", "key", seg.Key, "err", err)
+			a.deps.Log.Warn("retention: reading the index failed; retried next round", "plan", a.ref.ID, "err", err)
 			return
 		}
-		if err := a.append(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentDeleted{PlanSegmentDeleted: &pb.PlanSegmentDeleted{Key: seg.Key, Reason: "retention",
-			Device: a.key.Device, Channel: uint32(a.key.Channel), StartUnixMs: seg.Start}}}, nil); err != nil {
+		expired := 0
+		for _, seg := range segs {
+			if seg.End >= cutoff {
+				break
+			}
+			if err := a.deps.Storage.Delete(ctx, seg.Key); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				a.deps.Log.Warn("retention: delete failed; retried next round", "key", seg.Key, "err", err)
+				return
+			}
+			env := a.segmentFact(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentDeleted{PlanSegmentDeleted: &pb.PlanSegmentDeleted{Key: seg.Key, Reason: "retention",
+				Device: a.key.Device, Channel: uint32(a.key.Channel), StartUnixMs: seg.Start}}})
+			if err := a.deps.Index.Delete(ctx, a.ref, env, seg.Seq); err != nil {
+				a.deps.Log.Warn("retention: index update failed; retried next round", "key", seg.Key, "err", err)
+				return
+			}
+			expired++
+		}
+		if expired < len(segs) || len(segs) < retentionBatch {
 			return
 		}
 	}
 }
+
+// retentionBatch is how many of the oldest segments a retention step reads.
+const retentionBatch = 500
 
 func (a *Actor) startRetention(c *actor.Context) {
 	every := a.deps.RetentionEvery

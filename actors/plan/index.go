@@ -2,7 +2,6 @@ package plan
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -111,28 +110,24 @@ func (a *Actor) flushIndex() {
 // last segments.
 var flushBudget = 10 * time.Second
 
-// indexSegment records one segment in the index.
+// indexSegment records one segment in the index. Not fenced by the
+// shard's term: the file exists whoever owns the shard now.
 func (a *Actor) indexSegment(it indexItem) error {
+	if a.deps.Index == nil {
+		return nil
+	}
 	s := it.seg
-	env := &pb.Envelope{Payload: &pb.Envelope_PlanSegmentRecorded{PlanSegmentRecorded: &pb.PlanSegmentRecorded{
+	env := a.segmentFact(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentRecorded{PlanSegmentRecorded: &pb.PlanSegmentRecorded{
 		Device: a.key.Device, Channel: uint32(a.key.Channel), Key: s.Key,
 		StartUnixMs: s.Start.UnixMilli(), EndUnixMs: s.End.UnixMilli(), DurationMs: s.DurationMS, Bytes: s.Bytes,
 		Recovered: it.recovered,
-	}}}
-	_, err := a.w.Append(context.Background(), env, a.state.Apply)
-	if errors.Is(err, events.ErrFenced) {
-		// This node lost the shard while the segment was written: it can no
-		// longer be indexed from here, and a file nobody indexes would never
-		// be played nor deleted by retention.
-		a.deps.Log.Warn("recording: the shard moved before its last segment was indexed; segment deleted", "plan", a.ref.ID, "segment", s.Key)
-		if a.deps.Storage != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if derr := a.deps.Storage.Delete(ctx, s.Key); derr != nil {
-				a.deps.Log.Error("recording: deleting an unindexable segment failed", "segment", s.Key, "err", derr)
-			}
-		}
-		return nil
-	}
+	}}})
+	_, err := a.deps.Index.Record(context.Background(), a.ref, env)
 	return err
+}
+
+// segmentFact stamps a segment fact: of the plan's aggregate, but outside
+// its versioned history (version 0).
+func (a *Actor) segmentFact(env *pb.Envelope) *pb.Envelope {
+	return events.Stamp(env, a.ref, 0, a.deps.Node, nil)
 }

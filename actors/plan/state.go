@@ -11,22 +11,15 @@ import (
 	"github.com/argus-vms/argus/events/pb"
 )
 
-// Segment is one recorded segment as the plan knows it.
-type Segment struct {
-	Key        string
-	Start, End int64 // unix ms
-	DurationMS int64
-	Bytes      int64
-}
-
 // State is a plan as its events left it.
 type State struct {
-	Device   string
-	Channel  int
-	Plan     *pb.PlanSet // nil until the first PlanSet
-	Version  uint64
-	LastSeq  uint64
-	Segments []Segment // in start order; deleted ones removed
+	Device  string
+	Channel int
+	Plan    *pb.PlanSet // nil until the first PlanSet
+	Version uint64
+	LastSeq uint64
+	// No segments: they live in the segment index (events.SegmentIndex),
+	// so a plan's state stays the same size however long it records.
 }
 
 // Apply folds one event.
@@ -36,23 +29,6 @@ func (s *State) Apply(e events.Event) {
 	case *pb.Envelope_PlanSet:
 		s.Plan = p.PlanSet
 		s.Device, s.Channel = p.PlanSet.Device, int(p.PlanSet.Channel)
-	case *pb.Envelope_PlanSegmentRecorded:
-		r := p.PlanSegmentRecorded
-		seg := Segment{Key: r.Key, Start: r.StartUnixMs, End: r.EndUnixMs, DurationMS: r.DurationMs, Bytes: r.Bytes}
-		i := len(s.Segments)
-		for i > 0 && s.Segments[i-1].Start > seg.Start {
-			i--
-		}
-		s.Segments = append(s.Segments, Segment{})
-		copy(s.Segments[i+1:], s.Segments[i:])
-		s.Segments[i] = seg
-	case *pb.Envelope_PlanSegmentDeleted:
-		for i, seg := range s.Segments {
-			if seg.Key == p.PlanSegmentDeleted.Key {
-				s.Segments = append(s.Segments[:i], s.Segments[i+1:]...)
-				break
-			}
-		}
 	}
 }
 

@@ -55,6 +55,7 @@ type Host struct {
 	router  *actor.PID
 	peers   *peerGate
 	media   killSwitch
+	snaps   *events.Snapshots // nil: no snapshots (activation folds whole shards)
 }
 
 // Config of a host.
@@ -69,6 +70,9 @@ type Config struct {
 	// ProbeInterval: every device's camera is probed once per interval,
 	// spread evenly over it (0: no probes).
 	ProbeInterval time.Duration
+	// Snapshots stores shard snapshots (nil: none; activation folds the
+	// whole history of its shards).
+	Snapshots *events.Snapshots
 }
 
 // New returns a host that owns no shard yet: Acquire gives it shards (the
@@ -100,6 +104,10 @@ func New(engine *actor.Engine, deps *device.Deps, cfg Config) *Host {
 			h.stopDevicePlans(id)
 			h.stopDeviceStreams(id)
 		}
+	}
+	h.snaps = cfg.Snapshots
+	if h.snaps != nil {
+		go h.snapshotLoop()
 	}
 	h.peers = newPeerGate(engine)
 	h.router = engine.Spawn(newRouter(h), routerKind, actor.WithID(routerID))
@@ -221,7 +229,8 @@ func (h *Host) activate(ctx context.Context, shards []int) ([]int, error) {
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	foldStart := time.Now()
-	preloaded, err := foldShards(sctx, h.deps.Store, filters, h.shards)
+	base, covers := h.loadSnapshots(sctx, shards)
+	preloaded, err := foldShards(sctx, h.deps.Store, filters, h.shards, shards, base, covers)
 	if d := time.Since(foldStart); d > time.Second {
 		h.deps.Log.Warn("activation scan was slow", "shards", len(shards), "took", d.Round(time.Millisecond))
 	}
@@ -267,7 +276,7 @@ func (h *Host) activate(ctx context.Context, shards []int) ([]int, error) {
 			return shards, ctx.Err()
 		}
 	}
-	h.deps.Log.Info("shards activated", "shards", len(shards)-len(failed), "devices", devices, "took", time.Since(start).Round(time.Millisecond))
+	h.deps.Log.Info("shards activated", "shards", len(shards)-len(failed), "devices", devices, "from_snapshots", len(base), "took", time.Since(start).Round(time.Millisecond))
 	return failed, errors.Join(errs...)
 }
 
@@ -276,6 +285,15 @@ func (h *Host) activate(ctx context.Context, shards []int) ([]int, error) {
 func (h *Host) Release(n int, reason string) {
 	h.moves[n].Lock()
 	defer h.moves[n].Unlock()
+	if reason != "" && h.active[n].Load() != nil {
+		// A graceful handover leaves a fresh snapshot: the next owner then
+		// folds only what happens while the shard stops.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if err := h.Snapshot(ctx, n); err != nil {
+			h.deps.Log.Warn("shard snapshot before release failed", "shard", n, "err", err)
+		}
+		cancel()
+	}
 	h.active[n].Store(nil)
 	pid := h.running[n].Swap(nil)
 	if pid == nil {

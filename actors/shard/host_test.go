@@ -15,9 +15,16 @@ import (
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/argus-vms/argus/events/secret"
 	"github.com/argus-vms/argus/test/testenv"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func startHost(t *testing.T, url string) (*Host, *device.Deps) {
+	t.Helper()
+	return startHostWith(t, url, false)
+}
+
+// startHostWith starts a single-node host, with shard snapshots or not.
+func startHostWith(t *testing.T, url string, snapshots bool) (*Host, *device.Deps) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := events.Open(ctx, testenv.Connect(t, url))
@@ -30,7 +37,13 @@ func startHost(t *testing.T, url string) (*Host, *device.Deps) {
 		t.Fatal(err)
 	}
 	deps := &device.Deps{Store: store, Sealer: sealer, Node: "n1", Directory: device.NewDirectory(), Log: slog.Default()}
-	h, err := Start(ctx, engine, deps, Config{Shards: 8})
+	cfg := Config{Shards: 8}
+	if snapshots {
+		if cfg.Snapshots, err = store.OpenSnapshots(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := Start(ctx, engine, deps, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,5 +181,63 @@ func TestHostileIDsNeverReachNATS(t *testing.T) {
 		if _, err := h.Ask(context.Background(), id, &pb.GetDevice{Id: id}); err != events.ErrInvalidID {
 			t.Errorf("id %q: %v", id, err)
 		}
+	}
+}
+
+// A new host activates from the shard snapshots plus the events after
+// them: with the history before the snapshots purged from the log, every
+// device still has its state, and what changed after the snapshot too.
+func TestActivationFromSnapshots(t *testing.T) {
+	srv := testenv.NewNATS(t)
+	ctx := context.Background()
+	h1, deps := startHostWith(t, srv.ClientURL(), true)
+	for i := range 40 {
+		id := fmt.Sprintf("s%02d", i)
+		if r, _ := h1.Ask(ctx, id, &pb.RegisterDevice{Id: id, Name: "v1", Url: "rtsp://h/s"}); r.Code != 0 {
+			t.Fatal(r)
+		}
+		n := "v2"
+		if r, _ := h1.Ask(ctx, id, &pb.UpdateDevice{Id: id, Name: &n}); r.Code != 0 {
+			t.Fatal(r)
+		}
+	}
+	for n := range 8 {
+		if err := h1.Snapshot(ctx, n); err != nil {
+			t.Fatalf("snapshot of shard %d: %v", n, err)
+		}
+	}
+	last, _ := deps.Store.LastSeq(ctx)
+	// After the snapshots: one more change, and a new device.
+	n3 := "v3"
+	if r, _ := h1.Ask(ctx, "s07", &pb.UpdateDevice{Id: "s07", Name: &n3}); r.Code != 0 {
+		t.Fatal(r)
+	}
+	if r, _ := h1.Ask(ctx, "late", &pb.RegisterDevice{Id: "late", Name: "new", Url: "rtsp://h/s"}); r.Code != 0 {
+		t.Fatal(r)
+	}
+	h1.Stop()
+	// The history the snapshots cover is gone from the log.
+	if err := deps.Store.Stream().Purge(ctx, jetstream.WithPurgeSequence(last+1)); err != nil {
+		t.Fatal(err)
+	}
+	h2, _ := startHostWith(t, srv.ClientURL(), true)
+	for i := range 40 {
+		id := fmt.Sprintf("s%02d", i)
+		want, version := "v2", uint64(2)
+		if id == "s07" {
+			want, version = "v3", 3
+		}
+		r, _ := h2.Ask(ctx, id, &pb.GetDevice{Id: id})
+		if r.Code != 0 || r.Device.Name != want || r.Device.Version != version {
+			t.Fatalf("%s after activation from snapshots: %v", id, r)
+		}
+	}
+	if r, _ := h2.Ask(ctx, "late", &pb.GetDevice{Id: "late"}); r.Code != 0 || r.Device.Name != "new" {
+		t.Fatalf("device registered after the snapshot: %v", r)
+	}
+	// And it appends on top of them.
+	n4 := "v4"
+	if r, _ := h2.Ask(ctx, "s01", &pb.UpdateDevice{Id: "s01", Name: &n4}); r.Code != 0 || r.Device.Version != 3 {
+		t.Fatalf("update after activation from snapshots: %v", r)
 	}
 }

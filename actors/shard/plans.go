@@ -2,6 +2,7 @@ package shard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -135,50 +136,63 @@ func (h *Host) askPlanLocal(ctx context.Context, deviceID string, channel int, c
 	}
 }
 
-// PlanSegments lists a channel's recorded segments overlapping [from, to).
-func (h *Host) PlanSegments(ctx context.Context, deviceID string, channel int, from, to time.Time) ([]plan.Segment, error) {
-	pid, err := h.planPID(ctx, events.ChannelID(deviceID, channel), false)
-	if err != nil || pid == nil {
-		return nil, err
+// PlanSegments lists a channel's recorded segments overlapping [from, to)
+// from the segment index: on any node, with ClickHouse down.
+func (h *Host) PlanSegments(ctx context.Context, deviceID string, channel int, from, to time.Time) ([]events.IndexedSegment, error) {
+	if h.pdeps.Index == nil {
+		return nil, errors.New("shard: no segment index")
 	}
-	reply := make(chan []plan.Segment, 1)
-	h.engine.Send(pid, &plan.Segments{From: from, To: to, Reply: reply})
-	select {
-	case s := <-reply:
-		return s, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return h.pdeps.Index.Range(ctx, h.planRef(deviceID, channel), from, to)
 }
 
-// Recovered hands a segment finalized after a crash to its plan, which
-// records it (keys start with the plan id: "<device>~<channel>/…").
+func (h *Host) planRef(deviceID string, channel int) events.Ref {
+	return events.Ref{Shard: events.ShardOf(deviceID, h.shards), Kind: events.KindPlan, ID: events.ChannelID(deviceID, channel)}
+}
+
+// Recovered indexes a segment finalized after a crash (keys start with the
+// plan id: "<device>~<channel>/…"), whichever node owns its shard now.
 func (h *Host) Recovered(ctx context.Context, seg record.Segment) error {
-	id, _, _ := strings.Cut(seg.Key, "/")
-	if _, _, ok := events.ParseChannelID(id); !ok {
-		return events.ErrInvalidID
-	}
-	pid, err := h.planPID(ctx, id, true)
+	ref, err := h.segmentPlan(seg.Key)
 	if err != nil {
 		return err
 	}
-	h.engine.Send(pid, &plan.Recovered{Segment: seg})
-	return nil
+	env := events.Stamp(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentRecorded{PlanSegmentRecorded: &pb.PlanSegmentRecorded{
+		Device: ref.device, Channel: uint32(ref.channel), Key: seg.Key, StartUnixMs: seg.Start.UnixMilli(), EndUnixMs: seg.End.UnixMilli(),
+		DurationMs: seg.DurationMS, Bytes: seg.Bytes, Recovered: true}}}, ref.Ref, 0, h.deps.Node, nil)
+	_, err = h.pdeps.Index.Record(ctx, ref.Ref, env)
+	return err
 }
 
 // RemovedPartial records that a crash left an unplayable partial segment,
-// which recovery deleted.
+// which recovery deleted (a fact for the recordings history; it was never
+// indexed).
 func (h *Host) RemovedPartial(ctx context.Context, key string) error {
-	id, _, _ := strings.Cut(key, "/")
-	if _, _, ok := events.ParseChannelID(id); !ok {
-		return events.ErrInvalidID
-	}
-	pid, err := h.planPID(ctx, id, true)
+	ref, err := h.segmentPlan(key)
 	if err != nil {
 		return err
 	}
-	h.engine.Send(pid, &plan.RemovedPartial{Key: key})
-	return nil
+	start, _ := record.SegmentStart(key)
+	env := events.Stamp(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentDeleted{PlanSegmentDeleted: &pb.PlanSegmentDeleted{
+		Key: key, Reason: "unplayable partial", Device: ref.device, Channel: uint32(ref.channel), StartUnixMs: start.UnixMilli()}}}, ref.Ref, 0, h.deps.Node, nil)
+	return h.pdeps.Index.Delete(ctx, ref.Ref, env, 0)
+}
+
+type segmentRef struct {
+	events.Ref
+	device  string
+	channel int
+}
+
+func (h *Host) segmentPlan(key string) (segmentRef, error) {
+	id, _, _ := strings.Cut(key, "/")
+	dev, ch, ok := events.ParseChannelID(id)
+	if !ok {
+		return segmentRef{}, events.ErrInvalidID
+	}
+	if h.pdeps.Index == nil {
+		return segmentRef{}, errors.New("shard: no segment index")
+	}
+	return segmentRef{Ref: h.planRef(dev, ch), device: dev, channel: ch}, nil
 }
 
 // stopDevicePlans ends the recordings of a removed device.

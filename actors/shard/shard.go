@@ -36,12 +36,15 @@ type shardActor struct {
 	plans     *sync.Map // the host's plan id → PID index
 	pdeps     *plan.Deps
 	actors    *atomic.Int64 // the host's actor count
+	snaps     *events.Snapshots
+	shards    int
 }
 
 func newShardActor(term events.Term, h *Host, preloaded *shardState, onDone func(int, int, error)) actor.Producer {
 	return func() actor.Receiver {
 		return &shardActor{n: term.Shard, term: term, deps: h.deps, routes: &h.routes, streams: &h.streams, plans: &h.plans,
-			sdeps: h.sdeps, pdeps: h.pdeps, actors: &h.actors, onDone: onDone, preloaded: preloaded, kids: map[string]*actor.PID{}}
+			sdeps: h.sdeps, pdeps: h.pdeps, actors: &h.actors, onDone: onDone, preloaded: preloaded, kids: map[string]*actor.PID{},
+			snaps: h.snaps, shards: h.shards}
 	}
 }
 
@@ -54,6 +57,8 @@ func (s *shardActor) Receive(c *actor.Context) {
 		m.reply <- s.spawnStream(c, m.key)
 	case *spawnPlan:
 		m.reply <- s.spawnPlan(c, m.id, nil)
+	case *takeSnapshot:
+		s.snapshot(c, m)
 	case actor.Stopped:
 		for id := range s.kids {
 			s.routes.Delete(id)
@@ -141,7 +146,7 @@ func (s *shardActor) activate(c *actor.Context) (int, error) {
 	if st == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		all, err := foldShards(ctx, s.deps.Store, []string{events.SubjectPrefix + "." + strconv.Itoa(s.n) + ".>"}, s.n+1)
+		all, err := foldShards(ctx, s.deps.Store, []string{events.SubjectPrefix + "." + strconv.Itoa(s.n) + ".>"}, s.n+1, []int{s.n}, nil, nil)
 		if err != nil {
 			return 0, err
 		}
@@ -171,17 +176,32 @@ func (s *shardActor) activate(c *actor.Context) (int, error) {
 }
 
 // foldShards reads events matching filters in one ordered pass and folds
-// them per shard and aggregate (devices and plans; streams need no history).
-func foldShards(ctx context.Context, store *events.Store, filters []string, shards int) ([]*shardState, error) {
+// them per shard and aggregate (devices and plans; streams need no history)
+// on top of the shards' snapshots (base, covering the log up to covers[n]):
+// the pass starts after the oldest snapshot the shards have, or at the
+// beginning when one has none.
+func foldShards(ctx context.Context, store *events.Store, filters []string, shards int, wanted []int, base map[int]*shardState, covers map[int]uint64) ([]*shardState, error) {
 	out := make([]*shardState, shards)
-	err := store.Scan(ctx, filters, 0, func(e events.Event) error {
+	var after uint64
+	for i, n := range wanted {
+		st := base[n]
+		if st == nil {
+			after = 0 // a shard without a snapshot folds from the start
+			break
+		}
+		out[n] = st
+		if i == 0 || covers[n] < after {
+			after = covers[n]
+		}
+	}
+	err := store.Scan(ctx, filters, after, func(e events.Event) error {
 		ref, ok := events.ParseSubject(e.Subject)
-		if !ok || ref.Shard >= shards {
+		if !ok || ref.Shard >= shards || e.Seq <= covers[ref.Shard] {
 			return nil
 		}
 		sh := out[ref.Shard]
 		if sh == nil {
-			sh = &shardState{devices: map[string]*device.State{}, plans: map[string]*plan.State{}, live: map[string]bool{}}
+			sh = newShardState()
 			out[ref.Shard] = sh
 		}
 		switch ref.Kind {
@@ -191,7 +211,9 @@ func foldShards(ctx context.Context, store *events.Store, filters []string, shar
 				st = &device.State{}
 				sh.devices[ref.ID] = st
 			}
-			st.Apply(e)
+			if e.Seq > st.LastSeq {
+				st.Apply(e)
+			}
 		case events.KindStream:
 			switch p := e.Envelope.Payload.(type) {
 			case *pb.Envelope_StreamStarted:
@@ -205,7 +227,9 @@ func foldShards(ctx context.Context, store *events.Store, filters []string, shar
 				st = &plan.State{}
 				sh.plans[ref.ID] = st
 			}
-			st.Apply(e)
+			if e.Seq > st.LastSeq {
+				st.Apply(e)
+			}
 		}
 		return nil
 	})

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/argus-vms/argus/events/embedded"
 )
 
 // flags is a FlagSet whose every flag defaults from its ARGUS_* twin, so
@@ -72,6 +74,21 @@ func (f flags) Duration(name string, def time.Duration, help string) *time.Durat
 		}
 	}
 	return f.FlagSet.Duration(name, def, help+" ["+f.envName(name)+"]")
+}
+
+// natsSyncHelp explains --nats-sync; each command appends its own default.
+const natsSyncHelp = "embedded NATS fsync: \"always\" fsyncs every event before its 2xx (survives a power loss; one fsync per event), " +
+	"or an interval such as 1s or 2m writes every event to the kernel before its 2xx (survives a crash or kill -9 of this process) " +
+	"and fsyncs in the background every interval (a power loss loses up to that much); "
+
+// parseNATSSync reads --nats-sync (ARGUS_NATS_SYNC) into the embedded
+// server's setting; an invalid value stops the start with the reason.
+func parseNATSSync(f flags, v string) (embedded.Sync, error) {
+	s, err := embedded.ParseSync(v)
+	if err != nil {
+		return s, fmt.Errorf("%s: --nats-sync (%s): %w", f.Name(), f.envName("nats-sync"), err)
+	}
+	return s, nil
 }
 
 // nodeConfig is what every node needs, in dev and serve alike.

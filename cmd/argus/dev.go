@@ -19,7 +19,12 @@ func runDev(args []string) error {
 	f := newFlags("dev")
 	cfg := addNodeFlags(f)
 	natsListen := f.String("nats-listen", "127.0.0.1:4222", "embedded NATS client listen address")
+	natsSync := f.String("nats-sync", "always", natsSyncHelp+"always by default: dev is one server, and no replica holds an event")
 	if err := f.Parse(args); err != nil {
+		return err
+	}
+	syncMode, err := parseNATSSync(f, *natsSync)
+	if err != nil {
 		return err
 	}
 	log, flushLog := newLogger(*cfg.logLevel)
@@ -45,12 +50,12 @@ func runDev(args []string) error {
 		return err
 	}
 
-	ns, err := embedded.Start(embedded.Options{StoreDir: filepath.Join(*cfg.data, "nats"), Listen: *natsListen, Name: *cfg.nodeID})
+	ns, err := embedded.Start(embedded.Options{StoreDir: filepath.Join(*cfg.data, "nats"), Listen: *natsListen, Name: *cfg.nodeID, Sync: syncMode})
 	if err != nil {
 		return fmt.Errorf("embedded NATS: %w", err)
 	}
 	defer ns.Shutdown()
-	log.Info("embedded NATS running", "url", ns.ClientURL())
+	log.Info("embedded NATS running", "url", ns.ClientURL(), "sync", syncMode.String())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -101,6 +101,19 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 	if err != nil {
 		return fail(err)
 	}
+	index, err := store.OpenSegments(ctx, replicas)
+	if err != nil {
+		return fail(err)
+	}
+	// A log written before the segment index had its own stream: move its
+	// segment facts there (once per cluster).
+	if err := events.MigrateSegments(ctx, store, index, replicas, log); err != nil {
+		return fail(err)
+	}
+	snaps, err := store.OpenSnapshots(ctx, replicas)
+	if err != nil {
+		return fail(err)
+	}
 	shards, err := clusterShards(ctx, store.JetStream(), *cfg.shards, replicas)
 	if err != nil {
 		return fail(err)
@@ -144,7 +157,8 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 		Shards:        shards,
 		ProbeInterval: *cfg.probeInterval,
 		Stream:        stream.Deps{IdleTimeout: *cfg.idleTimeout, Transport: *cfg.pullTransport},
-		Plan:          plan.Deps{Storage: store2},
+		Plan:          plan.Deps{Storage: store2, Index: index},
+		Snapshots:     snaps,
 	})
 	live, err := n.startRelay(sealer, []byte(*cfg.secret))
 	if err != nil {
@@ -177,22 +191,22 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	// Segments a crash left: each goes to its plan, when this node owns it
-	// (with local storage, only this node has the file).
+	// Segments a crash left: indexed from here whoever owns their shard
+	// (the file is here; with S3 every node serves it).
 	for _, seg := range recovered.Published {
 		if err := n.host.Recovered(ctx, seg); err != nil {
-			log.Warn("recovered segment without a plan on this node", "key", seg.Key, "err", err)
+			log.Error("recovered segment not indexed", "key", seg.Key, "err", err)
 		}
 	}
 	for _, key := range recovered.Removed {
 		if err := n.host.RemovedPartial(ctx, key); err != nil {
-			log.Warn("removed partial without a plan on this node", "key", key, "err", err)
+			log.Warn("removed partial not recorded", "key", key, "err", err)
 		}
 	}
 
 	var analytics gateway.Analytics
 	if chAddr != "" {
-		n.proj = projections.NewService(chAddr, store.Stream(), log)
+		n.proj = projections.NewService(chAddr, store.Stream(), log, projections.WithSegments(index.Stream()))
 		analytics = n.proj
 		n.wg.Add(1)
 		go func() {
@@ -209,9 +223,14 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 		ln.Close()
 		return fail(err)
 	}
+	idem, err := gateway.NewIdempotencyStore(ctx, store.JetStream(), replicas, gateway.DefaultIdempotencyTTL, log)
+	if err != nil {
+		ln.Close()
+		return fail(err)
+	}
 	gw := gateway.New(gateway.Config{Cluster: n.cluster, Devices: n.host, Analytics: analytics, Keys: keys, AdminKey: *cfg.adminKey,
 		Node: *cfg.nodeID, Log: log, Live: live, Plans: n.host, Recordings: n.recordings(store2), EventLog: n.host,
-		Projections: projectionsAdmin(n.proj)})
+		Projections: projectionsAdmin(n.proj), Idempotency: idem})
 	n.http = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	n.wg.Add(1)
 	go func() {
@@ -342,15 +361,18 @@ func (n *node) recordings(st storage.Storage) *gateway.Recordings {
 		}
 		return playback.Playlist(ctx, open, segs, func(s playback.Segment) string { return urlOf(s.Start.UnixMilli()) })
 	}
-	if n.proj != nil {
-		r.Index = func(ctx context.Context, device string, channel int, from, to time.Time, limit int) ([]gateway.RecordingItem, error) {
-			rows, err := n.proj.Recordings(ctx, device, channel, from, to, limit)
-			out := make([]gateway.RecordingItem, len(rows))
-			for i, x := range rows {
-				out[i] = gateway.RecordingItem{Device: x.Device, Channel: x.Channel, Start: x.Start, End: x.End, DurationMS: x.DurationMS, Bytes: x.Bytes}
-			}
-			return out, err
+	// The listing reads the segment index too: any node, no ClickHouse,
+	// no projection lag.
+	r.Index = func(ctx context.Context, device string, channel int, from, to time.Time, limit int) ([]gateway.RecordingItem, error) {
+		segs, err := n.host.PlanSegments(ctx, device, channel, from, to)
+		if len(segs) > limit {
+			segs = segs[:limit]
 		}
+		out := make([]gateway.RecordingItem, len(segs))
+		for i, x := range segs {
+			out[i] = gateway.RecordingItem{Device: device, Channel: channel, Start: time.UnixMilli(x.Start), End: time.UnixMilli(x.End), DurationMS: x.DurationMS, Bytes: x.Bytes}
+		}
+		return out, err
 	}
 	return r
 }

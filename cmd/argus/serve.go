@@ -33,7 +33,10 @@ type serveConfig struct {
 	cluster  *string // embedded: cluster (route) listen
 	routes   *string // embedded: nats://host:port,… of every cluster member
 	store    *string // embedded: JetStream directory
+	sync     *string // embedded: --nats-sync as given ("" = auto)
 	replicas *int    // 0 = auto
+
+	syncMode embedded.Sync // embedded: the fsync setting in force
 }
 
 // parseServe reads and checks serve's flags (and their ARGUS_* twins).
@@ -46,6 +49,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	c.cluster = f.String("nats-cluster-listen", "", "embedded NATS cluster listen address, host:port (default 0.0.0.0:6222 when --nats-routes is set)")
 	c.routes = f.String("nats-routes", "", "embedded NATS cluster routes, nats://host:port,… of every member, this node included")
 	c.store = f.String("nats-store", "", "embedded NATS JetStream directory (default <data>/nats)")
+	c.sync = f.String("nats-sync", "", natsSyncHelp+"default: always on a single server, 2m (JetStream's) with --nats-routes, where a quorum of replicas holds every acknowledged event")
 	c.replicas = f.Int("replicas", 0, "JetStream replicas of streams and buckets; 0 = auto (3 on a NATS cluster of 3 or more, else the cluster size; 1 on a single server)")
 	if err := f.Parse(args); err != nil {
 		return nil, err
@@ -61,6 +65,8 @@ func parseServe(args []string) (*serveConfig, error) {
 		return nil, errors.New("serve: needs --nats URL[,URL…] (ARGUS_NATS) for an external NATS, or --embedded-nats (ARGUS_EMBEDDED_NATS)")
 	case hasURL && (*c.cluster != "" || *c.routes != ""):
 		return nil, errors.New("serve: --nats-cluster-listen and --nats-routes need --embedded-nats")
+	case hasURL && isSet(f, "nats-sync"):
+		return nil, errors.New("serve: --nats-sync (ARGUS_NATS_SYNC) needs --embedded-nats; an external NATS server syncs as its own config says (jetstream { sync_interval: always })")
 	}
 	if *c.replicas < 0 || *c.replicas > 5 {
 		return nil, fmt.Errorf("serve: --replicas %d: want 0 (auto) to 5", *c.replicas)
@@ -74,6 +80,19 @@ func parseServe(args []string) (*serveConfig, error) {
 		}
 		if *c.store == "" {
 			*c.store = filepath.Join(*c.node.data, "nats")
+		}
+		if strings.TrimSpace(*c.sync) == "" {
+			// One server: nothing but its disk holds an acknowledged event,
+			// so every event is fsynced before its 2xx. Clustered: the ack
+			// waits for a quorum of replicas, and JetStream's default stays.
+			*c.sync = "always"
+			if *c.routes != "" {
+				*c.sync = embedded.DefaultSyncInterval.String()
+			}
+		}
+		var err error
+		if c.syncMode, err = parseNATSSync(f, *c.sync); err != nil {
+			return nil, err
 		}
 	}
 	return c, nil
@@ -169,12 +188,13 @@ func startEmbedded(ctx context.Context, c *serveConfig, log *slog.Logger) (*serv
 		ClusterListen: *c.cluster,
 		Routes:        c.routeList(),
 		Logger:        natsLogger{log.With("component", "nats")},
+		Sync:          c.syncMode,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
 	}
 	log.Info("embedded NATS started", "url", embedded.LocalURL(ns), "listen", *c.listen,
-		"cluster", *c.cluster, "routes", *c.routes, "store", *c.store)
+		"cluster", *c.cluster, "routes", *c.routes, "store", *c.store, "sync", c.syncMode.String())
 	for {
 		err := embedded.WaitJetStream(ns, 10*time.Second)
 		if err == nil {

@@ -37,6 +37,9 @@ type Options struct {
 	// FastFailover; nats-server's own defaults are 1 s heartbeats and 4–9 s
 	// elections).
 	Raft RaftTiming
+	// Sync is when the file store fsyncs (zero: JetStream's default, every
+	// 2 minutes). See sync.go.
+	Sync Sync
 }
 
 // Start starts the server and waits until it accepts connections. A
@@ -82,6 +85,9 @@ func serverOptions(o Options) (*server.Options, error) {
 		NoSigs:     true,
 		NoLog:      o.Logger == nil,
 		MaxPayload: 8 << 20,
+	}
+	if err := o.Sync.apply(opts); err != nil {
+		return nil, err
 	}
 	if o.ClusterListen == "" {
 		if len(o.Routes) > 0 {

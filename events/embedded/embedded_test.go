@@ -185,3 +185,79 @@ func TestRaftTimingLinked(t *testing.T) {
 		t.Fatalf("timing %+v, want %+v", raftTiming(), FastFailover)
 	}
 }
+
+func TestParseSync(t *testing.T) {
+	for in, want := range map[string]Sync{
+		"always":   {Always: true},
+		" Always ": {Always: true},
+		"1s":       {Interval: time.Second},
+		"2m":       {Interval: 2 * time.Minute},
+		"250ms":    {Interval: 250 * time.Millisecond},
+	} {
+		got, err := ParseSync(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSync(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+		if back, err := ParseSync(got.String()); err != nil || back != got {
+			t.Errorf("ParseSync(%q.String() = %q) = %+v, %v", in, got.String(), back, err)
+		}
+	}
+	for _, in := range []string{"", "never", "alwayz", "true", "1", "0", "0s", "-1s", "1 s"} {
+		if s, err := ParseSync(in); err == nil || !strings.Contains(err.Error(), "always") {
+			t.Errorf("ParseSync(%q) = %+v, %v; want an error naming the choices", in, s, err)
+		}
+	}
+	if _, err := Start(Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Sync: Sync{Interval: -time.Second}}); err == nil {
+		t.Error("negative sync interval accepted")
+	}
+}
+
+// Each sync setting reaches the server: its JetStream config (and varz)
+// show it, and a file-storage stream takes publishes under it.
+func TestSyncReachesServer(t *testing.T) {
+	for _, tc := range []struct {
+		sync         Sync
+		wantAlways   bool
+		wantInterval time.Duration
+	}{
+		{Sync{}, false, DefaultSyncInterval},
+		{Sync{Always: true}, true, DefaultSyncInterval},
+		{Sync{Interval: time.Second}, false, time.Second},
+	} {
+		t.Run(tc.sync.String(), func(t *testing.T) {
+			s, err := Start(Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Sync: tc.sync})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Shutdown()
+			if err := WaitJetStream(s, 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			cfg := s.JetStreamConfig()
+			if cfg == nil || cfg.SyncAlways != tc.wantAlways || cfg.SyncInterval != tc.wantInterval {
+				t.Fatalf("JetStream config %+v, want sync_always %v, sync_interval %s", cfg, tc.wantAlways, tc.wantInterval)
+			}
+			vz, err := s.Varz(nil)
+			if err != nil || vz.JetStream.Config == nil || vz.JetStream.Config.SyncAlways != tc.wantAlways || vz.JetStream.Config.SyncInterval != tc.wantInterval {
+				t.Fatalf("varz jetstream config %+v, %v", vz.JetStream.Config, err)
+			}
+
+			nc, err := nats.Connect(s.ClientURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			js, _ := jetstream.New(nc)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Storage: jetstream.FileStorage}); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 10 {
+				if ack, err := js.Publish(ctx, "s.a", []byte("x")); err != nil || ack.Sequence != uint64(i+1) {
+					t.Fatalf("publish %d: %+v, %v", i, ack, err)
+				}
+			}
+		})
+	}
+}

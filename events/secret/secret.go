@@ -22,12 +22,19 @@ func Derive(secret []byte, purpose string) []byte {
 	return m.Sum(nil)
 }
 
-// NewSealer builds a sealer from the cluster secret.
+// NewSealer builds the credentials sealer from the cluster secret.
 func NewSealer(clusterSecret []byte) (*Sealer, error) {
 	if len(clusterSecret) < 16 {
 		return nil, errors.New("secret: cluster secret must be at least 16 bytes")
 	}
-	block, err := aes.NewCipher(Derive(clusterSecret, "credentials/v1"))
+	return NewSealerFor(clusterSecret, "credentials/v1")
+}
+
+// NewSealerFor builds a sealer under the purpose-bound subkey of secret
+// (for instance a caller's API key, so only that caller's requests can
+// open what was sealed for it).
+func NewSealerFor(secret []byte, purpose string) (*Sealer, error) {
+	block, err := aes.NewCipher(Derive(secret, purpose))
 	if err != nil {
 		return nil, err
 	}
@@ -43,11 +50,16 @@ func (s *Sealer) Seal(plain string) []byte {
 	if plain == "" {
 		return nil
 	}
-	nonce := make([]byte, s.aead.NonceSize())
+	return s.SealBytes([]byte(plain), nil)
+}
+
+// SealBytes encrypts plain bound to aad (which Open must be given again).
+func (s *Sealer) SealBytes(plain, aad []byte) []byte {
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
 		panic(err) // crypto/rand never fails on Linux
 	}
-	return s.aead.Seal(nonce, nonce, []byte(plain), nil)
+	return s.aead.Seal(nonce, nonce, plain, aad)
 }
 
 // Open decrypts what Seal produced.
@@ -55,13 +67,18 @@ func (s *Sealer) Open(sealed []byte) (string, error) {
 	if len(sealed) == 0 {
 		return "", nil
 	}
-	n := s.aead.NonceSize()
-	if len(sealed) < n {
-		return "", errors.New("secret: sealed value too short")
-	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], nil)
+	plain, err := s.OpenBytes(sealed, nil)
 	if err != nil {
 		return "", errors.New("secret: cannot open sealed value (wrong ARGUS_SECRET?)")
 	}
 	return string(plain), nil
+}
+
+// OpenBytes decrypts what SealBytes produced with the same aad.
+func (s *Sealer) OpenBytes(sealed, aad []byte) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n+s.aead.Overhead() {
+		return nil, errors.New("secret: sealed value too short")
+	}
+	return s.aead.Open(nil, sealed[:n], sealed[n:], aad)
 }

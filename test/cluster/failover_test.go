@@ -208,11 +208,12 @@ func TestFailover(t *testing.T) {
 	loadWG.Wait()
 	t.Logf("command load: %d acknowledged, %d refused or failed (only while shards moved)", ok.Load(), fail.Load())
 
-	segs := replay(t, survivors[0], "type=plan.segment_recorded")
 	byPlan := map[string][][2]int64{}
-	for _, e := range segs {
-		v := int64s(t, e.Data, "start_unix_ms", "end_unix_ms")
-		byPlan[e.Aggregate] = append(byPlan[e.Aggregate], [2]int64{v[0], v[1]})
+	for i := 0; i < devices; i++ {
+		id := fmt.Sprintf("d%03d", i)
+		for _, r := range indexed(t, survivors[0], id, start) {
+			byPlan[id] = append(byPlan[id], [2]int64{r.start, r.end})
+		}
 	}
 	if len(byPlan) != devices {
 		t.Fatalf("%d plans recorded segments, want %d", len(byPlan), devices)
@@ -283,5 +284,55 @@ func TestFailover(t *testing.T) {
 	}
 	if !strings.Contains(leaver.Output(), "shutting down") {
 		t.Errorf("leaver did not shut down cleanly")
+	}
+
+	// Every segment file on any node's disk is in the index, and every
+	// index entry has its file: after a kill -9 (the victim recovered its
+	// partials when it rejoined), handovers to the joiner and a graceful
+	// leave. Recording is switched off first, so no segment is being written.
+	for i := 0; i < devices; i++ {
+		id := fmt.Sprintf("d%03d", i)
+		if st, _, b := stay.Do("PUT", "/v1/devices/"+id+"/channels/1/plan", "", `{"mode":"off"}`); st != 200 {
+			t.Fatalf("plan off %s: %d %s", id, st, b)
+		}
+	}
+	waitFor(t, 30*time.Second, "every recording stopped", func() bool {
+		for i := 0; i < devices; i++ {
+			var p struct {
+				Recording bool `json:"recording"`
+			}
+			if getJSON(t, stay, fmt.Sprintf("/v1/devices/d%03d/channels/1/plan", i), &p) != 200 || p.Recording {
+				return false
+			}
+		}
+		return true
+	})
+	files := map[string]bool{}
+	for _, n := range c.Nodes {
+		for _, f := range segmentFiles(t, n.Data) {
+			files[f] = true
+		}
+	}
+	index := map[string]bool{}
+	for i := 0; i < devices; i++ {
+		id := fmt.Sprintf("d%03d", i)
+		for _, r := range indexed(t, stay, id, start) {
+			index[fmt.Sprintf("%s~1@%d", id, r.start)] = true
+		}
+	}
+	var noIndex, noFile int
+	for ms := range files {
+		if !index[ms] {
+			noIndex++
+		}
+	}
+	for ms := range index {
+		if !files[ms] {
+			noFile++
+		}
+	}
+	t.Logf("segment files %d, index entries %d", len(files), len(index))
+	if noIndex > 0 || noFile > 0 {
+		t.Errorf("%d segment files are not indexed, %d index entries have no file", noIndex, noFile)
 	}
 }

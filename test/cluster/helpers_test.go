@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -214,4 +215,66 @@ func settled(t *testing.T, n *testenv.Node) {
 		}
 		return time.Since(since) > 2*time.Second
 	})
+}
+
+// indexedSegment is one entry of a channel's segment index.
+type indexedSegment struct{ start, end int64 }
+
+// indexed lists device's channel-1 segments since from (the index: any node).
+func indexed(t *testing.T, n *testenv.Node, device string, from time.Time) []indexedSegment {
+	t.Helper()
+	var r struct {
+		Items []struct {
+			Start string `json:"start"`
+			End   string `json:"end"`
+		} `json:"items"`
+	}
+	q := "/v1/recordings?device=" + device + "&channel=1&from=" + from.Add(-time.Minute).UTC().Format(time.RFC3339) +
+		"&to=" + time.Now().Add(time.Minute).UTC().Format(time.RFC3339)
+	st, _, body := n.Do("GET", q, "", "")
+	if st != 200 {
+		t.Fatalf("recordings of %s: %d %s", device, st, body)
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatalf("recordings of %s: %v", device, err)
+	}
+	out := make([]indexedSegment, 0, len(r.Items))
+	for _, it := range r.Items {
+		s, err1 := time.Parse(time.RFC3339Nano, it.Start)
+		e, err2 := time.Parse(time.RFC3339Nano, it.End)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("recording times %q %q", it.Start, it.End)
+		}
+		out = append(out, indexedSegment{s.UnixMilli(), e.UnixMilli()})
+	}
+	return out
+}
+
+// segmentFiles are "<plan>@<start unix ms>" of the published segment
+// files under a node's data directory
+// (recordings/<plan>/YYYY/MM/DD/HHMMSS.mmm-<rand>.mp4).
+func segmentFiles(t *testing.T, data string) []string {
+	t.Helper()
+	var out []string
+	root := filepath.Join(data, "recordings")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".mp4") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		parts := strings.Split(rel, string(filepath.Separator))
+		if len(parts) != 5 {
+			t.Errorf("unexpected segment path %s", rel)
+			return nil
+		}
+		stamp, _, _ := strings.Cut(parts[4], "-")
+		ts, err := time.Parse("2006/01/02/150405.000", strings.Join(append(parts[1:4], stamp), "/"))
+		if err != nil {
+			t.Errorf("segment name %s: %v", rel, err)
+			return nil
+		}
+		out = append(out, fmt.Sprintf("%s@%d", parts[0], ts.UnixMilli()))
+		return nil
+	})
+	return out
 }

@@ -61,6 +61,9 @@ func randomID(n int) string {
 
 // parseSegmentKey returns the start time encoded in a segment key (or in
 // its partial key), millisecond precision.
+// SegmentStart is the start time a segment key (or its partial) names.
+func SegmentStart(key string) (time.Time, bool) { return parseSegmentKey(key) }
+
 func parseSegmentKey(key string) (time.Time, bool) {
 	key = strings.TrimSuffix(key, storage.PartialSuffix)
 	parts := strings.Split(key, "/")

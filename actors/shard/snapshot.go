@@ -1,0 +1,222 @@
+package shard
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/argus-vms/argus/actors/device"
+	"github.com/argus-vms/argus/actors/plan"
+	"github.com/argus-vms/argus/actors/stream"
+)
+
+// A shard snapshot holds the state of every aggregate of the shard as of a
+// log sequence (Covers): activation reads it, then only the shard's events
+// after Covers, so a failover costs O(aggregates) + O(recent events)
+// however long the history. The shard actor takes it: it reads the log's
+// last sequence first, then asks every child for its state; a child
+// answers after the message it is handling, so every event of the shard
+// up to that sequence is in the answers (within a term this node's actors
+// are the shard's only writers). Events after Covers that a state already
+// holds are skipped by their sequence (each state knows its last one).
+type shardSnapshot struct {
+	Shard   int                    `json:"shard"`
+	Shards  int                    `json:"shards"`
+	Covers  uint64                 `json:"covers"`
+	TakenMS int64                  `json:"taken_ms"`
+	Devices []device.State         `json:"devices"`
+	Plans   map[string]*plan.State `json:"plans"`
+	Live    []string               `json:"live"` // streams with a session running
+}
+
+// takeSnapshot asks a shard actor for its snapshot.
+type takeSnapshot struct{ reply chan error }
+
+// snapshotEvery is how often the host snapshots the shards it owns (when
+// the log moved since).
+var snapshotEvery = 5 * time.Minute
+
+// snapshot collects the shard's states and stores them (run by the shard
+// actor; the collection runs in a goroutine so the shard keeps serving).
+func (s *shardActor) snapshot(c *actor.Context, m *takeSnapshot) {
+	if s.snaps == nil {
+		m.reply <- nil
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	covers, err := s.deps.Store.LastSeq(ctx)
+	cancel()
+	if err != nil {
+		m.reply <- err
+		return
+	}
+	type kid struct {
+		id  string
+		pid *actor.PID
+	}
+	var devs, plans, streams []kid
+	for id, pid := range s.kids {
+		switch {
+		case strings.HasSuffix(id, "#plan"):
+			plans = append(plans, kid{strings.TrimSuffix(id, "#plan"), pid})
+		case strings.Contains(id, "~"):
+			streams = append(streams, kid{id, pid})
+		default:
+			devs = append(devs, kid{id, pid})
+		}
+	}
+	engine, n, shards, snaps := c.Engine(), s.n, s.shards, s.snaps
+	go func() {
+		snap := shardSnapshot{Shard: n, Shards: shards, Covers: covers, TakenMS: time.Now().UnixMilli(), Plans: map[string]*plan.State{}}
+		deadline := time.After(2 * time.Second)
+		for _, k := range devs {
+			r := make(chan device.State, 1)
+			engine.Send(k.pid, &device.Snapshot{Reply: r})
+			select {
+			case st := <-r:
+				snap.Devices = append(snap.Devices, st)
+			case <-deadline:
+				m.reply <- fmt.Errorf("shard %d snapshot: device %s did not answer", n, k.id)
+				return
+			}
+		}
+		for _, k := range plans {
+			r := make(chan plan.State, 1)
+			engine.Send(k.pid, &plan.Snapshot{Reply: r})
+			select {
+			case st := <-r:
+				snap.Plans[k.id] = &st
+			case <-deadline:
+				m.reply <- fmt.Errorf("shard %d snapshot: plan %s did not answer", n, k.id)
+				return
+			}
+		}
+		for _, k := range streams {
+			r := make(chan stream.Info, 1)
+			engine.Send(k.pid, &stream.GetInfo{Reply: r})
+			select {
+			case info := <-r:
+				if info.State != "idle" {
+					snap.Live = append(snap.Live, k.id)
+				}
+			case <-deadline:
+				m.reply <- fmt.Errorf("shard %d snapshot: stream %s did not answer", n, k.id)
+				return
+			}
+		}
+		data, err := json.Marshal(&snap)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = snaps.Put(ctx, n, data)
+			cancel()
+		}
+		m.reply <- err
+	}()
+}
+
+// Snapshot snapshots shard n now (when it is active here).
+func (h *Host) Snapshot(ctx context.Context, n int) error {
+	pid := h.active[n].Load()
+	if pid == nil || h.snaps == nil {
+		return nil
+	}
+	reply := make(chan error, 1)
+	h.engine.Send(pid, &takeSnapshot{reply: reply})
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// snapshotLoop snapshots every shard this node owns every snapshotEvery,
+// when the log moved since the last round.
+func (h *Host) snapshotLoop() {
+	var last uint64
+	t := time.NewTicker(snapshotEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		seq, err := h.deps.Store.LastSeq(ctx)
+		cancel()
+		if err != nil || seq == last {
+			continue
+		}
+		last = seq
+		start := time.Now()
+		taken := 0
+		for n := range h.active {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if h.Owns(n) {
+				if err := h.Snapshot(ctx, n); err != nil {
+					h.deps.Log.Warn("shard snapshot failed", "shard", n, "err", err)
+				} else {
+					taken++
+				}
+			}
+			cancel()
+		}
+		h.deps.Log.Debug("shard snapshots taken", "shards", taken, "took", time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// loadSnapshots reads the snapshots of shards (missing or unusable ones are
+// nil: those shards fold their whole history).
+func (h *Host) loadSnapshots(ctx context.Context, shards []int) (map[int]*shardState, map[int]uint64) {
+	states, covers := map[int]*shardState{}, map[int]uint64{}
+	if h.snaps == nil {
+		return states, covers
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for _, n := range shards {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			data, err := h.snaps.Get(ctx, n)
+			if err != nil || data == nil {
+				if err != nil {
+					h.deps.Log.Warn("shard snapshot unreadable; folding the whole shard", "shard", n, "err", err)
+				}
+				return
+			}
+			var snap shardSnapshot
+			if err := json.Unmarshal(data, &snap); err != nil || snap.Shard != n || snap.Shards != h.shards {
+				h.deps.Log.Warn("shard snapshot unusable; folding the whole shard", "shard", n, "err", err)
+				return
+			}
+			st := newShardState()
+			for i := range snap.Devices {
+				d := snap.Devices[i]
+				st.devices[d.ID] = &d
+			}
+			for id, p := range snap.Plans {
+				st.plans[id] = p
+			}
+			for _, id := range snap.Live {
+				st.live[id] = true
+			}
+			mu.Lock()
+			states[n], covers[n] = st, snap.Covers
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return states, covers
+}
+
+func newShardState() *shardState {
+	return &shardState{devices: map[string]*device.State{}, plans: map[string]*plan.State{}, live: map[string]bool{}}
+}
