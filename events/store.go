@@ -188,7 +188,8 @@ func (s *Store) publishRetry(ctx context.Context, subject string, data []byte, i
 				return seq, nil
 			}
 			return 0, ErrConflict
-		case isTemporary(err) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrAsyncPublishTimeout):
+		case isTemporary(err) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
+			disconnected(err):
 			if time.Now().Add(backoff).After(deadline) {
 				return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
 			}
@@ -206,6 +207,15 @@ func (s *Store) publishRetry(ctx context.Context, subject string, data []byte, i
 			return 0, err
 		}
 	}
+}
+
+// disconnected: the connection to NATS broke (the publish was refused, or
+// its ack lost) and is being re-established. A retry after the reconnect is
+// safe: it carries the same id, and the term's fence refuses it should the
+// shard have moved meanwhile.
+func disconnected(err error) bool {
+	return errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, nats.ErrReconnectBufExceeded)
 }
 
 // findOwn looks for the event id among the aggregate's events after

@@ -105,6 +105,7 @@ func TestPausedNodeIsFenced(t *testing.T) {
 	type term struct {
 		node string
 		seq  uint64
+		at   time.Time
 	}
 	terms := map[int][]term{}
 	shardOf := func(e eventJSON) int {
@@ -119,7 +120,7 @@ func TestPausedNodeIsFenced(t *testing.T) {
 	for _, e := range all {
 		n := shardOf(e)
 		if e.Type == "shard.acquired" {
-			terms[n] = append(terms[n], term{e.Node, e.Seq})
+			terms[n] = append(terms[n], term{e.Node, e.Seq, e.Time})
 			continue
 		}
 		ts := terms[n]
@@ -138,14 +139,17 @@ func TestPausedNodeIsFenced(t *testing.T) {
 	}
 	moved := 0
 	for _, ts := range terms {
-		for _, tm := range ts {
-			if tm.node != victim.ID && tm.seq > 0 {
+		for i := 1; i < len(ts); i++ {
+			if ts[i-1].node == victim.ID && ts[i].node != victim.ID && ts[i].at.After(paused) {
 				moved++
 				break
 			}
 		}
 	}
-	t.Logf("%d events in the log; %d shards had a term of another node", len(all), moved)
+	t.Logf("%d events in the log; %d shards moved from %s to another node while it was paused", len(all), moved, victim.ID)
+	if moved == 0 {
+		t.Error("no shard moved away from the paused node")
+	}
 
 	// Every acknowledged command is in the log.
 	names := map[string]bool{}

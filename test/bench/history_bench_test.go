@@ -1,0 +1,181 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+	"github.com/argus-vms/argus/actors/device"
+	"github.com/argus-vms/argus/actors/shard"
+	"github.com/argus-vms/argus/events"
+	"github.com/argus-vms/argus/events/pb"
+	"github.com/argus-vms/argus/events/secret"
+	"github.com/argus-vms/argus/test/testenv"
+)
+
+// historyPlans and historyDays size the history of BenchmarkHistory: 300
+// plans × 30 days of 60 s segments ≈ 13M segment facts (issue 12).
+// ARGUS_BENCH_HISTORY_DAYS scales it for quicker runs.
+const historyPlans = 300
+
+func historyDays() int {
+	if v, err := strconv.Atoi(os.Getenv("ARGUS_BENCH_HISTORY_DAYS")); err == nil && v > 0 {
+		return v
+	}
+	return 30
+}
+
+// historyLog is a log with historyPlans devices, each with a recording
+// plan, made through the product's actors.
+type historyLog struct {
+	url   string
+	store *events.Store
+	index *events.SegmentIndex
+}
+
+func newHistoryLog(b *testing.B) historyLog {
+	srv := testenv.NewNATS(b)
+	ctx := context.Background()
+	store, err := events.Open(ctx, testenv.Connect(b, srv.ClientURL()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	index, err := store.OpenSegments(ctx, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sealer, _ := secret.NewSealer([]byte("bench-secret-0123456789abcdef"))
+	engine, _ := actor.NewEngine(actor.NewEngineConfig())
+	deps := &device.Deps{Store: store, Sealer: sealer, Node: "bench", Directory: device.NewDirectory(),
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))}
+	host, err := shard.Start(ctx, engine, deps, shard.Config{Shards: events.DefaultShards})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range historyPlans {
+		id := fmt.Sprintf("h%03d", i)
+		if r, err := host.Ask(ctx, id, &pb.RegisterDevice{Id: id, Name: "cam", Url: "rtsp://127.0.0.1:9/none"}); err != nil || r.Code != 0 {
+			b.Fatalf("register %s: %v %v", id, r, err)
+		}
+		// Off: a plan with its retention, no camera to record here.
+		if r, err := host.AskPlan(ctx, id, 1, &pb.SetPlan{Device: id, Channel: 1, Mode: "off", SegmentSeconds: 60, RetentionDays: 30}); err != nil || r.Code != 0 {
+			b.Fatalf("plan %s: %v %v", id, r, err)
+		}
+	}
+	host.Stop()
+	return historyLog{url: srv.ClientURL(), store: store, index: index}
+}
+
+// fill records days of 60 s segments for every plan through the segment
+// index's Record, the call the plan actor makes for each segment.
+func (l historyLog) fill(b *testing.B, days int, end time.Time) int64 {
+	ctx := context.Background()
+	perPlan := days * 24 * 60
+	start := end.Add(-time.Duration(perPlan) * time.Minute)
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	next := make(chan int)
+	t0 := time.Now()
+	for range 128 {
+		wg.Go(func() {
+			for i := range next {
+				p, k := i/perPlan, i%perPlan
+				id := fmt.Sprintf("h%03d", p)
+				ref := events.Ref{Shard: events.ShardOf(id, events.DefaultShards), Kind: events.KindPlan, ID: events.ChannelID(id, 1)}
+				s := start.Add(time.Duration(k) * time.Minute)
+				env := events.Stamp(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentRecorded{PlanSegmentRecorded: &pb.PlanSegmentRecorded{
+					Device: id, Channel: 1, Key: fmt.Sprintf("%s/%s-%06d.mp4", ref.ID, s.UTC().Format("2006/01/02/150405.000"), k),
+					StartUnixMs: s.UnixMilli(), EndUnixMs: s.Add(time.Minute).UnixMilli(), DurationMs: 60000, Bytes: 1 << 20}}}, ref, 0, "bench", nil)
+				if _, err := l.index.Record(ctx, ref, env); err != nil {
+					b.Errorf("record: %v", err)
+					return
+				}
+				if n := done.Add(1); n%1_000_000 == 0 {
+					progress("history: %d segment facts (%.0f/s)", n, float64(n)/time.Since(t0).Seconds())
+				}
+			}
+		})
+	}
+	// Interleaved by time across plans, as recorders write them.
+	for k := range perPlan {
+		for p := range historyPlans {
+			next <- p*perPlan + k
+		}
+	}
+	close(next)
+	wg.Wait()
+	return done.Load()
+}
+
+// BenchmarkHistory: (a) activation, (c) RSS, (d) log and index sizes and
+// (e) the segment lookup of a 1-hour playback, with 300 plans × 30 days of
+// 60 s segments against the same log with no history, in one run.
+func BenchmarkHistory(b *testing.B) {
+	days := historyDays()
+	empty := newHistoryLog(b)
+	full := newHistoryLog(b)
+	end := time.Now().Truncate(time.Minute)
+	t0 := time.Now()
+	facts := full.fill(b, days, end)
+	b.Logf("history: %d segment facts in %s", facts, time.Since(t0).Round(time.Second))
+
+	var emptyT, fullT []time.Duration
+	var emptyRSS, fullRSS []int64
+	for range 3 {
+		d, r := serveReady(b, empty.url)
+		emptyT, emptyRSS = append(emptyT, d), append(emptyRSS, r)
+		d, r = serveReady(b, full.url)
+		fullT, fullRSS = append(fullT, d), append(fullRSS, r)
+	}
+	slices.Sort(emptyT)
+	slices.Sort(fullT)
+	slices.Sort(emptyRSS)
+	slices.Sort(fullRSS)
+	et, ft := emptyT[1], fullT[1]
+	label := fmt.Sprintf("%d plans × %d days of 60 s segments (%d facts)", historyPlans, days, facts)
+	results.add("(a) activation (argus serve start → ready), "+label+" (median of 3)", ft.Round(time.Millisecond).String(),
+		et.Round(time.Millisecond).String()+" no history", fmt.Sprintf("%.2f", ft.Seconds()/et.Seconds()), "≤ 1.2")
+	results.add("(c) RSS after activation, "+label, fmt.Sprintf("%.0f MiB", float64(fullRSS[1])/(1<<20)),
+		fmt.Sprintf("%.0f MiB no history", float64(emptyRSS[1])/(1<<20)), fmt.Sprintf("%.2f", float64(fullRSS[1])/float64(emptyRSS[1])), "≤ 1.5")
+
+	ctx := context.Background()
+	evMsgs, evBytes := streamSize(b, full.store)
+	segMsgs, segBytes, _ := full.index.Size(ctx)
+	eMsgs, _ := streamSize(b, empty.store)
+	results.add("(d) ARGUS_EVENTS with that history", fmt.Sprintf("%d events, %.1f MiB", evMsgs, float64(evBytes)/(1<<20)),
+		fmt.Sprintf("%d events no history", eMsgs), fmt.Sprintf("%.2f", float64(evMsgs)/float64(eMsgs)), "independent of segments")
+	results.add("(d) ARGUS_SEGMENTS with that history", fmt.Sprintf("%d facts, %.0f MiB (%.0f B/segment)", segMsgs, float64(segBytes)/(1<<20), float64(segBytes)/float64(max(segMsgs, 1))),
+		fmt.Sprintf("%d live segments", facts), fmt.Sprintf("%.2f", float64(segMsgs)/float64(facts)), "live segments + 7 days of deletions: bounded by retention")
+
+	// (e) the index lookup of a 1-hour playback inside the history.
+	var lat []time.Duration
+	for i := range 50 {
+		id := fmt.Sprintf("h%03d", i*7%historyPlans)
+		ref := events.Ref{Shard: events.ShardOf(id, events.DefaultShards), Kind: events.KindPlan, ID: events.ChannelID(id, 1)}
+		from := end.Add(-time.Duration(1+i%(days*24-1)) * time.Hour)
+		t := time.Now()
+		segs, err := full.index.Range(ctx, ref, from, from.Add(time.Hour))
+		lat = append(lat, time.Since(t))
+		if err != nil || len(segs) < 59 {
+			b.Fatalf("range of %s at %s: %d segments, %v", id, from, len(segs), err)
+		}
+	}
+	results.add("(e) segment lookup of 1 hour inside the history (index Range, p50 / p99 of 50)", ms(percentile(lat, 0.5))+" / "+ms(percentile(lat, 0.99)),
+		"—", "—", "part of playback.mp4 TTFB ≤ 100 ms (file part: MP4TTFB)")
+}
+
+func streamSize(b *testing.B, store *events.Store) (uint64, uint64) {
+	info, err := store.Stream().Info(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return info.State.Msgs, info.State.Bytes
+}
