@@ -7,6 +7,7 @@ import (
 
 	"github.com/argus-vms/argus/actors/backoff"
 	"github.com/argus-vms/argus/actors/media/record"
+	"github.com/argus-vms/argus/actors/media/storage"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
 )
@@ -57,8 +58,7 @@ func (a *Actor) indexClosed() {
 // order; what fails waits for a retry (armed unless the actor is stopping).
 func (a *Actor) indexPending(deadline *time.Time) {
 	for len(a.unindexed) > 0 {
-		it := a.unindexed[0]
-		err := a.indexSegment(it)
+		err := a.indexSegment(&a.unindexed[0])
 		if err == nil {
 			a.unindexed = a.unindexed[1:]
 			a.retry.Reset()
@@ -102,6 +102,10 @@ func (a *Actor) flushIndex() {
 	deadline := time.Now().Add(flushBudget)
 	a.indexPending(&deadline)
 	for _, it := range a.unindexed {
+		if it.seg.Unpublished {
+			a.deps.Log.Warn("recording: segment still not uploaded; its partial is published and indexed by the next start's recovery", "plan", a.ref.ID, "segment", it.seg.Key)
+			continue
+		}
 		a.deps.Log.Error("recording: segment published but not indexed (the log did not take it)", "plan", a.ref.ID, "segment", it.seg.Key)
 	}
 }
@@ -112,9 +116,24 @@ var flushBudget = 10 * time.Second
 
 // indexSegment records one segment in the index. Not fenced by the
 // shard's term: the file exists whoever owns the shard now.
-func (a *Actor) indexSegment(it indexItem) error {
+func (a *Actor) indexSegment(it *indexItem) error {
 	if a.deps.Index == nil {
 		return nil
+	}
+	if it.seg.Unpublished {
+		// Its upload failed: publish the partial the recorder left first.
+		pp, ok := a.deps.Storage.(storage.PartialPublisher)
+		if !ok {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		_, err := pp.PublishPartial(ctx, it.seg.Key+storage.PartialSuffix, it.seg.Bytes)
+		cancel()
+		if err != nil {
+			return err
+		}
+		it.seg.Unpublished = false
+		a.deps.Log.Info("segment uploaded on a retry", "plan", a.ref.ID, "segment", it.seg.Key)
 	}
 	s := it.seg
 	env := a.segmentFact(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentRecorded{PlanSegmentRecorded: &pb.PlanSegmentRecorded{

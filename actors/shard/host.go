@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+	"github.com/argus-vms/argus/actors/aggregate"
 	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/stream"
@@ -178,19 +179,33 @@ func (h *Host) Acquire(ctx context.Context, shards []int, previous map[int]strin
 // this node's term of the shard: from then on no append of an earlier term
 // (another node, or an earlier process of this one) lands in the shard.
 func (h *Host) recordOwnership(ctx context.Context, n int, previous string) error {
-	ref := events.ShardRef(n)
-	seq, last, err := h.deps.Store.Last(ctx, ref)
+	lost := false
+	e, err := h.ownershipWriter(n).Run(ctx, nil, func() (*pb.Envelope, error) {
+		if lost {
+			return nil, errClaimLost
+		}
+		return &pb.Envelope{Payload: &pb.Envelope_ShardAcquired{ShardAcquired: &pb.ShardAcquired{Node: h.deps.Node, PreviousNode: previous, Shard: uint32(n)}}}, nil
+	}, func(e events.Event) {
+		// Caught up after a conflict: another claimant recorded the shard
+		// first, and it wins.
+		if a := e.Envelope.GetShardAcquired(); a != nil && a.Node != h.deps.Node {
+			lost = true
+		}
+	})
 	if err != nil {
 		return err
 	}
-	env := &pb.Envelope{Payload: &pb.Envelope_ShardAcquired{ShardAcquired: &pb.ShardAcquired{Node: h.deps.Node, PreviousNode: previous, Shard: uint32(n)}}}
-	events.Stamp(env, ref, last.GetVersion()+1, h.deps.Node, nil)
-	seq, err = h.deps.Store.Append(ctx, ref, env, seq)
-	if err != nil {
-		return err
-	}
-	h.terms[n].Store(seq)
+	h.terms[n].Store(e.Seq)
 	return nil
+}
+
+// errClaimLost: another node recorded its acquisition of the shard first.
+var errClaimLost = errors.New("shard: another node acquired the shard first")
+
+// ownershipWriter appends to shard n's ownership subject through the
+// aggregate loop, checked against that subject itself (it is the fence).
+func (h *Host) ownershipWriter(n int) *aggregate.Writer {
+	return &aggregate.Writer{Store: h.deps.Store, Ref: events.ShardRef(n), Node: h.deps.Node}
 }
 
 // fenced: an actor's append found that term ended (another node acquired
@@ -332,16 +347,15 @@ func (h *Host) Release(n int, reason string) {
 	defer cancel()
 	// On top of this node's own shard.acquired only: a release of a term
 	// that has ended already must not land.
-	ref := events.ShardRef(n)
-	seq, last, err := h.deps.Store.Last(ctx, ref)
-	if err != nil || seq != h.terms[n].Load() {
-		h.deps.Log.Warn("shard release not recorded", "shard", n, "err", err, "term", h.terms[n].Load(), "last", seq)
-		return
-	}
-	env := &pb.Envelope{Payload: &pb.Envelope_ShardReleased{ShardReleased: &pb.ShardReleased{Node: h.deps.Node, Shard: uint32(n), Reason: reason}}}
-	events.Stamp(env, ref, last.GetVersion()+1, h.deps.Node, nil)
-	if _, err := h.deps.Store.Append(ctx, ref, env, seq); err != nil {
-		h.deps.Log.Warn("recording shard release", "shard", n, "err", err)
+	w, term := h.ownershipWriter(n), h.terms[n].Load()
+	_, err := w.Run(ctx, nil, func() (*pb.Envelope, error) {
+		if w.LastSeq != term {
+			return nil, errClaimLost
+		}
+		return &pb.Envelope{Payload: &pb.Envelope_ShardReleased{ShardReleased: &pb.ShardReleased{Node: h.deps.Node, Shard: uint32(n), Reason: reason}}}, nil
+	}, func(events.Event) {})
+	if err != nil {
+		h.deps.Log.Warn("shard release not recorded", "shard", n, "err", err, "term", term)
 	}
 }
 

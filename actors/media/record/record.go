@@ -69,6 +69,10 @@ type Segment struct {
 	Start, End time.Time // wall clock (from the access units' NTP time); End = Start + duration
 	DurationMS int64
 	Bytes      int64 // object size
+	// Unpublished: its upload failed; the object is still the partial
+	// Key+storage.PartialSuffix, which storage.PartialPublisher can publish
+	// later (the caller retries; a restart's Recover publishes it too).
+	Unpublished bool
 }
 
 type auItem struct {
@@ -387,22 +391,32 @@ func (r *Recorder) finalize(reason string, continuous bool) {
 // writer goes on meanwhile) and reports them.
 func (r *Recorder) closer() {
 	defer close(r.closed)
+	_, republish := r.cfg.Storage.(storage.PartialPublisher)
 	for seg := range r.closeQ {
+		unpublished := false
 		if err := seg.w.Close(); err != nil {
-			r.log.Error("segment not published (a partial may remain for recovery)", "segment", seg.key, "err", err)
-			continue
+			if !republish {
+				r.log.Error("segment not published (a partial may remain for recovery)", "segment", seg.key, "err", err)
+				continue
+			}
+			// The partial stays: reported as unpublished, its owner retries.
+			r.log.Warn("segment upload failed; retried in the background", "segment", seg.key, "err", err)
+			unpublished = true
 		}
 		d := ticksToDuration(seg.duration)
 		s := Segment{
-			Key:        seg.key,
-			Start:      seg.start,
-			End:        seg.start.Add(d),
-			DurationMS: d.Milliseconds(),
-			Bytes:      seg.bytes,
+			Key:         seg.key,
+			Start:       seg.start,
+			End:         seg.start.Add(d),
+			DurationMS:  d.Milliseconds(),
+			Bytes:       seg.bytes,
+			Unpublished: unpublished,
 		}
 		r.stats.segments.Add(1)
 		r.stats.bytes.Add(seg.bytes)
-		r.log.Info("segment closed", "segment", s.Key, "duration_ms", s.DurationMS, "bytes", s.Bytes)
+		if !unpublished {
+			r.log.Info("segment closed", "segment", s.Key, "duration_ms", s.DurationMS, "bytes", s.Bytes)
+		}
 		if r.cfg.OnSegment != nil {
 			r.cfg.OnSegment(s)
 		}
