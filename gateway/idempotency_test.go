@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,12 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/anthdm/hollywood/actor"
-	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/shard"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
-	"github.com/argus-vms/argus/events/secret"
 	"github.com/argus-vms/argus/test/testenv"
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats-server/v2/server"
@@ -69,26 +64,9 @@ type idemFixture struct {
 
 func newIdemFixture(t *testing.T, ttl time.Duration, nodes int) *idemFixture {
 	t.Helper()
-	srv := testenv.NewNATS(t)
 	ctx := context.Background()
-	store, err := events.Open(ctx, testenv.Connect(t, srv.ClientURL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := secret.NewSealer([]byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := actor.NewEngine(actor.NewEngineConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	host, err := shard.Start(ctx, engine, &device.Deps{Store: store, Sealer: sealer, Node: "n1", Directory: device.NewDirectory(), Log: quiet}, shard.Config{Shards: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(host.Stop)
+	host, _, srv := startTestHost(t, 4)
+	quiet := quietLog
 	f := &idemFixture{nats: srv, host: host, dev: &idemDevices{Host: host}}
 	f.keys, _ = newKeyStore(t, srv.ClientURL())
 	for i := range nodes {

@@ -4,18 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 
-	"github.com/anthdm/hollywood/actor"
-	"github.com/argus-vms/argus/actors/device"
-	"github.com/argus-vms/argus/actors/shard"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
-	"github.com/argus-vms/argus/events/secret"
-	"github.com/argus-vms/argus/test/testenv"
 )
 
 // historyItem is an item of GET /v1/devices/{id}/events (the /v1/events shape).
@@ -40,26 +33,9 @@ type historyPage struct {
 // device's) on a real embedded NATS and real shard host, then pages
 // through GET /v1/devices/{id}/events.
 func TestDeviceHistoryPages(t *testing.T) {
-	srv := testenv.NewNATS(t)
 	ctx := context.Background()
-	store, err := events.Open(ctx, testenv.Connect(t, srv.ClientURL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := secret.NewSealer([]byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := actor.NewEngine(actor.NewEngineConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	host, err := shard.Start(ctx, engine, &device.Deps{Store: store, Sealer: sealer, Node: "n1", Directory: device.NewDirectory(), Log: quiet}, shard.Config{Shards: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(host.Stop)
+	host, store, _ := startTestHost(t, 8)
+	quiet := quietLog
 	h := New(Config{Devices: host, AdminKey: testAdminKey, Node: "n1", Log: quiet}).Handler()
 
 	register := func(id string) {

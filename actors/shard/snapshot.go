@@ -54,59 +54,38 @@ func (s *shardActor) snapshot(c *actor.Context, m *takeSnapshot) {
 		m.reply <- err
 		return
 	}
-	type kid struct {
-		id  string
-		pid *actor.PID
-	}
-	var devs, plans, streams []kid
+	var devs, plans, streams []child
 	for id, pid := range s.kids {
 		switch {
 		case strings.HasSuffix(id, "#plan"):
-			plans = append(plans, kid{strings.TrimSuffix(id, "#plan"), pid})
+			plans = append(plans, child{strings.TrimSuffix(id, "#plan"), pid})
 		case strings.Contains(id, "~"):
-			streams = append(streams, kid{id, pid})
+			streams = append(streams, child{id, pid})
 		default:
-			devs = append(devs, kid{id, pid})
+			devs = append(devs, child{id, pid})
 		}
 	}
 	engine, n, shards, snaps := c.Engine(), s.n, s.shards, s.snaps
 	go func() {
 		snap := shardSnapshot{Shard: n, Shards: shards, Covers: covers, TakenMS: time.Now().UnixMilli(), Plans: map[string]*plan.State{}}
 		deadline := time.After(2 * time.Second)
-		for _, k := range devs {
-			r := make(chan device.State, 1)
-			engine.Send(k.pid, &device.Snapshot{Reply: r})
-			select {
-			case st := <-r:
-				snap.Devices = append(snap.Devices, st)
-			case <-deadline:
-				m.reply <- fmt.Errorf("shard %d snapshot: device %s did not answer", n, k.id)
-				return
-			}
+		err := askEach(engine, devs, deadline, func(r chan device.State) any { return &device.Snapshot{Reply: r} },
+			func(_ string, st device.State) { snap.Devices = append(snap.Devices, st) })
+		if err == nil {
+			err = askEach(engine, plans, deadline, func(r chan plan.State) any { return &plan.Snapshot{Reply: r} },
+				func(id string, st plan.State) { snap.Plans[id] = &st })
 		}
-		for _, k := range plans {
-			r := make(chan plan.State, 1)
-			engine.Send(k.pid, &plan.Snapshot{Reply: r})
-			select {
-			case st := <-r:
-				snap.Plans[k.id] = &st
-			case <-deadline:
-				m.reply <- fmt.Errorf("shard %d snapshot: plan %s did not answer", n, k.id)
-				return
-			}
+		if err == nil {
+			err = askEach(engine, streams, deadline, func(r chan stream.Info) any { return &stream.GetInfo{Reply: r} },
+				func(id string, info stream.Info) {
+					if info.State != "idle" {
+						snap.Live = append(snap.Live, id)
+					}
+				})
 		}
-		for _, k := range streams {
-			r := make(chan stream.Info, 1)
-			engine.Send(k.pid, &stream.GetInfo{Reply: r})
-			select {
-			case info := <-r:
-				if info.State != "idle" {
-					snap.Live = append(snap.Live, k.id)
-				}
-			case <-deadline:
-				m.reply <- fmt.Errorf("shard %d snapshot: stream %s did not answer", n, k.id)
-				return
-			}
+		if err != nil {
+			m.reply <- fmt.Errorf("shard %d snapshot: %w", n, err)
+			return
 		}
 		data, err := json.Marshal(&snap)
 		if err == nil {
@@ -116,6 +95,28 @@ func (s *shardActor) snapshot(c *actor.Context, m *takeSnapshot) {
 		}
 		m.reply <- err
 	}()
+}
+
+// child is one child actor of a shard actor.
+type child struct {
+	id  string
+	pid *actor.PID
+}
+
+// askEach asks every kid in turn (request makes the message carrying the
+// reply channel) and hands each answer to put, until deadline.
+func askEach[T any](engine *actor.Engine, kids []child, deadline <-chan time.Time, request func(chan T) any, put func(id string, v T)) error {
+	for _, k := range kids {
+		r := make(chan T, 1)
+		engine.Send(k.pid, request(r))
+		select {
+		case v := <-r:
+			put(k.id, v)
+		case <-deadline:
+			return fmt.Errorf("%s did not answer", k.id)
+		}
+	}
+	return nil
 }
 
 // Snapshot snapshots shard n now (when it is active here).

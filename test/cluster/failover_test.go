@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -237,22 +236,7 @@ func TestFailover(t *testing.T) {
 	}
 
 	// Every acknowledged command is in the log.
-	names := map[string]bool{}
-	for _, e := range replay(t, survivors[0], "type=device.updated") {
-		var d struct {
-			Name string `json:"name"`
-		}
-		json.Unmarshal(e.Data, &d)
-		names[d.Name] = true
-	}
-	missing := 0
-	acked.Range(func(k, _ any) bool {
-		if !names[k.(string)] {
-			missing++
-		}
-		return true
-	})
-	if missing > 0 {
+	if missing := missingAcked(replay(t, survivors[0], "type=device.updated"), &acked); missing > 0 {
 		t.Errorf("%d acknowledged commands are not in the log", missing)
 	}
 

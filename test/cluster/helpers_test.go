@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -277,4 +278,28 @@ func segmentFiles(t *testing.T, data string) []string {
 		return nil
 	})
 	return out
+}
+
+// missingAcked counts the acknowledged device names (keys of acked) that no
+// device.updated event of evs carries.
+func missingAcked(evs []eventJSON, acked *sync.Map) int {
+	names := map[string]bool{}
+	for _, e := range evs {
+		if e.Type != "device.updated" {
+			continue
+		}
+		var d struct {
+			Name string `json:"name"`
+		}
+		json.Unmarshal(e.Data, &d)
+		names[d.Name] = true
+	}
+	missing := 0
+	acked.Range(func(k, _ any) bool {
+		if !names[k.(string)] {
+			missing++
+		}
+		return true
+	})
+	return missing
 }

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -152,24 +151,7 @@ func TestPausedNodeIsFenced(t *testing.T) {
 	}
 
 	// Every acknowledged command is in the log.
-	names := map[string]bool{}
-	for _, e := range all {
-		if e.Type == "device.updated" {
-			var d struct {
-				Name string `json:"name"`
-			}
-			json.Unmarshal(e.Data, &d)
-			names[d.Name] = true
-		}
-	}
-	missing := 0
-	acked.Range(func(k, _ any) bool {
-		if !names[k.(string)] {
-			missing++
-		}
-		return true
-	})
-	if missing > 0 {
+	if missing := missingAcked(all, &acked); missing > 0 {
 		t.Errorf("%d acknowledged commands are not in the log", missing)
 	}
 }
