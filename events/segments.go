@@ -245,52 +245,76 @@ func (x *SegmentIndex) fold(ctx context.Context, filters []string) ([]IndexedSeg
 	return out, nil
 }
 
-// read calls fn for each fact on filters, in order. A lookup
-// reads tens to thousands of facts: it fetches exactly what the consumer
-// says is pending, in batches, which answers in a few milliseconds where a
-// continuous pull (Store.Scan's) adds ~10 ms of pull round trips.
+// read calls fn for each fact on filters, in order. A lookup reads tens
+// to thousands of facts: it fetches exactly what the consumer says is
+// pending, in batches, which answers in a few milliseconds where a
+// continuous pull (Store.Scan's) adds ~10 ms of pull round trips. An
+// attempt that fails (the consumer's server died, a leader is being
+// elected) is made again with a new consumer for up to the append timeout.
 func (x *SegmentIndex) read(ctx context.Context, filters []string, fn func(Event) error) error {
+	deadline := time.Now().Add(x.store.appendTimeout)
+	for {
+		evs, err := x.readOnce(ctx, filters)
+		if err == nil {
+			for _, e := range evs {
+				if err := fn(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (x *SegmentIndex) readOnce(ctx context.Context, filters []string) ([]Event, error) {
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy}
 	cons, err := retryEach(ctx, attemptTimeout, "read the segment index", func(ctx context.Context) (jetstream.Consumer, error) {
 		return x.stream.OrderedConsumer(ctx, cfg)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	info := cons.CachedInfo()
 	if info == nil {
-		return errors.New("events: segment index: no consumer info")
+		return nil, errors.New("events: segment index: no consumer info")
 	}
+	var out []Event
 	pending := info.NumPending
 	for pending > 0 {
 		batch, err := cons.Fetch(int(min(pending, 2048)), jetstream.FetchMaxWait(attemptTimeout))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		got := 0
 		for m := range batch.Messages() {
 			got++
 			md, err := m.Metadata()
 			if err != nil {
-				return err
+				return nil, err
 			}
 			env := &pb.Envelope{}
 			if err := proto.Unmarshal(m.Data(), env); err != nil {
-				return fmt.Errorf("events: segment index seq %d: %w", md.Sequence.Stream, err)
+				return nil, fmt.Errorf("events: segment index seq %d: %w", md.Sequence.Stream, err)
 			}
-			if err := fn(Event{Seq: md.Sequence.Stream, Subject: m.Subject(), Envelope: env}); err != nil {
-				return err
-			}
+			out = append(out, Event{Seq: md.Sequence.Stream, Subject: m.Subject(), Envelope: env})
 			pending = md.NumPending
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return err
+			return nil, err
 		}
 		if got == 0 {
-			return fmt.Errorf("events: segment index: %d facts pending but none delivered in %s", pending, attemptTimeout)
+			return nil, fmt.Errorf("events: segment index: %d facts pending but none delivered in %s", pending, attemptTimeout)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // Size is the number of facts and bytes the index holds.
