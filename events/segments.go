@@ -161,16 +161,20 @@ func (x *SegmentIndex) Range(ctx context.Context, plan Ref, from, to time.Time) 
 	return out, nil
 }
 
-// Oldest lists plan's live segments of its oldest hours, at least limit
-// of them when it has that many (retention reads them in order).
-func (x *SegmentIndex) Oldest(ctx context.Context, plan Ref, limit int) ([]IndexedSegment, error) {
+// Oldest lists plan's live segments of its oldest hours that start before
+// before, at least limit of them when it has that many (retention reads
+// them in order; with nothing that old it reads no fact at all).
+func (x *SegmentIndex) Oldest(ctx context.Context, plan Ref, before time.Time, limit int) ([]IndexedSegment, error) {
 	info, err := x.stream.Info(ctx, jetstream.WithSubjectFilter(segmentFilter(plan)))
 	if err != nil {
 		return nil, err
 	}
+	oldEnough := SegmentSubject(plan, before.UnixMilli()) // subjects sort by hour
 	hours := make([]string, 0, len(info.State.Subjects))
 	for subj := range info.State.Subjects {
-		hours = append(hours, subj)
+		if subj <= oldEnough {
+			hours = append(hours, subj)
+		}
 	}
 	slices.Sort(hours) // YYYYMMDDHH sorts by time
 	var out []IndexedSegment
@@ -275,7 +279,10 @@ func (x *SegmentIndex) read(ctx context.Context, filters []string, fn func(Event
 }
 
 func (x *SegmentIndex) readOnce(ctx context.Context, filters []string) ([]Event, error) {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy}
+	// The consumer is gone 10 s after its last fetch (nats.go's default
+	// keeps an ordered consumer 5 min: lookups every minute of every plan
+	// would pile up to the server's consumer limit).
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: readerIdle}
 	cons, err := retryEach(ctx, attemptTimeout, "read the segment index", func(ctx context.Context) (jetstream.Consumer, error) {
 		return x.stream.OrderedConsumer(ctx, cfg)
 	})

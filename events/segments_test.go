@@ -55,7 +55,10 @@ func TestSegmentIndexRangesDeletesAndDedupes(t *testing.T) {
 		t.Fatalf("another plan's range: %v", segs)
 	}
 	// Delete the oldest five, as retention does.
-	old, err := x.Oldest(ctx, plan, 5)
+	if none, err := x.Oldest(ctx, plan, t0.Add(-time.Hour), 5); err != nil || len(none) != 0 {
+		t.Fatalf("oldest before the first hour: %+v %v", none, err)
+	}
+	old, err := x.Oldest(ctx, plan, t0, 5)
 	if err != nil || len(old) < 5 || old[0].Key != keys[0] {
 		t.Fatalf("oldest: %+v %v", old, err)
 	}

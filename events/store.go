@@ -274,6 +274,11 @@ func (s *Store) publish(ctx context.Context, subject string, data []byte, id str
 	}
 }
 
+// readerIdle is how long the server keeps a reader's ordered consumer
+// after its last pull (a scan, a tail or a lookup pulls continuously while
+// it reads; nats.go's default of 5 min lets finished readers pile up).
+const readerIdle = 10 * time.Second
+
 // attemptTimeout bounds one publish attempt of an Append: about one Raft
 // election, far above a healthy ack.
 const attemptTimeout = time.Second
@@ -313,7 +318,7 @@ func (s *Store) consume(ctx context.Context, filters []string, afterSeq uint64, 
 
 // consume reads stream through one ordered consumer (see Store.consume).
 func consume(ctx context.Context, stream jetstream.Stream, filters []string, afterSeq uint64, toEnd bool, fn func(Event) error) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: readerIdle}
 	if afterSeq > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = afterSeq + 1

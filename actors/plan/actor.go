@@ -280,11 +280,12 @@ func (a *Actor) applyRetention() {
 	if a.state.Plan == nil || a.deps.Storage == nil || a.deps.Index == nil {
 		return
 	}
-	cutoff := a.deps.now().Add(-time.Duration(a.sched.RetentionDays) * 24 * time.Hour).UnixMilli()
+	cutoffTime := a.deps.now().Add(-time.Duration(a.sched.RetentionDays) * 24 * time.Hour)
+	cutoff := cutoffTime.UnixMilli()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for {
-		segs, err := a.deps.Index.Oldest(ctx, a.ref, retentionBatch)
+		segs, err := a.deps.Index.Oldest(ctx, a.ref, cutoffTime, retentionBatch)
 		if err != nil {
 			a.deps.Log.Warn("retention: reading the index failed; retried next round", "plan", a.ref.ID, "err", err)
 			return
