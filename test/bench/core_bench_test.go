@@ -188,17 +188,20 @@ func BenchmarkCore(b *testing.B) {
 // activate starts `argus serve` against the populated log and measures the
 // time until it is ready and its resident memory with every actor active.
 func activate(b *testing.B, natsURL string, total int) {
-	took, rss := serveReady(b, natsURL)
+	took, rss := serveReady(b, "--nats", natsURL)
 	results.add("(d) activation of 100k devices from the log (argus serve start → ready)", fmt.Sprintf("%s, %.0f devices/s", took.Round(time.Millisecond), float64(total)/took.Seconds()), "—", "—", "—")
 	results.add("(d) RSS with 100k active device actors", fmt.Sprintf("%.0f MiB", float64(rss)/(1<<20)), "—", "—", "≤ 1024 MiB")
 }
 
-// serveReady starts `argus serve` on the log at natsURL, waits until it is
-// ready and returns how long that took and its resident memory then.
-func serveReady(b *testing.B, natsURL string) (time.Duration, int64) {
+// serveReady starts `argus serve` with the log nats names (--nats URL, or
+// an embedded server's flags), waits until it is ready and returns how
+// long that took and its resident memory then.
+func serveReady(b *testing.B, nats ...string) (time.Duration, int64) {
 	port := testenv.FreePort(b)
-	cmd := exec.Command(testenv.Binary(b), "serve", "--nats", natsURL, "--http", fmt.Sprintf("127.0.0.1:%d", port), "--node-id", "act", "--log-level", "warn", "--peer-port", "0",
+	args := append([]string{"serve"}, nats...)
+	args = append(args, "--data", b.TempDir(), "--http", fmt.Sprintf("127.0.0.1:%d", port), "--node-id", "act", "--log-level", "warn", "--peer-port", "0",
 		"--rtsp", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b)), "--rtsp-udp", "", "--probe-interval", "0")
+	cmd := exec.Command(testenv.Binary(b), args...)
 	cmd.Env = append(os.Environ(), "ARGUS_ADMIN_KEY=bench-admin-key", "ARGUS_SECRET=bench-secret-0123456789abcdef", "ARGUS_CLICKHOUSE=")
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -16,9 +16,11 @@ import (
 	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/shard"
 	"github.com/argus-vms/argus/events"
+	"github.com/argus-vms/argus/events/embedded"
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/argus-vms/argus/events/secret"
 	"github.com/argus-vms/argus/test/testenv"
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // historyPlans and historyDays size the history of BenchmarkHistory: 300
@@ -37,12 +39,19 @@ func historyDays() int {
 // plan, made through the product's actors.
 type historyLog struct {
 	url   string
+	dir   string // the server's store directory
+	srv   *server.Server
 	store *events.Store
 	index *events.SegmentIndex
 }
 
 func newHistoryLog(b *testing.B) historyLog {
-	srv := testenv.NewNATS(b)
+	dir := b.TempDir()
+	srv, err := embedded.Start(embedded.Options{StoreDir: dir, Listen: "127.0.0.1:0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(srv.Shutdown)
 	ctx := context.Background()
 	store, err := events.Open(ctx, testenv.Connect(b, srv.ClientURL()))
 	if err != nil {
@@ -71,7 +80,7 @@ func newHistoryLog(b *testing.B) historyLog {
 		}
 	}
 	host.Stop()
-	return historyLog{url: srv.ClientURL(), store: store, index: index}
+	return historyLog{url: srv.ClientURL(), dir: dir, srv: srv, store: store, index: index}
 }
 
 // fill records days of 60 s segments for every plan through the segment
@@ -130,9 +139,9 @@ func BenchmarkHistory(b *testing.B) {
 	var emptyT, fullT []time.Duration
 	var emptyRSS, fullRSS []int64
 	for range 3 {
-		d, r := serveReady(b, empty.url)
+		d, r := serveReady(b, "--nats", empty.url)
 		emptyT, emptyRSS = append(emptyT, d), append(emptyRSS, r)
-		d, r = serveReady(b, full.url)
+		d, r = serveReady(b, "--nats", full.url)
 		fullT, fullRSS = append(fullT, d), append(fullRSS, r)
 	}
 	slices.Sort(emptyT)
@@ -170,6 +179,20 @@ func BenchmarkHistory(b *testing.B) {
 	}
 	results.add("(e) segment lookup of 1 hour inside the history (index Range, p50 / p99 of 50)", ms(percentile(lat, 0.5))+" / "+ms(percentile(lat, 0.99)),
 		"—", "—", "part of playback.mp4 TTFB ≤ 100 ms (file part: MP4TTFB)")
+
+	// The same logs under a node's embedded NATS (as `argus dev` runs):
+	// its RSS then includes the server holding the segment index.
+	empty.srv.Shutdown()
+	full.srv.Shutdown()
+	embeddedArgs := func(dir string) []string {
+		return []string{"--embedded-nats", "--nats-store", dir, "--nats-listen", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b))}
+	}
+	et, eRSS := serveReady(b, embeddedArgs(empty.dir)...)
+	ft, fRSS := serveReady(b, embeddedArgs(full.dir)...)
+	results.add("(a) activation with embedded NATS, "+label, ft.Round(time.Millisecond).String(),
+		et.Round(time.Millisecond).String()+" no history", fmt.Sprintf("%.2f", ft.Seconds()/et.Seconds()), "≤ 1.2")
+	results.add("(c) RSS with embedded NATS (node + server), "+label, fmt.Sprintf("%.0f MiB", float64(fRSS)/(1<<20)),
+		fmt.Sprintf("%.0f MiB no history", float64(eRSS)/(1<<20)), fmt.Sprintf("%.2f", float64(fRSS)/float64(eRSS)), "≤ 1.5")
 }
 
 func streamSize(b *testing.B, store *events.Store) (uint64, uint64) {
