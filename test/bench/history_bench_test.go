@@ -83,9 +83,19 @@ func newHistoryLog(b *testing.B) historyLog {
 	return historyLog{url: srv.ClientURL(), dir: dir, srv: srv, store: store, index: index}
 }
 
-// fill records days of 60 s segments for every plan through the segment
-// index's Record, the call the plan actor makes for each segment.
+// fill records days of 60 s segments for every plan of the log.
 func (l historyLog) fill(b *testing.B, days int, end time.Time) int64 {
+	ids := make([]string, historyPlans)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("h%03d", i)
+	}
+	return fillSegments(b, l.index, ids, days, end)
+}
+
+// fillSegments records days of 60 s segments on channel 1 of every device
+// through the segment index's Record, the call the plan actor makes for
+// each segment, interleaved by time across plans as recorders write them.
+func fillSegments(b *testing.B, index *events.SegmentIndex, ids []string, days int, end time.Time) int64 {
 	ctx := context.Background()
 	perPlan := days * 24 * 60
 	start := end.Add(-time.Duration(perPlan) * time.Minute)
@@ -97,13 +107,13 @@ func (l historyLog) fill(b *testing.B, days int, end time.Time) int64 {
 		wg.Go(func() {
 			for i := range next {
 				p, k := i/perPlan, i%perPlan
-				id := fmt.Sprintf("h%03d", p)
+				id := ids[p]
 				ref := events.Ref{Shard: events.ShardOf(id, events.DefaultShards), Kind: events.KindPlan, ID: events.ChannelID(id, 1)}
 				s := start.Add(time.Duration(k) * time.Minute)
 				env := events.Stamp(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentRecorded{PlanSegmentRecorded: &pb.PlanSegmentRecorded{
 					Device: id, Channel: 1, Key: fmt.Sprintf("%s/%s-%06d.mp4", ref.ID, s.UTC().Format("2006/01/02/150405.000"), k),
 					StartUnixMs: s.UnixMilli(), EndUnixMs: s.Add(time.Minute).UnixMilli(), DurationMs: 60000, Bytes: 1 << 20}}}, ref, 0, "bench", nil)
-				if _, err := l.index.Record(ctx, ref, env); err != nil {
+				if _, err := index.Record(ctx, ref, env); err != nil {
 					b.Errorf("record: %v", err)
 					return
 				}
@@ -115,7 +125,7 @@ func (l historyLog) fill(b *testing.B, days int, end time.Time) int64 {
 	}
 	// Interleaved by time across plans, as recorders write them.
 	for k := range perPlan {
-		for p := range historyPlans {
+		for p := range ids {
 			next <- p*perPlan + k
 		}
 	}
