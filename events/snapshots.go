@@ -44,13 +44,19 @@ func (x *Snapshots) Put(ctx context.Context, shard int, data []byte) error {
 	return err
 }
 
-// Get reads shard's snapshot (nil, nil when it has none).
+// Get reads shard's snapshot (nil, nil when it has none). It is a
+// shortcut only, so it gets 2 s in attempts of 500 ms: right after a node
+// died the bucket's leader may be the dead one (a request to it is never
+// answered), and folding the whole shard beats waiting.
 func (x *Snapshots) Get(ctx context.Context, shard int) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	b, err := x.obs.GetBytes(ctx, snapshotName(shard))
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		return nil, nil
-	}
+	b, err := retryEach(ctx, 500*time.Millisecond, "read a shard snapshot", func(ctx context.Context) ([]byte, error) {
+		b, err := x.obs.GetBytes(ctx, snapshotName(shard))
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return nil, nil
+		}
+		return b, err
+	})
 	return b, err
 }

@@ -241,3 +241,36 @@ func TestActivationFromSnapshots(t *testing.T) {
 		t.Fatalf("update after activation from snapshots: %v", r)
 	}
 }
+
+// Shards with a snapshot and shards without one activate together: the
+// ones without fold their whole history, the others their snapshot plus
+// what came after it, whatever their order.
+func TestActivationWithSomeSnapshots(t *testing.T) {
+	srv := testenv.NewNATS(t)
+	ctx := context.Background()
+	h1, _ := startHostWith(t, srv.ClientURL(), true)
+	for i := range 40 {
+		id := fmt.Sprintf("m%02d", i)
+		if r, _ := h1.Ask(ctx, id, &pb.RegisterDevice{Id: id, Name: "v1", Url: "rtsp://h/s"}); r.Code != 0 {
+			t.Fatal(r)
+		}
+	}
+	for n := 4; n < 8; n++ { // the later shards only
+		if err := h1.Snapshot(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n2 := "v2"
+	if r, _ := h1.Ask(ctx, "m03", &pb.UpdateDevice{Id: "m03", Name: &n2}); r.Code != 0 {
+		t.Fatal(r)
+	}
+	h1.Stop()
+	h2, _ := startHostWith(t, srv.ClientURL(), true)
+	for i := range 40 {
+		id := fmt.Sprintf("m%02d", i)
+		r, _ := h2.Ask(ctx, id, &pb.GetDevice{Id: id})
+		if want := map[bool]string{true: "v2", false: "v1"}[id == "m03"]; r.Code != 0 || r.Device.Name != want {
+			t.Fatalf("%s (shard %d) after a mixed activation: %v", id, events.ShardOf(id, 8), r)
+		}
+	}
+}

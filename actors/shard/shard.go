@@ -183,16 +183,19 @@ func (s *shardActor) activate(c *actor.Context) (int, error) {
 func foldShards(ctx context.Context, store *events.Store, filters []string, shards int, wanted []int, base map[int]*shardState, covers map[int]uint64) ([]*shardState, error) {
 	out := make([]*shardState, shards)
 	var after uint64
+	whole := false // a shard without a snapshot folds from the start
 	for i, n := range wanted {
-		st := base[n]
-		if st == nil {
-			after = 0 // a shard without a snapshot folds from the start
-			break
+		if st := base[n]; st != nil {
+			out[n] = st
+			if i == 0 || covers[n] < after {
+				after = covers[n]
+			}
+		} else {
+			whole = true
 		}
-		out[n] = st
-		if i == 0 || covers[n] < after {
-			after = covers[n]
-		}
+	}
+	if whole {
+		after = 0
 	}
 	err := store.Scan(ctx, filters, after, func(e events.Event) error {
 		ref, ok := events.ParseSubject(e.Subject)
