@@ -19,6 +19,19 @@ import (
 
 const killChildEnv = "ARGUS_EMBEDDED_KILL_CHILD" // "<store dir>|<sync>"
 
+// TestMain runs the test binary as the child of TestAckedSurvivesKill when
+// killChildEnv is set (the process that is killed), else the tests.
+func TestMain(m *testing.M) {
+	if env := os.Getenv(killChildEnv); env != "" {
+		if err := runKillChild(env); err != nil {
+			fmt.Fprintln(os.Stderr, "kill child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	os.Exit(m.Run())
+}
+
 // TestAckedSurvivesKill: with every sync setting, a message whose PubAck
 // the client saw is still in the R1 stream after the server's process is
 // killed with SIGKILL and a new server opens the same store. nats-server
@@ -27,13 +40,10 @@ const killChildEnv = "ARGUS_EMBEDDED_KILL_CHILD" // "<store dir>|<sync>"
 // what the interval settings risk, not a crash. With embedded NATS the
 // server's process is Argus itself.
 func TestAckedSurvivesKill(t *testing.T) {
-	if os.Getenv(killChildEnv) != "" {
-		t.Skip("child")
-	}
 	for _, mode := range []string{"2m", "1s", "always"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestKillChild$")
+			cmd := exec.Command(os.Args[0])
 			cmd.Env = append(os.Environ(), killChildEnv+"="+dir+"|"+mode)
 			cmd.Stderr = os.Stderr
 			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -111,38 +121,34 @@ func TestAckedSurvivesKill(t *testing.T) {
 	}
 }
 
-// TestKillChild is the child of TestAckedSurvivesKill: a server on the
+// runKillChild is the child of TestAckedSurvivesKill: a server on the
 // given store with the given sync, publishing until killed and printing
 // every acknowledged sequence.
-func TestKillChild(t *testing.T) {
-	env := os.Getenv(killChildEnv)
-	if env == "" {
-		t.Skip("run by TestAckedSurvivesKill")
-	}
+func runKillChild(env string) error {
 	dir, mode, _ := strings.Cut(env, "|")
 	sync, err := ParseSync(mode)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	s, err := Start(Options{StoreDir: dir, Listen: "127.0.0.1:0", Sync: sync})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	nc, err := nats.Connect(s.ClientURL())
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "K", Subjects: []string{"k.>"}, Storage: jetstream.FileStorage}); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	w := bufio.NewWriter(os.Stdout)
 	payload := make([]byte, 256)
 	for i := 0; ; i++ {
 		ack, err := js.Publish(ctx, "k."+strconv.Itoa(i%100), payload)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		fmt.Fprintf(w, "acked %d\n", ack.Sequence)
 		w.Flush()
