@@ -94,7 +94,7 @@ func MigrateSegments(ctx context.Context, s *Store, x *SegmentIndex, replicas in
 		wg.Go(func() {
 			for seq := range next {
 				err := s.stream.DeleteMsg(ctx, seq)
-				if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) && !isMsgGone(err) {
+				if err != nil && !isMsgGone(err) {
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("delete seq %d: %w", seq, err))
 					mu.Unlock()

@@ -119,7 +119,7 @@ func (x *SegmentIndex) Delete(ctx context.Context, plan Ref, env *pb.Envelope, r
 	// Lookups fold deletions anyway: a recorded fact left behind here is
 	// harmless until the next retention round removes it.
 	err := x.stream.DeleteMsg(ctx, recordedSeq)
-	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) && !isMsgGone(err) {
+	if err != nil && !isMsgGone(err) {
 		return fmt.Errorf("events: drop indexed segment %d: %w", recordedSeq, err)
 	}
 	return nil
@@ -127,7 +127,7 @@ func (x *SegmentIndex) Delete(ctx context.Context, plan Ref, env *pb.Envelope, r
 
 // isMsgGone: the message was deleted or expired already.
 func isMsgGone(err error) bool {
-	return apiCode(err) == jetstream.JSErrCodeMessageNotFound || strings.Contains(err.Error(), "no message found")
+	return errors.Is(err, jetstream.ErrMsgNotFound) || apiCode(err) == jetstream.JSErrCodeMessageNotFound
 }
 
 func (x *SegmentIndex) publish(ctx context.Context, subject string, env *pb.Envelope, ttl time.Duration) (uint64, error) {
@@ -135,7 +135,7 @@ func (x *SegmentIndex) publish(ctx context.Context, subject string, env *pb.Enve
 	if err != nil {
 		return 0, err
 	}
-	return x.store.publishRetry(ctx, subject, data, env.EventId, nil, ttl, func() (uint64, bool, error) { return 0, false, nil })
+	return x.store.publishRetry(ctx, subject, data, env.EventId, nil, ttl, nil)
 }
 
 // Range lists plan's live segments overlapping [from, to) in start order.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/argus-vms/argus/events/backoff"
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -156,32 +157,41 @@ func (s *Store) append(ctx context.Context, ref Ref, env *pb.Envelope, expect *e
 
 // publishRetry publishes one message until it is stored, a check refuses
 // it, or the append timeout passes. Attempts reuse the message id (the
-// dedupe window makes them safe). findOwn, on a refused check, looks for an
-// earlier attempt that landed. ttl > 0 makes the message expire.
+// dedupe window makes them safe). findOwn (nil: none), on a refused check,
+// looks for an earlier attempt that landed. ttl > 0 makes the message expire.
 func (s *Store) publishRetry(ctx context.Context, subject string, data []byte, id string, expect *expectation, ttl time.Duration, findOwn func() (uint64, bool, error)) (uint64, error) {
 	deadline := time.Now().Add(s.appendTimeout)
-	backoff := 20 * time.Millisecond
-	busy := time.Millisecond
+	temporary := backoff.Backoff{Min: 20 * time.Millisecond, Max: 500 * time.Millisecond}
+	// Replicated streams refuse a check on a subject while another checked
+	// message is in flight for it: not a conflict yet, tried again soon.
+	busy := backoff.Backoff{Min: time.Millisecond, Max: 50 * time.Millisecond}
+	// wait sleeps d unless that passes the deadline or ctx ends.
+	wait := func(d time.Duration) bool {
+		if time.Now().Add(d).After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
 	for {
 		seq, err := s.publish(ctx, subject, data, id, expect, ttl, min(attemptTimeout, max(time.Until(deadline), time.Millisecond)))
 		switch {
 		case err == nil:
 			return seq, nil
 		case isBusy(err):
-			// Replicated streams refuse a check on a subject while another
-			// checked message is in flight for it: not a conflict yet.
-			if time.Now().Add(busy).After(deadline) {
+			if !wait(busy.Next()) {
 				return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
 			}
-			select {
-			case <-ctx.Done():
-				return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
-			case <-time.After(busy):
-			}
-			busy = min(2*busy, 50*time.Millisecond)
 		case isConflict(err):
 			// An earlier attempt (this call's, after a lost ack, or the
 			// caller's) may have stored this very event.
+			if findOwn == nil {
+				return 0, ErrConflict
+			}
 			if seq, found, ferr := findOwn(); ferr != nil {
 				return 0, fmt.Errorf("%w: %v", ErrUnavailable, ferr)
 			} else if found {
@@ -190,16 +200,8 @@ func (s *Store) publishRetry(ctx context.Context, subject string, data []byte, i
 			return 0, ErrConflict
 		case isTemporary(err) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
 			disconnected(err):
-			if time.Now().Add(backoff).After(deadline) {
+			if !wait(temporary.Next()) {
 				return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
-			}
-			select {
-			case <-ctx.Done():
-				return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
-			case <-time.After(backoff):
-			}
-			if backoff < 500*time.Millisecond {
-				backoff *= 2
 			}
 		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 			return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)

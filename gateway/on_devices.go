@@ -497,10 +497,7 @@ func (s *Server) deviceEvents(c echo.Context) error {
 	}
 	items := make([]eventItem, 0, len(evs))
 	next := eq.AfterSeq
-	for _, e := range evs {
-		if e.Envelope == nil || e.Seq <= next { // never go backwards or repeat, like readPage
-			continue
-		}
+	for _, e := range evs { // in order, each once (History)
 		items = append(items, eventItemOf(e))
 		next = e.Seq
 	}

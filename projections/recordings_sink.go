@@ -21,6 +21,9 @@ type RecordingsSink struct {
 // segmentSeqBase lifts the segment index's sequences above the event log's.
 const segmentSeqBase = 1 << 40
 
+// readsSegments: the recordings projector reads ARGUS_SEGMENTS.
+func (s *RecordingsSink) readsSegments() {}
+
 func (s *RecordingsSink) Name() string { return "recordings" }
 
 func (s *RecordingsSink) table() string {

@@ -50,9 +50,13 @@ func NewService(addr string, stream jetstream.Stream, log *slog.Logger, opts ...
 	return s
 }
 
-// streamOf is the stream projector name reads.
-func (s *Service) streamOf(name string) jetstream.Stream {
-	if name == "recordings" && s.segments != nil {
+// segmentSink is a sink of the segment index's facts.
+type segmentSink interface{ readsSegments() }
+
+// streamOf is the stream sink reads: the segment index for sinks of its
+// facts (when the service has it), else the event log.
+func (s *Service) streamOf(sink Sink) jetstream.Stream {
+	if _, ok := sink.(segmentSink); ok && s.segments != nil {
 		return s.segments
 	}
 	return s.stream
@@ -109,7 +113,7 @@ func (s *Service) term(ctx context.Context, conn driver.Conn, lead func() bool) 
 	defer cancel()
 	var ps []*Projector
 	for _, sink := range []Sink{&EventsSink{Conn: conn}, &DevicesSink{Conn: conn}, &RecordingsSink{Conn: conn}, &StatusSink{Conn: conn}, &SessionsSink{Conn: conn}} {
-		p, err := NewProjector(termCtx, s.streamOf(sink.Name()), sink, s.log)
+		p, err := NewProjector(termCtx, s.streamOf(sink), sink, s.log)
 		if err != nil {
 			return err
 		}

@@ -39,8 +39,8 @@ type Writer struct {
 	// history (a stream) starts unknown: the writer reads the aggregate's
 	// last event before its first append.
 	Known bool
-	// OnFenced is called once when an append finds the term ended.
-	OnFenced func()
+	// OnFenced is called with the term once an append finds it ended.
+	OnFenced func(events.Term)
 
 	fenced bool
 }
@@ -81,7 +81,7 @@ func (w *Writer) Run(ctx context.Context, meta *pb.CommandMeta, decide Decision,
 		case errors.Is(err, events.ErrFenced):
 			w.fenced = true
 			if w.OnFenced != nil {
-				w.OnFenced()
+				w.OnFenced(w.Term)
 			}
 			return events.Event{}, err
 		case errors.Is(err, events.ErrConflict) && round < maxDecisions:
@@ -115,9 +115,6 @@ func (w *Writer) CatchUp(ctx context.Context, apply Apply) error {
 	w.Known = true
 	return nil
 }
-
-// Fenced reports whether an append found the term ended.
-func (w *Writer) Fenced() bool { return w.fenced }
 
 func (w *Writer) applied(e events.Event) {
 	w.Version, w.LastSeq = e.Envelope.GetVersion(), e.Seq

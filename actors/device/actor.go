@@ -55,10 +55,7 @@ type Actor struct {
 func New(deps *Deps, ref events.Ref, term events.Term, state *State) actor.Producer {
 	return func() actor.Receiver {
 		a := &Actor{deps: deps, ref: ref}
-		a.w = aggregate.Writer{Store: deps.Store, Ref: ref, Term: term, Node: deps.Node, Known: true}
-		if deps.OnFenced != nil {
-			a.w.OnFenced = func() { deps.OnFenced(term) }
-		}
+		a.w = aggregate.Writer{Store: deps.Store, Ref: ref, Term: term, Node: deps.Node, Known: true, OnFenced: deps.OnFenced}
 		if state != nil {
 			a.state, a.loaded = *state, true
 			a.w.Version, a.w.LastSeq = state.Version, state.LastSeq

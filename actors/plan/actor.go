@@ -13,6 +13,7 @@ import (
 	"github.com/argus-vms/argus/actors/media/storage"
 	"github.com/argus-vms/argus/actors/plan/schedule"
 	"github.com/argus-vms/argus/events"
+	"github.com/argus-vms/argus/events/backoff"
 	"github.com/argus-vms/argus/events/pb"
 	"google.golang.org/protobuf/proto"
 )
@@ -52,9 +53,6 @@ type Ask struct {
 // Stop ends recording without a schedule change (device removed, shutdown).
 type Stop struct{ Reason string }
 
-// Recovered reports a segment the recorder finalized after a crash.
-type Recovered struct{ Segment record.Segment }
-
 // Snapshot asks for the plan's state (the shard's snapshot).
 type Snapshot struct{ Reply chan State }
 
@@ -83,8 +81,8 @@ type Actor struct {
 	// indexed yet (filled from the recorder's goroutine). unindexed:
 	// segments whose index append failed, retried with backoff.
 	closed    segmentQueue
-	unindexed []indexItem
-	retry     backoffState
+	unindexed []record.Segment
+	retry     backoff.Backoff
 	retrying  bool
 
 	sched     *schedule.Plan
@@ -102,11 +100,9 @@ type Actor struct {
 // new plan).
 func New(deps *Deps, term events.Term, k relay.Key, st *State) actor.Producer {
 	return func() actor.Receiver {
-		a := &Actor{deps: deps, key: k, ref: events.Ref{Shard: term.Shard, Kind: events.KindPlan, ID: events.ChannelID(k.Device, k.Channel)}}
-		a.w = aggregate.Writer{Store: deps.Store, Ref: a.ref, Term: term, Node: deps.Node, Known: true}
-		if deps.OnFenced != nil {
-			a.w.OnFenced = func() { deps.OnFenced(term) }
-		}
+		a := &Actor{deps: deps, key: k, ref: events.Ref{Shard: term.Shard, Kind: events.KindPlan, ID: events.ChannelID(k.Device, k.Channel)},
+			retry: backoff.Backoff{Min: 500 * time.Millisecond, Max: 30 * time.Second}}
+		a.w = aggregate.Writer{Store: deps.Store, Ref: a.ref, Term: term, Node: deps.Node, Known: true, OnFenced: deps.OnFenced}
 		if st != nil {
 			a.state = *st
 			a.w.Version, a.w.LastSeq = st.Version, st.LastSeq
@@ -145,9 +141,6 @@ func (a *Actor) Receive(c *actor.Context) {
 		a.indexClosed()
 	case retryIndex:
 		a.retrying = false
-		a.indexPending(nil)
-	case *Recovered:
-		a.unindexed = append(a.unindexed, indexItem{seg: m.Segment, recovered: true})
 		a.indexPending(nil)
 	case *Stop:
 		a.gen++
@@ -255,7 +248,7 @@ func (a *Actor) startRecording(c *actor.Context) {
 		return
 	}
 	a.recorder, a.recording = rec, true
-	a.append(&pb.Envelope{Payload: &pb.Envelope_PlanRecordingStarted{PlanRecordingStarted: &pb.PlanRecordingStarted{Node: a.deps.Node}}}, nil)
+	a.append(&pb.Envelope{Payload: &pb.Envelope_PlanRecordingStarted{PlanRecordingStarted: &pb.PlanRecordingStarted{Node: a.deps.Node}}})
 }
 
 func (a *Actor) stopRecording(c *actor.Context, reason string) {
@@ -270,7 +263,7 @@ func (a *Actor) stopRecording(c *actor.Context, reason string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	a.deps.Hold(ctx, a.key, false)
-	a.append(&pb.Envelope{Payload: &pb.Envelope_PlanRecordingStopped{PlanRecordingStopped: &pb.PlanRecordingStopped{Reason: reason}}}, nil)
+	a.append(&pb.Envelope{Payload: &pb.Envelope_PlanRecordingStopped{PlanRecordingStopped: &pb.PlanRecordingStopped{Reason: reason}}})
 }
 
 // applyRetention deletes segments older than the plan's retention: the
@@ -299,9 +292,7 @@ func (a *Actor) applyRetention() {
 				a.deps.Log.Warn("retention: delete failed; retried next round", "key", seg.Key, "err", err)
 				return
 			}
-			env := a.segmentFact(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentDeleted{PlanSegmentDeleted: &pb.PlanSegmentDeleted{Key: seg.Key, Reason: "retention",
-				Device: a.key.Device, Channel: uint32(a.key.Channel), StartUnixMs: seg.Start}}})
-			if err := a.deps.Index.Delete(ctx, a.ref, env, seg.Seq); err != nil {
+			if err := a.deps.Index.Delete(ctx, a.ref, SegmentDeleted(a.ref, a.deps.Node, seg.Key, "retention", seg.Start), seg.Seq); err != nil {
 				a.deps.Log.Warn("retention: index update failed; retried next round", "key", seg.Key, "err", err)
 				return
 			}
@@ -350,12 +341,10 @@ func (a *Actor) view() *pb.PlanView {
 }
 
 // append records a fact (no decision) through the aggregate's loop.
-func (a *Actor) append(env *pb.Envelope, meta *pb.CommandMeta) error {
-	_, err := a.w.Run(context.Background(), meta, func() (*pb.Envelope, error) { return env, nil }, a.state.Apply)
-	if err != nil && !errors.Is(err, events.ErrFenced) {
+func (a *Actor) append(env *pb.Envelope) {
+	if _, err := a.w.Append(context.Background(), env, a.state.Apply); err != nil && !errors.Is(err, events.ErrFenced) {
 		a.deps.Log.Warn("plan: append failed", "plan", a.ref.ID, "type", env.Type, "err", err)
 	}
-	return err
 }
 
 var errPrecondition = errors.New("plan: version mismatch")

@@ -179,7 +179,10 @@ func TestRetentionDeletesOldSegments(t *testing.T) {
 			t.Fatal(err)
 		}
 		keys = append(keys, key)
-		f.engine.Send(f.pid, &plan.Recovered{Segment: record.Segment{Key: key, Start: start, End: start.Add(10 * time.Second), DurationMS: 10000, Bytes: 13}})
+		seg := record.Segment{Key: key, Start: start, End: start.Add(10 * time.Second), DurationMS: 10000, Bytes: 13}
+		if _, err := f.index.Record(ctx, f.ref, plan.SegmentRecorded(f.ref, "n1", seg, true)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f.engine.Send(f.pid, plan.Retain{})
 	f.ask(&pb.GetPlan{Device: "cam1", Channel: 1}) // the actor has handled everything sent before

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/argus-vms/argus/actors/backoff"
 	"github.com/argus-vms/argus/actors/media/record"
 	"github.com/argus-vms/argus/actors/media/storage"
 	"github.com/argus-vms/argus/events"
@@ -38,19 +37,17 @@ func (q *segmentQueue) take() []record.Segment {
 	return s
 }
 
-type indexItem struct {
-	seg       record.Segment
-	recovered bool
+// takeClosed moves what the recorder published to the unindexed list.
+func (a *Actor) takeClosed() {
+	for _, s := range a.closed.take() {
+		a.unindexed = append(a.unindexed, s)
+	}
 }
-
-type backoffState = backoff.Backoff
 
 // indexClosed indexes the segments the recorder published since the last
 // call.
 func (a *Actor) indexClosed() {
-	for _, s := range a.closed.take() {
-		a.unindexed = append(a.unindexed, indexItem{seg: s})
-	}
+	a.takeClosed()
 	a.indexPending(nil)
 }
 
@@ -64,15 +61,14 @@ func (a *Actor) indexPending(deadline *time.Time) {
 			a.retry.Reset()
 			continue
 		}
-		if deadline != nil && time.Now().After(*deadline) {
+		if deadline == nil {
+			a.armRetry()
 			return
 		}
-		if deadline != nil {
-			time.Sleep(200 * time.Millisecond)
-			continue
+		if time.Now().After(*deadline) {
+			return
 		}
-		a.armRetry()
-		return
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
@@ -81,9 +77,6 @@ func (a *Actor) armRetry() {
 		return
 	}
 	a.retrying = true
-	if a.retry.Min == 0 {
-		a.retry = backoffState{Min: 500 * time.Millisecond, Max: 30 * time.Second}
-	}
 	engine, self := a.engine, a.self
 	d := a.retry.Next()
 	a.deps.Log.Warn("recording: segment not indexed yet; retrying", "plan", a.ref.ID, "segments", len(a.unindexed), "retry_in", d)
@@ -93,20 +86,18 @@ func (a *Actor) armRetry() {
 // flushIndex runs as the actor stops: what the recorder published last is
 // indexed now or never (the actor is gone), so it keeps trying for a while.
 func (a *Actor) flushIndex() {
-	for _, s := range a.closed.take() {
-		a.unindexed = append(a.unindexed, indexItem{seg: s})
-	}
+	a.takeClosed()
 	if len(a.unindexed) == 0 {
 		return
 	}
 	deadline := time.Now().Add(flushBudget)
 	a.indexPending(&deadline)
-	for _, it := range a.unindexed {
-		if it.seg.Unpublished {
-			a.deps.Log.Warn("recording: segment still not uploaded; its partial is published and indexed by the next start's recovery", "plan", a.ref.ID, "segment", it.seg.Key)
+	for _, seg := range a.unindexed {
+		if seg.Unpublished {
+			a.deps.Log.Warn("recording: segment still not uploaded; its partial is published and indexed by the next start's recovery", "plan", a.ref.ID, "segment", seg.Key)
 			continue
 		}
-		a.deps.Log.Error("recording: segment published but not indexed (the log did not take it)", "plan", a.ref.ID, "segment", it.seg.Key)
+		a.deps.Log.Error("recording: segment published but not indexed (the log did not take it)", "plan", a.ref.ID, "segment", seg.Key)
 	}
 }
 
@@ -116,37 +107,44 @@ var flushBudget = 10 * time.Second
 
 // indexSegment records one segment in the index. Not fenced by the
 // shard's term: the file exists whoever owns the shard now.
-func (a *Actor) indexSegment(it *indexItem) error {
+func (a *Actor) indexSegment(seg *record.Segment) error {
 	if a.deps.Index == nil {
 		return nil
 	}
-	if it.seg.Unpublished {
+	if seg.Unpublished {
 		// Its upload failed: publish the partial the recorder left first.
 		pp, ok := a.deps.Storage.(storage.PartialPublisher)
 		if !ok {
 			return nil
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		_, err := pp.PublishPartial(ctx, it.seg.Key+storage.PartialSuffix, it.seg.Bytes)
+		_, err := pp.PublishPartial(ctx, seg.Key+storage.PartialSuffix, seg.Bytes)
 		cancel()
 		if err != nil {
 			return err
 		}
-		it.seg.Unpublished = false
-		a.deps.Log.Info("segment uploaded on a retry", "plan", a.ref.ID, "segment", it.seg.Key)
+		seg.Unpublished = false
+		a.deps.Log.Info("segment uploaded on a retry", "plan", a.ref.ID, "segment", seg.Key)
 	}
-	s := it.seg
-	env := a.segmentFact(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentRecorded{PlanSegmentRecorded: &pb.PlanSegmentRecorded{
-		Device: a.key.Device, Channel: uint32(a.key.Channel), Key: s.Key,
-		StartUnixMs: s.Start.UnixMilli(), EndUnixMs: s.End.UnixMilli(), DurationMs: s.DurationMS, Bytes: s.Bytes,
-		Recovered: it.recovered,
-	}}})
-	_, err := a.deps.Index.Record(context.Background(), a.ref, env)
+	_, err := a.deps.Index.Record(context.Background(), a.ref, SegmentRecorded(a.ref, a.deps.Node, *seg, false))
 	return err
 }
 
-// segmentFact stamps a segment fact: of the plan's aggregate, but outside
-// its versioned history (version 0).
-func (a *Actor) segmentFact(env *pb.Envelope) *pb.Envelope {
-	return events.Stamp(env, a.ref, 0, a.deps.Node, nil)
+// SegmentRecorded is the index fact of a published segment of plan (its
+// aggregate, outside its versioned history: version 0).
+func SegmentRecorded(plan events.Ref, node string, s record.Segment, recovered bool) *pb.Envelope {
+	dev, ch, _ := events.ParseChannelID(plan.ID)
+	return events.Stamp(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentRecorded{PlanSegmentRecorded: &pb.PlanSegmentRecorded{
+		Device: dev, Channel: uint32(ch), Key: s.Key,
+		StartUnixMs: s.Start.UnixMilli(), EndUnixMs: s.End.UnixMilli(), DurationMs: s.DurationMS, Bytes: s.Bytes,
+		Recovered: recovered,
+	}}}, plan, 0, node, nil)
+}
+
+// SegmentDeleted is the index fact of a segment of plan whose object is
+// gone (retention, an unplayable partial).
+func SegmentDeleted(plan events.Ref, node, key, reason string, startMS int64) *pb.Envelope {
+	dev, ch, _ := events.ParseChannelID(plan.ID)
+	return events.Stamp(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentDeleted{PlanSegmentDeleted: &pb.PlanSegmentDeleted{
+		Key: key, Reason: reason, Device: dev, Channel: uint32(ch), StartUnixMs: startMS}}}, plan, 0, node, nil)
 }

@@ -50,8 +50,8 @@ func TestFailedUploadIsRetriedThenIndexed(t *testing.T) {
 	deps := &Deps{Store: store, Node: "n1", Log: slog.New(slog.DiscardHandler), Storage: st, Index: index}
 	a := New(deps, events.Term{Shard: 3}, relay.Key{Device: "cam1", Channel: 1}, nil)().(*Actor)
 	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	a.unindexed = append(a.unindexed, indexItem{seg: record.Segment{Key: key, Start: start, End: start.Add(10 * time.Second),
-		DurationMS: 10000, Bytes: 13, Unpublished: true}})
+	a.unindexed = append(a.unindexed, record.Segment{Key: key, Start: start, End: start.Add(10 * time.Second),
+		DurationMS: 10000, Bytes: 13, Unpublished: true})
 	a.indexPending(nil) // S3 still unreachable: kept for a retry
 	if len(a.unindexed) != 1 {
 		t.Fatalf("%d segments waiting, want 1", len(a.unindexed))

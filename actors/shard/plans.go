@@ -140,7 +140,7 @@ func (h *Host) askPlanLocal(ctx context.Context, deviceID string, channel int, c
 // from the segment index: on any node, with ClickHouse down.
 func (h *Host) PlanSegments(ctx context.Context, deviceID string, channel int, from, to time.Time) ([]events.IndexedSegment, error) {
 	if h.pdeps.Index == nil {
-		return nil, errors.New("shard: no segment index")
+		return nil, errNoIndex
 	}
 	return h.pdeps.Index.Range(ctx, h.planRef(deviceID, channel), from, to)
 }
@@ -156,10 +156,7 @@ func (h *Host) Recovered(ctx context.Context, seg record.Segment) error {
 	if err != nil {
 		return err
 	}
-	env := events.Stamp(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentRecorded{PlanSegmentRecorded: &pb.PlanSegmentRecorded{
-		Device: ref.device, Channel: uint32(ref.channel), Key: seg.Key, StartUnixMs: seg.Start.UnixMilli(), EndUnixMs: seg.End.UnixMilli(),
-		DurationMs: seg.DurationMS, Bytes: seg.Bytes, Recovered: true}}}, ref.Ref, 0, h.deps.Node, nil)
-	_, err = h.pdeps.Index.Record(ctx, ref.Ref, env)
+	_, err = h.pdeps.Index.Record(ctx, ref, plan.SegmentRecorded(ref, h.deps.Node, seg, true))
 	return err
 }
 
@@ -172,27 +169,22 @@ func (h *Host) RemovedPartial(ctx context.Context, key string) error {
 		return err
 	}
 	start, _ := record.SegmentStart(key)
-	env := events.Stamp(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentDeleted{PlanSegmentDeleted: &pb.PlanSegmentDeleted{
-		Key: key, Reason: "unplayable partial", Device: ref.device, Channel: uint32(ref.channel), StartUnixMs: start.UnixMilli()}}}, ref.Ref, 0, h.deps.Node, nil)
-	return h.pdeps.Index.Delete(ctx, ref.Ref, env, 0)
+	return h.pdeps.Index.Delete(ctx, ref, plan.SegmentDeleted(ref, h.deps.Node, key, "unplayable partial", start.UnixMilli()), 0)
 }
 
-type segmentRef struct {
-	events.Ref
-	device  string
-	channel int
-}
+var errNoIndex = errors.New("shard: no segment index")
 
-func (h *Host) segmentPlan(key string) (segmentRef, error) {
+// segmentPlan is the plan a segment key belongs to.
+func (h *Host) segmentPlan(key string) (events.Ref, error) {
 	id, _, _ := strings.Cut(key, "/")
 	dev, ch, ok := events.ParseChannelID(id)
 	if !ok {
-		return segmentRef{}, events.ErrInvalidID
+		return events.Ref{}, events.ErrInvalidID
 	}
 	if h.pdeps.Index == nil {
-		return segmentRef{}, errors.New("shard: no segment index")
+		return events.Ref{}, errNoIndex
 	}
-	return segmentRef{Ref: h.planRef(dev, ch), device: dev, channel: ch}, nil
+	return h.planRef(dev, ch), nil
 }
 
 // stopDevicePlans ends the recordings of a removed device.

@@ -122,10 +122,7 @@ func New(deps *Deps, term events.Term, key relay.Key) actor.Producer {
 	return func() actor.Receiver {
 		a := &Actor{deps: deps, key: key, state: "idle",
 			ref: events.Ref{Shard: term.Shard, Kind: events.KindStream, ID: events.ChannelID(key.Device, key.Channel)}}
-		a.w = aggregate.Writer{Store: deps.Store, Ref: a.ref, Term: term, Node: deps.Node}
-		if deps.OnFenced != nil {
-			a.w.OnFenced = func() { deps.OnFenced(term) }
-		}
+		a.w = aggregate.Writer{Store: deps.Store, Ref: a.ref, Term: term, Node: deps.Node, OnFenced: deps.OnFenced}
 		return a
 	}
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/argus-vms/argus/actors/device"
+	"github.com/argus-vms/argus/actors/media/record"
+	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/shard"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/embedded"
@@ -110,10 +112,9 @@ func fillSegments(b *testing.B, index *events.SegmentIndex, ids []string, days i
 				id := ids[p]
 				ref := events.Ref{Shard: events.ShardOf(id, events.DefaultShards), Kind: events.KindPlan, ID: events.ChannelID(id, 1)}
 				s := start.Add(time.Duration(k) * time.Minute)
-				env := events.Stamp(&pb.Envelope{Payload: &pb.Envelope_PlanSegmentRecorded{PlanSegmentRecorded: &pb.PlanSegmentRecorded{
-					Device: id, Channel: 1, Key: fmt.Sprintf("%s/%s-%06d.mp4", ref.ID, s.UTC().Format("2006/01/02/150405.000"), k),
-					StartUnixMs: s.UnixMilli(), EndUnixMs: s.Add(time.Minute).UnixMilli(), DurationMs: 60000, Bytes: 1 << 20}}}, ref, 0, "bench", nil)
-				if _, err := index.Record(ctx, ref, env); err != nil {
+				seg := record.Segment{Key: fmt.Sprintf("%s/%s-%06d.mp4", ref.ID, s.UTC().Format("2006/01/02/150405.000"), k),
+					Start: s, End: s.Add(time.Minute), DurationMS: 60000, Bytes: 1 << 20}
+				if _, err := index.Record(ctx, ref, plan.SegmentRecorded(ref, "bench", seg, false)); err != nil {
 					b.Errorf("record: %v", err)
 					return
 				}
