@@ -80,8 +80,9 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 			return nil, err
 		}
 		have := st.CachedInfo().Config
-		if have.Duplicates != cfg.Duplicates || have.Description != cfg.Description || len(have.Subjects) != len(cfg.Subjects) {
-			have.Duplicates, have.Description, have.Subjects = cfg.Duplicates, cfg.Description, cfg.Subjects
+		if have.Duplicates != cfg.Duplicates || have.Description != cfg.Description || len(have.Subjects) != len(cfg.Subjects) ||
+			have.AllowDirect != cfg.AllowDirect {
+			have.Duplicates, have.Description, have.Subjects, have.AllowDirect = cfg.Duplicates, cfg.Description, cfg.Subjects, cfg.AllowDirect
 			return js.UpdateStream(ctx, have)
 		}
 		return st, nil

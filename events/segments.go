@@ -1,13 +1,10 @@
 package events
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/argus-vms/argus/events/pb"
@@ -68,6 +65,7 @@ func (s *Store) OpenSegments(ctx context.Context, replicas int) (*SegmentIndex, 
 		Duplicates:  s.dupWindow,
 		Discard:     jetstream.DiscardOld,
 		AllowMsgTTL: true,
+		AllowDirect: true, // lookups are direct gets (segments_read.go)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("events: segment index: %w", err)
@@ -186,140 +184,6 @@ func (x *SegmentIndex) Oldest(ctx context.Context, plan Ref, before time.Time, l
 		}
 		out = append(out, segs...)
 		i = j
-	}
-	return out, nil
-}
-
-// fold reads the facts on filters and keeps the live segments, by key. A
-// segment's facts share one hour subject, so literal subjects are read
-// concurrently (8 at a time), each by a consumer of its own from the
-// stream's start: for one literal subject the server counts what is
-// pending from the subject's state and jumps to its first block, where a
-// consumer with several filters, or a later start, walks the blocks (1.3M
-// facts: a 1-hour lookup p50 8 ms this way, 14–20 ms otherwise).
-func (x *SegmentIndex) fold(ctx context.Context, filters []string) ([]IndexedSegment, error) {
-	live := map[string]IndexedSegment{}
-	gone := map[string]bool{}
-	apply := func(e Event) {
-		switch p := e.Envelope.Payload.(type) {
-		case *pb.Envelope_PlanSegmentRecorded:
-			r := p.PlanSegmentRecorded
-			if !gone[r.Key] {
-				live[r.Key] = IndexedSegment{Key: r.Key, Start: r.StartUnixMs, End: r.EndUnixMs, DurationMS: r.DurationMs,
-					Bytes: r.Bytes, Recovered: r.Recovered, Seq: e.Seq}
-			}
-		case *pb.Envelope_PlanSegmentDeleted:
-			gone[p.PlanSegmentDeleted.Key] = true
-			delete(live, p.PlanSegmentDeleted.Key)
-		}
-	}
-	var err error
-	if strings.ContainsAny(strings.Join(filters, ""), "*>") {
-		err = x.read(ctx, filters, func(e Event) error { apply(e); return nil })
-	} else {
-		per := make([][]Event, len(filters))
-		errs := make([]error, len(filters))
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 8)
-		for i, subj := range filters {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				errs[i] = x.read(ctx, []string{subj}, func(e Event) error { per[i] = append(per[i], e); return nil })
-			})
-		}
-		wg.Wait()
-		err = errors.Join(errs...)
-		for _, evs := range per {
-			for _, e := range evs {
-				apply(e)
-			}
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := make([]IndexedSegment, 0, len(live))
-	for _, s := range live {
-		out = append(out, s)
-	}
-	slices.SortFunc(out, func(a, b IndexedSegment) int {
-		return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.Key, b.Key))
-	})
-	return out, nil
-}
-
-// read calls fn for each fact on filters, in order. A lookup reads tens
-// to thousands of facts: it fetches exactly what the consumer says is
-// pending, in batches, which answers in a few milliseconds where a
-// continuous pull (Store.Scan's) adds ~10 ms of pull round trips. An
-// attempt that fails (the consumer's server died, a leader is being
-// elected) is made again with a new consumer for up to the append timeout.
-func (x *SegmentIndex) read(ctx context.Context, filters []string, fn func(Event) error) error {
-	deadline := time.Now().Add(x.store.appendTimeout)
-	for {
-		evs, err := x.readOnce(ctx, filters)
-		if err == nil {
-			for _, e := range evs {
-				if err := fn(e); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		if ctx.Err() != nil || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func (x *SegmentIndex) readOnce(ctx context.Context, filters []string) ([]Event, error) {
-	// The consumer is gone 10 s after its last fetch (nats.go's default
-	// keeps an ordered consumer 5 min: lookups every minute of every plan
-	// would pile up to the server's consumer limit).
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: readerIdle}
-	cons, err := retryEach(ctx, attemptTimeout, "read the segment index", func(ctx context.Context) (jetstream.Consumer, error) {
-		return x.stream.OrderedConsumer(ctx, cfg)
-	})
-	if err != nil {
-		return nil, err
-	}
-	info := cons.CachedInfo()
-	if info == nil {
-		return nil, errors.New("events: segment index: no consumer info")
-	}
-	var out []Event
-	pending := info.NumPending
-	for pending > 0 {
-		batch, err := cons.Fetch(int(min(pending, 2048)), jetstream.FetchMaxWait(attemptTimeout))
-		if err != nil {
-			return nil, err
-		}
-		got := 0
-		for m := range batch.Messages() {
-			got++
-			md, err := m.Metadata()
-			if err != nil {
-				return nil, err
-			}
-			env := &pb.Envelope{}
-			if err := proto.Unmarshal(m.Data(), env); err != nil {
-				return nil, fmt.Errorf("events: segment index seq %d: %w", md.Sequence.Stream, err)
-			}
-			out = append(out, Event{Seq: md.Sequence.Stream, Subject: m.Subject(), Envelope: env})
-			pending = md.NumPending
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return nil, err
-		}
-		if got == 0 {
-			return nil, fmt.Errorf("events: segment index: %d facts pending but none delivered in %s", pending, attemptTimeout)
-		}
 	}
 	return out, nil
 }

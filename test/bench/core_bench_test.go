@@ -197,9 +197,27 @@ func activate(b *testing.B, natsURL string, total int) {
 // an embedded server's flags), waits until it is ready and returns how
 // long that took and its resident memory then.
 func serveReady(b *testing.B, nats ...string) (time.Duration, int64) {
+	n := startServe(b, b.TempDir(), nats...)
+	defer n.stop()
+	time.Sleep(time.Second) // plans evaluate, streams settle
+	return n.ready, rssBytes(n.cmd.Process.Pid)
+}
+
+// served is an `argus serve` started by startServe.
+type served struct {
+	cmd   *exec.Cmd
+	port  int
+	ready time.Duration // process start → /readyz 200
+}
+
+func (n served) stop() { n.cmd.Process.Kill(); n.cmd.Wait() }
+
+// startServe starts a single `argus serve` node with data (admin key
+// bench-admin-key) and waits until it is ready.
+func startServe(b *testing.B, data string, nats ...string) served {
 	port := testenv.FreePort(b)
 	args := append([]string{"serve"}, nats...)
-	args = append(args, "--data", b.TempDir(), "--http", fmt.Sprintf("127.0.0.1:%d", port), "--node-id", "act", "--log-level", "warn", "--peer-port", "0",
+	args = append(args, "--data", data, "--http", fmt.Sprintf("127.0.0.1:%d", port), "--node-id", "act", "--log-level", "warn", "--peer-port", "0",
 		"--rtsp", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b)), "--rtsp-udp", "", "--probe-interval", "0")
 	cmd := exec.Command(testenv.Binary(b), args...)
 	cmd.Env = append(os.Environ(), "ARGUS_ADMIN_KEY=bench-admin-key", "ARGUS_SECRET=bench-secret-0123456789abcdef", "ARGUS_CLICKHOUSE=")
@@ -209,10 +227,11 @@ func serveReady(b *testing.B, nats ...string) (time.Duration, int64) {
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	n := served{cmd: cmd, port: port}
 	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", port)
 	for {
 		if time.Since(start) > 5*time.Minute {
+			n.stop()
 			b.Fatal("activation did not finish in 5 minutes")
 		}
 		if resp, err := http.Get(url); err == nil {
@@ -223,9 +242,8 @@ func serveReady(b *testing.B, nats ...string) (time.Duration, int64) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	took := time.Since(start)
-	time.Sleep(time.Second) // plans evaluate, streams settle
-	return took, rssBytes(cmd.Process.Pid)
+	n.ready = time.Since(start)
+	return n
 }
 
 func rssBytes(pid int) int64 {
