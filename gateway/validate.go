@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"crypto/rand"
+	"github.com/argus-vms/argus/actors/media/camurl"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -87,7 +88,8 @@ type deviceURL struct {
 }
 
 // parseDeviceURL accepts rtsp:// and rtsps:// URLs with a host and moves any
-// userinfo out of the URL. Error details never repeat the URL, which may
+// credentials out of the URL (userinfo; a password query parameter keeps a
+// placeholder, see camurl). Error details never repeat the URL, which may
 // hold a password.
 func parseDeviceURL(raw string) (deviceURL, *Problem) {
 	if raw == "" {
@@ -111,15 +113,8 @@ func parseDeviceURL(raw string) (deviceURL, *Problem) {
 			return deviceURL{}, badRequest("url", "url has an invalid port")
 		}
 	}
-	var out deviceURL
-	if u.User != nil {
-		out.Username = u.User.Username()
-		out.HasUser = out.Username != ""
-		out.Password, out.HasPassword = u.User.Password()
-		u.User = nil
-	}
-	out.URL = u.String()
-	return out, nil
+	c := camurl.Split(u)
+	return deviceURL{URL: u.String(), Username: c.Username, Password: c.Password, HasUser: c.HasUser, HasPassword: c.HasPassword}, nil
 }
 
 // labelField names a label in a problem; hostile keys are not echoed.

@@ -2,6 +2,7 @@ package device
 
 import (
 	"fmt"
+	"github.com/argus-vms/argus/actors/media/camurl"
 	"maps"
 	"net/url"
 	"regexp"
@@ -40,7 +41,7 @@ func CheckURL(raw string) *Rejection {
 	if err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
 		return invalid("url", "url must be an rtsp:// or rtsps:// URL with a host")
 	}
-	if u.User != nil {
+	if c := camurl.Split(u); c.HasUser || c.HasPassword {
 		return invalid("url", "url must not carry credentials; use username and password")
 	}
 	return nil
@@ -144,6 +145,12 @@ func decideUpdate(s *State, c *pb.UpdateDevice, seal Seal) (*pb.DeviceUpdated, *
 	if c.Url != nil && *c.Url != s.URL {
 		if r := CheckURL(*c.Url); r != nil {
 			return nil, nil, r
+		}
+		// The stored password goes to the camera it was given for: a URL
+		// to another host, port or scheme must come with credentials of
+		// its own (or null ones), or the old password would be sent there.
+		if len(s.SealedPassword) > 0 && c.Password == nil && camurl.Authority(*c.Url) != camurl.Authority(s.URL) {
+			return nil, nil, invalid("password", "the url now points at another host, port or scheme: give its username and password (null clears them); the stored password is only ever sent to the camera it was given for")
 		}
 		upd.Url, changed = c.Url, true
 	}

@@ -102,10 +102,16 @@ type nodeConfig struct {
 	shards     *int
 	logLevel   *string
 
+	nats natsFlags
+
 	rtsp          *string
 	rtspUDP       *string
 	advertise     *string
 	peerPort      *int
+	peerTLS       *bool
+	peerCA        *string
+	peerCert      *string
+	peerKey       *string
 	probeInterval *time.Duration
 	idleTimeout   *time.Duration
 	pullTransport *string
@@ -152,11 +158,16 @@ func addNodeFlags(f flags) *nodeConfig {
 		secret:     f.String("secret", "", "cluster secret for tokens and sealed credentials (dev generates <data>/secret.key)"),
 		shards:     f.Int("shards", 64, "shard count, fixed when the cluster is created"),
 		logLevel:   f.String("log-level", "info", "debug|info|warn|error"),
+		nats:       addNATSFlags(f),
 
 		rtsp:          f.String("rtsp", ":8554", "RTSP relay listen address"),
 		rtspUDP:       f.String("rtsp-udp", ":8000", "UDP RTP port for RTSP readers (RTCP uses the next port); empty disables UDP"),
 		advertise:     f.String("advertise", "", "host clients reach this node at, in live URLs (default: the host of --http, else 127.0.0.1)"),
 		peerPort:      f.Int("peer-port", 7000, "port of the node-to-node actor transport (hollywood remote); peers reach it at --advertise; 0 picks a free port"),
+		peerTLS:       f.Bool("peer-tls", true, "mutual TLS on the peer port: nodes prove they hold the cluster's identity (a CA derived from the cluster secret, or --peer-tls-ca); false only behind a network that authenticates nodes itself"),
+		peerCA:        f.String("peer-tls-ca", "", "CA (PEM) of the peer transport instead of the one derived from the cluster secret (with --peer-tls-cert and --peer-tls-key)"),
+		peerCert:      f.String("peer-tls-cert", "", "this node's peer certificate (PEM), signed by --peer-tls-ca"),
+		peerKey:       f.String("peer-tls-key", "", "key of --peer-tls-cert (PEM)"),
 		probeInterval: f.Duration("probe-interval", 30*time.Second, "how often every camera is probed (RTSP DESCRIBE); 0 disables"),
 		idleTimeout:   f.Duration("idle-timeout", 30*time.Second, "a live stream with no reader stops after this"),
 		pullTransport: f.String("pull-transport", "tcp", "transport of camera pulls: tcp|udp"),

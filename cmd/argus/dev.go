@@ -50,12 +50,16 @@ func runDev(args []string) error {
 		return err
 	}
 
-	ns, err := embedded.Start(embedded.Options{StoreDir: filepath.Join(*cfg.data, "nats"), Listen: *natsListen, Name: *cfg.nodeID, Sync: syncMode})
+	no := embedded.Options{StoreDir: filepath.Join(*cfg.data, "nats"), Listen: *natsListen, Name: *cfg.nodeID, Sync: syncMode}
+	if err := cfg.nats.embeddedServer(&no, *cfg.secret); err != nil {
+		return err
+	}
+	ns, err := embedded.Start(no)
 	if err != nil {
 		return fmt.Errorf("embedded NATS: %w", err)
 	}
 	defer ns.Shutdown()
-	log.Info("embedded NATS running", "url", ns.ClientURL(), "sync", syncMode.String())
+	log.Info("embedded NATS running", "url", ns.ClientURL(), "user", no.User, "tls", no.TLS != nil, "sync", syncMode.String())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -80,7 +84,7 @@ func runDev(args []string) error {
 		}
 	}
 
-	n, err := startNode(ctx, cfg, log, ns.ClientURL(), chAddr, 1)
+	n, err := startNode(ctx, cfg, log, inProcess(ns, no), chAddr, 1)
 	if err != nil {
 		return err
 	}

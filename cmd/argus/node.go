@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"github.com/argus-vms/argus/actors/media/relay"
 	"github.com/argus-vms/argus/actors/media/storage"
 	"github.com/argus-vms/argus/actors/media/token"
+	"github.com/argus-vms/argus/actors/peertls"
 	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/shard"
 	"github.com/argus-vms/argus/actors/stream"
@@ -56,6 +58,32 @@ type node struct {
 	stop    context.CancelFunc
 }
 
+// peerTransport is the config of the node-to-node transport: mutual TLS
+// with the cluster's identity unless --peer-tls=false.
+func peerTransport(cfg *nodeConfig) (remote.Config, error) {
+	rc := remote.NewConfig()
+	files := *cfg.peerCA != "" || *cfg.peerCert != "" || *cfg.peerKey != ""
+	switch {
+	case !*cfg.peerTLS && files:
+		return rc, errors.New("--peer-tls-ca/cert/key need --peer-tls")
+	case !*cfg.peerTLS:
+		return rc, nil
+	case files && (*cfg.peerCA == "" || *cfg.peerCert == "" || *cfg.peerKey == ""):
+		return rc, errors.New("give all of --peer-tls-ca, --peer-tls-cert and --peer-tls-key, or none (the CA then derives from the cluster secret)")
+	}
+	var tc *tls.Config
+	var err error
+	if files {
+		tc, err = peertls.FromFiles(*cfg.peerCA, *cfg.peerCert, *cfg.peerKey)
+	} else {
+		tc, err = peertls.FromSecret([]byte(*cfg.secret), *cfg.nodeID)
+	}
+	if err != nil {
+		return rc, err
+	}
+	return rc.WithTLS(tc), nil
+}
+
 // newLogger logs text lines to stderr through a logWriter; the returned
 // func writes out what is queued and must run before the process exits.
 func newLogger(level string) (*slog.Logger, func()) {
@@ -70,7 +98,7 @@ func newLogger(level string) (*slog.Logger, func()) {
 
 // startNode connects to NATS, activates the shards, starts projections (when
 // chAddr is set) and serves HTTP. It returns once the node is ready.
-func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, chAddr string, replicas int) (*node, error) {
+func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target natsTarget, chAddr string, replicas int) (*node, error) {
 	if cfg.secret == nil || len(*cfg.secret) < 16 {
 		return nil, errors.New("ARGUS_SECRET must be set (at least 16 characters), the same on every node")
 	}
@@ -83,14 +111,14 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 	// No reconnect buffer: a publish while disconnected fails at once rather
 	// than landing after reconnecting, when this node may have lost its
 	// shards (a zombie's event must never reach the log).
-	nc, err := nats.Connect(natsURL, nats.Name("argus-"+*cfg.nodeID), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond), nats.ReconnectBufSize(-1),
+	nc, err := nats.Connect(target.url, append([]nats.Option{nats.Name("argus-" + *cfg.nodeID), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond), nats.ReconnectBufSize(-1),
 		// Only the servers it was given: addresses a cluster advertises are
 		// often not reachable from here (containers), and a node told to
 		// use one server must not wander off to another.
-		nats.IgnoreDiscoveredServers())
+		nats.IgnoreDiscoveredServers()}, target.opts...)...)
 	if err != nil {
-		return nil, fmt.Errorf("connect NATS %s: %w", natsURL, err)
+		return nil, fmt.Errorf("connect NATS %s: %w", target.name(), err)
 	}
 	n := &node{cfg: cfg, log: log, nc: nc}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -132,7 +160,11 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, natsURL, 
 	}
 	// Peers reach this node's actors at advertise:peer-port; the engine's
 	// address is also what every PID of this node carries.
-	n.remote = remote.New(peer, remote.NewConfig())
+	rc, err := peerTransport(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	n.remote = remote.New(peer, rc)
 	engine, err := actor.NewEngine(actor.NewEngineConfig().WithRemote(n.remote))
 	if err != nil {
 		return fail(fmt.Errorf("node-to-node transport on %s: %w", peer, err))

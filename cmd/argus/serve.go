@@ -146,22 +146,25 @@ func runServe(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	natsURL := *c.nats
+	var target natsTarget
 	var ns *server.Server
 	if *c.embedded {
-		if ns, err = startEmbedded(ctx, c, log); err != nil {
+		var no embedded.Options
+		if ns, no, err = startEmbedded(ctx, c, log); err != nil {
 			return err
 		}
 		defer ns.Shutdown() // after n.Close below
-		natsURL = embedded.LocalURL(ns)
+		target = inProcess(ns, no)
+	} else if target, err = cfg.nats.external(*c.nats); err != nil {
+		return err
 	}
-	replicas, err := resolveReplicas(ctx, natsURL, ns, *c.replicas, c.configuredSize())
+	replicas, err := resolveReplicas(ctx, target, ns, *c.replicas, c.configuredSize())
 	if err != nil {
 		return err
 	}
 	log.Info("JetStream replicas", "replicas", replicas, "auto", *c.replicas == 0)
 
-	n, err := startNode(ctx, cfg, log, natsURL, *cfg.clickhouse, replicas)
+	n, err := startNode(ctx, cfg, log, target, *cfg.clickhouse, replicas)
 	if err != nil {
 		return err
 	}
@@ -174,14 +177,8 @@ func runServe(args []string) error {
 // startEmbedded starts the embedded NATS server and waits for JetStream: in
 // a cluster that needs a majority of the members, so it waits as long as it
 // takes (logging) until ctx ends.
-func startEmbedded(ctx context.Context, c *serveConfig, log *slog.Logger) (*server.Server, error) {
-	if !events.ValidID(*c.node.nodeID) {
-		return nil, fmt.Errorf("node id %q %s", *c.node.nodeID, events.IDRule)
-	}
-	if err := os.MkdirAll(*c.store, 0o755); err != nil {
-		return nil, err
-	}
-	ns, err := embedded.Start(embedded.Options{
+func startEmbedded(ctx context.Context, c *serveConfig, log *slog.Logger) (*server.Server, embedded.Options, error) {
+	no := embedded.Options{
 		StoreDir:      *c.store,
 		Listen:        *c.listen,
 		Name:          *c.node.nodeID,
@@ -189,12 +186,22 @@ func startEmbedded(ctx context.Context, c *serveConfig, log *slog.Logger) (*serv
 		Routes:        c.routeList(),
 		Logger:        natsLogger{log.With("component", "nats")},
 		Sync:          c.syncMode,
-	})
+	}
+	if !events.ValidID(*c.node.nodeID) {
+		return nil, no, fmt.Errorf("node id %q %s", *c.node.nodeID, events.IDRule)
+	}
+	if err := c.node.nats.embeddedServer(&no, *c.node.secret); err != nil {
+		return nil, no, err
+	}
+	if err := os.MkdirAll(*c.store, 0o755); err != nil {
+		return nil, no, err
+	}
+	ns, err := embedded.Start(no)
 	if err != nil {
-		return nil, fmt.Errorf("embedded NATS: %w", err)
+		return nil, no, fmt.Errorf("embedded NATS: %w", err)
 	}
 	log.Info("embedded NATS started", "url", embedded.LocalURL(ns), "listen", *c.listen,
-		"cluster", *c.cluster, "routes", *c.routes, "store", *c.store, "sync", c.syncMode.String())
+		"cluster", *c.cluster, "routes", *c.routes, "store", *c.store, "sync", c.syncMode.String(), "user", no.User, "tls", no.TLS != nil)
 	for {
 		err := embedded.WaitJetStream(ns, 10*time.Second)
 		if err == nil {
@@ -202,17 +209,17 @@ func startEmbedded(ctx context.Context, c *serveConfig, log *slog.Logger) (*serv
 		}
 		if *c.cluster == "" {
 			ns.Shutdown()
-			return nil, fmt.Errorf("embedded NATS: %w", err)
+			return nil, no, fmt.Errorf("embedded NATS: %w", err)
 		}
 		log.Warn("waiting for the NATS cluster", "err", err)
 		if ctx.Err() != nil {
 			ns.Shutdown()
-			return nil, errors.New("interrupted while waiting for the NATS cluster")
+			return nil, no, errors.New("interrupted while waiting for the NATS cluster")
 		}
 	}
 	log.Info("embedded NATS JetStream ready", "url", embedded.LocalURL(ns),
 		"clustered", ns.JetStreamIsClustered(), "cluster_size", embedded.ClusterSize(ns))
-	return ns, nil
+	return ns, no, nil
 }
 
 // resolveReplicas picks the replicas of streams and buckets: want when > 0;
@@ -221,7 +228,7 @@ func startEmbedded(ctx context.Context, c *serveConfig, log *slog.Logger) (*serv
 // R2): a single server answers "replicas > 1 not supported in non-clustered
 // mode" (1), a cluster of fewer JetStream servers "insufficient resources"
 // or "no suitable peers" (try fewer).
-func resolveReplicas(ctx context.Context, natsURL string, ns *server.Server, want, configured int) (int, error) {
+func resolveReplicas(ctx context.Context, target natsTarget, ns *server.Server, want, configured int) (int, error) {
 	if want > 0 {
 		return want, nil
 	}
@@ -231,9 +238,9 @@ func resolveReplicas(ctx context.Context, natsURL string, ns *server.Server, wan
 		// loses its quorum with the first node that dies.
 		return min(3, max(configured, embedded.ClusterSize(ns))), nil
 	}
-	nc, err := nats.Connect(natsURL, nats.Name("argus-replicas-probe"))
+	nc, err := nats.Connect(target.url, append([]nats.Option{nats.Name("argus-replicas-probe")}, target.opts...)...)
 	if err != nil {
-		return 0, fmt.Errorf("connect NATS %s: %w", natsURL, err)
+		return 0, fmt.Errorf("connect NATS %s: %w", target.name(), err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)

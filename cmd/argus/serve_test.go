@@ -65,13 +65,13 @@ func TestResolveReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer single.Shutdown()
-	if r, err := resolveReplicas(ctx, single.ClientURL(), nil, 2, 1); err != nil || r != 2 {
+	if r, err := resolveReplicas(ctx, natsTarget{url: single.ClientURL()}, nil, 2, 1); err != nil || r != 2 {
 		t.Fatalf("explicit: %d %v", r, err)
 	}
-	if r, err := resolveReplicas(ctx, single.ClientURL(), single, 0, 1); err != nil || r != 1 {
+	if r, err := resolveReplicas(ctx, natsTarget{url: single.ClientURL()}, single, 0, 1); err != nil || r != 1 {
 		t.Fatalf("embedded single: %d %v", r, err)
 	}
-	if r, err := resolveReplicas(ctx, single.ClientURL(), nil, 0, 1); err != nil || r != 1 {
+	if r, err := resolveReplicas(ctx, natsTarget{url: single.ClientURL()}, nil, 0, 1); err != nil || r != 1 {
 		t.Fatalf("external single: %d %v", r, err)
 	}
 
@@ -102,10 +102,10 @@ func TestResolveReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if r, err := resolveReplicas(ctx, servers[1].ClientURL(), servers[1], 0, 3); err != nil || r != 3 {
+	if r, err := resolveReplicas(ctx, natsTarget{url: servers[1].ClientURL()}, servers[1], 0, 3); err != nil || r != 3 {
 		t.Fatalf("embedded cluster: %d %v", r, err)
 	}
-	if r, err := resolveReplicas(ctx, servers[2].ClientURL(), nil, 0, 3); err != nil || r != 3 {
+	if r, err := resolveReplicas(ctx, natsTarget{url: servers[2].ClientURL()}, nil, 0, 3); err != nil || r != 3 {
 		t.Fatalf("external cluster: %d %v", r, err)
 	}
 }

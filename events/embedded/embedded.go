@@ -3,6 +3,7 @@
 package embedded
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -40,6 +41,14 @@ type Options struct {
 	// Sync is when the file store fsyncs (zero: JetStream's default, every
 	// 2 minutes). See sync.go.
 	Sync Sync
+	// User and Password are required of every client and route (routes
+	// present them too). Without them the server listens on loopback only:
+	// a non-loopback listener without auth refuses to start.
+	User, Password string
+	// TLS is the client listener's TLS and RouteTLS the routes' (both
+	// ends verify: see natsauth.Config.ServerTLS); nil: plain TCP.
+	// Connections from inside the process (nats.InProcessServer) skip TLS.
+	TLS, RouteTLS *tls.Config
 }
 
 // Start starts the server and waits until it accepts connections. A
@@ -89,6 +98,17 @@ func serverOptions(o Options) (*server.Options, error) {
 	if err := o.Sync.apply(opts); err != nil {
 		return nil, err
 	}
+	if (o.User == "") != (o.Password == "") {
+		return nil, errors.New("nats auth: a user and a password go together")
+	}
+	if o.User == "" && !isLoopback(host) {
+		return nil, fmt.Errorf("nats listen %q: refusing to listen beyond loopback without authentication (give a user and password)", o.Listen)
+	}
+	opts.Username, opts.Password = o.User, o.Password
+	if o.TLS != nil {
+		opts.TLSConfig, opts.TLSTimeout = o.TLS, 2
+		opts.TLSVerify = o.TLS.ClientAuth == tls.RequireAndVerifyClientCert
+	}
 	if o.ClusterListen == "" {
 		if len(o.Routes) > 0 {
 			return nil, errors.New("nats routes need a cluster listen address")
@@ -105,11 +125,23 @@ func serverOptions(o Options) (*server.Options, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nats cluster listen %q: %w", o.ClusterListen, err)
 	}
-	opts.Cluster = server.ClusterOpts{Name: ClusterName, Host: ch, Port: cp}
+	if o.User == "" && !isLoopback(ch) {
+		return nil, fmt.Errorf("nats cluster listen %q: refusing to listen beyond loopback without authentication (give a user and password)", o.ClusterListen)
+	}
+	opts.Cluster = server.ClusterOpts{Name: ClusterName, Host: ch, Port: cp, Username: o.User, Password: o.Password}
+	if o.RouteTLS != nil {
+		if o.RouteTLS.RootCAs == nil {
+			return nil, errors.New("nats route TLS needs a CA (--nats-tls-ca) that signed every member's certificate")
+		}
+		opts.Cluster.TLSConfig, opts.Cluster.TLSTimeout = o.RouteTLS, 2
+	}
 	for _, r := range o.Routes {
 		u, err := ParseRoute(r)
 		if err != nil {
 			return nil, err
+		}
+		if o.User != "" && u.User == nil { // solicited routes present the cluster's credentials
+			u.User = url.UserPassword(o.User, o.Password)
 		}
 		opts.Routes = append(opts.Routes, u)
 	}
@@ -209,6 +241,15 @@ func ClusterSize(s *server.Server) int {
 		n = 1
 	}
 	return n
+}
+
+// isLoopback: host is a loopback address or name.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func splitHostPort(hp, defHost string, defPort int) (string, int, error) {

@@ -33,15 +33,37 @@ func TestOptionsValidation(t *testing.T) {
 	if _, err := serverOptions(Options{Name: "a", Routes: []string{"nats://x:1"}}); err == nil {
 		t.Fatal("routes without a cluster listen accepted")
 	}
-	if _, err := serverOptions(Options{Name: "a", ClusterListen: ":6222", Routes: []string{"http://x:1"}}); err == nil {
+	if _, err := serverOptions(Options{Name: "a", ClusterListen: ":6222", Routes: []string{"http://x:1"}, User: "u", Password: "p"}); err == nil {
 		t.Fatal("http route accepted")
 	}
-	o, err := serverOptions(Options{Name: "a", ClusterListen: ":6222", Routes: []string{"nats://argus-0.argus.ns.svc:6222", "argus-1:6222"}})
+	o, err := serverOptions(Options{Name: "a", ClusterListen: ":6222", Routes: []string{"nats://argus-0.argus.ns.svc:6222", "argus-1:6222"}, User: "u", Password: "p"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(o.Routes) != 2 || o.Routes[1].String() != "nats://argus-1:6222" || o.Cluster.Name != ClusterName || o.Cluster.Port != 6222 {
+	if len(o.Routes) != 2 || o.Routes[1].String() != "nats://u:p@argus-1:6222" || o.Cluster.Name != ClusterName || o.Cluster.Port != 6222 ||
+		o.Cluster.Username != "u" || o.Username != "u" {
 		t.Fatalf("%+v %v", o.Cluster, o.Routes)
+	}
+}
+
+// Beyond loopback, a server without credentials does not start.
+func TestNoAuthOnlyOnLoopback(t *testing.T) {
+	for _, o := range []Options{
+		{Listen: "0.0.0.0:4222"},
+		{Listen: ":4222"},
+		{Listen: "127.0.0.1:4222", Name: "a", ClusterListen: "0.0.0.0:6222", Routes: []string{"nats://x:6222"}},
+	} {
+		if _, err := serverOptions(o); err == nil || !strings.Contains(err.Error(), "without authentication") {
+			t.Errorf("%+v: %v, want a refusal", o, err)
+		}
+	}
+	for _, l := range []string{"127.0.0.1:0", "localhost:4222", "[::1]:4222"} {
+		if _, err := serverOptions(Options{Listen: l}); err != nil {
+			t.Errorf("%s: %v", l, err)
+		}
+	}
+	if _, err := serverOptions(Options{Listen: "0.0.0.0:4222", User: "u"}); err == nil {
+		t.Error("a user without a password accepted")
 	}
 }
 

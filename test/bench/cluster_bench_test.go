@@ -571,7 +571,7 @@ func BenchmarkClusterFailover(b *testing.B) {
 	// (3) The same cluster with segment history: every plan gets days of
 	// 60 s segments in the index (R3), then more kills.
 	days := clusterHistoryDays()
-	nc, err := nats.Connect(nodes[0].NATS + "," + nodes[1].NATS + "," + nodes[2].NATS)
+	nc, err := nats.Connect(nodes[0].NATS+","+nodes[1].NATS+","+nodes[2].NATS, testenv.NodeNATS())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,7 +17,20 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/argus-vms/argus/events/natsauth"
+	"github.com/nats-io/nats.go"
 )
+
+// Secret is the cluster secret of every node the tests start.
+const Secret = "test-secret-0123456789abcdef"
+
+// NodeNATS are the options that connect to the embedded NATS of a node the
+// tests started (credentials derived from Secret).
+func NodeNATS() nats.Option {
+	d := natsauth.Derived([]byte(Secret))
+	return nats.UserInfo(d.User, d.Password)
+}
 
 var (
 	buildOnce sync.Once
@@ -163,7 +176,7 @@ func StartDev(t testing.TB, o NodeOptions) *Node {
 	if o.ClickHouse == "" {
 		o.ClickHouse = "none" // keep dev from starting a clickhouse-server of its own
 	}
-	n.Env = append(os.Environ(), "ARGUS_ADMIN_KEY="+n.AdminKey, "ARGUS_SECRET=test-secret-0123456789abcdef", "ARGUS_CLICKHOUSE="+o.ClickHouse)
+	n.Env = append(os.Environ(), "ARGUS_ADMIN_KEY="+n.AdminKey, "ARGUS_SECRET="+Secret, "ARGUS_CLICKHOUSE="+o.ClickHouse)
 	n.Env = append(n.Env, o.Env...)
 	n.start()
 	return n

@@ -58,7 +58,7 @@ func StartCluster(t testing.TB, n int, o ClusterOptions) *Cluster {
 				"--nats-routes", strings.Join(routes, ","))
 		}
 		node.args = append(node.args, o.Args...)
-		node.Env = append(os.Environ(), "ARGUS_ADMIN_KEY="+node.AdminKey, "ARGUS_SECRET=test-secret-0123456789abcdef", "ARGUS_CLICKHOUSE="+o.ClickHouse)
+		node.Env = append(os.Environ(), "ARGUS_ADMIN_KEY="+node.AdminKey, "ARGUS_SECRET="+Secret, "ARGUS_CLICKHOUSE="+o.ClickHouse)
 		node.Env = append(node.Env, o.Env...)
 		c.Nodes = append(c.Nodes, node)
 	}

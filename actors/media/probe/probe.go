@@ -5,6 +5,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"github.com/argus-vms/argus/actors/media/camurl"
 	"net"
 	"net/url"
 	"time"
@@ -20,9 +21,7 @@ func Describe(ctx context.Context, rawURL, username, password string) error {
 	if err != nil {
 		return fmt.Errorf("bad url: %w", err)
 	}
-	if username != "" || password != "" {
-		u.User = url.UserPassword(username, password)
-	}
+	camurl.Join((*url.URL)(u), username, password)
 	timeout := 5 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/argus-vms/argus/actors/media/camurl"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -117,7 +118,7 @@ func Start(cfg Config, h Handler) *Puller {
 		done: make(chan struct{}),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	p.redacted = Redact(cfg.URL)
+	p.redacted = camurl.Redact(cfg.URL)
 	p.log = log.With("component", "pull", "url", p.redacted)
 	go p.run()
 	return p
@@ -146,31 +147,13 @@ func IsAuthError(err error) bool {
 	return false
 }
 
-// Redact returns rawURL without user info, for logs.
-func Redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		// Do not echo something that may hold a password.
-		if i := strings.LastIndex(rawURL, "@"); i >= 0 {
-			if j := strings.Index(rawURL, "://"); j >= 0 && j < i {
-				return rawURL[:j+3] + rawURL[i+1:]
-			}
-		}
-		return rawURL
-	}
-	u.User = nil
-	return u.String()
-}
-
 func (p *Puller) prepare() error {
 	u, err := base.ParseURL(p.cfg.URL)
 	if err != nil {
 		// The parse error may quote the URL: do not wrap it.
 		return fmt.Errorf("invalid camera URL %q", p.redacted)
 	}
-	if p.cfg.Username != "" {
-		u.User = url.UserPassword(p.cfg.Username, p.cfg.Password)
-	}
+	camurl.Join((*url.URL)(u), p.cfg.Username, p.cfg.Password)
 	p.u = u
 	switch strings.ToLower(p.cfg.Transport) {
 	case "", "tcp":

@@ -298,14 +298,3 @@ func TestPullBadConfig(t *testing.T) {
 		t.Errorf("err %v", r.discs[0].err)
 	}
 }
-
-func TestRedact(t *testing.T) {
-	for in, want := range map[string]string{
-		"rtsp://u:p@h:554/x?y=1": "rtsp://h:554/x?y=1",
-		"rtsp://h/x":             "rtsp://h/x",
-	} {
-		if got := Redact(in); got != want {
-			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
