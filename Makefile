@@ -11,7 +11,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := clickhouse-server clickhouse-client protobuf-compiler ffmpeg
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all deps build run test bench generate lint clean
+.PHONY: all deps build run test bench fuzz generate lint clean
 
 all: build
 
@@ -40,6 +40,26 @@ test: deps
 bench: deps build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/
 	$(GO) test -count=1 -run '^$$' -bench 'MP4TTFB|RecorderCPU' -benchtime 1x -timeout 20m ./actors/media/playback/ ./actors/media/record/
+
+# Each fuzz target explores for FUZZTIME (go test -fuzz takes one target per
+# run); their seed corpora (testdata/fuzz/) run as plain tests in `make test`.
+# The playback package records its fixtures first (about 30 s, in each
+# worker); its execs are slow, so its new inputs are minimized for 3 s, not 60.
+FUZZTIME ?= 30s
+fuzz: deps
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckScalars$$' -fuzztime $(FUZZTIME) ./gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseDeviceURL$$' -fuzztime $(FUZZTIME) ./gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckLabels$$' -fuzztime $(FUZZTIME) ./gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseIfMatch$$' -fuzztime $(FUZZTIME) ./gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseLabelFilter$$' -fuzztime $(FUZZTIME) ./gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzRegisterCommand$$' -fuzztime $(FUZZTIME) ./gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzUpdateCommand$$' -fuzztime $(FUZZTIME) ./gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzPutPlan$$' -fuzztime $(FUZZTIME) ./gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzPlaybackRange$$' -fuzztime $(FUZZTIME) ./gateway/
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime $(FUZZTIME) ./actors/media/relay/
+	$(GO) test -run '^$$' -fuzz '^FuzzRequestURL$$' -fuzztime $(FUZZTIME) ./actors/media/relay/
+	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./actors/media/playback/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./actors/media/token/
 
 generate: deps
 	protoc --plugin=protoc-gen-go=$$($(GO) tool -n protoc-gen-go) \

@@ -33,6 +33,17 @@ func TypeOf(env *pb.Envelope) string {
 	return kind + "." + rest
 }
 
+// KindOfType is the aggregate kind events of type t are appended to: the
+// type's first word, except the viewing audit's stream.viewed and
+// recording.viewed, which are facts of kind "view".
+func KindOfType(t string) string {
+	if strings.HasSuffix(t, ".viewed") {
+		return KindView
+	}
+	k, _, _ := strings.Cut(t, ".")
+	return k
+}
+
 var jsonOpts = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false}
 
 // DataJSON is the event payload as JSON with every secret removed: any field

@@ -47,6 +47,7 @@ const (
 	KindStream = "stream" // one per device channel: id "<device>~<channel>"
 	KindPlan   = "plan"   // recording plan, one per device channel: id "<device>~<channel>"
 	KindShard  = "shard"  // ownership of a shard: id "<n>", in shard n
+	KindView   = "view"   // viewing audit facts of a device channel: id "<device>~<channel>"
 )
 
 // ShardRef is the aggregate that records who owns shard n.
@@ -81,7 +82,7 @@ func ValidAggregateID(kind, id string) bool {
 	switch kind {
 	case KindDevice:
 		return ValidID(id)
-	case KindStream, KindPlan:
+	case KindStream, KindPlan, KindView:
 		_, _, ok := ParseChannelID(id)
 		return ok
 	case KindShard:

@@ -134,6 +134,20 @@ func (s *Store) AppendInTerm(ctx context.Context, ref Ref, env *pb.Envelope, las
 	return seq, err
 }
 
+// AppendFact stores env on ref's subject with no sequence check: a fact
+// about something that happened (a view), not a decision of the
+// aggregate's owner, so no term fences it. Retries reuse the event id.
+func (s *Store) AppendFact(ctx context.Context, ref Ref, env *pb.Envelope) (uint64, error) {
+	if !ValidAggregateID(ref.Kind, ref.ID) {
+		return 0, ErrInvalidID
+	}
+	data, err := proto.Marshal(env)
+	if err != nil {
+		return 0, err
+	}
+	return s.publishRetry(ctx, ref.Subject(), data, env.EventId, nil, 0, nil)
+}
+
 // expectation is the sequence check of an append: the last sequence of
 // subject ("" = the appended subject) must be seq.
 type expectation struct {

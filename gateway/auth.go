@@ -37,6 +37,9 @@ func bearer(h string) (string, bool) {
 	return tok, tok != ""
 }
 
+// AdminKeyID is the key id of the configured admin key (ARGUS_ADMIN_KEY).
+const AdminKeyID = "admin"
+
 // authenticate resolves a presented key: the admin key (constant-time
 // comparison of SHA-256 digests, so neither length nor content leaks) or a
 // managed key from the KeyStore.
@@ -44,7 +47,7 @@ func (s *Server) authenticate(key string) (Principal, bool) {
 	if s.adminHash != nil {
 		h := sha256.Sum256([]byte(key))
 		if subtle.ConstantTimeCompare(h[:], s.adminHash) == 1 {
-			return Principal{KeyID: "admin", Name: "admin", Role: RoleAdmin}, true
+			return Principal{KeyID: AdminKeyID, Name: "admin", Role: RoleAdmin}, true
 		}
 	}
 	if s.keys != nil {

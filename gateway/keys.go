@@ -15,12 +15,20 @@ import (
 	"time"
 
 	"github.com/argus-vms/argus/events"
+	"github.com/argus-vms/argus/events/kvwatch"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // KeyBucket is the NATS KV bucket holding the API keys (hashes only).
 const KeyBucket = "argus_keys"
+
+// keyCheck is how often the key watcher asks the server for the bucket's
+// last revision. Keys change rarely, so silence cannot tell a stuck watch;
+// this can: a key deleted on one node is refused on every node within
+// keyCheck + the watcher's lag (500ms) + a new watch, about 1.2 s, even
+// when the node's watch was stuck.
+const keyCheck = 500 * time.Millisecond
 
 // Role is what a key may do. Each role includes the ones below it.
 type Role string
@@ -83,6 +91,9 @@ func (s storedKey) info() KeyInfo {
 type KeyStore struct {
 	kv  jetstream.KeyValue
 	log *slog.Logger
+	// initial collects a watch's initial values, swapped in as a whole
+	// once they are in (only the watcher's goroutine touches it).
+	initial map[string]storedKey
 
 	mu     sync.RWMutex
 	byHash map[[sha256.Size]byte]storedKey
@@ -105,21 +116,20 @@ func NewKeyStore(ctx context.Context, js jetstream.JetStream, replicas int) (*Ke
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	ks := &KeyStore{
-		kv:     kv,
-		log:    slog.Default(),
-		byHash: map[[sha256.Size]byte]storedKey{},
-		byID:   map[string]storedKey{},
-		gone:   map[string]struct{}{},
-		cancel: cancel,
-		done:   make(chan struct{}),
-	}
-	w, err := kv.WatchAll(wctx)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("gateway: watch %s: %w", KeyBucket, err)
+		kv:      kv,
+		log:     slog.Default(),
+		initial: map[string]storedKey{},
+		byHash:  map[[sha256.Size]byte]storedKey{},
+		byID:    map[string]storedKey{},
+		gone:    map[string]struct{}{},
+		cancel:  cancel,
+		done:    make(chan struct{}),
 	}
 	ready := make(chan struct{})
-	go ks.run(wctx, w, ready)
+	readyOnce := sync.OnceFunc(func() { close(ready) })
+	w := kvwatch.New(kv, ks.apply, kvwatch.WithLog(ks.log), kvwatch.WithServerCheck(keyCheck),
+		kvwatch.OnCurrent(func() { ks.current(); readyOnce() }))
+	go func() { defer close(ks.done); w.Run(wctx) }()
 	select {
 	case <-ready:
 		return ks, nil
@@ -145,75 +155,34 @@ func openKeyBucket(ctx context.Context, js jetstream.JetStream, replicas int) (j
 	return kv, nil
 }
 
-// run applies watcher updates until Close. If the watcher ends on its own
-// (connection closed), it watches again and rebuilds the index.
-func (ks *KeyStore) run(ctx context.Context, w jetstream.KeyWatcher, ready chan struct{}) {
-	defer close(ks.done)
-	readyOnce := sync.OnceFunc(func() { close(ready) })
-	backoff := 100 * time.Millisecond
-	for {
-		ks.consume(ctx, w, readyOnce)
-		_ = w.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			if backoff < 5*time.Second {
-				backoff *= 2
-			}
-			var err error
-			if w, err = ks.kv.WatchAll(ctx); err == nil {
-				break
-			}
-			ks.log.Warn("api key watcher: rewatch failed", "bucket", KeyBucket, "err", err)
+// apply is the watcher's callback. Initial values are collected aside (a
+// watch started again delivers them all again) and swapped in by current.
+func (ks *KeyStore) apply(e jetstream.KeyValueEntry, initial bool) {
+	var sk storedKey
+	put := e.Operation() == jetstream.KeyValuePut
+	if put {
+		if err := json.Unmarshal(e.Value(), &sk); err != nil || sk.ID == "" {
+			ks.log.Warn("api key watcher: bad entry ignored", "bucket", KeyBucket, "key", e.Key(), "err", err)
+			return
 		}
+		sk.ID = e.Key()
+	}
+	switch {
+	case initial && put:
+		ks.initial[e.Key()] = sk
+	case initial:
+		delete(ks.initial, e.Key())
+	case put:
+		ks.add(sk)
+	default:
+		ks.remove(e.Key())
 	}
 }
 
-// consume reads one watcher. The initial values are collected aside and
-// swapped in at the end-of-initial-values marker.
-func (ks *KeyStore) consume(ctx context.Context, w jetstream.KeyWatcher, ready func()) {
-	initial := map[string]storedKey{}
-	initDone := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if e == nil {
-				if !initDone {
-					initDone = true
-					ks.replace(initial)
-					ready()
-				}
-				continue
-			}
-			var sk storedKey
-			put := e.Operation() == jetstream.KeyValuePut
-			if put {
-				if err := json.Unmarshal(e.Value(), &sk); err != nil || sk.ID == "" {
-					ks.log.Warn("api key watcher: bad entry ignored", "bucket", KeyBucket, "key", e.Key(), "err", err)
-					continue
-				}
-				sk.ID = e.Key()
-			}
-			switch {
-			case !initDone && put:
-				initial[e.Key()] = sk
-			case !initDone:
-				delete(initial, e.Key())
-			case put:
-				ks.add(sk)
-			default:
-				ks.remove(e.Key())
-			}
-		}
-	}
+// current swaps in the index built from a watch's initial values.
+func (ks *KeyStore) current() {
+	ks.replace(ks.initial)
+	ks.initial = map[string]storedKey{}
 }
 
 func (ks *KeyStore) replace(entries map[string]storedKey) {
@@ -363,4 +332,13 @@ func newAPIKey() (string, error) {
 		return "", err
 	}
 	return keyPrefix + hex.EncodeToString(b[:]), nil
+}
+
+// Has reports whether the key with id exists (tokens minted by a deleted
+// key are refused: token.Signer.KeyCheck).
+func (ks *KeyStore) Has(id string) bool {
+	ks.mu.RLock()
+	defer ks.mu.RUnlock()
+	_, ok := ks.byID[id]
+	return ok
 }

@@ -10,24 +10,13 @@ import (
 	"time"
 
 	"github.com/argus-vms/argus/test/testenv"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 func newKeyStore(t *testing.T, url string) (*KeyStore, jetstream.JetStream) {
 	t.Helper()
-	nc := testenv.Connect(t, url)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ks, err := NewKeyStore(ctx, js, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ks.Close)
-	return ks, js
+	return newKeyStoreR(t, url, 1)
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -143,3 +132,128 @@ func TestRoles(t *testing.T) {
 }
 
 func testNATS(t *testing.T) string { return testenv.NATS(t) }
+
+// A key deleted on one node is refused on another within 2 s even when the
+// other node's watch is stuck: the server holding its watch's consumer died,
+// and an ordered consumer on a dead server goes silent rather than failing.
+func TestKeyDeleteReachesStuckWatch(t *testing.T) {
+	servers := testenv.NewNATSCluster(t, 3)
+	byName := map[string]*server.Server{}
+	for _, s := range servers {
+		byName[s.Name()] = s
+	}
+	ctx := context.Background()
+
+	// B reaches NATS through s1 only; the consumer of its watch must live
+	// on another server, the one that will die.
+	var b *KeyStore
+	var victim *server.Server
+	for attempt := 0; victim == nil; attempt++ {
+		if attempt == 10 {
+			t.Fatal("every watch consumer of B was placed on B's own server")
+		}
+		nc := testenv.Connect(t, servers[0].ClientURL())
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := keyConsumers(t, js)
+		ks, err := NewKeyStore(ctx, js, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(ks.Close)
+		for name, host := range keyConsumers(t, js) {
+			if _, old := before[name]; !old && host != servers[0].Name() {
+				b, victim = ks, byName[host]
+			}
+		}
+		if victim == nil {
+			ks.Close()
+		}
+	}
+	// A reaches NATS through the server that stays up and B does not use.
+	var aURL string
+	for _, s := range servers[1:] {
+		if s != victim {
+			aURL = s.ClientURL()
+		}
+	}
+	a, _ := newKeyStoreR(t, aURL, 3)
+
+	info, key, err := a.Create(ctx, "ci", RoleOperator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "key on node B", func() bool { _, ok := b.Lookup(key); return ok })
+
+	killed := time.Now()
+	victim.Shutdown()
+	// The victim may have led the bucket: try again until the next leader
+	// answers (a request lost with the old one is never answered).
+	for {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		err = a.Delete(actx, info.ID)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Since(killed) > 10*time.Second {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	deleted := time.Now()
+	for {
+		if _, ok := b.Lookup(key); !ok {
+			break
+		}
+		if time.Since(deleted) > 2*time.Second {
+			t.Fatalf("key deleted on A still works on B 2 s after the delete (%s after its watch's server died)", time.Since(killed).Round(time.Millisecond))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("deleted %s after the server died; refused on B %s after the delete", deleted.Sub(killed).Round(time.Millisecond), time.Since(deleted).Round(time.Millisecond))
+}
+
+func newKeyStoreR(t *testing.T, url string, replicas int) (*KeyStore, jetstream.JetStream) {
+	t.Helper()
+	js, err := jetstream.New(testenv.Connect(t, url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ks, err := NewKeyStore(ctx, js, replicas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ks.Close)
+	return ks, js
+}
+
+// keyConsumers maps every consumer of the key bucket's stream to the server
+// that runs it.
+func keyConsumers(t *testing.T, js jetstream.JetStream) map[string]string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out := map[string]string{}
+	st, err := js.Stream(ctx, "KV_"+KeyBucket)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return out
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := st.ListConsumers(ctx)
+	for ci := range l.Info() {
+		if ci.Cluster != nil {
+			out[ci.Name] = ci.Cluster.Leader
+		}
+	}
+	if err := l.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

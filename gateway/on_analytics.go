@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
+	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/projections"
 	"github.com/labstack/echo/v4"
 )
@@ -33,6 +35,7 @@ type AnalyticsQueries interface {
 	RecordingStats(ctx context.Context, from, to time.Time, groupBy string) ([]projections.RecordingsItem, error)
 	EventCounts(ctx context.Context, from, to time.Time, interval time.Duration) ([]projections.EventsItem, error)
 	StreamStats(ctx context.Context, from, to time.Time) ([]projections.StreamsItem, error)
+	ViewAudit(ctx context.Context, from, to time.Time, device, keyID string, limit int) ([]projections.AuditItem, error)
 }
 
 // analyticsQueryTimeout bounds one analytics query.
@@ -159,6 +162,30 @@ func (s *Server) analyticsEvents(c echo.Context) error {
 func (s *Server) analyticsStreams(c echo.Context) error {
 	return s.analyticsQuery(c, "streams", func(ctx context.Context, q AnalyticsQueries, from, to time.Time) (any, *Problem, error) {
 		items, err := q.StreamStats(ctx, from, to)
+		return items, nil, err
+	})
+}
+
+// GET /v1/analytics/audit?from=&to=[&device=][&key=][&limit=]: who
+// watched what — the live views and playbacks that started in the window.
+func (s *Server) analyticsAudit(c echo.Context) error {
+	device, key := c.QueryParam("device"), c.QueryParam("key")
+	if device != "" && !events.ValidID(device) {
+		return badRequest("device", "device %s", events.IDRule)
+	}
+	if key != "" && !events.ValidID(key) {
+		return badRequest("key", "key must be a key id (%s)", events.IDRule)
+	}
+	limit := 1000
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return badRequest("limit", "limit must be 1..10000")
+		}
+		limit = n
+	}
+	return s.analyticsQuery(c, "audit", func(ctx context.Context, q AnalyticsQueries, from, to time.Time) (any, *Problem, error) {
+		items, err := q.ViewAudit(ctx, from, to, device, key, limit)
 		return items, nil, err
 	})
 }

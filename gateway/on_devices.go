@@ -299,7 +299,7 @@ func updateCommand(id string, body []byte) (*pb.UpdateDevice, *Problem) {
 	}
 	for _, k := range sortedKeys(patch) {
 		if !patchFields[k] {
-			return nil, badRequest(k, "unknown field %q", k)
+			return nil, unknownMember(k)
 		}
 	}
 	cmd := &pb.UpdateDevice{Id: id}

@@ -164,9 +164,9 @@ func parseEventQuery(q url.Values, withLimit bool, lastEventID string) (eventQue
 		return eq, p
 	}
 	switch eq.Kind {
-	case "", events.KindDevice, events.KindStream, events.KindPlan, events.KindShard:
+	case "", events.KindDevice, events.KindStream, events.KindPlan, events.KindShard, events.KindView:
 	default:
-		return eq, badRequest("kind", "kind must be one of device, stream, plan, shard")
+		return eq, badRequest("kind", "kind must be one of device, stream, plan, shard, view")
 	}
 	if eq.Type, p = single(q, "type"); p != nil {
 		return eq, p
@@ -175,7 +175,7 @@ func parseEventQuery(q url.Values, withLimit bool, lastEventID string) (eventQue
 		if !eventTypes[eq.Type] {
 			return eq, badRequest("type", "type must be an event type such as device.registered")
 		}
-		k, _, _ := strings.Cut(eq.Type, ".")
+		k := events.KindOfType(eq.Type)
 		if eq.Kind == "" {
 			eq.Kind = k
 		} else if eq.Kind != k {

@@ -24,7 +24,10 @@ type Live struct {
 	Signer    *token.Signer
 	Advertise string // host (or host:port) clients reach this node at
 	RTSPPort  int    // the node's RTSP relay port
+	RTSPSPort int    // the node's RTSPS port (0: none)
 	HTTPPort  int    // the node's HTTP port as clients reach it
+	// HTTPScheme is "https" when the API is served over TLS ("" = http).
+	HTTPScheme string
 	// HLS returns the HLS handler of a device channel, starting the stream
 	// on demand; the handler serves paths relative to /hls/<device>/<ch>/.
 	HLS func(ctx context.Context, device string, channel int) (http.Handler, error)
@@ -34,13 +37,51 @@ type Live struct {
 	// Live URLs then point at the owner and media requests are redirected
 	// there. nil: everything is local.
 	Owner func(device string) (o OwnerInfo, local bool)
+	// TokenTTL is the default lifetime of a live or playback token, and
+	// MaxTokenTTL the longest a caller may ask for (zero: 5 min and 24 h).
+	TokenTTL, MaxTokenTTL time.Duration
+}
+
+// tokenTTLs are the default and longest token lifetimes in force.
+func (l *Live) tokenTTLs() (def, max time.Duration) {
+	def, max = l.TokenTTL, l.MaxTokenTTL
+	if def <= 0 {
+		def = 5 * time.Minute
+	}
+	if max <= 0 {
+		max = 24 * time.Hour
+	}
+	return min(def, max), max
+}
+
+// tokenTTL reads ?ttl= (seconds) within the limits in force.
+func (s *Server) tokenTTL(c echo.Context) (time.Duration, *Problem) {
+	def, max := s.live.tokenTTLs()
+	v := c.QueryParam("ttl")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || time.Duration(n)*time.Second > max {
+		return 0, badRequest("ttl", "ttl must be seconds between 1 and %d", int(max/time.Second))
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 // OwnerInfo is where clients reach the node that owns a device.
 type OwnerInfo struct {
-	Node     string
-	HTTPBase string // like http://10.0.0.2:8080
-	RTSPBase string // like rtsp://10.0.0.2:8554
+	Node      string
+	HTTPBase  string // like http://10.0.0.2:8080
+	RTSPBase  string // like rtsp://10.0.0.2:8554
+	RTSPSBase string // like rtsps://10.0.0.2:8322; "" when it serves no RTSPS
+}
+
+// RTSPSBase is the node's RTSPS base URL at host, "" without RTSPS.
+func (l *Live) RTSPSBase(host string) string {
+	if l.RTSPSPort == 0 {
+		return ""
+	}
+	return fmt.Sprintf("rtsps://%s:%d", host, l.RTSPSPort)
 }
 
 // remoteOwner is the device's owner when another node hosts it.
@@ -76,11 +117,6 @@ type StreamInfo struct {
 	Since       time.Time `json:"since"`
 }
 
-const (
-	defaultLiveTTL = 300
-	maxLiveTTL     = 24 * 3600
-)
-
 // channelParam reads {ch}: 1..64.
 func channelParam(c echo.Context) (int, *Problem) {
 	ch, err := strconv.Atoi(c.Param("ch"))
@@ -110,13 +146,9 @@ func (s *Server) liveURLs(c echo.Context) error {
 	if p != nil {
 		return p
 	}
-	ttl := defaultLiveTTL
-	if v := c.QueryParam("ttl"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLiveTTL {
-			return badRequest("ttl", "ttl must be seconds between 1 and %d", maxLiveTTL)
-		}
-		ttl = n
+	ttl, p := s.tokenTTL(c)
+	if p != nil {
+		return p
 	}
 	r, err := s.ask(c, id, &pb.GetDevice{Id: id})
 	if err != nil {
@@ -128,8 +160,8 @@ func (s *Server) liveURLs(c echo.Context) error {
 	if ch > int(r.GetDevice().GetChannels()) {
 		return problem(http.StatusNotFound, "channel", "device %s has %d channel(s)", id, r.GetDevice().GetChannels())
 	}
-	expires := time.Now().Add(time.Duration(ttl) * time.Second).Truncate(time.Second)
-	tok := url.QueryEscape(s.live.Signer.Sign(id, ch, expires))
+	expires := time.Now().Add(ttl).Truncate(time.Second)
+	tok := url.QueryEscape(s.live.Signer.Sign(token.Claims{Kind: token.Live, Device: id, Channel: ch, Expires: expires, KeyID: callerID(c)}))
 	host := s.live.Advertise
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -137,21 +169,27 @@ func (s *Server) liveURLs(c echo.Context) error {
 	if strings.Contains(host, ":") { // IPv6 literal
 		host = "[" + host + "]"
 	}
-	rtspBase := fmt.Sprintf("rtsp://%s:%d", host, s.live.RTSPPort)
-	httpBase := fmt.Sprintf("http://%s:%d", host, s.live.HTTPPort)
+	scheme := cmp.Or(s.live.HTTPScheme, "http")
+	rtspBase, rtspsBase := fmt.Sprintf("rtsp://%s:%d", host, s.live.RTSPPort), s.live.RTSPSBase(host)
+	httpBase := fmt.Sprintf("%s://%s:%d", scheme, host, s.live.HTTPPort)
 	node := s.node
 	if o, remote := s.remoteOwner(id); remote {
 		if o.RTSPBase == "" || o.HTTPBase == "" {
 			return unavailable("the node hosting this device is unknown; retry")
 		}
 		rtspBase, httpBase, node = strings.TrimSuffix(o.RTSPBase, "/"), strings.TrimSuffix(o.HTTPBase, "/"), o.Node
+		rtspsBase = strings.TrimSuffix(o.RTSPSBase, "/")
 	}
-	return writeJSON(c, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"rtsp_url":   fmt.Sprintf("%s/live/%s/%d?token=%s", rtspBase, id, ch, tok),
 		"hls_url":    fmt.Sprintf("%s/hls/%s/%d/index.m3u8?token=%s", httpBase, id, ch, tok),
 		"expires_at": formatTime(expires),
 		"node":       node,
-	})
+	}
+	if rtspsBase != "" {
+		out["rtsps_url"] = fmt.Sprintf("%s/live/%s/%d?token=%s", rtspsBase, id, ch, tok)
+	}
+	return writeJSON(c, http.StatusOK, out)
 }
 
 // GET /v1/streams: the active streams of every node (each node's own with
@@ -211,9 +249,11 @@ func (s *Server) serveHLS(c echo.Context) error {
 	if s.live.HLS == nil {
 		return problem(http.StatusNotFound, "", "HLS is not served by this node")
 	}
-	if err := s.live.Signer.Check(c.QueryParam("token"), id, ch, time.Now()); err != nil {
+	claims, err := s.live.Signer.CheckLive(c.QueryParam("token"), id, ch, time.Now())
+	if err != nil {
 		return problem(http.StatusForbidden, "token", "stream token refused: %s", strings.TrimPrefix(err.Error(), "token: "))
 	}
+	c.Set(claimsKey, claims)
 	h, err := s.live.HLS(c.Request().Context(), id, ch)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {

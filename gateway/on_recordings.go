@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/argus-vms/argus/actors/media/token"
+	"github.com/argus-vms/argus/actors/plan/schedule"
 	"github.com/argus-vms/argus/events"
 	"github.com/labstack/echo/v4"
 )
@@ -120,20 +122,77 @@ func (s *Server) downloadSegment(c echo.Context) error {
 	return nil
 }
 
-// tokenOrKey lets a request through with a valid stream token for the
-// path's device channel, else falls back to the bearer key check.
-func (s *Server) tokenOrKey(next echo.HandlerFunc) echo.HandlerFunc {
-	viewer := s.require(RoleViewer)(next)
-	return func(c echo.Context) error {
-		if tok := c.QueryParam("token"); tok != "" && s.live != nil && s.live.Signer != nil {
-			ch, _ := strconv.Atoi(c.Param("ch"))
-			if s.live.Signer.Check(tok, c.Param("id"), ch, time.Now()) == nil {
-				return next(c)
+// tokenOrKey lets a request for recordings through with a playback token
+// for the path's device channel whose range holds what is asked (rangeOf),
+// else falls back to the bearer key check. Live tokens open no recording.
+func (s *Server) tokenOrKey(rangeOf func(echo.Context) (from, to time.Time, p *Problem)) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		viewer := s.require(RoleViewer)(next)
+		return func(c echo.Context) error {
+			tok := c.QueryParam("token")
+			if tok == "" || s.live == nil || s.live.Signer == nil {
+				return viewer(c)
 			}
-			return problem(http.StatusForbidden, "token", "stream token refused")
+			ch, _ := strconv.Atoi(c.Param("ch"))
+			from, to, p := rangeOf(c)
+			if p != nil {
+				return p
+			}
+			claims, err := s.live.Signer.CheckPlayback(tok, c.Param("id"), ch, from, to, time.Now())
+			if err != nil {
+				return problem(http.StatusForbidden, "token", "stream token refused: %s", strings.TrimPrefix(err.Error(), "token: "))
+			}
+			c.Set(claimsKey, claims)
+			return next(c)
 		}
-		return viewer(c)
 	}
+}
+
+// segmentInstant is the start of the segment a download asks for.
+func segmentInstant(c echo.Context) (time.Time, time.Time, *Problem) {
+	ms, err := strconv.ParseInt(strings.TrimSuffix(c.Param("start"), ".mp4"), 10, 64)
+	if err != nil {
+		return time.Time{}, time.Time{}, problem(http.StatusNotFound, "", "no such segment")
+	}
+	t := time.UnixMilli(ms)
+	return t, t, nil
+}
+
+// GET /v1/devices/{id}/channels/{ch}/playback?start=&end=[&ttl=]: a
+// playback token for the range and the URLs that carry it, for players
+// that cannot send an API key.
+func (s *Server) playbackURLs(c echo.Context) error {
+	if s.live == nil || s.live.Signer == nil {
+		return unavailable("playback tokens are not configured on this node")
+	}
+	id, ch, p := channelPath(c)
+	if p != nil {
+		return p
+	}
+	from, to, p := playbackRange(c)
+	if p != nil {
+		return p
+	}
+	ttl, p := s.tokenTTL(c)
+	if p != nil {
+		return p
+	}
+	expires := time.Now().Add(ttl).Truncate(time.Second)
+	tok := s.playbackToken(c, id, ch, from, to, expires)
+	q := url.Values{"start": {formatTime(from)}, "end": {formatTime(to)}, "token": {tok}}.Encode()
+	base := fmt.Sprintf("/v1/devices/%s/channels/%d", id, ch)
+	return writeJSON(c, http.StatusOK, map[string]any{
+		"mp4_url": base + "/playback.mp4?" + q, "hls_url": base + "/playback.m3u8?" + q,
+		"token": tok, "expires_at": formatTime(expires),
+	})
+}
+
+// playbackToken opens [from, to] of a channel's recordings, and the
+// segments that overlap it (they may start up to the longest segment
+// before from).
+func (s *Server) playbackToken(c echo.Context, id string, ch int, from, to, expires time.Time) string {
+	return s.live.Signer.Sign(token.Claims{Kind: token.Playback, Device: id, Channel: ch,
+		From: from.Add(-schedule.MaxSegmentSeconds * time.Second), To: to, Expires: expires, KeyID: callerID(c)})
 }
 
 // playbackRange reads ?start=&end= (RFC 3339; end after start, at most 24 h).
@@ -201,9 +260,12 @@ func (s *Server) playbackM3U8(c echo.Context) error {
 	if p != nil {
 		return p
 	}
+	// The segment URLs carry a playback token of the playlist's range: a
+	// token that opened the playlist, else a new one for the caller's key.
 	tok := c.QueryParam("token")
 	if tok == "" && s.live != nil && s.live.Signer != nil {
-		tok = s.live.Signer.Sign(id, ch, time.Now().Add(6*time.Hour))
+		def, _ := s.live.tokenTTLs()
+		tok = s.playbackToken(c, id, ch, from, to, time.Now().Add(max(def, to.Sub(from)+def)).Truncate(time.Second))
 	}
 	urlOf := func(startMS int64) string {
 		return fmt.Sprintf("/v1/devices/%s/channels/%d/recordings/%d.mp4?token=%s", id, ch, startMS, url.QueryEscape(tok))

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 )
@@ -258,7 +260,82 @@ func decodeStrict(b []byte, v any) *Problem {
 	if _, err := dec.Token(); err != io.EOF {
 		return badRequest("body", "unexpected data after the JSON value")
 	}
+	// encoding/json matches member names up to case ("NAME" fills name, the
+	// last of "name"/"Name" wins): members must be spelled exactly.
+	return exactMembers(json.RawMessage(bytes.TrimSpace(b)), reflect.TypeOf(v), "")
+}
+
+// exactMembers checks that every object member in raw names a field of t
+// by its exact JSON name, through nested structs, slices and maps.
+func exactMembers(raw json.RawMessage, t reflect.Type, path string) *Problem {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		var members map[string]json.RawMessage
+		if json.Unmarshal(raw, &members) != nil || members == nil {
+			return nil // null, or not an object: Decode judged it already
+		}
+		for name, v := range members {
+			f, ok := fieldByJSONName(t, name)
+			if !ok {
+				return unknownMember(path + name)
+			}
+			if p := exactMembers(v, f.Type, path+name+"."); p != nil {
+				return p
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) == nil {
+			for i, it := range items {
+				if p := exactMembers(it, t.Elem(), path+strconv.Itoa(i)+"."); p != nil {
+					return p
+				}
+			}
+		}
+	case reflect.Map:
+		var entries map[string]json.RawMessage
+		if json.Unmarshal(raw, &entries) == nil {
+			for k, it := range entries {
+				if p := exactMembers(it, t.Elem(), path+k+"."); p != nil {
+					return p
+				}
+			}
+		}
+	}
 	return nil
+}
+
+// fieldByJSONName is t's field whose JSON name is exactly name.
+func fieldByJSONName(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" {
+			continue
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if tag == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// unknownMember is the problem of a member no field has; a name that is
+// empty, long or not printable is not echoed.
+func unknownMember(name string) *Problem {
+	if name == "" || len(name) > 128 || !utf8.ValidString(name) || strings.ContainsFunc(name, isControl) || strings.HasSuffix(name, ".") {
+		return badRequest("body", "a member has an empty or unprintable name")
+	}
+	return badRequest(name, "unknown field %q", name)
 }
 
 // jsonProblem maps an encoding/json error to a 400 problem.
@@ -281,7 +358,7 @@ func jsonProblem(err error) *Problem {
 		if f, uerr := strconv.Unquote(name); uerr == nil {
 			name = f
 		}
-		return badRequest(name, "unknown field %q", name)
+		return unknownMember(name)
 	}
 	return badRequest("body", "invalid JSON: %v", err)
 }

@@ -115,3 +115,35 @@ func TestIsJSONType(t *testing.T) {
 		}
 	}
 }
+
+// Members are matched by their exact names: encoding/json alone would take
+// "NAME" for "name". Unprintable names are not echoed.
+func TestDecodeStrictExactMembers(t *testing.T) {
+	type window struct {
+		Start string `json:"start"`
+	}
+	type body struct {
+		Name     string            `json:"name"`
+		Windows  []window          `json:"windows"`
+		Labels   map[string]string `json:"labels"`
+		Optional *string           `json:"optional"`
+	}
+	for in, field := range map[string]string{
+		`{"NAME":"x"}`:                     "NAME",
+		`{"name":"a","Name":"b"}`:          "Name",
+		`{"windows":[{"START":"08:00"}]}`:  "windows.0.START",
+		`{"":1}`:                           "body",
+		`{"\u0000x":1}`:                    "body",
+		`{"name":"ok","labels":{"K":"v"}}`: "",
+		`{"optional":null,"windows":null}`: "",
+	} {
+		var b body
+		p := decodeStrict([]byte(in), &b)
+		switch {
+		case field == "" && p != nil:
+			t.Errorf("%s: refused: %+v", in, p)
+		case field != "" && (p == nil || p.Field != field):
+			t.Errorf("%s: %+v, want a problem naming %q", in, p, field)
+		}
+	}
+}

@@ -111,7 +111,7 @@ func TestLiveURLsNameTheOwner(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := rig.signer.Check(tok, c.device, 2, time.Now()); err != nil {
+			if claims, err := rig.signer.CheckLive(tok, c.device, 2, time.Now()); err != nil || claims.KeyID != AdminKeyID {
 				t.Fatalf("token %q: %v", tok, err)
 			}
 		})
@@ -121,7 +121,7 @@ func TestLiveURLsNameTheOwner(t *testing.T) {
 func TestHLSRedirectsToOwner(t *testing.T) {
 	rig := newOwnerRig(t, true)
 	// the owner checks the token: none, bad or good, the answer is the same
-	for _, q := range []string{"", "?token=bad", "?token=" + rig.signer.Sign("remote", 1, time.Now().Add(time.Minute))} {
+	for _, q := range []string{"", "?token=bad", "?token=" + liveToken(rig.signer, "remote", 1)} {
 		uri := "/hls/remote/1/index.m3u8" + q
 		r := do(t, rig.h, "GET", uri, "", "")
 		if r.code != http.StatusTemporaryRedirect || r.header.Get("Location") != "http://10.0.0.2:8080"+uri {
@@ -144,7 +144,7 @@ func TestHLSRedirectsToOwner(t *testing.T) {
 	if r := do(t, rig.h, "GET", "/hls/here/1/index.m3u8?token=bad", "", ""); r.code != 403 {
 		t.Fatalf("local bad token: %d %s", r.code, r.body)
 	}
-	tok := rig.signer.Sign("here", 1, time.Now().Add(time.Minute))
+	tok := liveToken(rig.signer, "here", 1)
 	if r := do(t, rig.h, "GET", "/hls/here/1/index.m3u8?token="+tok, "", ""); r.code != 200 || rig.hls.Load() != 1 {
 		t.Fatalf("local: %d %s, HLS calls %d", r.code, r.body, rig.hls.Load())
 	}
@@ -182,5 +182,56 @@ func TestRecordingsRedirectToOwner(t *testing.T) {
 	}
 	if rig.mp4.Load() != 1 || rig.m3u8.Load() != 1 || rig.segget.Load() != 1 {
 		t.Fatalf("local reads: mp4 %d m3u8 %d segment %d", rig.mp4.Load(), rig.m3u8.Load(), rig.segget.Load())
+	}
+}
+
+func liveToken(s *token.Signer, device string, ch int) string {
+	return s.Sign(token.Claims{Kind: token.Live, Device: device, Channel: ch, Expires: time.Now().Add(time.Minute), KeyID: AdminKeyID})
+}
+
+// Which token opens what: a live token no recording, a playback token its
+// channel's range only, any token of a deleted key nothing.
+func TestTokenMatrix(t *testing.T) {
+	rig := newOwnerRig(t, true)
+	deleted := map[string]bool{}
+	rig.signer.KeyCheck = func(id string) bool { return !deleted[id] }
+	from := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	rng := func(a, b time.Time) string {
+		return "start=" + a.Format(time.RFC3339) + "&end=" + b.Format(time.RFC3339)
+	}
+	mp4 := "/v1/devices/here/channels/1/playback.mp4?"
+	playback := func(key string, a, b time.Time) string {
+		return rig.signer.Sign(token.Claims{Kind: token.Playback, Device: "here", Channel: 1, From: a, To: b, Expires: time.Now().Add(time.Minute), KeyID: key})
+	}
+	for _, tc := range []struct {
+		what, uri string
+		want      int
+	}{
+		{"live token on a recording", mp4 + rng(from, from.Add(time.Hour)) + "&token=" + liveToken(rig.signer, "here", 1), 403},
+		{"playback token, its range", mp4 + rng(from, from.Add(time.Hour)) + "&token=" + playback("k1", from, from.Add(time.Hour)), 200},
+		{"playback token, inside its range", mp4 + rng(from.Add(time.Minute), from.Add(2*time.Minute)) + "&token=" + playback("k1", from, from.Add(time.Hour)), 200},
+		{"playback token, past its range", mp4 + rng(from, from.Add(2*time.Hour)) + "&token=" + playback("k1", from, from.Add(time.Hour)), 403},
+		{"playback token, another channel", "/v1/devices/here/channels/2/playback.mp4?" + rng(from, from.Add(time.Hour)) + "&token=" + playback("k1", from, from.Add(time.Hour)), 403},
+		{"playback token, a segment in range", "/v1/devices/here/channels/1/recordings/1735689600000.mp4?token=" + playback("k1", from, from.Add(time.Hour)), 200},
+		{"playback token, a segment after it", "/v1/devices/here/channels/1/recordings/1735700000000.mp4?token=" + playback("k1", from, from.Add(time.Hour)), 403},
+		{"deleted key's playback token", mp4 + rng(from, from.Add(time.Hour)) + "&token=" + playback("gone", from, from.Add(time.Hour)), 403},
+		{"deleted key's live token on HLS", "/hls/here/1/index.m3u8?token=" + rig.signer.Sign(token.Claims{Kind: token.Live, Device: "here", Channel: 1, Expires: time.Now().Add(time.Minute), KeyID: "gone"}), 403},
+	} {
+		deleted["gone"] = true
+		if r := do(t, rig.h, "GET", tc.uri, "", ""); r.code != tc.want {
+			t.Errorf("%s: %d, want %d: %s", tc.what, r.code, tc.want, r.body)
+		}
+	}
+	// The playback URLs API mints a token for the caller's key and range.
+	r := do(t, rig.h, "GET", "/v1/devices/here/channels/1/playback?"+rng(from, from.Add(time.Hour)), testAdminKey, "")
+	var got map[string]string
+	if err := json.Unmarshal(r.body, &got); err != nil || r.code != 200 {
+		t.Fatalf("playback URLs: %d %s", r.code, r.body)
+	}
+	if r := do(t, rig.h, "GET", got["mp4_url"], "", ""); r.code != 200 {
+		t.Errorf("its mp4_url: %d %s", r.code, r.body)
+	}
+	if c, err := rig.signer.Parse(got["token"], time.Now()); err != nil || c.Kind != token.Playback || c.KeyID != AdminKeyID || !c.To.Equal(from.Add(time.Hour)) {
+		t.Errorf("its token: %+v %v", c, err)
 	}
 }

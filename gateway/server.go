@@ -7,6 +7,7 @@ package gateway
 import (
 	"context"
 	"crypto/sha256"
+	"github.com/argus-vms/argus/actors/audit"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -40,6 +41,9 @@ type Config struct {
 	// Idempotency holds Idempotency-Key records (nil: a command carrying
 	// the header is answered 503).
 	Idempotency *IdempotencyStore
+	// Views receives the media views this node serves over HTTP, for the
+	// viewing audit (nil: none recorded).
+	Views *audit.Sessions
 }
 
 // Server is the HTTP API of one node.
@@ -60,6 +64,8 @@ type Server struct {
 	projections Projections
 	cluster     Cluster
 	idem        *IdempotencyStore
+	views       *audit.Sessions
+	authFails   *failedAuths // failed authentications per client (limits.go)
 }
 
 var (
@@ -91,6 +97,8 @@ func New(cfg Config) *Server {
 	s.projections = cfg.Projections
 	s.cluster = cfg.Cluster
 	s.idem = cfg.Idempotency
+	s.views = cfg.Views
+	s.authFails = newFailedAuths()
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -106,6 +114,10 @@ func New(cfg Config) *Server {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.errorHandler
+	// The client is the peer address: X-Forwarded-For and X-Real-IP are
+	// anyone's to write, and would let a key guesser dodge its limit or
+	// forge the viewing audit.
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.Use(
 		s.observe, // request id, access log, metrics; outermost so it sees the final status
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
@@ -116,6 +128,8 @@ func New(cfg Config) *Server {
 			},
 		}),
 		middleware.BodyLimit(bodyLimitSpec),
+		s.writeDeadlines,
+		s.limitFailedAuth,
 	)
 	s.e = e
 	s.routes()
@@ -146,19 +160,21 @@ func (s *Server) routes() {
 	e.DELETE("/v1/keys/:id", s.deleteKey, admin)
 
 	e.GET("/v1/devices/:id/channels/:ch/live", s.liveURLs, viewer)
+	e.GET("/v1/devices/:id/channels/:ch/playback", s.playbackURLs, viewer)
 	e.GET("/v1/streams", s.listStreams, viewer)
 	e.PUT("/v1/devices/:id/channels/:ch/plan", s.putPlan, operator)
 	e.GET("/v1/devices/:id/channels/:ch/plan", s.getPlan, viewer)
 	e.GET("/v1/recordings", s.listRecordings, viewer)
-	e.GET("/v1/devices/:id/channels/:ch/recordings/:start", s.downloadSegment, s.tokenOrKey)
-	e.GET("/v1/devices/:id/channels/:ch/playback.mp4", s.playbackMP4, s.tokenOrKey)
-	e.GET("/v1/devices/:id/channels/:ch/playback.m3u8", s.playbackM3U8, s.tokenOrKey)
-	e.GET("/hls/:id/:ch/*", s.serveHLS) // the stream token authorizes
+	e.GET("/v1/devices/:id/channels/:ch/recordings/:start", s.downloadSegment, s.tokenOrKey(segmentInstant), s.audited("segment", segmentInstant))
+	e.GET("/v1/devices/:id/channels/:ch/playback.mp4", s.playbackMP4, s.tokenOrKey(playbackRange), s.audited("mp4", playbackRange))
+	e.GET("/v1/devices/:id/channels/:ch/playback.m3u8", s.playbackM3U8, s.tokenOrKey(playbackRange), s.audited("hls", playbackRange))
+	e.GET("/hls/:id/:ch/*", s.serveHLS, s.audited("hls", nil)) // the stream token authorizes
 
 	e.GET("/v1/analytics/uptime", s.analyticsUptime, viewer, s.requireClickHouse)
 	e.GET("/v1/analytics/recordings", s.analyticsRecordings, viewer, s.requireClickHouse)
 	e.GET("/v1/analytics/events", s.analyticsEvents, viewer, s.requireClickHouse)
 	e.GET("/v1/analytics/streams", s.analyticsStreams, viewer, s.requireClickHouse)
+	e.GET("/v1/analytics/audit", s.analyticsAudit, admin, s.requireClickHouse) // who watched what: admin only
 
 	e.GET("/v1/events", s.replayEvents, viewer)
 	e.GET("/v1/events/stream", s.streamEvents, viewer)

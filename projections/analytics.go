@@ -223,6 +223,63 @@ func (a *Analytics) Streams(ctx context.Context, from, to time.Time) ([]StreamsI
 	return out, rows.Err()
 }
 
+// AuditItem is one view of a channel.
+type AuditItem struct {
+	Kind     string    `json:"kind"` // live | recording
+	Device   string    `json:"device"`
+	Channel  uint32    `json:"channel"`
+	KeyID    string    `json:"key_id"`
+	Client   string    `json:"client"`
+	Protocol string    `json:"protocol"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	Bytes    uint64    `json:"bytes"`
+	// From and To: the recorded range viewed (recordings).
+	From *time.Time `json:"from,omitempty"`
+	To   *time.Time `json:"to,omitempty"`
+	Node string     `json:"node"`
+}
+
+// Audit lists the views that started in [from, to), oldest first, of one
+// device and/or key when given; at most limit.
+func (a *Analytics) Audit(ctx context.Context, from, to time.Time, device, keyID string, limit int) ([]AuditItem, error) {
+	q := `SELECT kind, device, channel, key_id, client, protocol, start_ms, end_ms, bytes, from_ms, to_ms, node
+		FROM ` + a.db() + `.audit FINAL WHERE start_ms >= ? AND start_ms < ?`
+	args := []any{uint64(max(ms(from), 0)), uint64(max(ms(to), 0))}
+	if device != "" {
+		q += ` AND device = ?`
+		args = append(args, device)
+	}
+	if keyID != "" {
+		q += ` AND key_id = ?`
+		args = append(args, keyID)
+	}
+	q += ` ORDER BY start_ms, seq LIMIT ?`
+	args = append(args, uint64(max(limit, 0)))
+	rows, err := a.Conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []AuditItem{}
+	for rows.Next() {
+		var (
+			it                           AuditItem
+			startMS, endMS, fromMS, toMS uint64
+		)
+		if err := rows.Scan(&it.Kind, &it.Device, &it.Channel, &it.KeyID, &it.Client, &it.Protocol, &startMS, &endMS, &it.Bytes, &fromMS, &toMS, &it.Node); err != nil {
+			return nil, err
+		}
+		it.Start, it.End = time.UnixMilli(int64(startMS)).UTC(), time.UnixMilli(int64(endMS)).UTC()
+		if it.Kind == "recording" {
+			f, t := time.UnixMilli(int64(fromMS)).UTC(), time.UnixMilli(int64(toMS)).UTC()
+			it.From, it.To = &f, &t
+		}
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
 // analytics is the query side on the service's connection.
 func (s *Service) analytics() (*Analytics, error) {
 	conn, err := s.Conn()
@@ -266,4 +323,13 @@ func (s *Service) StreamStats(ctx context.Context, from, to time.Time) ([]Stream
 		return nil, err
 	}
 	return a.Streams(ctx, from, to)
+}
+
+// ViewAudit: see Analytics.Audit.
+func (s *Service) ViewAudit(ctx context.Context, from, to time.Time, device, keyID string, limit int) ([]AuditItem, error) {
+	a, err := s.analytics()
+	if err != nil {
+		return nil, err
+	}
+	return a.Audit(ctx, from, to, device, keyID, limit)
 }

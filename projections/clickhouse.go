@@ -5,6 +5,7 @@ package projections
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"regexp"
 	"time"
@@ -17,17 +18,32 @@ import (
 // of the public contract.
 const Database = "argus"
 
+// ConnectOption configures Connect.
+type ConnectOption func(*clickhouse.Options)
+
+// WithAuth connects as user with password (default: "default" without).
+func WithAuth(user, password string) ConnectOption {
+	return func(o *clickhouse.Options) { o.Auth.Username, o.Auth.Password = user, password }
+}
+
+// WithTLS connects over TLS.
+func WithTLS(c *tls.Config) ConnectOption { return func(o *clickhouse.Options) { o.TLS = c } }
+
 // Connect opens a native-protocol connection pool to addr (host:port).
 // Native only: Debian's 18.16 rejects the HTTP protocol of clickhouse-go.
-func Connect(ctx context.Context, addr string) (driver.Conn, error) {
-	conn, err := clickhouse.Open(&clickhouse.Options{
+func Connect(ctx context.Context, addr string, opts ...ConnectOption) (driver.Conn, error) {
+	o := &clickhouse.Options{
 		Addr:         []string{addr},
 		Auth:         clickhouse.Auth{Username: "default"},
 		DialTimeout:  3 * time.Second,
 		ReadTimeout:  60 * time.Second,
 		MaxOpenConns: 8,
 		Compression:  &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
-	})
+	}
+	for _, opt := range opts {
+		opt(o)
+	}
+	conn, err := clickhouse.Open(o)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse %s: %w", addr, err)
 	}
@@ -109,6 +125,24 @@ func schema(db string) []string {
 		seq UInt64
 	) ENGINE = ReplacingMergeTree(seq)
 	ORDER BY (device, channel, start_ms)`,
+		`CREATE TABLE IF NOT EXISTS ` + db + `.audit (
+		kind String,
+		device String,
+		channel UInt32,
+		key_id String,
+		client String,
+		protocol String,
+		start DateTime,
+		start_ms UInt64,
+		end_ms UInt64,
+		bytes UInt64,
+		from_ms UInt64,
+		to_ms UInt64,
+		node String,
+		seq UInt64
+	) ENGINE = ReplacingMergeTree(seq)
+	PARTITION BY toYYYYMM(start)
+	ORDER BY (device, channel, start_ms, seq)`,
 	}
 }
 
@@ -121,7 +155,7 @@ func Migrate(ctx context.Context, conn driver.Conn) error {
 	return MigrateInto(ctx, conn, Database)
 }
 
-// MigrateInto creates database and the Argus tables (events, devices, recordings, device_status, stream_sessions) in it
+// MigrateInto creates database and the Argus tables (events, devices, recordings, device_status, stream_sessions, audit) in it
 // when missing: the schema of Migrate under another database name (tests,
 // side-by-side installs).
 func MigrateInto(ctx context.Context, conn driver.Conn, database string) error {

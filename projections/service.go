@@ -21,6 +21,7 @@ type Service struct {
 	addr     string
 	stream   jetstream.Stream
 	segments jetstream.Stream // the segment index (nil: recordings read stream)
+	connect  []ConnectOption  // credentials and TLS of ClickHouse
 	log      *slog.Logger
 
 	mu         sync.RWMutex
@@ -38,6 +39,11 @@ type ServiceOption func(*Service)
 // WithSegments makes the recordings projector read the segment index
 // stream (ARGUS_SEGMENTS) instead of the event log.
 func WithSegments(st jetstream.Stream) ServiceOption { return func(s *Service) { s.segments = st } }
+
+// WithConnect sets how the service connects to ClickHouse (WithAuth, WithTLS).
+func WithConnect(opts ...ConnectOption) ServiceOption {
+	return func(s *Service) { s.connect = append(s.connect, opts...) }
+}
 
 // NewService prepares a service for the ClickHouse at addr (host:port)
 // projecting the event log stream.
@@ -69,7 +75,7 @@ func (s *Service) Run(ctx context.Context) error { return s.RunWhile(ctx, nil) }
 // always). A cluster runs one set of projectors: on the node that owns shard
 // 0. Each term starts fresh sinks, so no cache outlives another node's term.
 func (s *Service) RunWhile(ctx context.Context, lead func() bool) error {
-	conn, err := Connect(ctx, s.addr)
+	conn, err := Connect(ctx, s.addr, s.connect...)
 	if err != nil {
 		return err
 	}
@@ -112,7 +118,7 @@ func (s *Service) term(ctx context.Context, conn driver.Conn, lead func() bool) 
 	termCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var ps []*Projector
-	for _, sink := range []Sink{&EventsSink{Conn: conn}, &DevicesSink{Conn: conn}, &RecordingsSink{Conn: conn}, &StatusSink{Conn: conn}, &SessionsSink{Conn: conn}} {
+	for _, sink := range []Sink{&EventsSink{Conn: conn}, &DevicesSink{Conn: conn}, &RecordingsSink{Conn: conn}, &StatusSink{Conn: conn}, &SessionsSink{Conn: conn}, &AuditSink{Conn: conn}} {
 		p, err := NewProjector(termCtx, s.streamOf(sink), sink, s.log)
 		if err != nil {
 			return err

@@ -46,11 +46,12 @@ const (
 // Member is a node as its heartbeat describes it.
 type Member struct {
 	ID        string `json:"id"`
-	Instance  string `json:"instance"`  // random per process: tells restarts apart
-	Advertise string `json:"advertise"` // host clients and peers reach the node at
-	HTTP      string `json:"http"`      // base URL of the HTTP gateway
-	RTSP      string `json:"rtsp"`      // base URL of the RTSP relay
-	Peer      string `json:"peer"`      // node-to-node actor address (hollywood remote)
+	Instance  string `json:"instance"`        // random per process: tells restarts apart
+	Advertise string `json:"advertise"`       // host clients and peers reach the node at
+	HTTP      string `json:"http"`            // base URL of the HTTP gateway
+	RTSP      string `json:"rtsp"`            // base URL of the RTSP relay
+	RTSPS     string `json:"rtsps,omitempty"` // base URL of its RTSPS port, when served
+	Peer      string `json:"peer"`            // node-to-node actor address (hollywood remote)
 	Leaving   bool   `json:"leaving,omitempty"`
 	Actors    int    `json:"actors"`
 	Shards    int    `json:"shards"`
@@ -175,8 +176,9 @@ type Manager struct {
 	table   map[int]*seenLease
 	held    map[int]*held
 	dead    map[string]dead // members proven gone, by id
-	// this node's acknowledged writes, to tell a stuck watch
-	nodeWrites, leaseWrites ownWrites
+	// the buckets' watchers; this node's acknowledged writes go to them,
+	// to tell a stuck watch
+	nodesWatch, leasesWatch *bucketWatch
 	leaving                 bool
 	ready                   bool
 	started                 time.Time
@@ -215,6 +217,7 @@ func Start(ctx context.Context, cfg Config, shards Shards) (*Manager, error) {
 	m := &Manager{cfg: cfg, shards: shards, nodes: nodes, leases: leases, cancel: cancel, done: make(chan struct{}),
 		members: map[string]*seenMember{}, table: map[int]*seenLease{}, held: map[int]*held{}, dead: map[string]dead{},
 		started: time.Now()}
+	m.nodesWatch, m.leasesWatch = m.follow(nodes, m.onNode), m.follow(leases, m.onLease)
 	// A bucket just created may not answer until its leader is elected.
 	if _, err := events.Retry(ctx, "heartbeat", func(ctx context.Context) (struct{}, error) { return struct{}{}, m.heartbeat(ctx) }); err != nil {
 		cancel()
@@ -420,7 +423,7 @@ func (m *Manager) heartbeat(ctx context.Context) error {
 	defer cancel()
 	rev, err := m.nodes.Put(ctx, self.ID, b)
 	if err == nil {
-		m.nodeWrites.wrote(rev)
+		m.nodesWatch.Wrote(rev)
 	}
 	return err
 }

@@ -108,7 +108,7 @@ func (m *Manager) renew(ctx context.Context) {
 			switch {
 			case err == nil:
 				h.rev, h.renewedAt = newRev, sent
-				m.leaseWrites.wrote(newRev)
+				m.leasesWatch.Wrote(newRev)
 			case isWrongRevision(err):
 				m.cfg.Log.Warn("shard lease taken by another node: stopping the shard", "shard", n)
 				m.loseLocked(n, h)
@@ -234,7 +234,7 @@ func (m *Manager) claim(ctx context.Context, batch []int, prev map[int]*seenLeas
 				results <- won{n: -1}
 				return
 			}
-			m.leaseWrites.wrote(rev)
+			m.leasesWatch.Wrote(rev)
 			results <- won{n: n, rev: rev, sent: sent}
 		}()
 	}

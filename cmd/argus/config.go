@@ -97,6 +97,10 @@ type nodeConfig struct {
 	data       *string
 	nodeID     *string
 	clickhouse *string
+	chUser     *string
+	chPassword *string
+	chTLS      *bool
+	chTLSCA    *string
 	adminKey   *string
 	secret     *string
 	shards     *int
@@ -105,7 +109,10 @@ type nodeConfig struct {
 	nats natsFlags
 
 	rtsp          *string
+	rtsps         *string
 	rtspUDP       *string
+	tlsCert       *string
+	tlsKey        *string
 	advertise     *string
 	peerPort      *int
 	peerTLS       *bool
@@ -115,6 +122,9 @@ type nodeConfig struct {
 	probeInterval *time.Duration
 	idleTimeout   *time.Duration
 	pullTransport *string
+	tokenTTL      *time.Duration
+	tokenMaxTTL   *time.Duration
+	viewIdle      *time.Duration
 
 	recordings  *string
 	s3Endpoint  *string
@@ -154,6 +164,10 @@ func addNodeFlags(f flags) *nodeConfig {
 		data:       f.String("data", "./data", "data directory"),
 		nodeID:     f.String("node-id", host, "this node's id, unique in the cluster"),
 		clickhouse: f.String("clickhouse", "", "ClickHouse native host:port (dev: empty = start clickhouse-server from PATH, \"none\" = run without)"),
+		chUser:     f.String("clickhouse-user", "default", "ClickHouse user"),
+		chPassword: f.String("clickhouse-password", "", "ClickHouse password (never logged; dev's own clickhouse-server child gets one derived from the cluster secret)"),
+		chTLS:      f.Bool("clickhouse-tls", false, "connect to ClickHouse over TLS (its secure native port, usually 9440)"),
+		chTLSCA:    f.String("clickhouse-tls-ca", "", "CA (PEM) that verifies ClickHouse's certificate (default: the system's)"),
 		adminKey:   f.String("admin-key", "", "admin API key (dev generates one into <data>/admin.key)"),
 		secret:     f.String("secret", "", "cluster secret for tokens and sealed credentials (dev generates <data>/secret.key)"),
 		shards:     f.Int("shards", 64, "shard count, fixed when the cluster is created"),
@@ -161,6 +175,9 @@ func addNodeFlags(f flags) *nodeConfig {
 		nats:       addNATSFlags(f),
 
 		rtsp:          f.String("rtsp", ":8554", "RTSP relay listen address"),
+		rtsps:         f.String("rtsps", "", "RTSP over TLS listen address, e.g. :8322 (needs --tls-cert and --tls-key); empty = off"),
+		tlsCert:       f.String("tls-cert", "", "TLS certificate (PEM) of the HTTP API (HTTPS) and of --rtsps"),
+		tlsKey:        f.String("tls-key", "", "key of --tls-cert (PEM)"),
 		rtspUDP:       f.String("rtsp-udp", ":8000", "UDP RTP port for RTSP readers (RTCP uses the next port); empty disables UDP"),
 		advertise:     f.String("advertise", "", "host clients reach this node at, in live URLs (default: the host of --http, else 127.0.0.1)"),
 		peerPort:      f.Int("peer-port", 7000, "port of the node-to-node actor transport (hollywood remote); peers reach it at --advertise; 0 picks a free port"),
@@ -171,6 +188,9 @@ func addNodeFlags(f flags) *nodeConfig {
 		probeInterval: f.Duration("probe-interval", 30*time.Second, "how often every camera is probed (RTSP DESCRIBE); 0 disables"),
 		idleTimeout:   f.Duration("idle-timeout", 30*time.Second, "a live stream with no reader stops after this"),
 		pullTransport: f.String("pull-transport", "tcp", "transport of camera pulls: tcp|udp"),
+		tokenTTL:      f.Duration("token-ttl", 5*time.Minute, "default lifetime of live and playback tokens (?ttl= asks for another)"),
+		tokenMaxTTL:   f.Duration("token-max-ttl", 24*time.Hour, "longest lifetime a live or playback token may be given"),
+		viewIdle:      f.Duration("view-idle", 30*time.Second, "viewing audit: an HLS or MP4 view ends when its player made no request for this long"),
 
 		recordings:  f.String("recordings", "", "directory of recorded segments (default <data>/recordings)"),
 		s3Endpoint:  f.String("s3-endpoint", "", "S3-compatible endpoint for recordings (http(s)://host:port); empty = local directory"),

@@ -73,7 +73,8 @@ func runDev(args []string) error {
 		if bin, err := chserver.Find(); err != nil {
 			log.Warn("analytics disabled: no ClickHouse (set ARGUS_CLICKHOUSE or install clickhouse-server); analytics endpoints answer 503", "reason", err.Error())
 		} else {
-			chs, err := chserver.Start(ctx, chserver.Options{Dir: filepath.Join(*cfg.data, "clickhouse"), Binary: bin})
+			*cfg.chUser, *cfg.chPassword = "default", derivedClickHousePassword(*cfg.secret)
+			chs, err := chserver.Start(ctx, chserver.Options{Dir: filepath.Join(*cfg.data, "clickhouse"), Binary: bin, Password: *cfg.chPassword})
 			if err != nil {
 				log.Warn("analytics disabled: clickhouse-server did not start; analytics endpoints answer 503", "err", err)
 			} else {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/anthdm/hollywood/remote"
+	"github.com/argus-vms/argus/actors/audit"
 	"github.com/argus-vms/argus/actors/cluster"
 	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/media/playback"
@@ -53,9 +54,39 @@ type node struct {
 	host    *shard.Host
 	relay   *relay.Server
 	http    *http.Server
+	tls     *tls.Config     // HTTPS and RTSPS (nil: plain)
+	audit   *audit.Recorder // viewing audit: the views this node served
+	views   *audit.Sessions // HTTP requests grouped into views
 	proj    *projections.Service
 	wg      sync.WaitGroup
 	stop    context.CancelFunc
+}
+
+// serverTLS is the TLS of the HTTP API and RTSPS (--tls-cert/--tls-key),
+// nil without.
+func serverTLS(cfg *nodeConfig) (*tls.Config, error) {
+	if (*cfg.tlsCert == "") != (*cfg.tlsKey == "") {
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	if *cfg.tlsCert == "" {
+		if *cfg.rtsps != "" {
+			return nil, errors.New("--rtsps needs --tls-cert and --tls-key")
+		}
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(*cfg.tlsCert, *cfg.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+}
+
+// rtspsTLS is the relay's RTSPS TLS: the server's, when RTSPS is on.
+func rtspsTLS(c *tls.Config, addr string) *tls.Config {
+	if addr == "" {
+		return nil
+	}
+	return c
 }
 
 // peerTransport is the config of the node-to-node transport: mutual TLS
@@ -160,6 +191,9 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	}
 	// Peers reach this node's actors at advertise:peer-port; the engine's
 	// address is also what every PID of this node carries.
+	if n.tls, err = serverTLS(cfg); err != nil {
+		return fail(err)
+	}
 	rc, err := peerTransport(cfg)
 	if err != nil {
 		return fail(err)
@@ -192,8 +226,15 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 		Plan:          plan.Deps{Storage: store2, Index: index},
 		Snapshots:     snaps,
 	})
-	live, err := n.startRelay(sealer, []byte(*cfg.secret))
+	keys, err := gateway.NewKeyStore(ctx, store.JetStream(), replicas)
 	if err != nil {
+		return fail(err)
+	}
+	n.audit = audit.NewRecorder(store, shards, *cfg.nodeID, log)
+	n.views = audit.NewSessions(n.audit.Viewed, *cfg.viewIdle)
+	live, err := n.startRelay(keys, []byte(*cfg.secret))
+	if err != nil {
+		keys.Close()
 		return fail(err)
 	}
 	ln, err := net.Listen("tcp", *cfg.http)
@@ -201,11 +242,16 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 		return fail(fmt.Errorf("listen %s: %w", *cfg.http, err))
 	}
 	live.HTTPPort = ln.Addr().(*net.TCPAddr).Port
+	if n.tls != nil {
+		ln = tls.NewListener(ln, n.tls)
+		live.HTTPScheme = "https"
+	}
 	live.Advertise = advertise
 	host := hostForURL(advertise)
 	n.cluster, err = cluster.Start(ctx, cluster.Config{JS: store.JetStream(), Shards: shards, Replicas: replicas, Log: log,
 		Self: cluster.Member{ID: *cfg.nodeID, Advertise: advertise, Peer: peer,
-			HTTP: fmt.Sprintf("http://%s:%d", host, live.HTTPPort), RTSP: fmt.Sprintf("rtsp://%s:%d", host, live.RTSPPort)}},
+			HTTP: fmt.Sprintf("%s://%s:%d", live.HTTPScheme, host, live.HTTPPort), RTSP: fmt.Sprintf("rtsp://%s:%d", host, live.RTSPPort),
+			RTSPS: live.RTSPSBase(host)}},
 		n.host)
 	if err != nil {
 		ln.Close()
@@ -238,7 +284,12 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 
 	var analytics gateway.Analytics
 	if chAddr != "" {
-		n.proj = projections.NewService(chAddr, store.Stream(), log, projections.WithSegments(index.Stream()))
+		chOpts, err := clickHouseConnect(cfg)
+		if err != nil {
+			ln.Close()
+			return fail(err)
+		}
+		n.proj = projections.NewService(chAddr, store.Stream(), log, projections.WithSegments(index.Stream()), projections.WithConnect(chOpts...))
 		analytics = n.proj
 		n.wg.Add(1)
 		go func() {
@@ -250,11 +301,6 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 		}()
 	}
 
-	keys, err := gateway.NewKeyStore(ctx, store.JetStream(), replicas)
-	if err != nil {
-		ln.Close()
-		return fail(err)
-	}
 	idem, err := gateway.NewIdempotencyStore(ctx, store.JetStream(), replicas, gateway.DefaultIdempotencyTTL, log)
 	if err != nil {
 		ln.Close()
@@ -262,8 +308,9 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	}
 	gw := gateway.New(gateway.Config{Cluster: n.cluster, Devices: n.host, Analytics: analytics, Keys: keys, AdminKey: *cfg.adminKey,
 		Node: *cfg.nodeID, Log: log, Live: live, Plans: n.host, Recordings: n.recordings(store2), EventLog: n.host,
-		Projections: projectionsAdmin(n.proj), Idempotency: idem})
-	n.http = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		Projections: projectionsAdmin(n.proj), Idempotency: idem, Views: n.views})
+	n.http = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: gateway.ReadHeaderTimeout, ReadTimeout: gateway.ReadTimeout,
+		IdleTimeout: gateway.IdleTimeout} // write deadlines are set per reply (gateway/limits.go)
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -277,18 +324,32 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 
 // startRelay starts the node's RTSP relay: tokens are checked before any
 // pull starts; a valid reader makes the stream actor pull on demand.
-func (n *node) startRelay(sealer *secret.Sealer, clusterSecret []byte) (*gateway.Live, error) {
+func (n *node) startRelay(keys *gateway.KeyStore, clusterSecret []byte) (*gateway.Live, error) {
 	signer := token.NewSigner(clusterSecret)
+	// A token is good while the key that minted it exists (the configured
+	// admin key always does).
+	signer.KeyCheck = func(id string) bool { return id == gateway.AdminKeyID || keys.Has(id) }
 	udpRTP, udpRTCP, err := udpPorts(*n.cfg.rtspUDP)
 	if err != nil {
 		return nil, err
 	}
 	n.relay, err = relay.NewServer(relay.Config{
 		RTSPAddress:    *n.cfg.rtsp,
+		RTSPSAddress:   *n.cfg.rtsps,
+		TLS:            rtspsTLS(n.tls, *n.cfg.rtsps),
 		UDPRTPAddress:  udpRTP,
 		UDPRTCPAddress: udpRTCP,
-		Authorize: func(k relay.Key, q url.Values) error {
-			return signer.Check(q.Get("token"), k.Device, k.Channel, time.Now())
+		Authorize: func(k relay.Key, q url.Values) (relay.Grant, error) {
+			c, err := signer.CheckLive(q.Get("token"), k.Device, k.Channel, time.Now())
+			if err != nil {
+				return relay.Grant{}, err
+			}
+			// The session ends with its token: at expiry, or once its key is deleted.
+			return relay.Grant{Until: c.Expires, Check: func() error { return signer.Valid(c, time.Now()) }, Viewer: c.KeyID}, nil
+		},
+		Viewed: func(v relay.View) {
+			n.audit.Viewed(audit.View{Device: v.Key.Device, Channel: v.Key.Channel, KeyID: v.Viewer, Client: v.Client,
+				Protocol: "rtsp", Start: v.Start, End: v.End, Bytes: v.Bytes})
 		},
 		Open:     n.host.OpenStream,
 		Redirect: n.rtspOwner,
@@ -302,10 +363,19 @@ func (n *node) startRelay(sealer *secret.Sealer, clusterSecret []byte) (*gateway
 	}
 	_, port, _ := net.SplitHostPort(n.relay.RTSPAddr()) // the bound port, also when configured as 0
 	rtspPort, _ := strconv.Atoi(port)
+	rtspsPort := 0
+	if a := n.relay.RTSPSAddr(); a != "" {
+		_, p, _ := net.SplitHostPort(a)
+		rtspsPort, _ = strconv.Atoi(p)
+	}
 	return &gateway.Live{
-		Signer:    signer,
-		Advertise: *n.cfg.advertise,
-		RTSPPort:  rtspPort,
+		Signer:      signer,
+		Advertise:   *n.cfg.advertise,
+		RTSPPort:    rtspPort,
+		RTSPSPort:   rtspsPort,
+		HTTPScheme:  "http",
+		TokenTTL:    *n.cfg.tokenTTL,
+		MaxTokenTTL: *n.cfg.tokenMaxTTL,
 		HLS: func(ctx context.Context, device string, channel int) (http.Handler, error) {
 			st, err := n.host.OpenStream(ctx, relay.Key{Device: device, Channel: channel})
 			if err != nil {
@@ -466,7 +536,7 @@ func (n *node) mediaOwner(device string) (gateway.OwnerInfo, bool) {
 	if !ok || self {
 		return gateway.OwnerInfo{}, true
 	}
-	return gateway.OwnerInfo{Node: o.ID, HTTPBase: o.HTTP, RTSPBase: o.RTSP}, false
+	return gateway.OwnerInfo{Node: o.ID, HTTPBase: o.HTTP, RTSPBase: o.RTSP, RTSPSBase: o.RTSPS}, false
 }
 
 // advertiseHost is the host of the HTTP address when it names one.
@@ -494,6 +564,14 @@ func (n *node) Close() {
 	}
 	if n.relay != nil {
 		n.relay.Close()
+	}
+	if n.views != nil {
+		n.views.Close() // the views still open end now
+	}
+	if n.audit != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n.audit.Close(ctx)
+		cancel()
 	}
 	if n.host != nil {
 		n.host.Stop()

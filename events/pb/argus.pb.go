@@ -120,6 +120,8 @@ type Envelope struct {
 	//	*Envelope_PlanSegmentDeleted
 	//	*Envelope_ShardAcquired
 	//	*Envelope_ShardReleased
+	//	*Envelope_StreamViewed
+	//	*Envelope_RecordingViewed
 	Payload       isEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -369,6 +371,24 @@ func (x *Envelope) GetShardReleased() *ShardReleased {
 	return nil
 }
 
+func (x *Envelope) GetStreamViewed() *StreamViewed {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_StreamViewed); ok {
+			return x.StreamViewed
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetRecordingViewed() *RecordingViewed {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_RecordingViewed); ok {
+			return x.RecordingViewed
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Payload interface {
 	isEnvelope_Payload()
 }
@@ -437,6 +457,14 @@ type Envelope_ShardReleased struct {
 	ShardReleased *ShardReleased `protobuf:"bytes,51,opt,name=shard_released,json=shardReleased,proto3,oneof"`
 }
 
+type Envelope_StreamViewed struct {
+	StreamViewed *StreamViewed `protobuf:"bytes,60,opt,name=stream_viewed,json=streamViewed,proto3,oneof"`
+}
+
+type Envelope_RecordingViewed struct {
+	RecordingViewed *RecordingViewed `protobuf:"bytes,61,opt,name=recording_viewed,json=recordingViewed,proto3,oneof"`
+}
+
 func (*Envelope_DeviceRegistered) isEnvelope_Payload() {}
 
 func (*Envelope_DeviceUpdated) isEnvelope_Payload() {}
@@ -468,6 +496,10 @@ func (*Envelope_PlanSegmentDeleted) isEnvelope_Payload() {}
 func (*Envelope_ShardAcquired) isEnvelope_Payload() {}
 
 func (*Envelope_ShardReleased) isEnvelope_Payload() {}
+
+func (*Envelope_StreamViewed) isEnvelope_Payload() {}
+
+func (*Envelope_RecordingViewed) isEnvelope_Payload() {}
 
 // Device events. Passwords are sealed (AES-GCM with a key derived from the
 // cluster secret) before they enter the log and are never projected.
@@ -1599,6 +1631,225 @@ func (x *ShardReleased) GetReason() string {
 	return ""
 }
 
+// Viewing audit: who watched what. Facts appended by the node that served
+// the view, on aggregate kind "view", id "<device>~<channel>", in the
+// device's shard. The key is named by its id only, never the key itself.
+type StreamViewed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Device        string                 `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
+	Channel       uint32                 `protobuf:"varint,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	KeyId         string                 `protobuf:"bytes,3,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Client        string                 `protobuf:"bytes,4,opt,name=client,proto3" json:"client,omitempty"`     // the viewer's address (host:port)
+	Protocol      string                 `protobuf:"bytes,5,opt,name=protocol,proto3" json:"protocol,omitempty"` // rtsp | hls
+	StartUnixMs   int64                  `protobuf:"varint,6,opt,name=start_unix_ms,json=startUnixMs,proto3" json:"start_unix_ms,omitempty"`
+	EndUnixMs     int64                  `protobuf:"varint,7,opt,name=end_unix_ms,json=endUnixMs,proto3" json:"end_unix_ms,omitempty"`
+	Bytes         uint64                 `protobuf:"varint,8,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamViewed) Reset() {
+	*x = StreamViewed{}
+	mi := &file_events_pb_argus_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamViewed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamViewed) ProtoMessage() {}
+
+func (x *StreamViewed) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamViewed.ProtoReflect.Descriptor instead.
+func (*StreamViewed) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *StreamViewed) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *StreamViewed) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *StreamViewed) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *StreamViewed) GetClient() string {
+	if x != nil {
+		return x.Client
+	}
+	return ""
+}
+
+func (x *StreamViewed) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
+	}
+	return ""
+}
+
+func (x *StreamViewed) GetStartUnixMs() int64 {
+	if x != nil {
+		return x.StartUnixMs
+	}
+	return 0
+}
+
+func (x *StreamViewed) GetEndUnixMs() int64 {
+	if x != nil {
+		return x.EndUnixMs
+	}
+	return 0
+}
+
+func (x *StreamViewed) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+type RecordingViewed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Device        string                 `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
+	Channel       uint32                 `protobuf:"varint,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	KeyId         string                 `protobuf:"bytes,3,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Client        string                 `protobuf:"bytes,4,opt,name=client,proto3" json:"client,omitempty"`
+	Protocol      string                 `protobuf:"bytes,5,opt,name=protocol,proto3" json:"protocol,omitempty"` // mp4 | hls | segment
+	StartUnixMs   int64                  `protobuf:"varint,6,opt,name=start_unix_ms,json=startUnixMs,proto3" json:"start_unix_ms,omitempty"`
+	EndUnixMs     int64                  `protobuf:"varint,7,opt,name=end_unix_ms,json=endUnixMs,proto3" json:"end_unix_ms,omitempty"`
+	Bytes         uint64                 `protobuf:"varint,8,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	FromUnixMs    int64                  `protobuf:"varint,9,opt,name=from_unix_ms,json=fromUnixMs,proto3" json:"from_unix_ms,omitempty"` // the recorded range viewed
+	ToUnixMs      int64                  `protobuf:"varint,10,opt,name=to_unix_ms,json=toUnixMs,proto3" json:"to_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordingViewed) Reset() {
+	*x = RecordingViewed{}
+	mi := &file_events_pb_argus_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordingViewed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordingViewed) ProtoMessage() {}
+
+func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordingViewed.ProtoReflect.Descriptor instead.
+func (*RecordingViewed) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RecordingViewed) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *RecordingViewed) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *RecordingViewed) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *RecordingViewed) GetClient() string {
+	if x != nil {
+		return x.Client
+	}
+	return ""
+}
+
+func (x *RecordingViewed) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
+	}
+	return ""
+}
+
+func (x *RecordingViewed) GetStartUnixMs() int64 {
+	if x != nil {
+		return x.StartUnixMs
+	}
+	return 0
+}
+
+func (x *RecordingViewed) GetEndUnixMs() int64 {
+	if x != nil {
+		return x.EndUnixMs
+	}
+	return 0
+}
+
+func (x *RecordingViewed) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *RecordingViewed) GetFromUnixMs() int64 {
+	if x != nil {
+		return x.FromUnixMs
+	}
+	return 0
+}
+
+func (x *RecordingViewed) GetToUnixMs() int64 {
+	if x != nil {
+		return x.ToUnixMs
+	}
+	return 0
+}
+
 // Commands. Meta travels with each command for tracing and optimistic
 // concurrency (If-Match).
 type CommandMeta struct {
@@ -1612,7 +1863,7 @@ type CommandMeta struct {
 
 func (x *CommandMeta) Reset() {
 	*x = CommandMeta{}
-	mi := &file_events_pb_argus_proto_msgTypes[19]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1624,7 +1875,7 @@ func (x *CommandMeta) String() string {
 func (*CommandMeta) ProtoMessage() {}
 
 func (x *CommandMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[19]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1637,7 +1888,7 @@ func (x *CommandMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandMeta.ProtoReflect.Descriptor instead.
 func (*CommandMeta) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{19}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CommandMeta) GetCommandId() string {
@@ -1677,7 +1928,7 @@ type RegisterDevice struct {
 
 func (x *RegisterDevice) Reset() {
 	*x = RegisterDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[20]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1689,7 +1940,7 @@ func (x *RegisterDevice) String() string {
 func (*RegisterDevice) ProtoMessage() {}
 
 func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[20]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1702,7 +1953,7 @@ func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDevice.ProtoReflect.Descriptor instead.
 func (*RegisterDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{20}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RegisterDevice) GetMeta() *CommandMeta {
@@ -1777,7 +2028,7 @@ type UpdateDevice struct {
 
 func (x *UpdateDevice) Reset() {
 	*x = UpdateDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +2040,7 @@ func (x *UpdateDevice) String() string {
 func (*UpdateDevice) ProtoMessage() {}
 
 func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +2053,7 @@ func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDevice.ProtoReflect.Descriptor instead.
 func (*UpdateDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UpdateDevice) GetMeta() *CommandMeta {
@@ -1872,7 +2123,7 @@ type LabelPatch struct {
 
 func (x *LabelPatch) Reset() {
 	*x = LabelPatch{}
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +2135,7 @@ func (x *LabelPatch) String() string {
 func (*LabelPatch) ProtoMessage() {}
 
 func (x *LabelPatch) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2148,7 @@ func (x *LabelPatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatch.ProtoReflect.Descriptor instead.
 func (*LabelPatch) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LabelPatch) GetSet() map[string]string {
@@ -1924,7 +2175,7 @@ type RemoveDevice struct {
 
 func (x *RemoveDevice) Reset() {
 	*x = RemoveDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2187,7 @@ func (x *RemoveDevice) String() string {
 func (*RemoveDevice) ProtoMessage() {}
 
 func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2200,7 @@ func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDevice.ProtoReflect.Descriptor instead.
 func (*RemoveDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RemoveDevice) GetMeta() *CommandMeta {
@@ -1975,7 +2226,7 @@ type GetDevice struct {
 
 func (x *GetDevice) Reset() {
 	*x = GetDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1987,7 +2238,7 @@ func (x *GetDevice) String() string {
 func (*GetDevice) ProtoMessage() {}
 
 func (x *GetDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2000,7 +2251,7 @@ func (x *GetDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDevice.ProtoReflect.Descriptor instead.
 func (*GetDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetDevice) GetId() string {
@@ -2022,7 +2273,7 @@ type DeviceReply struct {
 
 func (x *DeviceReply) Reset() {
 	*x = DeviceReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2034,7 +2285,7 @@ func (x *DeviceReply) String() string {
 func (*DeviceReply) ProtoMessage() {}
 
 func (x *DeviceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2047,7 +2298,7 @@ func (x *DeviceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceReply.ProtoReflect.Descriptor instead.
 func (*DeviceReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeviceReply) GetCode() ReplyCode {
@@ -2099,7 +2350,7 @@ type DeviceView struct {
 
 func (x *DeviceView) Reset() {
 	*x = DeviceView{}
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2111,7 +2362,7 @@ func (x *DeviceView) String() string {
 func (*DeviceView) ProtoMessage() {}
 
 func (x *DeviceView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2124,7 +2375,7 @@ func (x *DeviceView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceView.ProtoReflect.Descriptor instead.
 func (*DeviceView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeviceView) GetId() string {
@@ -2227,7 +2478,7 @@ type SetPlan struct {
 
 func (x *SetPlan) Reset() {
 	*x = SetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2239,7 +2490,7 @@ func (x *SetPlan) String() string {
 func (*SetPlan) ProtoMessage() {}
 
 func (x *SetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2252,7 +2503,7 @@ func (x *SetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPlan.ProtoReflect.Descriptor instead.
 func (*SetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SetPlan) GetMeta() *CommandMeta {
@@ -2321,7 +2572,7 @@ type GetPlan struct {
 
 func (x *GetPlan) Reset() {
 	*x = GetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2333,7 +2584,7 @@ func (x *GetPlan) String() string {
 func (*GetPlan) ProtoMessage() {}
 
 func (x *GetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2346,7 +2597,7 @@ func (x *GetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlan.ProtoReflect.Descriptor instead.
 func (*GetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetPlan) GetDevice() string {
@@ -2381,7 +2632,7 @@ type PlanView struct {
 
 func (x *PlanView) Reset() {
 	*x = PlanView{}
-	mi := &file_events_pb_argus_proto_msgTypes[29]
+	mi := &file_events_pb_argus_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2393,7 +2644,7 @@ func (x *PlanView) String() string {
 func (*PlanView) ProtoMessage() {}
 
 func (x *PlanView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[29]
+	mi := &file_events_pb_argus_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2406,7 +2657,7 @@ func (x *PlanView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanView.ProtoReflect.Descriptor instead.
 func (*PlanView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{29}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PlanView) GetDevice() string {
@@ -2491,7 +2742,7 @@ type PlanReply struct {
 
 func (x *PlanReply) Reset() {
 	*x = PlanReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[30]
+	mi := &file_events_pb_argus_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2503,7 +2754,7 @@ func (x *PlanReply) String() string {
 func (*PlanReply) ProtoMessage() {}
 
 func (x *PlanReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[30]
+	mi := &file_events_pb_argus_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2516,7 +2767,7 @@ func (x *PlanReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanReply.ProtoReflect.Descriptor instead.
 func (*PlanReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{30}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PlanReply) GetCode() ReplyCode {
@@ -2561,7 +2812,7 @@ type ListDevices struct {
 
 func (x *ListDevices) Reset() {
 	*x = ListDevices{}
-	mi := &file_events_pb_argus_proto_msgTypes[31]
+	mi := &file_events_pb_argus_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2573,7 +2824,7 @@ func (x *ListDevices) String() string {
 func (*ListDevices) ProtoMessage() {}
 
 func (x *ListDevices) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[31]
+	mi := &file_events_pb_argus_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2586,7 +2837,7 @@ func (x *ListDevices) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevices.ProtoReflect.Descriptor instead.
 func (*ListDevices) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{31}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListDevices) GetLimit() uint32 {
@@ -2627,7 +2878,7 @@ type DeviceList struct {
 
 func (x *DeviceList) Reset() {
 	*x = DeviceList{}
-	mi := &file_events_pb_argus_proto_msgTypes[32]
+	mi := &file_events_pb_argus_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2639,7 +2890,7 @@ func (x *DeviceList) String() string {
 func (*DeviceList) ProtoMessage() {}
 
 func (x *DeviceList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[32]
+	mi := &file_events_pb_argus_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2652,7 +2903,7 @@ func (x *DeviceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceList.ProtoReflect.Descriptor instead.
 func (*DeviceList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{32}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DeviceList) GetItems() []*DeviceView {
@@ -2673,7 +2924,7 @@ var File_events_pb_argus_proto protoreflect.FileDescriptor
 
 const file_events_pb_argus_proto_rawDesc = "" +
 	"\n" +
-	"\x15events/pb/argus.proto\x12\bargus.v1\"\xaa\v\n" +
+	"\x15events/pb/argus.proto\x12\bargus.v1\"\xb1\f\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12%\n" +
@@ -2700,7 +2951,9 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x15plan_segment_recorded\x18+ \x01(\v2\x1d.argus.v1.PlanSegmentRecordedH\x00R\x13planSegmentRecorded\x12P\n" +
 	"\x14plan_segment_deleted\x18, \x01(\v2\x1c.argus.v1.PlanSegmentDeletedH\x00R\x12planSegmentDeleted\x12@\n" +
 	"\x0eshard_acquired\x182 \x01(\v2\x17.argus.v1.ShardAcquiredH\x00R\rshardAcquired\x12@\n" +
-	"\x0eshard_released\x183 \x01(\v2\x17.argus.v1.ShardReleasedH\x00R\rshardReleasedB\t\n" +
+	"\x0eshard_released\x183 \x01(\v2\x17.argus.v1.ShardReleasedH\x00R\rshardReleased\x12=\n" +
+	"\rstream_viewed\x18< \x01(\v2\x16.argus.v1.StreamViewedH\x00R\fstreamViewed\x12F\n" +
+	"\x10recording_viewed\x18= \x01(\v2\x19.argus.v1.RecordingViewedH\x00R\x0frecordingViewedB\t\n" +
 	"\apayload\"\x94\x02\n" +
 	"\x10DeviceRegistered\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
@@ -2789,7 +3042,30 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\rShardReleased\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
 	"\x05shard\x18\x02 \x01(\rR\x05shard\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x98\x01\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xe5\x01\n" +
+	"\fStreamViewed\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\rR\achannel\x12\x15\n" +
+	"\x06key_id\x18\x03 \x01(\tR\x05keyId\x12\x16\n" +
+	"\x06client\x18\x04 \x01(\tR\x06client\x12\x1a\n" +
+	"\bprotocol\x18\x05 \x01(\tR\bprotocol\x12\"\n" +
+	"\rstart_unix_ms\x18\x06 \x01(\x03R\vstartUnixMs\x12\x1e\n" +
+	"\vend_unix_ms\x18\a \x01(\x03R\tendUnixMs\x12\x14\n" +
+	"\x05bytes\x18\b \x01(\x04R\x05bytes\"\xa8\x02\n" +
+	"\x0fRecordingViewed\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\rR\achannel\x12\x15\n" +
+	"\x06key_id\x18\x03 \x01(\tR\x05keyId\x12\x16\n" +
+	"\x06client\x18\x04 \x01(\tR\x06client\x12\x1a\n" +
+	"\bprotocol\x18\x05 \x01(\tR\bprotocol\x12\"\n" +
+	"\rstart_unix_ms\x18\x06 \x01(\x03R\vstartUnixMs\x12\x1e\n" +
+	"\vend_unix_ms\x18\a \x01(\x03R\tendUnixMs\x12\x14\n" +
+	"\x05bytes\x18\b \x01(\x04R\x05bytes\x12 \n" +
+	"\ffrom_unix_ms\x18\t \x01(\x03R\n" +
+	"fromUnixMs\x12\x1c\n" +
+	"\n" +
+	"to_unix_ms\x18\n" +
+	" \x01(\x03R\btoUnixMs\"\x98\x01\n" +
 	"\vCommandMeta\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12%\n" +
@@ -2920,7 +3196,7 @@ func file_events_pb_argus_proto_rawDescGZIP() []byte {
 }
 
 var file_events_pb_argus_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_events_pb_argus_proto_goTypes = []any{
 	(ReplyCode)(0),                   // 0: argus.v1.ReplyCode
 	(*Envelope)(nil),                 // 1: argus.v1.Envelope
@@ -2942,25 +3218,27 @@ var file_events_pb_argus_proto_goTypes = []any{
 	(*PlanSegmentDeleted)(nil),       // 17: argus.v1.PlanSegmentDeleted
 	(*ShardAcquired)(nil),            // 18: argus.v1.ShardAcquired
 	(*ShardReleased)(nil),            // 19: argus.v1.ShardReleased
-	(*CommandMeta)(nil),              // 20: argus.v1.CommandMeta
-	(*RegisterDevice)(nil),           // 21: argus.v1.RegisterDevice
-	(*UpdateDevice)(nil),             // 22: argus.v1.UpdateDevice
-	(*LabelPatch)(nil),               // 23: argus.v1.LabelPatch
-	(*RemoveDevice)(nil),             // 24: argus.v1.RemoveDevice
-	(*GetDevice)(nil),                // 25: argus.v1.GetDevice
-	(*DeviceReply)(nil),              // 26: argus.v1.DeviceReply
-	(*DeviceView)(nil),               // 27: argus.v1.DeviceView
-	(*SetPlan)(nil),                  // 28: argus.v1.SetPlan
-	(*GetPlan)(nil),                  // 29: argus.v1.GetPlan
-	(*PlanView)(nil),                 // 30: argus.v1.PlanView
-	(*PlanReply)(nil),                // 31: argus.v1.PlanReply
-	(*ListDevices)(nil),              // 32: argus.v1.ListDevices
-	(*DeviceList)(nil),               // 33: argus.v1.DeviceList
-	nil,                              // 34: argus.v1.DeviceRegistered.LabelsEntry
-	nil,                              // 35: argus.v1.LabelSet.LabelsEntry
-	nil,                              // 36: argus.v1.RegisterDevice.LabelsEntry
-	nil,                              // 37: argus.v1.LabelPatch.SetEntry
-	nil,                              // 38: argus.v1.DeviceView.LabelsEntry
+	(*StreamViewed)(nil),             // 20: argus.v1.StreamViewed
+	(*RecordingViewed)(nil),          // 21: argus.v1.RecordingViewed
+	(*CommandMeta)(nil),              // 22: argus.v1.CommandMeta
+	(*RegisterDevice)(nil),           // 23: argus.v1.RegisterDevice
+	(*UpdateDevice)(nil),             // 24: argus.v1.UpdateDevice
+	(*LabelPatch)(nil),               // 25: argus.v1.LabelPatch
+	(*RemoveDevice)(nil),             // 26: argus.v1.RemoveDevice
+	(*GetDevice)(nil),                // 27: argus.v1.GetDevice
+	(*DeviceReply)(nil),              // 28: argus.v1.DeviceReply
+	(*DeviceView)(nil),               // 29: argus.v1.DeviceView
+	(*SetPlan)(nil),                  // 30: argus.v1.SetPlan
+	(*GetPlan)(nil),                  // 31: argus.v1.GetPlan
+	(*PlanView)(nil),                 // 32: argus.v1.PlanView
+	(*PlanReply)(nil),                // 33: argus.v1.PlanReply
+	(*ListDevices)(nil),              // 34: argus.v1.ListDevices
+	(*DeviceList)(nil),               // 35: argus.v1.DeviceList
+	nil,                              // 36: argus.v1.DeviceRegistered.LabelsEntry
+	nil,                              // 37: argus.v1.LabelSet.LabelsEntry
+	nil,                              // 38: argus.v1.RegisterDevice.LabelsEntry
+	nil,                              // 39: argus.v1.LabelPatch.SetEntry
+	nil,                              // 40: argus.v1.DeviceView.LabelsEntry
 }
 var file_events_pb_argus_proto_depIdxs = []int32{
 	2,  // 0: argus.v1.Envelope.device_registered:type_name -> argus.v1.DeviceRegistered
@@ -2979,31 +3257,33 @@ var file_events_pb_argus_proto_depIdxs = []int32{
 	17, // 13: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
 	18, // 14: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
 	19, // 15: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
-	34, // 16: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
-	4,  // 17: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
-	5,  // 18: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
-	35, // 19: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
-	12, // 20: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
-	20, // 21: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
-	36, // 22: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
-	20, // 23: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
-	23, // 24: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
-	37, // 25: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
-	20, // 26: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
-	0,  // 27: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
-	27, // 28: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
-	38, // 29: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
-	20, // 30: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
-	12, // 31: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
-	12, // 32: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
-	0,  // 33: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
-	30, // 34: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
-	27, // 35: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	20, // 16: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
+	21, // 17: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
+	36, // 18: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
+	4,  // 19: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
+	5,  // 20: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
+	37, // 21: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
+	12, // 22: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
+	22, // 23: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
+	38, // 24: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
+	22, // 25: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
+	25, // 26: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
+	39, // 27: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
+	22, // 28: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
+	0,  // 29: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
+	29, // 30: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
+	40, // 31: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
+	22, // 32: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
+	12, // 33: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
+	12, // 34: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
+	0,  // 35: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
+	32, // 36: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
+	29, // 37: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_events_pb_argus_proto_init() }
@@ -3028,17 +3308,19 @@ func file_events_pb_argus_proto_init() {
 		(*Envelope_PlanSegmentDeleted)(nil),
 		(*Envelope_ShardAcquired)(nil),
 		(*Envelope_ShardReleased)(nil),
+		(*Envelope_StreamViewed)(nil),
+		(*Envelope_RecordingViewed)(nil),
 	}
 	file_events_pb_argus_proto_msgTypes[2].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[19].OneofWrappers = []any{}
 	file_events_pb_argus_proto_msgTypes[21].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[23].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_events_pb_argus_proto_rawDesc), len(file_events_pb_argus_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   38,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

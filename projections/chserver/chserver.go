@@ -13,6 +13,8 @@ package chserver
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -66,6 +68,9 @@ type Options struct {
 	// named "clickhouse" is run as `clickhouse server`.
 	Binary         string
 	Stdout, Stderr io.Writer // optional; default discard (server logs go to files under Dir/log)
+	// Password of the user "default" (empty: none). users.xml keeps only
+	// its SHA-256.
+	Password string
 }
 
 // Server is a clickhouse-server child process. Its methods are safe for
@@ -77,6 +82,7 @@ type Server struct {
 	httpPort int
 	stdout   io.Writer
 	stderr   io.Writer
+	password string
 
 	mu   sync.Mutex
 	proc *process // the current (possibly exited) process; nil after Stop
@@ -149,7 +155,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 			return nil, fmt.Errorf("chserver: %w", err)
 		}
 	}
-	s := &Server{dir: dir, binary: bin, stdout: o.Stdout, stderr: o.Stderr}
+	s := &Server{dir: dir, binary: bin, stdout: o.Stdout, stderr: o.Stderr, password: o.Password}
 
 	for attempt := 1; ; attempt++ {
 		s.tcpPort, s.httpPort, err = pickPorts(o.TCPPort, o.HTTPPort)
@@ -359,7 +365,7 @@ func (s *Server) waitReady(ctx context.Context, p *process) error {
 	defer cancel()
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        []string{s.Addr()},
-		Auth:        clickhouse.Auth{Database: "default", Username: "default"},
+		Auth:        clickhouse.Auth{Database: "default", Username: "default", Password: s.password},
 		DialTimeout: time.Second,
 		ReadTimeout: 2 * time.Second, // the handshake ignores Ping's ctx deadline
 	})
@@ -468,7 +474,12 @@ func (s *Server) writeConfig() error {
 </yandex>
 `, xmlText(s.dir+"/"), s.tcpPort, s.httpPort, p("data"), p("tmp"), p("user_files"), p("format_schemas"),
 		xmlText(filepath.Join(s.dir, "users.xml")))
-	const users = `<?xml version="1.0"?>
+	password := "<password></password>"
+	if s.password != "" {
+		sum := sha256.Sum256([]byte(s.password))
+		password = "<password_sha256_hex>" + hex.EncodeToString(sum[:]) + "</password_sha256_hex>"
+	}
+	users := `<?xml version="1.0"?>
 <!-- Written by github.com/argus-vms/argus/projections/chserver; rewritten on every Start. -->
 <yandex>
     <profiles>
@@ -484,7 +495,7 @@ func (s *Server) writeConfig() error {
     </profiles>
     <users>
         <default>
-            <password></password>
+            ` + password + `
             <networks>
                 <ip>::/0</ip>
             </networks>
@@ -509,7 +520,7 @@ func (s *Server) writeConfig() error {
 	if err := os.WriteFile(filepath.Join(s.dir, "config.xml"), []byte(config), 0o644); err != nil {
 		return fmt.Errorf("chserver: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(s.dir, "users.xml"), []byte(users), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.dir, "users.xml"), []byte(users), 0o600); err != nil {
 		return fmt.Errorf("chserver: %w", err)
 	}
 	return nil

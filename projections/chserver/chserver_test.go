@@ -226,3 +226,33 @@ func TestParentDeath(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// With a password, the server refuses connections without it.
+func TestPassword(t *testing.T) {
+	s, err := Start(context.Background(), Options{Dir: t.TempDir(), Password: "ch-pa55word"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		password string
+		ok       bool
+	}{{"", false}, {"wrong", false}, {"ch-pa55word", true}} {
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{s.Addr()},
+			Auth: clickhouse.Auth{Database: "default", Username: "default", Password: tc.password}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = conn.Ping(ctx)
+		conn.Close()
+		if (err == nil) != tc.ok {
+			t.Errorf("password %q: ping %v, want ok=%v", tc.password, err, tc.ok)
+		}
+	}
+	users, _ := os.ReadFile(s.dir + "/users.xml")
+	if strings.Contains(string(users), "ch-pa55word") {
+		t.Error("users.xml holds the password in clear")
+	}
+}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,7 +148,18 @@ func TestContinuousRecording(t *testing.T) {
 		t.Errorf("playback.mp4 range: %d", st)
 	}
 	// HLS VOD: a player with no headers follows the playlist's tokened URIs.
-	tok := strings.SplitN(liveURLs(t, n, "rec-1", 1, "").RTSP, "token=", 2)[1]
+	// A live token opens no recording; a playback token of the range does.
+	live := strings.SplitN(liveURLs(t, n, "rec-1", 1, "").RTSP, "token=", 2)[1]
+	if st, _, body := n.Do("GET", "/v1/devices/rec-1/channels/1/playback.m3u8?"+q+"&token="+live, "-", ""); st != 403 {
+		t.Errorf("a live token on playback: %d %s", st, body)
+	}
+	st, _, body = n.Do("GET", "/v1/devices/rec-1/channels/1/playback?"+q, "", "")
+	if st != 200 {
+		t.Fatalf("playback URLs: %d %s", st, body)
+	}
+	tok := url.QueryEscape(decode[struct {
+		Token string `json:"token"`
+	}](t, body).Token)
 	st, _, m3u8 := n.Do("GET", "/v1/devices/rec-1/channels/1/playback.m3u8?"+q+"&token="+tok, "-", "")
 	if st != 200 || !strings.Contains(string(m3u8), "#EXT-X-PLAYLIST-TYPE:VOD") || !strings.Contains(string(m3u8), "token=") {
 		t.Fatalf("playback.m3u8: %d %s", st, m3u8)

@@ -138,6 +138,8 @@ type Node struct {
 	t        testing.TB
 	ID       string // node id
 	NATS     string // client URL of its embedded NATS (cluster nodes)
+	Route    string // nats://host:port of its embedded NATS's cluster port (cluster nodes)
+	Peer     string // host:port of its peer (actor) transport (cluster nodes)
 	Data     string
 	HTTP     string // base URL, http://127.0.0.1:port
 	RTSP     string // relay address, 127.0.0.1:port
@@ -146,6 +148,7 @@ type Node struct {
 	cmd      *exec.Cmd
 	out      *SyncBuffer
 	args     []string
+	client   *http.Client
 }
 
 // NodeOptions for StartDev.
@@ -154,6 +157,9 @@ type NodeOptions struct {
 	ClickHouse string // ARGUS_CLICKHOUSE; "" = none (the node must still work without it)
 	Env        []string
 	Args       []string // extra flags, e.g. --probe-interval 1s
+	// TLS, when set, serves the API over HTTPS with these certificates
+	// (HTTP is then https://…, and Do trusts the CA).
+	TLS *Certs
 }
 
 // StartDev starts `argus dev` on free ports and waits for /readyz. The
@@ -163,9 +169,14 @@ func StartDev(t testing.TB, o NodeOptions) *Node {
 	if o.Data == "" {
 		o.Data = t.TempDir()
 	}
-	n := &Node{t: t, Data: o.Data, AdminKey: "test-admin-key-0123456789", out: &SyncBuffer{}}
+	n := &Node{t: t, Data: o.Data, AdminKey: "test-admin-key-0123456789", out: &SyncBuffer{}, client: http.DefaultClient}
 	httpPort := FreePort(t)
 	n.HTTP = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	if o.TLS != nil {
+		n.HTTP = fmt.Sprintf("https://127.0.0.1:%d", httpPort)
+		n.client = o.TLS.Client()
+		o.Args = append([]string{"--tls-cert", o.TLS.Cert, "--tls-key", o.TLS.Key}, o.Args...)
+	}
 	n.RTSP = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	n.args = []string{"dev", "--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--nats-listen", "127.0.0.1:0", "--data", o.Data, "--node-id", "n1",
 		"--rtsp", n.RTSP, "--rtsp-udp", fmt.Sprintf("127.0.0.1:%d", FreeUDPPair(t)),
@@ -209,7 +220,7 @@ func (n *Node) waitReady() {
 	cmd := n.cmd
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(n.HTTP + "/readyz")
+		resp, err := n.http().Get(n.HTTP + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -222,6 +233,14 @@ func (n *Node) waitReady() {
 		time.Sleep(50 * time.Millisecond)
 	}
 	n.t.Fatalf("argus %s not ready; output:\n%s", n.args[0], n.Output())
+}
+
+// http is the node's HTTP client (trusting its CA when it serves HTTPS).
+func (n *Node) http() *http.Client {
+	if n.client == nil {
+		return http.DefaultClient
+	}
+	return n.client
 }
 
 // Kill sends SIGKILL and waits for the process to end.
@@ -271,7 +290,7 @@ func (n *Node) Do(method, path, key string, body string, hdr ...string) (int, ht
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := n.http().Do(req)
 	if err != nil {
 		return 0, nil, []byte(err.Error())
 	}

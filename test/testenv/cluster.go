@@ -46,6 +46,8 @@ func StartCluster(t testing.TB, n int, o ClusterOptions) *Cluster {
 		node.HTTP = fmt.Sprintf("http://127.0.0.1:%d", p.http)
 		node.RTSP = fmt.Sprintf("127.0.0.1:%d", p.rtsp)
 		node.NATS = fmt.Sprintf("nats://127.0.0.1:%d", p.nats)
+		node.Route = fmt.Sprintf("nats://127.0.0.1:%d", p.route)
+		node.Peer = fmt.Sprintf("127.0.0.1:%d", p.peer)
 		node.args = []string{"serve", "--node-id", node.ID, "--advertise", "127.0.0.1", "--data", node.Data,
 			"--http", fmt.Sprintf("127.0.0.1:%d", p.http), "--rtsp", node.RTSP, "--rtsp-udp", "",
 			"--peer-port", fmt.Sprint(p.peer), "--probe-interval", "0"}

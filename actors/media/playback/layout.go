@@ -546,6 +546,12 @@ func parseMoof(b []byte, off, hl int64, def trackDefaults) (frag, error) {
 						return fmt.Errorf("%w: short trun", ErrUnsupported)
 					}
 					for i := range count {
+						if entry == 0 && i > 0 {
+							// the other samples all take the defaults: count
+							// them, do not walk a count no bytes back (2^32)
+							f.dur += uint64(count-i) * uint64(defDur)
+							break
+						}
 						e := p[q+i*entry:]
 						dur, sflags := defDur, defFlags
 						if flags&trunSampleDuration != 0 {

@@ -32,12 +32,12 @@ func startRedirectingNode(t *testing.T, b *node) (a *node, authorized *atomic.In
 		RTSPAddress:    "127.0.0.1:0",
 		UDPRTPAddress:  "127.0.0.1:0",
 		UDPRTCPAddress: "127.0.0.1:0",
-		Authorize: func(k Key, q url.Values) error {
+		Authorize: func(k Key, q url.Values) (Grant, error) {
 			authorized.Add(1)
 			if q.Get("token") != "ok" {
-				return errors.New("bad token")
+				return Grant{}, errors.New("bad token")
 			}
-			return nil
+			return Grant{}, nil
 		},
 		Open: a.open,
 		Redirect: func(k Key) (string, bool) {

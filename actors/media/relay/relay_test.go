@@ -55,6 +55,8 @@ type node struct {
 	streams map[Key]*Stream
 	pulls   []*pull.Puller
 	changes map[Key][]int // readers-changed callbacks
+
+	revoked atomic.Bool // the key behind token "revocable" was deleted
 }
 
 type pullHandler struct{ st *Stream }
@@ -80,11 +82,21 @@ func startNode(t *testing.T, camOpts fakecam.Options) *node {
 		RTSPAddress:    "127.0.0.1:0",
 		UDPRTPAddress:  "127.0.0.1:0",
 		UDPRTCPAddress: "127.0.0.1:0",
-		Authorize: func(k Key, q url.Values) error {
-			if q.Get("token") != "ok" {
-				return errors.New("bad token")
+		Authorize: func(k Key, q url.Values) (Grant, error) {
+			switch q.Get("token") {
+			case "ok":
+				return Grant{}, nil
+			case "short": // expires 2 s from now
+				return Grant{Until: time.Now().Add(2 * time.Second)}, nil
+			case "revocable":
+				return Grant{Check: func() error {
+					if n.revoked.Load() {
+						return errors.New("key deleted")
+					}
+					return nil
+				}}, nil
 			}
-			return nil
+			return Grant{}, errors.New("bad token")
 		},
 		Open: n.open,
 		Log:  testLog(),
@@ -251,6 +263,27 @@ func TestRTSPUnauthorized(t *testing.T) {
 	defer n.mu.Unlock()
 	if len(n.pulls) != 0 {
 		t.Errorf("a pull started for unauthorized readers")
+	}
+}
+
+// A session ends when its grant lapses: the token's expiry, or its key
+// deleted while ffmpeg reads.
+func TestSessionEndsWhenItsGrantLapses(t *testing.T) {
+	n := startNode(t, fakecam.Options{})
+	for _, tc := range []struct {
+		token  string
+		revoke func()
+	}{
+		{"short", func() {}},
+		{"revocable", func() { time.Sleep(2 * time.Second); n.revoked.Store(true) }},
+	} {
+		go tc.revoke()
+		t0 := time.Now()
+		r := ffmpegRead(context.Background(), n.url("/live/cam1/1", "token="+tc.token), "tcp", 15)
+		took := time.Since(t0)
+		if took > 8*time.Second || r.frames == 0 {
+			t.Errorf("token %s: read %d frames for %s (err %v %s); want it cut after ~2 s", tc.token, r.frames, took.Round(time.Millisecond), r.err, r.stderr)
+		}
 	}
 }
 
@@ -735,7 +768,7 @@ func TestNotReady503(t *testing.T) {
 		UDPRTPAddress:  "off",
 		UDPRTCPAddress: "off",
 		ReadyTimeout:   300 * time.Millisecond,
-		Authorize:      func(Key, url.Values) error { return nil },
+		Authorize:      func(Key, url.Values) (Grant, error) { return Grant{}, nil },
 		Open:           func(context.Context, Key) (*Stream, error) { return st, nil },
 	})
 	if err != nil {
@@ -795,7 +828,7 @@ func TestDescriptionChangeClosesReaders(t *testing.T) {
 		RTSPAddress:    "127.0.0.1:0",
 		UDPRTPAddress:  "off",
 		UDPRTCPAddress: "off",
-		Authorize:      func(Key, url.Values) error { return nil },
+		Authorize:      func(Key, url.Values) (Grant, error) { return Grant{}, nil },
 		Open: func(ctx context.Context, k Key) (*Stream, error) {
 			return st, st.WaitReady(ctx)
 		},

@@ -13,6 +13,7 @@ package relay
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,14 +44,19 @@ type Config struct {
 	// RTSPAddress is the TCP listen address, default ":8554". Port 0 picks
 	// a free port (see Server.RTSPAddr).
 	RTSPAddress string
+	// RTSPSAddress, when set, also serves RTSP over TLS there with TLS
+	// (see rtsps.go; Server.RTSPSAddr).
+	RTSPSAddress string
+	TLS          *tls.Config
 	// UDPRTPAddress and UDPRTCPAddress serve readers that ask for UDP;
 	// default ":8000" and ":8001". The RTP port must be even and the RTCP
 	// port the next one; both ports 0 pick a free pair. "off" for both
 	// disables UDP (TCP only).
 	UDPRTPAddress, UDPRTCPAddress string
-	// Authorize checks a reader's request (query of the RTSP URL). An error
-	// answers 401 and Open is not called. Required.
-	Authorize func(k Key, query url.Values) error
+	// Authorize checks a reader's request (query of the RTSP URL) and says
+	// how long the session may last (Grant). An error answers 401 and Open
+	// is not called. Required.
+	Authorize func(k Key, query url.Values) (Grant, error)
 	// Open returns the stream of k, starting its pull if needed; it may
 	// block until the stream has a keyframe (up to ctx). An error wrapping
 	// ErrNotFound answers 404, any other 503. Required.
@@ -60,6 +66,9 @@ type Config struct {
 	// request's own path and query, without Authorize or Open, so the
 	// owner alone decides. base is like "rtsp://10.0.0.2:8554". Optional.
 	Redirect func(k Key) (base string, ok bool)
+	// Viewed, when set, is told of every reader session that played, as
+	// it ends (the viewing audit).
+	Viewed func(View)
 	// ReadyTimeout bounds Open plus the wait for a keyframe; default 10 s.
 	ReadyTimeout time.Duration
 	// NoGOPReplay disables sending the cached GOP to readers joining a hot
@@ -71,10 +80,11 @@ type Config struct {
 
 // Server is a node's RTSP server for the relayed streams.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	rtsp *gortsplib.Server
-	addr string
+	cfg     Config
+	log     *slog.Logger
+	rtsp    *gortsplib.Server
+	addr    string
+	tlsAddr string // RTSPS, "" when off
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -84,6 +94,7 @@ type Server struct {
 	closed  bool
 	streams map[*Stream]struct{} // bound streams
 	joins   sync.Map             // *gortsplib.ServerConn → *join, between OnPlay and the response
+	grants  sessionGrants        // of the reader sessions, ended when they lapse
 }
 
 // NewServer checks cfg and prepares a server; Start binds the ports.
@@ -106,6 +117,9 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = DefaultReadyTimeout
 	}
+	if (cfg.RTSPSAddress != "") != (cfg.TLS != nil) {
+		return nil, errors.New("relay: RTSPS needs both an address and a TLS config")
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -126,11 +140,21 @@ func (s *Server) Start() error {
 	if s.started || s.closed {
 		return errors.New("relay: server already started")
 	}
+	var ln net.Listener
 	ln, err := net.Listen("tcp", s.cfg.RTSPAddress)
 	if err != nil {
 		return fmt.Errorf("relay: listen %s: %w", s.cfg.RTSPAddress, err)
 	}
 	s.addr = ln.Addr().String()
+	if s.cfg.RTSPSAddress != "" {
+		tln, err := net.Listen("tcp", s.cfg.RTSPSAddress)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("relay: listen %s (RTSPS): %w", s.cfg.RTSPSAddress, err)
+		}
+		s.tlsAddr = tln.Addr().String()
+		ln = mergeListeners(ln, tls.NewListener(tln, s.cfg.TLS))
+	}
 
 	srv := &gortsplib.Server{
 		Handler:      &handler{s: s},
@@ -173,6 +197,7 @@ func (s *Server) Start() error {
 	}
 	s.rtsp = srv
 	s.started = true
+	go s.endLapsedSessions()
 	s.log.Info("RTSP relay listening", "addr", s.addr, "udp_rtp", srv.UDPRTPAddress, "udp_rtcp", srv.UDPRTCPAddress)
 	return nil
 }
@@ -182,6 +207,13 @@ func (s *Server) RTSPAddr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.addr
+}
+
+// RTSPSAddr is the bound RTSPS address (host:port), after Start ("" when off).
+func (s *Server) RTSPSAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tlsAddr
 }
 
 // UDPAddrs are the UDP RTP and RTCP addresses, after Start ("" when UDP
@@ -236,17 +268,18 @@ func (s *Server) forget(st *Stream) {
 
 // open authorizes a request for path?query, then opens its stream and
 // waits until it is ready. The returned response is nil on success.
-func (s *Server) open(path, rawQuery string) (*Stream, *gortsplib.ServerStream, *base.Response, error) {
+func (s *Server) open(path, rawQuery string) (*Stream, *gortsplib.ServerStream, Grant, *base.Response, error) {
+	var g Grant
 	k, ok := ParsePath(path)
 	if !ok {
-		return nil, nil, &base.Response{StatusCode: base.StatusNotFound}, fmt.Errorf("no stream at %q", path)
+		return nil, nil, g, &base.Response{StatusCode: base.StatusNotFound}, fmt.Errorf("no stream at %q", path)
 	}
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return nil, nil, &base.Response{StatusCode: base.StatusBadRequest}, fmt.Errorf("bad query: %w", err)
+		return nil, nil, g, &base.Response{StatusCode: base.StatusBadRequest}, fmt.Errorf("bad query: %w", err)
 	}
-	if err := s.cfg.Authorize(k, q); err != nil {
-		return nil, nil, &base.Response{StatusCode: base.StatusUnauthorized}, fmt.Errorf("%s: unauthorized: %w", k, err)
+	if g, err = s.cfg.Authorize(k, q); err != nil {
+		return nil, nil, g, &base.Response{StatusCode: base.StatusUnauthorized}, fmt.Errorf("%s: unauthorized: %w", k, err)
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ReadyTimeout)
 	defer cancel()
@@ -256,19 +289,19 @@ func (s *Server) open(path, rawQuery string) (*Stream, *gortsplib.ServerStream, 
 		if errors.Is(err, ErrNotFound) {
 			code = base.StatusNotFound
 		}
-		return nil, nil, &base.Response{StatusCode: code}, fmt.Errorf("%s: open: %w", k, err)
+		return nil, nil, g, &base.Response{StatusCode: code}, fmt.Errorf("%s: open: %w", k, err)
 	}
 	if st == nil {
-		return nil, nil, &base.Response{StatusCode: base.StatusNotFound}, fmt.Errorf("%s: open returned no stream", k)
+		return nil, nil, g, &base.Response{StatusCode: base.StatusNotFound}, fmt.Errorf("%s: open returned no stream", k)
 	}
 	if err := st.WaitReady(ctx); err != nil {
-		return nil, nil, &base.Response{StatusCode: base.StatusServiceUnavailable}, fmt.Errorf("%s: not ready: %w", k, err)
+		return nil, nil, g, &base.Response{StatusCode: base.StatusServiceUnavailable}, fmt.Errorf("%s: not ready: %w", k, err)
 	}
 	ss, err := st.bind(s)
 	if err != nil || ss == nil {
-		return nil, nil, &base.Response{StatusCode: base.StatusServiceUnavailable}, fmt.Errorf("%s: no RTSP stream (%v)", k, err)
+		return nil, nil, g, &base.Response{StatusCode: base.StatusServiceUnavailable}, fmt.Errorf("%s: no RTSP stream (%v)", k, err)
 	}
-	return st, ss, nil, nil
+	return st, ss, g, nil, nil
 }
 
 // redirect is the 302 answer for a request on a stream hosted elsewhere,
@@ -306,7 +339,19 @@ func (s *Server) redirect(path string, u *base.URL) *base.Response {
 type sessionData struct {
 	key     Key
 	st      *Stream
-	playing bool // counted as a reader
+	grant   Grant
+	client  string
+	playing bool      // counted as a reader
+	since   time.Time // first PLAY
+}
+
+// View is one reader session that played.
+type View struct {
+	Key        Key
+	Viewer     string // Grant.Viewer
+	Client     string // the reader's address
+	Start, End time.Time
+	Bytes      uint64 // sent to the reader
 }
 
 // connData is kept on each connection: the stream of its last DESCRIBE,
@@ -314,6 +359,7 @@ type sessionData struct {
 type connData struct {
 	path, query string
 	st          *Stream
+	grant       Grant
 }
 
 // handler implements the gortsplib.ServerHandler* interfaces.
@@ -329,6 +375,7 @@ func (h *handler) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 }
 
 func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+	h.s.grants.drop(ctx.Session)
 	sd, _ := ctx.Session.UserData().(*sessionData)
 	if sd == nil {
 		return
@@ -336,6 +383,10 @@ func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) 
 	if sd.playing {
 		sd.playing = false
 		sd.st.changeReaders(func() { sd.st.rtspReaders-- })
+	}
+	if !sd.since.IsZero() && h.s.cfg.Viewed != nil {
+		h.s.cfg.Viewed(View{Key: sd.key, Viewer: sd.grant.Viewer, Client: sd.client, Start: sd.since, End: time.Now(),
+			Bytes: ctx.Session.Stats().OutboundBytes})
 	}
 	h.s.log.Debug("reader left", "stream", sd.key.String(), "err", ctx.Error)
 }
@@ -346,13 +397,13 @@ func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.R
 			"remote", ctx.Conn.NetConn().RemoteAddr().String())
 		return res, nil, nil
 	}
-	st, ss, res, err := h.s.open(ctx.Path, ctx.Query)
+	st, ss, grant, res, err := h.s.open(ctx.Path, ctx.Query)
 	if res != nil {
 		h.s.log.Info("DESCRIBE refused", "path", ctx.Path, "status", int(res.StatusCode), "err", err,
 			"remote", ctx.Conn.NetConn().RemoteAddr().String())
 		return res, nil, err
 	}
-	ctx.Conn.SetUserData(&connData{path: ctx.Path, query: ctx.Query, st: st})
+	ctx.Conn.SetUserData(&connData{path: ctx.Path, query: ctx.Query, st: st, grant: grant})
 	return &base.Response{StatusCode: base.StatusOK}, ss, nil
 }
 
@@ -360,6 +411,10 @@ func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respons
 	if ctx.Session.State() == gortsplib.ServerSessionStatePreRecord {
 		// unreachable: ANNOUNCE is not implemented, nobody records here
 		return &base.Response{StatusCode: base.StatusBadRequest}, nil, nil
+	}
+	if isTLS(ctx.Conn.NetConn()) && ctx.Transport != nil && ctx.Transport.Protocol != gortsplib.ProtocolTCP {
+		// media in clear beside a TLS control connection
+		return &base.Response{StatusCode: base.StatusUnsupportedTransport}, nil, errors.New("RTSPS: only interleaved TCP")
 	}
 	// a further SETUP of the same session (another track)
 	if sd, _ := ctx.Session.UserData().(*sessionData); sd != nil {
@@ -376,11 +431,12 @@ func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respons
 
 	var st *Stream
 	var ss *gortsplib.ServerStream
+	var grant Grant
 	if cd, _ := ctx.Conn.UserData().(*connData); cd != nil && cd.path == ctx.Path && cd.query == ctx.Query {
 		// DESCRIBE on this connection authorized and opened it already
 		ss = cd.st.serverStream()
 		if ss != nil {
-			st = cd.st
+			st, grant = cd.st, cd.grant
 		}
 	}
 	if st == nil {
@@ -391,7 +447,7 @@ func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respons
 		}
 		var res *base.Response
 		var err error
-		st, ss, res, err = h.s.open(ctx.Path, ctx.Query)
+		st, ss, grant, res, err = h.s.open(ctx.Path, ctx.Query)
 		if res != nil {
 			h.s.log.Info("SETUP refused", "path", ctx.Path, "status", int(res.StatusCode), "err", err,
 				"remote", ctx.Conn.NetConn().RemoteAddr().String())
@@ -399,7 +455,8 @@ func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respons
 		}
 	}
 	k, _ := ParsePath(ctx.Path)
-	ctx.Session.SetUserData(&sessionData{key: k, st: st})
+	ctx.Session.SetUserData(&sessionData{key: k, st: st, grant: grant, client: ctx.Conn.NetConn().RemoteAddr().String()})
+	h.s.grants.set(ctx.Session, grant)
 	return &base.Response{StatusCode: base.StatusOK}, ss, nil
 }
 
@@ -418,6 +475,9 @@ func (h *handler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response,
 	if !sd.playing {
 		sd.playing = true
 		sd.st.changeReaders(func() { sd.st.rtspReaders++ })
+	}
+	if sd.since.IsZero() {
+		sd.since = time.Now()
 	}
 	j := sd.st.beginJoin(ctx.Session, !h.s.cfg.NoGOPReplay)
 	if j == nil {

@@ -1,6 +1,14 @@
-// Package token signs and checks the expiring stream tokens carried by live
-// URLs (RTSP and HLS): HMAC-SHA256 under a key derived from ARGUS_SECRET over
-// device, channel and expiry. Any node can check a token any node signed.
+// Package token signs and checks the stream tokens carried by live and
+// playback URLs (RTSP, HLS, MP4), so players that cannot send an API key
+// still get in, and only where they were let in:
+//
+//   - a live token opens one channel's live stream;
+//   - a playback token opens one channel's recordings in one time range.
+//
+// Each carries the id of the API key that minted it and its expiry; a
+// token of a deleted key is refused (Signer's KeyCheck). Tokens are
+// HMAC-SHA256 under a key derived from ARGUS_SECRET, so any node checks
+// what any node signed.
 package token
 
 import (
@@ -12,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/secret"
 )
 
@@ -20,51 +29,154 @@ var (
 	ErrInvalid = errors.New("token: invalid")
 	ErrExpired = errors.New("token: expired")
 	ErrScope   = errors.New("token: not for this stream")
+	ErrRange   = errors.New("token: outside the time range it opens")
+	ErrRevoked = errors.New("token: its key was deleted")
 )
 
+// Kind is what a token opens.
+type Kind string
+
+const (
+	Live     Kind = "live"
+	Playback Kind = "playback"
+)
+
+// Claims are what a token says.
+type Claims struct {
+	Kind    Kind
+	Device  string
+	Channel int
+	// From and To bound the recordings a playback token opens.
+	From, To time.Time
+	Expires  time.Time
+	KeyID    string // the key that minted it
+}
+
 // Signer makes and checks tokens.
-type Signer struct{ key []byte }
+type Signer struct {
+	key []byte
+	// KeyCheck, when set, says whether a key id still exists: tokens of
+	// other keys are refused (ErrRevoked).
+	KeyCheck func(keyID string) bool
+}
 
 // NewSigner derives the token key from the cluster secret.
 func NewSigner(clusterSecret []byte) *Signer {
-	return &Signer{key: secret.Derive(clusterSecret, "stream-token/v1")}
+	return &Signer{key: secret.Derive(clusterSecret, "stream-token/v2")}
 }
 
-// Sign returns a token for device/channel valid until expires:
-// "<unix expiry>.<base64url mac>".
-func (s *Signer) Sign(device string, channel int, expires time.Time) string {
-	exp := strconv.FormatInt(expires.Unix(), 10)
-	return exp + "." + base64.RawURLEncoding.EncodeToString(s.mac(device, channel, exp))
+// The payload is "2|kind|device|channel|from|to|expires|key" (unix
+// seconds; from and to 0 for live), then "." and the MAC, both base64url.
+// Device and key ids never hold '|' (events.ValidID).
+const version = "2"
+
+// Sign returns a token with c's claims.
+func (s *Signer) Sign(c Claims) string {
+	var from, to int64
+	if c.Kind == Playback { // whole seconds that cover the range
+		from, to = c.From.Unix(), c.To.Unix()
+		if c.To.Nanosecond() > 0 {
+			to++
+		}
+	}
+	payload := strings.Join([]string{version, string(c.Kind), c.Device, strconv.Itoa(c.Channel),
+		strconv.FormatInt(from, 10), strconv.FormatInt(to, 10), strconv.FormatInt(c.Expires.Unix(), 10), c.KeyID}, "|")
+	return base64.RawURLEncoding.EncodeToString([]byte(payload)) + "." + base64.RawURLEncoding.EncodeToString(s.mac(payload))
 }
 
-// Check verifies tok for device/channel at time now.
-func (s *Signer) Check(tok, device string, channel int, now time.Time) error {
+// Parse verifies tok's MAC, expiry and key at now and returns its claims.
+func (s *Signer) Parse(tok string, now time.Time) (Claims, error) {
 	if tok == "" {
-		return ErrMissing
+		return Claims{}, ErrMissing
 	}
-	exp, sig, ok := strings.Cut(tok, ".")
-	if !ok {
-		return ErrInvalid
+	p64, sig64, ok := strings.Cut(tok, ".")
+	if !ok || len(tok) > 1024 {
+		return Claims{}, ErrInvalid
 	}
-	unix, err := strconv.ParseInt(exp, 10, 64)
+	payload, err := base64.RawURLEncoding.DecodeString(p64)
 	if err != nil {
-		return ErrInvalid
+		return Claims{}, ErrInvalid
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	sig, err := base64.RawURLEncoding.DecodeString(sig64)
 	if err != nil {
-		return ErrInvalid
+		return Claims{}, ErrInvalid
 	}
-	if !hmac.Equal(got, s.mac(device, channel, exp)) {
-		return ErrScope // forged, or signed for another stream
+	if !hmac.Equal(sig, s.mac(string(payload))) {
+		return Claims{}, ErrInvalid // forged, or another cluster's
 	}
-	if now.Unix() > unix {
+	f := strings.Split(string(payload), "|")
+	if len(f) != 8 || f[0] != version {
+		return Claims{}, ErrInvalid
+	}
+	c := Claims{Kind: Kind(f[1]), Device: f[2], KeyID: f[7]}
+	nums := make([]int64, 4)
+	for i, v := range f[3:7] {
+		if nums[i], err = strconv.ParseInt(v, 10, 64); err != nil {
+			return Claims{}, ErrInvalid
+		}
+	}
+	c.Channel = int(nums[0])
+	c.Expires = time.Unix(nums[3], 0)
+	if c.Kind == Playback {
+		c.From, c.To = time.Unix(nums[1], 0), time.Unix(nums[2], 0)
+	} else if c.Kind != Live {
+		return Claims{}, ErrInvalid
+	}
+	if !events.ValidID(c.Device) {
+		return Claims{}, ErrInvalid
+	}
+	if now.After(c.Expires) {
+		return Claims{}, ErrExpired
+	}
+	if s.KeyCheck != nil && !s.KeyCheck(c.KeyID) {
+		return Claims{}, ErrRevoked
+	}
+	return c, nil
+}
+
+// CheckLive verifies tok opens the live stream of device/channel.
+func (s *Signer) CheckLive(tok, device string, channel int, now time.Time) (Claims, error) {
+	c, err := s.Parse(tok, now)
+	if err != nil {
+		return c, err
+	}
+	if c.Kind != Live || c.Device != device || c.Channel != channel {
+		return c, ErrScope
+	}
+	return c, nil
+}
+
+// CheckPlayback verifies tok opens device/channel's recordings in
+// [from, to).
+func (s *Signer) CheckPlayback(tok, device string, channel int, from, to, now time.Time) (Claims, error) {
+	c, err := s.Parse(tok, now)
+	if err != nil {
+		return c, err
+	}
+	if c.Kind != Playback || c.Device != device || c.Channel != channel {
+		return c, ErrScope
+	}
+	if from.Before(c.From) || to.After(c.To) {
+		return c, ErrRange
+	}
+	return c, nil
+}
+
+// Valid reports whether claims checked earlier still hold at now (not
+// expired, key not deleted): sessions opened with a token end when it
+// stops being valid.
+func (s *Signer) Valid(c Claims, now time.Time) error {
+	if now.After(c.Expires) {
 		return ErrExpired
+	}
+	if s.KeyCheck != nil && !s.KeyCheck(c.KeyID) {
+		return ErrRevoked
 	}
 	return nil
 }
 
-func (s *Signer) mac(device string, channel int, exp string) []byte {
+func (s *Signer) mac(payload string) []byte {
 	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(device + "\x00" + strconv.Itoa(channel) + "\x00" + exp))
+	m.Write([]byte(payload))
 	return m.Sum(nil)
 }
