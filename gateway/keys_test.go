@@ -157,13 +157,13 @@ func TestKeyDeleteReachesStuckWatch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := keyConsumers(t, js)
+		before := testenv.ConsumerServers(t, js, "KV_"+KeyBucket)
 		ks, err := NewKeyStore(ctx, js, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(ks.Close)
-		for name, host := range keyConsumers(t, js) {
+		for name, host := range testenv.ConsumerServers(t, js, "KV_"+KeyBucket) {
 			if _, old := before[name]; !old && host != servers[0].Name() {
 				b, victim = ks, byName[host]
 			}
@@ -230,30 +230,4 @@ func newKeyStoreR(t *testing.T, url string, replicas int) (*KeyStore, jetstream.
 	}
 	t.Cleanup(ks.Close)
 	return ks, js
-}
-
-// keyConsumers maps every consumer of the key bucket's stream to the server
-// that runs it.
-func keyConsumers(t *testing.T, js jetstream.JetStream) map[string]string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out := map[string]string{}
-	st, err := js.Stream(ctx, "KV_"+KeyBucket)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return out
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := st.ListConsumers(ctx)
-	for ci := range l.Info() {
-		if ci.Cluster != nil {
-			out[ci.Name] = ci.Cluster.Leader
-		}
-	}
-	if err := l.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

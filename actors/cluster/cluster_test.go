@@ -102,20 +102,6 @@ func startManagerAt(t *testing.T, url, id, peer string, b *board) (*Manager, *na
 	return m, nc
 }
 
-// waitFor polls cond every 20ms until it holds or d passes; it returns how
-// long it took.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 func balanced(b *board, nodes []string) func() bool {
 	return func() bool {
 		for n, o := range b.owners() {
@@ -131,19 +117,19 @@ func TestOwnershipMovesWithMembership(t *testing.T) {
 	srv := testenv.NewNATS(t)
 	b := newBoard(t)
 	m1, _ := startManager(t, srv.ClientURL(), "n1", b)
-	took := waitFor(t, 3*time.Second, "one node owns every shard", balanced(b, []string{"n1"}))
+	took := testenv.WaitFor(t, 3*time.Second, "one node owns every shard", balanced(b, []string{"n1"}))
 	t.Logf("single node owns all shards after %s", took)
-	waitFor(t, time.Second, "ready", m1.Ready)
+	testenv.WaitFor(t, time.Second, "ready", m1.Ready)
 
 	m2, _ := startManager(t, srv.ClientURL(), "n2", b)
 	// n3's peer port stays open after its crash, as a hung process's would:
 	// nothing proves it gone, so its leases must run out first.
 	m3, _ := startManagerAt(t, srv.ClientURL(), "n3", listenPeer(t).Addr().String(), b)
-	took = waitFor(t, 10*time.Second, "joiners take their share", balanced(b, []string{"n1", "n2", "n3"}))
+	took = testenv.WaitFor(t, 10*time.Second, "joiners take their share", balanced(b, []string{"n1", "n2", "n3"}))
 	t.Logf("three nodes balanced after %s", took)
 
 	// Every node routes every shard to the same owner.
-	waitFor(t, 2*time.Second, "routing agrees", func() bool {
+	testenv.WaitFor(t, 2*time.Second, "routing agrees", func() bool {
 		for n, o := range b.owners() {
 			for _, m := range []*Manager{m1, m2, m3} {
 				owner, self, ok := m.Owner(n)
@@ -162,7 +148,7 @@ func TestOwnershipMovesWithMembership(t *testing.T) {
 	// Graceful leave: its shards move without waiting for a lease to expire.
 	start := time.Now()
 	m2.Leave(context.Background())
-	waitFor(t, 2*time.Second, "leave hands over", balanced(b, []string{"n1", "n3"}))
+	testenv.WaitFor(t, 2*time.Second, "leave hands over", balanced(b, []string{"n1", "n3"}))
 	t.Logf("graceful leave handed over in %s", time.Since(start))
 
 	// Crash: n3 stops renewing; its shards move after the lease TTL.
@@ -171,7 +157,7 @@ func TestOwnershipMovesWithMembership(t *testing.T) {
 	b.mu.Unlock()
 	m3.Stop()
 	start = time.Now()
-	took = waitFor(t, 8*time.Second, "survivor takes a crashed node's shards", balanced(b, []string{"n1"}))
+	took = testenv.WaitFor(t, 8*time.Second, "survivor takes a crashed node's shards", balanced(b, []string{"n1"}))
 	t.Logf("failover after crash took %s", took)
 	if took < 1200*time.Millisecond {
 		t.Errorf("shards moved %s after the crash: before the lease could have expired", took)
@@ -184,9 +170,9 @@ func TestFencingWhenCutOff(t *testing.T) {
 	srv := testenv.NewNATS(t)
 	b := newBoard(t)
 	startManager(t, srv.ClientURL(), "a", b)
-	waitFor(t, 3*time.Second, "a owns all", balanced(b, []string{"a"}))
+	testenv.WaitFor(t, 3*time.Second, "a owns all", balanced(b, []string{"a"}))
 	_, ncB := startManager(t, srv.ClientURL(), "b", b)
-	waitFor(t, 10*time.Second, "balanced", balanced(b, []string{"a", "b"}))
+	testenv.WaitFor(t, 10*time.Second, "balanced", balanced(b, []string{"a", "b"}))
 
 	var bShards []int
 	for n, o := range b.owners() {
@@ -199,12 +185,12 @@ func TestFencingWhenCutOff(t *testing.T) {
 	}
 	cut := time.Now()
 	ncB.Close() // b can no longer renew: it must stop its shards itself
-	stopped := waitFor(t, 5*time.Second, "b stops its shards", func() bool {
+	stopped := testenv.WaitFor(t, 5*time.Second, "b stops its shards", func() bool {
 		owners := b.owners()
 		return !slices.Contains(owners, "b")
 	})
 	t.Logf("cut-off node stopped its shards after %s", stopped)
-	waitFor(t, 8*time.Second, "a takes b's shards", balanced(b, []string{"a"}))
+	testenv.WaitFor(t, 8*time.Second, "a takes b's shards", balanced(b, []string{"a"}))
 	t.Logf("a took them over after %s", time.Since(cut))
 }
 
@@ -214,10 +200,10 @@ func TestKilledNodeFreesItsShardsAtOnce(t *testing.T) {
 	srv := testenv.NewNATS(t)
 	b := newBoard(t)
 	startManagerAt(t, srv.ClientURL(), "a", listenPeer(t).Addr().String(), b)
-	waitFor(t, 3*time.Second, "a owns all", balanced(b, []string{"a"}))
+	testenv.WaitFor(t, 3*time.Second, "a owns all", balanced(b, []string{"a"}))
 	lnB := listenPeer(t)
 	mB, _ := startManagerAt(t, srv.ClientURL(), "b", lnB.Addr().String(), b)
-	waitFor(t, 10*time.Second, "balanced", balanced(b, []string{"a", "b"}))
+	testenv.WaitFor(t, 10*time.Second, "balanced", balanced(b, []string{"a", "b"}))
 
 	// A kill -9: b's process, its listener and its NATS connection are gone at once.
 	b.mu.Lock()
@@ -225,7 +211,7 @@ func TestKilledNodeFreesItsShardsAtOnce(t *testing.T) {
 	b.mu.Unlock()
 	mB.Stop()
 	lnB.Close()
-	took := waitFor(t, 8*time.Second, "a takes b's shards", balanced(b, []string{"a"}))
+	took := testenv.WaitFor(t, 8*time.Second, "a takes b's shards", balanced(b, []string{"a"}))
 	t.Logf("failover after a kill took %s", took)
 	if ttl := 3 * time.Second; took >= ttl {
 		t.Errorf("b's shards moved after %s: the refused probe was not taken as proof (the lease TTL is %s)", took, ttl)

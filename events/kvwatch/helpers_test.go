@@ -91,20 +91,6 @@ func run(t *testing.T, w *Watcher) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
-// waitFor polls cond every 10ms until it holds or d passes; it returns how
-// long it took.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func testLog(t *testing.T) *slog.Logger {
@@ -153,28 +139,6 @@ func put(t *testing.T, kv jetstream.KeyValue, k, v string) uint64 {
 	}
 }
 
-// consumers maps every consumer of kv's stream to the server running it.
-func consumers(t *testing.T, js jetstream.JetStream, kv jetstream.KeyValue) map[string]string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, "KV_"+kv.Bucket())
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	l := st.ListConsumers(ctx)
-	for ci := range l.Info() {
-		if ci.Cluster != nil {
-			out[ci.Name] = ci.Cluster.Leader
-		}
-	}
-	if err := l.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // stuckSetup is a 3-server cluster with an R3 bucket holding k1=v1, and a
 // watcher made by mk (on a client that reaches s1 only) running and current,
 // whose watch consumer lives on another server: the victim. When the victim
@@ -194,13 +158,13 @@ func stuckSetup(t *testing.T, mk func(kv jetstream.KeyValue) (*Watcher, *recorde
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := consumers(t, js, kv)
+		before := testenv.ConsumerServers(t, js, "KV_"+kv.Bucket())
 		w, r := mk(kv)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); w.Run(ctx) }()
-		waitFor(t, 10*time.Second, "watcher current", func() bool { return r.count() == 1 })
-		for name, host := range consumers(t, js, kv) {
+		testenv.WaitFor(t, 10*time.Second, "watcher current", func() bool { return r.count() == 1 })
+		for name, host := range testenv.ConsumerServers(t, js, "KV_"+kv.Bucket()) {
 			if _, old := before[name]; old || host == servers[0].Name() {
 				continue
 			}

@@ -1,6 +1,7 @@
 package kvwatch
 
 import (
+	"github.com/argus-vms/argus/test/testenv"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ func TestServerCheckRestartsStuckWatch(t *testing.T) {
 	victim.Shutdown()
 	put(t, other, "k2", "v2")
 	written := time.Now()
-	waitFor(t, 2*time.Second, "k2 delivered by a new watch", func() bool { _, ok := r.get("k2"); return ok })
+	testenv.WaitFor(t, 2*time.Second, "k2 delivered by a new watch", func() bool { _, ok := r.get("k2"); return ok })
 	t.Logf("written %s after the kill, delivered %s after the write", written.Sub(killed).Round(time.Millisecond), time.Since(written).Round(time.Millisecond))
 	if n := r.count(); n < 2 {
 		t.Fatalf("k2 came without a new watch (%d markers): the watch was not stuck", n)
@@ -44,7 +45,7 @@ func TestOwnWriteRestartsStuckWatch(t *testing.T) {
 		t.Fatal("k2 delivered by a watch whose consumer's server died: the test does not stall the watch")
 	}
 	w.Wrote(rev)
-	took := waitFor(t, 2*time.Second, "k2 delivered by a new watch", func() bool { _, ok := r.get("k2"); return ok })
+	took := testenv.WaitFor(t, 2*time.Second, "k2 delivered by a new watch", func() bool { _, ok := r.get("k2"); return ok })
 	t.Logf("delivered %s after the write was reported", took.Round(time.Millisecond))
 	if n := r.count(); n < 2 {
 		t.Fatalf("k2 came without a new watch (%d markers)", n)

@@ -24,7 +24,7 @@ func TestInitialValuesThenUpdates(t *testing.T) {
 	r := newRecorder()
 	w := New(kv, r.apply, OnCurrent(r.current), WithLog(testLog(t)))
 	run(t, w)
-	waitFor(t, 5*time.Second, "initial values", func() bool { return r.count() == 1 })
+	testenv.WaitFor(t, 5*time.Second, "initial values", func() bool { return r.count() == 1 })
 	view, initial, updates := r.snapshot()
 	if want := map[string]string{"a": "1", "b": "2"}; !maps.Equal(view, want) {
 		t.Fatalf("initial view %v, want %v", view, want)
@@ -42,7 +42,7 @@ func TestInitialValuesThenUpdates(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"put d", "put a", "del b", "del d"}
-	waitFor(t, 5*time.Second, "updates", func() bool { _, _, u := r.snapshot(); return len(u) == len(want) })
+	testenv.WaitFor(t, 5*time.Second, "updates", func() bool { _, _, u := r.snapshot(); return len(u) == len(want) })
 	view, _, updates = r.snapshot()
 	if !slices.Equal(updates, want) || !maps.Equal(view, map[string]string{"a": "5"}) {
 		t.Fatalf("updates %v view %v, want %v and a=5", updates, view, want)
@@ -60,7 +60,7 @@ func TestServerCheckLeavesHealthyWatchAlone(t *testing.T) {
 	ctx := context.Background()
 	r := newRecorder()
 	run(t, New(kv, r.apply, OnCurrent(r.current), WithServerCheck(50*time.Millisecond), WithLag(200*time.Millisecond), WithLog(testLog(t))))
-	waitFor(t, 5*time.Second, "initial values", func() bool { return r.count() == 1 })
+	testenv.WaitFor(t, 5*time.Second, "initial values", func() bool { return r.count() == 1 })
 	for i := range 20 {
 		put(t, kv, "a", "x")
 		if i%3 == 0 {
@@ -81,7 +81,7 @@ func TestServerCheckLeavesHealthyWatchAlone(t *testing.T) {
 	}
 	r2 := newRecorder()
 	run(t, New(kv, r2.apply, OnCurrent(r2.current), WithServerCheck(50*time.Millisecond), WithLag(200*time.Millisecond), WithLog(testLog(t))))
-	waitFor(t, 5*time.Second, "second watcher current", func() bool { return r2.count() == 1 })
+	testenv.WaitFor(t, 5*time.Second, "second watcher current", func() bool { return r2.count() == 1 })
 	time.Sleep(time.Second)
 	if n1, n2 := r.count(), r2.count(); n1 != 1 || n2 != 1 {
 		t.Fatalf("healthy watches started again: %d and %d markers", n1, n2)
@@ -98,7 +98,7 @@ func TestQuietWatchRestarts(t *testing.T) {
 	put(t, kv, "a", "1")
 	r := newRecorder()
 	run(t, New(kv, r.apply, OnCurrent(r.current), WithQuiet(300*time.Millisecond), WithLog(quietLog())))
-	took := waitFor(t, 5*time.Second, "three watches", func() bool { return r.count() >= 3 })
+	took := testenv.WaitFor(t, 5*time.Second, "three watches", func() bool { return r.count() >= 3 })
 	t.Logf("three watches after %s", took)
 	view, initial, updates := r.snapshot()
 	if !maps.Equal(view, map[string]string{"a": "1"}) || len(updates) != 0 || len(initial) < 3 {

@@ -40,7 +40,7 @@ func TestCutOffNodeStopsSideEffects(t *testing.T) {
 			t.Fatalf("create %s: %d %s", id, st, b)
 		}
 	}
-	waitFor(t, 30*time.Second, "the victim owns shards", func() bool { return ownedBy(status(t, other))[victim.ID] >= 10 })
+	testenv.WaitFor(t, 30*time.Second, "the victim owns shards", func() bool { return ownedBy(status(t, other))[victim.ID] >= 10 })
 	settled(t, other)
 
 	// The victim's devices move to a camera of their own, then record.
@@ -66,7 +66,7 @@ func TestCutOffNodeStopsSideEffects(t *testing.T) {
 			t.Fatalf("plan %s: %d %s", id, st, b)
 		}
 	}
-	waitFor(t, 30*time.Second, "the victim pulls its cameras", func() bool { return own.Readers() == len(mine) })
+	testenv.WaitFor(t, 30*time.Second, "the victim pulls its cameras", func() bool { return own.Readers() == len(mine) })
 
 	// Cut: watch the victim's cameras every 5 ms.
 	var lo, hi atomic.Int64
@@ -102,9 +102,9 @@ func TestCutOffNodeStopsSideEffects(t *testing.T) {
 	}
 	stopped := time.Since(cut)
 	t.Logf("cut-off node stopped its %d pulls %s after the cut", len(mine), stopped.Round(time.Millisecond))
-	waitFor(t, 15*time.Second, "the others own every shard", func() bool { return allOwnedBy(t, other, c.Nodes[0].ID, c.Nodes[1].ID) })
+	testenv.WaitFor(t, 15*time.Second, "the others own every shard", func() bool { return allOwnedBy(t, other, c.Nodes[0].ID, c.Nodes[1].ID) })
 	t.Logf("the others own every shard %s after the cut", time.Since(cut).Round(time.Millisecond))
-	waitFor(t, 20*time.Second, "the others pull the cameras", func() bool { return own.Readers() == len(mine) })
+	testenv.WaitFor(t, 20*time.Second, "the others pull the cameras", func() bool { return own.Readers() == len(mine) })
 	time.Sleep(time.Second)
 	close(done)
 	if hi.Load() > int64(len(mine)) {
@@ -122,8 +122,8 @@ func TestCutOffNodeStopsSideEffects(t *testing.T) {
 	// Heal: the victim rejoins and takes its share; still one pull per camera.
 	healed := time.Now()
 	proxy.Heal()
-	waitFor(t, 30*time.Second, "the healed node takes its share", func() bool { return ownedBy(status(t, other))[victim.ID] >= 10 })
-	waitFor(t, 20*time.Second, "one pull per camera after the heal", func() bool { return own.Readers() == len(mine) })
+	testenv.WaitFor(t, 30*time.Second, "the healed node takes its share", func() bool { return ownedBy(status(t, other))[victim.ID] >= 10 })
+	testenv.WaitFor(t, 20*time.Second, "one pull per camera after the heal", func() bool { return own.Readers() == len(mine) })
 	for _, e := range replay(t, other, "") {
 		if e.Node == victim.ID && e.Time.After(cut.Add(leaseTTL)) && e.Time.Before(healed) {
 			t.Errorf("event from the cut-off node after its lease expired: %+v", e)

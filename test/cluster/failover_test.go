@@ -70,7 +70,7 @@ func TestFailover(t *testing.T) {
 		t.Fatal(e)
 	}
 	t.Logf("300 devices and plans in %s", time.Since(start).Round(time.Millisecond))
-	waitFor(t, 90*time.Second, "every camera pulled", func() bool { return cam.Readers() >= devices })
+	testenv.WaitFor(t, 90*time.Second, "every camera pulled", func() bool { return cam.Readers() >= devices })
 	t.Logf("every plan recording after %s", time.Since(start).Round(time.Millisecond))
 	// Any node lists the streams of the whole cluster: the sum of every
 	// node's own list (shards may still be moving to the joiners: retried).
@@ -79,7 +79,7 @@ func TestFailover(t *testing.T) {
 			Device string `json:"device"`
 		} `json:"items"`
 	}
-	waitFor(t, 15*time.Second, "GET /v1/streams lists every node's streams", func() bool {
+	testenv.WaitFor(t, 15*time.Second, "GET /v1/streams lists every node's streams", func() bool {
 		var all streamList
 		if getJSON(t, c.Nodes[0], "/v1/streams", &all) != 200 || len(all.Items) < devices {
 			return false
@@ -178,14 +178,14 @@ func TestFailover(t *testing.T) {
 	dead.Store(victim.ID)
 	killed := time.Now()
 	victim.Kill()
-	owned := waitFor(t, 15*time.Second, "every shard owned by a survivor", func() bool { return allOwnedBy(t, survivors[0], survivorIDs...) })
+	owned := testenv.WaitFor(t, 15*time.Second, "every shard owned by a survivor", func() bool { return allOwnedBy(t, survivors[0], survivorIDs...) })
 	t.Logf("every shard owned by a survivor %s after the kill (goal ≤ 3 s; measured in make bench)", owned.Round(time.Millisecond))
 
 	// Every device answers, through either survivor.
 	for i := 0; i < devices; i++ {
 		id := fmt.Sprintf("d%03d", i)
 		n := survivors[i%2]
-		waitFor(t, 10*time.Second, "device "+id+" answers", func() bool { return getJSON(t, n, "/v1/devices/"+id, nil) == 200 })
+		testenv.WaitFor(t, 10*time.Second, "device "+id+" answers", func() bool { return getJSON(t, n, "/v1/devices/"+id, nil) == 200 })
 	}
 	t.Logf("every device answers %s after the kill", time.Since(killed).Round(time.Millisecond))
 
@@ -249,7 +249,7 @@ func TestFailover(t *testing.T) {
 
 	// Rejoin: the victim comes back and takes its share in steps.
 	victim.Start()
-	took := waitFor(t, 30*time.Second, "rejoined node takes its share", func() bool {
+	took := testenv.WaitFor(t, 30*time.Second, "rejoined node takes its share", func() bool {
 		o := ownedBy(status(t, victim))
 		return o[victim.ID] >= 10 && o[""] == 0
 	})
@@ -260,11 +260,11 @@ func TestFailover(t *testing.T) {
 	leaver, stay := survivors[0], survivors[1]
 	left := time.Now()
 	leaver.Stop()
-	took = waitFor(t, 10*time.Second, "leaver's shards taken over", func() bool { return allOwnedBy(t, stay, stay.ID, victim.ID) })
+	took = testenv.WaitFor(t, 10*time.Second, "leaver's shards taken over", func() bool { return allOwnedBy(t, stay, stay.ID, victim.ID) })
 	t.Logf("graceful leave: shards handed over %s after SIGTERM returned (%s after it was sent)", took.Round(time.Millisecond), time.Since(left).Round(time.Millisecond))
 	for i := 0; i < devices; i += 7 {
 		id := fmt.Sprintf("d%03d", i)
-		waitFor(t, 10*time.Second, "device "+id+" answers after the leave", func() bool { return getJSON(t, stay, "/v1/devices/"+id, nil) == 200 })
+		testenv.WaitFor(t, 10*time.Second, "device "+id+" answers after the leave", func() bool { return getJSON(t, stay, "/v1/devices/"+id, nil) == 200 })
 	}
 	if !strings.Contains(leaver.Output(), "shutting down") {
 		t.Errorf("leaver did not shut down cleanly")
@@ -280,7 +280,7 @@ func TestFailover(t *testing.T) {
 			t.Fatalf("plan off %s: %d %s", id, st, b)
 		}
 	}
-	waitFor(t, 30*time.Second, "every recording stopped", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "every recording stopped", func() bool {
 		for i := 0; i < devices; i++ {
 			var p struct {
 				Recording bool `json:"recording"`

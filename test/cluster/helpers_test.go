@@ -65,20 +65,6 @@ func ownedBy(c clusterJSON) map[string]int {
 	return out
 }
 
-// waitFor polls cond every 20ms until it holds or d passes, and returns how
-// long it took.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(start)
-}
-
 // allOwnedBy reports whether every shard is owned by one of ids, as n sees it.
 func allOwnedBy(t *testing.T, n *testenv.Node, ids ...string) bool {
 	c := status(t, n)
@@ -204,7 +190,7 @@ func keepOutput(t *testing.T, n *testenv.Node) {
 func settled(t *testing.T, n *testenv.Node) {
 	t.Helper()
 	last, since := "", time.Now()
-	waitFor(t, 30*time.Second, "shard owners settle", func() bool {
+	testenv.WaitFor(t, 30*time.Second, "shard owners settle", func() bool {
 		c := status(t, n)
 		var b strings.Builder
 		for _, s := range c.Shards {

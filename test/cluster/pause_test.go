@@ -89,7 +89,7 @@ func TestPausedNodeIsFenced(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	paused := time.Now()
 	syscall.Kill(victim.Pid(), syscall.SIGSTOP)
-	waitFor(t, 20*time.Second, "the others own every shard", func() bool { return allOwnedBy(t, others[0], others[0].ID, others[1].ID) })
+	testenv.WaitFor(t, 20*time.Second, "the others own every shard", func() bool { return allOwnedBy(t, others[0], others[0].ID, others[1].ID) })
 	time.Sleep(time.Until(paused.Add(7 * time.Second)))
 	syscall.Kill(victim.Pid(), syscall.SIGCONT)
 	t.Logf("resumed %s after %s", victim.ID, time.Since(paused).Round(time.Millisecond))

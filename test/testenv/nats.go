@@ -3,6 +3,8 @@
 package testenv
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -12,6 +14,7 @@ import (
 	"github.com/argus-vms/argus/events/embedded"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 var (
@@ -93,4 +96,30 @@ func NewNATSCluster(t testing.TB, n int) []*server.Server {
 		}
 	}
 	return servers
+}
+
+// ConsumerServers maps every consumer of stream to the server that runs
+// it (its Raft leader); none when the stream does not exist yet.
+func ConsumerServers(t testing.TB, js jetstream.JetStream, stream string) map[string]string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out := map[string]string{}
+	st, err := js.Stream(ctx, stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return out
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := st.ListConsumers(ctx)
+	for ci := range l.Info() {
+		if ci.Cluster != nil {
+			out[ci.Name] = ci.Cluster.Leader
+		}
+	}
+	if err := l.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

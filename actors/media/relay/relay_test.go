@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/argus-vms/argus/test/testenv"
 	"io"
 	"log/slog"
 	"net"
@@ -338,7 +339,7 @@ func TestTwentyConcurrentReaders(t *testing.T) {
 		t.Fatalf("warm-up: %v\n%s", err, stderr)
 	}
 	st := n.get(Key{"cam1", 1})
-	waitFor(t, 5*time.Second, "no readers after the probe", func() bool { return st.Readers() == 0 })
+	testenv.WaitFor(t, 5*time.Second, "no readers after the probe", func() bool { return st.Readers() == 0 })
 
 	// baseline: the pull alone (fakecam, pull, decode, GOP cache) for 2 s
 	const window = 2 * time.Second
@@ -356,7 +357,7 @@ func TestTwentyConcurrentReaders(t *testing.T) {
 		wg.Go(func() { results[i] = ffmpegRead(ctx, u, "tcp", secs) })
 	}
 	// steady state: all 20 playing; same window
-	waitFor(t, 10*time.Second, "20 readers", func() bool { return st.Readers() == readers })
+	testenv.WaitFor(t, 10*time.Second, "20 readers", func() bool { return st.Readers() == readers })
 	c1 := cpuSelf()
 	time.Sleep(window)
 	busy := cpuSelf() - c1
@@ -379,7 +380,7 @@ func TestTwentyConcurrentReaders(t *testing.T) {
 	if during != readers {
 		t.Errorf("Readers() = %d during the measurement, want %d", during, readers)
 	}
-	waitFor(t, 5*time.Second, "readers back to 0", func() bool { return st.Readers() == 0 })
+	testenv.WaitFor(t, 5*time.Second, "readers back to 0", func() bool { return st.Readers() == 0 })
 	n.mu.Lock()
 	ch := append([]int(nil), n.changes[Key{"cam1", 1}]...)
 	n.mu.Unlock()
@@ -430,7 +431,7 @@ func TestHotJoinFirstFrame(t *testing.T) {
 	if _, err := n.stream(Key{"cam1", 1}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "stream ready", func() bool { return n.get(Key{"cam1", 1}).Ready() })
+	testenv.WaitFor(t, 10*time.Second, "stream ready", func() bool { return n.get(Key{"cam1", 1}).Ready() })
 	for i, proto := range []gortsplib.Protocol{gortsplib.ProtocolTCP, gortsplib.ProtocolUDP, gortsplib.ProtocolTCP} {
 		time.Sleep(time.Duration(300*i) * time.Millisecond)
 		func() {
@@ -576,7 +577,7 @@ func TestHLS(t *testing.T) {
 	}
 
 	// idle: HLS stops counting as a reader
-	waitFor(t, 5*time.Second, "HLS idle", func() bool { return st.Readers() == 0 })
+	testenv.WaitFor(t, 5*time.Second, "HLS idle", func() bool { return st.Readers() == 0 })
 	st.mu.Lock()
 	running := st.hls != nil
 	st.mu.Unlock()
@@ -665,7 +666,7 @@ func TestReadersSurviveSourceReconnect(t *testing.T) {
 	}
 	t.Logf("decoded %d frames in 4 s across source reconnects", r.frames)
 	st := n.get(Key{"cam1", 1})
-	waitFor(t, 5*time.Second, "readers back to 0", func() bool { return st.Readers() == 0 })
+	testenv.WaitFor(t, 5*time.Second, "readers back to 0", func() bool { return st.Readers() == 0 })
 }
 
 func TestSubscribeAU(t *testing.T) {
@@ -700,7 +701,7 @@ func TestSubscribeAU(t *testing.T) {
 		got = append(got, au{idr, pts, ntp})
 		mu.Unlock()
 	})
-	waitFor(t, 5*time.Second, "50 AUs", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 50 })
+	testenv.WaitFor(t, 5*time.Second, "50 AUs", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 50 })
 	unsub()
 	mu.Lock()
 	n1 := len(got)
@@ -743,17 +744,6 @@ func TestKeyPath(t *testing.T) {
 		if ok && k.Path() != strings.TrimSuffix(p, "/") {
 			t.Errorf("Path() = %q, want %q", k.Path(), p)
 		}
-	}
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timeout: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -855,7 +845,7 @@ func TestDescriptionChangeClosesReaders(t *testing.T) {
 		}
 		return c, desc
 	}
-	waitFor(t, 10*time.Second, "first connection", func() bool { return h.conns.Load() == 1 && st.Ready() })
+	testenv.WaitFor(t, 10*time.Second, "first connection", func() bool { return h.conns.Load() == 1 && st.Ready() })
 	c, desc := describe()
 	defer c.Close()
 	if len(desc.Medias) != 1 {
@@ -869,7 +859,7 @@ func TestDescriptionChangeClosesReaders(t *testing.T) {
 	if _, err := c.Play(nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "one reader", func() bool { return st.Readers() == 1 })
+	testenv.WaitFor(t, 5*time.Second, "one reader", func() bool { return st.Readers() == 1 })
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
 	select {
@@ -881,8 +871,8 @@ func TestDescriptionChangeClosesReaders(t *testing.T) {
 	if h.conns.Load() < 2 {
 		t.Fatal("reader closed before the source reconnected")
 	}
-	waitFor(t, 5*time.Second, "no readers", func() bool { return st.Readers() == 0 })
-	waitFor(t, 10*time.Second, "ready again", st.Ready)
+	testenv.WaitFor(t, 5*time.Second, "no readers", func() bool { return st.Readers() == 0 })
+	testenv.WaitFor(t, 10*time.Second, "ready again", st.Ready)
 	c2, desc2 := describe()
 	defer c2.Close()
 	if len(desc2.Medias) != 2 {
