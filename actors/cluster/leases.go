@@ -99,6 +99,13 @@ func (m *Manager) renew(ctx context.Context) {
 			cctx, cancel := context.WithTimeout(ctx, m.cfg.LeaseTTL/2)
 			newRev, err := m.leases.Update(cctx, leaseKey(n), val, rev)
 			cancel()
+			// A renewal whose answer was lost (a timeout under load) may
+			// have landed: then the lease is still this instance's, at a
+			// revision this node has not seen.
+			mine := false
+			if isWrongRevision(err) {
+				newRev, mine = m.ownLease(ctx, n)
+			}
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			h.renewing = false
@@ -106,6 +113,9 @@ func (m *Manager) renew(ctx context.Context) {
 				return
 			}
 			switch {
+			case mine: // when it landed is unknown: renewedAt stays, the next round renews
+				h.rev = newRev
+				m.leasesWatch.Wrote(newRev)
 			case err == nil:
 				h.rev, h.renewedAt = newRev, sent
 				m.leasesWatch.Wrote(newRev)
@@ -119,6 +129,22 @@ func (m *Manager) renew(ctx context.Context) {
 			}
 		}()
 	}
+}
+
+// ownLease reports whether shard n's lease is held by this instance now,
+// and at which revision.
+func (m *Manager) ownLease(ctx context.Context, n int) (uint64, bool) {
+	cctx, cancel := context.WithTimeout(ctx, m.cfg.LeaseTTL/2)
+	defer cancel()
+	e, err := m.leases.Get(cctx, leaseKey(n))
+	if err != nil {
+		return 0, false
+	}
+	var l lease
+	if json.Unmarshal(e.Value(), &l) != nil || l.Node != m.cfg.Self.ID || l.Instance != m.cfg.Self.Instance {
+		return 0, false
+	}
+	return e.Revision(), true
 }
 
 func isWrongRevision(err error) bool {

@@ -7,7 +7,8 @@ import (
 )
 
 // A watch is stuck when
-//   - a revision known to exist has not been delivered within the lag: the
+//   - a revision known to exist has not been delivered within the lag, and
+//     nothing else was delivered within the lag either: the
 //     caller's own acknowledged write (Wrote) or the bucket's last revision
 //     as the server reported it (WithServerCheck). The lag runs from when
 //     the revision became known, never from before the watch started, and
@@ -103,7 +104,10 @@ func (p *progress) stuck(now time.Time) string {
 		if !p.current {
 			from = later(e.at, p.last)
 		}
-		if now.Sub(from) > p.lag {
+		// Overdue, and nothing else came either: a watch that keeps
+		// delivering is slow (a loaded machine), not stuck, and watching
+		// again would only add load.
+		if now.Sub(from) > p.lag && now.Sub(p.last) > p.lag {
 			return fmt.Sprintf("%s (revision %d) not delivered within %s", e.what, e.rev, p.lag)
 		}
 	}
