@@ -7,11 +7,13 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build and the tests use: a real ClickHouse server,
-# protoc for `make generate`, ffmpeg/ffprobe as real video clients.
-APT_PKGS := clickhouse-server clickhouse-client protobuf-compiler ffmpeg
+# protoc for `make generate`, ffmpeg/ffprobe as real video clients,
+# node/npm to build the console and chromium for its browser test (Vite and
+# playwright-core want Node >= 20: the machine's nodejs; Debian 12's is 18).
+APT_PKGS := clickhouse-server clickhouse-client protobuf-compiler ffmpeg nodejs npm chromium
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all deps build run test bench fuzz generate lint clean
+.PHONY: all deps build console run test bench fuzz generate lint clean
 
 all: build
 
@@ -21,16 +23,24 @@ deps:
 	command -v clickhouse-server >/dev/null || [ -x /usr/sbin/clickhouse-server ] || missing="$$missing clickhouse-server clickhouse-client"; \
 	command -v protoc >/dev/null || missing="$$missing protobuf-compiler"; \
 	command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# console rebuilds the embedded web console into gateway/console/dist/
+# (committed, so `go build` needs no Node; gateway's tests fail when it is stale).
+console: deps
+	cd gateway/console && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build
+
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/argus
 
 run: deps build
-	./$(BIN) dev
+	./$(BIN) dev --demo 4
 
 test: deps
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...

@@ -183,6 +183,8 @@ func (s *Server) routes() {
 	e.POST("/v1/projections/:name/rebuild", s.rebuildProjection, admin)
 
 	s.debugRoutes(admin)
+	s.openAPIRoutes(e) // openapi.go
+	s.consoleRoutes(e) // console.go
 }
 
 const requestIDKey = "argus.request_id"

@@ -20,6 +20,7 @@ func runDev(args []string) error {
 	cfg := addNodeFlags(f)
 	natsListen := f.String("nats-listen", "127.0.0.1:4222", "embedded NATS client listen address")
 	natsSync := f.String("nats-sync", "always", natsSyncHelp+"always by default: dev is one server, and no replica holds an event")
+	demoN := f.Int("demo", 0, "start N fake cameras in the process, registered once as devices demo-1…demo-N with continuous recording (see <data>/demo.json)")
 	if err := f.Parse(args); err != nil {
 		return err
 	}
@@ -89,6 +90,14 @@ func runDev(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *demoN > 0 {
+		if d, err := startDemo(ctx, n.host, *demoN, *cfg.data, log); err != nil {
+			log.Error("demo cameras not started", "err", err)
+		} else {
+			defer d.Close() // after the node: no offline noise while it stops
+		}
+	}
+	fmt.Printf("console: %s\n", consoleURL(n.cluster.Self().HTTP))
 	<-ctx.Done()
 	log.Info("shutting down")
 	n.Close()

@@ -296,6 +296,9 @@ func (n *Node) Do(method, path, key string, body string, hdr ...string) (int, ht
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	if CheckExchange != nil { // check.go
+		CheckExchange(n.t, resp.Request, []byte(body), resp.StatusCode, resp.Header, b)
+	}
 	return resp.StatusCode, resp.Header, b
 }
 

@@ -1,0 +1,257 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, may, ApiError, type Device, type NewDevice } from '../api';
+import { ErrorBox, Link, StatusBadge } from '../components';
+import { navigate } from '../router';
+
+/** devicesURL is the list's deep link: /devices[?label=k:v][&limit=n]. */
+function devicesURL(label: string, limit: number): string {
+  const q = new URLSearchParams();
+  if (label) q.set('label', label);
+  if (limit !== DEFAULT_PAGE) q.set('limit', String(limit));
+  const s = q.toString();
+  return '/devices' + (s ? '?' + s : '');
+}
+
+export const DEFAULT_PAGE = 50;
+
+export function Devices(props: { label: string; limit: number }) {
+  const [items, setItems] = useState<Device[]>([]);
+  const [next, setNext] = useState<string | null>(null);
+  // cursors[i] is the cursor that fetched page i (page 0: none).
+  const [cursors, setCursors] = useState<string[]>(['']);
+  const [err, setErr] = useState<unknown>(null);
+  const [loading, setLoading] = useState(false);
+  const [filter, setFilter] = useState(props.label);
+  const [reload, setReload] = useState(0);
+  const [confirm, setConfirm] = useState('');
+  const cursor = cursors[cursors.length - 1];
+
+  useEffect(() => {
+    setFilter(props.label);
+    setCursors(['']);
+  }, [props.label, props.limit]);
+
+  useEffect(() => {
+    let live = true;
+    setLoading(true);
+    api
+      .listDevices({ limit: props.limit, cursor: cursor || undefined, label: props.label || undefined })
+      .then((p) => {
+        if (!live) return;
+        setItems(p.items);
+        setNext(p.next_cursor);
+        setErr(null);
+      })
+      .catch((e) => live && setErr(e))
+      .finally(() => live && setLoading(false));
+    return () => {
+      live = false;
+    };
+  }, [cursor, props.label, props.limit, reload]);
+
+  const remove = async (id: string) => {
+    if (confirm !== id) {
+      setConfirm(id);
+      return;
+    }
+    setConfirm('');
+    try {
+      await api.deleteDevice(id);
+      setReload((r) => r + 1);
+    } catch (e) {
+      setErr(e);
+    }
+  };
+
+  return (
+    <main>
+      <h1>Devices</h1>
+      <form
+        class="filter"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const f = filter.trim();
+          navigate(devicesURL(f, props.limit));
+        }}
+      >
+        <label for="label-filter">Label</label>
+        <input
+          id="label-filter"
+          placeholder="key:value"
+          value={filter}
+          onInput={(e) => setFilter((e.target as HTMLInputElement).value)}
+        />
+        <button type="submit">Filter</button>
+        {props.label && (
+          <button type="button" onClick={() => navigate(devicesURL('', props.limit))}>
+            Clear
+          </button>
+        )}
+      </form>
+      <ErrorBox error={err} />
+      <table class="devices">
+        <thead>
+          <tr>
+            <th>ID</th>
+            <th>Name</th>
+            <th>Status</th>
+            <th>Channels</th>
+            <th>Labels</th>
+            {may('operator') && <th />}
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((d) => (
+            <tr key={d.id} data-testid="device-row" data-device-id={d.id}>
+              <td>
+                <Link to={'/devices/' + encodeURIComponent(d.id)}>{d.id}</Link>
+              </td>
+              <td>{d.name}</td>
+              <td>
+                <StatusBadge status={d.status} />
+              </td>
+              <td>{d.channels}</td>
+              <td>
+                {Object.entries(d.labels).map(([k, v]) => (
+                  <button
+                    type="button"
+                    class="label"
+                    key={k}
+                    title="filter by this label"
+                    onClick={() => navigate(devicesURL(`${k}:${v}`, props.limit))}
+                  >
+                    {k}:{v}
+                  </button>
+                ))}
+              </td>
+              {may('operator') && (
+                <td>
+                  <button type="button" class="danger" data-testid="device-remove" onClick={() => remove(d.id)}>
+                    {confirm === d.id ? 'Confirm remove' : 'Remove'}
+                  </button>
+                </td>
+              )}
+            </tr>
+          ))}
+          {!loading && items.length === 0 && (
+            <tr>
+              <td colSpan={6} class="empty">
+                No devices{props.label ? ' with label ' + props.label : ''}.
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+      <nav class="pager">
+        <button type="button" data-testid="page-prev" disabled={cursors.length <= 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
+          ← Previous
+        </button>
+        <span>Page {cursors.length}</span>
+        <button type="button" data-testid="page-next" disabled={!next} onClick={() => next && setCursors((c) => [...c, next])}>
+          Next →
+        </button>
+      </nav>
+      {may('operator') && <AddDevice onAdded={() => setReload((r) => r + 1)} />}
+    </main>
+  );
+}
+
+/** fieldOf maps a problem's field ("labels.site") to the form field showing it. */
+function fieldOf(f: string): string {
+  const top = f.split('.')[0];
+  return ['id', 'name', 'url', 'username', 'password', 'channels', 'labels'].includes(top) ? top : 'form';
+}
+
+function parseLabels(s: string): Record<string, string> | string {
+  const out: Record<string, string> = {};
+  for (const part of s.split(',')) {
+    const p = part.trim();
+    if (!p) continue;
+    const i = p.search(/[:=]/);
+    if (i <= 0) return `"${p}" is not key:value`;
+    out[p.slice(0, i).trim()] = p.slice(i + 1).trim();
+  }
+  return out;
+}
+
+function AddDevice(props: { onAdded: () => void }) {
+  const empty = { id: '', name: '', url: '', username: '', password: '', channels: '1', labels: '' };
+  const [v, setV] = useState(empty);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState('');
+
+  const set = (k: keyof typeof empty) => (e: Event) => setV({ ...v, [k]: (e.target as HTMLInputElement).value });
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setDone('');
+    const labels = parseLabels(v.labels);
+    if (typeof labels === 'string') {
+      setErrors({ labels });
+      return;
+    }
+    const ch = Number(v.channels || '1');
+    const body: NewDevice = { name: v.name, url: v.url, channels: Number.isFinite(ch) ? ch : 1 };
+    if (v.id.trim()) body.id = v.id.trim();
+    if (v.username) body.username = v.username;
+    if (v.password) body.password = v.password;
+    if (Object.keys(labels).length) body.labels = labels;
+    setBusy(true);
+    try {
+      const d = await api.createDevice(body);
+      setErrors({});
+      setV(empty);
+      setDone(`added ${d.id}`);
+      props.onAdded();
+    } catch (ex) {
+      if (ex instanceof ApiError) setErrors({ [fieldOf(ex.field)]: ex.detail || ex.title });
+      else setErrors({ form: String(ex) });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const field = (k: keyof typeof empty, label: string, type: 'text' | 'password' | 'number' = 'text', placeholder = '') => (
+    <div class={errors[k] ? 'field invalid' : 'field'}>
+      <label for={'add-' + k}>{label}</label>
+      <input
+        id={'add-' + k}
+        name={k}
+        type={type as 'text'}
+        placeholder={placeholder}
+        autocomplete="off"
+        value={v[k]}
+        onInput={set(k)}
+        aria-invalid={errors[k] ? 'true' : undefined}
+      />
+      {errors[k] && (
+        <span class="field-error" data-testid="field-error" data-field={k}>
+          {errors[k]}
+        </span>
+      )}
+    </div>
+  );
+
+  return (
+    <form class="add-device" onSubmit={submit} data-testid="add-device">
+      <h2>Add a device</h2>
+      {field('id', 'ID (optional)')}
+      {field('name', 'Name')}
+      {field('url', 'RTSP URL', 'text', 'rtsp://camera:554/stream')}
+      {field('username', 'Username')}
+      {field('password', 'Password', 'password')}
+      {field('channels', 'Channels', 'number')}
+      {field('labels', 'Labels', 'text', 'site:hq, floor:2')}
+      {errors.form && (
+        <p class="field-error" data-testid="field-error">
+          {errors.form}
+        </p>
+      )}
+      <button type="submit" disabled={busy} data-testid="add-submit">
+        Add
+      </button>
+      {done && <span class="ok">{done}</span>}
+    </form>
+  );
+}
