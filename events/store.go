@@ -138,14 +138,7 @@ func (s *Store) AppendInTerm(ctx context.Context, ref Ref, env *pb.Envelope, las
 // about something that happened (a view), not a decision of the
 // aggregate's owner, so no term fences it. Retries reuse the event id.
 func (s *Store) AppendFact(ctx context.Context, ref Ref, env *pb.Envelope) (uint64, error) {
-	if !ValidAggregateID(ref.Kind, ref.ID) {
-		return 0, ErrInvalidID
-	}
-	data, err := proto.Marshal(env)
-	if err != nil {
-		return 0, err
-	}
-	return s.publishRetry(ctx, ref.Subject(), data, env.EventId, nil, 0, nil)
+	return s.append(ctx, ref, env, nil, 0)
 }
 
 // expectation is the sequence check of an append: the last sequence of
@@ -155,7 +148,7 @@ type expectation struct {
 	subject string
 }
 
-// append publishes env on ref's subject with the expectation.
+// append publishes env on ref's subject with the expectation (nil: none).
 func (s *Store) append(ctx context.Context, ref Ref, env *pb.Envelope, expect *expectation, lastSeq uint64) (uint64, error) {
 	if !ValidAggregateID(ref.Kind, ref.ID) {
 		return 0, ErrInvalidID

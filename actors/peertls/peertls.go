@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"os"
 	"time"
 
 	"github.com/argus-vms/argus/events/secret"
@@ -48,13 +47,9 @@ func FromSecret(clusterSecret []byte, node string) (*tls.Config, error) {
 // FromFiles is the transport's TLS from PEM files: the CA that signed
 // every node's certificate, and this node's certificate and key.
 func FromFiles(caFile, certFile, keyFile string) (*tls.Config, error) {
-	pem, err := os.ReadFile(caFile)
+	pool, err := secret.CertPool(caFile)
 	if err != nil {
-		return nil, fmt.Errorf("peertls: CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("peertls: CA %s: no PEM certificate in it", caFile)
+		return nil, fmt.Errorf("peertls: %w", err)
 	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"fmt"
-	"os"
 
 	"github.com/argus-vms/argus/events/secret"
 	"github.com/argus-vms/argus/projections"
@@ -28,14 +26,11 @@ func clickHouseConnect(cfg *nodeConfig) ([]projections.ConnectOption, error) {
 	if *cfg.chTLS {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if *cfg.chTLSCA != "" {
-			pem, err := os.ReadFile(*cfg.chTLSCA)
+			pool, err := secret.CertPool(*cfg.chTLSCA)
 			if err != nil {
 				return nil, fmt.Errorf("--clickhouse-tls-ca: %w", err)
 			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("--clickhouse-tls-ca %s: no PEM certificate in it", *cfg.chTLSCA)
-			}
+			tc.RootCAs = pool
 		}
 		opts = append(opts, projections.WithTLS(tc))
 	}

@@ -6,7 +6,6 @@ package natsauth
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -92,7 +91,7 @@ func (c Config) ClientOptions() ([]nats.Option, error) {
 func (c Config) clientTLS() (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
-		pool, err := loadPool(c.CAFile)
+		pool, err := secret.CertPool(c.CAFile)
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +124,7 @@ func (c Config) ServerTLS() (clients, routes *tls.Config, err error) {
 	clients = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	routes = clients.Clone()
 	if c.CAFile != "" {
-		pool, err := loadPool(c.CAFile)
+		pool, err := secret.CertPool(c.CAFile)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -133,16 +132,4 @@ func (c Config) ServerTLS() (clients, routes *tls.Config, err error) {
 		routes.ClientCAs, routes.RootCAs, routes.ClientAuth = pool, pool, tls.RequireAndVerifyClientCert
 	}
 	return clients, routes, nil
-}
-
-func loadPool(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("nats TLS CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("nats TLS CA %s: no PEM certificate in it", file)
-	}
-	return pool, nil
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -273,13 +274,12 @@ func sweepDevices(c *benchClient, via []*testenv.Node, ids []string, deadline ti
 }
 
 // patchLoad PATCHes device names at concurrency conc for dur, request i
-// going to bases[i%len(bases)]; it returns the rate of 2xx answers and the
-// non-2xx answers by status.
-func patchLoad(c *benchClient, bases []string, ids []string, conc int, dur time.Duration) (float64, int64, map[string]int64) {
+// going to bases[i%len(bases)].
+func patchLoad(c *benchClient, bases []string, ids []string, conc int, dur time.Duration) patchStats {
 	var seq, okN atomic.Int64
 	var mu sync.Mutex
-	bad := map[string]int64{}
-	var badN int64
+	st := patchStats{badBy: map[string]int64{}}
+	var lat []time.Duration
 	var wg sync.WaitGroup
 	start := time.Now()
 	stop := start.Add(dur)
@@ -287,28 +287,43 @@ func patchLoad(c *benchClient, bases []string, ids []string, conc int, dur time.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var mine []time.Duration
+			defer func() { mu.Lock(); lat = append(lat, mine...); mu.Unlock() }()
 			for time.Now().Before(stop) {
 				i := seq.Add(1)
 				base := bases[int(i)%len(bases)]
 				id := ids[int(i/int64(len(bases)))%len(ids)]
-				st, _, err := c.do("PATCH", base+"/v1/devices/"+id, fmt.Sprintf(`{"name":"renamed %d"}`, i))
-				if err == nil && st >= 200 && st < 300 {
+				t := time.Now()
+				code, _, err := c.do("PATCH", base+"/v1/devices/"+id, fmt.Sprintf(`{"name":"renamed %d"}`, i))
+				if err == nil && code >= 200 && code < 300 {
 					okN.Add(1)
+					mine = append(mine, time.Since(t))
 					continue
 				}
-				key := fmt.Sprint(st)
+				key := fmt.Sprint(code)
 				if err != nil {
 					key = "err"
 				}
 				mu.Lock()
-				bad[key]++
-				badN++
+				st.badBy[key]++
+				st.bad++
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	return float64(okN.Load()) / time.Since(start).Seconds(), badN, bad
+	slices.Sort(lat)
+	st.rate, st.p99 = float64(okN.Load())/time.Since(start).Seconds(), percentile(lat, 0.99)
+	return st
+}
+
+// patchStats is what patchLoad measured: successful PATCHes per second,
+// their p99 latency, and the failures by status.
+type patchStats struct {
+	rate  float64
+	p99   time.Duration
+	bad   int64
+	badBy map[string]int64
 }
 
 // BenchmarkClusterFailover measures issue 5's figures on three
@@ -347,7 +362,8 @@ func BenchmarkClusterFailover(b *testing.B) {
 	sc := newBenchClient(single.AdminKey, 30*time.Second)
 	registerDevices(b, sc, []*testenv.Node{single}, ids)
 	patchLoad(sc, []string{single.HTTP}, ids, conc, warmup)
-	rate1, bad1, bad1By := patchLoad(sc, []string{single.HTTP}, ids, conc, loadDur)
+	one := patchLoad(sc, []string{single.HTTP}, ids, conc, loadDur)
+	rate1, bad1, bad1By := one.rate, one.bad, one.badBy
 	b.Logf("1 node: %.0f PATCH/s at %d concurrent for %s, non-2xx %d %v", rate1, conc, loadDur, bad1, bad1By)
 	single.Kill()
 	sc.c.CloseIdleConnections()
@@ -604,7 +620,8 @@ func BenchmarkClusterFailover(b *testing.B) {
 		bases = append(bases, n.HTTP)
 	}
 	patchLoad(cc, bases, ids, conc, warmup)
-	rate3, bad3, bad3By := patchLoad(cc, bases, ids, conc, loadDur)
+	three := patchLoad(cc, bases, ids, conc, loadDur)
+	rate3, bad3, bad3By := three.rate, three.bad, three.badBy
 	b.Logf("3 nodes: %.0f PATCH/s at %d concurrent for %s round robin over %d nodes, non-2xx %d %v", rate3, conc, loadDur, len(bases), bad3, bad3By)
 	b.Logf("throughput: 3 nodes/1 node = %.2f. What limits it here: the 3 processes and the client share 2 cores; every append is replicated R3 (the leader waits for a follower's ack before the publish ack), and 2/3 of the requests take a forwarding hop (gateway → hollywood remote → owner's router → actor → reply back)", rate3/rate1)
 	results.add(fmt.Sprintf("PATCH throughput, 1 node (argus dev, embedded NATS R1), %d concurrent, %s", conc, loadDur),

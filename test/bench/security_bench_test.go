@@ -2,9 +2,6 @@ package bench
 
 import (
 	"fmt"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,14 +33,9 @@ func BenchmarkSecurity(b *testing.B) {
 		fmt.Sprintf("%.2f", plain.p99.Seconds()/secured.p99.Seconds()), "≥ 0.8 (baseline / TLS)")
 }
 
-type loadResult struct {
-	rate float64
-	p99  time.Duration
-}
-
 // routedLoad starts a cluster with args, registers ids and PATCHes, for
 // dur, the devices n1 does not own, through n1.
-func routedLoad(b *testing.B, ids []string, conc int, dur time.Duration, args ...string) loadResult {
+func routedLoad(b *testing.B, ids []string, conc int, dur time.Duration, args ...string) patchStats {
 	c := testenv.StartCluster(b, 3, testenv.ClusterOptions{Args: args})
 	defer func() {
 		for _, n := range c.Nodes {
@@ -75,37 +67,8 @@ func routedLoad(b *testing.B, ids []string, conc int, dur time.Duration, args ..
 			remote = append(remote, id)
 		}
 	}
-	base := c.Nodes[0].HTTP
-	run := func(d time.Duration) loadResult {
-		var seq, okN atomic.Int64
-		var mu sync.Mutex
-		var lat []time.Duration
-		stop := time.Now().Add(d)
-		t0 := time.Now()
-		var wg sync.WaitGroup
-		for range conc {
-			wg.Go(func() {
-				var mine []time.Duration
-				for time.Now().Before(stop) {
-					i := seq.Add(1)
-					t := time.Now()
-					st, _, err := cl.do("PATCH", base+"/v1/devices/"+remote[int(i)%len(remote)], fmt.Sprintf(`{"name":"n %d"}`, i))
-					if err == nil && st == 200 {
-						okN.Add(1)
-						mine = append(mine, time.Since(t))
-					}
-				}
-				mu.Lock()
-				lat = append(lat, mine...)
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
-		slices.Sort(lat)
-		return loadResult{rate: float64(okN.Load()) / time.Since(t0).Seconds(), p99: percentile(lat, 0.99)}
-	}
-	run(2 * time.Second) // warm up
-	r := run(dur)
-	b.Logf("%v: %d routed devices, %.0f PATCH/s, p99 %s", args, len(remote), r.rate, ms(r.p99))
+	patchLoad(cl, []string{c.Nodes[0].HTTP}, remote, conc, 2*time.Second) // warm up
+	r := patchLoad(cl, []string{c.Nodes[0].HTTP}, remote, conc, dur)
+	b.Logf("%v: %d routed devices, %.0f PATCH/s, p99 %s, failed %v", args, len(remote), r.rate, ms(r.p99), r.badBy)
 	return r
 }

@@ -28,25 +28,27 @@ func here() string {
 	return filepath.Dir(file)
 }
 
-// needTools skips the test where `make deps` has not installed node and
-// chromium (make test runs deps first, so there it always runs).
+// needTools fails the test, saying what to install, where node, npm,
+// chromium or ffmpeg are missing: `make deps` (run by `make test`) installs
+// them, and a browser test that does not run proves nothing.
 func needTools(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not installed (make deps installs it)")
+	for _, tool := range []string{"node", "npm", "ffmpeg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is not installed: run `make deps` (the console test needs node, npm, chromium and ffmpeg)", tool)
+		}
 	}
 	if out, err := exec.Command("node", "-p", "process.versions.node.split('.')[0] >= 20").Output(); err != nil || strings.TrimSpace(string(out)) != "true" {
-		t.Skip("node is older than 20 (playwright-core needs 20)")
-	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		t.Skip("npm is not installed (make deps installs it)")
+		t.Fatalf("node %s is older than 20, which playwright-core and vite need: install Node 20 or later", nodeVersion())
 	}
 	if _, err := os.Stat(chromium); err != nil {
-		t.Skip(chromium + " is not installed (make deps installs it)")
+		t.Fatalf("%s is not installed: run `make deps` (Debian's chromium)", chromium)
 	}
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg is not installed (make deps installs it): the fake camera needs it")
-	}
+}
+
+func nodeVersion() string {
+	out, _ := exec.Command("node", "--version").Output()
+	return strings.TrimSpace(string(out))
 }
 
 // npmCI installs the pinned playwright-core from the lockfile when missing.
