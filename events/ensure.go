@@ -56,8 +56,11 @@ func retriable(err error) bool {
 	if errors.As(err, &apiErr) {
 		// 10008: JetStream not ready / no meta leader yet; 10005, 10023: a
 		// replica's server is not up yet (a cluster forming, nodes starting
-		// one after the other).
-		return apiErr.ErrorCode == 10008 || apiErr.ErrorCode == 10005 || apiErr.ErrorCode == 10023 || apiErr.Code == 503
+		// one after the other); 10059: stream not found, which a stream or
+		// bucket another node just created answers until its group forms
+		// (every stream is ensured before it is used, so it is never for good).
+		return apiErr.ErrorCode == 10008 || apiErr.ErrorCode == 10005 || apiErr.ErrorCode == 10023 ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamNotFound || apiErr.Code == 503
 	}
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrNoResponders) || disconnected(err) ||
 		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount)

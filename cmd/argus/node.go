@@ -55,6 +55,7 @@ type node struct {
 	relay   *relay.Server
 	http    *http.Server
 	tls     *tls.Config     // HTTPS and RTSPS (nil: plain)
+	keys    *gateway.KeyStore
 	audit   *audit.Recorder // viewing audit: the views this node served
 	views   *audit.Sessions // HTTP requests grouped into views
 	proj    *projections.Service
@@ -230,11 +231,11 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	if err != nil {
 		return fail(err)
 	}
+	n.keys = keys
 	n.audit = audit.NewRecorder(store, shards, *cfg.nodeID, log)
 	n.views = audit.NewSessions(n.audit.Viewed, *cfg.viewIdle)
 	live, err := n.startRelay(keys, []byte(*cfg.secret))
 	if err != nil {
-		keys.Close()
 		return fail(err)
 	}
 	ln, err := net.Listen("tcp", *cfg.http)
@@ -575,6 +576,9 @@ func (n *node) Close() {
 	}
 	if n.host != nil {
 		n.host.Stop()
+	}
+	if n.keys != nil {
+		n.keys.Close()
 	}
 	if n.stop != nil {
 		n.stop()
