@@ -54,7 +54,7 @@ type node struct {
 	host    *shard.Host
 	relay   *relay.Server
 	http    *http.Server
-	tls     *tls.Config     // HTTPS and RTSPS (nil: plain)
+	tls     *tls.Config // HTTPS and RTSPS (nil: plain)
 	keys    *gateway.KeyStore
 	audit   *audit.Recorder // viewing audit: the views this node served
 	views   *audit.Sessions // HTTP requests grouped into views
