@@ -152,6 +152,27 @@ func (s *Server) listKeys(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
 }
 
+// keyRecheck is how often a long-lived answer (an event stream) checks that
+// its caller's key still exists.
+var keyRecheck = time.Second
+
+// keyLive says whether p's key still authenticates: the configured admin
+// key always, a managed key until it is deleted (on any node).
+func (s *Server) keyLive(p Principal) bool {
+	if p.KeyID == AdminKeyID {
+		return s.adminHash != nil
+	}
+	return s.keys != nil && s.keys.Has(p.KeyID)
+}
+
+// GET /v1/whoami: the caller's key id, name and role, so a client (the
+// console) shows only what the role may do. The server still checks every
+// request itself.
+func (s *Server) whoami(c echo.Context) error {
+	p, _ := principalOf(c)
+	return writeJSON(c, http.StatusOK, map[string]any{"key_id": p.KeyID, "name": p.Name, "role": p.Role})
+}
+
 // DELETE /v1/keys/{id} → 204; the key stops working on every node.
 func (s *Server) deleteKey(c echo.Context) error {
 	if s.keys == nil {

@@ -13,8 +13,9 @@ type Devices interface {
 	// Ask sends a command (*pb.RegisterDevice, *pb.UpdateDevice, *pb.RemoveDevice, *pb.GetDevice) to the device's actor.
 	// err != nil means no answer (timeout, node down) → 503 problem with Retry-After: 1.
 	Ask(ctx context.Context, deviceID string, cmd proto.Message) (*pb.DeviceReply, error)
-	// List pages devices sorted by id: those with id > cursor, at most limit, optionally with label key=value; next == "" when no more.
-	List(ctx context.Context, limit int, cursor, labelKey, labelValue string) (items []*pb.DeviceView, next string, err error)
+	// List pages devices sorted by id: those with id > q.Cursor that match q's filters (label key=value, status), at
+	// most limit; next == "" when no more.
+	List(ctx context.Context, limit int, q *pb.ListDevices) (items []*pb.DeviceView, next string, err error)
 	// History is one page of the device's history (its events and its channels' stream and plan events, from
 	// JetStream) in log order: the events after afterSeq, at most limit; empty when there are no more.
 	History(ctx context.Context, deviceID string, afterSeq uint64, limit int) ([]events.Event, error)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -83,6 +84,8 @@ func (s *Server) replyProblem(r *pb.DeviceReply) *Problem {
 		return problem(http.StatusConflict, "", "%s", or("a concurrent command changed the device; retry"))
 	case pb.ReplyCode_REPLY_CODE_UNAVAILABLE:
 		return unavailable("%s", or("the event log is unavailable; retry"))
+	case pb.ReplyCode_REPLY_CODE_NOT_OWNER:
+		return unavailable("%s", or("the device's shard is moving to another node; retry"))
 	}
 	s.log.Error("unknown device reply code", "code", r.GetCode().String())
 	return problem(http.StatusInternalServerError, "", "internal error")
@@ -195,7 +198,11 @@ func (s *Server) createDevice(c echo.Context) error {
 	return s.answerDevice(c, http.StatusCreated, r)
 }
 
-// GET /v1/devices?limit=&cursor=&label=k:v
+// deviceStatuses are the values of a device's status (and of the list's
+// status filter): unknown until the first probe answers.
+var deviceStatuses = []string{"online", "offline", "unknown"}
+
+// GET /v1/devices?limit=&cursor=&label=k:v&status=
 func (s *Server) listDevices(c echo.Context) error {
 	q := c.QueryParams()
 	limit := defaultPageLimit
@@ -220,12 +227,16 @@ func (s *Server) listDevices(c echo.Context) error {
 			return p
 		}
 	}
+	status := q.Get("status")
+	if len(q["status"]) > 1 || status != "" && !slices.Contains(deviceStatuses, status) {
+		return badRequest("status", "status must be one of %s", strings.Join(deviceStatuses, ", "))
+	}
 	if s.devices == nil {
 		return unavailable("the device service is not running on this node")
 	}
 	ctx, cancel := contextWithTimeout(c, s.timeout)
 	defer cancel()
-	items, next, err := s.devices.List(ctx, limit, cursor, lk, lv)
+	items, next, err := s.devices.List(ctx, limit, &pb.ListDevices{Cursor: cursor, LabelKey: lk, LabelValue: lv, Status: status})
 	if err != nil {
 		s.log.Warn("list devices", "request_id", requestID(c), "err", err)
 		return unavailable("the device list is unavailable; retry")

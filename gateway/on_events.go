@@ -26,7 +26,12 @@ type EventLog interface {
 	Subject(kind, id string) string
 	// Follow delivers events after afterSeq matching filters as they are appended, until ctx ends.
 	Follow(ctx context.Context, filters []string, afterSeq uint64, fn func(events.Event) error) error
+	// LastSeq is the sequence of the log's last event (0 when empty).
+	LastSeq(ctx context.Context) (uint64, error)
 }
+
+// maxStreamLast bounds ?last= of the event stream.
+const maxStreamLast = 10000
 
 // Replay limits.
 const (
@@ -92,6 +97,7 @@ type eventQuery struct {
 	Kind      string
 	Aggregate string
 	Limit     int
+	Last      int // stream: start this many events before the log's end; -1 = not asked
 }
 
 // single returns the only value of a query parameter ("" when absent) or a
@@ -130,10 +136,26 @@ func parseQueryTime(v, field string) (time.Time, *Problem) {
 // /v1/events/stream (no limit; lastEventID, when not empty, overrides
 // after_seq). kind may be implied by type; aggregate needs a kind.
 func parseEventQuery(q url.Values, withLimit bool, lastEventID string) (eventQuery, *Problem) {
-	var eq eventQuery
+	eq := eventQuery{Last: -1}
 	v, p := single(q, "after_seq")
 	if p != nil {
 		return eq, p
+	}
+	if !withLimit {
+		last, p := single(q, "last")
+		if p != nil {
+			return eq, p
+		}
+		if last != "" {
+			n, err := strconv.Atoi(last)
+			if err != nil || n < 0 || n > maxStreamLast {
+				return eq, badRequest("last", "last must be an integer between 0 and %d", maxStreamLast)
+			}
+			if v != "" {
+				return eq, badRequest("last", "last and after_seq exclude each other")
+			}
+			eq.Last = n
+		}
 	}
 	if v != "" {
 		if eq.AfterSeq, p = parseSeq(v, "after_seq"); p != nil {
@@ -144,6 +166,7 @@ func parseEventQuery(q url.Values, withLimit bool, lastEventID string) (eventQue
 		if eq.AfterSeq, p = parseSeq(lastEventID, "Last-Event-ID"); p != nil {
 			return eq, p
 		}
+		eq.Last = -1 // a reconnect resumes where it was
 	}
 	if v, p = single(q, "from"); p != nil {
 		return eq, p
@@ -187,11 +210,14 @@ func parseEventQuery(q url.Values, withLimit bool, lastEventID string) (eventQue
 	}
 	if eq.Aggregate != "" {
 		if eq.Kind == "" {
-			return eq, badRequest("kind", "aggregate needs kind (device, stream or plan)")
+			return eq, badRequest("kind", "aggregate needs kind (device, stream, plan, shard or view)")
 		}
 		if !events.ValidAggregateID(eq.Kind, eq.Aggregate) {
-			if eq.Kind == events.KindDevice {
+			switch eq.Kind {
+			case events.KindDevice:
 				return eq, badRequest("aggregate", "aggregate must be a device id: %s", events.IDRule)
+			case events.KindShard:
+				return eq, badRequest("aggregate", "aggregate must be a shard number")
 			}
 			return eq, badRequest("aggregate", "aggregate must be \"<device>~<channel>\" with channel 1..%d", events.MaxChannels)
 		}
@@ -308,9 +334,11 @@ func sseFrame(it eventItem) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// GET /v1/events/stream?after_seq=&from=&to=&type=&kind=&aggregate= →
-// text/event-stream of every matching event after after_seq (or the
-// Last-Event-ID header), backlog first, then live; a comment every 15 s.
+// GET /v1/events/stream?after_seq=|last=&from=&to=&type=&kind=&aggregate=
+// → text/event-stream of every matching event after after_seq (or the
+// Last-Event-ID header; or among the last `last` events of the log),
+// backlog first, then live; a comment every 15 s. The stream ends when the
+// caller's key is deleted.
 func (s *Server) streamEvents(c echo.Context) error {
 	eq, p := parseEventQuery(c.QueryParams(), false, c.Request().Header.Get("Last-Event-ID"))
 	if p != nil {
@@ -321,6 +349,16 @@ func (s *Server) streamEvents(c echo.Context) error {
 	}
 	ctx, cancel := context.WithCancel(c.Request().Context())
 	defer cancel()
+	if eq.Last >= 0 {
+		end, err := s.eventLog.LastSeq(ctx)
+		if err != nil {
+			return unavailable("the event log is unavailable; retry")
+		}
+		eq.AfterSeq = end - min(end, uint64(eq.Last))
+	}
+	caller, _ := principalOf(c)
+	revoked := time.NewTicker(keyRecheck)
+	defer revoked.Stop()
 
 	items := make(chan eventItem, 256)
 	done := make(chan error, 1)
@@ -369,6 +407,10 @@ func (s *Server) streamEvents(c echo.Context) error {
 				return nil
 			}
 			res.Flush()
+		case <-revoked.C:
+			if !s.keyLive(caller) {
+				return nil // its key was deleted: no more events
+			}
 		case err := <-done:
 			// Follow ended: the client left, or the log failed; a client
 			// resumes with Last-Event-ID. Deliver what was queued first.

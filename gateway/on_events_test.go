@@ -38,6 +38,7 @@ func TestParseEventQuery(t *testing.T) {
 			t.Errorf("%q: times %v %v", c.q, got.From, got.To)
 		}
 		got.From, got.To, c.want.From, c.want.To = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+		c.want.Last = -1
 		if got != c.want {
 			t.Errorf("%q: %+v, want %+v", c.q, got, c.want)
 		}
@@ -61,6 +62,7 @@ func TestParseEventQuery(t *testing.T) {
 		{"kind=stream&aggregate=cam-1", "", "aggregate"},
 		{"kind=plan&aggregate=cam-1~0", "", "aggregate"},
 		{"from=yesterday", "", "from"},
+		{"kind=shard&aggregate=x", "", "aggregate"},
 		{"to=2026-01-01", "", "to"},
 		{"from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "", "to"},
 	}
@@ -69,6 +71,33 @@ func TestParseEventQuery(t *testing.T) {
 		_, p := parseEventQuery(q, true, c.lei)
 		if p == nil || p.Status != 400 || p.Field != c.field {
 			t.Errorf("%q / %q: %v, want 400 naming %s", c.q, c.lei, p, c.field)
+		}
+	}
+
+	// The stream's ?last=: where to start, unless a reconnect says.
+	for _, c := range []struct {
+		q, lei, field string
+		last          int
+		afterSeq      uint64
+	}{
+		{"last=5", "", "", 5, 0},
+		{"last=0", "", "", 0, 0},
+		{"last=5", "9", "", -1, 9},
+		{"last=5&after_seq=1", "", "last", 0, 0},
+		{"last=-1", "", "last", 0, 0},
+		{"last=10001", "", "last", 0, 0},
+		{"last=1&last=2", "", "last", 0, 0},
+	} {
+		q, _ := url.ParseQuery(c.q)
+		eq, p := parseEventQuery(q, false, c.lei)
+		if c.field != "" {
+			if p == nil || p.Field != c.field {
+				t.Errorf("stream %q: %v, want 400 naming %s", c.q, p, c.field)
+			}
+			continue
+		}
+		if p != nil || eq.Last != c.last || eq.AfterSeq != c.afterSeq {
+			t.Errorf("stream %q / %q: %+v %v", c.q, c.lei, eq, p)
 		}
 	}
 
@@ -120,6 +149,13 @@ func (m *memLog) Read(ctx context.Context, filters []string, afterSeq uint64, fn
 
 func (m *memLog) Follow(ctx context.Context, filters []string, afterSeq uint64, fn func(events.Event) error) error {
 	return nil
+}
+
+func (m *memLog) LastSeq(context.Context) (uint64, error) {
+	if len(m.evs) == 0 {
+		return 0, nil
+	}
+	return m.evs[len(m.evs)-1].Seq, nil
 }
 
 func testEvent(seq uint64, kind, id string, ms int64, env *pb.Envelope) events.Event {

@@ -177,6 +177,13 @@ func (s *Server) playbackURLs(c echo.Context) error {
 	if p != nil {
 		return p
 	}
+	if c.QueryParam("ttl") == "" {
+		// A player fetches the range's segments as it plays: by default the
+		// URLs last as long as the range takes to watch, and the default
+		// lifetime more, within the maximum.
+		def, max := s.live.tokenTTLs()
+		ttl = min(max, to.Sub(from)+def)
+	}
 	expires := time.Now().Add(ttl).Truncate(time.Second)
 	tok := s.playbackToken(c, id, ch, from, to, expires)
 	q := url.Values{"start": {formatTime(from)}, "end": {formatTime(to)}, "token": {tok}}.Encode()

@@ -26,7 +26,7 @@ type twoChannelDevices struct{}
 func (twoChannelDevices) Ask(_ context.Context, id string, _ proto.Message) (*pb.DeviceReply, error) {
 	return &pb.DeviceReply{Code: pb.ReplyCode_REPLY_CODE_OK, Device: &pb.DeviceView{Id: id, Channels: 2}}, nil
 }
-func (twoChannelDevices) List(context.Context, int, string, string, string) ([]*pb.DeviceView, string, error) {
+func (twoChannelDevices) List(context.Context, int, *pb.ListDevices) ([]*pb.DeviceView, string, error) {
 	return nil, "", errors.New("not in this test")
 }
 func (twoChannelDevices) History(context.Context, string, uint64, int) ([]events.Event, error) {
@@ -233,5 +233,10 @@ func TestTokenMatrix(t *testing.T) {
 	}
 	if c, err := rig.signer.Parse(got["token"], time.Now()); err != nil || c.Kind != token.Playback || c.KeyID != AdminKeyID || !c.To.Equal(from.Add(time.Hour)) {
 		t.Errorf("its token: %+v %v", c, err)
+	}
+	// Without ttl it lasts long enough to watch the hour (and the default
+	// lifetime more).
+	if exp, err := time.Parse(time.RFC3339, got["expires_at"]); err != nil || time.Until(exp) < time.Hour {
+		t.Errorf("a playback token for an hour expires at %s (%v)", got["expires_at"], err)
 	}
 }

@@ -158,6 +158,7 @@ func (s *Server) routes() {
 	e.POST("/v1/keys", s.createKey, admin)
 	e.GET("/v1/keys", s.listKeys, admin)
 	e.DELETE("/v1/keys/:id", s.deleteKey, admin)
+	e.GET("/v1/whoami", s.whoami, viewer)
 
 	e.GET("/v1/devices/:id/channels/:ch/live", s.liveURLs, viewer)
 	e.GET("/v1/devices/:id/channels/:ch/playback", s.playbackURLs, viewer)

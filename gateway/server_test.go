@@ -269,6 +269,8 @@ func TestDeviceValidationBeforeDevices(t *testing.T) {
 		{"GET", "/v1/devices?limit=x", "", nil, 400, "limit"},
 		{"GET", "/v1/devices?label=nocolon", "", nil, 400, "label"},
 		{"GET", "/v1/devices?cursor=a.b", "", nil, 400, "cursor"},
+		{"GET", "/v1/devices?status=broken", "", nil, 400, "status"},
+		{"GET", "/v1/devices?status=online&status=offline", "", nil, 400, "status"},
 		// Valid requests reach the (absent) Devices: 503 + Retry-After.
 		{"POST", "/v1/devices", `{"name":"c","url":"rtsp://h/"}`, nil, 503, ""},
 		{"GET", "/v1/devices/cam1", "", nil, 503, ""},

@@ -108,20 +108,20 @@ func TestDirectoryList(t *testing.T) {
 	for _, id := range []string{"c", "a", "e", "b", "d"} {
 		d.Put(&pb.DeviceView{Id: id, Labels: map[string]string{"odd": map[bool]string{true: "y", false: "n"}[id == "a" || id == "c" || id == "e"]}})
 	}
-	items, next := d.List(2, "", "", "")
+	items, next := d.List(2, &pb.ListDevices{})
 	if len(items) != 2 || items[0].Id != "a" || next != "b" {
 		t.Fatalf("page 1: %v %q", items, next)
 	}
-	items, next = d.List(2, next, "", "")
+	items, next = d.List(2, &pb.ListDevices{Cursor: next})
 	if len(items) != 2 || items[0].Id != "c" || next != "d" {
 		t.Fatalf("page 2: %v %q", items, next)
 	}
-	items, next = d.List(2, next, "", "")
+	items, next = d.List(2, &pb.ListDevices{Cursor: next})
 	if len(items) != 1 || next != "" {
 		t.Fatalf("page 3: %v %q", items, next)
 	}
 	d.Put(&pb.DeviceView{Id: "c", Removed: true})
-	items, _ = d.List(10, "", "odd", "y")
+	items, _ = d.List(10, &pb.ListDevices{LabelKey: "odd", LabelValue: "y"})
 	if len(items) != 2 || items[0].Id != "a" || items[1].Id != "e" {
 		t.Fatalf("label filter after remove: %v", items)
 	}

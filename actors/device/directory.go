@@ -56,9 +56,11 @@ func (d *Directory) Len() int {
 	return len(d.views)
 }
 
-// List returns up to limit views with id > cursor in id order, filtered by a
-// label when labelKey is set, and the cursor of the next page ("" at the end).
-func (d *Directory) List(limit int, cursor, labelKey, labelValue string) ([]*pb.DeviceView, string) {
+// List returns up to limit views with id > q.Cursor in id order that match
+// q's filters (label, status), and the cursor of the next page ("" at the
+// end). q.Limit is ignored: the caller bounds limit.
+func (d *Directory) List(limit int, q *pb.ListDevices) ([]*pb.DeviceView, string) {
+	cursor := q.GetCursor()
 	d.mu.Lock()
 	if d.dirty {
 		d.sorted = d.sorted[:0]
@@ -82,10 +84,8 @@ func (d *Directory) List(limit int, cursor, labelKey, labelValue string) ([]*pb.
 		if !ok {
 			continue // removed since the sort; next List re-sorts
 		}
-		if labelKey != "" {
-			if lv, ok := v.Labels[labelKey]; !ok || lv != labelValue {
-				continue
-			}
+		if !Matches(v, q) {
+			continue
 		}
 		if len(out) == limit {
 			return out, out[len(out)-1].Id
@@ -93,4 +93,25 @@ func (d *Directory) List(limit int, cursor, labelKey, labelValue string) ([]*pb.
 		out = append(out, v)
 	}
 	return out, ""
+}
+
+// Matches says whether view v passes q's filters: the label key=value when
+// q.LabelKey is set, the status when q.Status is ("unknown" is a device
+// never probed yet).
+func Matches(v *pb.DeviceView, q *pb.ListDevices) bool {
+	if k := q.GetLabelKey(); k != "" {
+		if lv, ok := v.Labels[k]; !ok || lv != q.GetLabelValue() {
+			return false
+		}
+	}
+	if st := q.GetStatus(); st != "" {
+		have := v.GetStatus()
+		if have == "" {
+			have = StatusUnknown
+		}
+		if have != st {
+			return false
+		}
+	}
+	return true
 }

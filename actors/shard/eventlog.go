@@ -30,6 +30,9 @@ func (h *Host) Follow(ctx context.Context, filters []string, afterSeq uint64, fn
 	return h.deps.Store.Follow(ctx, filters, afterSeq, fn)
 }
 
+// LastSeq is the sequence of the log's last event.
+func (h *Host) LastSeq(ctx context.Context) (uint64, error) { return h.deps.Store.LastSeq(ctx) }
+
 // Subject is the subject filter of one aggregate, or of every aggregate of
 // kind when id is empty. Per-channel aggregates live in their device's shard.
 func (h *Host) Subject(kind, id string) string {

@@ -141,8 +141,8 @@ func (h *Host) remote(ctx context.Context, o Ownership, n int, owner cluster.Mem
 
 // List pages the devices of the whole cluster: this node's page merged with
 // every other live node's (each node lists the devices it hosts).
-func (h *Host) List(ctx context.Context, limit int, cursor, labelKey, labelValue string) ([]*pb.DeviceView, string, error) {
-	items, next := h.deps.Directory.List(limit, cursor, labelKey, labelValue)
+func (h *Host) List(ctx context.Context, limit int, q *pb.ListDevices) ([]*pb.DeviceView, string, error) {
+	items, next := h.deps.Directory.List(limit, q)
 	o := h.ownership()
 	if o == nil {
 		return items, next, nil
@@ -160,7 +160,8 @@ func (h *Host) List(ctx context.Context, limit int, cursor, labelKey, labelValue
 			var v any
 			err := errors.New("not reachable")
 			if h.peers.reachable(peer.Peer) {
-				req := &pb.ListDevices{Limit: uint32(limit), Cursor: cursor, LabelKey: labelKey, LabelValue: labelValue}
+				req := proto.Clone(q).(*pb.ListDevices)
+				req.Limit = uint32(limit)
 				v, err = h.engine.Request(routerPID(peer.Peer), req, 5*time.Second).Result()
 			}
 			mu.Lock()
@@ -251,7 +252,7 @@ func (r *router) serve(msg proto.Message) proto.Message {
 		if limit < 1 || limit > 1000 {
 			limit = 1000
 		}
-		items, next := h.deps.Directory.List(limit, m.Cursor, m.LabelKey, m.LabelValue)
+		items, next := h.deps.Directory.List(limit, m)
 		return &pb.DeviceList{Items: items, NextCursor: next}
 	}
 	return nil

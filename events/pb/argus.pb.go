@@ -2806,6 +2806,7 @@ type ListDevices struct {
 	Cursor        string                 `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	LabelKey      string                 `protobuf:"bytes,3,opt,name=label_key,json=labelKey,proto3" json:"label_key,omitempty"`
 	LabelValue    string                 `protobuf:"bytes,4,opt,name=label_value,json=labelValue,proto3" json:"label_value,omitempty"`
+	Status        string                 `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"` // "online", "offline" or "unknown"; "" = any
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2864,6 +2865,13 @@ func (x *ListDevices) GetLabelKey() string {
 func (x *ListDevices) GetLabelValue() string {
 	if x != nil {
 		return x.LabelValue
+	}
+	return ""
+}
+
+func (x *ListDevices) GetStatus() string {
+	if x != nil {
+		return x.Status
 	}
 	return ""
 }
@@ -3161,13 +3169,14 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\x0e2\x13.argus.v1.ReplyCodeR\x04code\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x14\n" +
 	"\x05field\x18\x03 \x01(\tR\x05field\x12&\n" +
-	"\x04plan\x18\x04 \x01(\v2\x12.argus.v1.PlanViewR\x04plan\"y\n" +
+	"\x04plan\x18\x04 \x01(\v2\x12.argus.v1.PlanViewR\x04plan\"\x91\x01\n" +
 	"\vListDevices\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\rR\x05limit\x12\x16\n" +
 	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x12\x1b\n" +
 	"\tlabel_key\x18\x03 \x01(\tR\blabelKey\x12\x1f\n" +
 	"\vlabel_value\x18\x04 \x01(\tR\n" +
-	"labelValue\"Y\n" +
+	"labelValue\x12\x16\n" +
+	"\x06status\x18\x05 \x01(\tR\x06status\"Y\n" +
 	"\n" +
 	"DeviceList\x12*\n" +
 	"\x05items\x18\x01 \x03(\v2\x14.argus.v1.DeviceViewR\x05items\x12\x1f\n" +

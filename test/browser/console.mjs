@@ -4,9 +4,9 @@
 // and exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
 
-const { BASE_URL, ADMIN_KEY, VIEWER_KEY, DEVICE_ID, SHOTS } = process.env;
-if (!BASE_URL || !ADMIN_KEY || !VIEWER_KEY || !DEVICE_ID || !SHOTS) {
-  console.error('BASE_URL, ADMIN_KEY, VIEWER_KEY, DEVICE_ID and SHOTS are required');
+const { BASE_URL, ADMIN_KEY, VIEWER_KEY, DEVICE_ID, GRID_TILES, SHOTS } = process.env;
+if (!BASE_URL || !ADMIN_KEY || !VIEWER_KEY || !DEVICE_ID || !GRID_TILES || !SHOTS) {
+  console.error('BASE_URL, ADMIN_KEY, VIEWER_KEY, DEVICE_ID, GRID_TILES and SHOTS are required');
   process.exit(2);
 }
 
@@ -138,6 +138,55 @@ try {
   await shot(page, '3-device-live');
   log(`ok video plays: currentTime ${p.t.toFixed(1)} s, ${p.w}x${p.h}; ${events} events`);
 
+  step = 'edit device';
+  await page.fill('#edit-name', 'front door (edited)');
+  await page.click('[data-testid=device-edit-submit]');
+  await page.waitForFunction(() => document.querySelector('h1')?.textContent?.includes('front door (edited)'));
+  await page.fill('#edit-url', 'ftp://wrong');
+  await page.click('[data-testid=device-edit-submit]');
+  await page.locator('[data-testid=device-edit] [data-testid=field-error][data-field=url]').waitFor();
+  await page.fill('#edit-url', '');
+  await page.reload();
+  await page.waitForSelector('[data-testid=device-edit]');
+  log('ok edit device: name saved (If-Match), field error for a bad URL');
+
+  step = 'plan, timeline, playback';
+  await page.selectOption('[data-testid=plan-mode]', 'continuous');
+  await page.fill('#plan-segment_seconds', '10');
+  await page.click('[data-testid=plan-save]');
+  await page.waitForFunction(() => document.querySelector('[data-testid=plan-state]')?.textContent?.trim() === 'recording', null, { timeout: 20000 });
+  await page.locator('[data-testid=timeline] [data-testid=timeline-segment]').first().waitFor({ timeout: 60000 });
+  const segs = await page.locator('[data-testid=timeline-segment]').count();
+  // Segments let clicks through to the bar, which plays from the instant
+  // under the pointer (or from the next segment).
+  const box = await page.locator('[data-testid=timeline-segment]').first().boundingBox();
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  const pb = await page.waitForFunction(
+    () => {
+      const v = document.querySelector('[data-testid=playback-video]');
+      return v && v.currentTime > 0.5 && v.videoWidth > 0 ? { t: v.currentTime, w: v.videoWidth } : false;
+    },
+    null,
+    { timeout: 45000, polling: 250 },
+  );
+  const pbv = await pb.jsonValue();
+  await page.locator('[data-testid=timeline-cursor]').waitFor();
+  await shot(page, '3b-timeline-playback');
+  log(`ok plan continuous → ${segs} segment(s) on the timeline; playback plays (${pbv.t.toFixed(1)} s, ${pbv.w} px wide)`);
+
+  step = 'download a range';
+  const seg = page.locator('[data-testid=timeline-segment]').first();
+  const segStart = new Date(await seg.getAttribute('data-start'));
+  const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+  await page.fill('[data-testid=download-from]', local(segStart));
+  await page.fill('[data-testid=download-to]', local(new Date(segStart.getTime() + 8000)));
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30000 }), page.click('[data-testid=download-mp4]')]);
+  const file = await download.path();
+  const { statSync } = await import('node:fs');
+  const size = statSync(file).size;
+  if (size < 1000) throw new Error(`the downloaded MP4 has ${size} bytes`);
+  log(`ok download of 8 s as MP4: ${download.suggestedFilename()} (${size} bytes)`);
+
   step = 'deep link reload';
   await page.reload();
   await page.waitForSelector('[data-testid=live-video]');
@@ -157,6 +206,82 @@ try {
   await shot(page, '4-live-grid');
   log('ok live grid 3×3 plays');
 
+  step = 'tile picker';
+  await page.goto(`${BASE_URL}/console/live?layout=1`);
+  await page.click('[data-testid=tiles-edit]');
+  const pick = GRID_TILES.split(',')[2];
+  await page.fill('[data-testid=tile-input]', pick);
+  await page.click('[data-testid=tiles-apply]');
+  await page.waitForURL((u) => u.searchParams.get('tiles') === pick);
+  await page.waitForFunction(() => {
+    const v = document.querySelector('[data-testid=live-video]');
+    return v && v.currentTime > 0.3 && v.videoWidth > 0;
+  }, null, { timeout: 45000, polling: 250 });
+  log(`ok tile picker: ${pick} in the URL, playing`);
+
+  step = '16-tile grid';
+  const sixteen = [`${DEVICE_ID}:1`, ...GRID_TILES.split(',')].slice(0, 16);
+  await page.goto(`${BASE_URL}/console/live?layout=16&tiles=${encodeURIComponent(sixteen.join(','))}`);
+  await page.waitForFunction(
+    () => {
+      const vs = [...document.querySelectorAll('[data-testid=live-video]')];
+      return vs.length === 16 && vs.every((v) => v.currentTime > 0.3 && v.videoWidth > 0);
+    },
+    null,
+    { timeout: 90000, polling: 500 },
+  );
+  await shot(page, '4b-live-grid-16');
+  log('ok 16-tile grid: 16 streams play');
+
+  step = 'events feed';
+  await page.goto(`${BASE_URL}/console/events`);
+  await page.waitForFunction(() => document.querySelector('[data-testid=feed-state]')?.textContent?.trim() === 'live');
+  const resp = await fetch(`${BASE_URL}/v1/devices`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ id: 'feed-1', name: 'from the feed test', url: 'rtsp://127.0.0.1:9/none' }),
+  });
+  if (resp.status !== 201) throw new Error(`create feed-1: ${resp.status}`);
+  await page.locator('[data-testid=event-item][data-type="device.registered"]', { hasText: 'feed-1' }).first().waitFor();
+  await page.goto(`${BASE_URL}/console/events?kind=device&aggregate=feed-1`);
+  await page.locator('[data-testid=event-item]').first().waitFor();
+  const types = await page.locator('[data-testid=event-item]').evaluateAll((xs) => xs.map((x) => x.getAttribute('data-type')));
+  if (!types.every((t) => t.startsWith('device.'))) throw new Error(`the kind filter let through ${types}`);
+  await page.goto(`${BASE_URL}/console/events?kind=camera`);
+  await page.locator('[data-testid=field-error][data-field=kind]').waitFor();
+  await shot(page, '6-events');
+  log(`ok events feed: a new device.registered arrives live; filters (${types.length} device events of feed-1); bad kind named`);
+
+  step = 'cluster';
+  await page.goto(`${BASE_URL}/console/cluster`);
+  await page.locator('[data-testid=cluster-node]').first().waitFor();
+  const nodes = await page.locator('[data-testid=cluster-node]').count();
+  const shards = await page.locator('[data-testid=shard-map] [data-shard]').count();
+  if (shards < 1) throw new Error('the shard map is empty');
+  await shot(page, '7-cluster');
+  log(`ok cluster: ${nodes} node(s), ${shards} shards in the map`);
+
+  step = 'keys';
+  await page.goto(`${BASE_URL}/console/keys`);
+  await page.waitForSelector('[data-testid=key-create]');
+  await page.fill('#key-name', 'console-made');
+  await page.selectOption('#key-role', 'operator');
+  await page.click('[data-testid=key-create-submit]');
+  const created = await page.locator('[data-testid=key-created] input').inputValue();
+  const made = created.match(/ak_[0-9a-f]{40}/);
+  if (!made) throw new Error(`no key shown once: ${created}`);
+  const mine = await fetch(`${BASE_URL}/v1/whoami`, { headers: { Authorization: `Bearer ${made[0]}` } }).then((r) => r.json());
+  if (mine.role !== 'operator') throw new Error(`the new key is ${JSON.stringify(mine)}`);
+  const krow = page.locator('[data-testid=key-row]', { hasText: 'console-made' });
+  await krow.waitFor();
+  await shot(page, '8-keys');
+  await krow.locator('[data-testid=key-delete]').click();
+  await krow.locator('[data-testid=key-delete]').click();
+  await krow.waitFor({ state: 'detached' });
+  const gone = await fetch(`${BASE_URL}/v1/whoami`, { headers: { Authorization: `Bearer ${made[0]}` } });
+  if (gone.status !== 401) throw new Error(`a deleted key answers ${gone.status}`);
+  log('ok keys: created (shown once, works as operator), deleted (401 after)');
+
   step = 'viewer';
   const vctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const vp = await vctx.newPage();
@@ -173,6 +298,12 @@ try {
   await vp.locator(`[data-testid=device-row][data-device-id="${DEVICE_ID}"]`).waitFor();
   if ((await vp.locator('[data-testid=add-device], [data-testid=device-remove]').count()) !== 0)
     throw new Error('a viewer sees the add form or remove buttons');
+  if ((await vp.locator('text=Keys').count()) !== 0) throw new Error('a viewer sees the keys page link');
+  await vp.goto(`${BASE_URL}/console/devices/${DEVICE_ID}`);
+  await vp.waitForSelector('[data-testid=plan-editor]');
+  await vp.waitForSelector('[data-testid=timeline]');
+  if ((await vp.locator('[data-testid=device-edit], [data-testid=plan-save], [data-testid=plan-mode]').count()) !== 0)
+    throw new Error('a viewer sees the device edit form or plan controls');
   await shot(vp, '5-viewer');
   log('ok viewer: read-only controls');
 

@@ -158,6 +158,17 @@ func TestDeviceLifecycle(t *testing.T) {
 	if l := decode[list](t, body); st != 200 || len(l.Items) != 4 { // cam-1, page-0, page-2, page-4
 		t.Errorf("label filter: %d %s", st, body)
 	}
+	// Status filter, combined with the label filter: the statuses split the
+	// four hq devices (unreachable hosts, so none online; unknown until the
+	// first probe, offline after).
+	// A probe may change a status between the three lists: try again.
+	var byStatus map[string]int
+	for try := 0; try < 5 && (try == 0 || byStatus["offline"]+byStatus["unknown"] != 4); try++ {
+		byStatus = statusCounts(t, n)
+	}
+	if byStatus["online"] != 0 || byStatus["offline"]+byStatus["unknown"] != 4 {
+		t.Errorf("status filter: %v", byStatus)
+	}
 
 	// Event history: every event, secrets redacted.
 	st, _, body = n.Do("GET", "/v1/devices/cam-1/events", "", "")
@@ -287,4 +298,30 @@ func TestBadInput(t *testing.T) {
 	// Unknown route → problem too.
 	st, hdr, body = n.Do("GET", "/v1/nothing", "", "")
 	expectProblem(t, "unknown route", st, hdr, body, 404, "")
+}
+
+// statusCounts lists the site:hq devices by each status filter, checking
+// that every item has the status asked for.
+func statusCounts(t *testing.T, n *testenv.Node) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, status := range []string{"online", "offline", "unknown"} {
+		st, _, body := n.Do("GET", "/v1/devices?status="+status+"&label=site:hq", "", "")
+		if st != 200 {
+			t.Fatalf("status filter %s: %d %s", status, st, body)
+		}
+		var l struct {
+			Items []deviceJSON `json:"items"`
+		}
+		if err := json.Unmarshal(body, &l); err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range l.Items {
+			if it.Status != status {
+				t.Errorf("status filter %s lists %s (%s)", status, it.ID, it.Status)
+			}
+		}
+		out[status] = len(l.Items)
+	}
+	return out
 }

@@ -98,9 +98,15 @@ type sseEvent struct {
 	id, event, data string
 }
 
-// openSSE connects to /v1/events/stream and delivers its events on a
-// channel (closed when the stream ends); cancel disconnects.
+// openSSE connects to /v1/events/stream with the admin key and delivers its
+// events on a channel (closed when the stream ends); cancel disconnects.
 func openSSE(t *testing.T, n *testenv.Node, q string, lastEventID string) (<-chan sseEvent, context.CancelFunc) {
+	t.Helper()
+	return openSSEAs(t, n, n.AdminKey, q, lastEventID)
+}
+
+// openSSEAs is openSSE with another key.
+func openSSEAs(t *testing.T, n *testenv.Node, key, q string, lastEventID string) (<-chan sseEvent, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -108,7 +114,7 @@ func openSSE(t *testing.T, n *testenv.Node, q string, lastEventID string) (<-cha
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+n.AdminKey)
+	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Accept", "text/event-stream")
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
@@ -381,6 +387,34 @@ func TestEventReplayAndTail(t *testing.T) {
 	}
 	cancel()
 
+	// ?last=2: the log's last two events, then live.
+	all := replayAll(t, n, "")
+	ch, cancel = openSSE(t, n, "last=2", "")
+	checkSSE(t, "last=2", readSSE(t, ch, 2, 10*time.Second), all[len(all)-2:])
+	cancel()
+	st, hdr, body = n.Do("GET", "/v1/events/stream?last=2&after_seq=1", "", "")
+	expectProblem(t, "last with after_seq", st, hdr, body, 400, "last")
+
+	// A stream ends when its key is deleted.
+	st, _, body = n.Do("POST", "/v1/keys", "", `{"name":"feed","role":"viewer"}`)
+	var feedKey struct{ ID, Key string }
+	if err := json.Unmarshal(body, &feedKey); st != 201 || err != nil {
+		t.Fatalf("viewer key: %d %s", st, body)
+	}
+	ch, cancel = openSSEAs(t, n, feedKey.Key, "last=0", "")
+	if st, _, body := n.Do("DELETE", "/v1/keys/"+feedKey.ID, "", ""); st != 204 {
+		t.Fatalf("delete key: %d %s", st, body)
+	}
+	ended := time.After(10 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-ch:
+		case <-ended:
+			t.Fatal("the event stream of a deleted key is still open after 10 s")
+		}
+	}
+	cancel()
+
 	// Filters on the stream: type.
 	ch, cancel = openSSE(t, n, "type=device.registered", "")
 	regs := readSSE(t, ch, 5, 10*time.Second)
@@ -392,7 +426,7 @@ func TestEventReplayAndTail(t *testing.T) {
 	cancel()
 
 	// The CLI: replay prints exactly the API's items as JSON lines.
-	all := replayAll(t, n, "")
+	all = replayAll(t, n, "")
 	out := runCLI(t, "events", "replay", "--api", n.HTTP, "--key", n.AdminKey, "--page-size", "3")
 	checkLines(t, "cli replay", out, all)
 	out = runCLI(t, "events", "replay", "--api", n.HTTP, "--key", n.AdminKey, "--kind", "device", "--aggregate", "ev-a", "--after-seq", "1")

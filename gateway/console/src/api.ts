@@ -54,11 +54,19 @@ export function setUnauthorizedHandler(f: () => void) {
   onUnauthorized = f;
 }
 
-export async function request<T>(method: string, path: string, body?: unknown, key?: string): Promise<T> {
+/** RequestOptions: another key than the session's (login), extra headers (If-Match), the body's type. */
+export interface RequestOptions {
+  key?: string;
+  headers?: Record<string, string>;
+  contentType?: string;
+}
+
+export async function request<T>(method: string, path: string, body?: unknown, o: RequestOptions = {}): Promise<T> {
+  const key = o.key;
   const k = key ?? session.key();
-  const headers: Record<string, string> = { Accept: 'application/json' };
+  const headers: Record<string, string> = { Accept: 'application/json', ...o.headers };
   if (k) headers.Authorization = `Bearer ${k}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (body !== undefined) headers['Content-Type'] = o.contentType ?? 'application/json';
   const resp = await fetch(path, {
     method,
     headers,
@@ -138,11 +146,12 @@ export interface NewDevice {
 const enc = encodeURIComponent;
 
 export const api = {
-  listDevices(o: { limit?: number; cursor?: string; label?: string }) {
+  listDevices(o: { limit?: number; cursor?: string; label?: string; status?: string }) {
     const q = new URLSearchParams();
     if (o.limit) q.set('limit', String(o.limit));
     if (o.cursor) q.set('cursor', o.cursor);
     if (o.label) q.set('label', o.label);
+    if (o.status) q.set('status', o.status);
     const s = q.toString();
     return request<Page<Device>>('GET', '/v1/devices' + (s ? '?' + s : ''));
   },
@@ -165,26 +174,15 @@ export const api = {
   },
 };
 
-/**
- * login checks the key and finds its role with reads and one refused command,
- * adding nothing to the API: GET /v1/devices?limit=1 (401: bad key), then
- * GET /v1/keys (200 only for admin), then POST /v1/devices with an empty body:
- * 403 for a viewer, a validation 400 for an operator (nothing is created).
- */
+export interface Whoami {
+  key_id: string;
+  name: string;
+  role: Role;
+}
+
+/** login checks the key and finds its role (GET /v1/whoami; 401: not a key). */
 export async function login(key: string): Promise<Role> {
-  await request('GET', '/v1/devices?limit=1', undefined, key);
-  try {
-    await request('GET', '/v1/keys', undefined, key);
-    return 'admin';
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 403) throw e;
-  }
-  try {
-    await request('POST', '/v1/devices', {}, key);
-    return 'operator'; // not expected: an empty body is always refused
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 403) return 'viewer';
-    if (e instanceof ApiError && e.status === 400) return 'operator';
-    throw e;
-  }
+  const w = await request<Whoami>('GET', '/v1/whoami', undefined, { key });
+  if (w.role !== 'viewer' && w.role !== 'operator' && w.role !== 'admin') throw new Error(`unknown role ${w.role}`);
+  return w.role;
 }

@@ -4,9 +4,12 @@ import { may, session, setUnauthorizedHandler } from './api';
 import { Link } from './components';
 import { match, navigate, useLocation } from './router';
 import { Login } from './pages/Login';
-import { DEFAULT_PAGE, Devices } from './pages/Devices';
+import { DEFAULT_PAGE, Devices, STATUSES } from './pages/Devices';
 import { Device } from './pages/Device';
 import { Live } from './pages/Live';
+import { Events } from './pages/Events';
+import { Cluster } from './pages/Cluster';
+import { Keys } from './pages/Keys';
 import './style.css';
 
 setUnauthorizedHandler(() => {
@@ -39,11 +42,20 @@ function App() {
   let page;
   let m: Record<string, string> | null;
   if (loc.path === '/') page = <Redirect to="/devices" />;
-  else if (loc.path === '/devices') page = <Devices label={loc.query.get('label') ?? ''} limit={pageLimit(loc.query.get('limit'))} />;
+  else if (loc.path === '/devices') page = (
+      <Devices
+        label={loc.query.get('label') ?? ''}
+        status={STATUSES.includes(loc.query.get('status') ?? '') ? loc.query.get('status')! : ''}
+        limit={pageLimit(loc.query.get('limit'))}
+      />
+    );
   else if ((m = match('/devices/:id', loc.path)))
-    page = <Device key={m.id} id={m.id} channel={Number(loc.query.get('ch') ?? '1')} />;
+    page = <Device key={m.id} id={m.id} channel={Number(loc.query.get('ch') ?? '1')} query={loc.query} />;
   else if (loc.path === '/live')
     page = <Live layout={Number(loc.query.get('layout') ?? '4')} tiles={loc.query.get('tiles') ?? ''} />;
+  else if (loc.path === '/events') page = <Events query={loc.query} />;
+  else if (loc.path === '/cluster') page = <Cluster query={loc.query} />;
+  else if (loc.path === '/keys' && may('admin')) page = <Keys query={loc.query} />;
   else
     page = (
       <main>
@@ -65,6 +77,17 @@ function App() {
           <Link to="/live" class={loc.path === '/live' ? 'active' : ''}>
             Live
           </Link>
+          <Link to="/events" class={loc.path === '/events' ? 'active' : ''}>
+            Events
+          </Link>
+          <Link to="/cluster" class={loc.path === '/cluster' ? 'active' : ''}>
+            Cluster
+          </Link>
+          {may('admin') && (
+            <Link to="/keys" class={loc.path === '/keys' ? 'active' : ''}>
+              Keys
+            </Link>
+          )}
         </nav>
         <span class="whoami" data-testid="role">
           {session.role()}

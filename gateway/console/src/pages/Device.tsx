@@ -1,17 +1,26 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, type Device as DeviceT, type EventItem } from '../api';
+import { api, may, type Device as DeviceT, type EventItem } from '../api';
 import { ErrorBox, Link, LiveVideo, StatusBadge } from '../components';
 import { navigate } from '../router';
+import { Recordings } from './device/Recordings';
+import { PlanEditor } from './device/PlanEditor';
+import { EditDevice } from './device/EditDevice';
 
 const EVENTS_PAGE = 50;
 
-export function Device(props: { id: string; channel: number }) {
+/**
+ * Device is one device's page: /devices/{id}[?ch=n][&day=YYYY-MM-DD]. The
+ * channel and the timeline's day are in the URL so the view is a deep link;
+ * live and recorded video come first, then the plan, the edit form and the
+ * history.
+ */
+export function Device(props: { id: string; channel: number; query: URLSearchParams }) {
   const [dev, setDev] = useState<DeviceT | null>(null);
   const [err, setErr] = useState<unknown>(null);
+  const [reload, setReload] = useState(0);
 
   useEffect(() => {
     let live = true;
-    setDev(null);
     api
       .getDevice(props.id)
       .then((d) => live && (setDev(d), setErr(null)))
@@ -19,14 +28,25 @@ export function Device(props: { id: string; channel: number }) {
     return () => {
       live = false;
     };
-  }, [props.id]);
+  }, [props.id, reload]);
 
   const channels = dev ? Array.from({ length: Math.max(1, dev.channels) }, (_, i) => i + 1) : [];
   const ch = dev && props.channel >= 1 && props.channel <= dev.channels ? props.channel : 1;
-  const base = '/devices/' + encodeURIComponent(props.id);
+  const day = props.query.get('day');
+
+  /** go replaces the page's query with ch and day changed (defaults left out). */
+  const go = (c: number, d: string | null) => {
+    const q = new URLSearchParams(props.query);
+    if (c === 1) q.delete('ch');
+    else q.set('ch', String(c));
+    if (d) q.set('day', d);
+    else q.delete('day');
+    const s = q.toString();
+    navigate('/devices/' + encodeURIComponent(props.id) + (s ? '?' + s : ''), true);
+  };
 
   return (
-    <main>
+    <main class="device-page">
       <p class="crumbs">
         <Link to="/devices">Devices</Link> / {props.id}
       </p>
@@ -55,18 +75,21 @@ export function Device(props: { id: string; channel: number }) {
           {channels.length > 1 && (
             <nav class="tabs">
               {channels.map((c) => (
-                <button
-                  type="button"
-                  key={c}
-                  class={c === ch ? 'active' : ''}
-                  onClick={() => navigate(c === 1 ? base : `${base}?ch=${c}`, true)}
-                >
+                <button type="button" key={c} class={c === ch ? 'active' : ''} onClick={() => go(c, day)}>
                   Channel {c}
                 </button>
               ))}
             </nav>
           )}
-          <LiveVideo device={dev.id} channel={ch} />
+          <Recordings
+            device={dev.id}
+            channel={ch}
+            day={day}
+            onDay={(d) => go(ch, d)}
+            live={<LiveVideo device={dev.id} channel={ch} />}
+          />
+          <PlanEditor device={dev.id} channel={ch} canEdit={may('operator')} />
+          {may('operator') && <EditDevice dev={dev} onSaved={setDev} onReload={() => setReload((r) => r + 1)} />}
           <Events id={dev.id} />
         </>
       )}

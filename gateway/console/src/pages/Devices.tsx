@@ -3,10 +3,13 @@ import { api, may, ApiError, type Device, type NewDevice } from '../api';
 import { ErrorBox, Link, StatusBadge } from '../components';
 import { navigate } from '../router';
 
-/** devicesURL is the list's deep link: /devices[?label=k:v][&limit=n]. */
-function devicesURL(label: string, limit: number): string {
+export const STATUSES = ['online', 'offline', 'unknown'];
+
+/** devicesURL is the list's deep link: /devices[?label=k:v][&status=s][&limit=n]. */
+function devicesURL(label: string, status: string, limit: number): string {
   const q = new URLSearchParams();
   if (label) q.set('label', label);
+  if (status) q.set('status', status);
   if (limit !== DEFAULT_PAGE) q.set('limit', String(limit));
   const s = q.toString();
   return '/devices' + (s ? '?' + s : '');
@@ -14,7 +17,7 @@ function devicesURL(label: string, limit: number): string {
 
 export const DEFAULT_PAGE = 50;
 
-export function Devices(props: { label: string; limit: number }) {
+export function Devices(props: { label: string; status: string; limit: number }) {
   const [items, setItems] = useState<Device[]>([]);
   const [next, setNext] = useState<string | null>(null);
   // cursors[i] is the cursor that fetched page i (page 0: none).
@@ -29,13 +32,13 @@ export function Devices(props: { label: string; limit: number }) {
   useEffect(() => {
     setFilter(props.label);
     setCursors(['']);
-  }, [props.label, props.limit]);
+  }, [props.label, props.status, props.limit]);
 
   useEffect(() => {
     let live = true;
     setLoading(true);
     api
-      .listDevices({ limit: props.limit, cursor: cursor || undefined, label: props.label || undefined })
+      .listDevices({ limit: props.limit, cursor: cursor || undefined, label: props.label || undefined, status: props.status || undefined })
       .then((p) => {
         if (!live) return;
         setItems(p.items);
@@ -47,7 +50,7 @@ export function Devices(props: { label: string; limit: number }) {
     return () => {
       live = false;
     };
-  }, [cursor, props.label, props.limit, reload]);
+  }, [cursor, props.label, props.status, props.limit, reload]);
 
   const remove = async (id: string) => {
     if (confirm !== id) {
@@ -71,7 +74,7 @@ export function Devices(props: { label: string; limit: number }) {
         onSubmit={(e) => {
           e.preventDefault();
           const f = filter.trim();
-          navigate(devicesURL(f, props.limit));
+          navigate(devicesURL(f, props.status, props.limit));
         }}
       >
         <label for="label-filter">Label</label>
@@ -81,9 +84,23 @@ export function Devices(props: { label: string; limit: number }) {
           value={filter}
           onInput={(e) => setFilter((e.target as HTMLInputElement).value)}
         />
+        <label for="status-filter">Status</label>
+        <select
+          id="status-filter"
+          data-testid="status-filter"
+          value={props.status}
+          onChange={(e) => navigate(devicesURL(props.label, (e.target as HTMLSelectElement).value, props.limit))}
+        >
+          <option value="">any</option>
+          {STATUSES.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
         <button type="submit">Filter</button>
-        {props.label && (
-          <button type="button" onClick={() => navigate(devicesURL('', props.limit))}>
+        {(props.label || props.status) && (
+          <button type="button" onClick={() => navigate(devicesURL('', '', props.limit))}>
             Clear
           </button>
         )}
@@ -118,7 +135,7 @@ export function Devices(props: { label: string; limit: number }) {
                     class="label"
                     key={k}
                     title="filter by this label"
-                    onClick={() => navigate(devicesURL(`${k}:${v}`, props.limit))}
+                    onClick={() => navigate(devicesURL(`${k}:${v}`, props.status, props.limit))}
                   >
                     {k}:{v}
                   </button>
@@ -136,7 +153,8 @@ export function Devices(props: { label: string; limit: number }) {
           {!loading && items.length === 0 && (
             <tr>
               <td colSpan={6} class="empty">
-                No devices{props.label ? ' with label ' + props.label : ''}.
+                No devices{props.label ? ' with label ' + props.label : ''}
+                {props.status ? ` that are ${props.status}` : ''}.
               </td>
             </tr>
           )}

@@ -42,6 +42,8 @@ export function Live(props: { layout: number; tiles: string }) {
     return { device: i > 0 ? t.slice(0, i) : t, channel: Number.isInteger(ch) && ch > 0 ? ch : 1 };
   });
   const side = Math.sqrt(n);
+  const [editing, setEditing] = useState(false);
+  const setTiles = (t: string[]) => navigate(`/live?layout=${n}&tiles=` + encodeURIComponent(t.join(',')), true);
 
   return (
     <main class="live-page">
@@ -58,7 +60,20 @@ export function Live(props: { layout: number; tiles: string }) {
           </button>
         ))}
       </nav>
+      <button type="button" data-testid="tiles-edit" onClick={() => setEditing(!editing)}>
+        {editing ? 'Done' : 'Choose streams'}
+      </button>
       <ErrorBox error={err} />
+      {editing && (
+        <TilePicker
+          count={n}
+          tiles={tiles.map((t) => `${t.device}:${t.channel}`)}
+          onApply={(t) => {
+            setTiles(t);
+            setEditing(false);
+          }}
+        />
+      )}
       <div class={`grid grid-${side}`}>
         {tiles.map((t) => (
           <LiveVideo key={`${t.device}:${t.channel}`} device={t.device} channel={t.channel} compact={n > 1} />
@@ -70,5 +85,56 @@ export function Live(props: { layout: number; tiles: string }) {
         ))}
       </div>
     </main>
+  );
+}
+
+/**
+ * TilePicker chooses the stream of every tile: "device:channel" per tile
+ * (typed, since a site may have thousands of devices; the browser suggests
+ * the ids of the first page). Applying writes them into the URL.
+ */
+function TilePicker(props: { count: number; tiles: string[]; onApply: (tiles: string[]) => void }) {
+  const [v, setV] = useState<string[]>(() => Array.from({ length: props.count }, (_, i) => props.tiles[i] ?? ''));
+  const [ids, setIds] = useState<string[]>([]);
+  useEffect(() => {
+    let live = true;
+    api
+      .listDevices({ limit: 200 })
+      .then((p) => live && setIds(p.items.flatMap((d) => Array.from({ length: d.channels }, (_, c) => `${d.id}:${c + 1}`))))
+      .catch(() => {});
+    return () => {
+      live = false;
+    };
+  }, []);
+  return (
+    <form
+      class="tile-picker"
+      data-testid="tile-picker"
+      onSubmit={(e) => {
+        e.preventDefault();
+        props.onApply(v.map((s) => s.trim()).filter(Boolean));
+      }}
+    >
+      <datalist id="tile-streams">
+        {ids.map((id) => (
+          <option key={id} value={id} />
+        ))}
+      </datalist>
+      {v.map((t, i) => (
+        <label key={i}>
+          Tile {i + 1}
+          <input
+            list="tile-streams"
+            placeholder="device:channel"
+            data-testid="tile-input"
+            value={t}
+            onInput={(e) => setV(v.map((x, j) => (j === i ? (e.target as HTMLInputElement).value : x)))}
+          />
+        </label>
+      ))}
+      <button type="submit" data-testid="tiles-apply">
+        Show
+      </button>
+    </form>
   );
 }

@@ -1,0 +1,58 @@
+// Console figures in a real browser (Debian's chromium, headless), run by
+// test/bench (BenchmarkConsoleBrowser) with BASE_URL, ADMIN_KEY, RUNS and a
+// console PAGE (a path under /console, e.g. /devices or
+// /live?layout=1&tiles=cam:1) in the environment, and WAIT_FOR: "rows" (the
+// first device row is rendered) or "frame" (the first live tile shows a
+// decoded frame). Each run is a fresh browser context (no cache, no
+// session), signed in by putting the key into its sessionStorage as the
+// login page would; the figure is the page's own clock (performance.now(),
+// from the start of the navigation) when the condition first holds.
+// Prints one JSON line: {"samples_ms":[…]}.
+import { chromium } from 'playwright-core';
+
+const { BASE_URL, ADMIN_KEY, PAGE, WAIT_FOR } = process.env;
+const RUNS = Number(process.env.RUNS || '5');
+if (!BASE_URL || !ADMIN_KEY || !PAGE || !['rows', 'frame'].includes(WAIT_FOR)) {
+  console.error('BASE_URL, ADMIN_KEY, PAGE and WAIT_FOR (rows|frame) are required');
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
+});
+
+// Each returns the page's clock once its condition holds, else false.
+const ready = {
+  rows: () => (document.querySelector('[data-testid=device-row]') !== null ? performance.now() : false),
+  frame: () => {
+    const v = document.querySelector('[data-testid=live-video]');
+    return v !== null && v.videoWidth > 0 && v.currentTime > 0 ? performance.now() : false;
+  },
+}[WAIT_FOR];
+
+const samples = [];
+try {
+  for (let i = 0; i < RUNS; i++) {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await ctx.addInitScript(
+      ([k]) => {
+        sessionStorage.setItem('argus.key', k);
+        sessionStorage.setItem('argus.role', 'admin');
+      },
+      [ADMIN_KEY],
+    );
+    const page = await ctx.newPage();
+    await page.goto(`${BASE_URL}/console${PAGE}`, { waitUntil: 'commit' });
+    const h = await page.waitForFunction(ready, null, { timeout: 60000, polling: 'raf' });
+    samples.push(await h.jsonValue());
+    await ctx.close();
+  }
+  console.log(JSON.stringify({ samples_ms: samples }));
+} catch (e) {
+  console.error(`FAIL after ${samples.length} runs: ${e && e.stack ? e.stack : e}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
