@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, may, type Device as DeviceT, type EventItem } from '../api';
 import { ErrorBox, Link, LiveVideo, StatusBadge } from '../components';
+import { labelText } from '../forms';
 import { navigate } from '../router';
 import { Recordings } from './device/Recordings';
 import { PlanEditor } from './device/PlanEditor';
@@ -65,9 +66,7 @@ export function Device(props: { id: string; channel: number; query: URLSearchPar
             <dd>{dev.channels}</dd>
             <dt>Labels</dt>
             <dd>
-              {Object.entries(dev.labels)
-                .map(([k, v]) => `${k}:${v}`)
-                .join(', ') || '—'}
+{labelText(dev.labels) || '—'}
             </dd>
             <dt>Version</dt>
             <dd>{dev.version}</dd>

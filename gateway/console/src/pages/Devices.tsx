@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, may, ApiError, type Device, type NewDevice } from '../api';
 import { ErrorBox, Link, StatusBadge } from '../components';
+import { TextField, parseLabels } from '../forms';
 import { navigate } from '../router';
 
 export const STATUSES = ['online', 'offline', 'unknown'];
@@ -180,18 +181,6 @@ function fieldOf(f: string): string {
   return ['id', 'name', 'url', 'username', 'password', 'channels', 'labels'].includes(top) ? top : 'form';
 }
 
-function parseLabels(s: string): Record<string, string> | string {
-  const out: Record<string, string> = {};
-  for (const part of s.split(',')) {
-    const p = part.trim();
-    if (!p) continue;
-    const i = p.search(/[:=]/);
-    if (i <= 0) return `"${p}" is not key:value`;
-    out[p.slice(0, i).trim()] = p.slice(i + 1).trim();
-  }
-  return out;
-}
-
 function AddDevice(props: { onAdded: () => void }) {
   const empty = { id: '', name: '', url: '', username: '', password: '', channels: '1', labels: '' };
   const [v, setV] = useState(empty);
@@ -199,7 +188,6 @@ function AddDevice(props: { onAdded: () => void }) {
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState('');
 
-  const set = (k: keyof typeof empty) => (e: Event) => setV({ ...v, [k]: (e.target as HTMLInputElement).value });
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -231,24 +219,7 @@ function AddDevice(props: { onAdded: () => void }) {
   };
 
   const field = (k: keyof typeof empty, label: string, type: 'text' | 'password' | 'number' = 'text', placeholder = '') => (
-    <div class={errors[k] ? 'field invalid' : 'field'}>
-      <label for={'add-' + k}>{label}</label>
-      <input
-        id={'add-' + k}
-        name={k}
-        type={type as 'text'}
-        placeholder={placeholder}
-        autocomplete="off"
-        value={v[k]}
-        onInput={set(k)}
-        aria-invalid={errors[k] ? 'true' : undefined}
-      />
-      {errors[k] && (
-        <span class="field-error" data-testid="field-error" data-field={k}>
-          {errors[k]}
-        </span>
-      )}
-    </div>
+    <TextField id={'add-' + k} name={k} label={label} type={type} placeholder={placeholder} value={v[k]} errors={errors} onInput={(x) => setV({ ...v, [k]: x })} />
   );
 
   return (

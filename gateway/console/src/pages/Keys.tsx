@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, request, type Role } from '../api';
 import { ErrorBox } from '../components';
+import { FieldError } from '../forms';
 import './keys.css';
 
 // GET/POST /v1/keys (openapi.json: Key, KeyList); key only in a creation's answer.
@@ -148,12 +149,7 @@ function CreateKey(props: { onCreated: (k: KeyView) => void }) {
     }
   };
 
-  const error = (k: string) =>
-    errors[k] && (
-      <span class="field-error" data-testid="field-error" data-field={k}>
-        {errors[k]}
-      </span>
-    );
+  const error = (k: string) => <FieldError errors={errors} field={k} />;
 
   return (
     <form class="keys-create" onSubmit={submit} data-testid="key-create">

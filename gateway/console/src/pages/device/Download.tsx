@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../../api';
 import { deviceApi, probe } from './http';
-import { FieldError, type Errors } from './fields';
+import { FieldError, type Errors } from '../../forms';
 import { clock, fileStamp, localInput, parseLocalInput } from './time';
 import './device.css';
 

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, type Device } from '../../api';
 import { deviceApi, type DevicePatch } from './http';
-import { Conflict, FieldError, problemErrors, type Errors } from './fields';
+import { Conflict, FieldError, TextField, labelText, parseLabels, problemErrors, type Errors } from '../../forms';
 import './device.css';
 
 const FIELDS = ['name', 'url', 'username', 'password', 'channels', 'labels'] as const;
@@ -12,24 +12,6 @@ type Values = Record<Field, string>;
 function fieldOf(f: string): string {
   const top = f.split('.')[0];
   return (FIELDS as readonly string[]).includes(top) ? top : 'form';
-}
-
-const labelText = (labels: Record<string, string>) =>
-  Object.entries(labels)
-    .map(([k, v]) => `${k}:${v}`)
-    .join(', ');
-
-/** parseLabels reads "k:v, k2=v2" the way the add form on the devices page does. */
-function parseLabels(s: string): Record<string, string> | string {
-  const out: Record<string, string> = {};
-  for (const part of s.split(',')) {
-    const p = part.trim();
-    if (!p) continue;
-    const i = p.search(/[:=]/);
-    if (i <= 0) return `"${p}" is not key:value`;
-    out[p.slice(0, i).trim()] = p.slice(i + 1).trim();
-  }
-  return out;
 }
 
 function valuesOf(d: Device): Values {
@@ -80,7 +62,6 @@ export function EditDevice(props: { dev: Device; onSaved: (d: Device) => void; o
     setConflict(false);
   }, [props.dev]);
 
-  const set = (k: Field) => (e: Event) => setV({ ...v, [k]: (e.target as HTMLInputElement).value });
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -114,20 +95,17 @@ export function EditDevice(props: { dev: Device; onSaved: (d: Device) => void; o
   };
 
   const field = (k: Field, label: string, type: 'text' | 'password' | 'number' = 'text', placeholder = '') => (
-    <div class={errors[k] ? 'field invalid' : 'field'}>
-      <label for={'edit-' + k}>{label}</label>
-      <input
-        id={'edit-' + k}
-        name={k}
-        type={type as 'text'}
-        placeholder={placeholder}
-        autocomplete={k === 'password' ? 'new-password' : 'off'}
-        value={v[k]}
-        onInput={set(k)}
-        aria-invalid={errors[k] ? 'true' : undefined}
-      />
-      <FieldError errors={errors} field={k} />
-    </div>
+    <TextField
+      id={'edit-' + k}
+      name={k}
+      label={label}
+      type={type}
+      placeholder={placeholder}
+      autocomplete={k === 'password' ? 'new-password' : 'off'}
+      value={v[k]}
+      errors={errors}
+      onInput={(x) => setV({ ...v, [k]: x })}
+    />
   );
 
   return (

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../../api';
 import { ErrorBox } from '../../components';
 import { deviceApi, PLAN_MODES, WEEKDAYS, type Plan, type PlanRequest } from './http';
-import { Conflict, FieldError, problemErrors, type Errors } from './fields';
+import { Conflict, FieldError, TextField, problemErrors, type Errors } from '../../forms';
 import { browserTimezone, stamp } from './time';
 import './device.css';
 
@@ -175,21 +175,17 @@ export function PlanEditor(props: { device: string; channel: number; canEdit: bo
 
   const recording = plan?.recording === true;
   const input = (k: 'timezone' | 'segment' | 'retention', name: string, label: string, type: 'text' | 'number', placeholder: string) => (
-    <div class={errors[name] ? 'field invalid' : 'field'}>
-      <label for={'plan-' + name}>{label}</label>
-      <input
-        id={'plan-' + name}
-        name={name}
-        type={type as 'text'}
-        placeholder={placeholder}
-        list={k === 'timezone' ? 'plan-timezones' : undefined}
-        autocomplete="off"
-        value={form[k]}
-        onInput={(e) => edit({ ...form, [k]: (e.target as HTMLInputElement).value })}
-        aria-invalid={errors[name] ? 'true' : undefined}
-      />
-      <FieldError errors={errors} field={name} />
-    </div>
+    <TextField
+      id={'plan-' + name}
+      name={name}
+      label={label}
+      type={type}
+      placeholder={placeholder}
+      list={k === 'timezone' ? 'plan-timezones' : undefined}
+      value={form[k]}
+      errors={errors}
+      onInput={(x) => edit({ ...form, [k]: x })}
+    />
   );
 
   return (
