@@ -106,6 +106,7 @@ type createDeviceRequest struct {
 	ID       *string                    `json:"id"`
 	Name     *string                    `json:"name"`
 	URL      *string                    `json:"url"`
+	Onvif    *string                    `json:"onvif"`
 	Username *string                    `json:"username"`
 	Password *string                    `json:"password"`
 	Channels *int64                     `json:"channels"`
@@ -130,14 +131,26 @@ func registerCommand(req *createDeviceRequest) (*pb.RegisterDevice, *Problem) {
 		return nil, p
 	}
 	cmd.Name = *req.Name
-	if req.URL == nil {
-		return nil, badRequest("url", "url is required")
+	if req.URL == nil && req.Onvif == nil {
+		return nil, badRequest("url", "url (an RTSP URL) or onvif (the ONVIF device service URL) is required")
 	}
-	u, p := parseDeviceURL(*req.URL)
-	if p != nil {
-		return nil, p
+	if req.URL != nil {
+		u, p := parseDeviceURL(*req.URL)
+		if p != nil {
+			return nil, p
+		}
+		cmd.Url, cmd.Username, cmd.Password = u.URL, u.Username, u.Password
 	}
-	cmd.Url, cmd.Username, cmd.Password = u.URL, u.Username, u.Password
+	if req.Onvif != nil {
+		o, p := parseOnvifURL(*req.Onvif)
+		if p != nil {
+			return nil, p
+		}
+		cmd.Onvif = o.URL
+		if o.HasUser && cmd.Username == "" {
+			cmd.Username, cmd.Password = o.Username, o.Password
+		}
+	}
 	if req.Username != nil { // explicit fields win over the URL's userinfo
 		cmd.Username = *req.Username
 	}
@@ -185,6 +198,16 @@ func (s *Server) createDevice(c echo.Context) error {
 	cmd, p := registerCommand(&req)
 	if p != nil {
 		return p
+	}
+	if cmd.Onvif != "" {
+		// The camera is read here, with the credentials of the request,
+		// before anything is decided: the event carries what it said.
+		if p := s.readOnvif(c, cmd); p != nil {
+			return p
+		}
+		if req.Channels == nil {
+			cmd.Channels = uint32(len(cmd.Sources))
+		}
 	}
 	cmd.Meta = meta(c)
 	r, err := s.ask(c, cmd.Id, cmd)

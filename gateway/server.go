@@ -44,6 +44,12 @@ type Config struct {
 	// Views receives the media views this node serves over HTTP, for the
 	// viewing audit (nil: none recorded).
 	Views *audit.Sessions
+	// Cameras gives the node hosting a device its camera's address and
+	// credentials, for ONVIF control (nil: PTZ is not served).
+	Cameras Cameras
+	// PTZSessionIdle ends an operator's session of PTZ moves, recorded as
+	// one event (default 30 s).
+	PTZSessionIdle time.Duration
 }
 
 // Server is the HTTP API of one node.
@@ -65,6 +71,8 @@ type Server struct {
 	cluster     Cluster
 	idem        *IdempotencyStore
 	views       *audit.Sessions
+	cameras     Cameras
+	ptz         *ptzSessions
 	authFails   *failedAuths // failed authentications per client (limits.go)
 }
 
@@ -98,6 +106,8 @@ func New(cfg Config) *Server {
 	s.cluster = cfg.Cluster
 	s.idem = cfg.Idempotency
 	s.views = cfg.Views
+	s.cameras = cfg.Cameras
+	s.ptz = newPTZSessions(s, cfg.PTZSessionIdle)
 	s.authFails = newFailedAuths()
 	if s.log == nil {
 		s.log = slog.Default()
@@ -159,12 +169,18 @@ func (s *Server) routes() {
 	e.GET("/v1/keys", s.listKeys, admin)
 	e.DELETE("/v1/keys/:id", s.deleteKey, admin)
 	e.GET("/v1/whoami", s.whoami, viewer)
+	e.POST("/v1/discovery", s.discover, operator)
 
 	e.GET("/v1/devices/:id/channels/:ch/live", s.liveURLs, viewer)
 	e.GET("/v1/devices/:id/channels/:ch/playback", s.playbackURLs, viewer)
 	e.GET("/v1/streams", s.listStreams, viewer)
 	e.PUT("/v1/devices/:id/channels/:ch/plan", s.putPlan, operator)
 	e.GET("/v1/devices/:id/channels/:ch/plan", s.getPlan, viewer)
+	e.POST("/v1/devices/:id/channels/:ch/ptz", s.ptzCommand, operator)
+	e.GET("/v1/devices/:id/channels/:ch/ptz", s.ptzStatus, viewer)
+	e.GET("/v1/devices/:id/channels/:ch/ptz/presets", s.ptzPresets, viewer)
+	e.PUT("/v1/devices/:id/channels/:ch/ptz/presets/:name", s.ptzSetPreset, operator)
+	e.DELETE("/v1/devices/:id/channels/:ch/ptz/presets/:name", s.ptzRemovePreset, operator)
 	e.GET("/v1/recordings", s.listRecordings, viewer)
 	e.GET("/v1/devices/:id/channels/:ch/recordings/:start", s.downloadSegment, s.tokenOrKey(segmentInstant), s.audited("segment", segmentInstant))
 	e.GET("/v1/devices/:id/channels/:ch/playback.mp4", s.playbackMP4, s.tokenOrKey(playbackRange), s.audited("mp4", playbackRange))

@@ -117,6 +117,28 @@ func parseDeviceURL(raw string) (deviceURL, *Problem) {
 	return deviceURL{URL: u.String(), Username: c.Username, Password: c.Password, HasUser: c.HasUser, HasPassword: c.HasPassword}, nil
 }
 
+// parseOnvifURL validates an ONVIF device service address: http(s), a
+// host, a valid port; userinfo is taken out like the RTSP URL's.
+func parseOnvifURL(raw string) (deviceURL, *Problem) {
+	if raw == "" {
+		return deviceURL{}, badRequest("onvif", "onvif must be the device service URL: http://host[:port]/onvif/device_service")
+	}
+	if len(raw) > maxURLLen {
+		return deviceURL{}, badRequest("onvif", "onvif must be at most %d bytes", maxURLLen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.Hostname() == "" {
+		return deviceURL{}, badRequest("onvif", "onvif must be an http:// or https:// URL with a host")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return deviceURL{}, badRequest("onvif", "onvif has an invalid port")
+		}
+	}
+	c := camurl.Split(u)
+	return deviceURL{URL: u.String(), Username: c.Username, Password: c.Password, HasUser: c.HasUser, HasPassword: c.HasPassword}, nil
+}
+
 // labelField names a label in a problem; hostile keys are not echoed.
 func labelField(k string) string {
 	if len(k) > 128 || !utf8.ValidString(k) || strings.ContainsFunc(k, isControl) {

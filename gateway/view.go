@@ -13,13 +13,39 @@ type deviceJSON struct {
 	ID        string            `json:"id"`
 	Name      string            `json:"name"`
 	URL       string            `json:"url"`
+	Onvif     string            `json:"onvif,omitempty"`
 	Username  string            `json:"username,omitempty"`
 	Channels  uint32            `json:"channels"`
 	Labels    map[string]string `json:"labels"`
+	Camera    *cameraJSON       `json:"camera,omitempty"`
+	Sources   []sourceJSON      `json:"sources,omitempty"`
 	Status    string            `json:"status"`
 	Version   uint64            `json:"version"`
 	CreatedAt string            `json:"created_at"`
 	UpdatedAt string            `json:"updated_at"`
+}
+
+// cameraJSON is what an ONVIF camera says it is.
+type cameraJSON struct {
+	Manufacturer string `json:"manufacturer"`
+	Model        string `json:"model"`
+	Firmware     string `json:"firmware"`
+	Serial       string `json:"serial"`
+	Hardware     string `json:"hardware"`
+}
+
+// sourceJSON is one channel's video source as read over ONVIF.
+type sourceJSON struct {
+	Channel      int    `json:"channel"`
+	VideoSource  string `json:"video_source"`
+	Profile      string `json:"profile"`
+	StreamURL    string `json:"stream_url"`
+	SubProfile   string `json:"sub_profile,omitempty"`
+	SubStreamURL string `json:"sub_stream_url,omitempty"`
+	SnapshotURL  string `json:"snapshot_url,omitempty"`
+	PTZ          bool   `json:"ptz"`
+	Width        uint32 `json:"width"`
+	Height       uint32 `json:"height"`
 }
 
 // deviceView is the one function that turns an actor's view into JSON.
@@ -32,10 +58,23 @@ func deviceView(v *pb.DeviceView) deviceJSON {
 	if status == "" {
 		status = "unknown"
 	}
+	var camera *cameraJSON
+	if i := v.GetInfo(); i != nil {
+		camera = &cameraJSON{Manufacturer: i.GetManufacturer(), Model: i.GetModel(), Firmware: i.GetFirmware(), Serial: i.GetSerial(), Hardware: i.GetHardware()}
+	}
+	var sources []sourceJSON
+	for i, src := range v.GetSources() {
+		sources = append(sources, sourceJSON{Channel: i + 1, VideoSource: src.GetVideoSource(), Profile: src.GetProfile(),
+			StreamURL: src.GetStreamUrl(), SubProfile: src.GetSubProfile(), SubStreamURL: src.GetSubStreamUrl(),
+			SnapshotURL: src.GetSnapshotUrl(), PTZ: src.GetPtz(), Width: src.GetWidth(), Height: src.GetHeight()})
+	}
 	return deviceJSON{
 		ID:        v.GetId(),
 		Name:      v.GetName(),
 		URL:       v.GetUrl(),
+		Onvif:     v.GetOnvif(),
+		Camera:    camera,
+		Sources:   sources,
 		Username:  v.GetUsername(),
 		Channels:  v.GetChannels(),
 		Labels:    labels,

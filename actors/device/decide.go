@@ -97,17 +97,55 @@ func DecideRegister(s *State, c *pb.RegisterDevice, seal Seal) (*pb.DeviceRegist
 	}
 	channels := c.Channels
 	if channels == 0 {
-		channels = 1
+		channels = max(1, uint32(len(c.Sources)))
 	}
-	for _, r := range []*Rejection{checkName(c.Name), CheckURL(c.Url), checkChannels(channels), CheckLabels(c.Labels)} {
+	// An ONVIF camera may come without a URL: its channels' stream URIs are
+	// its sources.
+	urlCheck := CheckURL(c.Url)
+	if c.Url == "" && c.Onvif != "" {
+		urlCheck = nil
+	}
+	for _, r := range []*Rejection{checkName(c.Name), urlCheck, CheckOnvif(c.Onvif, c.Sources), checkChannels(channels), CheckLabels(c.Labels)} {
 		if r != nil {
 			return nil, r
 		}
 	}
 	return &pb.DeviceRegistered{
 		Name: c.Name, Url: c.Url, Username: c.Username, SealedPassword: seal(c.Password),
-		Channels: channels, Labels: c.Labels,
+		Channels: channels, Labels: c.Labels, Onvif: c.Onvif, Sources: c.Sources, Info: c.Info,
 	}, nil
+}
+
+// CheckOnvif validates an ONVIF address and the sources read from it: an
+// http(s) URL without credentials; every stream URL an rtsp(s) URL
+// without credentials (they are pulled with the device's), at most
+// MaxChannels of them.
+func CheckOnvif(raw string, sources []*pb.ChannelSource) *Rejection {
+	if raw == "" {
+		if len(sources) > 0 {
+			return invalid("onvif", "sources come only with an ONVIF address")
+		}
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return invalid("onvif", "onvif must be an http:// or https:// URL of the device service")
+	}
+	if c := camurl.Split(u); c.HasUser || c.HasPassword {
+		return invalid("onvif", "onvif must not carry credentials; use username and password")
+	}
+	if len(sources) == 0 || len(sources) > MaxChannels {
+		return invalid("onvif", "the camera described %d video sources; 1..%d are supported", len(sources), MaxChannels)
+	}
+	for _, s := range sources {
+		if s.GetStreamUrl() == "" {
+			continue // a source without a stream: its channel has no live view
+		}
+		if r := CheckURL(s.GetStreamUrl()); r != nil {
+			return invalid("onvif", "the camera gave a stream URI that is not a plain rtsp:// URL")
+		}
+	}
+	return nil
 }
 
 // DecideUpdate decides an UpdateDevice: one event, or none when nothing
@@ -203,4 +241,34 @@ func DecideRemove(s *State, c *pb.RemoveDevice) (*pb.DeviceRemoved, *Rejection) 
 		return nil, r
 	}
 	return &pb.DeviceRemoved{}, nil
+}
+
+// DecidePTZ records a PTZ fact of a registered device's channel: exactly
+// one of the command's members.
+func DecidePTZ(s *State, c *pb.RecordPtz) (*pb.Envelope, *Rejection) {
+	if !s.Registered {
+		return nil, notFound
+	}
+	ch := uint32(0)
+	var env *pb.Envelope
+	n := 0
+	if p := c.GetPresetSet(); p != nil {
+		n, ch = n+1, p.Channel
+		env = &pb.Envelope{Payload: &pb.Envelope_DevicePtzPresetSet{DevicePtzPresetSet: p}}
+	}
+	if p := c.GetPresetRemoved(); p != nil {
+		n, ch = n+1, p.Channel
+		env = &pb.Envelope{Payload: &pb.Envelope_DevicePtzPresetRemoved{DevicePtzPresetRemoved: p}}
+	}
+	if p := c.GetSession(); p != nil {
+		n, ch = n+1, p.Channel
+		env = &pb.Envelope{Payload: &pb.Envelope_DevicePtzSession{DevicePtzSession: p}}
+	}
+	if n != 1 {
+		return nil, invalid("body", "one PTZ fact at a time")
+	}
+	if ch < 1 || ch > s.Channels {
+		return nil, invalid("channel", "the device has channels 1..%d", s.Channels)
+	}
+	return env, nil
 }

@@ -21,6 +21,9 @@ type State struct {
 	SealedPassword []byte
 	Channels       uint32
 	Labels         map[string]string
+	Onvif          string   `json:",omitempty"` // ONVIF device service URL, without credentials
+	Sources        []Source `json:",omitempty"` // per channel, read over ONVIF
+	Info           Info
 	Status         string
 	Version        uint64 // number of events of the aggregate
 	LastSeq        uint64 // stream sequence of the last event (expected seq of the next append)
@@ -42,6 +45,7 @@ func (s *State) Apply(e events.Event) {
 		s.Name, s.URL, s.Username, s.SealedPassword = r.Name, r.Url, r.Username, r.SealedPassword
 		s.Channels = r.Channels
 		s.Labels = maps.Clone(r.Labels)
+		s.Onvif, s.Sources, s.Info = r.Onvif, sourcesFromPB(r.Sources), infoFromPB(r.Info)
 		s.Status = StatusUnknown
 		s.CreatedAt = env.TimeUnixMs
 		s.Registered = true
@@ -65,6 +69,12 @@ func (s *State) Apply(e events.Event) {
 	case *pb.Envelope_DeviceCredentialsChanged:
 		s.Username = p.DeviceCredentialsChanged.Username
 		s.SealedPassword = p.DeviceCredentialsChanged.SealedPassword
+	case *pb.Envelope_DeviceOnvifRefreshed:
+		r := p.DeviceOnvifRefreshed
+		s.Sources, s.Info = sourcesFromPB(r.Sources), infoFromPB(r.Info)
+		if r.Channels > 0 {
+			s.Channels = r.Channels
+		}
 	case *pb.Envelope_DeviceRemoved:
 		s.Registered = false
 	case *pb.Envelope_DeviceOnline:
@@ -95,5 +105,8 @@ func (s *State) View() *pb.DeviceView {
 		UpdatedAtUnixMs: s.UpdatedAt,
 		Removed:         !s.Registered,
 		LastSeq:         s.LastSeq,
+		Onvif:           s.Onvif,
+		Sources:         SourcesPB(s.Sources),
+		Info:            InfoPB(s.Info),
 	}
 }

@@ -2,6 +2,7 @@ package device
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -45,7 +46,7 @@ func (a *Actor) startProbe(c *actor.Context) {
 		return
 	}
 	a.probing = true
-	url, user, probe, slots := a.state.URL, a.state.Username, a.deps.Probe, a.deps.ProbeSlots
+	url, user, probe, slots := ChannelURL(a.state.URL, a.state.Sources, 1), a.state.Username, a.deps.Probe, a.deps.ProbeSlots
 	self, engine := c.PID(), c.Engine()
 	go func() {
 		if slots != nil {
@@ -99,6 +100,10 @@ func scrubbed(err error, password string) error {
 	return scrubbedError{msg: msg}
 }
 
+// ErrNotHere: the device is hosted by another node (its shard is active
+// there), so this node cannot talk to its camera for it.
+var ErrNotHere = errors.New("device: hosted by another node")
+
 // Target asks a device actor, locally, for what a pull of one of its
 // channels needs. The password is opened here and travels only in-process.
 type Target struct{ Reply chan TargetInfo }
@@ -107,9 +112,14 @@ type Target struct{ Reply chan TargetInfo }
 type TargetInfo struct {
 	Found              bool
 	URL                string // may hold "{channel}", replaced per channel
+	Onvif              string // ONVIF device service, "" = none
+	Sources            []Source
 	Username, Password string
 	Channels           int
 }
+
+// ChannelURL is the URL channel ch is pulled from (see ChannelURL).
+func (t TargetInfo) ChannelURL(ch int) string { return ChannelURL(t.URL, t.Sources, ch) }
 
 func (a *Actor) target() TargetInfo {
 	if !a.state.Registered {
@@ -119,5 +129,5 @@ func (a *Actor) target() TargetInfo {
 	if err != nil {
 		a.log().Warn("cannot open the device's password", "device", a.ref.ID, "err", err)
 	}
-	return TargetInfo{Found: true, URL: a.state.URL, Username: a.state.Username, Password: password, Channels: int(a.state.Channels)}
+	return TargetInfo{Found: true, URL: a.state.URL, Onvif: a.state.Onvif, Sources: a.state.Sources, Username: a.state.Username, Password: password, Channels: int(a.state.Channels)}
 }

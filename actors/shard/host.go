@@ -523,3 +523,25 @@ func (k *killSwitch) kill(shard int) {
 	}
 	wg.Wait()
 }
+
+// Camera is what this node needs to talk to a device's camera itself (its
+// ONVIF address, stream URLs and credentials): only the node hosting the
+// device answers (device.ErrNotHere elsewhere); a removed or unknown device
+// is reported with Found false.
+func (h *Host) Camera(ctx context.Context, id string) (device.TargetInfo, error) {
+	pid, ok := h.routes.Load(id)
+	if !ok {
+		if h.active[events.ShardOf(id, h.shards)].Load() == nil {
+			return device.TargetInfo{}, device.ErrNotHere
+		}
+		return device.TargetInfo{}, nil // the shard is here, the device is not
+	}
+	reply := make(chan device.TargetInfo, 1)
+	h.engine.Send(pid.(*actor.PID), &device.Target{Reply: reply})
+	select {
+	case t := <-reply:
+		return t, nil
+	case <-ctx.Done():
+		return device.TargetInfo{}, ctx.Err()
+	}
+}

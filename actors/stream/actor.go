@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -195,7 +194,7 @@ func (a *Actor) open(c *actor.Context) (*relay.Stream, error) {
 	a.stream.OnReadersChanged(func(n int) { engine.Send(self, readersChanged{gen: gen, n: n}) })
 	a.state, a.since, a.readers, a.peakReaders, a.failing = "starting", time.Now(), 0, 0, false
 	a.password = target.Password
-	url := strings.ReplaceAll(target.URL, "{channel}", strconv.Itoa(a.key.Channel))
+	url := target.ChannelURL(a.key.Channel)
 	a.puller = pull.Start(pull.Config{
 		URL: url, Username: target.Username, Password: target.Password,
 		Transport: a.deps.Transport, Log: a.deps.Log,

@@ -121,6 +121,7 @@ type nodeConfig struct {
 	peerKey       *string
 	probeInterval *time.Duration
 	idleTimeout   *time.Duration
+	ptzIdle       *time.Duration
 	pullTransport *string
 	tokenTTL      *time.Duration
 	tokenMaxTTL   *time.Duration
@@ -187,6 +188,7 @@ func addNodeFlags(f flags) *nodeConfig {
 		peerKey:       f.String("peer-tls-key", "", "key of --peer-tls-cert (PEM)"),
 		probeInterval: f.Duration("probe-interval", 30*time.Second, "how often every camera is probed (RTSP DESCRIBE); 0 disables"),
 		idleTimeout:   f.Duration("idle-timeout", 30*time.Second, "a live stream with no reader stops after this"),
+		ptzIdle:       f.Duration("ptz-session-idle", 30*time.Second, "an operator's session of PTZ moves (one audit event) ends after this long without a move"),
 		pullTransport: f.String("pull-transport", "tcp", "transport of camera pulls: tcp|udp"),
 		tokenTTL:      f.Duration("token-ttl", 5*time.Minute, "default lifetime of live and playback tokens (?ttl= asks for another)"),
 		tokenMaxTTL:   f.Duration("token-max-ttl", 24*time.Hour, "longest lifetime a live or playback token may be given"),

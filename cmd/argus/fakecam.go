@@ -10,8 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/argus-vms/argus/actors/media/fakecam"
+	"github.com/argus-vms/argus/actors/media/fakecam/onvifsrv"
 )
 
 // runFakecam serves a looping H264 test pattern over RTSP at
@@ -27,6 +29,10 @@ func runFakecam(args []string) error {
 	fps := f.Int("fps", 25, "frames per second")
 	bitrate := f.Int("bitrate", 2_000_000, "video bitrate, bits/s")
 	gop := f.Int("gop", 0, "frames between keyframes (0 = fps, one a second)")
+	onvifListen := f.String("onvif", "", "also serve ONVIF (device, media, PTZ, events; one profile per path) at this HTTP host:port, e.g. :8580; --user/--pass protect it too")
+	discovery := f.String("discovery", "", "with --onvif: answer WS-Discovery probes at this UDP host:port (unicast), e.g. :3702; \"multicast\" also joins 239.255.255.250:3702")
+	ptz := f.Bool("ptz", true, "with --onvif: the profiles have PTZ")
+	motionEvery := f.Duration("motion-every", 0, "with --onvif: raise and clear an ONVIF motion event this often (0 = never)")
 	logLevel := f.String("log-level", "info", "debug|info|warn|error")
 	if err := f.Parse(args); err != nil {
 		return err
@@ -69,6 +75,14 @@ func runFakecam(args []string) error {
 		return err
 	}
 	defer cam.Close()
+	if *onvifListen != "" {
+		srv, err := startONVIF(ctx, cam, w, h, *onvifListen, *discovery, *ptz, *motionEvery, *user, *pass)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		fmt.Println(srv.DeviceURL())
+	}
 	for _, p := range cam.Paths() {
 		// The password is shown as xxxxx: it is the one given with --pass.
 		u, err := url.Parse(cam.URL(p))
@@ -94,4 +108,21 @@ func parseSize(s string) (w, h int, err error) {
 		return 0, 0, fmt.Errorf("fakecam: --size %q: want WIDTHxHEIGHT, e.g. 640x360", s)
 	}
 	return w, h, nil
+}
+
+// startONVIF serves cam's paths as ONVIF profiles (one video source each).
+func startONVIF(ctx context.Context, cam *fakecam.Camera, w, h int, listen, discovery string, ptz bool, motionEvery time.Duration, user, pass string) (*onvifsrv.Server, error) {
+	o := onvifsrv.Options{Listen: listen, Username: user, Password: pass, PTZ: ptz, MotionEvery: motionEvery}
+	for i, p := range cam.Paths() {
+		o.Profiles = append(o.Profiles, onvifsrv.Profile{Token: fmt.Sprintf("profile_%d", i+1), Name: p,
+			StreamURI: cam.StreamURI(p), Width: w, Height: h})
+	}
+	switch discovery {
+	case "":
+	case "multicast":
+		o.Discovery, o.DiscoveryMulticast = true, true
+	default:
+		o.Discovery, o.DiscoveryListen = true, discovery
+	}
+	return onvifsrv.Start(ctx, o)
 }

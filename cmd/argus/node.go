@@ -309,7 +309,8 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	}
 	gw := gateway.New(gateway.Config{Cluster: n.cluster, Devices: n.host, Analytics: analytics, Keys: keys, AdminKey: *cfg.adminKey,
 		Node: *cfg.nodeID, Log: log, Live: live, Plans: n.host, Recordings: n.recordings(store2), EventLog: n.host,
-		Projections: projectionsAdmin(n.proj), Idempotency: idem, Views: n.views})
+		Projections: projectionsAdmin(n.proj), Idempotency: idem, Views: n.views, Cameras: n.host,
+		PTZSessionIdle: *cfg.ptzIdle})
 	n.http = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: gateway.ReadHeaderTimeout, ReadTimeout: gateway.ReadTimeout,
 		IdleTimeout: gateway.IdleTimeout} // write deadlines are set per reply (gateway/limits.go)
 	n.wg.Add(1)

@@ -110,6 +110,10 @@ type Envelope struct {
 	//	*Envelope_DeviceRemoved
 	//	*Envelope_DeviceOnline
 	//	*Envelope_DeviceOffline
+	//	*Envelope_DeviceOnvifRefreshed
+	//	*Envelope_DevicePtzPresetSet
+	//	*Envelope_DevicePtzPresetRemoved
+	//	*Envelope_DevicePtzSession
 	//	*Envelope_StreamStarted
 	//	*Envelope_StreamStopped
 	//	*Envelope_StreamFailed
@@ -281,6 +285,42 @@ func (x *Envelope) GetDeviceOffline() *DeviceOffline {
 	return nil
 }
 
+func (x *Envelope) GetDeviceOnvifRefreshed() *DeviceOnvifRefreshed {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_DeviceOnvifRefreshed); ok {
+			return x.DeviceOnvifRefreshed
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetDevicePtzPresetSet() *DevicePtzPresetSet {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_DevicePtzPresetSet); ok {
+			return x.DevicePtzPresetSet
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetDevicePtzPresetRemoved() *DevicePtzPresetRemoved {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_DevicePtzPresetRemoved); ok {
+			return x.DevicePtzPresetRemoved
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetDevicePtzSession() *DevicePtzSession {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_DevicePtzSession); ok {
+			return x.DevicePtzSession
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetStreamStarted() *StreamStarted {
 	if x != nil {
 		if x, ok := x.Payload.(*Envelope_StreamStarted); ok {
@@ -417,6 +457,22 @@ type Envelope_DeviceOffline struct {
 	DeviceOffline *DeviceOffline `protobuf:"bytes,25,opt,name=device_offline,json=deviceOffline,proto3,oneof"`
 }
 
+type Envelope_DeviceOnvifRefreshed struct {
+	DeviceOnvifRefreshed *DeviceOnvifRefreshed `protobuf:"bytes,26,opt,name=device_onvif_refreshed,json=deviceOnvifRefreshed,proto3,oneof"`
+}
+
+type Envelope_DevicePtzPresetSet struct {
+	DevicePtzPresetSet *DevicePtzPresetSet `protobuf:"bytes,27,opt,name=device_ptz_preset_set,json=devicePtzPresetSet,proto3,oneof"`
+}
+
+type Envelope_DevicePtzPresetRemoved struct {
+	DevicePtzPresetRemoved *DevicePtzPresetRemoved `protobuf:"bytes,28,opt,name=device_ptz_preset_removed,json=devicePtzPresetRemoved,proto3,oneof"`
+}
+
+type Envelope_DevicePtzSession struct {
+	DevicePtzSession *DevicePtzSession `protobuf:"bytes,29,opt,name=device_ptz_session,json=devicePtzSession,proto3,oneof"`
+}
+
 type Envelope_StreamStarted struct {
 	StreamStarted *StreamStarted `protobuf:"bytes,30,opt,name=stream_started,json=streamStarted,proto3,oneof"`
 }
@@ -477,6 +533,14 @@ func (*Envelope_DeviceOnline) isEnvelope_Payload() {}
 
 func (*Envelope_DeviceOffline) isEnvelope_Payload() {}
 
+func (*Envelope_DeviceOnvifRefreshed) isEnvelope_Payload() {}
+
+func (*Envelope_DevicePtzPresetSet) isEnvelope_Payload() {}
+
+func (*Envelope_DevicePtzPresetRemoved) isEnvelope_Payload() {}
+
+func (*Envelope_DevicePtzSession) isEnvelope_Payload() {}
+
 func (*Envelope_StreamStarted) isEnvelope_Payload() {}
 
 func (*Envelope_StreamStopped) isEnvelope_Payload() {}
@@ -511,6 +575,9 @@ type DeviceRegistered struct {
 	SealedPassword []byte                 `protobuf:"bytes,4,opt,name=sealed_password,json=sealedPassword,proto3" json:"sealed_password,omitempty"`
 	Channels       uint32                 `protobuf:"varint,5,opt,name=channels,proto3" json:"channels,omitempty"`
 	Labels         map[string]string      `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Onvif          string                 `protobuf:"bytes,7,opt,name=onvif,proto3" json:"onvif,omitempty"`     // ONVIF device service URL, without credentials; "" = none
+	Sources        []*ChannelSource       `protobuf:"bytes,8,rep,name=sources,proto3" json:"sources,omitempty"` // per channel (index 0 = channel 1), read over ONVIF
+	Info           *OnvifInfo             `protobuf:"bytes,9,opt,name=info,proto3" json:"info,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -587,6 +654,492 @@ func (x *DeviceRegistered) GetLabels() map[string]string {
 	return nil
 }
 
+func (x *DeviceRegistered) GetOnvif() string {
+	if x != nil {
+		return x.Onvif
+	}
+	return ""
+}
+
+func (x *DeviceRegistered) GetSources() []*ChannelSource {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *DeviceRegistered) GetInfo() *OnvifInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+// ChannelSource is where one channel's video comes from, as the camera
+// described it over ONVIF (a video source and its profiles). URLs carry no
+// credentials.
+type ChannelSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VideoSource   string                 `protobuf:"bytes,1,opt,name=video_source,json=videoSource,proto3" json:"video_source,omitempty"` // ONVIF VideoSource token
+	Profile       string                 `protobuf:"bytes,2,opt,name=profile,proto3" json:"profile,omitempty"`                            // main profile token
+	StreamUrl     string                 `protobuf:"bytes,3,opt,name=stream_url,json=streamUrl,proto3" json:"stream_url,omitempty"`       // main stream (RTSP)
+	SubProfile    string                 `protobuf:"bytes,4,opt,name=sub_profile,json=subProfile,proto3" json:"sub_profile,omitempty"`    // second profile of the same source, if any
+	SubStreamUrl  string                 `protobuf:"bytes,5,opt,name=sub_stream_url,json=subStreamUrl,proto3" json:"sub_stream_url,omitempty"`
+	SnapshotUrl   string                 `protobuf:"bytes,6,opt,name=snapshot_url,json=snapshotUrl,proto3" json:"snapshot_url,omitempty"` // HTTP JPEG snapshot, if the camera has one
+	Ptz           bool                   `protobuf:"varint,7,opt,name=ptz,proto3" json:"ptz,omitempty"`                                   // the main profile has a PTZ configuration
+	Width         uint32                 `protobuf:"varint,8,opt,name=width,proto3" json:"width,omitempty"`
+	Height        uint32                 `protobuf:"varint,9,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChannelSource) Reset() {
+	*x = ChannelSource{}
+	mi := &file_events_pb_argus_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelSource) ProtoMessage() {}
+
+func (x *ChannelSource) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelSource.ProtoReflect.Descriptor instead.
+func (*ChannelSource) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ChannelSource) GetVideoSource() string {
+	if x != nil {
+		return x.VideoSource
+	}
+	return ""
+}
+
+func (x *ChannelSource) GetProfile() string {
+	if x != nil {
+		return x.Profile
+	}
+	return ""
+}
+
+func (x *ChannelSource) GetStreamUrl() string {
+	if x != nil {
+		return x.StreamUrl
+	}
+	return ""
+}
+
+func (x *ChannelSource) GetSubProfile() string {
+	if x != nil {
+		return x.SubProfile
+	}
+	return ""
+}
+
+func (x *ChannelSource) GetSubStreamUrl() string {
+	if x != nil {
+		return x.SubStreamUrl
+	}
+	return ""
+}
+
+func (x *ChannelSource) GetSnapshotUrl() string {
+	if x != nil {
+		return x.SnapshotUrl
+	}
+	return ""
+}
+
+func (x *ChannelSource) GetPtz() bool {
+	if x != nil {
+		return x.Ptz
+	}
+	return false
+}
+
+func (x *ChannelSource) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *ChannelSource) GetHeight() uint32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+// OnvifInfo is the camera's GetDeviceInformation.
+type OnvifInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Manufacturer  string                 `protobuf:"bytes,1,opt,name=manufacturer,proto3" json:"manufacturer,omitempty"`
+	Model         string                 `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	Firmware      string                 `protobuf:"bytes,3,opt,name=firmware,proto3" json:"firmware,omitempty"`
+	Serial        string                 `protobuf:"bytes,4,opt,name=serial,proto3" json:"serial,omitempty"`
+	Hardware      string                 `protobuf:"bytes,5,opt,name=hardware,proto3" json:"hardware,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OnvifInfo) Reset() {
+	*x = OnvifInfo{}
+	mi := &file_events_pb_argus_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OnvifInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OnvifInfo) ProtoMessage() {}
+
+func (x *OnvifInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OnvifInfo.ProtoReflect.Descriptor instead.
+func (*OnvifInfo) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *OnvifInfo) GetManufacturer() string {
+	if x != nil {
+		return x.Manufacturer
+	}
+	return ""
+}
+
+func (x *OnvifInfo) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *OnvifInfo) GetFirmware() string {
+	if x != nil {
+		return x.Firmware
+	}
+	return ""
+}
+
+func (x *OnvifInfo) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
+}
+
+func (x *OnvifInfo) GetHardware() string {
+	if x != nil {
+		return x.Hardware
+	}
+	return ""
+}
+
+// DeviceOnvifRefreshed: the camera was read again over ONVIF; it replaces
+// the sources, the info and the channel count.
+type DeviceOnvifRefreshed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sources       []*ChannelSource       `protobuf:"bytes,1,rep,name=sources,proto3" json:"sources,omitempty"`
+	Info          *OnvifInfo             `protobuf:"bytes,2,opt,name=info,proto3" json:"info,omitempty"`
+	Channels      uint32                 `protobuf:"varint,3,opt,name=channels,proto3" json:"channels,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceOnvifRefreshed) Reset() {
+	*x = DeviceOnvifRefreshed{}
+	mi := &file_events_pb_argus_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceOnvifRefreshed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceOnvifRefreshed) ProtoMessage() {}
+
+func (x *DeviceOnvifRefreshed) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceOnvifRefreshed.ProtoReflect.Descriptor instead.
+func (*DeviceOnvifRefreshed) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *DeviceOnvifRefreshed) GetSources() []*ChannelSource {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *DeviceOnvifRefreshed) GetInfo() *OnvifInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *DeviceOnvifRefreshed) GetChannels() uint32 {
+	if x != nil {
+		return x.Channels
+	}
+	return 0
+}
+
+// PTZ facts: presets live on the camera, their changes are recorded here;
+// moves are not recorded one by one, each operator's session of moves is.
+type DevicePtzPresetSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Channel       uint32                 `protobuf:"varint,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Token         string                 `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`              // the camera's preset token
+	KeyId         string                 `protobuf:"bytes,4,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"` // who set it
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DevicePtzPresetSet) Reset() {
+	*x = DevicePtzPresetSet{}
+	mi := &file_events_pb_argus_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DevicePtzPresetSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DevicePtzPresetSet) ProtoMessage() {}
+
+func (x *DevicePtzPresetSet) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DevicePtzPresetSet.ProtoReflect.Descriptor instead.
+func (*DevicePtzPresetSet) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *DevicePtzPresetSet) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *DevicePtzPresetSet) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DevicePtzPresetSet) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *DevicePtzPresetSet) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+type DevicePtzPresetRemoved struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Channel       uint32                 `protobuf:"varint,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Token         string                 `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`
+	KeyId         string                 `protobuf:"bytes,4,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DevicePtzPresetRemoved) Reset() {
+	*x = DevicePtzPresetRemoved{}
+	mi := &file_events_pb_argus_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DevicePtzPresetRemoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DevicePtzPresetRemoved) ProtoMessage() {}
+
+func (x *DevicePtzPresetRemoved) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DevicePtzPresetRemoved.ProtoReflect.Descriptor instead.
+func (*DevicePtzPresetRemoved) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DevicePtzPresetRemoved) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *DevicePtzPresetRemoved) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DevicePtzPresetRemoved) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *DevicePtzPresetRemoved) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+// DevicePtzSession: one key's moves of one channel, ended by 30 s without a move.
+type DevicePtzSession struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Channel         uint32                 `protobuf:"varint,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	KeyId           string                 `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	StartedAtUnixMs int64                  `protobuf:"varint,3,opt,name=started_at_unix_ms,json=startedAtUnixMs,proto3" json:"started_at_unix_ms,omitempty"`
+	EndedAtUnixMs   int64                  `protobuf:"varint,4,opt,name=ended_at_unix_ms,json=endedAtUnixMs,proto3" json:"ended_at_unix_ms,omitempty"`
+	Moves           uint32                 `protobuf:"varint,5,opt,name=moves,proto3" json:"moves,omitempty"` // commands sent (moves, stops, presets gone to, home)
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *DevicePtzSession) Reset() {
+	*x = DevicePtzSession{}
+	mi := &file_events_pb_argus_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DevicePtzSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DevicePtzSession) ProtoMessage() {}
+
+func (x *DevicePtzSession) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DevicePtzSession.ProtoReflect.Descriptor instead.
+func (*DevicePtzSession) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DevicePtzSession) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *DevicePtzSession) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *DevicePtzSession) GetStartedAtUnixMs() int64 {
+	if x != nil {
+		return x.StartedAtUnixMs
+	}
+	return 0
+}
+
+func (x *DevicePtzSession) GetEndedAtUnixMs() int64 {
+	if x != nil {
+		return x.EndedAtUnixMs
+	}
+	return 0
+}
+
+func (x *DevicePtzSession) GetMoves() uint32 {
+	if x != nil {
+		return x.Moves
+	}
+	return 0
+}
+
 // DeviceUpdated carries only what changed; labels, when set, is the complete
 // new label set (the merge happened in the decision). A PATCH that changes
 // fields and credentials at once is one event (credentials set), so a crash
@@ -604,7 +1157,7 @@ type DeviceUpdated struct {
 
 func (x *DeviceUpdated) Reset() {
 	*x = DeviceUpdated{}
-	mi := &file_events_pb_argus_proto_msgTypes[2]
+	mi := &file_events_pb_argus_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +1169,7 @@ func (x *DeviceUpdated) String() string {
 func (*DeviceUpdated) ProtoMessage() {}
 
 func (x *DeviceUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[2]
+	mi := &file_events_pb_argus_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +1182,7 @@ func (x *DeviceUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceUpdated.ProtoReflect.Descriptor instead.
 func (*DeviceUpdated) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{2}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeviceUpdated) GetName() string {
@@ -676,7 +1229,7 @@ type LabelSet struct {
 
 func (x *LabelSet) Reset() {
 	*x = LabelSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[3]
+	mi := &file_events_pb_argus_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -688,7 +1241,7 @@ func (x *LabelSet) String() string {
 func (*LabelSet) ProtoMessage() {}
 
 func (x *LabelSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[3]
+	mi := &file_events_pb_argus_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -701,7 +1254,7 @@ func (x *LabelSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSet.ProtoReflect.Descriptor instead.
 func (*LabelSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{3}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LabelSet) GetLabels() map[string]string {
@@ -721,7 +1274,7 @@ type DeviceCredentialsChanged struct {
 
 func (x *DeviceCredentialsChanged) Reset() {
 	*x = DeviceCredentialsChanged{}
-	mi := &file_events_pb_argus_proto_msgTypes[4]
+	mi := &file_events_pb_argus_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +1286,7 @@ func (x *DeviceCredentialsChanged) String() string {
 func (*DeviceCredentialsChanged) ProtoMessage() {}
 
 func (x *DeviceCredentialsChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[4]
+	mi := &file_events_pb_argus_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +1299,7 @@ func (x *DeviceCredentialsChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceCredentialsChanged.ProtoReflect.Descriptor instead.
 func (*DeviceCredentialsChanged) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{4}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeviceCredentialsChanged) GetUsername() string {
@@ -771,7 +1324,7 @@ type DeviceRemoved struct {
 
 func (x *DeviceRemoved) Reset() {
 	*x = DeviceRemoved{}
-	mi := &file_events_pb_argus_proto_msgTypes[5]
+	mi := &file_events_pb_argus_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -783,7 +1336,7 @@ func (x *DeviceRemoved) String() string {
 func (*DeviceRemoved) ProtoMessage() {}
 
 func (x *DeviceRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[5]
+	mi := &file_events_pb_argus_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -796,7 +1349,7 @@ func (x *DeviceRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRemoved.ProtoReflect.Descriptor instead.
 func (*DeviceRemoved) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{5}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{11}
 }
 
 // DeviceOnline / DeviceOffline: the status state machine. Driven by stream
@@ -811,7 +1364,7 @@ type DeviceOnline struct {
 
 func (x *DeviceOnline) Reset() {
 	*x = DeviceOnline{}
-	mi := &file_events_pb_argus_proto_msgTypes[6]
+	mi := &file_events_pb_argus_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -823,7 +1376,7 @@ func (x *DeviceOnline) String() string {
 func (*DeviceOnline) ProtoMessage() {}
 
 func (x *DeviceOnline) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[6]
+	mi := &file_events_pb_argus_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -836,7 +1389,7 @@ func (x *DeviceOnline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceOnline.ProtoReflect.Descriptor instead.
 func (*DeviceOnline) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{6}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeviceOnline) GetVia() string {
@@ -855,7 +1408,7 @@ type DeviceOffline struct {
 
 func (x *DeviceOffline) Reset() {
 	*x = DeviceOffline{}
-	mi := &file_events_pb_argus_proto_msgTypes[7]
+	mi := &file_events_pb_argus_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +1420,7 @@ func (x *DeviceOffline) String() string {
 func (*DeviceOffline) ProtoMessage() {}
 
 func (x *DeviceOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[7]
+	mi := &file_events_pb_argus_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +1433,7 @@ func (x *DeviceOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceOffline.ProtoReflect.Descriptor instead.
 func (*DeviceOffline) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{7}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeviceOffline) GetReason() string {
@@ -905,7 +1458,7 @@ type StreamStarted struct {
 
 func (x *StreamStarted) Reset() {
 	*x = StreamStarted{}
-	mi := &file_events_pb_argus_proto_msgTypes[8]
+	mi := &file_events_pb_argus_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -917,7 +1470,7 @@ func (x *StreamStarted) String() string {
 func (*StreamStarted) ProtoMessage() {}
 
 func (x *StreamStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[8]
+	mi := &file_events_pb_argus_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -930,7 +1483,7 @@ func (x *StreamStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStarted.ProtoReflect.Descriptor instead.
 func (*StreamStarted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{8}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StreamStarted) GetDevice() string {
@@ -980,7 +1533,7 @@ type StreamStopped struct {
 
 func (x *StreamStopped) Reset() {
 	*x = StreamStopped{}
-	mi := &file_events_pb_argus_proto_msgTypes[9]
+	mi := &file_events_pb_argus_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -992,7 +1545,7 @@ func (x *StreamStopped) String() string {
 func (*StreamStopped) ProtoMessage() {}
 
 func (x *StreamStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[9]
+	mi := &file_events_pb_argus_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1005,7 +1558,7 @@ func (x *StreamStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStopped.ProtoReflect.Descriptor instead.
 func (*StreamStopped) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{9}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StreamStopped) GetReason() string {
@@ -1046,7 +1599,7 @@ type StreamFailed struct {
 
 func (x *StreamFailed) Reset() {
 	*x = StreamFailed{}
-	mi := &file_events_pb_argus_proto_msgTypes[10]
+	mi := &file_events_pb_argus_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1058,7 +1611,7 @@ func (x *StreamFailed) String() string {
 func (*StreamFailed) ProtoMessage() {}
 
 func (x *StreamFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[10]
+	mi := &file_events_pb_argus_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1071,7 +1624,7 @@ func (x *StreamFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamFailed.ProtoReflect.Descriptor instead.
 func (*StreamFailed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{10}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StreamFailed) GetError() string {
@@ -1101,7 +1654,7 @@ type PlanWindow struct {
 
 func (x *PlanWindow) Reset() {
 	*x = PlanWindow{}
-	mi := &file_events_pb_argus_proto_msgTypes[11]
+	mi := &file_events_pb_argus_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1666,7 @@ func (x *PlanWindow) String() string {
 func (*PlanWindow) ProtoMessage() {}
 
 func (x *PlanWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[11]
+	mi := &file_events_pb_argus_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1679,7 @@ func (x *PlanWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanWindow.ProtoReflect.Descriptor instead.
 func (*PlanWindow) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{11}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PlanWindow) GetDays() []string {
@@ -1165,7 +1718,7 @@ type PlanSet struct {
 
 func (x *PlanSet) Reset() {
 	*x = PlanSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[12]
+	mi := &file_events_pb_argus_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1177,7 +1730,7 @@ func (x *PlanSet) String() string {
 func (*PlanSet) ProtoMessage() {}
 
 func (x *PlanSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[12]
+	mi := &file_events_pb_argus_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1190,7 +1743,7 @@ func (x *PlanSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSet.ProtoReflect.Descriptor instead.
 func (*PlanSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{12}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PlanSet) GetDevice() string {
@@ -1251,7 +1804,7 @@ type PlanRecordingStarted struct {
 
 func (x *PlanRecordingStarted) Reset() {
 	*x = PlanRecordingStarted{}
-	mi := &file_events_pb_argus_proto_msgTypes[13]
+	mi := &file_events_pb_argus_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1263,7 +1816,7 @@ func (x *PlanRecordingStarted) String() string {
 func (*PlanRecordingStarted) ProtoMessage() {}
 
 func (x *PlanRecordingStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[13]
+	mi := &file_events_pb_argus_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1276,7 +1829,7 @@ func (x *PlanRecordingStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRecordingStarted.ProtoReflect.Descriptor instead.
 func (*PlanRecordingStarted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{13}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PlanRecordingStarted) GetNode() string {
@@ -1295,7 +1848,7 @@ type PlanRecordingStopped struct {
 
 func (x *PlanRecordingStopped) Reset() {
 	*x = PlanRecordingStopped{}
-	mi := &file_events_pb_argus_proto_msgTypes[14]
+	mi := &file_events_pb_argus_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1860,7 @@ func (x *PlanRecordingStopped) String() string {
 func (*PlanRecordingStopped) ProtoMessage() {}
 
 func (x *PlanRecordingStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[14]
+	mi := &file_events_pb_argus_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1873,7 @@ func (x *PlanRecordingStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRecordingStopped.ProtoReflect.Descriptor instead.
 func (*PlanRecordingStopped) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{14}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PlanRecordingStopped) GetReason() string {
@@ -1346,7 +1899,7 @@ type PlanSegmentRecorded struct {
 
 func (x *PlanSegmentRecorded) Reset() {
 	*x = PlanSegmentRecorded{}
-	mi := &file_events_pb_argus_proto_msgTypes[15]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1358,7 +1911,7 @@ func (x *PlanSegmentRecorded) String() string {
 func (*PlanSegmentRecorded) ProtoMessage() {}
 
 func (x *PlanSegmentRecorded) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[15]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1371,7 +1924,7 @@ func (x *PlanSegmentRecorded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSegmentRecorded.ProtoReflect.Descriptor instead.
 func (*PlanSegmentRecorded) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{15}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PlanSegmentRecorded) GetDevice() string {
@@ -1443,7 +1996,7 @@ type PlanSegmentDeleted struct {
 
 func (x *PlanSegmentDeleted) Reset() {
 	*x = PlanSegmentDeleted{}
-	mi := &file_events_pb_argus_proto_msgTypes[16]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1455,7 +2008,7 @@ func (x *PlanSegmentDeleted) String() string {
 func (*PlanSegmentDeleted) ProtoMessage() {}
 
 func (x *PlanSegmentDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[16]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1468,7 +2021,7 @@ func (x *PlanSegmentDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSegmentDeleted.ProtoReflect.Descriptor instead.
 func (*PlanSegmentDeleted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{16}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PlanSegmentDeleted) GetKey() string {
@@ -1522,7 +2075,7 @@ type ShardAcquired struct {
 
 func (x *ShardAcquired) Reset() {
 	*x = ShardAcquired{}
-	mi := &file_events_pb_argus_proto_msgTypes[17]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1534,7 +2087,7 @@ func (x *ShardAcquired) String() string {
 func (*ShardAcquired) ProtoMessage() {}
 
 func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[17]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1547,7 +2100,7 @@ func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardAcquired.ProtoReflect.Descriptor instead.
 func (*ShardAcquired) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{17}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ShardAcquired) GetNode() string {
@@ -1582,7 +2135,7 @@ type ShardReleased struct {
 
 func (x *ShardReleased) Reset() {
 	*x = ShardReleased{}
-	mi := &file_events_pb_argus_proto_msgTypes[18]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1594,7 +2147,7 @@ func (x *ShardReleased) String() string {
 func (*ShardReleased) ProtoMessage() {}
 
 func (x *ShardReleased) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[18]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1607,7 +2160,7 @@ func (x *ShardReleased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardReleased.ProtoReflect.Descriptor instead.
 func (*ShardReleased) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{18}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ShardReleased) GetNode() string {
@@ -1650,7 +2203,7 @@ type StreamViewed struct {
 
 func (x *StreamViewed) Reset() {
 	*x = StreamViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[19]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1662,7 +2215,7 @@ func (x *StreamViewed) String() string {
 func (*StreamViewed) ProtoMessage() {}
 
 func (x *StreamViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[19]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1675,7 +2228,7 @@ func (x *StreamViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamViewed.ProtoReflect.Descriptor instead.
 func (*StreamViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{19}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StreamViewed) GetDevice() string {
@@ -1752,7 +2305,7 @@ type RecordingViewed struct {
 
 func (x *RecordingViewed) Reset() {
 	*x = RecordingViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[20]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +2317,7 @@ func (x *RecordingViewed) String() string {
 func (*RecordingViewed) ProtoMessage() {}
 
 func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[20]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +2330,7 @@ func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingViewed.ProtoReflect.Descriptor instead.
 func (*RecordingViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{20}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RecordingViewed) GetDevice() string {
@@ -1863,7 +2416,7 @@ type CommandMeta struct {
 
 func (x *CommandMeta) Reset() {
 	*x = CommandMeta{}
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1875,7 +2428,7 @@ func (x *CommandMeta) String() string {
 func (*CommandMeta) ProtoMessage() {}
 
 func (x *CommandMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1888,7 +2441,7 @@ func (x *CommandMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandMeta.ProtoReflect.Descriptor instead.
 func (*CommandMeta) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CommandMeta) GetCommandId() string {
@@ -1922,13 +2475,16 @@ type RegisterDevice struct {
 	Password      string                 `protobuf:"bytes,6,opt,name=password,proto3" json:"password,omitempty"`
 	Channels      uint32                 `protobuf:"varint,7,opt,name=channels,proto3" json:"channels,omitempty"`
 	Labels        map[string]string      `protobuf:"bytes,8,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Onvif         string                 `protobuf:"bytes,9,opt,name=onvif,proto3" json:"onvif,omitempty"` // read by the gateway before the command: sources and info below
+	Sources       []*ChannelSource       `protobuf:"bytes,10,rep,name=sources,proto3" json:"sources,omitempty"`
+	Info          *OnvifInfo             `protobuf:"bytes,11,opt,name=info,proto3" json:"info,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RegisterDevice) Reset() {
 	*x = RegisterDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +2496,7 @@ func (x *RegisterDevice) String() string {
 func (*RegisterDevice) ProtoMessage() {}
 
 func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +2509,7 @@ func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDevice.ProtoReflect.Descriptor instead.
 func (*RegisterDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RegisterDevice) GetMeta() *CommandMeta {
@@ -2012,6 +2568,159 @@ func (x *RegisterDevice) GetLabels() map[string]string {
 	return nil
 }
 
+func (x *RegisterDevice) GetOnvif() string {
+	if x != nil {
+		return x.Onvif
+	}
+	return ""
+}
+
+func (x *RegisterDevice) GetSources() []*ChannelSource {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *RegisterDevice) GetInfo() *OnvifInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+// RecordPtz records one PTZ fact (exactly one of its members is set); the
+// camera already did what it describes.
+type RecordPtz struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Meta          *CommandMeta            `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	Id            string                  `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	PresetSet     *DevicePtzPresetSet     `protobuf:"bytes,3,opt,name=preset_set,json=presetSet,proto3" json:"preset_set,omitempty"`
+	PresetRemoved *DevicePtzPresetRemoved `protobuf:"bytes,4,opt,name=preset_removed,json=presetRemoved,proto3" json:"preset_removed,omitempty"`
+	Session       *DevicePtzSession       `protobuf:"bytes,5,opt,name=session,proto3" json:"session,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordPtz) Reset() {
+	*x = RecordPtz{}
+	mi := &file_events_pb_argus_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordPtz) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordPtz) ProtoMessage() {}
+
+func (x *RecordPtz) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordPtz.ProtoReflect.Descriptor instead.
+func (*RecordPtz) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RecordPtz) GetMeta() *CommandMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *RecordPtz) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RecordPtz) GetPresetSet() *DevicePtzPresetSet {
+	if x != nil {
+		return x.PresetSet
+	}
+	return nil
+}
+
+func (x *RecordPtz) GetPresetRemoved() *DevicePtzPresetRemoved {
+	if x != nil {
+		return x.PresetRemoved
+	}
+	return nil
+}
+
+func (x *RecordPtz) GetSession() *DevicePtzSession {
+	if x != nil {
+		return x.Session
+	}
+	return nil
+}
+
+// RefreshOnvif reads the camera again over ONVIF (on the owner node, with
+// the device's own credentials) and records what changed.
+type RefreshOnvif struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Meta          *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshOnvif) Reset() {
+	*x = RefreshOnvif{}
+	mi := &file_events_pb_argus_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshOnvif) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshOnvif) ProtoMessage() {}
+
+func (x *RefreshOnvif) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshOnvif.ProtoReflect.Descriptor instead.
+func (*RefreshOnvif) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *RefreshOnvif) GetMeta() *CommandMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *RefreshOnvif) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
 type UpdateDevice struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Meta          *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
@@ -2028,7 +2737,7 @@ type UpdateDevice struct {
 
 func (x *UpdateDevice) Reset() {
 	*x = UpdateDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2040,7 +2749,7 @@ func (x *UpdateDevice) String() string {
 func (*UpdateDevice) ProtoMessage() {}
 
 func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2053,7 +2762,7 @@ func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDevice.ProtoReflect.Descriptor instead.
 func (*UpdateDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *UpdateDevice) GetMeta() *CommandMeta {
@@ -2123,7 +2832,7 @@ type LabelPatch struct {
 
 func (x *LabelPatch) Reset() {
 	*x = LabelPatch{}
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2135,7 +2844,7 @@ func (x *LabelPatch) String() string {
 func (*LabelPatch) ProtoMessage() {}
 
 func (x *LabelPatch) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2148,7 +2857,7 @@ func (x *LabelPatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatch.ProtoReflect.Descriptor instead.
 func (*LabelPatch) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *LabelPatch) GetSet() map[string]string {
@@ -2175,7 +2884,7 @@ type RemoveDevice struct {
 
 func (x *RemoveDevice) Reset() {
 	*x = RemoveDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2187,7 +2896,7 @@ func (x *RemoveDevice) String() string {
 func (*RemoveDevice) ProtoMessage() {}
 
 func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2200,7 +2909,7 @@ func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDevice.ProtoReflect.Descriptor instead.
 func (*RemoveDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RemoveDevice) GetMeta() *CommandMeta {
@@ -2226,7 +2935,7 @@ type GetDevice struct {
 
 func (x *GetDevice) Reset() {
 	*x = GetDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2238,7 +2947,7 @@ func (x *GetDevice) String() string {
 func (*GetDevice) ProtoMessage() {}
 
 func (x *GetDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2251,7 +2960,7 @@ func (x *GetDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDevice.ProtoReflect.Descriptor instead.
 func (*GetDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetDevice) GetId() string {
@@ -2273,7 +2982,7 @@ type DeviceReply struct {
 
 func (x *DeviceReply) Reset() {
 	*x = DeviceReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2285,7 +2994,7 @@ func (x *DeviceReply) String() string {
 func (*DeviceReply) ProtoMessage() {}
 
 func (x *DeviceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2298,7 +3007,7 @@ func (x *DeviceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceReply.ProtoReflect.Descriptor instead.
 func (*DeviceReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeviceReply) GetCode() ReplyCode {
@@ -2344,13 +3053,16 @@ type DeviceView struct {
 	UpdatedAtUnixMs int64                  `protobuf:"varint,10,opt,name=updated_at_unix_ms,json=updatedAtUnixMs,proto3" json:"updated_at_unix_ms,omitempty"`
 	Removed         bool                   `protobuf:"varint,11,opt,name=removed,proto3" json:"removed,omitempty"`
 	LastSeq         uint64                 `protobuf:"varint,12,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"` // stream sequence of the last applied event
+	Onvif           string                 `protobuf:"bytes,13,opt,name=onvif,proto3" json:"onvif,omitempty"`
+	Sources         []*ChannelSource       `protobuf:"bytes,14,rep,name=sources,proto3" json:"sources,omitempty"`
+	Info            *OnvifInfo             `protobuf:"bytes,15,opt,name=info,proto3" json:"info,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *DeviceView) Reset() {
 	*x = DeviceView{}
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2362,7 +3074,7 @@ func (x *DeviceView) String() string {
 func (*DeviceView) ProtoMessage() {}
 
 func (x *DeviceView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2375,7 +3087,7 @@ func (x *DeviceView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceView.ProtoReflect.Descriptor instead.
 func (*DeviceView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeviceView) GetId() string {
@@ -2462,6 +3174,27 @@ func (x *DeviceView) GetLastSeq() uint64 {
 	return 0
 }
 
+func (x *DeviceView) GetOnvif() string {
+	if x != nil {
+		return x.Onvif
+	}
+	return ""
+}
+
+func (x *DeviceView) GetSources() []*ChannelSource {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *DeviceView) GetInfo() *OnvifInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
 type SetPlan struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Meta           *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
@@ -2478,7 +3211,7 @@ type SetPlan struct {
 
 func (x *SetPlan) Reset() {
 	*x = SetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[29]
+	mi := &file_events_pb_argus_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2490,7 +3223,7 @@ func (x *SetPlan) String() string {
 func (*SetPlan) ProtoMessage() {}
 
 func (x *SetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[29]
+	mi := &file_events_pb_argus_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2503,7 +3236,7 @@ func (x *SetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPlan.ProtoReflect.Descriptor instead.
 func (*SetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{29}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SetPlan) GetMeta() *CommandMeta {
@@ -2572,7 +3305,7 @@ type GetPlan struct {
 
 func (x *GetPlan) Reset() {
 	*x = GetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[30]
+	mi := &file_events_pb_argus_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2584,7 +3317,7 @@ func (x *GetPlan) String() string {
 func (*GetPlan) ProtoMessage() {}
 
 func (x *GetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[30]
+	mi := &file_events_pb_argus_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2597,7 +3330,7 @@ func (x *GetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlan.ProtoReflect.Descriptor instead.
 func (*GetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{30}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetPlan) GetDevice() string {
@@ -2632,7 +3365,7 @@ type PlanView struct {
 
 func (x *PlanView) Reset() {
 	*x = PlanView{}
-	mi := &file_events_pb_argus_proto_msgTypes[31]
+	mi := &file_events_pb_argus_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2644,7 +3377,7 @@ func (x *PlanView) String() string {
 func (*PlanView) ProtoMessage() {}
 
 func (x *PlanView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[31]
+	mi := &file_events_pb_argus_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2657,7 +3390,7 @@ func (x *PlanView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanView.ProtoReflect.Descriptor instead.
 func (*PlanView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{31}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PlanView) GetDevice() string {
@@ -2742,7 +3475,7 @@ type PlanReply struct {
 
 func (x *PlanReply) Reset() {
 	*x = PlanReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[32]
+	mi := &file_events_pb_argus_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2754,7 +3487,7 @@ func (x *PlanReply) String() string {
 func (*PlanReply) ProtoMessage() {}
 
 func (x *PlanReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[32]
+	mi := &file_events_pb_argus_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2767,7 +3500,7 @@ func (x *PlanReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanReply.ProtoReflect.Descriptor instead.
 func (*PlanReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{32}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PlanReply) GetCode() ReplyCode {
@@ -2813,7 +3546,7 @@ type ListDevices struct {
 
 func (x *ListDevices) Reset() {
 	*x = ListDevices{}
-	mi := &file_events_pb_argus_proto_msgTypes[33]
+	mi := &file_events_pb_argus_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2825,7 +3558,7 @@ func (x *ListDevices) String() string {
 func (*ListDevices) ProtoMessage() {}
 
 func (x *ListDevices) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[33]
+	mi := &file_events_pb_argus_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2838,7 +3571,7 @@ func (x *ListDevices) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevices.ProtoReflect.Descriptor instead.
 func (*ListDevices) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{33}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListDevices) GetLimit() uint32 {
@@ -2886,7 +3619,7 @@ type DeviceList struct {
 
 func (x *DeviceList) Reset() {
 	*x = DeviceList{}
-	mi := &file_events_pb_argus_proto_msgTypes[34]
+	mi := &file_events_pb_argus_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2898,7 +3631,7 @@ func (x *DeviceList) String() string {
 func (*DeviceList) ProtoMessage() {}
 
 func (x *DeviceList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[34]
+	mi := &file_events_pb_argus_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2911,7 +3644,7 @@ func (x *DeviceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceList.ProtoReflect.Descriptor instead.
 func (*DeviceList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{34}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DeviceList) GetItems() []*DeviceView {
@@ -2932,7 +3665,7 @@ var File_events_pb_argus_proto protoreflect.FileDescriptor
 
 const file_events_pb_argus_proto_rawDesc = "" +
 	"\n" +
-	"\x15events/pb/argus.proto\x12\bargus.v1\"\xb1\f\n" +
+	"\x15events/pb/argus.proto\x12\bargus.v1\"\x87\x0f\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12%\n" +
@@ -2949,7 +3682,11 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x1adevice_credentials_changed\x18\x16 \x01(\v2\".argus.v1.DeviceCredentialsChangedH\x00R\x18deviceCredentialsChanged\x12@\n" +
 	"\x0edevice_removed\x18\x17 \x01(\v2\x17.argus.v1.DeviceRemovedH\x00R\rdeviceRemoved\x12=\n" +
 	"\rdevice_online\x18\x18 \x01(\v2\x16.argus.v1.DeviceOnlineH\x00R\fdeviceOnline\x12@\n" +
-	"\x0edevice_offline\x18\x19 \x01(\v2\x17.argus.v1.DeviceOfflineH\x00R\rdeviceOffline\x12@\n" +
+	"\x0edevice_offline\x18\x19 \x01(\v2\x17.argus.v1.DeviceOfflineH\x00R\rdeviceOffline\x12V\n" +
+	"\x16device_onvif_refreshed\x18\x1a \x01(\v2\x1e.argus.v1.DeviceOnvifRefreshedH\x00R\x14deviceOnvifRefreshed\x12Q\n" +
+	"\x15device_ptz_preset_set\x18\x1b \x01(\v2\x1c.argus.v1.DevicePtzPresetSetH\x00R\x12devicePtzPresetSet\x12]\n" +
+	"\x19device_ptz_preset_removed\x18\x1c \x01(\v2 .argus.v1.DevicePtzPresetRemovedH\x00R\x16devicePtzPresetRemoved\x12J\n" +
+	"\x12device_ptz_session\x18\x1d \x01(\v2\x1a.argus.v1.DevicePtzSessionH\x00R\x10devicePtzSession\x12@\n" +
 	"\x0estream_started\x18\x1e \x01(\v2\x17.argus.v1.StreamStartedH\x00R\rstreamStarted\x12@\n" +
 	"\x0estream_stopped\x18\x1f \x01(\v2\x17.argus.v1.StreamStoppedH\x00R\rstreamStopped\x12=\n" +
 	"\rstream_failed\x18  \x01(\v2\x16.argus.v1.StreamFailedH\x00R\fstreamFailed\x12.\n" +
@@ -2962,17 +3699,58 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x0eshard_released\x183 \x01(\v2\x17.argus.v1.ShardReleasedH\x00R\rshardReleased\x12=\n" +
 	"\rstream_viewed\x18< \x01(\v2\x16.argus.v1.StreamViewedH\x00R\fstreamViewed\x12F\n" +
 	"\x10recording_viewed\x18= \x01(\v2\x19.argus.v1.RecordingViewedH\x00R\x0frecordingViewedB\t\n" +
-	"\apayload\"\x94\x02\n" +
+	"\apayload\"\x86\x03\n" +
 	"\x10DeviceRegistered\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x1a\n" +
 	"\busername\x18\x03 \x01(\tR\busername\x12'\n" +
 	"\x0fsealed_password\x18\x04 \x01(\fR\x0esealedPassword\x12\x1a\n" +
 	"\bchannels\x18\x05 \x01(\rR\bchannels\x12>\n" +
-	"\x06labels\x18\x06 \x03(\v2&.argus.v1.DeviceRegistered.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x06 \x03(\v2&.argus.v1.DeviceRegistered.LabelsEntryR\x06labels\x12\x14\n" +
+	"\x05onvif\x18\a \x01(\tR\x05onvif\x121\n" +
+	"\asources\x18\b \x03(\v2\x17.argus.v1.ChannelSourceR\asources\x12'\n" +
+	"\x04info\x18\t \x01(\v2\x13.argus.v1.OnvifInfoR\x04info\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf0\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x02\n" +
+	"\rChannelSource\x12!\n" +
+	"\fvideo_source\x18\x01 \x01(\tR\vvideoSource\x12\x18\n" +
+	"\aprofile\x18\x02 \x01(\tR\aprofile\x12\x1d\n" +
+	"\n" +
+	"stream_url\x18\x03 \x01(\tR\tstreamUrl\x12\x1f\n" +
+	"\vsub_profile\x18\x04 \x01(\tR\n" +
+	"subProfile\x12$\n" +
+	"\x0esub_stream_url\x18\x05 \x01(\tR\fsubStreamUrl\x12!\n" +
+	"\fsnapshot_url\x18\x06 \x01(\tR\vsnapshotUrl\x12\x10\n" +
+	"\x03ptz\x18\a \x01(\bR\x03ptz\x12\x14\n" +
+	"\x05width\x18\b \x01(\rR\x05width\x12\x16\n" +
+	"\x06height\x18\t \x01(\rR\x06height\"\x95\x01\n" +
+	"\tOnvifInfo\x12\"\n" +
+	"\fmanufacturer\x18\x01 \x01(\tR\fmanufacturer\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12\x1a\n" +
+	"\bfirmware\x18\x03 \x01(\tR\bfirmware\x12\x16\n" +
+	"\x06serial\x18\x04 \x01(\tR\x06serial\x12\x1a\n" +
+	"\bhardware\x18\x05 \x01(\tR\bhardware\"\x8e\x01\n" +
+	"\x14DeviceOnvifRefreshed\x121\n" +
+	"\asources\x18\x01 \x03(\v2\x17.argus.v1.ChannelSourceR\asources\x12'\n" +
+	"\x04info\x18\x02 \x01(\v2\x13.argus.v1.OnvifInfoR\x04info\x12\x1a\n" +
+	"\bchannels\x18\x03 \x01(\rR\bchannels\"o\n" +
+	"\x12DevicePtzPresetSet\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\rR\achannel\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05token\x18\x03 \x01(\tR\x05token\x12\x15\n" +
+	"\x06key_id\x18\x04 \x01(\tR\x05keyId\"s\n" +
+	"\x16DevicePtzPresetRemoved\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\rR\achannel\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05token\x18\x03 \x01(\tR\x05token\x12\x15\n" +
+	"\x06key_id\x18\x04 \x01(\tR\x05keyId\"\xaf\x01\n" +
+	"\x10DevicePtzSession\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\rR\achannel\x12\x15\n" +
+	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12+\n" +
+	"\x12started_at_unix_ms\x18\x03 \x01(\x03R\x0fstartedAtUnixMs\x12'\n" +
+	"\x10ended_at_unix_ms\x18\x04 \x01(\x03R\rendedAtUnixMs\x12\x14\n" +
+	"\x05moves\x18\x05 \x01(\rR\x05moves\"\xf0\x01\n" +
 	"\rDeviceUpdated\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12\x15\n" +
 	"\x03url\x18\x02 \x01(\tH\x01R\x03url\x88\x01\x01\x12\x1f\n" +
@@ -3079,7 +3857,7 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x12%\n" +
 	"\x0ecorrelation_id\x18\x02 \x01(\tR\rcorrelationId\x12.\n" +
 	"\x10expected_version\x18\x03 \x01(\x04H\x00R\x0fexpectedVersion\x88\x01\x01B\x13\n" +
-	"\x11_expected_version\"\xbe\x02\n" +
+	"\x11_expected_version\"\xb0\x03\n" +
 	"\x0eRegisterDevice\x12)\n" +
 	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -3088,10 +3866,24 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\busername\x18\x05 \x01(\tR\busername\x12\x1a\n" +
 	"\bpassword\x18\x06 \x01(\tR\bpassword\x12\x1a\n" +
 	"\bchannels\x18\a \x01(\rR\bchannels\x12<\n" +
-	"\x06labels\x18\b \x03(\v2$.argus.v1.RegisterDevice.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\b \x03(\v2$.argus.v1.RegisterDevice.LabelsEntryR\x06labels\x12\x14\n" +
+	"\x05onvif\x18\t \x01(\tR\x05onvif\x121\n" +
+	"\asources\x18\n" +
+	" \x03(\v2\x17.argus.v1.ChannelSourceR\asources\x12'\n" +
+	"\x04info\x18\v \x01(\v2\x13.argus.v1.OnvifInfoR\x04info\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc2\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x82\x02\n" +
+	"\tRecordPtz\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12;\n" +
+	"\n" +
+	"preset_set\x18\x03 \x01(\v2\x1c.argus.v1.DevicePtzPresetSetR\tpresetSet\x12G\n" +
+	"\x0epreset_removed\x18\x04 \x01(\v2 .argus.v1.DevicePtzPresetRemovedR\rpresetRemoved\x124\n" +
+	"\asession\x18\x05 \x01(\v2\x1a.argus.v1.DevicePtzSessionR\asession\"I\n" +
+	"\fRefreshOnvif\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xc2\x02\n" +
 	"\fUpdateDevice\x12)\n" +
 	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x17\n" +
@@ -3122,7 +3914,7 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\x0e2\x13.argus.v1.ReplyCodeR\x04code\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x14\n" +
 	"\x05field\x18\x03 \x01(\tR\x05field\x12,\n" +
-	"\x06device\x18\x04 \x01(\v2\x14.argus.v1.DeviceViewR\x06device\"\xb0\x03\n" +
+	"\x06device\x18\x04 \x01(\v2\x14.argus.v1.DeviceViewR\x06device\"\xa2\x04\n" +
 	"\n" +
 	"DeviceView\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -3137,7 +3929,10 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x12updated_at_unix_ms\x18\n" +
 	" \x01(\x03R\x0fupdatedAtUnixMs\x12\x18\n" +
 	"\aremoved\x18\v \x01(\bR\aremoved\x12\x19\n" +
-	"\blast_seq\x18\f \x01(\x04R\alastSeq\x1a9\n" +
+	"\blast_seq\x18\f \x01(\x04R\alastSeq\x12\x14\n" +
+	"\x05onvif\x18\r \x01(\tR\x05onvif\x121\n" +
+	"\asources\x18\x0e \x03(\v2\x17.argus.v1.ChannelSourceR\asources\x12'\n" +
+	"\x04info\x18\x0f \x01(\v2\x13.argus.v1.OnvifInfoR\x04info\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x98\x02\n" +
@@ -3205,94 +4000,119 @@ func file_events_pb_argus_proto_rawDescGZIP() []byte {
 }
 
 var file_events_pb_argus_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_events_pb_argus_proto_goTypes = []any{
 	(ReplyCode)(0),                   // 0: argus.v1.ReplyCode
 	(*Envelope)(nil),                 // 1: argus.v1.Envelope
 	(*DeviceRegistered)(nil),         // 2: argus.v1.DeviceRegistered
-	(*DeviceUpdated)(nil),            // 3: argus.v1.DeviceUpdated
-	(*LabelSet)(nil),                 // 4: argus.v1.LabelSet
-	(*DeviceCredentialsChanged)(nil), // 5: argus.v1.DeviceCredentialsChanged
-	(*DeviceRemoved)(nil),            // 6: argus.v1.DeviceRemoved
-	(*DeviceOnline)(nil),             // 7: argus.v1.DeviceOnline
-	(*DeviceOffline)(nil),            // 8: argus.v1.DeviceOffline
-	(*StreamStarted)(nil),            // 9: argus.v1.StreamStarted
-	(*StreamStopped)(nil),            // 10: argus.v1.StreamStopped
-	(*StreamFailed)(nil),             // 11: argus.v1.StreamFailed
-	(*PlanWindow)(nil),               // 12: argus.v1.PlanWindow
-	(*PlanSet)(nil),                  // 13: argus.v1.PlanSet
-	(*PlanRecordingStarted)(nil),     // 14: argus.v1.PlanRecordingStarted
-	(*PlanRecordingStopped)(nil),     // 15: argus.v1.PlanRecordingStopped
-	(*PlanSegmentRecorded)(nil),      // 16: argus.v1.PlanSegmentRecorded
-	(*PlanSegmentDeleted)(nil),       // 17: argus.v1.PlanSegmentDeleted
-	(*ShardAcquired)(nil),            // 18: argus.v1.ShardAcquired
-	(*ShardReleased)(nil),            // 19: argus.v1.ShardReleased
-	(*StreamViewed)(nil),             // 20: argus.v1.StreamViewed
-	(*RecordingViewed)(nil),          // 21: argus.v1.RecordingViewed
-	(*CommandMeta)(nil),              // 22: argus.v1.CommandMeta
-	(*RegisterDevice)(nil),           // 23: argus.v1.RegisterDevice
-	(*UpdateDevice)(nil),             // 24: argus.v1.UpdateDevice
-	(*LabelPatch)(nil),               // 25: argus.v1.LabelPatch
-	(*RemoveDevice)(nil),             // 26: argus.v1.RemoveDevice
-	(*GetDevice)(nil),                // 27: argus.v1.GetDevice
-	(*DeviceReply)(nil),              // 28: argus.v1.DeviceReply
-	(*DeviceView)(nil),               // 29: argus.v1.DeviceView
-	(*SetPlan)(nil),                  // 30: argus.v1.SetPlan
-	(*GetPlan)(nil),                  // 31: argus.v1.GetPlan
-	(*PlanView)(nil),                 // 32: argus.v1.PlanView
-	(*PlanReply)(nil),                // 33: argus.v1.PlanReply
-	(*ListDevices)(nil),              // 34: argus.v1.ListDevices
-	(*DeviceList)(nil),               // 35: argus.v1.DeviceList
-	nil,                              // 36: argus.v1.DeviceRegistered.LabelsEntry
-	nil,                              // 37: argus.v1.LabelSet.LabelsEntry
-	nil,                              // 38: argus.v1.RegisterDevice.LabelsEntry
-	nil,                              // 39: argus.v1.LabelPatch.SetEntry
-	nil,                              // 40: argus.v1.DeviceView.LabelsEntry
+	(*ChannelSource)(nil),            // 3: argus.v1.ChannelSource
+	(*OnvifInfo)(nil),                // 4: argus.v1.OnvifInfo
+	(*DeviceOnvifRefreshed)(nil),     // 5: argus.v1.DeviceOnvifRefreshed
+	(*DevicePtzPresetSet)(nil),       // 6: argus.v1.DevicePtzPresetSet
+	(*DevicePtzPresetRemoved)(nil),   // 7: argus.v1.DevicePtzPresetRemoved
+	(*DevicePtzSession)(nil),         // 8: argus.v1.DevicePtzSession
+	(*DeviceUpdated)(nil),            // 9: argus.v1.DeviceUpdated
+	(*LabelSet)(nil),                 // 10: argus.v1.LabelSet
+	(*DeviceCredentialsChanged)(nil), // 11: argus.v1.DeviceCredentialsChanged
+	(*DeviceRemoved)(nil),            // 12: argus.v1.DeviceRemoved
+	(*DeviceOnline)(nil),             // 13: argus.v1.DeviceOnline
+	(*DeviceOffline)(nil),            // 14: argus.v1.DeviceOffline
+	(*StreamStarted)(nil),            // 15: argus.v1.StreamStarted
+	(*StreamStopped)(nil),            // 16: argus.v1.StreamStopped
+	(*StreamFailed)(nil),             // 17: argus.v1.StreamFailed
+	(*PlanWindow)(nil),               // 18: argus.v1.PlanWindow
+	(*PlanSet)(nil),                  // 19: argus.v1.PlanSet
+	(*PlanRecordingStarted)(nil),     // 20: argus.v1.PlanRecordingStarted
+	(*PlanRecordingStopped)(nil),     // 21: argus.v1.PlanRecordingStopped
+	(*PlanSegmentRecorded)(nil),      // 22: argus.v1.PlanSegmentRecorded
+	(*PlanSegmentDeleted)(nil),       // 23: argus.v1.PlanSegmentDeleted
+	(*ShardAcquired)(nil),            // 24: argus.v1.ShardAcquired
+	(*ShardReleased)(nil),            // 25: argus.v1.ShardReleased
+	(*StreamViewed)(nil),             // 26: argus.v1.StreamViewed
+	(*RecordingViewed)(nil),          // 27: argus.v1.RecordingViewed
+	(*CommandMeta)(nil),              // 28: argus.v1.CommandMeta
+	(*RegisterDevice)(nil),           // 29: argus.v1.RegisterDevice
+	(*RecordPtz)(nil),                // 30: argus.v1.RecordPtz
+	(*RefreshOnvif)(nil),             // 31: argus.v1.RefreshOnvif
+	(*UpdateDevice)(nil),             // 32: argus.v1.UpdateDevice
+	(*LabelPatch)(nil),               // 33: argus.v1.LabelPatch
+	(*RemoveDevice)(nil),             // 34: argus.v1.RemoveDevice
+	(*GetDevice)(nil),                // 35: argus.v1.GetDevice
+	(*DeviceReply)(nil),              // 36: argus.v1.DeviceReply
+	(*DeviceView)(nil),               // 37: argus.v1.DeviceView
+	(*SetPlan)(nil),                  // 38: argus.v1.SetPlan
+	(*GetPlan)(nil),                  // 39: argus.v1.GetPlan
+	(*PlanView)(nil),                 // 40: argus.v1.PlanView
+	(*PlanReply)(nil),                // 41: argus.v1.PlanReply
+	(*ListDevices)(nil),              // 42: argus.v1.ListDevices
+	(*DeviceList)(nil),               // 43: argus.v1.DeviceList
+	nil,                              // 44: argus.v1.DeviceRegistered.LabelsEntry
+	nil,                              // 45: argus.v1.LabelSet.LabelsEntry
+	nil,                              // 46: argus.v1.RegisterDevice.LabelsEntry
+	nil,                              // 47: argus.v1.LabelPatch.SetEntry
+	nil,                              // 48: argus.v1.DeviceView.LabelsEntry
 }
 var file_events_pb_argus_proto_depIdxs = []int32{
 	2,  // 0: argus.v1.Envelope.device_registered:type_name -> argus.v1.DeviceRegistered
-	3,  // 1: argus.v1.Envelope.device_updated:type_name -> argus.v1.DeviceUpdated
-	5,  // 2: argus.v1.Envelope.device_credentials_changed:type_name -> argus.v1.DeviceCredentialsChanged
-	6,  // 3: argus.v1.Envelope.device_removed:type_name -> argus.v1.DeviceRemoved
-	7,  // 4: argus.v1.Envelope.device_online:type_name -> argus.v1.DeviceOnline
-	8,  // 5: argus.v1.Envelope.device_offline:type_name -> argus.v1.DeviceOffline
-	9,  // 6: argus.v1.Envelope.stream_started:type_name -> argus.v1.StreamStarted
-	10, // 7: argus.v1.Envelope.stream_stopped:type_name -> argus.v1.StreamStopped
-	11, // 8: argus.v1.Envelope.stream_failed:type_name -> argus.v1.StreamFailed
-	13, // 9: argus.v1.Envelope.plan_set:type_name -> argus.v1.PlanSet
-	14, // 10: argus.v1.Envelope.plan_recording_started:type_name -> argus.v1.PlanRecordingStarted
-	15, // 11: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
-	16, // 12: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
-	17, // 13: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
-	18, // 14: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
-	19, // 15: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
-	20, // 16: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
-	21, // 17: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
-	36, // 18: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
-	4,  // 19: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
-	5,  // 20: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
-	37, // 21: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
-	12, // 22: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
-	22, // 23: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
-	38, // 24: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
-	22, // 25: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
-	25, // 26: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
-	39, // 27: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
-	22, // 28: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
-	0,  // 29: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
-	29, // 30: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
-	40, // 31: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
-	22, // 32: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
-	12, // 33: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
-	12, // 34: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
-	0,  // 35: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
-	32, // 36: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
-	29, // 37: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	9,  // 1: argus.v1.Envelope.device_updated:type_name -> argus.v1.DeviceUpdated
+	11, // 2: argus.v1.Envelope.device_credentials_changed:type_name -> argus.v1.DeviceCredentialsChanged
+	12, // 3: argus.v1.Envelope.device_removed:type_name -> argus.v1.DeviceRemoved
+	13, // 4: argus.v1.Envelope.device_online:type_name -> argus.v1.DeviceOnline
+	14, // 5: argus.v1.Envelope.device_offline:type_name -> argus.v1.DeviceOffline
+	5,  // 6: argus.v1.Envelope.device_onvif_refreshed:type_name -> argus.v1.DeviceOnvifRefreshed
+	6,  // 7: argus.v1.Envelope.device_ptz_preset_set:type_name -> argus.v1.DevicePtzPresetSet
+	7,  // 8: argus.v1.Envelope.device_ptz_preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
+	8,  // 9: argus.v1.Envelope.device_ptz_session:type_name -> argus.v1.DevicePtzSession
+	15, // 10: argus.v1.Envelope.stream_started:type_name -> argus.v1.StreamStarted
+	16, // 11: argus.v1.Envelope.stream_stopped:type_name -> argus.v1.StreamStopped
+	17, // 12: argus.v1.Envelope.stream_failed:type_name -> argus.v1.StreamFailed
+	19, // 13: argus.v1.Envelope.plan_set:type_name -> argus.v1.PlanSet
+	20, // 14: argus.v1.Envelope.plan_recording_started:type_name -> argus.v1.PlanRecordingStarted
+	21, // 15: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
+	22, // 16: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
+	23, // 17: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
+	24, // 18: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
+	25, // 19: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
+	26, // 20: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
+	27, // 21: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
+	44, // 22: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
+	3,  // 23: argus.v1.DeviceRegistered.sources:type_name -> argus.v1.ChannelSource
+	4,  // 24: argus.v1.DeviceRegistered.info:type_name -> argus.v1.OnvifInfo
+	3,  // 25: argus.v1.DeviceOnvifRefreshed.sources:type_name -> argus.v1.ChannelSource
+	4,  // 26: argus.v1.DeviceOnvifRefreshed.info:type_name -> argus.v1.OnvifInfo
+	10, // 27: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
+	11, // 28: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
+	45, // 29: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
+	18, // 30: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
+	28, // 31: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
+	46, // 32: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
+	3,  // 33: argus.v1.RegisterDevice.sources:type_name -> argus.v1.ChannelSource
+	4,  // 34: argus.v1.RegisterDevice.info:type_name -> argus.v1.OnvifInfo
+	28, // 35: argus.v1.RecordPtz.meta:type_name -> argus.v1.CommandMeta
+	6,  // 36: argus.v1.RecordPtz.preset_set:type_name -> argus.v1.DevicePtzPresetSet
+	7,  // 37: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
+	8,  // 38: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
+	28, // 39: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
+	28, // 40: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
+	33, // 41: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
+	47, // 42: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
+	28, // 43: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
+	0,  // 44: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
+	37, // 45: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
+	48, // 46: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
+	3,  // 47: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
+	4,  // 48: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
+	28, // 49: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
+	18, // 50: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
+	18, // 51: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
+	0,  // 52: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
+	40, // 53: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
+	37, // 54: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
+	55, // [55:55] is the sub-list for method output_type
+	55, // [55:55] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_events_pb_argus_proto_init() }
@@ -3307,6 +4127,10 @@ func file_events_pb_argus_proto_init() {
 		(*Envelope_DeviceRemoved)(nil),
 		(*Envelope_DeviceOnline)(nil),
 		(*Envelope_DeviceOffline)(nil),
+		(*Envelope_DeviceOnvifRefreshed)(nil),
+		(*Envelope_DevicePtzPresetSet)(nil),
+		(*Envelope_DevicePtzPresetRemoved)(nil),
+		(*Envelope_DevicePtzSession)(nil),
 		(*Envelope_StreamStarted)(nil),
 		(*Envelope_StreamStopped)(nil),
 		(*Envelope_StreamFailed)(nil),
@@ -3320,16 +4144,16 @@ func file_events_pb_argus_proto_init() {
 		(*Envelope_StreamViewed)(nil),
 		(*Envelope_RecordingViewed)(nil),
 	}
-	file_events_pb_argus_proto_msgTypes[2].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[21].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[23].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[8].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[27].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[31].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_events_pb_argus_proto_rawDesc), len(file_events_pb_argus_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   40,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -284,19 +284,30 @@ func (c *Camera) Addr() string { return c.addr.String() }
 // rtsp://[user:pass@]host:port/path. An unspecified listen host (":8554")
 // becomes 127.0.0.1.
 func (c *Camera) URL(path string) string {
-	host := c.addr.IP.String()
-	if c.addr.IP.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	u := url.URL{
-		Scheme: "rtsp",
-		Host:   net.JoinHostPort(host, strconv.Itoa(c.addr.Port)),
-		Path:   "/" + strings.Trim(path, "/"),
-	}
+	u := c.plainURL(path)
 	if c.o.User != "" {
 		u.User = url.UserPassword(c.o.User, c.o.Pass)
 	}
 	return u.String()
+}
+
+// StreamURI is path's address without credentials, as a camera publishes
+// it (ONVIF GetStreamUri): a client adds its own.
+func (c *Camera) StreamURI(path string) string {
+	u := c.plainURL(path)
+	return u.String()
+}
+
+func (c *Camera) plainURL(path string) url.URL {
+	host := c.addr.IP.String()
+	if c.addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return url.URL{
+		Scheme: "rtsp",
+		Host:   net.JoinHostPort(host, strconv.Itoa(c.addr.Port)),
+		Path:   "/" + strings.Trim(path, "/"),
+	}
 }
 
 // Paths are the served paths, without slashes.

@@ -1,0 +1,280 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/argus-vms/argus/actors/media/fakecam"
+	"github.com/argus-vms/argus/actors/media/fakecam/onvifsrv"
+	"github.com/argus-vms/argus/test/testenv"
+)
+
+// onvifCamera is a fakecam with two paths and its ONVIF service (PTZ,
+// unicast discovery), both requiring user/pass.
+func onvifCamera(t *testing.T) (*fakecam.Camera, *onvifsrv.Server) {
+	t.Helper()
+	cam := startCam(t, fakecam.Options{Paths: []string{"ch1", "ch2"}, User: "admin", Pass: "cam-secret"})
+	srv, err := onvifsrv.Start(context.Background(), onvifsrv.Options{
+		Username: "admin", Password: "cam-secret", PTZ: true, Discovery: true,
+		Profiles: []onvifsrv.Profile{
+			{Token: "main_1", Name: "main 1", StreamURI: cam.StreamURI("ch1"), Width: 640, Height: 360},
+			{Token: "main_2", Name: "main 2", StreamURI: cam.StreamURI("ch2"), Width: 640, Height: 360},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return cam, srv
+}
+
+type onvifDeviceJSON struct {
+	ID       string `json:"id"`
+	Onvif    string `json:"onvif"`
+	Channels int    `json:"channels"`
+	Camera   struct {
+		Manufacturer, Model string
+	} `json:"camera"`
+	Sources []struct {
+		Channel     int    `json:"channel"`
+		Profile     string `json:"profile"`
+		StreamURL   string `json:"stream_url"`
+		SnapshotURL string `json:"snapshot_url"`
+		PTZ         bool   `json:"ptz"`
+	} `json:"sources"`
+}
+
+type discoveryJSON struct {
+	Items []struct {
+		Address      string `json:"address"`
+		Model        string `json:"model"`
+		AlreadyAdded bool   `json:"already_added"`
+	} `json:"items"`
+}
+
+// TestAddByONVIF: discovery finds the camera (unicast WS-Discovery); adding
+// it by its ONVIF address reads its video sources into channels with their
+// stream and snapshot URIs (no credentials in them); its live stream plays;
+// discovery then marks it added. A wrong password, a server that is not
+// ONVIF and an address nobody answers are 502 problems naming the field.
+func TestAddByONVIF(t *testing.T) {
+	cam, srv := onvifCamera(t)
+	n := testenv.StartDev(t, testenv.NodeOptions{})
+
+	discover := func() discoveryJSON {
+		t.Helper()
+		st, _, body := n.Do("POST", "/v1/discovery", "", fmt.Sprintf(`{"targets":[%q],"timeout_ms":1500}`, srv.DiscoveryAddr()))
+		if st != 200 {
+			t.Fatalf("discovery: %d %s", st, body)
+		}
+		return decode[discoveryJSON](t, body)
+	}
+	d := discover()
+	if len(d.Items) != 1 || d.Items[0].Address != srv.DeviceURL() || d.Items[0].AlreadyAdded {
+		t.Fatalf("discovery before adding: %+v (want %s)", d, srv.DeviceURL())
+	}
+
+	st, _, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":"onv-1","name":"onvif camera","onvif":%q,"username":"admin","password":"cam-secret"}`, srv.DeviceURL()))
+	if st != 201 {
+		t.Fatalf("add by onvif: %d %s", st, body)
+	}
+	dev := decode[onvifDeviceJSON](t, body)
+	if dev.Onvif != srv.DeviceURL() || dev.Channels != 2 || len(dev.Sources) != 2 || dev.Camera.Manufacturer == "" {
+		t.Fatalf("device read over onvif: %s", body)
+	}
+	for i, s := range dev.Sources {
+		if want := cam.StreamURI(fmt.Sprintf("ch%d", i+1)); s.Channel != i+1 || s.StreamURL != want || !s.PTZ || s.SnapshotURL == "" {
+			t.Errorf("source %d: %+v, want stream %s with PTZ and a snapshot URI", i, s, want)
+		}
+	}
+	if bytes.Contains(body, []byte("cam-secret")) {
+		t.Errorf("the camera password is in the answer: %s", body)
+	}
+	for ch := 1; ch <= 2; ch++ {
+		u := liveURLs(t, n, "onv-1", ch, "")
+		if out, err := ffprobe(t, u.RTSP, "-rtsp_transport", "tcp"); err != nil || out != "h264x640x360" {
+			t.Errorf("channel %d live: %q %v", ch, out, err)
+		}
+	}
+	if d := discover(); len(d.Items) != 1 || !d.Items[0].AlreadyAdded {
+		t.Errorf("discovery after adding: %+v", d)
+	}
+
+	// The camera refuses a wrong password: 502 naming the password.
+	st, hdr, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"name":"x","onvif":%q,"username":"admin","password":"wrong"}`, srv.DeviceURL()))
+	expectProblem(t, "wrong camera password", st, hdr, body, 502, "password")
+	// A web server that is not ONVIF.
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, "<html><body>router login</body></html>")
+	}))
+	defer web.Close()
+	st, hdr, body = n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"name":"x","onvif":%q}`, web.URL+"/onvif/device_service"))
+	expectProblem(t, "not onvif", st, hdr, body, 502, "onvif")
+	// Nobody listens there.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := l.Addr().String()
+	l.Close()
+	st, hdr, body = n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"name":"x","onvif":"http://%s/onvif/device_service"}`, dead))
+	expectProblem(t, "unreachable", st, hdr, body, 502, "onvif")
+	// Bad input never reaches a camera.
+	for _, c := range []struct{ body, field string }{
+		{`{"name":"x","onvif":"ftp://h/x"}`, "onvif"},
+		{`{"name":"x"}`, "url"},
+		{`{"name":"x","onvif":""}`, "onvif"},
+	} {
+		st, hdr, body = n.Do("POST", "/v1/devices", "", c.body)
+		expectProblem(t, c.body, st, hdr, body, 400, c.field)
+	}
+	st, hdr, body = n.Do("POST", "/v1/discovery", "", `{"targets":["no-port"]}`)
+	expectProblem(t, "discovery target without port", st, hdr, body, 400, "targets[0]")
+}
+
+type ptzStatusJSON struct {
+	Position struct{ Pan, Tilt, Zoom float64 } `json:"position"`
+	Moving   bool                              `json:"moving"`
+}
+
+// TestONVIFPTZ: through the API, a continuous move changes the camera's
+// reported position until it stops; an absolute move lands where asked; a
+// preset is set, gone to and removed (both changes are events); the moves
+// of one key end up as one device.ptz_session event; a viewer may read the
+// status but not move; a device without PTZ is 409.
+func TestONVIFPTZ(t *testing.T) {
+	_, srv := onvifCamera(t)
+	n := testenv.StartDev(t, testenv.NodeOptions{Args: []string{"--ptz-session-idle", "1s"}})
+	if st, _, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":"ptz-1","name":"dome","onvif":%q,"username":"admin","password":"cam-secret"}`, srv.DeviceURL())); st != 201 {
+		t.Fatalf("add: %d %s", st, body)
+	}
+	status := func() ptzStatusJSON {
+		t.Helper()
+		st, _, body := n.Do("GET", "/v1/devices/ptz-1/channels/1/ptz", "", "")
+		if st != 200 {
+			t.Fatalf("ptz status: %d %s", st, body)
+		}
+		return decode[ptzStatusJSON](t, body)
+	}
+	cmd := func(body string, want int) {
+		t.Helper()
+		if st, _, b := n.Do("POST", "/v1/devices/ptz-1/channels/1/ptz", "", body); st != want {
+			t.Fatalf("ptz %s: %d %s, want %d", body, st, b, want)
+		}
+	}
+	before := status()
+	cmd(`{"continuous":{"pan":0.5,"tilt":0,"timeout_ms":5000}}`, 204)
+	time.Sleep(400 * time.Millisecond)
+	if s := status(); !s.Moving || s.Position.Pan <= before.Position.Pan {
+		t.Errorf("during a continuous move: %+v (before %+v)", s, before)
+	}
+	cmd(`{"stop":true}`, 204)
+	stopped := status()
+	time.Sleep(300 * time.Millisecond)
+	if s := status(); s.Moving || s.Position.Pan != stopped.Position.Pan {
+		t.Errorf("after stop: %+v, then %+v", stopped, s)
+	}
+	cmd(`{"absolute":{"pan":-0.25,"tilt":0.5,"zoom":0.2}}`, 204)
+	deadline := time.Now().Add(5 * time.Second)
+	for s := status(); !(near(s.Position.Pan, -0.25) && near(s.Position.Tilt, 0.5) && near(s.Position.Zoom, 0.2)); s = status() {
+		if time.Now().After(deadline) {
+			t.Fatalf("absolute move: at %+v", s)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Presets: set here, move away, go back, remove.
+	st, _, body := n.Do("PUT", "/v1/devices/ptz-1/channels/1/ptz/presets/door", "", "")
+	if st != 200 {
+		t.Fatalf("set preset: %d %s", st, body)
+	}
+	st, _, body = n.Do("GET", "/v1/devices/ptz-1/channels/1/ptz/presets", "", "")
+	if st != 200 || !bytes.Contains(body, []byte(`"name":"door"`)) {
+		t.Fatalf("presets: %d %s", st, body)
+	}
+	cmd(`{"home":true}`, 204)
+	cmd(`{"preset":"door"}`, 204)
+	deadline = time.Now().Add(5 * time.Second)
+	for s := status(); !near(s.Position.Pan, -0.25); s = status() {
+		if time.Now().After(deadline) {
+			t.Fatalf("goto preset: at %+v", s)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cmd(`{"preset":"nowhere"}`, 404)
+	if st, _, body := n.Do("DELETE", "/v1/devices/ptz-1/channels/1/ptz/presets/door", "", ""); st != 204 {
+		t.Fatalf("remove preset: %d %s", st, body)
+	}
+	st, hdr, body := n.Do("DELETE", "/v1/devices/ptz-1/channels/1/ptz/presets/door", "", "")
+	expectProblem(t, "remove a removed preset", st, hdr, body, 404, "name")
+
+	// Bad input names its field; nothing reaches the camera.
+	for _, c := range []struct{ body, field string }{
+		{`{"continuous":{"pan":2}}`, "continuous.pan"},
+		{`{"absolute":{"zoom":-0.5}}`, "absolute.zoom"},
+		{`{"stop":true,"home":true}`, "body"},
+		{`{}`, "body"},
+		{`{"continuous":{"pan":0.1,"timeout_ms":5}}`, "continuous.timeout_ms"},
+		{`{"preset":""}`, "preset"},
+	} {
+		st, hdr, body := n.Do("POST", "/v1/devices/ptz-1/channels/1/ptz", "", c.body)
+		expectProblem(t, c.body, st, hdr, body, 400, c.field)
+	}
+
+	// A viewer reads the status, and may not move.
+	st, _, body = n.Do("POST", "/v1/keys", "", `{"name":"wall","role":"viewer"}`)
+	var viewer struct{ Key string }
+	if err := json.Unmarshal(body, &viewer); st != 201 || err != nil {
+		t.Fatalf("viewer key: %d %s", st, body)
+	}
+	if st, _, body := n.Do("GET", "/v1/devices/ptz-1/channels/1/ptz", viewer.Key, ""); st != 200 {
+		t.Errorf("viewer reads ptz status: %d %s", st, body)
+	}
+	st, hdr, body = n.Do("POST", "/v1/devices/ptz-1/channels/1/ptz", viewer.Key, `{"stop":true}`)
+	expectProblem(t, "viewer moves", st, hdr, body, 403, "")
+
+	// A device without ONVIF PTZ.
+	if st, _, body := n.Do("POST", "/v1/devices", "", `{"id":"plain","name":"plain","url":"rtsp://127.0.0.1:9/x"}`); st != 201 {
+		t.Fatalf("plain device: %d %s", st, body)
+	}
+	st, hdr, body = n.Do("POST", "/v1/devices/plain/channels/1/ptz", "", `{"stop":true}`)
+	expectProblem(t, "no ptz", st, hdr, body, 409, "")
+
+	// The facts: preset set and removed, and one session of the admin's moves.
+	var types []string
+	deadline = time.Now().Add(10 * time.Second)
+	for !slices.Contains(types, "device.ptz_session") && time.Now().Before(deadline) {
+		time.Sleep(300 * time.Millisecond)
+		st, _, body = n.Do("GET", "/v1/events?kind=device&aggregate=ptz-1&limit=1000", "", "")
+		var page struct {
+			Items []struct {
+				Type string          `json:"type"`
+				Data json.RawMessage `json:"data"`
+			} `json:"items"`
+		}
+		if err := json.Unmarshal(body, &page); st != 200 || err != nil {
+			t.Fatalf("events: %d %s", st, body)
+		}
+		types = types[:0]
+		for _, it := range page.Items {
+			types = append(types, it.Type)
+			if it.Type == "device.ptz_session" && (!bytes.Contains(it.Data, []byte(`"key_id":"admin"`)) || !bytes.Contains(it.Data, []byte(`"moves":`))) {
+				t.Errorf("session event %s", it.Data)
+			}
+		}
+	}
+	for _, want := range []string{"device.ptz_preset_set", "device.ptz_preset_removed", "device.ptz_session"} {
+		if !slices.Contains(types, want) {
+			t.Errorf("no %s event: %v", want, types)
+		}
+	}
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 0.02 }
