@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/media/onvif"
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/labstack/echo/v4"
@@ -23,24 +24,73 @@ var onvifTimeout = 15 * time.Second
 // profile the main stream, a second one the sub stream. A camera that
 // cannot be read is a 502 naming what it answered.
 func (s *Server) readOnvif(c echo.Context, cmd *pb.RegisterDevice) *Problem {
+	var p *Problem
+	cmd.Info, cmd.Sources, p = s.readCamera(c, cmd.Onvif, cmd.Username, cmd.Password)
+	return p
+}
+
+// readCamera is the one way the gateway reads a camera over ONVIF.
+func (s *Server) readCamera(c echo.Context, address, username, password string) (*pb.OnvifInfo, []*pb.ChannelSource, *Problem) {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), onvifTimeout)
 	defer cancel()
-	inv, err := onvif.ReadInventory(ctx, cmd.Onvif, onvif.Options{Username: cmd.Username, Password: cmd.Password})
+	inv, err := onvif.ReadInventory(ctx, address, onvif.Options{Username: username, Password: password})
 	if err != nil {
-		s.log.Info("onvif read failed", "request_id", requestID(c), "onvif", cmd.Onvif, "err", err)
-		return cameraProblem(err)
+		s.log.Info("onvif read failed", "request_id", requestID(c), "onvif", address, "err", err)
+		return nil, nil, cameraProblem(err)
 	}
-	cmd.Info = &pb.OnvifInfo{Manufacturer: inv.Info.Manufacturer, Model: inv.Info.Model, Firmware: inv.Info.FirmwareVersion,
+	info := &pb.OnvifInfo{Manufacturer: inv.Info.Manufacturer, Model: inv.Info.Model, Firmware: inv.Info.FirmwareVersion,
 		Serial: inv.Info.SerialNumber, Hardware: inv.Info.HardwareID}
+	var sources []*pb.ChannelSource
 	for _, ch := range inv.Channels {
-		cmd.Sources = append(cmd.Sources, &pb.ChannelSource{VideoSource: ch.VideoSource, Profile: ch.Profile,
+		sources = append(sources, &pb.ChannelSource{VideoSource: ch.VideoSource, Profile: ch.Profile,
 			StreamUrl: ch.StreamURI, SubProfile: ch.SubProfile, SubStreamUrl: ch.SubStreamURI, SnapshotUrl: ch.SnapshotURI,
 			Ptz: ch.PTZ, Width: uint32(ch.Width), Height: uint32(ch.Height)})
 	}
-	if len(cmd.Sources) == 0 {
-		return problem(http.StatusBadGateway, "onvif", "the camera describes no video source")
+	if len(sources) == 0 {
+		return nil, nil, problem(http.StatusBadGateway, "onvif", "the camera describes no video source")
 	}
-	return nil
+	return info, sources, nil
+}
+
+// POST /v1/devices/{id}/onvif/refresh → the device as the camera now
+// describes it (a device.onvif_refreshed event when that changed), read by
+// the node hosting the device with the device's own credentials.
+func (s *Server) refreshOnvif(c echo.Context) error {
+	id, p := pathID(c)
+	if p != nil {
+		return p
+	}
+	if done, err := s.onOwner(c, id); done {
+		return err
+	}
+	if s.cameras == nil {
+		return unavailable("camera control is not served by this node")
+	}
+	ctx, cancel := contextWithTimeout(c, s.timeout)
+	t, err := s.cameras.Camera(ctx, id)
+	cancel()
+	switch {
+	case errors.Is(err, device.ErrNotHere):
+		return unavailable("the device is moving to another node; retry")
+	case err != nil:
+		return unavailable("the device did not answer; retry")
+	case !t.Found:
+		return problem(http.StatusNotFound, "", "no such device")
+	case t.Onvif == "":
+		return problem(http.StatusConflict, "", "the device has no ONVIF address")
+	}
+	info, sources, p := s.readCamera(c, t.Onvif, t.Username, t.Password)
+	if p != nil {
+		return p
+	}
+	r, err := s.ask(c, id, &pb.RefreshOnvif{Meta: meta(c), Id: id, Sources: sources, Info: info})
+	if err != nil {
+		return err
+	}
+	if r.GetCode() != pb.ReplyCode_REPLY_CODE_OK {
+		return s.replyProblem(r)
+	}
+	return s.answerDevice(c, http.StatusOK, r)
 }
 
 // cameraProblem is the 502 for a camera that did not answer as asked:

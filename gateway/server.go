@@ -170,6 +170,7 @@ func (s *Server) routes() {
 	e.DELETE("/v1/keys/:id", s.deleteKey, admin)
 	e.GET("/v1/whoami", s.whoami, viewer)
 	e.POST("/v1/discovery", s.discover, operator)
+	e.POST("/v1/devices/:id/onvif/refresh", s.refreshOnvif, operator)
 
 	e.GET("/v1/devices/:id/channels/:ch/live", s.liveURLs, viewer)
 	e.GET("/v1/devices/:id/channels/:ch/playback", s.playbackURLs, viewer)

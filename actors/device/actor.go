@@ -159,6 +159,10 @@ func (a *Actor) decide(cmd proto.Message) *pb.DeviceReply {
 		return a.handle("update", func() (*pb.Envelope, *Rejection) {
 			return DecideUpdate(&a.state, m, a.deps.Sealer.Seal)
 		}, m.Meta)
+	case *pb.RefreshOnvif:
+		return a.handle("refresh", func() (*pb.Envelope, *Rejection) {
+			return DecideRefresh(&a.state, m)
+		}, m.Meta)
 	case *pb.RecordPtz:
 		return a.handle("ptz", func() (*pb.Envelope, *Rejection) {
 			return DecidePTZ(&a.state, m)

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 
 	"github.com/argus-vms/argus/events/pb"
 )
@@ -271,4 +272,26 @@ func DecidePTZ(s *State, c *pb.RecordPtz) (*pb.Envelope, *Rejection) {
 		return nil, invalid("channel", "the device has channels 1..%d", s.Channels)
 	}
 	return env, nil
+}
+
+// DecideRefresh records what the camera said when read again: one event
+// with the new sources, info and channel count, or none when nothing
+// changed.
+func DecideRefresh(s *State, c *pb.RefreshOnvif) (*pb.Envelope, *Rejection) {
+	if !s.Registered {
+		return nil, notFound
+	}
+	if s.Onvif == "" {
+		return nil, &Rejection{Code: pb.ReplyCode_REPLY_CODE_CONFLICT, Detail: "the device has no ONVIF address"}
+	}
+	if r := CheckOnvif(s.Onvif, c.Sources); r != nil {
+		return nil, r
+	}
+	sources, info := sourcesFromPB(c.Sources), infoFromPB(c.Info)
+	channels := max(s.Channels, uint32(len(sources)))
+	if slices.Equal(sources, s.Sources) && info == s.Info && channels == s.Channels {
+		return nil, nil
+	}
+	return &pb.Envelope{Payload: &pb.Envelope_DeviceOnvifRefreshed{DeviceOnvifRefreshed: &pb.DeviceOnvifRefreshed{
+		Sources: c.Sources, Info: c.Info, Channels: channels}}}, nil
 }

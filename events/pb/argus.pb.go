@@ -2667,12 +2667,15 @@ func (x *RecordPtz) GetSession() *DevicePtzSession {
 	return nil
 }
 
-// RefreshOnvif reads the camera again over ONVIF (on the owner node, with
-// the device's own credentials) and records what changed.
+// RefreshOnvif records what the camera said when read again over ONVIF
+// (by the node hosting it, with the device's own credentials): an event
+// when it differs from what the device has.
 type RefreshOnvif struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Meta          *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
 	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Sources       []*ChannelSource       `protobuf:"bytes,3,rep,name=sources,proto3" json:"sources,omitempty"`
+	Info          *OnvifInfo             `protobuf:"bytes,4,opt,name=info,proto3" json:"info,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2719,6 +2722,20 @@ func (x *RefreshOnvif) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *RefreshOnvif) GetSources() []*ChannelSource {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *RefreshOnvif) GetInfo() *OnvifInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
 }
 
 type UpdateDevice struct {
@@ -3880,10 +3897,12 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\n" +
 	"preset_set\x18\x03 \x01(\v2\x1c.argus.v1.DevicePtzPresetSetR\tpresetSet\x12G\n" +
 	"\x0epreset_removed\x18\x04 \x01(\v2 .argus.v1.DevicePtzPresetRemovedR\rpresetRemoved\x124\n" +
-	"\asession\x18\x05 \x01(\v2\x1a.argus.v1.DevicePtzSessionR\asession\"I\n" +
+	"\asession\x18\x05 \x01(\v2\x1a.argus.v1.DevicePtzSessionR\asession\"\xa5\x01\n" +
 	"\fRefreshOnvif\x12)\n" +
 	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\xc2\x02\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x121\n" +
+	"\asources\x18\x03 \x03(\v2\x17.argus.v1.ChannelSourceR\asources\x12'\n" +
+	"\x04info\x18\x04 \x01(\v2\x13.argus.v1.OnvifInfoR\x04info\"\xc2\x02\n" +
 	"\fUpdateDevice\x12)\n" +
 	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x17\n" +
@@ -4093,26 +4112,28 @@ var file_events_pb_argus_proto_depIdxs = []int32{
 	7,  // 37: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
 	8,  // 38: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
 	28, // 39: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
-	28, // 40: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
-	33, // 41: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
-	47, // 42: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
-	28, // 43: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
-	0,  // 44: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
-	37, // 45: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
-	48, // 46: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
-	3,  // 47: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
-	4,  // 48: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
-	28, // 49: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
-	18, // 50: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
-	18, // 51: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
-	0,  // 52: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
-	40, // 53: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
-	37, // 54: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
-	55, // [55:55] is the sub-list for method output_type
-	55, // [55:55] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	3,  // 40: argus.v1.RefreshOnvif.sources:type_name -> argus.v1.ChannelSource
+	4,  // 41: argus.v1.RefreshOnvif.info:type_name -> argus.v1.OnvifInfo
+	28, // 42: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
+	33, // 43: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
+	47, // 44: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
+	28, // 45: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
+	0,  // 46: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
+	37, // 47: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
+	48, // 48: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
+	3,  // 49: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
+	4,  // 50: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
+	28, // 51: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
+	18, // 52: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
+	18, // 53: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
+	0,  // 54: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
+	40, // 55: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
+	37, // 56: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
+	57, // [57:57] is the sub-list for method output_type
+	57, // [57:57] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_events_pb_argus_proto_init() }

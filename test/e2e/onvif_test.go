@@ -109,8 +109,33 @@ func TestAddByONVIF(t *testing.T) {
 		t.Errorf("discovery after adding: %+v", d)
 	}
 
+	// Read again: nothing changed, no event; a third video source appears
+	// on the camera (restarted with it): refresh records it.
+	st, _, body = n.Do("POST", "/v1/devices/onv-1/onvif/refresh", "", "")
+	if st != 200 || decode[struct{ Version int }](t, body).Version == 0 {
+		t.Fatalf("refresh: %d %s", st, body)
+	}
+	before := decode[struct{ Version int }](t, body).Version
+	o := srv.Options()
+	srv.Close()
+	o.Profiles = append(o.Profiles, onvifsrv.Profile{Token: "main_3", Name: "main 3", StreamURI: cam.StreamURI("ch1"), Width: 640, Height: 360})
+	srv2, err := onvifsrv.Start(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv2.Close)
+	st, _, body = n.Do("POST", "/v1/devices/onv-1/onvif/refresh", "", "")
+	if d := decode[onvifDeviceJSON](t, body); st != 200 || d.Channels != 3 || len(d.Sources) != 3 {
+		t.Fatalf("refresh after a new source: %d %s", st, body)
+	}
+	if v := decode[struct{ Version int }](t, body).Version; v <= before {
+		t.Errorf("refresh: version %d after %d, want an event", v, before)
+	}
+	st, hdr, body := n.Do("POST", "/v1/devices/plain-1/onvif/refresh", "", "")
+	expectProblem(t, "refresh an unknown device", st, hdr, body, 404, "")
+
 	// The camera refuses a wrong password: 502 naming the password.
-	st, hdr, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"name":"x","onvif":%q,"username":"admin","password":"wrong"}`, srv.DeviceURL()))
+	st, hdr, body = n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"name":"x","onvif":%q,"username":"admin","password":"wrong"}`, srv2.DeviceURL()))
 	expectProblem(t, "wrong camera password", st, hdr, body, 502, "password")
 	// A web server that is not ONVIF.
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
