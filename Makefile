@@ -70,6 +70,12 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzRequestURL$$' -fuzztime $(FUZZTIME) ./actors/media/relay/
 	$(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 3s ./actors/media/playback/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./actors/media/token/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvelope$$' -fuzztime $(FUZZTIME) ./actors/media/onvif/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFault$$' -fuzztime $(FUZZTIME) ./actors/media/onvif/
+	$(GO) test -run '^$$' -fuzz '^FuzzFaultRoundTrip$$' -fuzztime $(FUZZTIME) ./actors/media/onvif/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseNotifications$$' -fuzztime $(FUZZTIME) ./actors/media/onvif/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseProbeMatches$$' -fuzztime $(FUZZTIME) ./actors/media/onvif/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseDigestChallenge$$' -fuzztime $(FUZZTIME) ./actors/media/onvif/
 
 generate: deps
 	protoc --plugin=protoc-gen-go=$$($(GO) tool -n protoc-gen-go) \

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -25,6 +26,13 @@ type Cameras interface {
 type ptzCamera struct {
 	client  *onvif.Client
 	profile string
+}
+
+// ptzFailed is cameraProblem for a camera call that failed: the device's
+// client is made again next time.
+func (s *Server) ptzFailed(id string, err error) *Problem {
+	s.onvifClients.forget(id)
+	return cameraProblem(err)
 }
 
 // onOwner answers c on the node hosting the device: true when this node
@@ -66,16 +74,64 @@ func (s *Server) ptzOf(c echo.Context, id string, ch int) (*ptzCamera, *Problem)
 	case t.Onvif == "" || ch > len(t.Sources) || !t.Sources[ch-1].PTZ:
 		return nil, problem(http.StatusConflict, "", "channel %d of this device has no PTZ (it needs an ONVIF camera with PTZ)", ch)
 	}
-	cl, err := onvif.New(t.Onvif, onvif.Options{Username: t.Username, Password: t.Password})
-	if err != nil {
-		return nil, problem(http.StatusConflict, "", "the device's ONVIF address is not usable")
-	}
 	cctx, ccancel := context.WithTimeout(c.Request().Context(), onvifTimeout)
 	defer ccancel()
-	if err := cl.Connect(cctx); err != nil {
+	cl, err := s.onvifClients.get(cctx, id, t)
+	if err != nil {
 		return nil, cameraProblem(err)
 	}
 	return &ptzCamera{client: cl, profile: t.Sources[ch-1].Profile}, nil
+}
+
+// onvifClientTTL is how long a connected client (its clock offset and
+// service addresses) is reused for a device's commands.
+const onvifClientTTL = 5 * time.Minute
+
+// onvifClients keeps one connected ONVIF client per device hosted here,
+// so a PTZ command costs one round trip to the camera, not three. A
+// client is made again when the device's address or credentials changed,
+// after onvifClientTTL, or after it failed.
+type onvifClients struct {
+	mu sync.Mutex
+	m  map[string]onvifClient
+}
+
+type onvifClient struct {
+	client  *onvif.Client
+	for_    [3]string // onvif address, username, password it was made with
+	expires time.Time
+}
+
+func (oc *onvifClients) get(ctx context.Context, id string, t device.TargetInfo) (*onvif.Client, error) {
+	want := [3]string{t.Onvif, t.Username, t.Password}
+	oc.mu.Lock()
+	e, ok := oc.m[id]
+	oc.mu.Unlock()
+	if ok && e.for_ == want && time.Now().Before(e.expires) {
+		return e.client, nil
+	}
+	cl, err := onvif.New(t.Onvif, onvif.Options{Username: t.Username, Password: t.Password})
+	if err != nil {
+		return nil, err
+	}
+	if err := cl.Connect(ctx); err != nil {
+		return nil, err
+	}
+	oc.mu.Lock()
+	if oc.m == nil {
+		oc.m = map[string]onvifClient{}
+	}
+	oc.m[id] = onvifClient{client: cl, for_: want, expires: time.Now().Add(onvifClientTTL)}
+	oc.mu.Unlock()
+	return cl, nil
+}
+
+// forget drops a device's client after a call failed: the camera may have
+// rebooted (new clock, new addresses).
+func (oc *onvifClients) forget(id string) {
+	oc.mu.Lock()
+	delete(oc.m, id)
+	oc.mu.Unlock()
 }
 
 type ptzVector struct {
@@ -217,7 +273,7 @@ func (s *Server) ptzCommand(c echo.Context) error {
 		if errors.Is(err, errNoPreset) {
 			return problem(http.StatusNotFound, "preset", "the camera has no preset named %q", *req.Preset)
 		}
-		return cameraProblem(err)
+		return s.ptzFailed(id, err)
 	}
 	s.ptz.moved(id, ch, callerID(c))
 	return c.NoContent(http.StatusNoContent)
@@ -280,7 +336,7 @@ func (s *Server) ptzStatus(c echo.Context) error {
 	defer cancel()
 	st, err := cam.client.PTZStatus(ctx, cam.profile)
 	if err != nil {
-		return cameraProblem(err)
+		return s.ptzFailed(id, err)
 	}
 	out := map[string]any{"position": ptzPosition{Pan: st.Position.Pan, Tilt: st.Position.Tilt, Zoom: st.Position.Zoom}, "moving": st.Moving}
 	if !st.UTCTime.IsZero() {
@@ -312,7 +368,7 @@ func (s *Server) ptzPresets(c echo.Context) error {
 	defer cancel()
 	ps, err := cam.client.Presets(ctx, cam.profile)
 	if err != nil {
-		return cameraProblem(err)
+		return s.ptzFailed(id, err)
 	}
 	items := make([]presetJSON, 0, len(ps))
 	for _, p := range ps {
@@ -357,12 +413,12 @@ func (s *Server) ptzPresetChange(c echo.Context, set bool) error {
 	defer cancel()
 	token, err := cam.presetToken(ctx, name)
 	if err != nil {
-		return cameraProblem(err)
+		return s.ptzFailed(id, err)
 	}
 	cmd := &pb.RecordPtz{Meta: meta(c), Id: id}
 	if set {
 		if token, err = cam.client.SetPreset(ctx, cam.profile, name, token); err != nil {
-			return cameraProblem(err)
+			return s.ptzFailed(id, err)
 		}
 		cmd.PresetSet = &pb.DevicePtzPresetSet{Channel: uint32(ch), Name: name, Token: token, KeyId: callerID(c)}
 	} else {
@@ -370,7 +426,7 @@ func (s *Server) ptzPresetChange(c echo.Context, set bool) error {
 			return problem(http.StatusNotFound, "name", "the camera has no preset named %q", name)
 		}
 		if err := cam.client.RemovePreset(ctx, cam.profile, token); err != nil {
-			return cameraProblem(err)
+			return s.ptzFailed(id, err)
 		}
 		cmd.PresetRemoved = &pb.DevicePtzPresetRemoved{Channel: uint32(ch), Name: name, Token: token, KeyId: callerID(c)}
 	}

@@ -67,13 +67,14 @@ type Server struct {
 	log        *slog.Logger
 	timeout    time.Duration
 
-	projections Projections
-	cluster     Cluster
-	idem        *IdempotencyStore
-	views       *audit.Sessions
-	cameras     Cameras
-	ptz         *ptzSessions
-	authFails   *failedAuths // failed authentications per client (limits.go)
+	projections  Projections
+	cluster      Cluster
+	idem         *IdempotencyStore
+	views        *audit.Sessions
+	cameras      Cameras
+	ptz          *ptzSessions
+	onvifClients onvifClients
+	authFails    *failedAuths // failed authentications per client (limits.go)
 }
 
 var (

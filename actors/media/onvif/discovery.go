@@ -62,7 +62,7 @@ func probeMessage(messageID string) ([]byte, error) {
 // Probe sends a WS-Discovery probe for NetworkVideoTransmitters, by
 // multicast or to o.Targets, and gathers the answers until o.Timeout or
 // ctx ends, one Candidate per device. The probe is sent twice, as UDP may
-// lose it.
+// lose it. Unicast probes end early once every target has answered.
 func Probe(ctx context.Context, o ProbeOptions) ([]Candidate, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 2 * time.Second
@@ -107,6 +107,12 @@ func Probe(ctx context.Context, o ProbeOptions) ([]Candidate, error) {
 	end := time.Now().Add(o.Timeout)
 	resend := time.Now().Add(o.Timeout / 4)
 	seen := map[string]bool{}
+	waiting := map[string]bool{} // unicast targets that have not answered yet
+	if len(o.Targets) > 0 {
+		for _, d := range dests {
+			waiting[d.String()] = true
+		}
+	}
 	var found []Candidate
 	buf := make([]byte, maxDatagram)
 	for ctx.Err() == nil && time.Now().Before(end) && len(found) < maxCandidates {
@@ -118,7 +124,7 @@ func Probe(ctx context.Context, o ProbeOptions) ([]Candidate, error) {
 		if ctx.Err() != nil {
 			break // ended before the deadline above replaced the context's
 		}
-		n, _, err := conn.ReadFromUDP(buf)
+		n, from, err := conn.ReadFromUDP(buf)
 		if err != nil {
 			var ne net.Error
 			if !errors.As(err, &ne) || !ne.Timeout() {
@@ -144,6 +150,12 @@ func Probe(ctx context.Context, o ProbeOptions) ([]Candidate, error) {
 			}
 			seen[key] = true
 			found = append(found, m)
+		}
+		if len(matches) > 0 && from != nil && waiting[from.String()] {
+			delete(waiting, from.String())
+			if len(waiting) == 0 {
+				break
+			}
 		}
 	}
 	if ctx.Err() != nil && time.Now().Before(end) {

@@ -55,10 +55,36 @@ func probeResponder(t *testing.T, host string) (addr string, probes *atomic.Int3
 	return conn.LocalAddr().String(), probes
 }
 
+// silentTarget is a UDP socket that never answers a probe.
+func silentTarget(t *testing.T) string {
+	t.Helper()
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn.LocalAddr().String()
+}
+
+// TestProbeUnicastEndsWhenAllAnswered: one probe, answered at once, ends
+// the probe long before its timeout.
+func TestProbeUnicastEndsWhenAllAnswered(t *testing.T) {
+	addr, probes := probeResponder(t, "192.0.2.10")
+	start := time.Now()
+	found, err := Probe(context.Background(), ProbeOptions{Targets: []string{addr}, Timeout: 5 * time.Second})
+	if err != nil || len(found) != 1 {
+		t.Fatalf("found %d, err %v", len(found), err)
+	}
+	if el := time.Since(start); el > 2*time.Second || probes.Load() != 1 {
+		t.Fatalf("probe took %v with %d probes", el, probes.Load())
+	}
+}
+
 func TestProbeUnicast(t *testing.T) {
 	addr, probes := probeResponder(t, "192.0.2.10")
 	start := time.Now()
-	found, err := Probe(context.Background(), ProbeOptions{Targets: []string{addr}, Timeout: 400 * time.Millisecond})
+	// A target that never answers keeps the probe open to its timeout.
+	found, err := Probe(context.Background(), ProbeOptions{Targets: []string{addr, silentTarget(t)}, Timeout: 400 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +111,7 @@ func TestProbeEndsWithTheContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	found, err := Probe(ctx, ProbeOptions{Targets: []string{addr}, Timeout: 10 * time.Second})
+	found, err := Probe(ctx, ProbeOptions{Targets: []string{addr, silentTarget(t)}, Timeout: 10 * time.Second})
 	if time.Since(start) > 3*time.Second {
 		t.Fatalf("probe outlived its context: %v", time.Since(start))
 	}

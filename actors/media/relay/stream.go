@@ -145,6 +145,8 @@ type Stream struct {
 	gopOK      bool
 	gopAUs     []auEntry // access units since the last IDR
 	gopAUsOK   bool
+	idrAU      [][]byte  // the latest IDR access unit, kept past GOP limits (Keyframe)
+	idrAt      time.Time // when it arrived
 	ptsOK      bool
 	lastAUTS   uint32
 	lastPTS    int64
@@ -461,6 +463,7 @@ func (st *Stream) onAULocked(au [][]byte, ts uint32, now time.Time) {
 	if h264.IsRandomAccess(au) {
 		st.gopAUs = append(make([]auEntry, 0, 64), auEntry{au: au, pts: pts, ntp: ntp})
 		st.gopAUsOK = true
+		st.idrAU, st.idrAt = au, now
 	} else if st.gopAUsOK {
 		st.gopAUs = append(st.gopAUs, auEntry{au: au, pts: pts, ntp: ntp})
 		if len(st.gopAUs) > maxGOPAUs {
@@ -613,6 +616,7 @@ func (st *Stream) Close() {
 	srv := st.srv
 	st.srv = nil
 	st.resetVideoLocked()
+	st.idrAU = nil
 	st.mu.Unlock()
 	if srv != nil {
 		srv.forget(st)
