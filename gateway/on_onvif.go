@@ -42,7 +42,7 @@ func (s *Server) readCamera(c echo.Context, address, username, password string) 
 		Serial: inv.Info.SerialNumber, Hardware: inv.Info.HardwareID}
 	var sources []*pb.ChannelSource
 	for _, ch := range inv.Channels {
-		sources = append(sources, &pb.ChannelSource{VideoSource: ch.VideoSource, Profile: ch.Profile,
+		sources = append(sources, &pb.ChannelSource{VideoSource: ch.VideoSource, SourceConfig: ch.SourceConfig, Profile: ch.Profile,
 			StreamUrl: ch.StreamURI, SubProfile: ch.SubProfile, SubStreamUrl: ch.SubStreamURI, SnapshotUrl: ch.SnapshotURI,
 			Ptz: ch.PTZ, Width: uint32(ch.Width), Height: uint32(ch.Height)})
 	}

@@ -31,6 +31,9 @@ type Deps struct {
 	// OnFenced is called when an append finds that the shard's term ended
 	// (another node acquired it), so the host stops the shard here.
 	OnFenced func(events.Term)
+	// CameraWatch follows ONVIF cameras' events while their device is
+	// hosted here (nil: camera events are not followed).
+	CameraWatch CameraWatch
 }
 
 // Actor hosts one device aggregate. It decides commands against its state,
@@ -47,6 +50,7 @@ type Actor struct {
 	// targetChanged: the camera's address or credentials changed (or it was
 	// just registered), so its status is checked now rather than next round.
 	targetChanged bool
+	watch         watch // the camera event watch (camevents.go)
 }
 
 // New returns the producer of a device actor that writes in the shard's
@@ -96,9 +100,15 @@ func (a *Actor) Receive(c *actor.Context) {
 		} else if a.state.Registered && a.deps.Directory != nil {
 			a.deps.Directory.Put(a.view)
 		}
+		a.syncWatch(c)
 	case actor.Stopped:
+		a.stopWatch()
 		if a.deps.Directory != nil { // its shard stopped here: another node lists it now
 			a.deps.Directory.Forget(a.ref.ID)
+		}
+	case cameraEventMsg:
+		if m.gen == a.watch.gen && a.watch.cancel != nil {
+			a.handle("camera_event", func() (*pb.Envelope, *Rejection) { return DecideCameraEvent(&a.state, m.ev), nil }, nil)
 		}
 	case *Ask:
 		if m.Reply == nil { // answered already (redelivered after a restart)
@@ -113,6 +123,7 @@ func (a *Actor) Receive(c *actor.Context) {
 		m.Cmd, m.Reply = nil, nil
 		reply <- a.decide(cmd)
 		a.probeIfChanged(c)
+		a.syncWatch(c)
 	case Probe:
 		a.startProbe(c)
 	case probeDone:
@@ -135,6 +146,7 @@ func (a *Actor) Receive(c *actor.Context) {
 			c.Respond(r)
 		}
 		a.probeIfChanged(c)
+		a.syncWatch(c)
 	}
 }
 

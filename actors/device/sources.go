@@ -11,6 +11,7 @@ import (
 // it over ONVIF (pb.ChannelSource). URLs carry no credentials.
 type Source struct {
 	VideoSource  string `json:"video_source,omitempty"`
+	SourceConfig string `json:"source_config,omitempty"`
 	Profile      string `json:"profile,omitempty"`
 	StreamURL    string `json:"stream_url,omitempty"`
 	SubProfile   string `json:"sub_profile,omitempty"`
@@ -46,7 +47,7 @@ func sourcesFromPB(in []*pb.ChannelSource) []Source {
 	}
 	out := make([]Source, len(in))
 	for i, s := range in {
-		out[i] = Source{VideoSource: s.GetVideoSource(), Profile: s.GetProfile(), StreamURL: s.GetStreamUrl(),
+		out[i] = Source{VideoSource: s.GetVideoSource(), SourceConfig: s.GetSourceConfig(), Profile: s.GetProfile(), StreamURL: s.GetStreamUrl(),
 			SubProfile: s.GetSubProfile(), SubStreamURL: s.GetSubStreamUrl(), SnapshotURL: s.GetSnapshotUrl(),
 			PTZ: s.GetPtz(), Width: s.GetWidth(), Height: s.GetHeight()}
 	}
@@ -60,7 +61,7 @@ func SourcesPB(in []Source) []*pb.ChannelSource {
 	}
 	out := make([]*pb.ChannelSource, len(in))
 	for i, s := range in {
-		out[i] = &pb.ChannelSource{VideoSource: s.VideoSource, Profile: s.Profile, StreamUrl: s.StreamURL,
+		out[i] = &pb.ChannelSource{VideoSource: s.VideoSource, SourceConfig: s.SourceConfig, Profile: s.Profile, StreamUrl: s.StreamURL,
 			SubProfile: s.SubProfile, SubStreamUrl: s.SubStreamURL, SnapshotUrl: s.SnapshotURL,
 			Ptz: s.PTZ, Width: s.Width, Height: s.Height}
 	}

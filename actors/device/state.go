@@ -24,12 +24,15 @@ type State struct {
 	Onvif          string   `json:",omitempty"` // ONVIF device service URL, without credentials
 	Sources        []Source `json:",omitempty"` // per channel, read over ONVIF
 	Info           Info
-	Status         string
-	Version        uint64 // number of events of the aggregate
-	LastSeq        uint64 // stream sequence of the last event (expected seq of the next append)
-	CreatedAt      int64  // unix ms
-	UpdatedAt      int64
-	Registered     bool // registered and not removed since
+	// CameraStates is the last recorded state of each camera event kind
+	// and source ("motion/VideoSource_1"): only changes are recorded.
+	CameraStates map[string]bool `json:",omitempty"`
+	Status       string
+	Version      uint64 // number of events of the aggregate
+	LastSeq      uint64 // stream sequence of the last event (expected seq of the next append)
+	CreatedAt    int64  // unix ms
+	UpdatedAt    int64
+	Registered   bool // registered and not removed since
 }
 
 // Apply folds one event into the state. It never fails: the log is the truth.
@@ -74,6 +77,15 @@ func (s *State) Apply(e events.Event) {
 		s.Sources, s.Info = sourcesFromPB(r.Sources), infoFromPB(r.Info)
 		if r.Channels > 0 {
 			s.Channels = r.Channels
+		}
+	case *pb.Envelope_DeviceCameraEvent:
+		if r := p.DeviceCameraEvent; r.State != nil {
+			states := maps.Clone(s.CameraStates) // views and snapshots share the old map
+			if states == nil {
+				states = map[string]bool{}
+			}
+			states[cameraStateKey(r.Kind, r.Source)] = *r.State
+			s.CameraStates = states
 		}
 	case *pb.Envelope_DeviceRemoved:
 		s.Registered = false

@@ -206,7 +206,7 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	}
 	n.engine = engine
 	deps := &device.Deps{Store: store, Sealer: sealer, Node: *cfg.nodeID, Directory: device.NewDirectory(), Log: log,
-		ProbeSlots: make(chan struct{}, 64)}
+		ProbeSlots: make(chan struct{}, 64), CameraWatch: cameraWatch(log)}
 	if *cfg.probeInterval > 0 { // 0 disables probing, the first one after a change included
 		deps.Probe = probe.Describe
 	}

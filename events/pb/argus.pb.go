@@ -114,6 +114,7 @@ type Envelope struct {
 	//	*Envelope_DevicePtzPresetSet
 	//	*Envelope_DevicePtzPresetRemoved
 	//	*Envelope_DevicePtzSession
+	//	*Envelope_DeviceCameraEvent
 	//	*Envelope_StreamStarted
 	//	*Envelope_StreamStopped
 	//	*Envelope_StreamFailed
@@ -321,6 +322,15 @@ func (x *Envelope) GetDevicePtzSession() *DevicePtzSession {
 	return nil
 }
 
+func (x *Envelope) GetDeviceCameraEvent() *DeviceCameraEvent {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_DeviceCameraEvent); ok {
+			return x.DeviceCameraEvent
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetStreamStarted() *StreamStarted {
 	if x != nil {
 		if x, ok := x.Payload.(*Envelope_StreamStarted); ok {
@@ -473,6 +483,10 @@ type Envelope_DevicePtzSession struct {
 	DevicePtzSession *DevicePtzSession `protobuf:"bytes,29,opt,name=device_ptz_session,json=devicePtzSession,proto3,oneof"`
 }
 
+type Envelope_DeviceCameraEvent struct {
+	DeviceCameraEvent *DeviceCameraEvent `protobuf:"bytes,70,opt,name=device_camera_event,json=deviceCameraEvent,proto3,oneof"`
+}
+
 type Envelope_StreamStarted struct {
 	StreamStarted *StreamStarted `protobuf:"bytes,30,opt,name=stream_started,json=streamStarted,proto3,oneof"`
 }
@@ -540,6 +554,8 @@ func (*Envelope_DevicePtzPresetSet) isEnvelope_Payload() {}
 func (*Envelope_DevicePtzPresetRemoved) isEnvelope_Payload() {}
 
 func (*Envelope_DevicePtzSession) isEnvelope_Payload() {}
+
+func (*Envelope_DeviceCameraEvent) isEnvelope_Payload() {}
 
 func (*Envelope_StreamStarted) isEnvelope_Payload() {}
 
@@ -689,6 +705,7 @@ type ChannelSource struct {
 	Ptz           bool                   `protobuf:"varint,7,opt,name=ptz,proto3" json:"ptz,omitempty"`                                   // the main profile has a PTZ configuration
 	Width         uint32                 `protobuf:"varint,8,opt,name=width,proto3" json:"width,omitempty"`
 	Height        uint32                 `protobuf:"varint,9,opt,name=height,proto3" json:"height,omitempty"`
+	SourceConfig  string                 `protobuf:"bytes,10,opt,name=source_config,json=sourceConfig,proto3" json:"source_config,omitempty"` // the main profile's video source configuration token
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -784,6 +801,13 @@ func (x *ChannelSource) GetHeight() uint32 {
 		return x.Height
 	}
 	return 0
+}
+
+func (x *ChannelSource) GetSourceConfig() string {
+	if x != nil {
+		return x.SourceConfig
+	}
+	return ""
 }
 
 // OnvifInfo is the camera's GetDeviceInformation.
@@ -1140,6 +1164,93 @@ func (x *DevicePtzSession) GetMoves() uint32 {
 	return 0
 }
 
+// DeviceCameraEvent: the camera reported motion, tampering or a digital
+// input over ONVIF (its PullPoint subscription). Only changes are
+// recorded: a state the device already has is not recorded again.
+type DeviceCameraEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`     // motion | tamper | input
+	Topic         string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`   // the ONVIF topic, e.g. tns1:RuleEngine/CellMotionDetector/Motion
+	Source        string                 `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"` // the camera's source token (video source, input)
+	State         *bool                  `protobuf:"varint,4,opt,name=state,proto3,oneof" json:"state,omitempty"`
+	TimeUnixMs    int64                  `protobuf:"varint,5,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"` // the camera's time of the event
+	Channel       uint32                 `protobuf:"varint,6,opt,name=channel,proto3" json:"channel,omitempty"`                           // the channel of the source, 0 when unknown
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceCameraEvent) Reset() {
+	*x = DeviceCameraEvent{}
+	mi := &file_events_pb_argus_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceCameraEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceCameraEvent) ProtoMessage() {}
+
+func (x *DeviceCameraEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceCameraEvent.ProtoReflect.Descriptor instead.
+func (*DeviceCameraEvent) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DeviceCameraEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *DeviceCameraEvent) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *DeviceCameraEvent) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *DeviceCameraEvent) GetState() bool {
+	if x != nil && x.State != nil {
+		return *x.State
+	}
+	return false
+}
+
+func (x *DeviceCameraEvent) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+func (x *DeviceCameraEvent) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
 // DeviceUpdated carries only what changed; labels, when set, is the complete
 // new label set (the merge happened in the decision). A PATCH that changes
 // fields and credentials at once is one event (credentials set), so a crash
@@ -1157,7 +1268,7 @@ type DeviceUpdated struct {
 
 func (x *DeviceUpdated) Reset() {
 	*x = DeviceUpdated{}
-	mi := &file_events_pb_argus_proto_msgTypes[8]
+	mi := &file_events_pb_argus_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1169,7 +1280,7 @@ func (x *DeviceUpdated) String() string {
 func (*DeviceUpdated) ProtoMessage() {}
 
 func (x *DeviceUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[8]
+	mi := &file_events_pb_argus_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1182,7 +1293,7 @@ func (x *DeviceUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceUpdated.ProtoReflect.Descriptor instead.
 func (*DeviceUpdated) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{8}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeviceUpdated) GetName() string {
@@ -1229,7 +1340,7 @@ type LabelSet struct {
 
 func (x *LabelSet) Reset() {
 	*x = LabelSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[9]
+	mi := &file_events_pb_argus_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1352,7 @@ func (x *LabelSet) String() string {
 func (*LabelSet) ProtoMessage() {}
 
 func (x *LabelSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[9]
+	mi := &file_events_pb_argus_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1365,7 @@ func (x *LabelSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSet.ProtoReflect.Descriptor instead.
 func (*LabelSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{9}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LabelSet) GetLabels() map[string]string {
@@ -1274,7 +1385,7 @@ type DeviceCredentialsChanged struct {
 
 func (x *DeviceCredentialsChanged) Reset() {
 	*x = DeviceCredentialsChanged{}
-	mi := &file_events_pb_argus_proto_msgTypes[10]
+	mi := &file_events_pb_argus_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +1397,7 @@ func (x *DeviceCredentialsChanged) String() string {
 func (*DeviceCredentialsChanged) ProtoMessage() {}
 
 func (x *DeviceCredentialsChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[10]
+	mi := &file_events_pb_argus_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +1410,7 @@ func (x *DeviceCredentialsChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceCredentialsChanged.ProtoReflect.Descriptor instead.
 func (*DeviceCredentialsChanged) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{10}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeviceCredentialsChanged) GetUsername() string {
@@ -1324,7 +1435,7 @@ type DeviceRemoved struct {
 
 func (x *DeviceRemoved) Reset() {
 	*x = DeviceRemoved{}
-	mi := &file_events_pb_argus_proto_msgTypes[11]
+	mi := &file_events_pb_argus_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1336,7 +1447,7 @@ func (x *DeviceRemoved) String() string {
 func (*DeviceRemoved) ProtoMessage() {}
 
 func (x *DeviceRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[11]
+	mi := &file_events_pb_argus_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1349,7 +1460,7 @@ func (x *DeviceRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRemoved.ProtoReflect.Descriptor instead.
 func (*DeviceRemoved) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{11}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{12}
 }
 
 // DeviceOnline / DeviceOffline: the status state machine. Driven by stream
@@ -1364,7 +1475,7 @@ type DeviceOnline struct {
 
 func (x *DeviceOnline) Reset() {
 	*x = DeviceOnline{}
-	mi := &file_events_pb_argus_proto_msgTypes[12]
+	mi := &file_events_pb_argus_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1487,7 @@ func (x *DeviceOnline) String() string {
 func (*DeviceOnline) ProtoMessage() {}
 
 func (x *DeviceOnline) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[12]
+	mi := &file_events_pb_argus_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +1500,7 @@ func (x *DeviceOnline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceOnline.ProtoReflect.Descriptor instead.
 func (*DeviceOnline) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{12}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeviceOnline) GetVia() string {
@@ -1408,7 +1519,7 @@ type DeviceOffline struct {
 
 func (x *DeviceOffline) Reset() {
 	*x = DeviceOffline{}
-	mi := &file_events_pb_argus_proto_msgTypes[13]
+	mi := &file_events_pb_argus_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1420,7 +1531,7 @@ func (x *DeviceOffline) String() string {
 func (*DeviceOffline) ProtoMessage() {}
 
 func (x *DeviceOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[13]
+	mi := &file_events_pb_argus_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1433,7 +1544,7 @@ func (x *DeviceOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceOffline.ProtoReflect.Descriptor instead.
 func (*DeviceOffline) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{13}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeviceOffline) GetReason() string {
@@ -1458,7 +1569,7 @@ type StreamStarted struct {
 
 func (x *StreamStarted) Reset() {
 	*x = StreamStarted{}
-	mi := &file_events_pb_argus_proto_msgTypes[14]
+	mi := &file_events_pb_argus_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1470,7 +1581,7 @@ func (x *StreamStarted) String() string {
 func (*StreamStarted) ProtoMessage() {}
 
 func (x *StreamStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[14]
+	mi := &file_events_pb_argus_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1483,7 +1594,7 @@ func (x *StreamStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStarted.ProtoReflect.Descriptor instead.
 func (*StreamStarted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{14}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StreamStarted) GetDevice() string {
@@ -1533,7 +1644,7 @@ type StreamStopped struct {
 
 func (x *StreamStopped) Reset() {
 	*x = StreamStopped{}
-	mi := &file_events_pb_argus_proto_msgTypes[15]
+	mi := &file_events_pb_argus_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1545,7 +1656,7 @@ func (x *StreamStopped) String() string {
 func (*StreamStopped) ProtoMessage() {}
 
 func (x *StreamStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[15]
+	mi := &file_events_pb_argus_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1558,7 +1669,7 @@ func (x *StreamStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStopped.ProtoReflect.Descriptor instead.
 func (*StreamStopped) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{15}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StreamStopped) GetReason() string {
@@ -1599,7 +1710,7 @@ type StreamFailed struct {
 
 func (x *StreamFailed) Reset() {
 	*x = StreamFailed{}
-	mi := &file_events_pb_argus_proto_msgTypes[16]
+	mi := &file_events_pb_argus_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1611,7 +1722,7 @@ func (x *StreamFailed) String() string {
 func (*StreamFailed) ProtoMessage() {}
 
 func (x *StreamFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[16]
+	mi := &file_events_pb_argus_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1624,7 +1735,7 @@ func (x *StreamFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamFailed.ProtoReflect.Descriptor instead.
 func (*StreamFailed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{16}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StreamFailed) GetError() string {
@@ -1654,7 +1765,7 @@ type PlanWindow struct {
 
 func (x *PlanWindow) Reset() {
 	*x = PlanWindow{}
-	mi := &file_events_pb_argus_proto_msgTypes[17]
+	mi := &file_events_pb_argus_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +1777,7 @@ func (x *PlanWindow) String() string {
 func (*PlanWindow) ProtoMessage() {}
 
 func (x *PlanWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[17]
+	mi := &file_events_pb_argus_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +1790,7 @@ func (x *PlanWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanWindow.ProtoReflect.Descriptor instead.
 func (*PlanWindow) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{17}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PlanWindow) GetDays() []string {
@@ -1718,7 +1829,7 @@ type PlanSet struct {
 
 func (x *PlanSet) Reset() {
 	*x = PlanSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[18]
+	mi := &file_events_pb_argus_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1730,7 +1841,7 @@ func (x *PlanSet) String() string {
 func (*PlanSet) ProtoMessage() {}
 
 func (x *PlanSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[18]
+	mi := &file_events_pb_argus_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1743,7 +1854,7 @@ func (x *PlanSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSet.ProtoReflect.Descriptor instead.
 func (*PlanSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{18}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PlanSet) GetDevice() string {
@@ -1804,7 +1915,7 @@ type PlanRecordingStarted struct {
 
 func (x *PlanRecordingStarted) Reset() {
 	*x = PlanRecordingStarted{}
-	mi := &file_events_pb_argus_proto_msgTypes[19]
+	mi := &file_events_pb_argus_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1816,7 +1927,7 @@ func (x *PlanRecordingStarted) String() string {
 func (*PlanRecordingStarted) ProtoMessage() {}
 
 func (x *PlanRecordingStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[19]
+	mi := &file_events_pb_argus_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1829,7 +1940,7 @@ func (x *PlanRecordingStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRecordingStarted.ProtoReflect.Descriptor instead.
 func (*PlanRecordingStarted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{19}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PlanRecordingStarted) GetNode() string {
@@ -1848,7 +1959,7 @@ type PlanRecordingStopped struct {
 
 func (x *PlanRecordingStopped) Reset() {
 	*x = PlanRecordingStopped{}
-	mi := &file_events_pb_argus_proto_msgTypes[20]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1860,7 +1971,7 @@ func (x *PlanRecordingStopped) String() string {
 func (*PlanRecordingStopped) ProtoMessage() {}
 
 func (x *PlanRecordingStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[20]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1873,7 +1984,7 @@ func (x *PlanRecordingStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRecordingStopped.ProtoReflect.Descriptor instead.
 func (*PlanRecordingStopped) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{20}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PlanRecordingStopped) GetReason() string {
@@ -1899,7 +2010,7 @@ type PlanSegmentRecorded struct {
 
 func (x *PlanSegmentRecorded) Reset() {
 	*x = PlanSegmentRecorded{}
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1911,7 +2022,7 @@ func (x *PlanSegmentRecorded) String() string {
 func (*PlanSegmentRecorded) ProtoMessage() {}
 
 func (x *PlanSegmentRecorded) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1924,7 +2035,7 @@ func (x *PlanSegmentRecorded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSegmentRecorded.ProtoReflect.Descriptor instead.
 func (*PlanSegmentRecorded) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PlanSegmentRecorded) GetDevice() string {
@@ -1996,7 +2107,7 @@ type PlanSegmentDeleted struct {
 
 func (x *PlanSegmentDeleted) Reset() {
 	*x = PlanSegmentDeleted{}
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2008,7 +2119,7 @@ func (x *PlanSegmentDeleted) String() string {
 func (*PlanSegmentDeleted) ProtoMessage() {}
 
 func (x *PlanSegmentDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2021,7 +2132,7 @@ func (x *PlanSegmentDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSegmentDeleted.ProtoReflect.Descriptor instead.
 func (*PlanSegmentDeleted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PlanSegmentDeleted) GetKey() string {
@@ -2075,7 +2186,7 @@ type ShardAcquired struct {
 
 func (x *ShardAcquired) Reset() {
 	*x = ShardAcquired{}
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2087,7 +2198,7 @@ func (x *ShardAcquired) String() string {
 func (*ShardAcquired) ProtoMessage() {}
 
 func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2100,7 +2211,7 @@ func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardAcquired.ProtoReflect.Descriptor instead.
 func (*ShardAcquired) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ShardAcquired) GetNode() string {
@@ -2135,7 +2246,7 @@ type ShardReleased struct {
 
 func (x *ShardReleased) Reset() {
 	*x = ShardReleased{}
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2147,7 +2258,7 @@ func (x *ShardReleased) String() string {
 func (*ShardReleased) ProtoMessage() {}
 
 func (x *ShardReleased) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2160,7 +2271,7 @@ func (x *ShardReleased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardReleased.ProtoReflect.Descriptor instead.
 func (*ShardReleased) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ShardReleased) GetNode() string {
@@ -2203,7 +2314,7 @@ type StreamViewed struct {
 
 func (x *StreamViewed) Reset() {
 	*x = StreamViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2215,7 +2326,7 @@ func (x *StreamViewed) String() string {
 func (*StreamViewed) ProtoMessage() {}
 
 func (x *StreamViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2228,7 +2339,7 @@ func (x *StreamViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamViewed.ProtoReflect.Descriptor instead.
 func (*StreamViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StreamViewed) GetDevice() string {
@@ -2305,7 +2416,7 @@ type RecordingViewed struct {
 
 func (x *RecordingViewed) Reset() {
 	*x = RecordingViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2317,7 +2428,7 @@ func (x *RecordingViewed) String() string {
 func (*RecordingViewed) ProtoMessage() {}
 
 func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2330,7 +2441,7 @@ func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingViewed.ProtoReflect.Descriptor instead.
 func (*RecordingViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RecordingViewed) GetDevice() string {
@@ -2416,7 +2527,7 @@ type CommandMeta struct {
 
 func (x *CommandMeta) Reset() {
 	*x = CommandMeta{}
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2428,7 +2539,7 @@ func (x *CommandMeta) String() string {
 func (*CommandMeta) ProtoMessage() {}
 
 func (x *CommandMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2441,7 +2552,7 @@ func (x *CommandMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandMeta.ProtoReflect.Descriptor instead.
 func (*CommandMeta) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CommandMeta) GetCommandId() string {
@@ -2484,7 +2595,7 @@ type RegisterDevice struct {
 
 func (x *RegisterDevice) Reset() {
 	*x = RegisterDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2496,7 +2607,7 @@ func (x *RegisterDevice) String() string {
 func (*RegisterDevice) ProtoMessage() {}
 
 func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2509,7 +2620,7 @@ func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDevice.ProtoReflect.Descriptor instead.
 func (*RegisterDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RegisterDevice) GetMeta() *CommandMeta {
@@ -2604,7 +2715,7 @@ type RecordPtz struct {
 
 func (x *RecordPtz) Reset() {
 	*x = RecordPtz{}
-	mi := &file_events_pb_argus_proto_msgTypes[29]
+	mi := &file_events_pb_argus_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2616,7 +2727,7 @@ func (x *RecordPtz) String() string {
 func (*RecordPtz) ProtoMessage() {}
 
 func (x *RecordPtz) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[29]
+	mi := &file_events_pb_argus_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2629,7 +2740,7 @@ func (x *RecordPtz) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPtz.ProtoReflect.Descriptor instead.
 func (*RecordPtz) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{29}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RecordPtz) GetMeta() *CommandMeta {
@@ -2682,7 +2793,7 @@ type RefreshOnvif struct {
 
 func (x *RefreshOnvif) Reset() {
 	*x = RefreshOnvif{}
-	mi := &file_events_pb_argus_proto_msgTypes[30]
+	mi := &file_events_pb_argus_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2694,7 +2805,7 @@ func (x *RefreshOnvif) String() string {
 func (*RefreshOnvif) ProtoMessage() {}
 
 func (x *RefreshOnvif) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[30]
+	mi := &file_events_pb_argus_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2707,7 +2818,7 @@ func (x *RefreshOnvif) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshOnvif.ProtoReflect.Descriptor instead.
 func (*RefreshOnvif) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{30}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RefreshOnvif) GetMeta() *CommandMeta {
@@ -2754,7 +2865,7 @@ type UpdateDevice struct {
 
 func (x *UpdateDevice) Reset() {
 	*x = UpdateDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[31]
+	mi := &file_events_pb_argus_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2766,7 +2877,7 @@ func (x *UpdateDevice) String() string {
 func (*UpdateDevice) ProtoMessage() {}
 
 func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[31]
+	mi := &file_events_pb_argus_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2779,7 +2890,7 @@ func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDevice.ProtoReflect.Descriptor instead.
 func (*UpdateDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{31}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *UpdateDevice) GetMeta() *CommandMeta {
@@ -2849,7 +2960,7 @@ type LabelPatch struct {
 
 func (x *LabelPatch) Reset() {
 	*x = LabelPatch{}
-	mi := &file_events_pb_argus_proto_msgTypes[32]
+	mi := &file_events_pb_argus_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2861,7 +2972,7 @@ func (x *LabelPatch) String() string {
 func (*LabelPatch) ProtoMessage() {}
 
 func (x *LabelPatch) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[32]
+	mi := &file_events_pb_argus_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2874,7 +2985,7 @@ func (x *LabelPatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatch.ProtoReflect.Descriptor instead.
 func (*LabelPatch) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{32}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *LabelPatch) GetSet() map[string]string {
@@ -2901,7 +3012,7 @@ type RemoveDevice struct {
 
 func (x *RemoveDevice) Reset() {
 	*x = RemoveDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[33]
+	mi := &file_events_pb_argus_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2913,7 +3024,7 @@ func (x *RemoveDevice) String() string {
 func (*RemoveDevice) ProtoMessage() {}
 
 func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[33]
+	mi := &file_events_pb_argus_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2926,7 +3037,7 @@ func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDevice.ProtoReflect.Descriptor instead.
 func (*RemoveDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{33}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RemoveDevice) GetMeta() *CommandMeta {
@@ -2952,7 +3063,7 @@ type GetDevice struct {
 
 func (x *GetDevice) Reset() {
 	*x = GetDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[34]
+	mi := &file_events_pb_argus_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2964,7 +3075,7 @@ func (x *GetDevice) String() string {
 func (*GetDevice) ProtoMessage() {}
 
 func (x *GetDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[34]
+	mi := &file_events_pb_argus_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2977,7 +3088,7 @@ func (x *GetDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDevice.ProtoReflect.Descriptor instead.
 func (*GetDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{34}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetDevice) GetId() string {
@@ -2999,7 +3110,7 @@ type DeviceReply struct {
 
 func (x *DeviceReply) Reset() {
 	*x = DeviceReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[35]
+	mi := &file_events_pb_argus_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3011,7 +3122,7 @@ func (x *DeviceReply) String() string {
 func (*DeviceReply) ProtoMessage() {}
 
 func (x *DeviceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[35]
+	mi := &file_events_pb_argus_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3024,7 +3135,7 @@ func (x *DeviceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceReply.ProtoReflect.Descriptor instead.
 func (*DeviceReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{35}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeviceReply) GetCode() ReplyCode {
@@ -3079,7 +3190,7 @@ type DeviceView struct {
 
 func (x *DeviceView) Reset() {
 	*x = DeviceView{}
-	mi := &file_events_pb_argus_proto_msgTypes[36]
+	mi := &file_events_pb_argus_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3091,7 +3202,7 @@ func (x *DeviceView) String() string {
 func (*DeviceView) ProtoMessage() {}
 
 func (x *DeviceView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[36]
+	mi := &file_events_pb_argus_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3104,7 +3215,7 @@ func (x *DeviceView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceView.ProtoReflect.Descriptor instead.
 func (*DeviceView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{36}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeviceView) GetId() string {
@@ -3228,7 +3339,7 @@ type SetPlan struct {
 
 func (x *SetPlan) Reset() {
 	*x = SetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[37]
+	mi := &file_events_pb_argus_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3240,7 +3351,7 @@ func (x *SetPlan) String() string {
 func (*SetPlan) ProtoMessage() {}
 
 func (x *SetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[37]
+	mi := &file_events_pb_argus_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3253,7 +3364,7 @@ func (x *SetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPlan.ProtoReflect.Descriptor instead.
 func (*SetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{37}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *SetPlan) GetMeta() *CommandMeta {
@@ -3322,7 +3433,7 @@ type GetPlan struct {
 
 func (x *GetPlan) Reset() {
 	*x = GetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[38]
+	mi := &file_events_pb_argus_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3334,7 +3445,7 @@ func (x *GetPlan) String() string {
 func (*GetPlan) ProtoMessage() {}
 
 func (x *GetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[38]
+	mi := &file_events_pb_argus_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3347,7 +3458,7 @@ func (x *GetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlan.ProtoReflect.Descriptor instead.
 func (*GetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{38}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetPlan) GetDevice() string {
@@ -3382,7 +3493,7 @@ type PlanView struct {
 
 func (x *PlanView) Reset() {
 	*x = PlanView{}
-	mi := &file_events_pb_argus_proto_msgTypes[39]
+	mi := &file_events_pb_argus_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3394,7 +3505,7 @@ func (x *PlanView) String() string {
 func (*PlanView) ProtoMessage() {}
 
 func (x *PlanView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[39]
+	mi := &file_events_pb_argus_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3407,7 +3518,7 @@ func (x *PlanView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanView.ProtoReflect.Descriptor instead.
 func (*PlanView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{39}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PlanView) GetDevice() string {
@@ -3492,7 +3603,7 @@ type PlanReply struct {
 
 func (x *PlanReply) Reset() {
 	*x = PlanReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[40]
+	mi := &file_events_pb_argus_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3504,7 +3615,7 @@ func (x *PlanReply) String() string {
 func (*PlanReply) ProtoMessage() {}
 
 func (x *PlanReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[40]
+	mi := &file_events_pb_argus_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3517,7 +3628,7 @@ func (x *PlanReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanReply.ProtoReflect.Descriptor instead.
 func (*PlanReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{40}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PlanReply) GetCode() ReplyCode {
@@ -3563,7 +3674,7 @@ type ListDevices struct {
 
 func (x *ListDevices) Reset() {
 	*x = ListDevices{}
-	mi := &file_events_pb_argus_proto_msgTypes[41]
+	mi := &file_events_pb_argus_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3575,7 +3686,7 @@ func (x *ListDevices) String() string {
 func (*ListDevices) ProtoMessage() {}
 
 func (x *ListDevices) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[41]
+	mi := &file_events_pb_argus_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3588,7 +3699,7 @@ func (x *ListDevices) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevices.ProtoReflect.Descriptor instead.
 func (*ListDevices) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{41}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListDevices) GetLimit() uint32 {
@@ -3636,7 +3747,7 @@ type DeviceList struct {
 
 func (x *DeviceList) Reset() {
 	*x = DeviceList{}
-	mi := &file_events_pb_argus_proto_msgTypes[42]
+	mi := &file_events_pb_argus_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3648,7 +3759,7 @@ func (x *DeviceList) String() string {
 func (*DeviceList) ProtoMessage() {}
 
 func (x *DeviceList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[42]
+	mi := &file_events_pb_argus_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3661,7 +3772,7 @@ func (x *DeviceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceList.ProtoReflect.Descriptor instead.
 func (*DeviceList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{42}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DeviceList) GetItems() []*DeviceView {
@@ -3682,7 +3793,7 @@ var File_events_pb_argus_proto protoreflect.FileDescriptor
 
 const file_events_pb_argus_proto_rawDesc = "" +
 	"\n" +
-	"\x15events/pb/argus.proto\x12\bargus.v1\"\x87\x0f\n" +
+	"\x15events/pb/argus.proto\x12\bargus.v1\"\xd6\x0f\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12%\n" +
@@ -3703,7 +3814,8 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x16device_onvif_refreshed\x18\x1a \x01(\v2\x1e.argus.v1.DeviceOnvifRefreshedH\x00R\x14deviceOnvifRefreshed\x12Q\n" +
 	"\x15device_ptz_preset_set\x18\x1b \x01(\v2\x1c.argus.v1.DevicePtzPresetSetH\x00R\x12devicePtzPresetSet\x12]\n" +
 	"\x19device_ptz_preset_removed\x18\x1c \x01(\v2 .argus.v1.DevicePtzPresetRemovedH\x00R\x16devicePtzPresetRemoved\x12J\n" +
-	"\x12device_ptz_session\x18\x1d \x01(\v2\x1a.argus.v1.DevicePtzSessionH\x00R\x10devicePtzSession\x12@\n" +
+	"\x12device_ptz_session\x18\x1d \x01(\v2\x1a.argus.v1.DevicePtzSessionH\x00R\x10devicePtzSession\x12M\n" +
+	"\x13device_camera_event\x18F \x01(\v2\x1b.argus.v1.DeviceCameraEventH\x00R\x11deviceCameraEvent\x12@\n" +
 	"\x0estream_started\x18\x1e \x01(\v2\x17.argus.v1.StreamStartedH\x00R\rstreamStarted\x12@\n" +
 	"\x0estream_stopped\x18\x1f \x01(\v2\x17.argus.v1.StreamStoppedH\x00R\rstreamStopped\x12=\n" +
 	"\rstream_failed\x18  \x01(\v2\x16.argus.v1.StreamFailedH\x00R\fstreamFailed\x12.\n" +
@@ -3729,7 +3841,7 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x04info\x18\t \x01(\v2\x13.argus.v1.OnvifInfoR\x04info\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xba\x02\n" +
 	"\rChannelSource\x12!\n" +
 	"\fvideo_source\x18\x01 \x01(\tR\vvideoSource\x12\x18\n" +
 	"\aprofile\x18\x02 \x01(\tR\aprofile\x12\x1d\n" +
@@ -3741,7 +3853,9 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\fsnapshot_url\x18\x06 \x01(\tR\vsnapshotUrl\x12\x10\n" +
 	"\x03ptz\x18\a \x01(\bR\x03ptz\x12\x14\n" +
 	"\x05width\x18\b \x01(\rR\x05width\x12\x16\n" +
-	"\x06height\x18\t \x01(\rR\x06height\"\x95\x01\n" +
+	"\x06height\x18\t \x01(\rR\x06height\x12#\n" +
+	"\rsource_config\x18\n" +
+	" \x01(\tR\fsourceConfig\"\x95\x01\n" +
 	"\tOnvifInfo\x12\"\n" +
 	"\fmanufacturer\x18\x01 \x01(\tR\fmanufacturer\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x1a\n" +
@@ -3767,7 +3881,16 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12+\n" +
 	"\x12started_at_unix_ms\x18\x03 \x01(\x03R\x0fstartedAtUnixMs\x12'\n" +
 	"\x10ended_at_unix_ms\x18\x04 \x01(\x03R\rendedAtUnixMs\x12\x14\n" +
-	"\x05moves\x18\x05 \x01(\rR\x05moves\"\xf0\x01\n" +
+	"\x05moves\x18\x05 \x01(\rR\x05moves\"\xb6\x01\n" +
+	"\x11DeviceCameraEvent\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\x12\x19\n" +
+	"\x05state\x18\x04 \x01(\bH\x00R\x05state\x88\x01\x01\x12 \n" +
+	"\ftime_unix_ms\x18\x05 \x01(\x03R\n" +
+	"timeUnixMs\x12\x18\n" +
+	"\achannel\x18\x06 \x01(\rR\achannelB\b\n" +
+	"\x06_state\"\xf0\x01\n" +
 	"\rDeviceUpdated\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12\x15\n" +
 	"\x03url\x18\x02 \x01(\tH\x01R\x03url\x88\x01\x01\x12\x1f\n" +
@@ -4019,7 +4142,7 @@ func file_events_pb_argus_proto_rawDescGZIP() []byte {
 }
 
 var file_events_pb_argus_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_events_pb_argus_proto_goTypes = []any{
 	(ReplyCode)(0),                   // 0: argus.v1.ReplyCode
 	(*Envelope)(nil),                 // 1: argus.v1.Envelope
@@ -4030,110 +4153,112 @@ var file_events_pb_argus_proto_goTypes = []any{
 	(*DevicePtzPresetSet)(nil),       // 6: argus.v1.DevicePtzPresetSet
 	(*DevicePtzPresetRemoved)(nil),   // 7: argus.v1.DevicePtzPresetRemoved
 	(*DevicePtzSession)(nil),         // 8: argus.v1.DevicePtzSession
-	(*DeviceUpdated)(nil),            // 9: argus.v1.DeviceUpdated
-	(*LabelSet)(nil),                 // 10: argus.v1.LabelSet
-	(*DeviceCredentialsChanged)(nil), // 11: argus.v1.DeviceCredentialsChanged
-	(*DeviceRemoved)(nil),            // 12: argus.v1.DeviceRemoved
-	(*DeviceOnline)(nil),             // 13: argus.v1.DeviceOnline
-	(*DeviceOffline)(nil),            // 14: argus.v1.DeviceOffline
-	(*StreamStarted)(nil),            // 15: argus.v1.StreamStarted
-	(*StreamStopped)(nil),            // 16: argus.v1.StreamStopped
-	(*StreamFailed)(nil),             // 17: argus.v1.StreamFailed
-	(*PlanWindow)(nil),               // 18: argus.v1.PlanWindow
-	(*PlanSet)(nil),                  // 19: argus.v1.PlanSet
-	(*PlanRecordingStarted)(nil),     // 20: argus.v1.PlanRecordingStarted
-	(*PlanRecordingStopped)(nil),     // 21: argus.v1.PlanRecordingStopped
-	(*PlanSegmentRecorded)(nil),      // 22: argus.v1.PlanSegmentRecorded
-	(*PlanSegmentDeleted)(nil),       // 23: argus.v1.PlanSegmentDeleted
-	(*ShardAcquired)(nil),            // 24: argus.v1.ShardAcquired
-	(*ShardReleased)(nil),            // 25: argus.v1.ShardReleased
-	(*StreamViewed)(nil),             // 26: argus.v1.StreamViewed
-	(*RecordingViewed)(nil),          // 27: argus.v1.RecordingViewed
-	(*CommandMeta)(nil),              // 28: argus.v1.CommandMeta
-	(*RegisterDevice)(nil),           // 29: argus.v1.RegisterDevice
-	(*RecordPtz)(nil),                // 30: argus.v1.RecordPtz
-	(*RefreshOnvif)(nil),             // 31: argus.v1.RefreshOnvif
-	(*UpdateDevice)(nil),             // 32: argus.v1.UpdateDevice
-	(*LabelPatch)(nil),               // 33: argus.v1.LabelPatch
-	(*RemoveDevice)(nil),             // 34: argus.v1.RemoveDevice
-	(*GetDevice)(nil),                // 35: argus.v1.GetDevice
-	(*DeviceReply)(nil),              // 36: argus.v1.DeviceReply
-	(*DeviceView)(nil),               // 37: argus.v1.DeviceView
-	(*SetPlan)(nil),                  // 38: argus.v1.SetPlan
-	(*GetPlan)(nil),                  // 39: argus.v1.GetPlan
-	(*PlanView)(nil),                 // 40: argus.v1.PlanView
-	(*PlanReply)(nil),                // 41: argus.v1.PlanReply
-	(*ListDevices)(nil),              // 42: argus.v1.ListDevices
-	(*DeviceList)(nil),               // 43: argus.v1.DeviceList
-	nil,                              // 44: argus.v1.DeviceRegistered.LabelsEntry
-	nil,                              // 45: argus.v1.LabelSet.LabelsEntry
-	nil,                              // 46: argus.v1.RegisterDevice.LabelsEntry
-	nil,                              // 47: argus.v1.LabelPatch.SetEntry
-	nil,                              // 48: argus.v1.DeviceView.LabelsEntry
+	(*DeviceCameraEvent)(nil),        // 9: argus.v1.DeviceCameraEvent
+	(*DeviceUpdated)(nil),            // 10: argus.v1.DeviceUpdated
+	(*LabelSet)(nil),                 // 11: argus.v1.LabelSet
+	(*DeviceCredentialsChanged)(nil), // 12: argus.v1.DeviceCredentialsChanged
+	(*DeviceRemoved)(nil),            // 13: argus.v1.DeviceRemoved
+	(*DeviceOnline)(nil),             // 14: argus.v1.DeviceOnline
+	(*DeviceOffline)(nil),            // 15: argus.v1.DeviceOffline
+	(*StreamStarted)(nil),            // 16: argus.v1.StreamStarted
+	(*StreamStopped)(nil),            // 17: argus.v1.StreamStopped
+	(*StreamFailed)(nil),             // 18: argus.v1.StreamFailed
+	(*PlanWindow)(nil),               // 19: argus.v1.PlanWindow
+	(*PlanSet)(nil),                  // 20: argus.v1.PlanSet
+	(*PlanRecordingStarted)(nil),     // 21: argus.v1.PlanRecordingStarted
+	(*PlanRecordingStopped)(nil),     // 22: argus.v1.PlanRecordingStopped
+	(*PlanSegmentRecorded)(nil),      // 23: argus.v1.PlanSegmentRecorded
+	(*PlanSegmentDeleted)(nil),       // 24: argus.v1.PlanSegmentDeleted
+	(*ShardAcquired)(nil),            // 25: argus.v1.ShardAcquired
+	(*ShardReleased)(nil),            // 26: argus.v1.ShardReleased
+	(*StreamViewed)(nil),             // 27: argus.v1.StreamViewed
+	(*RecordingViewed)(nil),          // 28: argus.v1.RecordingViewed
+	(*CommandMeta)(nil),              // 29: argus.v1.CommandMeta
+	(*RegisterDevice)(nil),           // 30: argus.v1.RegisterDevice
+	(*RecordPtz)(nil),                // 31: argus.v1.RecordPtz
+	(*RefreshOnvif)(nil),             // 32: argus.v1.RefreshOnvif
+	(*UpdateDevice)(nil),             // 33: argus.v1.UpdateDevice
+	(*LabelPatch)(nil),               // 34: argus.v1.LabelPatch
+	(*RemoveDevice)(nil),             // 35: argus.v1.RemoveDevice
+	(*GetDevice)(nil),                // 36: argus.v1.GetDevice
+	(*DeviceReply)(nil),              // 37: argus.v1.DeviceReply
+	(*DeviceView)(nil),               // 38: argus.v1.DeviceView
+	(*SetPlan)(nil),                  // 39: argus.v1.SetPlan
+	(*GetPlan)(nil),                  // 40: argus.v1.GetPlan
+	(*PlanView)(nil),                 // 41: argus.v1.PlanView
+	(*PlanReply)(nil),                // 42: argus.v1.PlanReply
+	(*ListDevices)(nil),              // 43: argus.v1.ListDevices
+	(*DeviceList)(nil),               // 44: argus.v1.DeviceList
+	nil,                              // 45: argus.v1.DeviceRegistered.LabelsEntry
+	nil,                              // 46: argus.v1.LabelSet.LabelsEntry
+	nil,                              // 47: argus.v1.RegisterDevice.LabelsEntry
+	nil,                              // 48: argus.v1.LabelPatch.SetEntry
+	nil,                              // 49: argus.v1.DeviceView.LabelsEntry
 }
 var file_events_pb_argus_proto_depIdxs = []int32{
 	2,  // 0: argus.v1.Envelope.device_registered:type_name -> argus.v1.DeviceRegistered
-	9,  // 1: argus.v1.Envelope.device_updated:type_name -> argus.v1.DeviceUpdated
-	11, // 2: argus.v1.Envelope.device_credentials_changed:type_name -> argus.v1.DeviceCredentialsChanged
-	12, // 3: argus.v1.Envelope.device_removed:type_name -> argus.v1.DeviceRemoved
-	13, // 4: argus.v1.Envelope.device_online:type_name -> argus.v1.DeviceOnline
-	14, // 5: argus.v1.Envelope.device_offline:type_name -> argus.v1.DeviceOffline
+	10, // 1: argus.v1.Envelope.device_updated:type_name -> argus.v1.DeviceUpdated
+	12, // 2: argus.v1.Envelope.device_credentials_changed:type_name -> argus.v1.DeviceCredentialsChanged
+	13, // 3: argus.v1.Envelope.device_removed:type_name -> argus.v1.DeviceRemoved
+	14, // 4: argus.v1.Envelope.device_online:type_name -> argus.v1.DeviceOnline
+	15, // 5: argus.v1.Envelope.device_offline:type_name -> argus.v1.DeviceOffline
 	5,  // 6: argus.v1.Envelope.device_onvif_refreshed:type_name -> argus.v1.DeviceOnvifRefreshed
 	6,  // 7: argus.v1.Envelope.device_ptz_preset_set:type_name -> argus.v1.DevicePtzPresetSet
 	7,  // 8: argus.v1.Envelope.device_ptz_preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
 	8,  // 9: argus.v1.Envelope.device_ptz_session:type_name -> argus.v1.DevicePtzSession
-	15, // 10: argus.v1.Envelope.stream_started:type_name -> argus.v1.StreamStarted
-	16, // 11: argus.v1.Envelope.stream_stopped:type_name -> argus.v1.StreamStopped
-	17, // 12: argus.v1.Envelope.stream_failed:type_name -> argus.v1.StreamFailed
-	19, // 13: argus.v1.Envelope.plan_set:type_name -> argus.v1.PlanSet
-	20, // 14: argus.v1.Envelope.plan_recording_started:type_name -> argus.v1.PlanRecordingStarted
-	21, // 15: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
-	22, // 16: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
-	23, // 17: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
-	24, // 18: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
-	25, // 19: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
-	26, // 20: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
-	27, // 21: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
-	44, // 22: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
-	3,  // 23: argus.v1.DeviceRegistered.sources:type_name -> argus.v1.ChannelSource
-	4,  // 24: argus.v1.DeviceRegistered.info:type_name -> argus.v1.OnvifInfo
-	3,  // 25: argus.v1.DeviceOnvifRefreshed.sources:type_name -> argus.v1.ChannelSource
-	4,  // 26: argus.v1.DeviceOnvifRefreshed.info:type_name -> argus.v1.OnvifInfo
-	10, // 27: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
-	11, // 28: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
-	45, // 29: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
-	18, // 30: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
-	28, // 31: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
-	46, // 32: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
-	3,  // 33: argus.v1.RegisterDevice.sources:type_name -> argus.v1.ChannelSource
-	4,  // 34: argus.v1.RegisterDevice.info:type_name -> argus.v1.OnvifInfo
-	28, // 35: argus.v1.RecordPtz.meta:type_name -> argus.v1.CommandMeta
-	6,  // 36: argus.v1.RecordPtz.preset_set:type_name -> argus.v1.DevicePtzPresetSet
-	7,  // 37: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
-	8,  // 38: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
-	28, // 39: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
-	3,  // 40: argus.v1.RefreshOnvif.sources:type_name -> argus.v1.ChannelSource
-	4,  // 41: argus.v1.RefreshOnvif.info:type_name -> argus.v1.OnvifInfo
-	28, // 42: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
-	33, // 43: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
-	47, // 44: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
-	28, // 45: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
-	0,  // 46: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
-	37, // 47: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
-	48, // 48: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
-	3,  // 49: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
-	4,  // 50: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
-	28, // 51: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
-	18, // 52: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
-	18, // 53: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
-	0,  // 54: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
-	40, // 55: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
-	37, // 56: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
-	57, // [57:57] is the sub-list for method output_type
-	57, // [57:57] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	9,  // 10: argus.v1.Envelope.device_camera_event:type_name -> argus.v1.DeviceCameraEvent
+	16, // 11: argus.v1.Envelope.stream_started:type_name -> argus.v1.StreamStarted
+	17, // 12: argus.v1.Envelope.stream_stopped:type_name -> argus.v1.StreamStopped
+	18, // 13: argus.v1.Envelope.stream_failed:type_name -> argus.v1.StreamFailed
+	20, // 14: argus.v1.Envelope.plan_set:type_name -> argus.v1.PlanSet
+	21, // 15: argus.v1.Envelope.plan_recording_started:type_name -> argus.v1.PlanRecordingStarted
+	22, // 16: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
+	23, // 17: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
+	24, // 18: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
+	25, // 19: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
+	26, // 20: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
+	27, // 21: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
+	28, // 22: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
+	45, // 23: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
+	3,  // 24: argus.v1.DeviceRegistered.sources:type_name -> argus.v1.ChannelSource
+	4,  // 25: argus.v1.DeviceRegistered.info:type_name -> argus.v1.OnvifInfo
+	3,  // 26: argus.v1.DeviceOnvifRefreshed.sources:type_name -> argus.v1.ChannelSource
+	4,  // 27: argus.v1.DeviceOnvifRefreshed.info:type_name -> argus.v1.OnvifInfo
+	11, // 28: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
+	12, // 29: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
+	46, // 30: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
+	19, // 31: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
+	29, // 32: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
+	47, // 33: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
+	3,  // 34: argus.v1.RegisterDevice.sources:type_name -> argus.v1.ChannelSource
+	4,  // 35: argus.v1.RegisterDevice.info:type_name -> argus.v1.OnvifInfo
+	29, // 36: argus.v1.RecordPtz.meta:type_name -> argus.v1.CommandMeta
+	6,  // 37: argus.v1.RecordPtz.preset_set:type_name -> argus.v1.DevicePtzPresetSet
+	7,  // 38: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
+	8,  // 39: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
+	29, // 40: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
+	3,  // 41: argus.v1.RefreshOnvif.sources:type_name -> argus.v1.ChannelSource
+	4,  // 42: argus.v1.RefreshOnvif.info:type_name -> argus.v1.OnvifInfo
+	29, // 43: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
+	34, // 44: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
+	48, // 45: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
+	29, // 46: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
+	0,  // 47: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
+	38, // 48: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
+	49, // 49: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
+	3,  // 50: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
+	4,  // 51: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
+	29, // 52: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
+	19, // 53: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
+	19, // 54: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
+	0,  // 55: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
+	41, // 56: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
+	38, // 57: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
+	58, // [58:58] is the sub-list for method output_type
+	58, // [58:58] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_events_pb_argus_proto_init() }
@@ -4152,6 +4277,7 @@ func file_events_pb_argus_proto_init() {
 		(*Envelope_DevicePtzPresetSet)(nil),
 		(*Envelope_DevicePtzPresetRemoved)(nil),
 		(*Envelope_DevicePtzSession)(nil),
+		(*Envelope_DeviceCameraEvent)(nil),
 		(*Envelope_StreamStarted)(nil),
 		(*Envelope_StreamStopped)(nil),
 		(*Envelope_StreamFailed)(nil),
@@ -4166,15 +4292,16 @@ func file_events_pb_argus_proto_init() {
 		(*Envelope_RecordingViewed)(nil),
 	}
 	file_events_pb_argus_proto_msgTypes[8].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[27].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[31].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[9].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[28].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[32].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_events_pb_argus_proto_rawDesc), len(file_events_pb_argus_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   48,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -303,3 +303,87 @@ func TestONVIFPTZ(t *testing.T) {
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 0.02 }
+
+// cameraEvents are the device.camera_event data of a device, in log order.
+func cameraEvents(t *testing.T, n *testenv.Node, id string) []map[string]any {
+	t.Helper()
+	st, _, body := n.Do("GET", "/v1/events?type=device.camera_event&aggregate="+id+"&limit=1000", "", "")
+	var page struct {
+		Items []struct {
+			Data map[string]any `json:"data"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(body, &page); st != 200 || err != nil {
+		t.Fatalf("camera events: %d %s", st, body)
+	}
+	var out []map[string]any
+	for _, it := range page.Items {
+		out = append(out, it.Data)
+	}
+	return out
+}
+
+// waitMotion waits up to d for a recorded motion event with state on.
+func waitMotion(t *testing.T, n *testenv.Node, id string, on bool, after int, d time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		evs := cameraEvents(t, n, id)
+		for i := after; i < len(evs); i++ {
+			st, _ := evs[i]["state"].(bool)
+			if evs[i]["kind"] == "motion" && st == on {
+				return i + 1
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no motion %v event within %v: %v", on, d, evs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestONVIFCameraEvents: the node hosting an ONVIF device follows its
+// events: motion raised on the camera is a device.camera_event within 2 s
+// (only changes are recorded); after the camera restarts, which forgets
+// every subscription, events resume.
+func TestONVIFCameraEvents(t *testing.T) {
+	_, srv := onvifCamera(t)
+	n := testenv.StartDev(t, testenv.NodeOptions{})
+	if st, _, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":"evt-1","name":"hall","onvif":%q,"username":"admin","password":"cam-secret"}`, srv.DeviceURL())); st != 201 {
+		t.Fatalf("add: %d %s", st, body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Subscriptions() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the node did not subscribe to the camera's events")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	srv.RaiseMotion("main_1", true)
+	seen := waitMotion(t, n, "evt-1", true, 0, 2*time.Second)
+	srv.RaiseMotion("main_1", true) // the same state again: nothing new
+	srv.RaiseMotion("main_1", false)
+	seen = waitMotion(t, n, "evt-1", false, seen, 2*time.Second)
+	evs := cameraEvents(t, n, "evt-1")
+	if ch, _ := evs[seen-1]["channel"].(float64); ch != 1 {
+		t.Errorf("motion event channel: %v", evs[seen-1])
+	}
+	for i := 1; i < len(evs); i++ {
+		if evs[i]["kind"] == evs[i-1]["kind"] && evs[i]["source"] == evs[i-1]["source"] && evs[i]["state"] == evs[i-1]["state"] {
+			t.Errorf("the same state recorded twice: %v", evs)
+		}
+	}
+
+	if err := srv.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for srv.Subscriptions() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no new subscription after the camera restarted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	srv.RaiseMotion("main_1", true)
+	waitMotion(t, n, "evt-1", true, seen, 2*time.Second)
+}

@@ -19,6 +19,7 @@ type Inventory struct {
 // stream, a second one (lower resolution, usually) the sub stream.
 type Channel struct {
 	VideoSource  string
+	SourceConfig string // the main profile's video source configuration token
 	Profile      string
 	StreamURI    string // without credentials
 	SubProfile   string
@@ -65,7 +66,7 @@ func ReadInventory(ctx context.Context, deviceURL string, o Options) (Inventory,
 	for _, src := range order {
 		ps := bySource[src]
 		slices.SortStableFunc(ps, func(a, b Profile) int { return b.Width*b.Height - a.Width*a.Height })
-		ch := Channel{VideoSource: src, Profile: ps[0].Token, PTZ: ps[0].HasPTZ, Width: ps[0].Width, Height: ps[0].Height}
+		ch := Channel{VideoSource: src, SourceConfig: ps[0].VideoSourceConfigToken, Profile: ps[0].Token, PTZ: ps[0].HasPTZ, Width: ps[0].Width, Height: ps[0].Height}
 		if ch.StreamURI, err = c.StreamURI(ctx, ps[0].Token); err != nil {
 			return Inventory{}, err
 		}

@@ -11,10 +11,13 @@ type Profile struct {
 	Token            string
 	Name             string
 	VideoSourceToken string
-	Encoding         string // H264, H265, JPEG, MPEG4 as the camera names it
-	Width, Height    int
-	HasPTZ           bool // the profile has a PTZ configuration
-	PTZConfigToken   string
+	// VideoSourceConfigToken names the profile's source configuration:
+	// cameras name their events' sources by it.
+	VideoSourceConfigToken string
+	Encoding               string // H264, H265, JPEG, MPEG4 as the camera names it
+	Width, Height          int
+	HasPTZ                 bool // the profile has a PTZ configuration
+	PTZConfigToken         string
 }
 
 func mediaAction(op string) string { return NSMedia + "/" + op }
@@ -28,6 +31,7 @@ type profilesResponse struct {
 		Token                    string `xml:"token,attr"`
 		Name                     string `xml:"Name"`
 		VideoSourceConfiguration *struct {
+			Token       string `xml:"token,attr"`
 			SourceToken string `xml:"SourceToken"`
 		} `xml:"VideoSourceConfiguration"`
 		VideoEncoderConfiguration *struct {
@@ -55,6 +59,7 @@ func (c *Client) Profiles(ctx context.Context) ([]Profile, error) {
 		p := Profile{Token: strings.TrimSpace(w.Token), Name: strings.TrimSpace(w.Name)}
 		if v := w.VideoSourceConfiguration; v != nil {
 			p.VideoSourceToken = strings.TrimSpace(v.SourceToken)
+			p.VideoSourceConfigToken = strings.TrimSpace(v.Token)
 		}
 		if v := w.VideoEncoderConfiguration; v != nil {
 			p.Encoding = strings.TrimSpace(v.Encoding)

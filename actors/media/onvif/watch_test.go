@@ -272,7 +272,7 @@ func TestWatchUnsubscribesOnCancel(t *testing.T) {
 func TestWatchRetriesRefusedCredentialsWithBackoff(t *testing.T) {
 	t.Parallel()
 	srv := startCamera(t)
-	wt := startWatch(t, srv, badPass, onvif.WatchOptions{MinRetry: 50 * time.Millisecond, MaxRetry: time.Second}, true)
+	wt := startWatch(t, srv, badPass, onvif.WatchOptions{MinRetry: 50 * time.Millisecond, MaxRetry: time.Second}, false)
 	var fails []stateChange
 	for len(fails) < 4 {
 		s := wt.state(t, 3*time.Second)
