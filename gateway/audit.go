@@ -37,7 +37,7 @@ func (s *Server) audited(protocol string, rangeOf func(echo.Context) (time.Time,
 			cw := &countingWriter{ResponseWriter: c.Response().Writer}
 			c.Response().Writer = cw
 			err := next(c)
-			if st := c.Response().Status; st < 200 || st > 299 || err != nil {
+			if st := c.Response().Status; st < 200 || st > 299 || err != nil || c.Get(proxiedKey) != nil {
 				return err
 			}
 			ch, _ := strconv.Atoi(c.Param("ch"))

@@ -47,6 +47,9 @@ func (s *Server) clusterStatus(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, map[string]any{"nodes": nodes, "shards": rows})
 }
 
+// proxiedKey marks a request this node passed to another (proxyTo).
+const proxiedKey = "argus.proxied"
+
 // forwardedHeader marks a request one node passed to another: it is
 // answered where it lands, so two nodes with different views of the cluster
 // cannot pass it back and forth.
@@ -96,6 +99,7 @@ func (s *Server) proxyTo(c echo.Context, node cluster.NodeStatus) error {
 		s.log.Warn("forwarding to another node failed", "node", node.ID, "err", err)
 		writeProblem(c, unavailable("node %s did not answer; retry", node.ID))
 	}
+	c.Set(proxiedKey, true) // the node answering it records what it served
 	req := c.Request().Clone(c.Request().Context())
 	req.Header.Set(forwardedHeader, s.node)
 	p.ServeHTTP(c.Response(), req)

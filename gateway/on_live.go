@@ -31,6 +31,10 @@ type Live struct {
 	// HLS returns the HLS handler of a device channel, starting the stream
 	// on demand; the handler serves paths relative to /hls/<device>/<ch>/.
 	HLS func(ctx context.Context, device string, channel int) (http.Handler, error)
+	// Keyframe is the latest keyframe of a device channel (Annex-B H.264
+	// with its parameter sets), starting the stream on demand and waiting
+	// for one; for snapshots.
+	Keyframe func(ctx context.Context, device string, channel int) ([]byte, error)
 	// Streams lists the node's active streams.
 	Streams func(ctx context.Context) ([]StreamInfo, error)
 	// Owner names the node that hosts a device's media; local = this node.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -126,6 +127,25 @@ func (s *Server) downloadSegment(c echo.Context) error {
 // for the path's device channel whose range holds what is asked (rangeOf),
 // else falls back to the bearer key check. Live tokens open no recording.
 func (s *Server) tokenOrKey(rangeOf func(echo.Context) (from, to time.Time, p *Problem)) echo.MiddlewareFunc {
+	return s.tokenOrKeyWith(func(c echo.Context, tok string, ch int) (token.Claims, error) {
+		from, to, p := rangeOf(c)
+		if p != nil {
+			return token.Claims{}, p
+		}
+		return s.live.Signer.CheckPlayback(tok, c.Param("id"), ch, from, to, time.Now())
+	})
+}
+
+// liveTokenOrKey lets in a viewer key or the channel's live token.
+func (s *Server) liveTokenOrKey() echo.MiddlewareFunc {
+	return s.tokenOrKeyWith(func(c echo.Context, tok string, ch int) (token.Claims, error) {
+		return s.live.Signer.CheckLive(tok, c.Param("id"), ch, time.Now())
+	})
+}
+
+// tokenOrKeyWith lets in a viewer key, or a ?token= that check accepts (a
+// *Problem from check is the answer as is; another error refuses the token).
+func (s *Server) tokenOrKeyWith(check func(c echo.Context, tok string, ch int) (token.Claims, error)) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		viewer := s.require(RoleViewer)(next)
 		return func(c echo.Context) error {
@@ -134,11 +154,10 @@ func (s *Server) tokenOrKey(rangeOf func(echo.Context) (from, to time.Time, p *P
 				return viewer(c)
 			}
 			ch, _ := strconv.Atoi(c.Param("ch"))
-			from, to, p := rangeOf(c)
-			if p != nil {
+			claims, err := check(c, tok, ch)
+			if p := (*Problem)(nil); errors.As(err, &p) {
 				return p
 			}
-			claims, err := s.live.Signer.CheckPlayback(tok, c.Param("id"), ch, from, to, time.Now())
 			if err != nil {
 				return problem(http.StatusForbidden, "token", "stream token refused: %s", strings.TrimPrefix(err.Error(), "token: "))
 			}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"github.com/argus-vms/argus/actors/audit"
+	"github.com/argus-vms/argus/actors/media/snapshot"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -74,6 +75,7 @@ type Server struct {
 	cameras      Cameras
 	ptz          *ptzSessions
 	onvifClients onvifClients
+	snapshots    *snapshot.Grabber
 	authFails    *failedAuths // failed authentications per client (limits.go)
 }
 
@@ -109,6 +111,7 @@ func New(cfg Config) *Server {
 	s.views = cfg.Views
 	s.cameras = cfg.Cameras
 	s.ptz = newPTZSessions(s, cfg.PTZSessionIdle)
+	s.snapshots = snapshot.New(snapshot.Options{})
 	s.authFails = newFailedAuths()
 	if s.log == nil {
 		s.log = slog.Default()
@@ -180,6 +183,7 @@ func (s *Server) routes() {
 	e.GET("/v1/devices/:id/channels/:ch/plan", s.getPlan, viewer)
 	e.POST("/v1/devices/:id/channels/:ch/ptz", s.ptzCommand, operator)
 	e.GET("/v1/devices/:id/channels/:ch/ptz", s.ptzStatus, viewer)
+	e.GET("/v1/devices/:id/channels/:ch/snapshot.jpg", s.snapshotJPEG, s.liveTokenOrKey(), s.audited("snapshot", nil))
 	e.GET("/v1/devices/:id/channels/:ch/ptz/presets", s.ptzPresets, viewer)
 	e.PUT("/v1/devices/:id/channels/:ch/ptz/presets/:name", s.ptzSetPreset, operator)
 	e.DELETE("/v1/devices/:id/channels/:ch/ptz/presets/:name", s.ptzRemovePreset, operator)

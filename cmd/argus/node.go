@@ -385,6 +385,20 @@ func (n *node) startRelay(keys *gateway.KeyStore, clusterSecret []byte) (*gatewa
 			}
 			return st.HLSHandler(), nil
 		},
+		Keyframe: func(ctx context.Context, device string, channel int) ([]byte, error) {
+			st, err := n.host.OpenStream(ctx, relay.Key{Device: device, Channel: channel})
+			if err != nil {
+				return nil, err
+			}
+			if err := st.WaitReady(ctx); err != nil {
+				return nil, err
+			}
+			annexB, _, ok := st.Keyframe()
+			if !ok {
+				return nil, errors.New("the stream has no keyframe yet")
+			}
+			return annexB, nil
+		},
 		Streams: func(ctx context.Context) ([]gateway.StreamInfo, error) {
 			infos, err := n.host.Streams(ctx)
 			out := make([]gateway.StreamInfo, len(infos))

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/jpeg"
 	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -386,4 +388,82 @@ func TestONVIFCameraEvents(t *testing.T) {
 	}
 	srv.RaiseMotion("main_1", true)
 	waitMotion(t, n, "evt-1", true, seen, 2*time.Second)
+}
+
+// TestDiscoveryMulticast: without targets, discovery probes by multicast
+// (239.255.255.250:3702) and finds a camera listening for it on this
+// machine.
+func TestDiscoveryMulticast(t *testing.T) {
+	cam := startCam(t, fakecam.Options{Paths: []string{"ch1"}})
+	srv, err := onvifsrv.Start(context.Background(), onvifsrv.Options{Discovery: true, DiscoveryMulticast: true, Model: "multicast-cam",
+		Profiles: []onvifsrv.Profile{{Token: "p1", StreamURI: cam.StreamURI("ch1")}}})
+	if err != nil {
+		t.Fatalf("a camera listening for multicast probes: %v", err)
+	}
+	t.Cleanup(srv.Close)
+	n := testenv.StartDev(t, testenv.NodeOptions{})
+	st, _, body := n.Do("POST", "/v1/discovery", "", `{"timeout_ms":2000}`)
+	if st != 200 {
+		t.Fatalf("discovery: %d %s", st, body)
+	}
+	for _, it := range decode[discoveryJSON](t, body).Items {
+		if it.Address == srv.DeviceURL() {
+			return
+		}
+	}
+	t.Fatalf("the multicast probe did not find %s: %s", srv.DeviceURL(), body)
+}
+
+// jpegSize decodes a JPEG's size, failing the test for anything else.
+func jpegSize(t *testing.T, what string, st int, hdr http.Header, body []byte) (int, int) {
+	t.Helper()
+	if st != 200 || hdr.Get("Content-Type") != "image/jpeg" {
+		t.Fatalf("%s: %d %s %.300s", what, st, hdr.Get("Content-Type"), body)
+	}
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("%s: not a JPEG: %v", what, err)
+	}
+	return cfg.Width, cfg.Height
+}
+
+// TestSnapshots: a channel's snapshot comes from the camera's snapshot URI
+// (ONVIF) or, for a camera without one, from the stream's keyframe decoded;
+// ?width= scales; a live token of the channel opens it too.
+func TestSnapshots(t *testing.T) {
+	cam, srv := onvifCamera(t)
+	n := testenv.StartDev(t, testenv.NodeOptions{})
+	if st, _, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":"snap-1","name":"onvif","onvif":%q,"username":"admin","password":"cam-secret"}`, srv.DeviceURL())); st != 201 {
+		t.Fatalf("add onvif: %d %s", st, body)
+	}
+	if st, _, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":"snap-2","name":"rtsp only","url":%q,"username":"admin","password":"cam-secret"}`, cam.StreamURI("ch2"))); st != 201 {
+		t.Fatalf("add rtsp: %d %s", st, body)
+	}
+	for _, c := range []struct {
+		what, path string
+		w, h       int
+	}{
+		{"camera URI", "/v1/devices/snap-1/channels/1/snapshot.jpg", 640, 360},
+		{"camera URI, scaled", "/v1/devices/snap-1/channels/2/snapshot.jpg?width=320", 320, 180},
+		{"keyframe", "/v1/devices/snap-2/channels/1/snapshot.jpg", 640, 360},
+		{"keyframe, scaled", "/v1/devices/snap-2/channels/1/snapshot.jpg?width=160", 160, 90},
+	} {
+		st, hdr, body := n.Do("GET", c.path, "", "")
+		if w, h := jpegSize(t, c.what, st, hdr, body); w != c.w || h != c.h {
+			t.Errorf("%s: %dx%d, want %dx%d", c.what, w, h, c.w, c.h)
+		}
+	}
+	// A live token of the channel, without a key.
+	u := liveURLs(t, n, "snap-2", 1, "")
+	hls, _ := url.Parse(u.HLS)
+	st, hdr, body := n.Do("GET", "/v1/devices/snap-2/channels/1/snapshot.jpg?token="+url.QueryEscape(hls.Query().Get("token")), "-", "")
+	jpegSize(t, "live token", st, hdr, body)
+	st, hdr, body = n.Do("GET", "/v1/devices/snap-1/channels/1/snapshot.jpg?token="+url.QueryEscape(hls.Query().Get("token")), "-", "")
+	expectProblem(t, "another channel's token", st, hdr, body, 403, "token")
+	st, hdr, body = n.Do("GET", "/v1/devices/snap-1/channels/1/snapshot.jpg?width=5", "", "")
+	expectProblem(t, "bad width", st, hdr, body, 400, "width")
+	st, hdr, body = n.Do("GET", "/v1/devices/snap-1/channels/9/snapshot.jpg", "", "")
+	expectProblem(t, "no such channel", st, hdr, body, 404, "ch")
+	st, hdr, body = n.Do("GET", "/v1/devices/snap-1/channels/1/snapshot.jpg", "-", "")
+	expectProblem(t, "no key", st, hdr, body, 401, "")
 }

@@ -37,7 +37,7 @@ import (
 func init() { testenv.CheckExchange = checkOpenAPI }
 
 func init() {
-	for _, ct := range []string{"text/event-stream", "video/mp4", "application/vnd.apple.mpegurl"} {
+	for _, ct := range []string{"text/event-stream", "video/mp4", "application/vnd.apple.mpegurl", "image/jpeg"} {
 		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
 	}
 }
