@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"testing"
 	"time"
 
@@ -17,6 +19,9 @@ import (
 //   - a PTZ command's round trip (GET …/ptz, the camera's status) through
 //     the node hosting the device and through another node that passes it
 //     on, next to the same call made straight to the camera;
+//   - snapshot latency from the camera's snapshot URI (next to fetching it
+//     straight) and from the stream's keyframe (next to the first, which
+//     starts the stream);
 //   - discovery (POST /v1/discovery, unicast) of 100 ONVIF cameras, next to
 //     one camera.
 func BenchmarkONVIF(b *testing.B) {
@@ -81,6 +86,52 @@ func BenchmarkONVIF(b *testing.B) {
 		ms(percentile(direct, 0.5))+" straight to the camera (connected client)", ratio(here, direct), "report")
 	results.add("PTZ status round trip via another node (passed on; p50 / p99 of 50)", ms(percentile(routed, 0.5))+" / "+ms(percentile(routed, 0.99)),
 		ms(percentile(here, 0.5))+" via the hosting node", ratio(routed, here), "report")
+
+	// Snapshots: the camera's URI and the stream's keyframe, each grab more
+	// than the 1 s cache apart; the baseline is the camera's URI fetched
+	// straight.
+	if st, _, body := owner.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":"snap-b","name":"rtsp","url":%q}`, cam.StreamURI("ch1"))); st != 201 {
+		b.Fatalf("add rtsp: %d %s", st, body)
+	}
+	grab := func(path string) time.Duration {
+		start := time.Now()
+		if st, hdr, body := owner.Do("GET", path, "", ""); st != 200 || hdr.Get("Content-Type") != "image/jpeg" {
+			b.Fatalf("snapshot %s: %d %.200s", path, st, body)
+		}
+		return time.Since(start)
+	}
+	cold := grab("/v1/devices/snap-b/channels/1/snapshot.jpg")
+	var fromURI, fromKeyframe, straight []time.Duration
+	snapURL := ""
+	for range 12 {
+		time.Sleep(1100 * time.Millisecond)
+		fromURI = append(fromURI, grab("/v1/devices/ptz-b/channels/1/snapshot.jpg"))
+		fromKeyframe = append(fromKeyframe, grab("/v1/devices/snap-b/channels/1/snapshot.jpg"))
+		if snapURL == "" {
+			var dev struct {
+				Sources []struct {
+					SnapshotURL string `json:"snapshot_url"`
+				} `json:"sources"`
+			}
+			_, _, body := owner.Do("GET", "/v1/devices/ptz-b", "", "")
+			if err := json.Unmarshal(body, &dev); err != nil || len(dev.Sources) == 0 {
+				b.Fatalf("device: %s", body)
+			}
+			snapURL = dev.Sources[0].SnapshotURL
+		}
+		start := time.Now()
+		resp, err := http.Get(snapURL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		straight = append(straight, time.Since(start))
+	}
+	results.add("snapshot from the camera's URI (p50 / p99 of 12)", ms(percentile(fromURI, 0.5))+" / "+ms(percentile(fromURI, 0.99)),
+		ms(percentile(straight, 0.5))+" the URI fetched straight", ratio(fromURI, straight), "report")
+	results.add("snapshot from the stream's keyframe, stream running (p50 / p99 of 12)", ms(percentile(fromKeyframe, 0.5))+" / "+ms(percentile(fromKeyframe, 0.99)),
+		ms(cold)+" the first one (stream started for it)", ratio(fromKeyframe, []time.Duration{cold}), "report")
 
 	// Discovery: 100 cameras answering unicast probes.
 	var targets []string
