@@ -75,7 +75,7 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzFaultRoundTrip$$' -fuzztime $(FUZZTIME) ./actors/media/onvif/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseNotifications$$' -fuzztime $(FUZZTIME) ./actors/media/onvif/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseProbeMatches$$' -fuzztime $(FUZZTIME) ./actors/media/onvif/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseDigestChallenge$$' -fuzztime $(FUZZTIME) ./actors/media/onvif/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseChallenges$$' -fuzztime $(FUZZTIME) ./actors/media/httpauth/
 
 generate: deps
 	protoc --plugin=protoc-gen-go=$$($(GO) tool -n protoc-gen-go) \

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/argus-vms/argus/actors/media/httpauth"
 )
 
 // Options configure a Client.
@@ -35,11 +37,13 @@ type Client struct {
 	device *url.URL
 	opts   Options
 	http   *http.Client
+	// auth answers the camera's HTTP Digest challenge. Never Basic, which
+	// would send the password in the clear (as WS-Security never does).
+	auth *httpauth.Authorizer
 
 	mu       sync.Mutex
 	offset   time.Duration // camera clock minus ours
 	services services
-	digest   *digestChallenge
 }
 
 // services are the XAddrs found by Connect; empty ones mean the device URL.
@@ -84,7 +88,7 @@ func New(deviceURL string, o Options) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	return &Client{device: u, opts: o, http: hc}, nil
+	return &Client{device: u, opts: o, http: hc, auth: httpauth.NewAuthorizer(o.Username, o.Password, httpauth.DigestOnly)}, nil
 }
 
 // DeviceURL is the device service's URL, without credentials.
@@ -145,13 +149,8 @@ func (c *Client) roundTrip(ctx context.Context, r request) (*Envelope, error) {
 		if readErr != nil {
 			return nil, c.wrap(r, readErr)
 		}
-		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && c.opts.Username != "" {
-			if ch := parseDigestChallenge(resp.Header); ch != nil {
-				c.mu.Lock()
-				c.digest = ch
-				c.mu.Unlock()
-				continue
-			}
+		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && c.opts.Username != "" && c.auth.Challenge(resp.Header) {
+			continue
 		}
 		return c.answer(r, resp, doc)
 	}
@@ -203,17 +202,7 @@ func (c *Client) post(ctx context.Context, r request) (*http.Response, error) {
 	}
 	req.Header.Set("Content-Type", ContentType(r.action))
 	if !r.anonymous && c.opts.Username != "" {
-		c.mu.Lock()
-		ch := c.digest
-		var auth string
-		if ch != nil {
-			auth, err = ch.authorization(http.MethodPost, req.URL.RequestURI(), c.opts.Username, c.opts.Password)
-		}
-		c.mu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		if auth != "" {
+		if auth, ok := c.auth.Header(http.MethodPost, req.URL.RequestURI()); ok {
 			req.Header.Set("Authorization", auth)
 		}
 	}

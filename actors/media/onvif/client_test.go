@@ -103,8 +103,8 @@ func TestConnectFindsServicesAndMedia(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Profile{
-		{Token: "Profile_1", Name: "mainStream", VideoSourceToken: "VideoSource_1", Encoding: "H264", Width: 2560, Height: 1440, HasPTZ: true, PTZConfigToken: "PTZToken"},
-		{Token: "Profile_2", Name: "subStream", VideoSourceToken: "VideoSource_1", Encoding: "H265", Width: 640, Height: 360},
+		{Token: "Profile_1", Name: "mainStream", VideoSourceToken: "VideoSource_1", VideoSourceConfigToken: "VideoSourceToken", Encoding: "H264", Width: 2560, Height: 1440, HasPTZ: true, PTZConfigToken: "PTZToken"},
+		{Token: "Profile_2", Name: "subStream", VideoSourceToken: "VideoSource_1", VideoSourceConfigToken: "VideoSourceToken", Encoding: "H265", Width: 640, Height: 360},
 	}
 	if len(profiles) != 2 || profiles[0] != want[0] || profiles[1] != want[1] {
 		t.Fatalf("profiles %+v", profiles)
@@ -201,7 +201,7 @@ func TestDigestAuthRetry(t *testing.T) {
 	var challenged, accepted int
 	var lastNC string
 	cam.intercept = func(w http.ResponseWriter, r *http.Request, env *Envelope) bool {
-		p := parseAuthParams(strings.TrimPrefix(r.Header.Get("Authorization"), "Digest "))
+		p := digestParams(r.Header.Get("Authorization"))
 		ha1 := md5hex(testUser + ":" + realm + ":" + testPass)
 		ha2 := md5hex("POST:" + p["uri"])
 		want := md5hex(ha1 + ":" + nonce + ":" + p["nc"] + ":" + p["cnonce"] + ":auth:" + ha2)

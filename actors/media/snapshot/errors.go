@@ -6,19 +6,20 @@ import (
 	"net/http"
 )
 
-// Errors of a grab, for the API to map to its answers.
+// Errors of a grab, for the API to map to its answers (their text reads
+// after the context the wrapping error gives).
 var (
 	// ErrBadWidth: the width asked for is neither 0 nor MinWidth..MaxWidth
 	// (a client's mistake: 400).
-	ErrBadWidth = errors.New("snapshot: width must be 0 (the source's) or 16..3840")
+	ErrBadWidth = fmt.Errorf("width must be 0 (the source's) or %d..%d", MinWidth, MaxWidth)
 	// ErrUnauthorized: the camera answered 401, to the credentials or to
 	// their absence.
-	ErrUnauthorized = errors.New("snapshot: the camera refused the credentials")
+	ErrUnauthorized = errors.New("the camera refused the credentials")
 	// ErrNotJPEG: the camera's answer (or ffmpeg's output) is not a JPEG.
-	ErrNotJPEG = errors.New("snapshot: not a JPEG")
+	ErrNotJPEG = errors.New("not a JPEG")
 	// ErrTooLarge: the camera's answer (or ffmpeg's output) exceeds
 	// MaxBytes.
-	ErrTooLarge = errors.New("snapshot: larger than MaxBytes")
+	ErrTooLarge = errors.New("larger than MaxBytes")
 )
 
 // StatusError is a camera's HTTP answer other than 200 to a snapshot

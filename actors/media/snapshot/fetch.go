@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+
+	"github.com/argus-vms/argus/actors/media/httpauth"
 )
 
 // maxDrain is how much of an unwanted answer is read to reuse its
@@ -29,11 +31,13 @@ func (g *Grabber) fetch(ctx context.Context, rawURL, username, password string) 
 	if resp.StatusCode == http.StatusUnauthorized && username != "" {
 		// answer for where redirects led, as the challenge came from there
 		target := resp.Request.URL
-		authz, ok := answerChallenge(resp.Header, http.MethodGet, target.RequestURI(), username, password)
+		auth := httpauth.NewAuthorizer(username, password, httpauth.DigestOrBasic)
+		ok := auth.Challenge(resp.Header)
 		discard(resp)
 		if !ok {
 			return nil, fmt.Errorf("%s: %w (no Digest or Basic challenge to answer)", where, &StatusError{Code: resp.StatusCode})
 		}
+		authz, _ := auth.Header(http.MethodGet, target.RequestURI())
 		if resp, err = g.get(ctx, target, authz); err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}

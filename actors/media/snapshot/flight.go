@@ -27,6 +27,9 @@ type flight struct {
 // gives up (ctx) does not fail the others; its result still fills the
 // cache.
 func (g *Grabber) share(ctx context.Context, key string, width int, grab func(context.Context) ([]byte, error)) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // a request already given up starts no grab
+	}
 	k := flightKey{key, width}
 	g.mu.Lock()
 	now := g.now()
@@ -76,8 +79,8 @@ func isDone(f *flight) bool {
 	}
 }
 
-// sweepLocked drops stale JPEGs, at most once per CacheFor, so that keys
-// and widths asked for once do not pile up.
+// sweepLocked drops stale JPEGs, at most once a CacheFor (or a second),
+// so that keys and widths asked for once do not pile up.
 func (g *Grabber) sweepLocked(now time.Time) {
 	if now.Sub(g.swept) < max(g.o.CacheFor, time.Second) {
 		return

@@ -24,11 +24,13 @@ const (
 type Options struct {
 	// FFmpeg is the ffmpeg binary, default "ffmpeg" from PATH.
 	FFmpeg string
-	// Timeout bounds one grab (fetch and ffmpeg), default 5 s.
+	// Timeout bounds one grab (fetch, waiting for and running ffmpeg),
+	// default 5 s.
 	Timeout time.Duration
 	// CacheFor is how long a grab's JPEG answers later requests for the
 	// same key and width, default 1 s; negative: not at all (concurrent
-	// requests still share one grab).
+	// requests still share one grab). FromURL and FromKeyframe share it:
+	// for a key, the picture of either answers both.
 	CacheFor time.Duration
 	// MaxBytes bounds a camera's snapshot answer and ffmpeg's output,
 	// default 8 MiB.
@@ -125,7 +127,7 @@ func (g *Grabber) FromKeyframe(ctx context.Context, key string, annexB []byte, w
 
 func checkWidth(width int) error {
 	if width != 0 && (width < MinWidth || width > MaxWidth) {
-		return fmt.Errorf("%w (got %d)", ErrBadWidth, width)
+		return fmt.Errorf("%w, not %d", ErrBadWidth, width) // fit for a 400 answer as it is
 	}
 	return nil
 }
