@@ -183,8 +183,7 @@ func (v ptzVector) vector(field string, lo, zlo float64) (onvif.Vector, *Problem
 // POST /v1/devices/{id}/channels/{ch}/ptz with one of continuous, absolute,
 // relative, stop, home or preset (a name) → 204 once the camera took it.
 func (s *Server) ptzCommand(c echo.Context) error {
-	id, ch, p := channelPath(c)
-	if p != nil {
+	if _, _, p := channelPath(c); p != nil {
 		return p
 	}
 	b, err := readBody(c)
@@ -260,23 +259,16 @@ func (s *Server) ptzCommand(c echo.Context) error {
 			return cam.client.GotoPreset(ctx, cam.profile, token)
 		}
 	}
-	if done, err := s.onOwner(c, id); done {
-		return err
-	}
-	cam, p := s.ptzOf(c, id, ch)
-	if p != nil {
-		return p
-	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), onvifTimeout)
-	defer cancel()
-	if err := move(ctx, cam); err != nil {
-		if errors.Is(err, errNoPreset) {
-			return problem(http.StatusNotFound, "preset", "the camera has no preset named %q", *req.Preset)
+	return s.onPTZ(c, func(ctx context.Context, id string, ch int, cam *ptzCamera) error {
+		if err := move(ctx, cam); err != nil {
+			if errors.Is(err, errNoPreset) {
+				return problem(http.StatusNotFound, "preset", "the camera has no preset named %q", *req.Preset)
+			}
+			return s.ptzFailed(id, err)
 		}
-		return s.ptzFailed(id, err)
-	}
-	s.ptz.moved(id, ch, callerID(c))
-	return c.NoContent(http.StatusNoContent)
+		s.ptz.moved(id, ch, callerID(c))
+		return c.NoContent(http.StatusNoContent)
+	})
 }
 
 var errNoPreset = errors.New("no such preset")
@@ -321,6 +313,22 @@ type ptzPosition struct {
 // GET /v1/devices/{id}/channels/{ch}/ptz → the camera's position and
 // whether it moves.
 func (s *Server) ptzStatus(c echo.Context) error {
+	return s.onPTZ(c, func(ctx context.Context, id string, _ int, cam *ptzCamera) error {
+		st, err := cam.client.PTZStatus(ctx, cam.profile)
+		if err != nil {
+			return s.ptzFailed(id, err)
+		}
+		out := map[string]any{"position": ptzPosition{Pan: st.Position.Pan, Tilt: st.Position.Tilt, Zoom: st.Position.Zoom}, "moving": st.Moving}
+		if !st.UTCTime.IsZero() {
+			out["time"] = formatTime(st.UTCTime)
+		}
+		return writeJSON(c, http.StatusOK, out)
+	})
+}
+
+// onPTZ runs fn with the channel's PTZ, on the node hosting the device
+// (another node passes the request on).
+func (s *Server) onPTZ(c echo.Context, fn func(ctx context.Context, id string, ch int, cam *ptzCamera) error) error {
 	id, ch, p := channelPath(c)
 	if p != nil {
 		return p
@@ -334,15 +342,7 @@ func (s *Server) ptzStatus(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), onvifTimeout)
 	defer cancel()
-	st, err := cam.client.PTZStatus(ctx, cam.profile)
-	if err != nil {
-		return s.ptzFailed(id, err)
-	}
-	out := map[string]any{"position": ptzPosition{Pan: st.Position.Pan, Tilt: st.Position.Tilt, Zoom: st.Position.Zoom}, "moving": st.Moving}
-	if !st.UTCTime.IsZero() {
-		out["time"] = formatTime(st.UTCTime)
-	}
-	return writeJSON(c, http.StatusOK, out)
+	return fn(ctx, id, ch, cam)
 }
 
 type presetJSON struct {
@@ -353,32 +353,21 @@ type presetJSON struct {
 
 // GET /v1/devices/{id}/channels/{ch}/ptz/presets → the camera's presets.
 func (s *Server) ptzPresets(c echo.Context) error {
-	id, ch, p := channelPath(c)
-	if p != nil {
-		return p
-	}
-	if done, err := s.onOwner(c, id); done {
-		return err
-	}
-	cam, p := s.ptzOf(c, id, ch)
-	if p != nil {
-		return p
-	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), onvifTimeout)
-	defer cancel()
-	ps, err := cam.client.Presets(ctx, cam.profile)
-	if err != nil {
-		return s.ptzFailed(id, err)
-	}
-	items := make([]presetJSON, 0, len(ps))
-	for _, p := range ps {
-		it := presetJSON{Name: p.Name, Token: p.Token}
-		if p.Position != nil {
-			it.Position = &ptzPosition{Pan: p.Position.Pan, Tilt: p.Position.Tilt, Zoom: p.Position.Zoom}
+	return s.onPTZ(c, func(ctx context.Context, id string, _ int, cam *ptzCamera) error {
+		ps, err := cam.client.Presets(ctx, cam.profile)
+		if err != nil {
+			return s.ptzFailed(id, err)
 		}
-		items = append(items, it)
-	}
-	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
+		items := make([]presetJSON, 0, len(ps))
+		for _, p := range ps {
+			it := presetJSON{Name: p.Name, Token: p.Token}
+			if p.Position != nil {
+				it.Position = &ptzPosition{Pan: p.Position.Pan, Tilt: p.Position.Tilt, Zoom: p.Position.Zoom}
+			}
+			items = append(items, it)
+		}
+		return writeJSON(c, http.StatusOK, map[string]any{"items": items})
+	})
 }
 
 // PUT /v1/devices/{id}/channels/{ch}/ptz/presets/{name} → the preset is
@@ -394,53 +383,42 @@ func (s *Server) ptzRemovePreset(c echo.Context) error {
 }
 
 func (s *Server) ptzPresetChange(c echo.Context, set bool) error {
-	id, ch, p := channelPath(c)
-	if p != nil {
-		return p
-	}
 	name := c.Param("name")
 	if p := checkPresetName(name, "name"); p != nil {
 		return p
 	}
-	if done, err := s.onOwner(c, id); done {
-		return err
-	}
-	cam, p := s.ptzOf(c, id, ch)
-	if p != nil {
-		return p
-	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), onvifTimeout)
-	defer cancel()
-	token, err := cam.presetToken(ctx, name)
-	if err != nil {
-		return s.ptzFailed(id, err)
-	}
-	cmd := &pb.RecordPtz{Meta: meta(c), Id: id}
-	if set {
-		if token, err = cam.client.SetPreset(ctx, cam.profile, name, token); err != nil {
+	return s.onPTZ(c, func(ctx context.Context, id string, ch int, cam *ptzCamera) error {
+		token, err := cam.presetToken(ctx, name)
+		if err != nil {
 			return s.ptzFailed(id, err)
 		}
-		cmd.PresetSet = &pb.DevicePtzPresetSet{Channel: uint32(ch), Name: name, Token: token, KeyId: callerID(c)}
-	} else {
-		if token == "" {
-			return problem(http.StatusNotFound, "name", "the camera has no preset named %q", name)
+		cmd := &pb.RecordPtz{Meta: meta(c), Id: id}
+		if set {
+			if token, err = cam.client.SetPreset(ctx, cam.profile, name, token); err != nil {
+				return s.ptzFailed(id, err)
+			}
+			cmd.PresetSet = &pb.DevicePtzPresetSet{Channel: uint32(ch), Name: name, Token: token, KeyId: callerID(c)}
+		} else {
+			if token == "" {
+				return problem(http.StatusNotFound, "name", "the camera has no preset named %q", name)
+			}
+			if err := cam.client.RemovePreset(ctx, cam.profile, token); err != nil {
+				return s.ptzFailed(id, err)
+			}
+			cmd.PresetRemoved = &pb.DevicePtzPresetRemoved{Channel: uint32(ch), Name: name, Token: token, KeyId: callerID(c)}
 		}
-		if err := cam.client.RemovePreset(ctx, cam.profile, token); err != nil {
-			return s.ptzFailed(id, err)
+		// The camera changed: the fact is recorded (a failure here is the
+		// caller's to retry; setting a preset again is harmless).
+		r, err := s.ask(c, id, cmd)
+		if err != nil {
+			return err
 		}
-		cmd.PresetRemoved = &pb.DevicePtzPresetRemoved{Channel: uint32(ch), Name: name, Token: token, KeyId: callerID(c)}
-	}
-	// The camera changed: the fact is recorded (a failure here is the
-	// caller's to retry; setting a preset again is harmless).
-	r, err := s.ask(c, id, cmd)
-	if err != nil {
-		return err
-	}
-	if r.GetCode() != pb.ReplyCode_REPLY_CODE_OK {
-		return s.replyProblem(r)
-	}
-	if !set {
-		return c.NoContent(http.StatusNoContent)
-	}
-	return writeJSON(c, http.StatusOK, presetJSON{Name: name, Token: token})
+		if r.GetCode() != pb.ReplyCode_REPLY_CODE_OK {
+			return s.replyProblem(r)
+		}
+		if !set {
+			return c.NoContent(http.StatusNoContent)
+		}
+		return writeJSON(c, http.StatusOK, presetJSON{Name: name, Token: token})
+	})
 }
