@@ -110,13 +110,17 @@ func parseSize(s string) (w, h int, err error) {
 	return w, h, nil
 }
 
-// startONVIF serves cam's paths as ONVIF profiles (one video source each).
+// startONVIF serves cam's paths as ONVIF profiles (one video source each);
+// the picture of each path shows where its PTZ head points and its motion.
 func startONVIF(ctx context.Context, cam *fakecam.Camera, w, h int, listen, discovery string, ptz bool, motionEvery time.Duration, user, pass string) (*onvifsrv.Server, error) {
 	o := onvifsrv.Options{Listen: listen, Username: user, Password: pass, PTZ: ptz, MotionEvery: motionEvery}
+	pathOf := map[string]string{}
 	for i, p := range cam.Paths() {
-		o.Profiles = append(o.Profiles, onvifsrv.Profile{Token: fmt.Sprintf("profile_%d", i+1), Name: p,
-			StreamURI: cam.StreamURI(p), Width: w, Height: h})
+		token := fmt.Sprintf("profile_%d", i+1)
+		pathOf[token] = p
+		o.Profiles = append(o.Profiles, onvifsrv.Profile{Token: token, Name: p, StreamURI: cam.StreamURI(p), Width: w, Height: h})
 	}
+	o.OnView = cam.ViewSetter(pathOf)
 	switch discovery {
 	case "":
 	case "multicast":

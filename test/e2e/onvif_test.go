@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ func onvifCamera(t *testing.T) (*fakecam.Camera, *onvifsrv.Server) {
 	cam := startCam(t, fakecam.Options{Paths: []string{"ch1", "ch2"}, User: "admin", Pass: "cam-secret"})
 	srv, err := onvifsrv.Start(context.Background(), onvifsrv.Options{
 		Username: "admin", Password: "cam-secret", PTZ: true, Discovery: true,
+		OnView: cam.ViewSetter(map[string]string{"main_1": "ch1", "main_2": "ch2"}),
 		Profiles: []onvifsrv.Profile{
 			{Token: "main_1", Name: "main 1", StreamURI: cam.StreamURI("ch1"), Width: 640, Height: 360},
 			{Token: "main_2", Name: "main 2", StreamURI: cam.StreamURI("ch2"), Width: 640, Height: 360},
@@ -177,7 +179,7 @@ type ptzStatusJSON struct {
 // of one key end up as one device.ptz_session event; a viewer may read the
 // status but not move; a device without PTZ is 409.
 func TestONVIFPTZ(t *testing.T) {
-	_, srv := onvifCamera(t)
+	cam, srv := onvifCamera(t)
 	n := testenv.StartDev(t, testenv.NodeOptions{Args: []string{"--ptz-session-idle", "1s"}})
 	if st, _, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":"ptz-1","name":"dome","onvif":%q,"username":"admin","password":"cam-secret"}`, srv.DeviceURL())); st != 201 {
 		t.Fatalf("add: %d %s", st, body)
@@ -197,6 +199,8 @@ func TestONVIFPTZ(t *testing.T) {
 		}
 	}
 	before := status()
+	waitShown(t, cam, "ch1", fakecam.View{})
+	frameBefore := grayFrame(t, liveURLs(t, n, "ptz-1", 1, "").RTSP)
 	cmd(`{"continuous":{"pan":0.5,"tilt":0,"timeout_ms":5000}}`, 204)
 	time.Sleep(400 * time.Millisecond)
 	if s := status(); !s.Moving || s.Position.Pan <= before.Position.Pan {
@@ -215,6 +219,13 @@ func TestONVIFPTZ(t *testing.T) {
 			t.Fatalf("absolute move: at %+v", s)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The picture shows it: the camera's view is there, and a frame read
+	// through Argus differs from the one before the moves.
+	waitShown(t, cam, "ch1", fakecam.View{Pan: -0.25, Tilt: 0.5})
+	if d := meanAbsDiff(frameBefore, grayFrame(t, liveURLs(t, n, "ptz-1", 1, "").RTSP)); d < 8 {
+		t.Errorf("the picture did not change with the move: mean difference %.1f", d)
 	}
 
 	// Presets: set here, move away, go back, remove.
@@ -466,4 +477,45 @@ func TestSnapshots(t *testing.T) {
 	expectProblem(t, "no such channel", st, hdr, body, 404, "ch")
 	st, hdr, body = n.Do("GET", "/v1/devices/snap-1/channels/1/snapshot.jpg", "-", "")
 	expectProblem(t, "no key", st, hdr, body, 401, "")
+}
+
+// waitShown waits until the fake camera's path shows view v.
+func waitShown(t *testing.T, cam *fakecam.Camera, path string, v fakecam.View) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if got, ok := cam.ShownView(path); ok && got == v {
+			return
+		}
+		if time.Now().After(deadline) {
+			got, ok := cam.ShownView(path)
+			t.Fatalf("%s shows %+v (%v), want %+v", path, got, ok, v)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// grayFrame is one frame of an RTSP URL, decoded by ffmpeg to 64x36 gray.
+func grayFrame(t *testing.T, url string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffmpeg", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url,
+		"-frames:v", "1", "-vf", "scale=64:36,format=gray", "-f", "rawvideo", "-").Output()
+	if err != nil || len(out) != 64*36 {
+		t.Fatalf("a frame of %s: %v (%d bytes)", url, err, len(out))
+	}
+	return out
+}
+
+func meanAbsDiff(a, b []byte) float64 {
+	sum := 0
+	for i := range a {
+		d := int(a[i]) - int(b[i])
+		if d < 0 {
+			d = -d
+		}
+		sum += d
+	}
+	return float64(sum) / float64(len(a))
 }

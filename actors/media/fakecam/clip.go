@@ -100,27 +100,35 @@ func loadClip(ctx context.Context, k clipKey) (*clip, error) {
 }
 
 func buildClip(ctx context.Context, k clipKey) (*clip, error) {
-	path := filepath.Join(os.TempDir(), k.fileName())
+	c, _, err := cachedClip(k.fileName(), k.width, k.height, func() ([]byte, error) { return encodeClip(ctx, k) })
+	return c, err
+}
+
+// cachedClip reads the clip cached in os.TempDir() under name or, when it
+// is missing or unusable, encodes it and caches it there. encoded says
+// which.
+func cachedClip(name string, width, height int, encode func() ([]byte, error)) (c *clip, encoded bool, err error) {
+	path := filepath.Join(os.TempDir(), name)
 	if buf, err := os.ReadFile(path); err == nil {
-		if c, err := parseClip(buf); err == nil && c.width == k.width && c.height == k.height {
-			return c, nil
+		if c, err := parseClip(buf); err == nil && c.width == width && c.height == height {
+			return c, false, nil
 		}
 		// Corrupt or foreign file: encode again and replace it.
 	}
-	buf, err := encodeClip(ctx, k)
+	buf, err := encode()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	c, err := parseClip(buf)
+	c, err = parseClip(buf)
 	if err != nil {
-		return nil, fmt.Errorf("fakecam: parsing ffmpeg output: %w", err)
+		return nil, false, fmt.Errorf("fakecam: parsing ffmpeg output: %w", err)
 	}
-	if c.width != k.width || c.height != k.height {
-		return nil, fmt.Errorf("fakecam: ffmpeg produced %dx%d, want %dx%d", c.width, c.height, k.width, k.height)
+	if c.width != width || c.height != height {
+		return nil, false, fmt.Errorf("fakecam: ffmpeg produced %dx%d, want %dx%d", c.width, c.height, width, height)
 	}
 	// Atomic publish: concurrent processes may encode the same clip; each
 	// renames a complete file over the other, readers never see a partial one.
-	if tmp, err := os.CreateTemp(os.TempDir(), k.fileName()+".*.tmp"); err == nil {
+	if tmp, err := os.CreateTemp(os.TempDir(), name+".*.tmp"); err == nil {
 		_, werr := tmp.Write(buf)
 		if werr == nil {
 			werr = tmp.Chmod(0o644) // CreateTemp makes 0600; other users may share the cache
@@ -133,7 +141,7 @@ func buildClip(ctx context.Context, k clipKey) (*clip, error) {
 			os.Remove(tmp.Name())
 		}
 	}
-	return c, nil
+	return c, true, nil
 }
 
 // encodeClip runs ffmpeg: testsrc2 (moving pattern and counter), x264
@@ -143,12 +151,22 @@ func encodeClip(ctx context.Context, k clipKey) ([]byte, error) {
 	if err != nil {
 		return nil, ErrNoFFmpeg
 	}
-	br := strconv.Itoa(k.bitrate)
-	gop := strconv.Itoa(k.gop)
 	args := []string{
 		"-hide_banner", "-loglevel", "error", "-nostdin",
 		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%dx%d:rate=%d", k.width, k.height, k.fps),
 		"-t", strconv.Itoa(clipSeconds),
+	}
+	return runFFmpeg(ctx, bin, append(args, encoderArgs(k)...), nil)
+}
+
+// encoderArgs are the output options of every clip of k, the base one
+// and the views' (the same options make the same SPS and PPS): x264
+// baseline, no B-frames, fixed GOP, SPS/PPS before every IDR, Annex-B on
+// stdout.
+func encoderArgs(k clipKey) []string {
+	br := strconv.Itoa(k.bitrate)
+	gop := strconv.Itoa(k.gop)
+	return []string{
 		"-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
 		"-profile:v", "baseline", "-pix_fmt", "yuv420p",
 		"-b:v", br, "-maxrate", br, "-bufsize", br,
@@ -156,8 +174,16 @@ func encodeClip(ctx context.Context, k clipKey) ([]byte, error) {
 		"-x264-params", "repeat-headers=1",
 		"-f", "h264", "-",
 	}
+}
+
+// runFFmpeg runs ffmpeg with args (stdin from stdin when not nil) and
+// returns its stdout.
+func runFFmpeg(ctx context.Context, bin string, args []string, stdin []byte) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var out, stderr bytes.Buffer
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
 	cmd.Stdout = &out
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {

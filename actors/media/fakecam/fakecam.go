@@ -2,7 +2,9 @@
 // server (TCP and UDP transports) serving the same looping H264 clip
 // (ffmpeg's testsrc2, encoded once and cached in os.TempDir()) at
 // rtsp://host:port/<path> for every configured path, optionally behind RTSP
-// authentication, with connection drops as fault injection.
+// authentication, with connection drops as fault injection. SetView gives
+// a path a picture that shows a PTZ position and, optionally, motion
+// (clips encoded on demand with the same encoder settings, cached alike).
 package fakecam
 
 import (
@@ -17,13 +19,16 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
+	"github.com/pion/rtp"
 )
 
 // Options configures a Camera. Zero values take the defaults noted.
@@ -58,6 +63,7 @@ type Options struct {
 type Camera struct {
 	o       Options
 	log     *slog.Logger
+	key     clipKey
 	clip    *clip
 	server  *gortsplib.Server
 	streams map[string]*gortsplib.ServerStream // by path, without slashes
@@ -70,6 +76,18 @@ type Camera struct {
 	conns    map[*gortsplib.ServerConn]struct{}
 	sessions map[*gortsplib.ServerSession]struct{}
 	playing  map[*gortsplib.ServerSession]struct{}
+
+	// Views (SetView): pathIndex is fixed at Start; pviews (parallel to
+	// order, nil for paths without a view) is under vmu; viewsOn turns
+	// true at the first SetView, so a camera without views paces as if
+	// they did not exist.
+	pathIndex map[string]int
+	vmu       sync.Mutex
+	pviews    []*pathView
+	viewSeq   uint64
+	viewsOn   atomic.Bool
+	viewKick  chan struct{}
+	bgCancel  context.CancelFunc
 
 	done      chan struct{}
 	wg        sync.WaitGroup
@@ -89,20 +107,28 @@ func Start(ctx context.Context, o Options) (*Camera, error) {
 	}
 	log = log.With("component", "fakecam")
 
-	cl, err := loadClip(ctx, clipKey{width: o.Width, height: o.Height, fps: o.FPS, bitrate: o.Bitrate, gop: o.GOP})
+	key := clipKey{width: o.Width, height: o.Height, fps: o.FPS, bitrate: o.Bitrate, gop: o.GOP}
+	cl, err := loadClip(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 
 	c := &Camera{
-		o:        o,
-		log:      log,
-		clip:     cl,
-		streams:  make(map[string]*gortsplib.ServerStream, len(o.Paths)),
-		conns:    make(map[*gortsplib.ServerConn]struct{}),
-		sessions: make(map[*gortsplib.ServerSession]struct{}),
-		playing:  make(map[*gortsplib.ServerSession]struct{}),
-		done:     make(chan struct{}),
+		o:         o,
+		log:       log,
+		key:       key,
+		clip:      cl,
+		streams:   make(map[string]*gortsplib.ServerStream, len(o.Paths)),
+		conns:     make(map[*gortsplib.ServerConn]struct{}),
+		sessions:  make(map[*gortsplib.ServerSession]struct{}),
+		playing:   make(map[*gortsplib.ServerSession]struct{}),
+		pathIndex: make(map[string]int, len(o.Paths)),
+		pviews:    make([]*pathView, len(o.Paths)),
+		viewKick:  make(chan struct{}, 1),
+		done:      make(chan struct{}),
+	}
+	for i, p := range o.Paths {
+		c.pathIndex[p] = i
 	}
 	if err := c.listenAndServe(); err != nil {
 		return nil, err
@@ -134,6 +160,10 @@ func Start(ctx context.Context, o Options) (*Camera, error) {
 
 	c.wg.Add(1)
 	go c.pace()
+	bg, cancel := context.WithCancel(context.Background())
+	c.bgCancel = cancel
+	c.wg.Add(1)
+	go c.viewWorker(bg)
 	if o.DropEvery > 0 {
 		c.wg.Add(1)
 		go c.dropper()
@@ -325,6 +355,7 @@ func (c *Camera) Readers() int {
 func (c *Camera) Close() {
 	c.closeOnce.Do(func() {
 		close(c.done)
+		c.bgCancel()
 		c.wg.Wait()
 		c.closeStreams()
 		c.server.Close()
@@ -340,6 +371,9 @@ func (c *Camera) closeStreams() {
 
 // pace writes one access unit per 1/FPS of wall-clock time to every stream,
 // looping the clip with RTP timestamps that keep increasing across loops.
+// Paths without a view share the base clip's RTP packets; a path that
+// switches to a view's clip (at one of its IDRs) continues with its own
+// RTP encoder from the next sequence number.
 func (c *Camera) pace() {
 	defer c.wg.Done()
 	forma := c.order[0].Desc.Medias[0].Formats[0].(*format.H264)
@@ -354,6 +388,10 @@ func (c *Camera) pace() {
 
 	fps := int64(c.o.FPS)
 	aus := c.clip.aus
+	var (
+		shows   []showing // per stream this frame, once there are views
+		baseSeq *uint16   // the base encoder's next sequence number, once known
+	)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
@@ -381,15 +419,39 @@ func (c *Camera) pace() {
 			}
 		}
 
-		au := aus[n%int64(len(aus))]
-		pkts, err := enc.Encode(au.nalus)
-		if err != nil {
-			c.log.Error("RTP encode", "err", err)
-			return
+		if shows == nil && c.viewsOn.Load() {
+			shows = make([]showing, len(c.order))
 		}
+		if shows != nil {
+			if err := c.switchViews(n, enc, baseSeq, shows); err != nil {
+				c.log.Error("RTP encoder", "err", err)
+				return
+			}
+		}
+
+		var basePkts []*rtp.Packet
 		ts := ts0 + uint32(n*90000/fps)
 		now := time.Now()
-		for _, st := range c.order {
+		for i, st := range c.order {
+			var pkts []*rtp.Packet
+			if shows != nil && shows[i].clip != nil {
+				vaus := shows[i].clip.aus
+				pkts, err = shows[i].enc.Encode(vaus[n%int64(len(vaus))].nalus)
+			} else {
+				if basePkts == nil {
+					au := aus[n%int64(len(aus))]
+					basePkts, err = enc.Encode(au.nalus)
+					if err == nil {
+						next := basePkts[len(basePkts)-1].SequenceNumber + 1
+						baseSeq = &next
+					}
+				}
+				pkts = basePkts
+			}
+			if err != nil {
+				c.log.Error("RTP encode", "err", err)
+				return
+			}
 			medi := st.Desc.Medias[0]
 			for _, p := range pkts {
 				p.Timestamp = ts
@@ -402,6 +464,44 @@ func (c *Camera) pace() {
 			}
 		}
 	}
+}
+
+// showing is what a stream shows in a frame: a view's clip and the
+// path's RTP encoder, or nothing (the base clip).
+type showing struct {
+	clip *clip
+	enc  *rtph264.Encoder
+}
+
+// switchViews moves the paths whose wanted view's clip is ready and has an
+// IDR at frame n onto it, and fills shows with every path's clip for this
+// frame. A path leaving the base clip gets its own RTP encoder, continuing
+// base's sequence numbers (baseSeq, nil before the first frame).
+func (c *Camera) switchViews(n int64, base *rtph264.Encoder, baseSeq *uint16, shows []showing) error {
+	c.vmu.Lock()
+	defer c.vmu.Unlock()
+	for i, pv := range c.pviews {
+		if pv == nil {
+			continue
+		}
+		if next := pv.ready; next != nil && next != pv.cur && next.aus[n%int64(len(next.aus))].idr {
+			if pv.enc == nil {
+				pv.enc = &rtph264.Encoder{
+					PayloadType:           base.PayloadType,
+					PacketizationMode:     base.PacketizationMode,
+					SSRC:                  base.SSRC,
+					InitialSequenceNumber: baseSeq,
+				}
+				if err := pv.enc.Init(); err != nil {
+					return err
+				}
+			}
+			pv.cur, pv.shown, pv.showing = next, pv.want, true
+			c.log.Debug("path shows a new view", "path", c.o.Paths[i], "view", pv.want.String())
+		}
+		shows[i] = showing{pv.cur, pv.enc}
+	}
+	return nil
 }
 
 // dropper closes every connection and session each DropEvery.
@@ -550,4 +650,15 @@ func transportName(s *gortsplib.ServerSession) string {
 		return t.Protocol.String()
 	}
 	return ""
+}
+
+// ViewSetter adapts SetView to a PTZ service's hook (onvifsrv.Options.OnView):
+// pathOf maps its profile tokens to paths, so a camera's PTZ and motion
+// show in the picture.
+func (c *Camera) ViewSetter(pathOf map[string]string) func(profile string, pan, tilt, zoom float64, motion bool) {
+	return func(profile string, pan, tilt, zoom float64, motion bool) {
+		if p, ok := pathOf[profile]; ok {
+			c.SetView(p, View{Pan: pan, Tilt: tilt, Zoom: zoom, Motion: motion})
+		}
+	}
 }

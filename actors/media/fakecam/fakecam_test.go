@@ -179,10 +179,18 @@ func TestAuthAndConfiguredSize(t *testing.T) {
 // reader is a gortsplib client playing a camera path over TCP.
 type reader struct {
 	cl      *gortsplib.Client
+	forma   *format.H264 // as DESCRIBE announced it
 	packets atomic.Int64
 }
 
 func play(t *testing.T, rawURL string, onAU func(pkt *rtp.Packet, au [][]byte)) (*reader, error) {
+	t.Helper()
+	return playPackets(t, rawURL, nil, onAU)
+}
+
+// playPackets is play that also shows every RTP packet to onPacket (when
+// not nil) before decoding it.
+func playPackets(t *testing.T, rawURL string, onPacket func(pkt *rtp.Packet), onAU func(pkt *rtp.Packet, au [][]byte)) (*reader, error) {
 	t.Helper()
 	u, err := base.ParseURL(rawURL)
 	if err != nil {
@@ -204,6 +212,7 @@ func play(t *testing.T, rawURL string, onAU func(pkt *rtp.Packet, au [][]byte)) 
 		r.cl.Close()
 		return nil, errors.New("no H264 media")
 	}
+	r.forma = forma
 	dec, err := forma.CreateDecoder()
 	if err != nil {
 		r.cl.Close()
@@ -215,6 +224,9 @@ func play(t *testing.T, rawURL string, onAU func(pkt *rtp.Packet, au [][]byte)) 
 	}
 	r.cl.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
 		r.packets.Add(1)
+		if onPacket != nil {
+			onPacket(pkt)
+		}
 		if onAU == nil {
 			return
 		}

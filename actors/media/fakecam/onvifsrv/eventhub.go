@@ -67,6 +67,9 @@ func (sub *subscription) signal() {
 type hub struct {
 	now     func() time.Time // the camera's clock
 	sources []string
+	// changed, when set, is called (with mu held: it must not block or
+	// call back) after every raise.
+	changed func()
 
 	mu     sync.Mutex
 	subs   map[string]*subscription
@@ -197,12 +200,22 @@ func (h *hub) raise(source string, on bool) {
 	defer h.mu.Unlock()
 	now := h.now()
 	h.motion[source] = on
+	if h.changed != nil {
+		h.changed()
+	}
 	n := notification{at: now, source: source, motion: on, op: "Changed"}
 	for _, sub := range h.subs {
 		if now.Before(sub.expires) {
 			h.pushLocked(sub, n)
 		}
 	}
+}
+
+// motionOf is a source's motion state.
+func (h *hub) motionOf(source string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.motion[source]
 }
 
 // pull takes up to limit queued notifications, waiting up to timeout for

@@ -62,6 +62,19 @@ type Options struct {
 	// MotionEvery > 0 alternates motion on and off on every video source
 	// each period, as RaiseMotion does.
 	MotionEvery time.Duration
+	// OnView, when set, is told what each profile's picture should show:
+	// where the PTZ head points (ONVIF generic spaces: pan and tilt -1..1,
+	// zoom 0..1; zeros without PTZ) and whether the profile's video source
+	// sees motion. It is called once per profile when the server starts,
+	// then whenever that changes: after a PTZ command (settled position),
+	// while a continuous move runs, and when motion turns on or off
+	// (RaiseMotion, MotionEvery, a Restart clearing it). Calls come from
+	// one goroutine, in order, at most about 4 rounds a second (a round
+	// calls it for each profile that changed, so a fast sequence of
+	// commands may be reported as its last state only). It must return
+	// quickly and must not call Close or Restart. fakecam's Camera.SetView
+	// is meant to be called from it.
+	OnView func(profile string, pan, tilt, zoom float64, motion bool)
 	// Discovery answers WS-Discovery probes: unicast on DiscoveryListen
 	// (UDP, default "127.0.0.1:0", see DiscoveryAddr) and, with
 	// DiscoveryMulticast, on 239.255.255.250:3702 too.

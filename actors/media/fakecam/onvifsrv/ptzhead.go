@@ -37,6 +37,10 @@ type preset struct {
 // home moves are instantaneous.
 type ptzHead struct {
 	now func() time.Time
+	// changed, when set, is called (with mu held: it must not block or
+	// call back) after every command that may change the position or the
+	// movement.
+	changed func()
 
 	mu         sync.Mutex
 	pos, vel   vec
@@ -48,6 +52,13 @@ type ptzHead struct {
 
 func newPTZHead(now func() time.Time) *ptzHead {
 	return &ptzHead{now: now, t0: now(), nextPreset: 1}
+}
+
+// touched reports a command to changed; the caller holds mu.
+func (h *ptzHead) touched() {
+	if h.changed != nil {
+		h.changed()
+	}
 }
 
 func clamp(v, lo, hi float64) float64 { return min(max(v, lo), hi) }
@@ -104,6 +115,7 @@ func (h *ptzHead) continuous(v vec, timeout time.Duration) {
 	now := h.settle()
 	h.vel = v
 	h.until = now.Add(timeout)
+	h.touched()
 }
 
 // stop ends the movement of the axes named.
@@ -117,6 +129,7 @@ func (h *ptzHead) stop(panTilt, zoom bool) {
 	if zoom {
 		h.vel.zoom = 0
 	}
+	h.touched()
 }
 
 // halt stops everything (a restart).
@@ -135,6 +148,7 @@ func (h *ptzHead) moveTo(pan, tilt, zoom *float64) {
 		h.pos.zoom = *zoom
 	}
 	h.pos = h.pos.clamped()
+	h.touched()
 }
 
 // moveBy moves by a translation, clamped at the limits. Movement stops.
@@ -144,6 +158,7 @@ func (h *ptzHead) moveBy(d vec) {
 	h.settle()
 	h.vel = vec{}
 	h.pos = vec{h.pos.pan + d.pan, h.pos.tilt + d.tilt, h.pos.zoom + d.zoom}.clamped()
+	h.touched()
 }
 
 func (h *ptzHead) setHome() {
@@ -159,6 +174,7 @@ func (h *ptzHead) goHome() {
 	h.settle()
 	h.vel = vec{}
 	h.pos = h.home
+	h.touched()
 }
 
 var (
@@ -211,6 +227,7 @@ func (h *ptzHead) gotoPreset(token string) error {
 		if p.token == token {
 			h.vel = vec{}
 			h.pos = p.pos
+			h.touched()
 			return nil
 		}
 	}

@@ -45,6 +45,10 @@ type Server struct {
 	httpAddr string // bound address, set at the first boot
 	discAddr string // bound unicast discovery address, set at the first boot
 	base     string // http://host:port, set at the first boot
+
+	// views reports to OnView; its kick channel exists with or without
+	// OnView (the PTZ head and the hubs signal it).
+	views viewReporter
 }
 
 // channel is one profile with the tokens of its video source and
@@ -102,8 +106,10 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		s.chans = append(s.chans, ch)
 		s.byToken[p.Token] = ch
 	}
+	s.views.kick = make(chan struct{}, 1)
 	if o.PTZ {
 		s.ptz = newPTZHead(time.Now)
+		s.ptz.changed = s.views.signal
 	}
 	if o.Username != "" {
 		s.auth = newAuthenticator(o.Username, o.Password, s.cameraNow)
@@ -135,6 +141,7 @@ func (s *Server) boot(httpListen, discListen string) (*run, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &run{ctx: ctx, cancel: cancel}
 	r.events = newHub(s.cameraNow, s.sourceConfTokens())
+	r.events.changed = s.views.signal
 	r.http = &http.Server{
 		Handler:           s.routes(r),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -169,6 +176,13 @@ func (s *Server) boot(httpListen, discListen string) (*run, error) {
 		go func() {
 			defer r.wg.Done()
 			s.motionLoop(ctx, r.events)
+		}()
+	}
+	if s.o.OnView != nil {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			s.viewLoop(ctx, r.events)
 		}()
 	}
 	return r, nil
