@@ -1,12 +1,14 @@
 // The console scenario in a real browser (Debian's chromium, headless), run
-// by console_test.go with BASE_URL, ADMIN_KEY, DEVICE_ID and SHOTS (a
-// directory for screenshots) in the environment. Prints one line per step
+// by console_test.go with BASE_URL, ADMIN_KEY, VIEWER_KEY, DEVICE_ID,
+// GRID_TILES, ONVIF_TARGET (the ONVIF camera's WS-Discovery host:port),
+// ONVIF_URL (its device service) and SHOTS (a directory for screenshots) in
+// the environment. Prints one line per step
 // and exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
 
-const { BASE_URL, ADMIN_KEY, VIEWER_KEY, DEVICE_ID, GRID_TILES, SHOTS } = process.env;
-if (!BASE_URL || !ADMIN_KEY || !VIEWER_KEY || !DEVICE_ID || !GRID_TILES || !SHOTS) {
-  console.error('BASE_URL, ADMIN_KEY, VIEWER_KEY, DEVICE_ID, GRID_TILES and SHOTS are required');
+const { BASE_URL, ADMIN_KEY, VIEWER_KEY, DEVICE_ID, GRID_TILES, ONVIF_TARGET, ONVIF_URL, SHOTS } = process.env;
+if (!BASE_URL || !ADMIN_KEY || !VIEWER_KEY || !DEVICE_ID || !GRID_TILES || !ONVIF_TARGET || !ONVIF_URL || !SHOTS) {
+  console.error('BASE_URL, ADMIN_KEY, VIEWER_KEY, DEVICE_ID, GRID_TILES, ONVIF_TARGET, ONVIF_URL and SHOTS are required');
   process.exit(2);
 }
 
@@ -29,6 +31,28 @@ let step = 'start';
 const t0 = Date.now();
 const log = (m) => console.log(`${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s ${m}`);
 const shot = async (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+const ONVIF_ID = 'ptz-1';
+/** ptzPos is the PTZ pad's position (data-pan/-tilt/-zoom), null before the first read. */
+const ptzPos = (page) =>
+  page.locator('[data-testid=ptz-position]').evaluate((e) =>
+    e.dataset.pan === undefined ? null : { pan: Number(e.dataset.pan), tilt: Number(e.dataset.tilt), zoom: Number(e.dataset.zoom), moving: e.dataset.moving === 'true' },
+  );
+/** waitPan waits until the pad shows a pan in [min, max] (and the head is still), and answers it. */
+const waitPan = async (page, [min, max], what, timeout = 10000) => {
+  const h = await page.waitForFunction(
+    ([lo, hi]) => {
+      const e = document.querySelector('[data-testid=ptz-position]');
+      if (!e || e.dataset.pan === undefined || e.dataset.moving === 'true') return false;
+      const pan = Number(e.dataset.pan);
+      return pan >= lo && pan <= hi ? { pan } : false;
+    },
+    [min, max],
+    { timeout, polling: 100 },
+  ).catch(async (e) => {
+    throw new Error(`${what}: position ${JSON.stringify(await ptzPos(page))}: ${e.message}`);
+  });
+  return (await h.jsonValue()).pan;
+};
 
 try {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -86,6 +110,96 @@ try {
   await temp.locator('[data-testid=device-remove]').click();
   await temp.waitFor({ state: 'detached' });
   log('ok add and remove');
+
+  step = 'onvif: wrong password';
+  const addForm = page.locator('[data-testid=add-device]');
+  await page.check('#add-mode-onvif');
+  await page.fill('#add-name', 'wrong password');
+  await page.fill('#add-onvif', ONVIF_URL);
+  await page.fill('#add-username', 'admin');
+  await page.fill('#add-password', 'not-the-password');
+  await page.click('[data-testid=add-submit]');
+  const pwErr = addForm.locator('[data-testid=field-error][data-field=password]');
+  await pwErr.waitFor();
+  log(`ok ONVIF add with a wrong password: field-error next to password: ${(await pwErr.textContent()).trim()}`);
+
+  step = 'onvif: discovery and add';
+  await page.fill('#discover-targets', ONVIF_TARGET);
+  await page.click('[data-testid=discover-run]');
+  const cand = page.locator('[data-testid=discover-item]').first();
+  await cand.waitFor();
+  const candAddr = await cand.getAttribute('data-address');
+  if (candAddr.replace(/\/$/, '') !== ONVIF_URL.replace(/\/$/, '')) throw new Error(`discovered ${candAddr}, want ${ONVIF_URL}`);
+  const candText = (await cand.locator('.cand-what').textContent()).replace(/\s+/g, ' ').trim();
+  await shot(page, '2b-discovery');
+  await cand.locator('[data-testid=discover-add]').click();
+  await page.waitForFunction(() => document.activeElement?.id === 'add-username');
+  if ((await page.inputValue('#add-onvif')) !== candAddr) throw new Error(`the add form has onvif ${await page.inputValue('#add-onvif')}`);
+  const addName = await page.inputValue('#add-name');
+  if (!addName) throw new Error('Add left the name empty');
+  await page.fill('#add-id', ONVIF_ID);
+  await page.fill('#add-username', 'admin');
+  await page.fill('#add-password', 'pw');
+  await page.click('[data-testid=add-submit]');
+  const onvRow = page.locator(`[data-testid=device-row][data-device-id="${ONVIF_ID}"]`);
+  await onvRow.waitFor({ timeout: 30000 });
+  if ((await addForm.locator('[data-testid=field-error]').count()) !== 0) throw new Error('a field error stayed after the ONVIF add');
+  await page.locator(`[data-testid=discover-item][data-address="${candAddr}"][data-added=true]`).waitFor(); // marked here at once
+  await page.click('[data-testid=discover-run]'); // and by the server
+  await page.locator(`[data-testid=discover-item][data-address="${candAddr}"] [data-testid=discover-added]`).waitFor();
+  log(`ok discovery found "${candText}"; Add filled the form (name "${addName}", username focused); ${ONVIF_ID} added, then listed as added`);
+
+  step = 'onvif: device page, PTZ';
+  await onvRow.locator('a').first().click();
+  await page.waitForURL(new RegExp(`/console/devices/${ONVIF_ID}$`));
+  await page.locator('[data-testid=camera]').waitFor();
+  const model = (await page.textContent('[data-testid=camera-model]')).trim();
+  const maker = (await page.textContent('[data-testid=camera-manufacturer]')).trim();
+  const serial = (await page.textContent('[data-testid=camera-serial]')).trim();
+  if (!model || model === '—' || !maker || maker === '—') throw new Error(`camera info: ${maker} ${model}`);
+  await page.locator('[data-testid=ptz]').waitFor();
+  const pan0 = await waitPan(page, [-1, 1], 'first position');
+  await page.hover('[data-testid=ptz-right]');
+  await page.mouse.down();
+  await page.waitForTimeout(600);
+  await page.mouse.up();
+  await page.click('[data-testid=ptz-stop]');
+  const pan1 = await waitPan(page, [pan0 + 0.1, 1], 'after holding right for 600 ms');
+  await page.fill('[data-testid=ptz-preset-name]', 'door');
+  await page.click('[data-testid=ptz-preset-save]');
+  const door = page.locator('[data-testid=ptz-preset][data-name=door]');
+  await door.waitFor();
+  await page.click('[data-testid=ptz-home]');
+  const home = await waitPan(page, [pan0 - 0.01, pan0 + 0.01], 'after home');
+  await door.locator('[data-testid=ptz-preset-goto]').click();
+  const back = await waitPan(page, [pan1 - 0.01, pan1 + 0.01], 'after going to door');
+  await page.click('[data-testid=ptz-left]'); // a click: a short move
+  const tap = await waitPan(page, [back - 0.4, back - 0.05], 'after a click on left');
+  log(`ok ${ONVIF_ID}: ${maker} ${model} (serial ${serial}); held right: pan ${pan0} → ${pan1.toFixed(3)}; preset door, home ${home}, back to door ${back.toFixed(3)}; a click left: ${tap.toFixed(3)}`);
+
+  step = 'onvif: snapshot and refresh';
+  const snap = await page.waitForFunction(
+    () => {
+      const i = document.querySelector('img[data-testid=snapshot]');
+      return i && i.complete && i.naturalWidth > 0 ? { w: i.naturalWidth, h: i.naturalHeight, src: i.getAttribute('src') } : false;
+    },
+    null,
+    { timeout: 20000, polling: 200 },
+  );
+  const sn = await snap.jsonValue();
+  if (sn.w !== 640) throw new Error(`snapshot ${sn.w}x${sn.h}`);
+  if (!/[?&]token=/.test(sn.src)) throw new Error(`the snapshot is not asked for with a token: ${sn.src}`);
+  await page.click('[data-testid=snapshot-refresh]');
+  await page.waitForFunction((old) => {
+    const i = document.querySelector('img[data-testid=snapshot]');
+    return i && i.getAttribute('src') !== old && i.complete && i.naturalWidth === 640;
+  }, sn.src);
+  await page.click('[data-testid=onvif-refresh]');
+  const refreshed = (await page.locator('[data-testid=onvif-refresh-note]').textContent()).trim();
+  await shot(page, '2c-onvif-device');
+  log(`ok snapshot ${sn.w}x${sn.h} (live token in the URL), refreshed; read camera again: ${refreshed}`);
+  await page.goto(`${BASE_URL}/console/devices`);
+  await row.waitFor();
 
   step = 'label filter';
   await page.fill('#label-filter', 'site:nowhere');
@@ -305,7 +419,16 @@ try {
   if ((await vp.locator('[data-testid=device-edit], [data-testid=plan-save], [data-testid=plan-mode]').count()) !== 0)
     throw new Error('a viewer sees the device edit form or plan controls');
   await shot(vp, '5-viewer');
-  log('ok viewer: read-only controls');
+  await vp.goto(`${BASE_URL}/console/devices/${ONVIF_ID}`);
+  await vp.locator('[data-testid=ptz]').waitFor();
+  await vp.locator('[data-testid=ptz-preset][data-name=door]').waitFor();
+  const vpan = await waitPan(vp, [-1, 1], 'viewer position');
+  const ctl = '[data-testid=ptz-left], [data-testid=ptz-right], [data-testid=ptz-up], [data-testid=ptz-down], [data-testid=ptz-zoom-in], ' +
+    '[data-testid=ptz-zoom-out], [data-testid=ptz-home], [data-testid=ptz-stop], [data-testid=ptz-preset-save], [data-testid=ptz-preset-goto], ' +
+    '[data-testid=ptz-preset-delete], [data-testid=onvif-refresh]';
+  if ((await vp.locator(ctl).count()) !== 0) throw new Error('a viewer sees PTZ controls or "Read camera again"');
+  await shot(vp, '5b-viewer-ptz');
+  log(`ok viewer: read-only controls; on ${ONVIF_ID} the PTZ position (pan ${vpan.toFixed(3)}) and presets, no PTZ controls`);
 
   if (problems.length) throw new Error(problems.join('\n'));
   log('PASS');

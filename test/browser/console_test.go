@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/argus-vms/argus/actors/media/fakecam"
+	"github.com/argus-vms/argus/actors/media/fakecam/onvifsrv"
 	"github.com/argus-vms/argus/test/testenv"
 )
 
@@ -19,9 +20,15 @@ import (
 // field error for a bad URL in the add form, add and remove a device, filter
 // by label, open the device page and watch its live video play (currentTime
 // advances, videoWidth > 0) and its events, reload the deep link, play the
-// live grid; then a viewer key follows a deep link through the login and
-// sees no add or remove controls. No CSP violation or page error on the way,
-// and the key never appears in a URL.
+// live grid. An ONVIF camera (onvifsrv, streaming fakecam's cam1): a wrong
+// password named at the password field, discovery (unicast to its
+// WS-Discovery socket) lists it, "Add" fills the form, the device is added;
+// its page shows the camera's information, a snapshot (640 px wide) and
+// the PTZ pad: holding "right" pans, a preset saved there is found again
+// after going home. Then a viewer key follows a deep link through the login
+// and sees no add or remove controls, and the PTZ position but no PTZ
+// controls. No CSP violation or page error on the way, and the key never
+// appears in a URL.
 func TestConsole(t *testing.T) {
 	NeedTools(t)
 	NPMCI(t)
@@ -32,6 +39,14 @@ func TestConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cam.Close)
+	// The ONVIF camera streams cam1 (no RTSP credentials there: the pull
+	// sends the device's admin/pw, which the fakecam does not ask for).
+	onv, err := onvifsrv.Start(context.Background(), onvifsrv.Options{Username: "admin", Password: "pw", PTZ: true, Discovery: true,
+		Profiles: []onvifsrv.Profile{{Token: "p1", Name: "ptz cam", StreamURI: cam.StreamURI("cam1"), Width: 640, Height: 360}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(onv.Close)
 	n := testenv.StartDev(t, testenv.NodeOptions{Args: []string{"--probe-interval", "1s"}})
 	if st, _, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":"cam-1","name":"front door","url":%q,"labels":{"site":"hq"}}`, cam.URL("cam1"))); st != 201 {
 		t.Fatalf("create: %d %s", st, body)
@@ -69,7 +84,8 @@ func TestConsole(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "console.mjs")
 	cmd.Dir = Dir()
-	cmd.Env = append(os.Environ(), "BASE_URL="+n.HTTP, "ADMIN_KEY="+n.AdminKey, "VIEWER_KEY="+viewer.Key, "DEVICE_ID=cam-1", "GRID_TILES="+strings.Join(tiles, ","), "SHOTS="+shots, "CHROMIUM="+Chromium)
+	cmd.Env = append(os.Environ(), "BASE_URL="+n.HTTP, "ADMIN_KEY="+n.AdminKey, "VIEWER_KEY="+viewer.Key, "DEVICE_ID=cam-1", "GRID_TILES="+strings.Join(tiles, ","),
+		"ONVIF_TARGET="+onv.DiscoveryAddr(), "ONVIF_URL="+onv.DeviceURL(), "SHOTS="+shots, "CHROMIUM="+Chromium)
 	// Chromium's helpers (crashpad) may outlive node holding the output pipe.
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()

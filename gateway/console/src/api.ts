@@ -92,13 +92,40 @@ export async function request<T>(method: string, path: string, body?: unknown, o
   return data as T;
 }
 
+/** Camera is what an ONVIF camera said it is (GetDeviceInformation). */
+export interface Camera {
+  manufacturer: string;
+  model: string;
+  firmware: string;
+  serial: string;
+  hardware: string;
+}
+
+/** Source is one channel's video source as read over ONVIF. */
+export interface Source {
+  channel: number;
+  video_source: string;
+  profile: string;
+  stream_url: string;
+  sub_profile?: string;
+  sub_stream_url?: string;
+  snapshot_url?: string;
+  ptz: boolean;
+  width: number;
+  height: number;
+}
+
 export interface Device {
   id: string;
   name: string;
   url: string;
+  /** the ONVIF device service URL, for a device added by ONVIF */
+  onvif?: string;
   username?: string;
   channels: number;
   labels: Record<string, string>;
+  camera?: Camera;
+  sources?: Source[];
   status: string;
   version: number;
   created_at: string;
@@ -133,14 +160,28 @@ export interface LiveURLs {
   node: string;
 }
 
+/** NewDevice is a POST /v1/devices body: url (RTSP) or onvif (the camera is read first). */
 export interface NewDevice {
   id?: string;
   name: string;
-  url: string;
+  url?: string;
+  onvif?: string;
   username?: string;
   password?: string;
   channels?: number;
   labels?: Record<string, string>;
+}
+
+/** Candidate is a camera that answered a WS-Discovery probe. */
+export interface Candidate {
+  address: string;
+  manufacturer: string;
+  model: string;
+  name: string;
+  hardware: string;
+  serial: string;
+  scopes: string[];
+  already_added: boolean;
 }
 
 const enc = encodeURIComponent;
@@ -171,6 +212,10 @@ export const api = {
   },
   live(id: string, ch: number) {
     return request<LiveURLs>('GET', `/v1/devices/${enc(id)}/channels/${ch}/live`);
+  },
+  /** discover probes for ONVIF cameras: unicast to targets (host:port), else multicast. */
+  discover(targets: string[]) {
+    return request<{ items: Candidate[] }>('POST', '/v1/discovery', targets.length ? { targets } : {});
   },
 };
 

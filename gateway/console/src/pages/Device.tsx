@@ -6,14 +6,15 @@ import { navigate } from '../router';
 import { Recordings } from './device/Recordings';
 import { PlanEditor } from './device/PlanEditor';
 import { EditDevice } from './device/EditDevice';
+import { CameraPanel } from './device/Camera';
 
 const EVENTS_PAGE = 50;
 
 /**
  * Device is one device's page: /devices/{id}[?ch=n][&day=YYYY-MM-DD]. The
  * channel and the timeline's day are in the URL so the view is a deep link;
- * live and recorded video come first, then the plan, the edit form and the
- * history.
+ * an ONVIF camera's information, snapshot and PTZ pad come first, then live
+ * and recorded video, the plan, the edit form and the history.
  */
 export function Device(props: { id: string; channel: number; query: URLSearchParams }) {
   const [dev, setDev] = useState<DeviceT | null>(null);
@@ -61,7 +62,8 @@ export function Device(props: { id: string; channel: number; query: URLSearchPar
             <dt>ID</dt>
             <dd>{dev.id}</dd>
             <dt>URL</dt>
-            <dd>{dev.url}</dd>
+            <dd>{dev.url || (dev.onvif ? '— (streams from ONVIF, see Camera)' : '—')}</dd>
+
             <dt>Channels</dt>
             <dd>{dev.channels}</dd>
             <dt>Labels</dt>
@@ -80,6 +82,7 @@ export function Device(props: { id: string; channel: number; query: URLSearchPar
               ))}
             </nav>
           )}
+          {(dev.camera || dev.onvif) && <CameraPanel dev={dev} channel={ch} canEdit={may('operator')} onDevice={setDev} />}
           <Recordings
             device={dev.id}
             channel={ch}

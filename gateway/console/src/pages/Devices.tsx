@@ -1,8 +1,9 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, may, ApiError, type Device, type NewDevice } from '../api';
 import { ErrorBox, Link, StatusBadge } from '../components';
 import { TextField, parseLabels } from '../forms';
 import { navigate } from '../router';
+import { Discover, type AddPrefill } from './devices/Discover';
 
 export const STATUSES = ['online', 'offline', 'unknown'];
 
@@ -28,6 +29,9 @@ export function Devices(props: { label: string; status: string; limit: number })
   const [filter, setFilter] = useState(props.label);
   const [reload, setReload] = useState(0);
   const [confirm, setConfirm] = useState('');
+  // A discovered camera put into the add form, and the ONVIF addresses added here.
+  const [prefill, setPrefill] = useState<AddPrefill | null>(null);
+  const [addedOnvif, setAddedOnvif] = useState<string[]>([]);
   const cursor = cursors[cursors.length - 1];
 
   useEffect(() => {
@@ -170,7 +174,18 @@ export function Devices(props: { label: string; status: string; limit: number })
           Next →
         </button>
       </nav>
-      {may('operator') && <AddDevice onAdded={() => setReload((r) => r + 1)} />}
+      {may('operator') && (
+        <>
+          <Discover added={addedOnvif} onAdd={(p) => setPrefill((old) => ({ ...p, n: (old?.n ?? 0) + 1 }))} />
+          <AddDevice
+            prefill={prefill}
+            onAdded={(d) => {
+              setReload((r) => r + 1);
+              if (d.onvif) setAddedOnvif((xs) => [...xs, d.onvif as string]);
+            }}
+          />
+        </>
+      )}
     </main>
   );
 }
@@ -178,16 +193,39 @@ export function Devices(props: { label: string; status: string; limit: number })
 /** fieldOf maps a problem's field ("labels.site") to the form field showing it. */
 function fieldOf(f: string): string {
   const top = f.split('.')[0];
-  return ['id', 'name', 'url', 'username', 'password', 'channels', 'labels'].includes(top) ? top : 'form';
+  return ['id', 'name', 'url', 'onvif', 'username', 'password', 'channels', 'labels'].includes(top) ? top : 'form';
 }
 
-function AddDevice(props: { onAdded: () => void }) {
-  const empty = { id: '', name: '', url: '', username: '', password: '', channels: '1', labels: '' };
+type Mode = 'rtsp' | 'onvif';
+
+/**
+ * AddDevice registers a device by its RTSP URL, or by its ONVIF address:
+ * then the gateway reads the camera with the username and password first
+ * (its video sources become the channels) and a camera that refuses them,
+ * answers a fault or is not ONVIF is a 502 naming password or onvif, shown
+ * next to that field. prefill (a discovered camera) switches to ONVIF,
+ * fills the address and name and puts the cursor into username.
+ */
+function AddDevice(props: { prefill: AddPrefill | null; onAdded: (d: Device) => void }) {
+  const empty = { id: '', name: '', url: '', onvif: '', username: '', password: '', channels: '1', labels: '' };
   const [v, setV] = useState(empty);
+  const [mode, setMode] = useState<Mode>('rtsp');
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState('');
+  const form = useRef<HTMLFormElement>(null);
 
+  useEffect(() => {
+    const p = props.prefill;
+    if (!p) return;
+    setMode('onvif');
+    setV((x) => ({ ...x, onvif: p.onvif, name: p.name }));
+    setErrors({});
+    setDone('');
+    const user = form.current?.querySelector<HTMLInputElement>('#add-username');
+    user?.focus();
+    user?.scrollIntoView({ block: 'center' });
+  }, [props.prefill?.n]);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -197,8 +235,13 @@ function AddDevice(props: { onAdded: () => void }) {
       setErrors({ labels });
       return;
     }
-    const ch = Number(v.channels || '1');
-    const body: NewDevice = { name: v.name, url: v.url, channels: Number.isFinite(ch) ? ch : 1 };
+    const body: NewDevice = { name: v.name };
+    if (mode === 'onvif') body.onvif = v.onvif.trim();
+    else {
+      body.url = v.url;
+      const ch = Number(v.channels || '1');
+      body.channels = Number.isFinite(ch) ? ch : 1;
+    }
     if (v.id.trim()) body.id = v.id.trim();
     if (v.username) body.username = v.username;
     if (v.password) body.password = v.password;
@@ -208,39 +251,76 @@ function AddDevice(props: { onAdded: () => void }) {
       const d = await api.createDevice(body);
       setErrors({});
       setV(empty);
-      setDone(`added ${d.id}`);
-      props.onAdded();
+      const from = d.camera ? ` (${d.channels} channel${d.channels === 1 ? '' : 's'} of ${[d.camera.manufacturer, d.camera.model].filter(Boolean).join(' ')})` : '';
+      setDone(`added ${d.id}${from}`);
+      props.onAdded(d);
     } catch (ex) {
-      if (ex instanceof ApiError) setErrors({ [fieldOf(ex.field)]: ex.detail || ex.title });
-      else setErrors({ form: String(ex) });
+      if (ex instanceof ApiError) {
+        let f = fieldOf(ex.field);
+        // The other mode's address field is not on the form.
+        if (mode === 'onvif' && f === 'url') f = 'onvif';
+        if (mode === 'rtsp' && f === 'onvif') f = 'url';
+        setErrors({ [f]: ex.detail || ex.title });
+      } else setErrors({ form: String(ex) });
     } finally {
       setBusy(false);
     }
   };
 
-  const field = (k: keyof typeof empty, label: string, type: 'text' | 'password' | 'number' = 'text', placeholder = '') => (
-    <TextField id={'add-' + k} name={k} label={label} type={type} placeholder={placeholder} value={v[k]} errors={errors} onInput={(x) => setV({ ...v, [k]: x })} />
+  const field = (k: keyof typeof empty, label: string, type: 'text' | 'password' | 'number' = 'text', placeholder = '', autocomplete = 'off') => (
+    <TextField
+      id={'add-' + k}
+      name={k}
+      label={label}
+      type={type}
+      placeholder={placeholder}
+      autocomplete={autocomplete}
+      value={v[k]}
+      errors={errors}
+      onInput={(x) => setV({ ...v, [k]: x })}
+    />
   );
 
   return (
-    <form class="add-device" onSubmit={submit} data-testid="add-device">
+    <form class="add-device" onSubmit={submit} data-testid="add-device" ref={form}>
       <h2>Add a device</h2>
+      <fieldset class="add-mode" data-testid="add-mode">
+        <legend>Add by</legend>
+        <label>
+          <input type="radio" name="add-mode" id="add-mode-rtsp" value="rtsp" checked={mode === 'rtsp'} onChange={() => setMode('rtsp')} /> RTSP URL
+        </label>
+        <label>
+          <input type="radio" name="add-mode" id="add-mode-onvif" value="onvif" checked={mode === 'onvif'} onChange={() => setMode('onvif')} /> ONVIF address
+        </label>
+      </fieldset>
       {field('id', 'ID (optional)')}
       {field('name', 'Name')}
-      {field('url', 'RTSP URL', 'text', 'rtsp://camera:554/stream')}
+      {mode === 'rtsp'
+        ? field('url', 'RTSP URL', 'text', 'rtsp://camera:554/stream')
+        : field('onvif', 'ONVIF address', 'text', 'http://camera/onvif/device_service')}
       {field('username', 'Username')}
-      {field('password', 'Password', 'password')}
-      {field('channels', 'Channels', 'number')}
+      {field('password', 'Password', 'password', '', 'new-password')}
+      {mode === 'rtsp' ? (
+        field('channels', 'Channels', 'number')
+      ) : (
+        <p class="hint add-hint">The camera is read first: one channel per video source it describes, with its stream and snapshot addresses.</p>
+      )}
       {field('labels', 'Labels', 'text', 'site:hq, floor:2')}
       {errors.form && (
         <p class="field-error" data-testid="field-error">
           {errors.form}
         </p>
       )}
-      <button type="submit" disabled={busy} data-testid="add-submit">
-        Add
-      </button>
-      {done && <span class="ok">{done}</span>}
+      <div class="add-actions">
+        <button type="submit" disabled={busy} data-testid="add-submit">
+          {busy ? (mode === 'onvif' ? 'Reading the camera…' : 'Adding…') : 'Add'}
+        </button>
+        {done && (
+          <span class="ok" data-testid="add-done">
+            {done}
+          </span>
+        )}
+      </div>
     </form>
   );
 }

@@ -65,6 +65,40 @@ export interface PlaybackURLs {
   expires_at: string;
 }
 
+/** PTZVector: ONVIF generic spaces (pan, tilt -1..1; zoom 0..1 absolute, -1..1 as a velocity). */
+export interface PTZVector {
+  pan?: number;
+  tilt?: number;
+  zoom?: number;
+}
+
+/** PTZRequest is exactly one command. */
+export type PTZRequest =
+  | { continuous: PTZVector & { timeout_ms?: number } }
+  | { absolute: PTZVector }
+  | { relative: PTZVector }
+  | { stop: true }
+  | { home: true }
+  | { preset: string };
+
+export interface PTZPosition {
+  pan: number;
+  tilt: number;
+  zoom: number;
+}
+
+export interface PTZStatus {
+  position: PTZPosition;
+  moving: boolean;
+  time?: string;
+}
+
+export interface PTZPreset {
+  name: string;
+  token: string;
+  position?: PTZPosition;
+}
+
 /** RECORDINGS_CAP is how many rows GET /v1/recordings answers at most (gateway/on_recordings.go). */
 export const RECORDINGS_CAP = 10000;
 
@@ -90,6 +124,35 @@ export const deviceApi = {
   recordings(id: string, ch: number, from: Date, to: Date) {
     const q = new URLSearchParams({ device: id, channel: String(ch), from: from.toISOString(), to: to.toISOString() });
     return request<{ items: Recording[] }>('GET', `/v1/recordings?${q}`);
+  },
+  /** refreshOnvif reads the camera again (the device as it now is). */
+  refreshOnvif(id: string) {
+    return request<Device>('POST', `/v1/devices/${enc(id)}/onvif/refresh`);
+  },
+  ptz(id: string, ch: number, cmd: PTZRequest) {
+    return request<void>('POST', `${chanPath(id, ch)}/ptz`, cmd);
+  },
+  ptzStatus(id: string, ch: number) {
+    return request<PTZStatus>('GET', `${chanPath(id, ch)}/ptz`);
+  },
+  ptzPresets(id: string, ch: number) {
+    return request<{ items: PTZPreset[] }>('GET', `${chanPath(id, ch)}/ptz/presets`);
+  },
+  /** setPreset (re)sets the named preset at the camera's current position. */
+  setPreset(id: string, ch: number, name: string) {
+    return request<PTZPreset>('PUT', `${chanPath(id, ch)}/ptz/presets/${enc(name)}`);
+  },
+  removePreset(id: string, ch: number, name: string) {
+    return request<void>('DELETE', `${chanPath(id, ch)}/ptz/presets/${enc(name)}`);
+  },
+  /**
+   * snapshotURL is the channel's snapshot.jpg with its live token: an <img>
+   * cannot send the Bearer key (and the key never goes into a URL), and the
+   * CSP's img-src has no blob: for a fetched copy. n defeats caching.
+   */
+  snapshotURL(id: string, ch: number, token: string, n: number) {
+    const q = new URLSearchParams({ token, n: String(n) });
+    return `${chanPath(id, ch)}/snapshot.jpg?${q}`;
   },
   /**
    * playback mints a playback token for [start, end) (at most 24 h) and the
