@@ -149,6 +149,18 @@ func TestAddByONVIF(t *testing.T) {
 	defer web.Close()
 	st, hdr, body = n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"name":"x","onvif":%q}`, web.URL+"/onvif/device_service"))
 	expectProblem(t, "not onvif", st, hdr, body, 502, "onvif")
+	// A camera that answers every call with a SOAP fault: 502 naming it.
+	faulty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/soap+xml; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" xmlns:ter="http://www.onvif.org/ver10/error"><env:Body><env:Fault><env:Code><env:Value>env:Receiver</env:Value><env:Subcode><env:Value>ter:ActionNotSupported</env:Value></env:Subcode></env:Code><env:Reason><env:Text xml:lang="en">Optional Action Not Implemented</env:Text></env:Reason></env:Fault></env:Body></env:Envelope>`)
+	}))
+	defer faulty.Close()
+	st, hdr, body = n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"name":"x","onvif":%q}`, faulty.URL+"/onvif/device_service"))
+	expectProblem(t, "soap fault", st, hdr, body, 502, "onvif")
+	if !bytes.Contains(body, []byte("Optional Action Not Implemented")) {
+		t.Errorf("the 502 does not name the camera's fault: %s", body)
+	}
 	// Nobody listens there.
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := l.Addr().String()
