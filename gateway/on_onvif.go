@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/media/onvif"
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/labstack/echo/v4"
@@ -63,20 +62,11 @@ func (s *Server) refreshOnvif(c echo.Context) error {
 	if done, err := s.onOwner(c, id); done {
 		return err
 	}
-	if s.cameras == nil {
-		return unavailable("camera control is not served by this node")
+	t, p := s.cameraOf(c, id, 0)
+	if p != nil {
+		return p
 	}
-	ctx, cancel := contextWithTimeout(c, s.timeout)
-	t, err := s.cameras.Camera(ctx, id)
-	cancel()
-	switch {
-	case errors.Is(err, device.ErrNotHere):
-		return unavailable("the device is moving to another node; retry")
-	case err != nil:
-		return unavailable("the device did not answer; retry")
-	case !t.Found:
-		return problem(http.StatusNotFound, "", "no such device")
-	case t.Onvif == "":
+	if t.Onvif == "" {
 		return problem(http.StatusConflict, "", "the device has no ONVIF address")
 	}
 	info, sources, p := s.readCamera(c, t.Onvif, t.Username, t.Password)

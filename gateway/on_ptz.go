@@ -53,24 +53,35 @@ func (s *Server) onOwner(c echo.Context, id string) (bool, error) {
 	return true, unavailable("the node hosting this device is unknown; retry")
 }
 
-// ptzOf connects to the PTZ of a device's channel on the node hosting it.
-// A device without ONVIF PTZ on that channel is 409.
-func (s *Server) ptzOf(c echo.Context, id string, ch int) (*ptzCamera, *Problem) {
+// cameraOf is what the node hosting device id (this one, after onOwner)
+// needs to talk to its camera; ch > 0 must be one of its channels.
+func (s *Server) cameraOf(c echo.Context, id string, ch int) (device.TargetInfo, *Problem) {
 	if s.cameras == nil {
-		return nil, unavailable("camera control is not served by this node")
+		return device.TargetInfo{}, unavailable("camera control is not served by this node")
 	}
 	ctx, cancel := contextWithTimeout(c, s.timeout)
 	defer cancel()
 	t, err := s.cameras.Camera(ctx, id)
 	switch {
 	case errors.Is(err, device.ErrNotHere):
-		return nil, unavailable("the device is moving to another node; retry")
+		return t, unavailable("the device is moving to another node; retry")
 	case err != nil:
-		return nil, unavailable("the device did not answer; retry")
+		return t, unavailable("the device did not answer; retry")
 	case !t.Found:
-		return nil, problem(http.StatusNotFound, "", "no such device")
+		return t, problem(http.StatusNotFound, "", "no such device")
 	case ch > t.Channels:
-		return nil, problem(http.StatusNotFound, "ch", "the device has channels 1..%d", t.Channels)
+		return t, problem(http.StatusNotFound, "ch", "the device has channels 1..%d", t.Channels)
+	}
+	return t, nil
+}
+
+// ptzOf connects to the PTZ of a device's channel on the node hosting it.
+// A device without ONVIF PTZ on that channel is 409.
+func (s *Server) ptzOf(c echo.Context, id string, ch int) (*ptzCamera, *Problem) {
+	t, p := s.cameraOf(c, id, ch)
+	switch {
+	case p != nil:
+		return nil, p
 	case t.Onvif == "" || ch > len(t.Sources) || !t.Sources[ch-1].PTZ:
 		return nil, problem(http.StatusConflict, "", "channel %d of this device has no PTZ (it needs an ONVIF camera with PTZ)", ch)
 	}

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/media/snapshot"
 	"github.com/labstack/echo/v4"
 )
@@ -38,22 +37,15 @@ func (s *Server) snapshotJPEG(c echo.Context) error {
 	if done, err := s.onOwner(c, id); done {
 		return err
 	}
-	if s.cameras == nil || s.live == nil || s.live.Keyframe == nil {
+	if s.live == nil || s.live.Keyframe == nil {
 		return unavailable("snapshots are not served by this node")
+	}
+	t, p := s.cameraOf(c, id, ch)
+	if p != nil {
+		return p
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), snapshotTimeout)
 	defer cancel()
-	t, err := s.cameras.Camera(ctx, id)
-	switch {
-	case errors.Is(err, device.ErrNotHere):
-		return unavailable("the device is moving to another node; retry")
-	case err != nil:
-		return unavailable("the device did not answer; retry")
-	case !t.Found:
-		return problem(http.StatusNotFound, "", "no such device")
-	case ch > t.Channels:
-		return problem(http.StatusNotFound, "ch", "the device has channels 1..%d", t.Channels)
-	}
 	key := fmt.Sprintf("%s~%d", id, ch)
 	var jpg []byte
 	var camErr error
@@ -83,7 +75,7 @@ func (s *Server) snapshotJPEG(c echo.Context) error {
 	h.Set(echo.HeaderCacheControl, "private, max-age=1")
 	h.Set(echo.HeaderContentLength, strconv.Itoa(len(jpg)))
 	c.Response().WriteHeader(http.StatusOK)
-	_, err = c.Response().Write(jpg)
+	_, err := c.Response().Write(jpg)
 	return err
 }
 

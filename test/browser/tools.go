@@ -4,14 +4,13 @@
 package browser
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/argus-vms/argus/test/testenv"
 )
 
 // Chromium is Debian's chromium, the browser every console test drives.
@@ -29,39 +28,19 @@ func Dir() string {
 // them, and a browser test that does not run proves nothing.
 func NeedTools(t testing.TB) {
 	t.Helper()
-	for _, tool := range []string{"node", "npm", "ffmpeg"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed: run `make deps` (the console test needs node, npm, chromium and ffmpeg)", tool)
-		}
-	}
-	if out, err := exec.Command("node", "-p", "process.versions.node.split('.')[0] >= 20").Output(); err != nil || strings.TrimSpace(string(out)) != "true" {
-		t.Fatalf("node %s is older than 20, which playwright-core and vite need: install Node 20 or later", nodeVersion())
+	testenv.NeedNode(t, "the console test (playwright-core, vite)")
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Fatal("ffmpeg is not installed: run `make deps` (the console test's cameras need it)")
 	}
 	if _, err := os.Stat(Chromium); err != nil {
 		t.Fatalf("%s is not installed: run `make deps` (Debian's chromium)", Chromium)
 	}
 }
 
-func nodeVersion() string {
-	out, _ := exec.Command("node", "--version").Output()
-	return strings.TrimSpace(string(out))
-}
-
 // NPMCI installs the pinned playwright-core from the lockfile when missing.
 func NPMCI(t testing.TB) {
 	t.Helper()
-	dir := Dir()
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core", "package.json")); err == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in test/browser: %v\n%s", err, out)
-	}
+	testenv.NPMCI(t, Dir(), "playwright-core")
 }
 
 // ShotsDir is ARGUS_BROWSER_SHOTS when set (kept), else a temp dir kept only

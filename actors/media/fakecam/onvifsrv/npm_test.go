@@ -6,41 +6,16 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/argus-vms/argus/test/testenv"
 )
 
 // npmDir holds the independent client: agsh/onvif pinned by package.json
 // and package-lock.json, and check.mjs, which drives it.
 const npmDir = "testdata/npm"
-
-// needNode fails (not skips) where node or npm are missing: a client check
-// that does not run proves nothing.
-func needNode(t *testing.T) {
-	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed: run `make deps` (the independent ONVIF client check needs node and npm)", tool)
-		}
-	}
-}
-
-// npmCI installs the pinned client from the lockfile when missing.
-func npmCI(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(filepath.Join(npmDir, "node_modules", "onvif", "package.json")); err == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-	cmd.Dir = npmDir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s: %v\n%s", npmDir, err, out)
-	}
-}
 
 // npmResult is check.mjs's JSON line.
 type npmResult struct {
@@ -71,8 +46,8 @@ type npmPosition struct{ X, Y, Zoom float64 }
 // snapshot URIs, moves the PTZ head, saves and recalls a preset, and pulls
 // a motion event.
 func TestNpmOnvifClient(t *testing.T) {
-	needNode(t)
-	npmCI(t)
+	testenv.NeedNode(t, "the independent ONVIF client check")
+	testenv.NPMCI(t, npmDir, "onvif")
 	s := start(t, Options{
 		Username: testUser, Password: testPass,
 		PTZ:         true,
