@@ -201,6 +201,13 @@ func (c *Client) post(ctx context.Context, r request) (*http.Response, error) {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", ContentType(r.action))
+	if readOnly(r.action) {
+		// A camera that rebooted closed our kept-alive connection: net/http
+		// sends an idempotent request again on a new one instead of failing
+		// it with EOF, and it treats a request with this key as idempotent
+		// (nil: the header itself is not sent).
+		req.Header["Idempotency-Key"] = nil
+	}
 	if !r.anonymous && c.opts.Username != "" {
 		if auth, ok := c.auth.Header(http.MethodPost, req.URL.RequestURI()); ok {
 			req.Header.Set("Authorization", auth)
@@ -239,4 +246,10 @@ func snippet(doc []byte) string {
 		return "(empty answer)"
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// readOnly says whether an action only reads (Get…): safe to send again.
+func readOnly(action string) bool {
+	op := action[strings.LastIndexAny(action, "/")+1:]
+	return strings.HasPrefix(op, "Get")
 }
