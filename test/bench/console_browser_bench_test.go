@@ -38,11 +38,17 @@ func BenchmarkConsoleBrowser(b *testing.B) {
 		b.Fatalf("create: %d %s", st, body)
 	}
 
-	one := consoleRuns(b, n, "/devices", "rows", 5)
+	one, _ := consoleRuns(b, n, "/devices", "rows", 5)
 	registerMany(b, n, 10000)
-	many := consoleRuns(b, n, "/devices", "rows", 5)
+	many, parts := consoleRuns(b, n, "/devices", "rows", 5)
 	results.add("console device list first render, 10k devices (p50 of 5, headless Chromium)", ms(percentile(many, 0.5)),
 		ms(percentile(one, 0.5))+" with 1 device", ratio(many, one), "≤ 1 s")
+	var dom, apiStart, apiEnd []time.Duration
+	for _, p := range parts {
+		dom, apiStart, apiEnd = append(dom, p.dom()), append(apiStart, p.apiStart()), append(apiEnd, p.apiEnd())
+	}
+	results.add("  of which: page loaded (DOMContentLoaded) / list asked / list answered (p50, 10k devices)",
+		ms(percentile(dom, 0.5))+" / "+ms(percentile(apiStart, 0.5))+" / "+ms(percentile(apiEnd, 0.5)), "—", "—", "where the time goes")
 
 	// Warm: an RTSP reader holds the stream while the tiles open.
 	urls := liveURLs(b, n, "cam-1", 1)
@@ -52,7 +58,7 @@ func BenchmarkConsoleBrowser(b *testing.B) {
 		b.Fatal(err)
 	}
 	time.Sleep(3 * time.Second)
-	warm := consoleRuns(b, n, "/live?layout=1&tiles=cam-1:1", "frame", 5)
+	warm, _ := consoleRuns(b, n, "/live?layout=1&tiles=cam-1:1", "frame", 5)
 	var ff []time.Duration
 	for range 5 {
 		ff = append(ff, ffmpegFirstFrame(b, liveURLs(b, n, "cam-1", 1).HLS))
@@ -66,7 +72,8 @@ func BenchmarkConsoleBrowser(b *testing.B) {
 	var cold []time.Duration
 	for range 3 {
 		waitNoStreams(b, n)
-		cold = append(cold, consoleRuns(b, n, "/live?layout=1&tiles=cam-1:1", "frame", 1)...)
+		d, _ := consoleRuns(b, n, "/live?layout=1&tiles=cam-1:1", "frame", 1)
+		cold = append(cold, d...)
 	}
 	results.add("console live tile time to first frame over HLS, cold start (p50 of 3)", ms(percentile(cold, 0.5)),
 		ms(percentile(warm, 0.5))+" warm", ratio(cold, warm), "report")
@@ -74,7 +81,20 @@ func BenchmarkConsoleBrowser(b *testing.B) {
 
 // consoleRuns runs test/browser/bench.mjs: runs fresh browser contexts open
 // /console<page> and wait for the first device row or the first frame.
-func consoleRuns(b *testing.B, n *testenv.Node, page, waitFor string, runs int) []time.Duration {
+// renderParts are one run's marks on the page's clock (ms): DOMContentLoaded
+// and its first /v1 request's start and end.
+type renderParts struct {
+	DOM      float64 `json:"dom_ms"`
+	APIStart float64 `json:"api_start_ms"`
+	APIEnd   float64 `json:"api_end_ms"`
+}
+
+func msDuration(v float64) time.Duration      { return time.Duration(v * float64(time.Millisecond)) }
+func (p renderParts) dom() time.Duration      { return msDuration(p.DOM) }
+func (p renderParts) apiStart() time.Duration { return msDuration(p.APIStart) }
+func (p renderParts) apiEnd() time.Duration   { return msDuration(p.APIEnd) }
+
+func consoleRuns(b *testing.B, n *testenv.Node, page, waitFor string, runs int) ([]time.Duration, []renderParts) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -85,7 +105,8 @@ func consoleRuns(b *testing.B, n *testenv.Node, page, waitFor string, runs int) 
 	cmd.WaitDelay = 5 * time.Second // chromium helpers may hold the pipe
 	out, err := cmd.Output()
 	var res struct {
-		Samples []float64 `json:"samples_ms"`
+		Samples []float64     `json:"samples_ms"`
+		Parts   []renderParts `json:"parts"`
 	}
 	if jerr := json.Unmarshal(lastLine(out), &res); jerr != nil || len(res.Samples) != runs {
 		var stderr []byte
@@ -96,9 +117,9 @@ func consoleRuns(b *testing.B, n *testenv.Node, page, waitFor string, runs int) 
 	}
 	d := make([]time.Duration, len(res.Samples))
 	for i, s := range res.Samples {
-		d[i] = time.Duration(s * float64(time.Millisecond))
+		d[i] = msDuration(s)
 	}
-	return d
+	return d, res.Parts
 }
 
 func lastLine(b []byte) []byte {

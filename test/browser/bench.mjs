@@ -7,7 +7,8 @@
 // session), signed in by putting the key into its sessionStorage as the
 // login page would; the figure is the page's own clock (performance.now(),
 // from the start of the navigation) when the condition first holds.
-// Prints one JSON line: {"samples_ms":[…]}.
+// Prints one JSON line: {"samples_ms":[…], "parts":[{dom_ms, api_start_ms,
+// api_end_ms}, …]} (the page's DOMContentLoaded and its first /v1 call).
 import { chromium } from 'playwright-core';
 
 const { BASE_URL, ADMIN_KEY, PAGE, WAIT_FOR } = process.env;
@@ -33,6 +34,7 @@ const ready = {
 }[WAIT_FOR];
 
 const samples = [];
+const parts = [];
 try {
   for (let i = 0; i < RUNS; i++) {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -47,9 +49,17 @@ try {
     await page.goto(`${BASE_URL}/console${PAGE}`, { waitUntil: 'commit' });
     const h = await page.waitForFunction(ready, null, { timeout: 60000, polling: 'raf' });
     samples.push(await h.jsonValue());
+    // Where the time went: the page's own load, and the first API answer.
+    parts.push(
+      await page.evaluate(() => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        const api = performance.getEntriesByType('resource').find((e) => e.name.includes('/v1/'));
+        return { dom_ms: nav ? nav.domContentLoadedEventEnd : 0, api_start_ms: api ? api.startTime : 0, api_end_ms: api ? api.responseEnd : 0 };
+      }),
+    );
     await ctx.close();
   }
-  console.log(JSON.stringify({ samples_ms: samples }));
+  console.log(JSON.stringify({ samples_ms: samples, parts }));
 } catch (e) {
   console.error(`FAIL after ${samples.length} runs: ${e && e.stack ? e.stack : e}`);
   process.exitCode = 1;
