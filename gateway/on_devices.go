@@ -202,7 +202,8 @@ func (s *Server) createDevice(c echo.Context) error {
 	if cmd.Onvif != "" {
 		// The camera is read here, with the credentials of the request,
 		// before anything is decided: the event carries what it said.
-		if p := s.readOnvif(c, cmd); p != nil {
+		var p *Problem
+		if cmd.Info, cmd.Sources, p = s.readCamera(c, cmd.Onvif, cmd.Username, cmd.Password); p != nil {
 			return p
 		}
 		if req.Channels == nil {

@@ -18,17 +18,10 @@ import (
 // onvifTimeout bounds reading one camera over ONVIF (several calls).
 var onvifTimeout = 15 * time.Second
 
-// readOnvif reads the camera at cmd.Onvif with cmd's credentials and fills
-// the command's info and sources: one source per video source, its first
-// profile the main stream, a second one the sub stream. A camera that
-// cannot be read is a 502 naming what it answered.
-func (s *Server) readOnvif(c echo.Context, cmd *pb.RegisterDevice) *Problem {
-	var p *Problem
-	cmd.Info, cmd.Sources, p = s.readCamera(c, cmd.Onvif, cmd.Username, cmd.Password)
-	return p
-}
-
-// readCamera is the one way the gateway reads a camera over ONVIF.
+// readCamera is the one way the gateway reads a camera over ONVIF (adding
+// and refreshing a device): its info and one source per video source (the
+// largest profile the main stream, a second one the sub stream). A camera
+// that cannot be read is a 502 naming what it answered.
 func (s *Server) readCamera(c echo.Context, address, username, password string) (*pb.OnvifInfo, []*pb.ChannelSource, *Problem) {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), onvifTimeout)
 	defer cancel()
@@ -177,7 +170,7 @@ func (s *Server) discover(c echo.Context) error {
 		}
 		added := slices.ContainsFunc(f.XAddrs, func(a string) bool { return known[strings.TrimSuffix(a, "/")] })
 		out = append(out, discoveryCandidate{Address: f.Address, Manufacturer: f.Manufacturer, Model: f.Model, Name: f.Name,
-			Hardware: f.Hardware, Scopes: scopes, AlreadyAdded: added || known[strings.TrimSuffix(f.Address, "/")]})
+			Hardware: f.Hardware, Scopes: scopes, AlreadyAdded: added})
 	}
 	return writeJSON(c, http.StatusOK, map[string]any{"items": out})
 }

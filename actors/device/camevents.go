@@ -41,6 +41,9 @@ type watch struct {
 // device is registered here.
 func (a *Actor) syncWatch(c *actor.Context) {
 	want := a.deps.CameraWatch != nil && a.state.Registered && a.state.Onvif != ""
+	if !want && a.watch.cancel == nil {
+		return // the common case, after every command: nothing to follow
+	}
 	of := [3]string{a.state.Onvif, a.state.Username, string(a.state.SealedPassword)}
 	if a.watch.cancel != nil && (!want || a.watch.of != of) {
 		a.watch.cancel()

@@ -18,7 +18,7 @@ func FuzzParseChallenges(f *testing.F) {
 	f.Add(`Digest a="unterminated`)
 	f.Fuzz(func(t *testing.T, v string) {
 		if len(v) > 1<<16 {
-			t.Skip()
+			return // beyond what a camera answer may be: refused before parsing
 		}
 		cs := ParseChallenges(http.Header{"Www-Authenticate": {v, v}})
 		if len(cs) > maxChallenges {

@@ -250,6 +250,6 @@ func snippet(doc []byte) string {
 
 // readOnly says whether an action only reads (Get…): safe to send again.
 func readOnly(action string) bool {
-	op := action[strings.LastIndexAny(action, "/")+1:]
+	op := action[strings.LastIndex(action, "/")+1:]
 	return strings.HasPrefix(op, "Get")
 }
