@@ -48,6 +48,7 @@ const (
 	KindPlan   = "plan"   // recording plan, one per device channel: id "<device>~<channel>"
 	KindShard  = "shard"  // ownership of a shard: id "<n>", in shard n
 	KindView   = "view"   // viewing audit facts of a device channel: id "<device>~<channel>"
+	KindAlarm  = "alarm"  // alarms of a device channel and type: id "<device>~<channel>~<type>" (AlarmSlot)
 )
 
 // ShardRef is the aggregate that records who owns shard n.
@@ -84,6 +85,9 @@ func ValidAggregateID(kind, id string) bool {
 		return ValidID(id)
 	case KindStream, KindPlan, KindView:
 		_, _, ok := ParseChannelID(id)
+		return ok
+	case KindAlarm:
+		_, ok := ParseAlarmSlot(id)
 		return ok
 	case KindShard:
 		n, err := strconv.Atoi(id)

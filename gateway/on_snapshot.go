@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/media/snapshot"
 	"github.com/labstack/echo/v4"
 )
@@ -46,41 +47,52 @@ func (s *Server) snapshotJPEG(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), snapshotTimeout)
 	defer cancel()
-	key := fmt.Sprintf("%s~%d", id, ch)
-	var jpg []byte
-	var camErr error
-	if ch <= len(t.Sources) && t.Sources[ch-1].SnapshotURL != "" {
-		jpg, camErr = s.snapshots.FromURL(ctx, key, t.Sources[ch-1].SnapshotURL, t.Username, t.Password, width)
-		if camErr != nil {
-			s.log.Info("camera snapshot failed; decoding the stream's keyframe", "device", id, "channel", ch, "err", camErr)
-		}
-	}
-	if jpg == nil {
-		annexB, err := s.live.Keyframe(ctx, id, ch)
-		if err != nil {
-			if camErr != nil {
-				return snapshotProblem(camErr)
-			}
-			if errors.Is(err, context.DeadlineExceeded) {
-				return problem(http.StatusGatewayTimeout, "", "the stream had no keyframe in time")
-			}
-			return problem(http.StatusBadGateway, "", "no picture from the camera: %v", err)
-		}
-		if jpg, err = s.snapshots.FromKeyframe(ctx, key, annexB, width); err != nil {
-			return snapshotProblem(err)
-		}
+	jpg, err := s.snapshots.Channel(ctx, s.pictureOf(t, id, ch), width)
+	if err != nil {
+		return snapshotProblem(err)
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "image/jpeg")
 	h.Set(echo.HeaderCacheControl, "private, max-age=1")
 	h.Set(echo.HeaderContentLength, strconv.Itoa(len(jpg)))
 	c.Response().WriteHeader(http.StatusOK)
-	_, err := c.Response().Write(jpg)
+	_, err = c.Response().Write(jpg)
 	return err
 }
 
-func snapshotProblem(err error) *Problem {
+// Picture is a JPEG of a channel (1..) of a device hosted on this node, as
+// the snapshot API takes it: alarms take theirs with it.
+func (s *Server) Picture(ctx context.Context, id string, ch int) ([]byte, error) {
+	if s.cameras == nil || s.live == nil || s.live.Keyframe == nil {
+		return nil, errors.New("snapshots are not served by this node")
+	}
+	t, err := s.cameras.Camera(ctx, id)
 	switch {
+	case err != nil:
+		return nil, err
+	case !t.Found || ch < 1 || ch > t.Channels:
+		return nil, fmt.Errorf("device %s has no channel %d", id, ch)
+	}
+	return s.snapshots.Channel(ctx, s.pictureOf(t, id, ch), 0)
+}
+
+// pictureOf is where a channel of a device hosted here takes its picture.
+func (s *Server) pictureOf(t device.TargetInfo, id string, ch int) snapshot.ChannelSource {
+	src := snapshot.ChannelSource{Key: fmt.Sprintf("%s~%d", id, ch), Username: t.Username, Password: t.Password,
+		Keyframe: func(ctx context.Context) ([]byte, error) { return s.live.Keyframe(ctx, id, ch) }}
+	if ch <= len(t.Sources) {
+		src.URL = t.Sources[ch-1].SnapshotURL
+	}
+	return src
+}
+
+func snapshotProblem(err error) *Problem {
+	var noKeyframe *snapshot.KeyframeError
+	switch {
+	case errors.As(err, &noKeyframe) && errors.Is(err, context.DeadlineExceeded):
+		return problem(http.StatusGatewayTimeout, "", "the stream had no keyframe in time")
+	case errors.As(err, &noKeyframe):
+		return problem(http.StatusBadGateway, "", "%v", err)
 	case errors.Is(err, snapshot.ErrUnauthorized):
 		return problem(http.StatusBadGateway, "password", "the camera refused the device's credentials for its snapshot")
 	case errors.Is(err, context.DeadlineExceeded):

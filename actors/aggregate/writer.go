@@ -23,6 +23,17 @@ import (
 // ErrNothing is what a decision returns when the command changes nothing.
 var ErrNothing = errors.New("aggregate: nothing to append")
 
+// Rejection is a decision that produced no event: the reply code, the
+// field it is about, and why.
+type Rejection struct {
+	Code   pb.ReplyCode
+	Field  string
+	Detail string
+}
+
+// Error makes a rejection the error of a decision.
+func (r *Rejection) Error() string { return r.Detail }
+
 // maxDecisions bounds decide → conflict → catch up rounds of one command.
 const maxDecisions = 3
 

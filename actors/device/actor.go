@@ -34,6 +34,12 @@ type Deps struct {
 	// CameraWatch follows ONVIF cameras' events while their device is
 	// hosted here (nil: camera events are not followed).
 	CameraWatch CameraWatch
+	// Alarm passes an alarm command (pb.RaiseAlarm, pb.EndAlarm) to its
+	// slot without waiting (nil: devices raise no alarms).
+	Alarm func(cmd proto.Message)
+	// OfflineAlarmAfter: a device offline this long raises an "offline"
+	// alarm, cleared when it is back online (0: no offline alarms).
+	OfflineAlarmAfter time.Duration
 }
 
 // Actor hosts one device aggregate. It decides commands against its state,
@@ -50,7 +56,10 @@ type Actor struct {
 	// targetChanged: the camera's address or credentials changed (or it was
 	// just registered), so its status is checked now rather than next round.
 	targetChanged bool
-	watch         watch // the camera event watch (camevents.go)
+	watch         watch        // the camera event watch (camevents.go)
+	offline       offlineTimer // the offline alarm's timer (alarms.go)
+	engine        *actor.Engine
+	self          *actor.PID
 }
 
 // New returns the producer of a device actor that writes in the shard's
@@ -100,9 +109,12 @@ func (a *Actor) Receive(c *actor.Context) {
 		} else if a.state.Registered && a.deps.Directory != nil {
 			a.deps.Directory.Put(a.view)
 		}
+		a.engine, a.self = c.Engine(), c.PID()
 		a.syncWatch(c)
+		a.armOffline()
 	case actor.Stopped:
 		a.stopWatch()
+		a.offline.stop()
 		if a.deps.Directory != nil { // its shard stopped here: another node lists it now
 			a.deps.Directory.Forget(a.ref.ID)
 		}
@@ -133,6 +145,8 @@ func (a *Actor) Receive(c *actor.Context) {
 		} else {
 			a.setStatus(true, "probe")
 		}
+	case offlineDue:
+		a.offlineDue(m)
 	case *Target:
 		m.Reply <- a.target()
 	case *Snapshot:
@@ -239,6 +253,9 @@ func (a *Actor) apply(e events.Event) {
 	}
 	wasRegistered := a.state.Registered
 	a.state.Apply(e)
+	if a.loaded {
+		a.alarmOn(e)
+	}
 	if wasRegistered && !a.state.Registered && a.deps.OnRemoved != nil && a.loaded {
 		a.deps.OnRemoved(a.ref.ID)
 	}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 
+	"github.com/argus-vms/argus/actors/aggregate"
 	"github.com/argus-vms/argus/events/pb"
 )
 
@@ -22,15 +23,8 @@ const (
 
 var labelKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,62}$`)
 
-// Rejection is a decision that produced no event.
-type Rejection struct {
-	Code   pb.ReplyCode
-	Field  string
-	Detail string
-}
-
-// Error makes a rejection the error of a decision (aggregate.Decision).
-func (r *Rejection) Error() string { return r.Detail }
+// Rejection is a decision that produced no event (aggregate.Rejection).
+type Rejection = aggregate.Rejection
 
 func invalid(field, format string, a ...any) *Rejection {
 	return &Rejection{Code: pb.ReplyCode_REPLY_CODE_INVALID, Field: field, Detail: fmt.Sprintf(format, a...)}

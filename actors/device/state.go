@@ -28,6 +28,7 @@ type State struct {
 	// and source ("motion/VideoSource_1"): only changes are recorded.
 	CameraStates map[string]bool `json:",omitempty"`
 	Status       string
+	StatusAt     int64 `json:",omitempty"` // unix ms of the last status change
 	Version      uint64 // number of events of the aggregate
 	LastSeq      uint64 // stream sequence of the last event (expected seq of the next append)
 	CreatedAt    int64  // unix ms
@@ -90,9 +91,9 @@ func (s *State) Apply(e events.Event) {
 	case *pb.Envelope_DeviceRemoved:
 		s.Registered = false
 	case *pb.Envelope_DeviceOnline:
-		s.Status = StatusOnline
+		s.Status, s.StatusAt = StatusOnline, env.TimeUnixMs
 	case *pb.Envelope_DeviceOffline:
-		s.Status = StatusOffline
+		s.Status, s.StatusAt = StatusOffline, env.TimeUnixMs
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/argus-vms/argus/actors/aggregate"
+	"github.com/argus-vms/argus/actors/alarm"
 	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/stream"
@@ -44,8 +45,10 @@ type Host struct {
 	routes  sync.Map                    // device id → PID of its actor on this node
 	streams sync.Map                    // stream aggregate id → PID of its actor on this node
 	plans   sync.Map                    // plan aggregate id → PID of its actor on this node
+	alarms  sync.Map                    // alarm slot id → PID of its actor on this node
 	sdeps   *stream.Deps
 	pdeps   *plan.Deps
+	adeps   *alarm.Deps
 	ready   atomic.Bool
 	timeout time.Duration
 	handoff time.Duration
@@ -64,6 +67,7 @@ type Config struct {
 	Shards         int           // shard count of the cluster
 	Stream         stream.Deps   // stream actors' settings (Store, Node, Log, Device filled in)
 	Plan           plan.Deps     // plan actors' settings (Store, Node, Log, Hold filled in)
+	Alarm          alarm.Deps    // alarm actors' settings (Store, Node, Log, Directory filled in)
 	RequestTimeout time.Duration // default 10s
 	// Handoff bounds how long a request waits for its shard to get an
 	// owner (failover, handoff) before it fails with ErrNotReady; default 5s.
@@ -97,8 +101,17 @@ func New(engine *actor.Engine, deps *device.Deps, cfg Config) *Host {
 	pd := cfg.Plan
 	pd.Store, pd.Node, pd.Log, pd.Hold, pd.OnFenced = deps.Store, deps.Node, deps.Log, h.HoldStream, h.fenced
 	h.pdeps = &pd
+	ad := cfg.Alarm
+	ad.Store, ad.Node, ad.Log, ad.OnFenced = deps.Store, deps.Node, deps.Log, h.fenced
+	if ad.Directory == nil {
+		ad.Directory = alarm.NewDirectory()
+	}
+	h.adeps = &ad
 	if deps.OnFenced == nil {
 		deps.OnFenced = h.fenced
+	}
+	if deps.Alarm == nil {
+		deps.Alarm = h.Alarm
 	}
 	if deps.OnRemoved == nil {
 		deps.OnRemoved = func(id string) {

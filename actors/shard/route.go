@@ -56,6 +56,8 @@ func notOwner(m proto.Message) bool {
 		return r.GetCode() == pb.ReplyCode_REPLY_CODE_NOT_OWNER
 	case *pb.PlanReply:
 		return r.GetCode() == pb.ReplyCode_REPLY_CODE_NOT_OWNER
+	case *pb.AlarmReply:
+		return r.GetCode() == pb.ReplyCode_REPLY_CODE_NOT_OWNER
 	}
 	return false
 }
@@ -247,6 +249,18 @@ func (r *router) serve(msg proto.Message) proto.Message {
 			return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: err.Error()}
 		}
 		return rep
+	case *pb.RaiseAlarm, *pb.EndAlarm, *pb.AckAlarm, *pb.ClearAlarm, *pb.GetAlarm:
+		slot, ok := slotOf(m)
+		if !ok {
+			return &pb.AlarmReply{Code: pb.ReplyCode_REPLY_CODE_NOT_FOUND, Detail: "no such alarm"}
+		}
+		rep, err := h.askAlarmLocal(ctx, slot, m)
+		if err != nil {
+			return &pb.AlarmReply{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: err.Error()}
+		}
+		return rep
+	case *pb.ListAlarms:
+		return &pb.AlarmList{Items: h.adeps.Directory.List(m)}
 	case *pb.ListDevices:
 		limit := int(m.Limit)
 		if limit < 1 || limit > 1000 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+	"github.com/argus-vms/argus/actors/alarm"
 	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/media/relay"
 	"github.com/argus-vms/argus/actors/plan"
@@ -38,13 +39,18 @@ type shardActor struct {
 	actors    *atomic.Int64 // the host's actor count
 	snaps     *events.Snapshots
 	shards    int
+	alarms    *sync.Map // the host's alarm slot id → PID index
+	adeps     *alarm.Deps
+	// alarmStates: folded states of the slots without an actor yet (no
+	// open alarm); spawnAlarm hands one to its actor.
+	alarmStates map[string]*alarm.State
 }
 
 func newShardActor(term events.Term, h *Host, preloaded *shardState, onDone func(int, int, error)) actor.Producer {
 	return func() actor.Receiver {
 		return &shardActor{n: term.Shard, term: term, deps: h.deps, routes: &h.routes, streams: &h.streams, plans: &h.plans,
 			sdeps: h.sdeps, pdeps: h.pdeps, actors: &h.actors, onDone: onDone, preloaded: preloaded, kids: map[string]*actor.PID{},
-			snaps: h.snaps, shards: h.shards}
+			snaps: h.snaps, shards: h.shards, alarms: &h.alarms, adeps: h.adeps, alarmStates: map[string]*alarm.State{}}
 	}
 }
 
@@ -57,6 +63,8 @@ func (s *shardActor) Receive(c *actor.Context) {
 		m.reply <- s.spawnStream(c, m.key)
 	case *spawnPlan:
 		m.reply <- s.spawnPlan(c, m.id, nil)
+	case *spawnAlarm:
+		m.reply <- s.spawnAlarm(c, m.slot, m.create)
 	case *takeSnapshot:
 		s.snapshot(c, m)
 	case actor.Stopped:
@@ -64,6 +72,7 @@ func (s *shardActor) Receive(c *actor.Context) {
 			s.routes.Delete(id)
 			s.streams.Delete(id)
 			s.plans.Delete(strings.TrimSuffix(id, "#plan"))
+			s.alarms.Delete(strings.TrimSuffix(id, "#alarm"))
 		}
 		actorsActive.Sub(float64(len(s.kids)))
 		s.actors.Add(-int64(len(s.kids)))
@@ -129,7 +138,8 @@ func (s *shardActor) spawnStream(c *actor.Context, k relay.Key) *actor.PID {
 // shardState is what activation folded for one shard.
 type shardState struct {
 	devices map[string]*device.State
-	plans   map[string]*plan.State // by "<device>~<channel>"
+	plans   map[string]*plan.State  // by "<device>~<channel>"
+	alarms  map[string]*alarm.State // by slot id
 	// live: streams whose session was running when their last owner
 	// stopped (no stream.stopped, or stopped by a shutdown or handover):
 	// they were watched, so the new owner pulls again at once and the
@@ -161,6 +171,14 @@ func (s *shardActor) activate(c *actor.Context) (int, error) {
 	for id, ps := range st.plans {
 		if ps.Plan != nil {
 			s.spawnPlan(c, id, ps)
+		}
+	}
+	for id, as := range st.alarms {
+		if slot, ok := events.ParseAlarmSlot(id); ok && st.devices[slot.Device] != nil {
+			s.alarmStates[id] = as
+			if as.Open() != nil {
+				s.spawnAlarm(c, slot, false)
+			}
 		}
 	}
 	for id, live := range st.live {
@@ -223,6 +241,15 @@ func foldShards(ctx context.Context, store *events.Store, filters []string, shar
 				sh.live[ref.ID] = true
 			case *pb.Envelope_StreamStopped:
 				sh.live[ref.ID] = p.StreamStopped.Reason == "shutdown"
+			}
+		case events.KindAlarm:
+			st := sh.alarms[ref.ID]
+			if st == nil {
+				st = &alarm.State{}
+				sh.alarms[ref.ID] = st
+			}
+			if e.Seq > st.LastSeq {
+				st.Apply(e)
 			}
 		case events.KindPlan:
 			st := sh.plans[ref.ID]

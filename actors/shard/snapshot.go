@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
+	"github.com/argus-vms/argus/actors/alarm"
 	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/stream"
@@ -24,13 +25,14 @@ import (
 // are the shard's only writers). Events after Covers that a state already
 // holds are skipped by their sequence (each state knows its last one).
 type shardSnapshot struct {
-	Shard   int                    `json:"shard"`
-	Shards  int                    `json:"shards"`
-	Covers  uint64                 `json:"covers"`
-	TakenMS int64                  `json:"taken_ms"`
-	Devices []device.State         `json:"devices"`
-	Plans   map[string]*plan.State `json:"plans"`
-	Live    []string               `json:"live"` // streams with a session running
+	Shard   int                     `json:"shard"`
+	Shards  int                     `json:"shards"`
+	Covers  uint64                  `json:"covers"`
+	TakenMS int64                   `json:"taken_ms"`
+	Devices []device.State          `json:"devices"`
+	Plans   map[string]*plan.State  `json:"plans"`
+	Live    []string                `json:"live"`             // streams with a session running
+	Alarms  map[string]*alarm.State `json:"alarms,omitempty"` // by slot id
 }
 
 // takeSnapshot asks a shard actor for its snapshot.
@@ -54,26 +56,40 @@ func (s *shardActor) snapshot(c *actor.Context, m *takeSnapshot) {
 		m.reply <- err
 		return
 	}
-	var devs, plans, streams []child
+	var devs, plans, streams, alarms []child
 	for id, pid := range s.kids {
 		switch {
 		case strings.HasSuffix(id, "#plan"):
 			plans = append(plans, child{strings.TrimSuffix(id, "#plan"), pid})
+		case strings.HasSuffix(id, "#alarm"):
+			alarms = append(alarms, child{strings.TrimSuffix(id, "#alarm"), pid})
 		case strings.Contains(id, "~"):
 			streams = append(streams, child{id, pid})
 		default:
 			devs = append(devs, child{id, pid})
 		}
 	}
+	// Slots without an actor: their folded states (copied, the shard actor
+	// hands them to actors as it spawns them).
+	quiet := make(map[string]*alarm.State, len(s.alarmStates)+len(alarms))
+	for id, st := range s.alarmStates {
+		cp := *st
+		quiet[id] = &cp
+	}
 	engine, n, shards, snaps := c.Engine(), s.n, s.shards, s.snaps
 	go func() {
-		snap := shardSnapshot{Shard: n, Shards: shards, Covers: covers, TakenMS: time.Now().UnixMilli(), Plans: map[string]*plan.State{}}
+		snap := shardSnapshot{Shard: n, Shards: shards, Covers: covers, TakenMS: time.Now().UnixMilli(), Plans: map[string]*plan.State{},
+			Alarms: quiet}
 		deadline := time.After(2 * time.Second)
 		err := askEach(engine, devs, deadline, func(r chan device.State) any { return &device.Snapshot{Reply: r} },
 			func(_ string, st device.State) { snap.Devices = append(snap.Devices, st) })
 		if err == nil {
 			err = askEach(engine, plans, deadline, func(r chan plan.State) any { return &plan.Snapshot{Reply: r} },
 				func(id string, st plan.State) { snap.Plans[id] = &st })
+		}
+		if err == nil {
+			err = askEach(engine, alarms, deadline, func(r chan alarm.State) any { return &alarm.Snapshot{Reply: r} },
+				func(id string, st alarm.State) { snap.Alarms[id] = &st })
 		}
 		if err == nil {
 			err = askEach(engine, streams, deadline, func(r chan stream.Info) any { return &stream.GetInfo{Reply: r} },
@@ -206,6 +222,9 @@ func (h *Host) loadSnapshots(ctx context.Context, shards []int) (map[int]*shardS
 			for id, p := range snap.Plans {
 				st.plans[id] = p
 			}
+			for id, a := range snap.Alarms {
+				st.alarms[id] = a
+			}
 			for _, id := range snap.Live {
 				st.live[id] = true
 			}
@@ -219,5 +238,6 @@ func (h *Host) loadSnapshots(ctx context.Context, shards []int) (map[int]*shardS
 }
 
 func newShardState() *shardState {
-	return &shardState{devices: map[string]*device.State{}, plans: map[string]*plan.State{}, live: map[string]bool{}}
+	return &shardState{devices: map[string]*device.State{}, plans: map[string]*plan.State{}, live: map[string]bool{},
+		alarms: map[string]*alarm.State{}}
 }

@@ -127,6 +127,12 @@ type Envelope struct {
 	//	*Envelope_ShardReleased
 	//	*Envelope_StreamViewed
 	//	*Envelope_RecordingViewed
+	//	*Envelope_AlarmRaised
+	//	*Envelope_AlarmRepeated
+	//	*Envelope_AlarmEnded
+	//	*Envelope_AlarmAcknowledged
+	//	*Envelope_AlarmCleared
+	//	*Envelope_AlarmSnapshotTaken
 	Payload       isEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -439,6 +445,60 @@ func (x *Envelope) GetRecordingViewed() *RecordingViewed {
 	return nil
 }
 
+func (x *Envelope) GetAlarmRaised() *AlarmRaised {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_AlarmRaised); ok {
+			return x.AlarmRaised
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetAlarmRepeated() *AlarmRepeated {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_AlarmRepeated); ok {
+			return x.AlarmRepeated
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetAlarmEnded() *AlarmEnded {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_AlarmEnded); ok {
+			return x.AlarmEnded
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetAlarmAcknowledged() *AlarmAcknowledged {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_AlarmAcknowledged); ok {
+			return x.AlarmAcknowledged
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetAlarmCleared() *AlarmCleared {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_AlarmCleared); ok {
+			return x.AlarmCleared
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetAlarmSnapshotTaken() *AlarmSnapshotTaken {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_AlarmSnapshotTaken); ok {
+			return x.AlarmSnapshotTaken
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Payload interface {
 	isEnvelope_Payload()
 }
@@ -535,6 +595,30 @@ type Envelope_RecordingViewed struct {
 	RecordingViewed *RecordingViewed `protobuf:"bytes,61,opt,name=recording_viewed,json=recordingViewed,proto3,oneof"`
 }
 
+type Envelope_AlarmRaised struct {
+	AlarmRaised *AlarmRaised `protobuf:"bytes,80,opt,name=alarm_raised,json=alarmRaised,proto3,oneof"`
+}
+
+type Envelope_AlarmRepeated struct {
+	AlarmRepeated *AlarmRepeated `protobuf:"bytes,81,opt,name=alarm_repeated,json=alarmRepeated,proto3,oneof"`
+}
+
+type Envelope_AlarmEnded struct {
+	AlarmEnded *AlarmEnded `protobuf:"bytes,82,opt,name=alarm_ended,json=alarmEnded,proto3,oneof"`
+}
+
+type Envelope_AlarmAcknowledged struct {
+	AlarmAcknowledged *AlarmAcknowledged `protobuf:"bytes,83,opt,name=alarm_acknowledged,json=alarmAcknowledged,proto3,oneof"`
+}
+
+type Envelope_AlarmCleared struct {
+	AlarmCleared *AlarmCleared `protobuf:"bytes,84,opt,name=alarm_cleared,json=alarmCleared,proto3,oneof"`
+}
+
+type Envelope_AlarmSnapshotTaken struct {
+	AlarmSnapshotTaken *AlarmSnapshotTaken `protobuf:"bytes,85,opt,name=alarm_snapshot_taken,json=alarmSnapshotTaken,proto3,oneof"`
+}
+
 func (*Envelope_DeviceRegistered) isEnvelope_Payload() {}
 
 func (*Envelope_DeviceUpdated) isEnvelope_Payload() {}
@@ -581,6 +665,451 @@ func (*Envelope_StreamViewed) isEnvelope_Payload() {}
 
 func (*Envelope_RecordingViewed) isEnvelope_Payload() {}
 
+func (*Envelope_AlarmRaised) isEnvelope_Payload() {}
+
+func (*Envelope_AlarmRepeated) isEnvelope_Payload() {}
+
+func (*Envelope_AlarmEnded) isEnvelope_Payload() {}
+
+func (*Envelope_AlarmAcknowledged) isEnvelope_Payload() {}
+
+func (*Envelope_AlarmCleared) isEnvelope_Payload() {}
+
+func (*Envelope_AlarmSnapshotTaken) isEnvelope_Payload() {}
+
+// Alarm events: aggregate kind "alarm", one aggregate per slot (device,
+// channel, type), id "<device>~<channel>~<type>", in the device's shard.
+// Each alarm is one occurrence of its slot, numbered from 1: public id
+// "<slot>~<number>". A slot has at most one open alarm (raised or
+// acknowledged); triggers while it is open repeat it.
+type AlarmRaised struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Device        string                 `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
+	Channel       uint32                 `protobuf:"varint,2,opt,name=channel,proto3" json:"channel,omitempty"` // 0 = the device as a whole
+	Type          string                 `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`        // motion, tamper, input, offline, recording, storage, or an API caller's
+	Number        uint64                 `protobuf:"varint,4,opt,name=number,proto3" json:"number,omitempty"`
+	Source        string                 `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`     // camera | motion | system | api
+	Severity      string                 `protobuf:"bytes,6,opt,name=severity,proto3" json:"severity,omitempty"` // info | minor | major | critical
+	Message       string                 `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
+	AtUnixMs      int64                  `protobuf:"varint,8,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"` // when the condition was seen (the camera's time for camera events)
+	Trigger       string                 `protobuf:"bytes,9,opt,name=trigger,proto3" json:"trigger,omitempty"`                      // event id of the fact that raised it ("" for api and system alarms)
+	RaisedBy      string                 `protobuf:"bytes,10,opt,name=raised_by,json=raisedBy,proto3" json:"raised_by,omitempty"`   // key id of an API caller
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlarmRaised) Reset() {
+	*x = AlarmRaised{}
+	mi := &file_events_pb_argus_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlarmRaised) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlarmRaised) ProtoMessage() {}
+
+func (x *AlarmRaised) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlarmRaised.ProtoReflect.Descriptor instead.
+func (*AlarmRaised) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AlarmRaised) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *AlarmRaised) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *AlarmRaised) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *AlarmRaised) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *AlarmRaised) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *AlarmRaised) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *AlarmRaised) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *AlarmRaised) GetAtUnixMs() int64 {
+	if x != nil {
+		return x.AtUnixMs
+	}
+	return 0
+}
+
+func (x *AlarmRaised) GetTrigger() string {
+	if x != nil {
+		return x.Trigger
+	}
+	return ""
+}
+
+func (x *AlarmRaised) GetRaisedBy() string {
+	if x != nil {
+		return x.RaisedBy
+	}
+	return ""
+}
+
+// AlarmRepeated: the open alarm was triggered again.
+type AlarmRepeated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Count         uint32                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"` // triggers so far, the first included
+	AtUnixMs      int64                  `protobuf:"varint,3,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	Message       string                 `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	Trigger       string                 `protobuf:"bytes,5,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	Severity      string                 `protobuf:"bytes,6,opt,name=severity,proto3" json:"severity,omitempty"` // raised to a higher severity, else ""
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlarmRepeated) Reset() {
+	*x = AlarmRepeated{}
+	mi := &file_events_pb_argus_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlarmRepeated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlarmRepeated) ProtoMessage() {}
+
+func (x *AlarmRepeated) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlarmRepeated.ProtoReflect.Descriptor instead.
+func (*AlarmRepeated) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AlarmRepeated) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *AlarmRepeated) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *AlarmRepeated) GetAtUnixMs() int64 {
+	if x != nil {
+		return x.AtUnixMs
+	}
+	return 0
+}
+
+func (x *AlarmRepeated) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *AlarmRepeated) GetTrigger() string {
+	if x != nil {
+		return x.Trigger
+	}
+	return ""
+}
+
+func (x *AlarmRepeated) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+// AlarmEnded: the condition is over (the camera reported the state off,
+// motion stopped); the alarm stays open until it is cleared.
+type AlarmEnded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	AtUnixMs      int64                  `protobuf:"varint,2,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlarmEnded) Reset() {
+	*x = AlarmEnded{}
+	mi := &file_events_pb_argus_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlarmEnded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlarmEnded) ProtoMessage() {}
+
+func (x *AlarmEnded) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlarmEnded.ProtoReflect.Descriptor instead.
+func (*AlarmEnded) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AlarmEnded) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *AlarmEnded) GetAtUnixMs() int64 {
+	if x != nil {
+		return x.AtUnixMs
+	}
+	return 0
+}
+
+type AlarmAcknowledged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	By            string                 `protobuf:"bytes,2,opt,name=by,proto3" json:"by,omitempty"` // key id
+	Note          string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlarmAcknowledged) Reset() {
+	*x = AlarmAcknowledged{}
+	mi := &file_events_pb_argus_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlarmAcknowledged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlarmAcknowledged) ProtoMessage() {}
+
+func (x *AlarmAcknowledged) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlarmAcknowledged.ProtoReflect.Descriptor instead.
+func (*AlarmAcknowledged) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AlarmAcknowledged) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *AlarmAcknowledged) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *AlarmAcknowledged) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type AlarmCleared struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	By            string                 `protobuf:"bytes,2,opt,name=by,proto3" json:"by,omitempty"` // key id; "system" when the condition's end cleared it
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlarmCleared) Reset() {
+	*x = AlarmCleared{}
+	mi := &file_events_pb_argus_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlarmCleared) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlarmCleared) ProtoMessage() {}
+
+func (x *AlarmCleared) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlarmCleared.ProtoReflect.Descriptor instead.
+func (*AlarmCleared) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AlarmCleared) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *AlarmCleared) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *AlarmCleared) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// AlarmSnapshotTaken: a picture of the channel at the raise is stored.
+type AlarmSnapshotTaken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"` // storage key of the JPEG
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlarmSnapshotTaken) Reset() {
+	*x = AlarmSnapshotTaken{}
+	mi := &file_events_pb_argus_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlarmSnapshotTaken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlarmSnapshotTaken) ProtoMessage() {}
+
+func (x *AlarmSnapshotTaken) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlarmSnapshotTaken.ProtoReflect.Descriptor instead.
+func (*AlarmSnapshotTaken) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *AlarmSnapshotTaken) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *AlarmSnapshotTaken) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
 // Device events. Passwords are sealed (AES-GCM with a key derived from the
 // cluster secret) before they enter the log and are never projected.
 type DeviceRegistered struct {
@@ -600,7 +1129,7 @@ type DeviceRegistered struct {
 
 func (x *DeviceRegistered) Reset() {
 	*x = DeviceRegistered{}
-	mi := &file_events_pb_argus_proto_msgTypes[1]
+	mi := &file_events_pb_argus_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -612,7 +1141,7 @@ func (x *DeviceRegistered) String() string {
 func (*DeviceRegistered) ProtoMessage() {}
 
 func (x *DeviceRegistered) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[1]
+	mi := &file_events_pb_argus_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -625,7 +1154,7 @@ func (x *DeviceRegistered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRegistered.ProtoReflect.Descriptor instead.
 func (*DeviceRegistered) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{1}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DeviceRegistered) GetName() string {
@@ -712,7 +1241,7 @@ type ChannelSource struct {
 
 func (x *ChannelSource) Reset() {
 	*x = ChannelSource{}
-	mi := &file_events_pb_argus_proto_msgTypes[2]
+	mi := &file_events_pb_argus_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +1253,7 @@ func (x *ChannelSource) String() string {
 func (*ChannelSource) ProtoMessage() {}
 
 func (x *ChannelSource) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[2]
+	mi := &file_events_pb_argus_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +1266,7 @@ func (x *ChannelSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelSource.ProtoReflect.Descriptor instead.
 func (*ChannelSource) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{2}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ChannelSource) GetVideoSource() string {
@@ -824,7 +1353,7 @@ type OnvifInfo struct {
 
 func (x *OnvifInfo) Reset() {
 	*x = OnvifInfo{}
-	mi := &file_events_pb_argus_proto_msgTypes[3]
+	mi := &file_events_pb_argus_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +1365,7 @@ func (x *OnvifInfo) String() string {
 func (*OnvifInfo) ProtoMessage() {}
 
 func (x *OnvifInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[3]
+	mi := &file_events_pb_argus_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +1378,7 @@ func (x *OnvifInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnvifInfo.ProtoReflect.Descriptor instead.
 func (*OnvifInfo) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{3}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *OnvifInfo) GetManufacturer() string {
@@ -900,7 +1429,7 @@ type DeviceOnvifRefreshed struct {
 
 func (x *DeviceOnvifRefreshed) Reset() {
 	*x = DeviceOnvifRefreshed{}
-	mi := &file_events_pb_argus_proto_msgTypes[4]
+	mi := &file_events_pb_argus_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1441,7 @@ func (x *DeviceOnvifRefreshed) String() string {
 func (*DeviceOnvifRefreshed) ProtoMessage() {}
 
 func (x *DeviceOnvifRefreshed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[4]
+	mi := &file_events_pb_argus_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1454,7 @@ func (x *DeviceOnvifRefreshed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceOnvifRefreshed.ProtoReflect.Descriptor instead.
 func (*DeviceOnvifRefreshed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{4}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeviceOnvifRefreshed) GetSources() []*ChannelSource {
@@ -963,7 +1492,7 @@ type DevicePtzPresetSet struct {
 
 func (x *DevicePtzPresetSet) Reset() {
 	*x = DevicePtzPresetSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[5]
+	mi := &file_events_pb_argus_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1504,7 @@ func (x *DevicePtzPresetSet) String() string {
 func (*DevicePtzPresetSet) ProtoMessage() {}
 
 func (x *DevicePtzPresetSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[5]
+	mi := &file_events_pb_argus_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1517,7 @@ func (x *DevicePtzPresetSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicePtzPresetSet.ProtoReflect.Descriptor instead.
 func (*DevicePtzPresetSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{5}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DevicePtzPresetSet) GetChannel() uint32 {
@@ -1031,7 +1560,7 @@ type DevicePtzPresetRemoved struct {
 
 func (x *DevicePtzPresetRemoved) Reset() {
 	*x = DevicePtzPresetRemoved{}
-	mi := &file_events_pb_argus_proto_msgTypes[6]
+	mi := &file_events_pb_argus_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1043,7 +1572,7 @@ func (x *DevicePtzPresetRemoved) String() string {
 func (*DevicePtzPresetRemoved) ProtoMessage() {}
 
 func (x *DevicePtzPresetRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[6]
+	mi := &file_events_pb_argus_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1056,7 +1585,7 @@ func (x *DevicePtzPresetRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicePtzPresetRemoved.ProtoReflect.Descriptor instead.
 func (*DevicePtzPresetRemoved) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{6}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DevicePtzPresetRemoved) GetChannel() uint32 {
@@ -1101,7 +1630,7 @@ type DevicePtzSession struct {
 
 func (x *DevicePtzSession) Reset() {
 	*x = DevicePtzSession{}
-	mi := &file_events_pb_argus_proto_msgTypes[7]
+	mi := &file_events_pb_argus_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1642,7 @@ func (x *DevicePtzSession) String() string {
 func (*DevicePtzSession) ProtoMessage() {}
 
 func (x *DevicePtzSession) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[7]
+	mi := &file_events_pb_argus_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1655,7 @@ func (x *DevicePtzSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicePtzSession.ProtoReflect.Descriptor instead.
 func (*DevicePtzSession) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{7}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DevicePtzSession) GetChannel() uint32 {
@@ -1181,7 +1710,7 @@ type DeviceCameraEvent struct {
 
 func (x *DeviceCameraEvent) Reset() {
 	*x = DeviceCameraEvent{}
-	mi := &file_events_pb_argus_proto_msgTypes[8]
+	mi := &file_events_pb_argus_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1722,7 @@ func (x *DeviceCameraEvent) String() string {
 func (*DeviceCameraEvent) ProtoMessage() {}
 
 func (x *DeviceCameraEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[8]
+	mi := &file_events_pb_argus_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1735,7 @@ func (x *DeviceCameraEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceCameraEvent.ProtoReflect.Descriptor instead.
 func (*DeviceCameraEvent) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{8}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeviceCameraEvent) GetKind() string {
@@ -1268,7 +1797,7 @@ type DeviceUpdated struct {
 
 func (x *DeviceUpdated) Reset() {
 	*x = DeviceUpdated{}
-	mi := &file_events_pb_argus_proto_msgTypes[9]
+	mi := &file_events_pb_argus_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1280,7 +1809,7 @@ func (x *DeviceUpdated) String() string {
 func (*DeviceUpdated) ProtoMessage() {}
 
 func (x *DeviceUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[9]
+	mi := &file_events_pb_argus_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1293,7 +1822,7 @@ func (x *DeviceUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceUpdated.ProtoReflect.Descriptor instead.
 func (*DeviceUpdated) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{9}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeviceUpdated) GetName() string {
@@ -1340,7 +1869,7 @@ type LabelSet struct {
 
 func (x *LabelSet) Reset() {
 	*x = LabelSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[10]
+	mi := &file_events_pb_argus_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1352,7 +1881,7 @@ func (x *LabelSet) String() string {
 func (*LabelSet) ProtoMessage() {}
 
 func (x *LabelSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[10]
+	mi := &file_events_pb_argus_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1365,7 +1894,7 @@ func (x *LabelSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSet.ProtoReflect.Descriptor instead.
 func (*LabelSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{10}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LabelSet) GetLabels() map[string]string {
@@ -1385,7 +1914,7 @@ type DeviceCredentialsChanged struct {
 
 func (x *DeviceCredentialsChanged) Reset() {
 	*x = DeviceCredentialsChanged{}
-	mi := &file_events_pb_argus_proto_msgTypes[11]
+	mi := &file_events_pb_argus_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1397,7 +1926,7 @@ func (x *DeviceCredentialsChanged) String() string {
 func (*DeviceCredentialsChanged) ProtoMessage() {}
 
 func (x *DeviceCredentialsChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[11]
+	mi := &file_events_pb_argus_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1410,7 +1939,7 @@ func (x *DeviceCredentialsChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceCredentialsChanged.ProtoReflect.Descriptor instead.
 func (*DeviceCredentialsChanged) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{11}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeviceCredentialsChanged) GetUsername() string {
@@ -1435,7 +1964,7 @@ type DeviceRemoved struct {
 
 func (x *DeviceRemoved) Reset() {
 	*x = DeviceRemoved{}
-	mi := &file_events_pb_argus_proto_msgTypes[12]
+	mi := &file_events_pb_argus_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1447,7 +1976,7 @@ func (x *DeviceRemoved) String() string {
 func (*DeviceRemoved) ProtoMessage() {}
 
 func (x *DeviceRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[12]
+	mi := &file_events_pb_argus_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1460,7 +1989,7 @@ func (x *DeviceRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRemoved.ProtoReflect.Descriptor instead.
 func (*DeviceRemoved) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{12}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{18}
 }
 
 // DeviceOnline / DeviceOffline: the status state machine. Driven by stream
@@ -1475,7 +2004,7 @@ type DeviceOnline struct {
 
 func (x *DeviceOnline) Reset() {
 	*x = DeviceOnline{}
-	mi := &file_events_pb_argus_proto_msgTypes[13]
+	mi := &file_events_pb_argus_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +2016,7 @@ func (x *DeviceOnline) String() string {
 func (*DeviceOnline) ProtoMessage() {}
 
 func (x *DeviceOnline) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[13]
+	mi := &file_events_pb_argus_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +2029,7 @@ func (x *DeviceOnline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceOnline.ProtoReflect.Descriptor instead.
 func (*DeviceOnline) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{13}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeviceOnline) GetVia() string {
@@ -1519,7 +2048,7 @@ type DeviceOffline struct {
 
 func (x *DeviceOffline) Reset() {
 	*x = DeviceOffline{}
-	mi := &file_events_pb_argus_proto_msgTypes[14]
+	mi := &file_events_pb_argus_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1531,7 +2060,7 @@ func (x *DeviceOffline) String() string {
 func (*DeviceOffline) ProtoMessage() {}
 
 func (x *DeviceOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[14]
+	mi := &file_events_pb_argus_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1544,7 +2073,7 @@ func (x *DeviceOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceOffline.ProtoReflect.Descriptor instead.
 func (*DeviceOffline) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{14}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeviceOffline) GetReason() string {
@@ -1569,7 +2098,7 @@ type StreamStarted struct {
 
 func (x *StreamStarted) Reset() {
 	*x = StreamStarted{}
-	mi := &file_events_pb_argus_proto_msgTypes[15]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +2110,7 @@ func (x *StreamStarted) String() string {
 func (*StreamStarted) ProtoMessage() {}
 
 func (x *StreamStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[15]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +2123,7 @@ func (x *StreamStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStarted.ProtoReflect.Descriptor instead.
 func (*StreamStarted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{15}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StreamStarted) GetDevice() string {
@@ -1644,7 +2173,7 @@ type StreamStopped struct {
 
 func (x *StreamStopped) Reset() {
 	*x = StreamStopped{}
-	mi := &file_events_pb_argus_proto_msgTypes[16]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1656,7 +2185,7 @@ func (x *StreamStopped) String() string {
 func (*StreamStopped) ProtoMessage() {}
 
 func (x *StreamStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[16]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1669,7 +2198,7 @@ func (x *StreamStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStopped.ProtoReflect.Descriptor instead.
 func (*StreamStopped) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{16}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StreamStopped) GetReason() string {
@@ -1710,7 +2239,7 @@ type StreamFailed struct {
 
 func (x *StreamFailed) Reset() {
 	*x = StreamFailed{}
-	mi := &file_events_pb_argus_proto_msgTypes[17]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1722,7 +2251,7 @@ func (x *StreamFailed) String() string {
 func (*StreamFailed) ProtoMessage() {}
 
 func (x *StreamFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[17]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1735,7 +2264,7 @@ func (x *StreamFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamFailed.ProtoReflect.Descriptor instead.
 func (*StreamFailed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{17}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StreamFailed) GetError() string {
@@ -1765,7 +2294,7 @@ type PlanWindow struct {
 
 func (x *PlanWindow) Reset() {
 	*x = PlanWindow{}
-	mi := &file_events_pb_argus_proto_msgTypes[18]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1777,7 +2306,7 @@ func (x *PlanWindow) String() string {
 func (*PlanWindow) ProtoMessage() {}
 
 func (x *PlanWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[18]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1790,7 +2319,7 @@ func (x *PlanWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanWindow.ProtoReflect.Descriptor instead.
 func (*PlanWindow) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{18}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PlanWindow) GetDays() []string {
@@ -1829,7 +2358,7 @@ type PlanSet struct {
 
 func (x *PlanSet) Reset() {
 	*x = PlanSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[19]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1841,7 +2370,7 @@ func (x *PlanSet) String() string {
 func (*PlanSet) ProtoMessage() {}
 
 func (x *PlanSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[19]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1854,7 +2383,7 @@ func (x *PlanSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSet.ProtoReflect.Descriptor instead.
 func (*PlanSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{19}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PlanSet) GetDevice() string {
@@ -1915,7 +2444,7 @@ type PlanRecordingStarted struct {
 
 func (x *PlanRecordingStarted) Reset() {
 	*x = PlanRecordingStarted{}
-	mi := &file_events_pb_argus_proto_msgTypes[20]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1927,7 +2456,7 @@ func (x *PlanRecordingStarted) String() string {
 func (*PlanRecordingStarted) ProtoMessage() {}
 
 func (x *PlanRecordingStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[20]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1940,7 +2469,7 @@ func (x *PlanRecordingStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRecordingStarted.ProtoReflect.Descriptor instead.
 func (*PlanRecordingStarted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{20}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PlanRecordingStarted) GetNode() string {
@@ -1959,7 +2488,7 @@ type PlanRecordingStopped struct {
 
 func (x *PlanRecordingStopped) Reset() {
 	*x = PlanRecordingStopped{}
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1971,7 +2500,7 @@ func (x *PlanRecordingStopped) String() string {
 func (*PlanRecordingStopped) ProtoMessage() {}
 
 func (x *PlanRecordingStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1984,7 +2513,7 @@ func (x *PlanRecordingStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRecordingStopped.ProtoReflect.Descriptor instead.
 func (*PlanRecordingStopped) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PlanRecordingStopped) GetReason() string {
@@ -2010,7 +2539,7 @@ type PlanSegmentRecorded struct {
 
 func (x *PlanSegmentRecorded) Reset() {
 	*x = PlanSegmentRecorded{}
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2022,7 +2551,7 @@ func (x *PlanSegmentRecorded) String() string {
 func (*PlanSegmentRecorded) ProtoMessage() {}
 
 func (x *PlanSegmentRecorded) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2035,7 +2564,7 @@ func (x *PlanSegmentRecorded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSegmentRecorded.ProtoReflect.Descriptor instead.
 func (*PlanSegmentRecorded) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PlanSegmentRecorded) GetDevice() string {
@@ -2107,7 +2636,7 @@ type PlanSegmentDeleted struct {
 
 func (x *PlanSegmentDeleted) Reset() {
 	*x = PlanSegmentDeleted{}
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2119,7 +2648,7 @@ func (x *PlanSegmentDeleted) String() string {
 func (*PlanSegmentDeleted) ProtoMessage() {}
 
 func (x *PlanSegmentDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2132,7 +2661,7 @@ func (x *PlanSegmentDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSegmentDeleted.ProtoReflect.Descriptor instead.
 func (*PlanSegmentDeleted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PlanSegmentDeleted) GetKey() string {
@@ -2186,7 +2715,7 @@ type ShardAcquired struct {
 
 func (x *ShardAcquired) Reset() {
 	*x = ShardAcquired{}
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2198,7 +2727,7 @@ func (x *ShardAcquired) String() string {
 func (*ShardAcquired) ProtoMessage() {}
 
 func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2211,7 +2740,7 @@ func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardAcquired.ProtoReflect.Descriptor instead.
 func (*ShardAcquired) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ShardAcquired) GetNode() string {
@@ -2246,7 +2775,7 @@ type ShardReleased struct {
 
 func (x *ShardReleased) Reset() {
 	*x = ShardReleased{}
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2258,7 +2787,7 @@ func (x *ShardReleased) String() string {
 func (*ShardReleased) ProtoMessage() {}
 
 func (x *ShardReleased) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2271,7 +2800,7 @@ func (x *ShardReleased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardReleased.ProtoReflect.Descriptor instead.
 func (*ShardReleased) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ShardReleased) GetNode() string {
@@ -2314,7 +2843,7 @@ type StreamViewed struct {
 
 func (x *StreamViewed) Reset() {
 	*x = StreamViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2326,7 +2855,7 @@ func (x *StreamViewed) String() string {
 func (*StreamViewed) ProtoMessage() {}
 
 func (x *StreamViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2339,7 +2868,7 @@ func (x *StreamViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamViewed.ProtoReflect.Descriptor instead.
 func (*StreamViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *StreamViewed) GetDevice() string {
@@ -2416,7 +2945,7 @@ type RecordingViewed struct {
 
 func (x *RecordingViewed) Reset() {
 	*x = RecordingViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2428,7 +2957,7 @@ func (x *RecordingViewed) String() string {
 func (*RecordingViewed) ProtoMessage() {}
 
 func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2441,7 +2970,7 @@ func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingViewed.ProtoReflect.Descriptor instead.
 func (*RecordingViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RecordingViewed) GetDevice() string {
@@ -2527,7 +3056,7 @@ type CommandMeta struct {
 
 func (x *CommandMeta) Reset() {
 	*x = CommandMeta{}
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2539,7 +3068,7 @@ func (x *CommandMeta) String() string {
 func (*CommandMeta) ProtoMessage() {}
 
 func (x *CommandMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2552,7 +3081,7 @@ func (x *CommandMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandMeta.ProtoReflect.Descriptor instead.
 func (*CommandMeta) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CommandMeta) GetCommandId() string {
@@ -2595,7 +3124,7 @@ type RegisterDevice struct {
 
 func (x *RegisterDevice) Reset() {
 	*x = RegisterDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[29]
+	mi := &file_events_pb_argus_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2607,7 +3136,7 @@ func (x *RegisterDevice) String() string {
 func (*RegisterDevice) ProtoMessage() {}
 
 func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[29]
+	mi := &file_events_pb_argus_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2620,7 +3149,7 @@ func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDevice.ProtoReflect.Descriptor instead.
 func (*RegisterDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{29}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RegisterDevice) GetMeta() *CommandMeta {
@@ -2715,7 +3244,7 @@ type RecordPtz struct {
 
 func (x *RecordPtz) Reset() {
 	*x = RecordPtz{}
-	mi := &file_events_pb_argus_proto_msgTypes[30]
+	mi := &file_events_pb_argus_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2727,7 +3256,7 @@ func (x *RecordPtz) String() string {
 func (*RecordPtz) ProtoMessage() {}
 
 func (x *RecordPtz) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[30]
+	mi := &file_events_pb_argus_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2740,7 +3269,7 @@ func (x *RecordPtz) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPtz.ProtoReflect.Descriptor instead.
 func (*RecordPtz) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{30}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RecordPtz) GetMeta() *CommandMeta {
@@ -2793,7 +3322,7 @@ type RefreshOnvif struct {
 
 func (x *RefreshOnvif) Reset() {
 	*x = RefreshOnvif{}
-	mi := &file_events_pb_argus_proto_msgTypes[31]
+	mi := &file_events_pb_argus_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2805,7 +3334,7 @@ func (x *RefreshOnvif) String() string {
 func (*RefreshOnvif) ProtoMessage() {}
 
 func (x *RefreshOnvif) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[31]
+	mi := &file_events_pb_argus_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2818,7 +3347,7 @@ func (x *RefreshOnvif) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshOnvif.ProtoReflect.Descriptor instead.
 func (*RefreshOnvif) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{31}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RefreshOnvif) GetMeta() *CommandMeta {
@@ -2865,7 +3394,7 @@ type UpdateDevice struct {
 
 func (x *UpdateDevice) Reset() {
 	*x = UpdateDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[32]
+	mi := &file_events_pb_argus_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2877,7 +3406,7 @@ func (x *UpdateDevice) String() string {
 func (*UpdateDevice) ProtoMessage() {}
 
 func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[32]
+	mi := &file_events_pb_argus_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2890,7 +3419,7 @@ func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDevice.ProtoReflect.Descriptor instead.
 func (*UpdateDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{32}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *UpdateDevice) GetMeta() *CommandMeta {
@@ -2960,7 +3489,7 @@ type LabelPatch struct {
 
 func (x *LabelPatch) Reset() {
 	*x = LabelPatch{}
-	mi := &file_events_pb_argus_proto_msgTypes[33]
+	mi := &file_events_pb_argus_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2972,7 +3501,7 @@ func (x *LabelPatch) String() string {
 func (*LabelPatch) ProtoMessage() {}
 
 func (x *LabelPatch) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[33]
+	mi := &file_events_pb_argus_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2985,7 +3514,7 @@ func (x *LabelPatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatch.ProtoReflect.Descriptor instead.
 func (*LabelPatch) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{33}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *LabelPatch) GetSet() map[string]string {
@@ -3012,7 +3541,7 @@ type RemoveDevice struct {
 
 func (x *RemoveDevice) Reset() {
 	*x = RemoveDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[34]
+	mi := &file_events_pb_argus_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3024,7 +3553,7 @@ func (x *RemoveDevice) String() string {
 func (*RemoveDevice) ProtoMessage() {}
 
 func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[34]
+	mi := &file_events_pb_argus_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3037,7 +3566,7 @@ func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDevice.ProtoReflect.Descriptor instead.
 func (*RemoveDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{34}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RemoveDevice) GetMeta() *CommandMeta {
@@ -3063,7 +3592,7 @@ type GetDevice struct {
 
 func (x *GetDevice) Reset() {
 	*x = GetDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[35]
+	mi := &file_events_pb_argus_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3075,7 +3604,7 @@ func (x *GetDevice) String() string {
 func (*GetDevice) ProtoMessage() {}
 
 func (x *GetDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[35]
+	mi := &file_events_pb_argus_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3088,7 +3617,7 @@ func (x *GetDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDevice.ProtoReflect.Descriptor instead.
 func (*GetDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{35}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetDevice) GetId() string {
@@ -3096,6 +3625,836 @@ func (x *GetDevice) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+// RaiseAlarm raises an alarm of its slot, or repeats the open one.
+type RaiseAlarm struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Meta          *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	Device        string                 `protobuf:"bytes,2,opt,name=device,proto3" json:"device,omitempty"`
+	Channel       uint32                 `protobuf:"varint,3,opt,name=channel,proto3" json:"channel,omitempty"`
+	Type          string                 `protobuf:"bytes,4,opt,name=type,proto3" json:"type,omitempty"`
+	Source        string                 `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
+	Severity      string                 `protobuf:"bytes,6,opt,name=severity,proto3" json:"severity,omitempty"`
+	Message       string                 `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
+	AtUnixMs      int64                  `protobuf:"varint,8,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	Trigger       string                 `protobuf:"bytes,9,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	By            string                 `protobuf:"bytes,10,opt,name=by,proto3" json:"by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RaiseAlarm) Reset() {
+	*x = RaiseAlarm{}
+	mi := &file_events_pb_argus_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RaiseAlarm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RaiseAlarm) ProtoMessage() {}
+
+func (x *RaiseAlarm) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RaiseAlarm.ProtoReflect.Descriptor instead.
+func (*RaiseAlarm) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *RaiseAlarm) GetMeta() *CommandMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *RaiseAlarm) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *RaiseAlarm) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *RaiseAlarm) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *RaiseAlarm) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *RaiseAlarm) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *RaiseAlarm) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *RaiseAlarm) GetAtUnixMs() int64 {
+	if x != nil {
+		return x.AtUnixMs
+	}
+	return 0
+}
+
+func (x *RaiseAlarm) GetTrigger() string {
+	if x != nil {
+		return x.Trigger
+	}
+	return ""
+}
+
+func (x *RaiseAlarm) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+// EndAlarm: the slot's condition is over (clear: close the alarm too,
+// for system conditions).
+type EndAlarm struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Meta          *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	Slot          string                 `protobuf:"bytes,2,opt,name=slot,proto3" json:"slot,omitempty"`
+	AtUnixMs      int64                  `protobuf:"varint,3,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
+	Clear         bool                   `protobuf:"varint,4,opt,name=clear,proto3" json:"clear,omitempty"`
+	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndAlarm) Reset() {
+	*x = EndAlarm{}
+	mi := &file_events_pb_argus_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndAlarm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndAlarm) ProtoMessage() {}
+
+func (x *EndAlarm) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndAlarm.ProtoReflect.Descriptor instead.
+func (*EndAlarm) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *EndAlarm) GetMeta() *CommandMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *EndAlarm) GetSlot() string {
+	if x != nil {
+		return x.Slot
+	}
+	return ""
+}
+
+func (x *EndAlarm) GetAtUnixMs() int64 {
+	if x != nil {
+		return x.AtUnixMs
+	}
+	return 0
+}
+
+func (x *EndAlarm) GetClear() bool {
+	if x != nil {
+		return x.Clear
+	}
+	return false
+}
+
+func (x *EndAlarm) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type AckAlarm struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Meta          *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	By            string                 `protobuf:"bytes,3,opt,name=by,proto3" json:"by,omitempty"`
+	Note          string                 `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AckAlarm) Reset() {
+	*x = AckAlarm{}
+	mi := &file_events_pb_argus_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AckAlarm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AckAlarm) ProtoMessage() {}
+
+func (x *AckAlarm) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AckAlarm.ProtoReflect.Descriptor instead.
+func (*AckAlarm) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *AckAlarm) GetMeta() *CommandMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *AckAlarm) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AckAlarm) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *AckAlarm) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+type ClearAlarm struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Meta          *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	By            string                 `protobuf:"bytes,3,opt,name=by,proto3" json:"by,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearAlarm) Reset() {
+	*x = ClearAlarm{}
+	mi := &file_events_pb_argus_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearAlarm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearAlarm) ProtoMessage() {}
+
+func (x *ClearAlarm) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearAlarm.ProtoReflect.Descriptor instead.
+func (*ClearAlarm) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ClearAlarm) GetMeta() *CommandMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *ClearAlarm) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ClearAlarm) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *ClearAlarm) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type GetAlarm struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAlarm) Reset() {
+	*x = GetAlarm{}
+	mi := &file_events_pb_argus_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAlarm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAlarm) ProtoMessage() {}
+
+func (x *GetAlarm) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAlarm.ProtoReflect.Descriptor instead.
+func (*GetAlarm) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *GetAlarm) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// RecordAlarmSnapshot records the stored picture of an alarm.
+type RecordAlarmSnapshot struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordAlarmSnapshot) Reset() {
+	*x = RecordAlarmSnapshot{}
+	mi := &file_events_pb_argus_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordAlarmSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordAlarmSnapshot) ProtoMessage() {}
+
+func (x *RecordAlarmSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordAlarmSnapshot.ProtoReflect.Descriptor instead.
+func (*RecordAlarmSnapshot) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *RecordAlarmSnapshot) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RecordAlarmSnapshot) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+// AlarmView is one alarm as the API shows it.
+type AlarmView struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Id              string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Device          string                 `protobuf:"bytes,2,opt,name=device,proto3" json:"device,omitempty"`
+	Channel         uint32                 `protobuf:"varint,3,opt,name=channel,proto3" json:"channel,omitempty"`
+	Type            string                 `protobuf:"bytes,4,opt,name=type,proto3" json:"type,omitempty"`
+	Source          string                 `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`
+	Severity        string                 `protobuf:"bytes,6,opt,name=severity,proto3" json:"severity,omitempty"`
+	Message         string                 `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
+	State           string                 `protobuf:"bytes,8,opt,name=state,proto3" json:"state,omitempty"`    // raised | acknowledged | cleared
+	Active          bool                   `protobuf:"varint,9,opt,name=active,proto3" json:"active,omitempty"` // the condition still holds
+	RaisedAtUnixMs  int64                  `protobuf:"varint,10,opt,name=raised_at_unix_ms,json=raisedAtUnixMs,proto3" json:"raised_at_unix_ms,omitempty"`
+	LastAtUnixMs    int64                  `protobuf:"varint,11,opt,name=last_at_unix_ms,json=lastAtUnixMs,proto3" json:"last_at_unix_ms,omitempty"`
+	Count           uint32                 `protobuf:"varint,12,opt,name=count,proto3" json:"count,omitempty"`
+	AckedBy         string                 `protobuf:"bytes,13,opt,name=acked_by,json=ackedBy,proto3" json:"acked_by,omitempty"`
+	AckedAtUnixMs   int64                  `protobuf:"varint,14,opt,name=acked_at_unix_ms,json=ackedAtUnixMs,proto3" json:"acked_at_unix_ms,omitempty"`
+	ClearedBy       string                 `protobuf:"bytes,15,opt,name=cleared_by,json=clearedBy,proto3" json:"cleared_by,omitempty"`
+	ClearedAtUnixMs int64                  `protobuf:"varint,16,opt,name=cleared_at_unix_ms,json=clearedAtUnixMs,proto3" json:"cleared_at_unix_ms,omitempty"`
+	SnapshotKey     string                 `protobuf:"bytes,17,opt,name=snapshot_key,json=snapshotKey,proto3" json:"snapshot_key,omitempty"`
+	RaisedBy        string                 `protobuf:"bytes,18,opt,name=raised_by,json=raisedBy,proto3" json:"raised_by,omitempty"`
+	Trigger         string                 `protobuf:"bytes,19,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	EndedAtUnixMs   int64                  `protobuf:"varint,20,opt,name=ended_at_unix_ms,json=endedAtUnixMs,proto3" json:"ended_at_unix_ms,omitempty"`
+	Note            string                 `protobuf:"bytes,21,opt,name=note,proto3" json:"note,omitempty"`
+	ClearReason     string                 `protobuf:"bytes,22,opt,name=clear_reason,json=clearReason,proto3" json:"clear_reason,omitempty"`
+	Seq             uint64                 `protobuf:"varint,23,opt,name=seq,proto3" json:"seq,omitempty"` // log sequence of its last event
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *AlarmView) Reset() {
+	*x = AlarmView{}
+	mi := &file_events_pb_argus_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlarmView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlarmView) ProtoMessage() {}
+
+func (x *AlarmView) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlarmView.ProtoReflect.Descriptor instead.
+func (*AlarmView) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *AlarmView) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AlarmView) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *AlarmView) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *AlarmView) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *AlarmView) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *AlarmView) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *AlarmView) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *AlarmView) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *AlarmView) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *AlarmView) GetRaisedAtUnixMs() int64 {
+	if x != nil {
+		return x.RaisedAtUnixMs
+	}
+	return 0
+}
+
+func (x *AlarmView) GetLastAtUnixMs() int64 {
+	if x != nil {
+		return x.LastAtUnixMs
+	}
+	return 0
+}
+
+func (x *AlarmView) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *AlarmView) GetAckedBy() string {
+	if x != nil {
+		return x.AckedBy
+	}
+	return ""
+}
+
+func (x *AlarmView) GetAckedAtUnixMs() int64 {
+	if x != nil {
+		return x.AckedAtUnixMs
+	}
+	return 0
+}
+
+func (x *AlarmView) GetClearedBy() string {
+	if x != nil {
+		return x.ClearedBy
+	}
+	return ""
+}
+
+func (x *AlarmView) GetClearedAtUnixMs() int64 {
+	if x != nil {
+		return x.ClearedAtUnixMs
+	}
+	return 0
+}
+
+func (x *AlarmView) GetSnapshotKey() string {
+	if x != nil {
+		return x.SnapshotKey
+	}
+	return ""
+}
+
+func (x *AlarmView) GetRaisedBy() string {
+	if x != nil {
+		return x.RaisedBy
+	}
+	return ""
+}
+
+func (x *AlarmView) GetTrigger() string {
+	if x != nil {
+		return x.Trigger
+	}
+	return ""
+}
+
+func (x *AlarmView) GetEndedAtUnixMs() int64 {
+	if x != nil {
+		return x.EndedAtUnixMs
+	}
+	return 0
+}
+
+func (x *AlarmView) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *AlarmView) GetClearReason() string {
+	if x != nil {
+		return x.ClearReason
+	}
+	return ""
+}
+
+func (x *AlarmView) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+type AlarmReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          ReplyCode              `protobuf:"varint,1,opt,name=code,proto3,enum=argus.v1.ReplyCode" json:"code,omitempty"`
+	Detail        string                 `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	Field         string                 `protobuf:"bytes,3,opt,name=field,proto3" json:"field,omitempty"`
+	Alarm         *AlarmView             `protobuf:"bytes,4,opt,name=alarm,proto3" json:"alarm,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlarmReply) Reset() {
+	*x = AlarmReply{}
+	mi := &file_events_pb_argus_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlarmReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlarmReply) ProtoMessage() {}
+
+func (x *AlarmReply) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlarmReply.ProtoReflect.Descriptor instead.
+func (*AlarmReply) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *AlarmReply) GetCode() ReplyCode {
+	if x != nil {
+		return x.Code
+	}
+	return ReplyCode_REPLY_CODE_OK
+}
+
+func (x *AlarmReply) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *AlarmReply) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *AlarmReply) GetAlarm() *AlarmView {
+	if x != nil {
+		return x.Alarm
+	}
+	return nil
+}
+
+// ListAlarms asks one node for the open alarms it hosts.
+type ListAlarms struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Device        string                 `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Severity      string                 `protobuf:"bytes,3,opt,name=severity,proto3" json:"severity,omitempty"`
+	State         string                 `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"` // raised | acknowledged | "" (both)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlarms) Reset() {
+	*x = ListAlarms{}
+	mi := &file_events_pb_argus_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlarms) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlarms) ProtoMessage() {}
+
+func (x *ListAlarms) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlarms.ProtoReflect.Descriptor instead.
+func (*ListAlarms) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ListAlarms) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *ListAlarms) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ListAlarms) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *ListAlarms) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+type AlarmList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*AlarmView           `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlarmList) Reset() {
+	*x = AlarmList{}
+	mi := &file_events_pb_argus_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlarmList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlarmList) ProtoMessage() {}
+
+func (x *AlarmList) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlarmList.ProtoReflect.Descriptor instead.
+func (*AlarmList) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *AlarmList) GetItems() []*AlarmView {
+	if x != nil {
+		return x.Items
+	}
+	return nil
 }
 
 type DeviceReply struct {
@@ -3110,7 +4469,7 @@ type DeviceReply struct {
 
 func (x *DeviceReply) Reset() {
 	*x = DeviceReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[36]
+	mi := &file_events_pb_argus_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3122,7 +4481,7 @@ func (x *DeviceReply) String() string {
 func (*DeviceReply) ProtoMessage() {}
 
 func (x *DeviceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[36]
+	mi := &file_events_pb_argus_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3135,7 +4494,7 @@ func (x *DeviceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceReply.ProtoReflect.Descriptor instead.
 func (*DeviceReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{36}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *DeviceReply) GetCode() ReplyCode {
@@ -3190,7 +4549,7 @@ type DeviceView struct {
 
 func (x *DeviceView) Reset() {
 	*x = DeviceView{}
-	mi := &file_events_pb_argus_proto_msgTypes[37]
+	mi := &file_events_pb_argus_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3202,7 +4561,7 @@ func (x *DeviceView) String() string {
 func (*DeviceView) ProtoMessage() {}
 
 func (x *DeviceView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[37]
+	mi := &file_events_pb_argus_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3215,7 +4574,7 @@ func (x *DeviceView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceView.ProtoReflect.Descriptor instead.
 func (*DeviceView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{37}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *DeviceView) GetId() string {
@@ -3339,7 +4698,7 @@ type SetPlan struct {
 
 func (x *SetPlan) Reset() {
 	*x = SetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[38]
+	mi := &file_events_pb_argus_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3351,7 +4710,7 @@ func (x *SetPlan) String() string {
 func (*SetPlan) ProtoMessage() {}
 
 func (x *SetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[38]
+	mi := &file_events_pb_argus_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3364,7 +4723,7 @@ func (x *SetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPlan.ProtoReflect.Descriptor instead.
 func (*SetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{38}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SetPlan) GetMeta() *CommandMeta {
@@ -3433,7 +4792,7 @@ type GetPlan struct {
 
 func (x *GetPlan) Reset() {
 	*x = GetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[39]
+	mi := &file_events_pb_argus_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3445,7 +4804,7 @@ func (x *GetPlan) String() string {
 func (*GetPlan) ProtoMessage() {}
 
 func (x *GetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[39]
+	mi := &file_events_pb_argus_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3458,7 +4817,7 @@ func (x *GetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlan.ProtoReflect.Descriptor instead.
 func (*GetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{39}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetPlan) GetDevice() string {
@@ -3493,7 +4852,7 @@ type PlanView struct {
 
 func (x *PlanView) Reset() {
 	*x = PlanView{}
-	mi := &file_events_pb_argus_proto_msgTypes[40]
+	mi := &file_events_pb_argus_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3505,7 +4864,7 @@ func (x *PlanView) String() string {
 func (*PlanView) ProtoMessage() {}
 
 func (x *PlanView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[40]
+	mi := &file_events_pb_argus_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3518,7 +4877,7 @@ func (x *PlanView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanView.ProtoReflect.Descriptor instead.
 func (*PlanView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{40}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *PlanView) GetDevice() string {
@@ -3603,7 +4962,7 @@ type PlanReply struct {
 
 func (x *PlanReply) Reset() {
 	*x = PlanReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[41]
+	mi := &file_events_pb_argus_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3615,7 +4974,7 @@ func (x *PlanReply) String() string {
 func (*PlanReply) ProtoMessage() {}
 
 func (x *PlanReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[41]
+	mi := &file_events_pb_argus_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3628,7 +4987,7 @@ func (x *PlanReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanReply.ProtoReflect.Descriptor instead.
 func (*PlanReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{41}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *PlanReply) GetCode() ReplyCode {
@@ -3674,7 +5033,7 @@ type ListDevices struct {
 
 func (x *ListDevices) Reset() {
 	*x = ListDevices{}
-	mi := &file_events_pb_argus_proto_msgTypes[42]
+	mi := &file_events_pb_argus_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3686,7 +5045,7 @@ func (x *ListDevices) String() string {
 func (*ListDevices) ProtoMessage() {}
 
 func (x *ListDevices) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[42]
+	mi := &file_events_pb_argus_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3699,7 +5058,7 @@ func (x *ListDevices) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevices.ProtoReflect.Descriptor instead.
 func (*ListDevices) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{42}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListDevices) GetLimit() uint32 {
@@ -3747,7 +5106,7 @@ type DeviceList struct {
 
 func (x *DeviceList) Reset() {
 	*x = DeviceList{}
-	mi := &file_events_pb_argus_proto_msgTypes[43]
+	mi := &file_events_pb_argus_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3759,7 +5118,7 @@ func (x *DeviceList) String() string {
 func (*DeviceList) ProtoMessage() {}
 
 func (x *DeviceList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[43]
+	mi := &file_events_pb_argus_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3772,7 +5131,7 @@ func (x *DeviceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceList.ProtoReflect.Descriptor instead.
 func (*DeviceList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{43}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *DeviceList) GetItems() []*DeviceView {
@@ -3793,7 +5152,7 @@ var File_events_pb_argus_proto protoreflect.FileDescriptor
 
 const file_events_pb_argus_proto_rawDesc = "" +
 	"\n" +
-	"\x15events/pb/argus.proto\x12\bargus.v1\"\xd6\x0f\n" +
+	"\x15events/pb/argus.proto\x12\bargus.v1\"\xec\x12\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12%\n" +
@@ -3827,8 +5186,52 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x0eshard_acquired\x182 \x01(\v2\x17.argus.v1.ShardAcquiredH\x00R\rshardAcquired\x12@\n" +
 	"\x0eshard_released\x183 \x01(\v2\x17.argus.v1.ShardReleasedH\x00R\rshardReleased\x12=\n" +
 	"\rstream_viewed\x18< \x01(\v2\x16.argus.v1.StreamViewedH\x00R\fstreamViewed\x12F\n" +
-	"\x10recording_viewed\x18= \x01(\v2\x19.argus.v1.RecordingViewedH\x00R\x0frecordingViewedB\t\n" +
-	"\apayload\"\x86\x03\n" +
+	"\x10recording_viewed\x18= \x01(\v2\x19.argus.v1.RecordingViewedH\x00R\x0frecordingViewed\x12:\n" +
+	"\falarm_raised\x18P \x01(\v2\x15.argus.v1.AlarmRaisedH\x00R\valarmRaised\x12@\n" +
+	"\x0ealarm_repeated\x18Q \x01(\v2\x17.argus.v1.AlarmRepeatedH\x00R\ralarmRepeated\x127\n" +
+	"\valarm_ended\x18R \x01(\v2\x14.argus.v1.AlarmEndedH\x00R\n" +
+	"alarmEnded\x12L\n" +
+	"\x12alarm_acknowledged\x18S \x01(\v2\x1b.argus.v1.AlarmAcknowledgedH\x00R\x11alarmAcknowledged\x12=\n" +
+	"\ralarm_cleared\x18T \x01(\v2\x16.argus.v1.AlarmClearedH\x00R\falarmCleared\x12P\n" +
+	"\x14alarm_snapshot_taken\x18U \x01(\v2\x1c.argus.v1.AlarmSnapshotTakenH\x00R\x12alarmSnapshotTakenB\t\n" +
+	"\apayload\"\x8e\x02\n" +
+	"\vAlarmRaised\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\rR\achannel\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x12\x16\n" +
+	"\x06number\x18\x04 \x01(\x04R\x06number\x12\x16\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x12\x1a\n" +
+	"\bseverity\x18\x06 \x01(\tR\bseverity\x12\x18\n" +
+	"\amessage\x18\a \x01(\tR\amessage\x12\x1c\n" +
+	"\n" +
+	"at_unix_ms\x18\b \x01(\x03R\batUnixMs\x12\x18\n" +
+	"\atrigger\x18\t \x01(\tR\atrigger\x12\x1b\n" +
+	"\traised_by\x18\n" +
+	" \x01(\tR\braisedBy\"\xab\x01\n" +
+	"\rAlarmRepeated\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\rR\x05count\x12\x1c\n" +
+	"\n" +
+	"at_unix_ms\x18\x03 \x01(\x03R\batUnixMs\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x12\x18\n" +
+	"\atrigger\x18\x05 \x01(\tR\atrigger\x12\x1a\n" +
+	"\bseverity\x18\x06 \x01(\tR\bseverity\"B\n" +
+	"\n" +
+	"AlarmEnded\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x1c\n" +
+	"\n" +
+	"at_unix_ms\x18\x02 \x01(\x03R\batUnixMs\"O\n" +
+	"\x11AlarmAcknowledged\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x0e\n" +
+	"\x02by\x18\x02 \x01(\tR\x02by\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"N\n" +
+	"\fAlarmCleared\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x0e\n" +
+	"\x02by\x18\x02 \x01(\tR\x02by\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\">\n" +
+	"\x12AlarmSnapshotTaken\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\"\x86\x03\n" +
 	"\x10DeviceRegistered\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x1a\n" +
@@ -4051,7 +5454,84 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"\x1b\n" +
 	"\tGetDevice\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x92\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x93\x02\n" +
+	"\n" +
+	"RaiseAlarm\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x16\n" +
+	"\x06device\x18\x02 \x01(\tR\x06device\x12\x18\n" +
+	"\achannel\x18\x03 \x01(\rR\achannel\x12\x12\n" +
+	"\x04type\x18\x04 \x01(\tR\x04type\x12\x16\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x12\x1a\n" +
+	"\bseverity\x18\x06 \x01(\tR\bseverity\x12\x18\n" +
+	"\amessage\x18\a \x01(\tR\amessage\x12\x1c\n" +
+	"\n" +
+	"at_unix_ms\x18\b \x01(\x03R\batUnixMs\x12\x18\n" +
+	"\atrigger\x18\t \x01(\tR\atrigger\x12\x0e\n" +
+	"\x02by\x18\n" +
+	" \x01(\tR\x02by\"\x95\x01\n" +
+	"\bEndAlarm\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x12\n" +
+	"\x04slot\x18\x02 \x01(\tR\x04slot\x12\x1c\n" +
+	"\n" +
+	"at_unix_ms\x18\x03 \x01(\x03R\batUnixMs\x12\x14\n" +
+	"\x05clear\x18\x04 \x01(\bR\x05clear\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"i\n" +
+	"\bAckAlarm\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x0e\n" +
+	"\x02by\x18\x03 \x01(\tR\x02by\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\"o\n" +
+	"\n" +
+	"ClearAlarm\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x0e\n" +
+	"\x02by\x18\x03 \x01(\tR\x02by\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\x1a\n" +
+	"\bGetAlarm\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"7\n" +
+	"\x13RecordAlarmSnapshot\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\"\xa1\x05\n" +
+	"\tAlarmView\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06device\x18\x02 \x01(\tR\x06device\x12\x18\n" +
+	"\achannel\x18\x03 \x01(\rR\achannel\x12\x12\n" +
+	"\x04type\x18\x04 \x01(\tR\x04type\x12\x16\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\x12\x1a\n" +
+	"\bseverity\x18\x06 \x01(\tR\bseverity\x12\x18\n" +
+	"\amessage\x18\a \x01(\tR\amessage\x12\x14\n" +
+	"\x05state\x18\b \x01(\tR\x05state\x12\x16\n" +
+	"\x06active\x18\t \x01(\bR\x06active\x12)\n" +
+	"\x11raised_at_unix_ms\x18\n" +
+	" \x01(\x03R\x0eraisedAtUnixMs\x12%\n" +
+	"\x0flast_at_unix_ms\x18\v \x01(\x03R\flastAtUnixMs\x12\x14\n" +
+	"\x05count\x18\f \x01(\rR\x05count\x12\x19\n" +
+	"\backed_by\x18\r \x01(\tR\aackedBy\x12'\n" +
+	"\x10acked_at_unix_ms\x18\x0e \x01(\x03R\rackedAtUnixMs\x12\x1d\n" +
+	"\n" +
+	"cleared_by\x18\x0f \x01(\tR\tclearedBy\x12+\n" +
+	"\x12cleared_at_unix_ms\x18\x10 \x01(\x03R\x0fclearedAtUnixMs\x12!\n" +
+	"\fsnapshot_key\x18\x11 \x01(\tR\vsnapshotKey\x12\x1b\n" +
+	"\traised_by\x18\x12 \x01(\tR\braisedBy\x12\x18\n" +
+	"\atrigger\x18\x13 \x01(\tR\atrigger\x12'\n" +
+	"\x10ended_at_unix_ms\x18\x14 \x01(\x03R\rendedAtUnixMs\x12\x12\n" +
+	"\x04note\x18\x15 \x01(\tR\x04note\x12!\n" +
+	"\fclear_reason\x18\x16 \x01(\tR\vclearReason\x12\x10\n" +
+	"\x03seq\x18\x17 \x01(\x04R\x03seq\"\x8e\x01\n" +
+	"\n" +
+	"AlarmReply\x12'\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x13.argus.v1.ReplyCodeR\x04code\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x14\n" +
+	"\x05field\x18\x03 \x01(\tR\x05field\x12)\n" +
+	"\x05alarm\x18\x04 \x01(\v2\x13.argus.v1.AlarmViewR\x05alarm\"j\n" +
+	"\n" +
+	"ListAlarms\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\tR\x06device\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1a\n" +
+	"\bseverity\x18\x03 \x01(\tR\bseverity\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\"6\n" +
+	"\tAlarmList\x12)\n" +
+	"\x05items\x18\x01 \x03(\v2\x13.argus.v1.AlarmViewR\x05items\"\x92\x01\n" +
 	"\vDeviceReply\x12'\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x13.argus.v1.ReplyCodeR\x04code\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x14\n" +
@@ -4142,123 +5622,152 @@ func file_events_pb_argus_proto_rawDescGZIP() []byte {
 }
 
 var file_events_pb_argus_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
 var file_events_pb_argus_proto_goTypes = []any{
 	(ReplyCode)(0),                   // 0: argus.v1.ReplyCode
 	(*Envelope)(nil),                 // 1: argus.v1.Envelope
-	(*DeviceRegistered)(nil),         // 2: argus.v1.DeviceRegistered
-	(*ChannelSource)(nil),            // 3: argus.v1.ChannelSource
-	(*OnvifInfo)(nil),                // 4: argus.v1.OnvifInfo
-	(*DeviceOnvifRefreshed)(nil),     // 5: argus.v1.DeviceOnvifRefreshed
-	(*DevicePtzPresetSet)(nil),       // 6: argus.v1.DevicePtzPresetSet
-	(*DevicePtzPresetRemoved)(nil),   // 7: argus.v1.DevicePtzPresetRemoved
-	(*DevicePtzSession)(nil),         // 8: argus.v1.DevicePtzSession
-	(*DeviceCameraEvent)(nil),        // 9: argus.v1.DeviceCameraEvent
-	(*DeviceUpdated)(nil),            // 10: argus.v1.DeviceUpdated
-	(*LabelSet)(nil),                 // 11: argus.v1.LabelSet
-	(*DeviceCredentialsChanged)(nil), // 12: argus.v1.DeviceCredentialsChanged
-	(*DeviceRemoved)(nil),            // 13: argus.v1.DeviceRemoved
-	(*DeviceOnline)(nil),             // 14: argus.v1.DeviceOnline
-	(*DeviceOffline)(nil),            // 15: argus.v1.DeviceOffline
-	(*StreamStarted)(nil),            // 16: argus.v1.StreamStarted
-	(*StreamStopped)(nil),            // 17: argus.v1.StreamStopped
-	(*StreamFailed)(nil),             // 18: argus.v1.StreamFailed
-	(*PlanWindow)(nil),               // 19: argus.v1.PlanWindow
-	(*PlanSet)(nil),                  // 20: argus.v1.PlanSet
-	(*PlanRecordingStarted)(nil),     // 21: argus.v1.PlanRecordingStarted
-	(*PlanRecordingStopped)(nil),     // 22: argus.v1.PlanRecordingStopped
-	(*PlanSegmentRecorded)(nil),      // 23: argus.v1.PlanSegmentRecorded
-	(*PlanSegmentDeleted)(nil),       // 24: argus.v1.PlanSegmentDeleted
-	(*ShardAcquired)(nil),            // 25: argus.v1.ShardAcquired
-	(*ShardReleased)(nil),            // 26: argus.v1.ShardReleased
-	(*StreamViewed)(nil),             // 27: argus.v1.StreamViewed
-	(*RecordingViewed)(nil),          // 28: argus.v1.RecordingViewed
-	(*CommandMeta)(nil),              // 29: argus.v1.CommandMeta
-	(*RegisterDevice)(nil),           // 30: argus.v1.RegisterDevice
-	(*RecordPtz)(nil),                // 31: argus.v1.RecordPtz
-	(*RefreshOnvif)(nil),             // 32: argus.v1.RefreshOnvif
-	(*UpdateDevice)(nil),             // 33: argus.v1.UpdateDevice
-	(*LabelPatch)(nil),               // 34: argus.v1.LabelPatch
-	(*RemoveDevice)(nil),             // 35: argus.v1.RemoveDevice
-	(*GetDevice)(nil),                // 36: argus.v1.GetDevice
-	(*DeviceReply)(nil),              // 37: argus.v1.DeviceReply
-	(*DeviceView)(nil),               // 38: argus.v1.DeviceView
-	(*SetPlan)(nil),                  // 39: argus.v1.SetPlan
-	(*GetPlan)(nil),                  // 40: argus.v1.GetPlan
-	(*PlanView)(nil),                 // 41: argus.v1.PlanView
-	(*PlanReply)(nil),                // 42: argus.v1.PlanReply
-	(*ListDevices)(nil),              // 43: argus.v1.ListDevices
-	(*DeviceList)(nil),               // 44: argus.v1.DeviceList
-	nil,                              // 45: argus.v1.DeviceRegistered.LabelsEntry
-	nil,                              // 46: argus.v1.LabelSet.LabelsEntry
-	nil,                              // 47: argus.v1.RegisterDevice.LabelsEntry
-	nil,                              // 48: argus.v1.LabelPatch.SetEntry
-	nil,                              // 49: argus.v1.DeviceView.LabelsEntry
+	(*AlarmRaised)(nil),              // 2: argus.v1.AlarmRaised
+	(*AlarmRepeated)(nil),            // 3: argus.v1.AlarmRepeated
+	(*AlarmEnded)(nil),               // 4: argus.v1.AlarmEnded
+	(*AlarmAcknowledged)(nil),        // 5: argus.v1.AlarmAcknowledged
+	(*AlarmCleared)(nil),             // 6: argus.v1.AlarmCleared
+	(*AlarmSnapshotTaken)(nil),       // 7: argus.v1.AlarmSnapshotTaken
+	(*DeviceRegistered)(nil),         // 8: argus.v1.DeviceRegistered
+	(*ChannelSource)(nil),            // 9: argus.v1.ChannelSource
+	(*OnvifInfo)(nil),                // 10: argus.v1.OnvifInfo
+	(*DeviceOnvifRefreshed)(nil),     // 11: argus.v1.DeviceOnvifRefreshed
+	(*DevicePtzPresetSet)(nil),       // 12: argus.v1.DevicePtzPresetSet
+	(*DevicePtzPresetRemoved)(nil),   // 13: argus.v1.DevicePtzPresetRemoved
+	(*DevicePtzSession)(nil),         // 14: argus.v1.DevicePtzSession
+	(*DeviceCameraEvent)(nil),        // 15: argus.v1.DeviceCameraEvent
+	(*DeviceUpdated)(nil),            // 16: argus.v1.DeviceUpdated
+	(*LabelSet)(nil),                 // 17: argus.v1.LabelSet
+	(*DeviceCredentialsChanged)(nil), // 18: argus.v1.DeviceCredentialsChanged
+	(*DeviceRemoved)(nil),            // 19: argus.v1.DeviceRemoved
+	(*DeviceOnline)(nil),             // 20: argus.v1.DeviceOnline
+	(*DeviceOffline)(nil),            // 21: argus.v1.DeviceOffline
+	(*StreamStarted)(nil),            // 22: argus.v1.StreamStarted
+	(*StreamStopped)(nil),            // 23: argus.v1.StreamStopped
+	(*StreamFailed)(nil),             // 24: argus.v1.StreamFailed
+	(*PlanWindow)(nil),               // 25: argus.v1.PlanWindow
+	(*PlanSet)(nil),                  // 26: argus.v1.PlanSet
+	(*PlanRecordingStarted)(nil),     // 27: argus.v1.PlanRecordingStarted
+	(*PlanRecordingStopped)(nil),     // 28: argus.v1.PlanRecordingStopped
+	(*PlanSegmentRecorded)(nil),      // 29: argus.v1.PlanSegmentRecorded
+	(*PlanSegmentDeleted)(nil),       // 30: argus.v1.PlanSegmentDeleted
+	(*ShardAcquired)(nil),            // 31: argus.v1.ShardAcquired
+	(*ShardReleased)(nil),            // 32: argus.v1.ShardReleased
+	(*StreamViewed)(nil),             // 33: argus.v1.StreamViewed
+	(*RecordingViewed)(nil),          // 34: argus.v1.RecordingViewed
+	(*CommandMeta)(nil),              // 35: argus.v1.CommandMeta
+	(*RegisterDevice)(nil),           // 36: argus.v1.RegisterDevice
+	(*RecordPtz)(nil),                // 37: argus.v1.RecordPtz
+	(*RefreshOnvif)(nil),             // 38: argus.v1.RefreshOnvif
+	(*UpdateDevice)(nil),             // 39: argus.v1.UpdateDevice
+	(*LabelPatch)(nil),               // 40: argus.v1.LabelPatch
+	(*RemoveDevice)(nil),             // 41: argus.v1.RemoveDevice
+	(*GetDevice)(nil),                // 42: argus.v1.GetDevice
+	(*RaiseAlarm)(nil),               // 43: argus.v1.RaiseAlarm
+	(*EndAlarm)(nil),                 // 44: argus.v1.EndAlarm
+	(*AckAlarm)(nil),                 // 45: argus.v1.AckAlarm
+	(*ClearAlarm)(nil),               // 46: argus.v1.ClearAlarm
+	(*GetAlarm)(nil),                 // 47: argus.v1.GetAlarm
+	(*RecordAlarmSnapshot)(nil),      // 48: argus.v1.RecordAlarmSnapshot
+	(*AlarmView)(nil),                // 49: argus.v1.AlarmView
+	(*AlarmReply)(nil),               // 50: argus.v1.AlarmReply
+	(*ListAlarms)(nil),               // 51: argus.v1.ListAlarms
+	(*AlarmList)(nil),                // 52: argus.v1.AlarmList
+	(*DeviceReply)(nil),              // 53: argus.v1.DeviceReply
+	(*DeviceView)(nil),               // 54: argus.v1.DeviceView
+	(*SetPlan)(nil),                  // 55: argus.v1.SetPlan
+	(*GetPlan)(nil),                  // 56: argus.v1.GetPlan
+	(*PlanView)(nil),                 // 57: argus.v1.PlanView
+	(*PlanReply)(nil),                // 58: argus.v1.PlanReply
+	(*ListDevices)(nil),              // 59: argus.v1.ListDevices
+	(*DeviceList)(nil),               // 60: argus.v1.DeviceList
+	nil,                              // 61: argus.v1.DeviceRegistered.LabelsEntry
+	nil,                              // 62: argus.v1.LabelSet.LabelsEntry
+	nil,                              // 63: argus.v1.RegisterDevice.LabelsEntry
+	nil,                              // 64: argus.v1.LabelPatch.SetEntry
+	nil,                              // 65: argus.v1.DeviceView.LabelsEntry
 }
 var file_events_pb_argus_proto_depIdxs = []int32{
-	2,  // 0: argus.v1.Envelope.device_registered:type_name -> argus.v1.DeviceRegistered
-	10, // 1: argus.v1.Envelope.device_updated:type_name -> argus.v1.DeviceUpdated
-	12, // 2: argus.v1.Envelope.device_credentials_changed:type_name -> argus.v1.DeviceCredentialsChanged
-	13, // 3: argus.v1.Envelope.device_removed:type_name -> argus.v1.DeviceRemoved
-	14, // 4: argus.v1.Envelope.device_online:type_name -> argus.v1.DeviceOnline
-	15, // 5: argus.v1.Envelope.device_offline:type_name -> argus.v1.DeviceOffline
-	5,  // 6: argus.v1.Envelope.device_onvif_refreshed:type_name -> argus.v1.DeviceOnvifRefreshed
-	6,  // 7: argus.v1.Envelope.device_ptz_preset_set:type_name -> argus.v1.DevicePtzPresetSet
-	7,  // 8: argus.v1.Envelope.device_ptz_preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
-	8,  // 9: argus.v1.Envelope.device_ptz_session:type_name -> argus.v1.DevicePtzSession
-	9,  // 10: argus.v1.Envelope.device_camera_event:type_name -> argus.v1.DeviceCameraEvent
-	16, // 11: argus.v1.Envelope.stream_started:type_name -> argus.v1.StreamStarted
-	17, // 12: argus.v1.Envelope.stream_stopped:type_name -> argus.v1.StreamStopped
-	18, // 13: argus.v1.Envelope.stream_failed:type_name -> argus.v1.StreamFailed
-	20, // 14: argus.v1.Envelope.plan_set:type_name -> argus.v1.PlanSet
-	21, // 15: argus.v1.Envelope.plan_recording_started:type_name -> argus.v1.PlanRecordingStarted
-	22, // 16: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
-	23, // 17: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
-	24, // 18: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
-	25, // 19: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
-	26, // 20: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
-	27, // 21: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
-	28, // 22: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
-	45, // 23: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
-	3,  // 24: argus.v1.DeviceRegistered.sources:type_name -> argus.v1.ChannelSource
-	4,  // 25: argus.v1.DeviceRegistered.info:type_name -> argus.v1.OnvifInfo
-	3,  // 26: argus.v1.DeviceOnvifRefreshed.sources:type_name -> argus.v1.ChannelSource
-	4,  // 27: argus.v1.DeviceOnvifRefreshed.info:type_name -> argus.v1.OnvifInfo
-	11, // 28: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
-	12, // 29: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
-	46, // 30: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
-	19, // 31: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
-	29, // 32: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
-	47, // 33: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
-	3,  // 34: argus.v1.RegisterDevice.sources:type_name -> argus.v1.ChannelSource
-	4,  // 35: argus.v1.RegisterDevice.info:type_name -> argus.v1.OnvifInfo
-	29, // 36: argus.v1.RecordPtz.meta:type_name -> argus.v1.CommandMeta
-	6,  // 37: argus.v1.RecordPtz.preset_set:type_name -> argus.v1.DevicePtzPresetSet
-	7,  // 38: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
-	8,  // 39: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
-	29, // 40: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
-	3,  // 41: argus.v1.RefreshOnvif.sources:type_name -> argus.v1.ChannelSource
-	4,  // 42: argus.v1.RefreshOnvif.info:type_name -> argus.v1.OnvifInfo
-	29, // 43: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
-	34, // 44: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
-	48, // 45: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
-	29, // 46: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
-	0,  // 47: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
-	38, // 48: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
-	49, // 49: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
-	3,  // 50: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
-	4,  // 51: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
-	29, // 52: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
-	19, // 53: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
-	19, // 54: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
-	0,  // 55: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
-	41, // 56: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
-	38, // 57: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
-	58, // [58:58] is the sub-list for method output_type
-	58, // [58:58] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	8,  // 0: argus.v1.Envelope.device_registered:type_name -> argus.v1.DeviceRegistered
+	16, // 1: argus.v1.Envelope.device_updated:type_name -> argus.v1.DeviceUpdated
+	18, // 2: argus.v1.Envelope.device_credentials_changed:type_name -> argus.v1.DeviceCredentialsChanged
+	19, // 3: argus.v1.Envelope.device_removed:type_name -> argus.v1.DeviceRemoved
+	20, // 4: argus.v1.Envelope.device_online:type_name -> argus.v1.DeviceOnline
+	21, // 5: argus.v1.Envelope.device_offline:type_name -> argus.v1.DeviceOffline
+	11, // 6: argus.v1.Envelope.device_onvif_refreshed:type_name -> argus.v1.DeviceOnvifRefreshed
+	12, // 7: argus.v1.Envelope.device_ptz_preset_set:type_name -> argus.v1.DevicePtzPresetSet
+	13, // 8: argus.v1.Envelope.device_ptz_preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
+	14, // 9: argus.v1.Envelope.device_ptz_session:type_name -> argus.v1.DevicePtzSession
+	15, // 10: argus.v1.Envelope.device_camera_event:type_name -> argus.v1.DeviceCameraEvent
+	22, // 11: argus.v1.Envelope.stream_started:type_name -> argus.v1.StreamStarted
+	23, // 12: argus.v1.Envelope.stream_stopped:type_name -> argus.v1.StreamStopped
+	24, // 13: argus.v1.Envelope.stream_failed:type_name -> argus.v1.StreamFailed
+	26, // 14: argus.v1.Envelope.plan_set:type_name -> argus.v1.PlanSet
+	27, // 15: argus.v1.Envelope.plan_recording_started:type_name -> argus.v1.PlanRecordingStarted
+	28, // 16: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
+	29, // 17: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
+	30, // 18: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
+	31, // 19: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
+	32, // 20: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
+	33, // 21: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
+	34, // 22: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
+	2,  // 23: argus.v1.Envelope.alarm_raised:type_name -> argus.v1.AlarmRaised
+	3,  // 24: argus.v1.Envelope.alarm_repeated:type_name -> argus.v1.AlarmRepeated
+	4,  // 25: argus.v1.Envelope.alarm_ended:type_name -> argus.v1.AlarmEnded
+	5,  // 26: argus.v1.Envelope.alarm_acknowledged:type_name -> argus.v1.AlarmAcknowledged
+	6,  // 27: argus.v1.Envelope.alarm_cleared:type_name -> argus.v1.AlarmCleared
+	7,  // 28: argus.v1.Envelope.alarm_snapshot_taken:type_name -> argus.v1.AlarmSnapshotTaken
+	61, // 29: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
+	9,  // 30: argus.v1.DeviceRegistered.sources:type_name -> argus.v1.ChannelSource
+	10, // 31: argus.v1.DeviceRegistered.info:type_name -> argus.v1.OnvifInfo
+	9,  // 32: argus.v1.DeviceOnvifRefreshed.sources:type_name -> argus.v1.ChannelSource
+	10, // 33: argus.v1.DeviceOnvifRefreshed.info:type_name -> argus.v1.OnvifInfo
+	17, // 34: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
+	18, // 35: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
+	62, // 36: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
+	25, // 37: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
+	35, // 38: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
+	63, // 39: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
+	9,  // 40: argus.v1.RegisterDevice.sources:type_name -> argus.v1.ChannelSource
+	10, // 41: argus.v1.RegisterDevice.info:type_name -> argus.v1.OnvifInfo
+	35, // 42: argus.v1.RecordPtz.meta:type_name -> argus.v1.CommandMeta
+	12, // 43: argus.v1.RecordPtz.preset_set:type_name -> argus.v1.DevicePtzPresetSet
+	13, // 44: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
+	14, // 45: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
+	35, // 46: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
+	9,  // 47: argus.v1.RefreshOnvif.sources:type_name -> argus.v1.ChannelSource
+	10, // 48: argus.v1.RefreshOnvif.info:type_name -> argus.v1.OnvifInfo
+	35, // 49: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
+	40, // 50: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
+	64, // 51: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
+	35, // 52: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
+	35, // 53: argus.v1.RaiseAlarm.meta:type_name -> argus.v1.CommandMeta
+	35, // 54: argus.v1.EndAlarm.meta:type_name -> argus.v1.CommandMeta
+	35, // 55: argus.v1.AckAlarm.meta:type_name -> argus.v1.CommandMeta
+	35, // 56: argus.v1.ClearAlarm.meta:type_name -> argus.v1.CommandMeta
+	0,  // 57: argus.v1.AlarmReply.code:type_name -> argus.v1.ReplyCode
+	49, // 58: argus.v1.AlarmReply.alarm:type_name -> argus.v1.AlarmView
+	49, // 59: argus.v1.AlarmList.items:type_name -> argus.v1.AlarmView
+	0,  // 60: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
+	54, // 61: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
+	65, // 62: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
+	9,  // 63: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
+	10, // 64: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
+	35, // 65: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
+	25, // 66: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
+	25, // 67: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
+	0,  // 68: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
+	57, // 69: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
+	54, // 70: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
+	71, // [71:71] is the sub-list for method output_type
+	71, // [71:71] is the sub-list for method input_type
+	71, // [71:71] is the sub-list for extension type_name
+	71, // [71:71] is the sub-list for extension extendee
+	0,  // [0:71] is the sub-list for field type_name
 }
 
 func init() { file_events_pb_argus_proto_init() }
@@ -4290,18 +5799,24 @@ func file_events_pb_argus_proto_init() {
 		(*Envelope_ShardReleased)(nil),
 		(*Envelope_StreamViewed)(nil),
 		(*Envelope_RecordingViewed)(nil),
+		(*Envelope_AlarmRaised)(nil),
+		(*Envelope_AlarmRepeated)(nil),
+		(*Envelope_AlarmEnded)(nil),
+		(*Envelope_AlarmAcknowledged)(nil),
+		(*Envelope_AlarmCleared)(nil),
+		(*Envelope_AlarmSnapshotTaken)(nil),
 	}
-	file_events_pb_argus_proto_msgTypes[8].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[9].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[28].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[32].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[14].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[15].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[34].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[38].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_events_pb_argus_proto_rawDesc), len(file_events_pb_argus_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   49,
+			NumMessages:   65,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
