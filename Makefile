@@ -9,8 +9,9 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the build and the tests use: a real ClickHouse server,
 # protoc for `make generate`, ffmpeg/ffprobe as real video clients,
 # node/npm to build the console and chromium for its browser test (Vite and
-# playwright-core want Node >= 20: the machine's nodejs; Debian 12's is 18).
-APT_PKGS := clickhouse-server clickhouse-client protobuf-compiler ffmpeg nodejs npm chromium
+# playwright-core want Node >= 20: the machine's nodejs; Debian 12's is 18),
+# mosquitto and its clients as the MQTT broker and subscriber of notify/mqtt.
+APT_PKGS := clickhouse-server clickhouse-client protobuf-compiler ffmpeg nodejs npm chromium mosquitto mosquitto-clients
 TEST_TIMEOUT ?= 40m
 
 .PHONY: all deps build console run test bench fuzz generate lint clean
@@ -26,6 +27,8 @@ deps:
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing="$$missing mosquitto mosquitto-clients"; \
+	command -v mosquitto_sub >/dev/null || missing="$$missing mosquitto-clients"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \

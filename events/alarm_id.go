@@ -40,8 +40,8 @@ func (s AlarmSlot) ID() string {
 }
 
 // AlarmID is the public id of the slot's alarm number n.
-func (s AlarmSlot) AlarmID(n uint64) string {
-	return s.ID() + "~" + strconv.FormatUint(n, 10)
+func (s AlarmSlot) AlarmID(n uint32) string {
+	return s.ID() + "~" + strconv.FormatUint(uint64(n), 10)
 }
 
 // ParseAlarmSlot reads a slot id back, validating every part.
@@ -62,19 +62,19 @@ func ParseAlarmSlot(id string) (AlarmSlot, bool) {
 }
 
 // ParseAlarmID splits a public alarm id into its slot and number.
-func ParseAlarmID(id string) (AlarmSlot, uint64, bool) {
+func ParseAlarmID(id string) (AlarmSlot, uint32, bool) {
 	i := strings.LastIndexByte(id, '~')
 	if i < 0 {
 		return AlarmSlot{}, 0, false
 	}
 	num := id[i+1:]
-	if len(num) == 0 || len(num) > 19 || num[0] == '0' {
+	if len(num) == 0 || len(num) > 10 || num[0] == '0' {
 		return AlarmSlot{}, 0, false
 	}
-	n, err := strconv.ParseUint(num, 10, 64)
+	n, err := strconv.ParseUint(num, 10, 32)
 	if err != nil || n == 0 {
 		return AlarmSlot{}, 0, false
 	}
 	s, ok := ParseAlarmSlot(id[:i])
-	return s, n, ok
+	return s, uint32(n), ok
 }

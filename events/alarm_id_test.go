@@ -29,3 +29,20 @@ func TestAlarmIDs(t *testing.T) {
 		t.Fatal("ValidAggregateID(alarm)")
 	}
 }
+
+func TestDeviceOf(t *testing.T) {
+	for _, c := range []struct{ kind, id, want string }{
+		{"device", "cam-1", "cam-1"},
+		{"device", "Bad", ""},
+		{"stream", "cam-1~2", "cam-1"},
+		{"plan", "cam-1~64", "cam-1"},
+		{"view", "cam-1~65", ""},
+		{"alarm", "cam-1~0~offline", "cam-1"},
+		{"alarm", "cam-1~0", ""},
+		{"shard", "12", ""},
+	} {
+		if got := DeviceOf(c.kind, c.id); got != c.want {
+			t.Errorf("DeviceOf(%s, %s) = %q, want %q", c.kind, c.id, got, c.want)
+		}
+	}
+}

@@ -130,3 +130,21 @@ func ParseSubject(subject string) (Ref, bool) {
 	}
 	return Ref{Shard: n, Kind: parts[3], ID: parts[4]}, true
 }
+
+// DeviceOf is the device an aggregate belongs to ("" for shards and ids
+// that do not parse): its shard is the device's.
+func DeviceOf(kind, id string) string {
+	switch kind {
+	case KindDevice:
+		if ValidID(id) {
+			return id
+		}
+	case KindStream, KindPlan, KindView:
+		d, _, _ := ParseChannelID(id)
+		return d
+	case KindAlarm:
+		s, _ := ParseAlarmSlot(id)
+		return s.Device
+	}
+	return ""
+}

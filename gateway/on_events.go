@@ -187,9 +187,9 @@ func parseEventQuery(q url.Values, withLimit bool, lastEventID string) (eventQue
 		return eq, p
 	}
 	switch eq.Kind {
-	case "", events.KindDevice, events.KindStream, events.KindPlan, events.KindShard, events.KindView:
+	case "", events.KindDevice, events.KindStream, events.KindPlan, events.KindShard, events.KindView, events.KindAlarm:
 	default:
-		return eq, badRequest("kind", "kind must be one of device, stream, plan, shard, view")
+		return eq, badRequest("kind", "kind must be one of device, stream, plan, shard, view, alarm")
 	}
 	if eq.Type, p = single(q, "type"); p != nil {
 		return eq, p

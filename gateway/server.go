@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"github.com/argus-vms/argus/actors/audit"
 	"github.com/argus-vms/argus/actors/media/snapshot"
+	"github.com/argus-vms/argus/actors/media/storage"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -51,6 +52,10 @@ type Config struct {
 	// PTZSessionIdle ends an operator's session of PTZ moves, recorded as
 	// one event (default 30 s).
 	PTZSessionIdle time.Duration
+	// Alarms raises, acknowledges, clears and lists alarms (nil: 503).
+	Alarms Alarms
+	// Pictures is where alarms' pictures are stored (the recording storage).
+	Pictures storage.Storage
 }
 
 // Server is the HTTP API of one node.
@@ -76,6 +81,8 @@ type Server struct {
 	ptz          *ptzSessions
 	onvifClients onvifClients
 	snapshots    *snapshot.Grabber
+	alarms       Alarms
+	pictures     storage.Storage
 	authFails    *failedAuths // failed authentications per client (limits.go)
 }
 
@@ -110,6 +117,7 @@ func New(cfg Config) *Server {
 	s.idem = cfg.Idempotency
 	s.views = cfg.Views
 	s.cameras = cfg.Cameras
+	s.alarms, s.pictures = cfg.Alarms, cfg.Pictures
 	s.ptz = newPTZSessions(s, cfg.PTZSessionIdle)
 	s.snapshots = snapshot.New(snapshot.Options{})
 	s.authFails = newFailedAuths()
@@ -198,6 +206,14 @@ func (s *Server) routes() {
 	e.GET("/v1/analytics/events", s.analyticsEvents, viewer, s.requireClickHouse)
 	e.GET("/v1/analytics/streams", s.analyticsStreams, viewer, s.requireClickHouse)
 	e.GET("/v1/analytics/audit", s.analyticsAudit, admin, s.requireClickHouse) // who watched what: admin only
+	e.GET("/v1/analytics/alarms", s.analyticsAlarms, viewer, s.requireClickHouse)
+
+	e.POST("/v1/alarms", s.raiseAlarm, operator)
+	e.GET("/v1/alarms", s.listAlarms, viewer)
+	e.GET("/v1/alarms/:id", s.getAlarm, viewer)
+	e.POST("/v1/alarms/:id/ack", s.ackAlarm, operator)
+	e.POST("/v1/alarms/:id/clear", s.clearAlarm, operator)
+	e.GET("/v1/alarms/:id/snapshot.jpg", s.alarmSnapshot, viewer)
 
 	e.GET("/v1/events", s.replayEvents, viewer)
 	e.GET("/v1/events/stream", s.streamEvents, viewer)

@@ -143,6 +143,34 @@ func schema(db string) []string {
 	) ENGINE = ReplacingMergeTree(seq)
 	PARTITION BY toYYYYMM(start)
 	ORDER BY (device, channel, start_ms, seq)`,
+		`CREATE TABLE IF NOT EXISTS ` + db + `.alarms (
+		id String,
+		device String,
+		channel UInt32,
+		type String,
+		source String,
+		severity String,
+		message String,
+		state String,
+		active UInt8,
+		raised_at DateTime,
+		raised_at_ms UInt64,
+		last_at_ms UInt64,
+		ended_at_ms UInt64,
+		count UInt32,
+		acked_by String,
+		acked_at_ms UInt64,
+		note String,
+		cleared_by String,
+		cleared_at_ms UInt64,
+		clear_reason String,
+		snapshot_key String,
+		raised_by String,
+		trigger String,
+		seq UInt64
+	) ENGINE = ReplacingMergeTree(seq)
+	PARTITION BY toYYYYMM(raised_at)
+	ORDER BY (device, id)`,
 	}
 }
 
@@ -155,7 +183,7 @@ func Migrate(ctx context.Context, conn driver.Conn) error {
 	return MigrateInto(ctx, conn, Database)
 }
 
-// MigrateInto creates database and the Argus tables (events, devices, recordings, device_status, stream_sessions, audit) in it
+// MigrateInto creates database and the Argus tables (events, devices, recordings, device_status, stream_sessions, audit, alarms) in it
 // when missing: the schema of Migrate under another database name (tests,
 // side-by-side installs).
 func MigrateInto(ctx context.Context, conn driver.Conn, database string) error {

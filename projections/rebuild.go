@@ -58,7 +58,7 @@ type RebuildProgress struct {
 
 // sinkNames are the projectors Run starts, in order; each writes the table
 // of the same name in Database.
-var sinkNames = []string{"events", "devices", "recordings", "device_status", "stream_sessions", "audit"}
+var sinkNames = []string{"events", "devices", "recordings", "device_status", "stream_sessions", "audit", "alarms"}
 
 // newSink is a fresh sink of projector name writing into database db.
 func newSink(name string, conn driver.Conn, db string) Sink {
@@ -76,6 +76,8 @@ func newSink(name string, conn driver.Conn, db string) Sink {
 		return &SessionsSink{Conn: conn, Table: t}
 	case "audit":
 		return &AuditSink{Conn: conn, Table: t}
+	case "alarms":
+		return &AlarmsSink{Conn: conn, Table: t}
 	}
 	return nil
 }

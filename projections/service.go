@@ -118,7 +118,8 @@ func (s *Service) term(ctx context.Context, conn driver.Conn, lead func() bool) 
 	termCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var ps []*Projector
-	for _, sink := range []Sink{&EventsSink{Conn: conn}, &DevicesSink{Conn: conn}, &RecordingsSink{Conn: conn}, &StatusSink{Conn: conn}, &SessionsSink{Conn: conn}, &AuditSink{Conn: conn}} {
+	for _, name := range sinkNames {
+		sink := newSink(name, conn, Database)
 		p, err := NewProjector(termCtx, s.streamOf(sink), sink, s.log)
 		if err != nil {
 			return err

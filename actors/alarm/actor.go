@@ -40,7 +40,7 @@ type Snapshot struct{ Reply chan State }
 
 // pictureStored: the picture of alarm number is stored under key.
 type pictureStored struct {
-	number uint64
+	number uint32
 	key    string
 }
 
@@ -135,7 +135,7 @@ func (a *Actor) decide(c *actor.Context, cmd proto.Message) *pb.AlarmReply {
 }
 
 // number is the alarm number of an id of this slot.
-func (a *Actor) number(id string) (uint64, *aggregate.Rejection) {
+func (a *Actor) number(id string) (uint32, *aggregate.Rejection) {
 	slot, n, ok := events.ParseAlarmID(id)
 	if !ok || slot != a.slot {
 		return 0, &aggregate.Rejection{Code: pb.ReplyCode_REPLY_CODE_NOT_FOUND, Detail: "no such alarm"}
@@ -187,7 +187,7 @@ func (a *Actor) publish() {
 // takePicture stores a picture of the alarm's channel (channel 0, the
 // device as a whole: its first channel) in the background and records it.
 // An alarm is raised (and delivered) first: a picture can take seconds.
-func (a *Actor) takePicture(c *actor.Context, number uint64) {
+func (a *Actor) takePicture(c *actor.Context, number uint32) {
 	if a.deps.Picture == nil || a.deps.Storage == nil {
 		return
 	}
@@ -209,7 +209,7 @@ func (a *Actor) takePicture(c *actor.Context, number uint64) {
 }
 
 // PictureKey is where an alarm's picture is stored.
-func PictureKey(slot events.AlarmSlot, number uint64) string {
+func PictureKey(slot events.AlarmSlot, number uint32) string {
 	return "alarms/" + slot.Device + "/" + slot.AlarmID(number) + ".jpg"
 }
 

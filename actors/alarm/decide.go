@@ -83,7 +83,7 @@ func DecideRaise(s *State, m *pb.RaiseAlarm) (*pb.Envelope, *aggregate.Rejection
 		}
 		return &pb.Envelope{Payload: &pb.Envelope_AlarmRepeated{AlarmRepeated: rep}}, nil
 	}
-	var n uint64 = 1
+	var n uint32 = 1
 	if s.Current != nil {
 		n = s.Current.Number + 1
 	}
@@ -109,7 +109,7 @@ func DecideEnd(s *State, m *pb.EndAlarm) *pb.Envelope {
 }
 
 // find is the slot's alarm number n: only the newest is held here.
-func find(s *State, n uint64) (*Alarm, *aggregate.Rejection) {
+func find(s *State, n uint32) (*Alarm, *aggregate.Rejection) {
 	if s.Current == nil || n > s.Current.Number {
 		return nil, &aggregate.Rejection{Code: pb.ReplyCode_REPLY_CODE_NOT_FOUND, Detail: "no such alarm"}
 	}
@@ -120,7 +120,7 @@ func find(s *State, n uint64) (*Alarm, *aggregate.Rejection) {
 }
 
 // DecideAck acknowledges alarm n (again: nothing).
-func DecideAck(s *State, n uint64, m *pb.AckAlarm) (*pb.Envelope, *aggregate.Rejection) {
+func DecideAck(s *State, n uint32, m *pb.AckAlarm) (*pb.Envelope, *aggregate.Rejection) {
 	a, rej := find(s, n)
 	switch {
 	case rej != nil:
@@ -136,7 +136,7 @@ func DecideAck(s *State, n uint64, m *pb.AckAlarm) (*pb.Envelope, *aggregate.Rej
 }
 
 // DecideClear clears alarm n (again: nothing).
-func DecideClear(s *State, n uint64, m *pb.ClearAlarm) (*pb.Envelope, *aggregate.Rejection) {
+func DecideClear(s *State, n uint32, m *pb.ClearAlarm) (*pb.Envelope, *aggregate.Rejection) {
 	a, rej := find(s, n)
 	switch {
 	case rej != nil:
@@ -150,7 +150,7 @@ func DecideClear(s *State, n uint64, m *pb.ClearAlarm) (*pb.Envelope, *aggregate
 }
 
 // DecideSnapshot records the stored picture of alarm n.
-func DecideSnapshot(s *State, n uint64, key string) *pb.Envelope {
+func DecideSnapshot(s *State, n uint32, key string) *pb.Envelope {
 	if s.Current == nil || s.Current.Number != n || s.Current.SnapshotKey != "" {
 		return nil
 	}

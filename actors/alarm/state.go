@@ -20,7 +20,7 @@ const (
 
 // Alarm is one occurrence of a slot, as its events left it.
 type Alarm struct {
-	Number      uint64
+	Number      uint32
 	Source      string
 	Severity    string
 	Message     string
@@ -91,7 +91,7 @@ func at(ms int64, env *pb.Envelope) int64 {
 }
 
 // NumberOf is the alarm number an alarm event is about (0: not an alarm event).
-func NumberOf(env *pb.Envelope) uint64 {
+func NumberOf(env *pb.Envelope) uint32 {
 	switch p := env.Payload.(type) {
 	case *pb.Envelope_AlarmRaised:
 		return p.AlarmRaised.Number
@@ -156,4 +156,13 @@ func View(slot events.AlarmSlot, a *Alarm) *pb.AlarmView {
 		RaisedAtUnixMs: a.RaisedAt, LastAtUnixMs: a.LastAt, Count: a.Count, AckedBy: a.AckedBy, AckedAtUnixMs: a.AckedAt,
 		ClearedBy: a.ClearedBy, ClearedAtUnixMs: a.ClearedAt, SnapshotKey: a.SnapshotKey, RaisedBy: a.RaisedBy,
 		Trigger: a.Trigger, EndedAtUnixMs: a.EndedAt, Note: a.Note, ClearReason: a.ClearReason, Seq: a.LastSeq}
+}
+
+// FromView is the alarm a view shows (the projection reloads its rows so).
+func FromView(v *pb.AlarmView) Alarm {
+	_, n, _ := events.ParseAlarmID(v.Id)
+	return Alarm{Number: n, Source: v.Source, Severity: v.Severity, Message: v.Message, State: v.State, Active: v.Active,
+		RaisedAt: v.RaisedAtUnixMs, LastAt: v.LastAtUnixMs, EndedAt: v.EndedAtUnixMs, Count: v.Count, Trigger: v.Trigger,
+		RaisedBy: v.RaisedBy, AckedBy: v.AckedBy, AckedAt: v.AckedAtUnixMs, Note: v.Note, ClearedBy: v.ClearedBy,
+		ClearedAt: v.ClearedAtUnixMs, ClearReason: v.ClearReason, SnapshotKey: v.SnapshotKey, LastSeq: v.Seq}
 }

@@ -39,9 +39,5 @@ func (h *Host) Subject(kind, id string) string {
 	if id == "" {
 		return events.KindFilter(kind)
 	}
-	device := id
-	if kind != events.KindDevice {
-		device, _, _ = events.ParseChannelID(id)
-	}
-	return events.Ref{Shard: events.ShardOf(device, h.shards), Kind: kind, ID: id}.Subject()
+	return events.Ref{Shard: events.ShardOf(events.DeviceOf(kind, id), h.shards), Kind: kind, ID: id}.Subject()
 }

@@ -122,6 +122,7 @@ type nodeConfig struct {
 	probeInterval *time.Duration
 	idleTimeout   *time.Duration
 	ptzIdle       *time.Duration
+	offlineAlarm  *time.Duration
 	pullTransport *string
 	tokenTTL      *time.Duration
 	tokenMaxTTL   *time.Duration
@@ -189,6 +190,7 @@ func addNodeFlags(f flags) *nodeConfig {
 		probeInterval: f.Duration("probe-interval", 30*time.Second, "how often every camera is probed (RTSP DESCRIBE); 0 disables"),
 		idleTimeout:   f.Duration("idle-timeout", 30*time.Second, "a live stream with no reader stops after this"),
 		ptzIdle:       f.Duration("ptz-session-idle", 30*time.Second, "an operator's session of PTZ moves (one audit event) ends after this long without a move"),
+		offlineAlarm:  f.Duration("alarm-offline-after", time.Minute, "a device offline this long raises an \"offline\" alarm (cleared when it is back); 0 disables"),
 		pullTransport: f.String("pull-transport", "tcp", "transport of camera pulls: tcp|udp"),
 		tokenTTL:      f.Duration("token-ttl", 5*time.Minute, "default lifetime of live and playback tokens (?ttl= asks for another)"),
 		tokenMaxTTL:   f.Duration("token-max-ttl", 24*time.Hour, "longest lifetime a live or playback token may be given"),

@@ -17,10 +17,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/anthdm/hollywood/remote"
+	"github.com/argus-vms/argus/actors/alarm"
 	"github.com/argus-vms/argus/actors/audit"
 	"github.com/argus-vms/argus/actors/cluster"
 	"github.com/argus-vms/argus/actors/device"
@@ -61,6 +63,17 @@ type node struct {
 	proj    *projections.Service
 	wg      sync.WaitGroup
 	stop    context.CancelFunc
+	// pictures takes channel pictures for alarms: the gateway, once it runs.
+	pictures atomic.Pointer[gateway.Server]
+}
+
+// picture is a JPEG of a channel hosted here (alarms' pictures).
+func (n *node) picture(ctx context.Context, device string, ch int) ([]byte, error) {
+	gw := n.pictures.Load()
+	if gw == nil {
+		return nil, errors.New("the node is still starting")
+	}
+	return gw.Picture(ctx, device, ch)
 }
 
 // serverTLS is the TLS of the HTTP API and RTSPS (--tls-cert/--tls-key),
@@ -206,7 +219,7 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	}
 	n.engine = engine
 	deps := &device.Deps{Store: store, Sealer: sealer, Node: *cfg.nodeID, Directory: device.NewDirectory(), Log: log,
-		ProbeSlots: make(chan struct{}, 64), CameraWatch: cameraWatch(log)}
+		ProbeSlots: make(chan struct{}, 64), CameraWatch: cameraWatch(log), OfflineAlarmAfter: *cfg.offlineAlarm}
 	if *cfg.probeInterval > 0 { // 0 disables probing, the first one after a change included
 		deps.Probe = probe.Describe
 	}
@@ -225,7 +238,10 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 		ProbeInterval: *cfg.probeInterval,
 		Stream:        stream.Deps{IdleTimeout: *cfg.idleTimeout, Transport: *cfg.pullTransport},
 		Plan:          plan.Deps{Storage: store2, Index: index},
-		Snapshots:     snaps,
+		// The gateway takes the pictures (the snapshot API's path); it
+		// starts after the host.
+		Alarm:     alarm.Deps{Storage: store2, Picture: func(ctx context.Context, device string, ch int) ([]byte, error) { return n.picture(ctx, device, ch) }},
+		Snapshots: snaps,
 	})
 	keys, err := gateway.NewKeyStore(ctx, store.JetStream(), replicas)
 	if err != nil {
@@ -310,7 +326,8 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	gw := gateway.New(gateway.Config{Cluster: n.cluster, Devices: n.host, Analytics: analytics, Keys: keys, AdminKey: *cfg.adminKey,
 		Node: *cfg.nodeID, Log: log, Live: live, Plans: n.host, Recordings: n.recordings(store2), EventLog: n.host,
 		Projections: projectionsAdmin(n.proj), Idempotency: idem, Views: n.views, Cameras: n.host,
-		PTZSessionIdle: *cfg.ptzIdle})
+		PTZSessionIdle: *cfg.ptzIdle, Alarms: n.host, Pictures: store2})
+	n.pictures.Store(gw)
 	n.http = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: gateway.ReadHeaderTimeout, ReadTimeout: gateway.ReadTimeout,
 		IdleTimeout: gateway.IdleTimeout} // write deadlines are set per reply (gateway/limits.go)
 	n.wg.Add(1)

@@ -687,7 +687,7 @@ type AlarmRaised struct {
 	Device        string                 `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
 	Channel       uint32                 `protobuf:"varint,2,opt,name=channel,proto3" json:"channel,omitempty"` // 0 = the device as a whole
 	Type          string                 `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`        // motion, tamper, input, offline, recording, storage, or an API caller's
-	Number        uint64                 `protobuf:"varint,4,opt,name=number,proto3" json:"number,omitempty"`
+	Number        uint32                 `protobuf:"varint,4,opt,name=number,proto3" json:"number,omitempty"`
 	Source        string                 `protobuf:"bytes,5,opt,name=source,proto3" json:"source,omitempty"`     // camera | motion | system | api
 	Severity      string                 `protobuf:"bytes,6,opt,name=severity,proto3" json:"severity,omitempty"` // info | minor | major | critical
 	Message       string                 `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
@@ -749,7 +749,7 @@ func (x *AlarmRaised) GetType() string {
 	return ""
 }
 
-func (x *AlarmRaised) GetNumber() uint64 {
+func (x *AlarmRaised) GetNumber() uint32 {
 	if x != nil {
 		return x.Number
 	}
@@ -801,7 +801,7 @@ func (x *AlarmRaised) GetRaisedBy() string {
 // AlarmRepeated: the open alarm was triggered again.
 type AlarmRepeated struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Number        uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Number        uint32                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
 	Count         uint32                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"` // triggers so far, the first included
 	AtUnixMs      int64                  `protobuf:"varint,3,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
 	Message       string                 `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
@@ -841,7 +841,7 @@ func (*AlarmRepeated) Descriptor() ([]byte, []int) {
 	return file_events_pb_argus_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *AlarmRepeated) GetNumber() uint64 {
+func (x *AlarmRepeated) GetNumber() uint32 {
 	if x != nil {
 		return x.Number
 	}
@@ -887,7 +887,7 @@ func (x *AlarmRepeated) GetSeverity() string {
 // motion stopped); the alarm stays open until it is cleared.
 type AlarmEnded struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Number        uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Number        uint32                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
 	AtUnixMs      int64                  `protobuf:"varint,2,opt,name=at_unix_ms,json=atUnixMs,proto3" json:"at_unix_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -923,7 +923,7 @@ func (*AlarmEnded) Descriptor() ([]byte, []int) {
 	return file_events_pb_argus_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *AlarmEnded) GetNumber() uint64 {
+func (x *AlarmEnded) GetNumber() uint32 {
 	if x != nil {
 		return x.Number
 	}
@@ -939,7 +939,7 @@ func (x *AlarmEnded) GetAtUnixMs() int64 {
 
 type AlarmAcknowledged struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Number        uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Number        uint32                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
 	By            string                 `protobuf:"bytes,2,opt,name=by,proto3" json:"by,omitempty"` // key id
 	Note          string                 `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -976,7 +976,7 @@ func (*AlarmAcknowledged) Descriptor() ([]byte, []int) {
 	return file_events_pb_argus_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *AlarmAcknowledged) GetNumber() uint64 {
+func (x *AlarmAcknowledged) GetNumber() uint32 {
 	if x != nil {
 		return x.Number
 	}
@@ -999,7 +999,7 @@ func (x *AlarmAcknowledged) GetNote() string {
 
 type AlarmCleared struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Number        uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Number        uint32                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
 	By            string                 `protobuf:"bytes,2,opt,name=by,proto3" json:"by,omitempty"` // key id; "system" when the condition's end cleared it
 	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1036,7 +1036,7 @@ func (*AlarmCleared) Descriptor() ([]byte, []int) {
 	return file_events_pb_argus_proto_rawDescGZIP(), []int{5}
 }
 
-func (x *AlarmCleared) GetNumber() uint64 {
+func (x *AlarmCleared) GetNumber() uint32 {
 	if x != nil {
 		return x.Number
 	}
@@ -1060,7 +1060,7 @@ func (x *AlarmCleared) GetReason() string {
 // AlarmSnapshotTaken: a picture of the channel at the raise is stored.
 type AlarmSnapshotTaken struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Number        uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Number        uint32                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
 	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"` // storage key of the JPEG
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1096,7 +1096,7 @@ func (*AlarmSnapshotTaken) Descriptor() ([]byte, []int) {
 	return file_events_pb_argus_proto_rawDescGZIP(), []int{6}
 }
 
-func (x *AlarmSnapshotTaken) GetNumber() uint64 {
+func (x *AlarmSnapshotTaken) GetNumber() uint32 {
 	if x != nil {
 		return x.Number
 	}
@@ -5199,7 +5199,7 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\rR\achannel\x12\x12\n" +
 	"\x04type\x18\x03 \x01(\tR\x04type\x12\x16\n" +
-	"\x06number\x18\x04 \x01(\x04R\x06number\x12\x16\n" +
+	"\x06number\x18\x04 \x01(\rR\x06number\x12\x16\n" +
 	"\x06source\x18\x05 \x01(\tR\x06source\x12\x1a\n" +
 	"\bseverity\x18\x06 \x01(\tR\bseverity\x12\x18\n" +
 	"\amessage\x18\a \x01(\tR\amessage\x12\x1c\n" +
@@ -5209,7 +5209,7 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\traised_by\x18\n" +
 	" \x01(\tR\braisedBy\"\xab\x01\n" +
 	"\rAlarmRepeated\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x14\n" +
+	"\x06number\x18\x01 \x01(\rR\x06number\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\rR\x05count\x12\x1c\n" +
 	"\n" +
 	"at_unix_ms\x18\x03 \x01(\x03R\batUnixMs\x12\x18\n" +
@@ -5218,19 +5218,19 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\bseverity\x18\x06 \x01(\tR\bseverity\"B\n" +
 	"\n" +
 	"AlarmEnded\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x1c\n" +
+	"\x06number\x18\x01 \x01(\rR\x06number\x12\x1c\n" +
 	"\n" +
 	"at_unix_ms\x18\x02 \x01(\x03R\batUnixMs\"O\n" +
 	"\x11AlarmAcknowledged\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x0e\n" +
+	"\x06number\x18\x01 \x01(\rR\x06number\x12\x0e\n" +
 	"\x02by\x18\x02 \x01(\tR\x02by\x12\x12\n" +
 	"\x04note\x18\x03 \x01(\tR\x04note\"N\n" +
 	"\fAlarmCleared\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x0e\n" +
+	"\x06number\x18\x01 \x01(\rR\x06number\x12\x0e\n" +
 	"\x02by\x18\x02 \x01(\tR\x02by\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\">\n" +
 	"\x12AlarmSnapshotTaken\x12\x16\n" +
-	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x10\n" +
+	"\x06number\x18\x01 \x01(\rR\x06number\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\"\x86\x03\n" +
 	"\x10DeviceRegistered\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
