@@ -43,12 +43,13 @@ func ShardOf(deviceID string, shards int) int {
 
 // Kinds of aggregate.
 const (
-	KindDevice = "device"
-	KindStream = "stream" // one per device channel: id "<device>~<channel>"
-	KindPlan   = "plan"   // recording plan, one per device channel: id "<device>~<channel>"
-	KindShard  = "shard"  // ownership of a shard: id "<n>", in shard n
-	KindView   = "view"   // viewing audit facts of a device channel: id "<device>~<channel>"
-	KindAlarm  = "alarm"  // alarms of a device channel and type: id "<device>~<channel>~<type>" (AlarmSlot)
+	KindDevice  = "device"
+	KindStream  = "stream"  // one per device channel: id "<device>~<channel>"
+	KindPlan    = "plan"    // recording plan, one per device channel: id "<device>~<channel>"
+	KindShard   = "shard"   // ownership of a shard: id "<n>", in shard n
+	KindView    = "view"    // viewing audit facts of a device channel: id "<device>~<channel>"
+	KindAlarm   = "alarm"   // alarms of a device channel and type: id "<device>~<channel>~<type>" (AlarmSlot)
+	KindWebhook = "webhook" // an outbound webhook subscription: its own id, in the shard of its id
 )
 
 // ShardRef is the aggregate that records who owns shard n.
@@ -89,6 +90,8 @@ func ValidAggregateID(kind, id string) bool {
 	case KindAlarm:
 		_, ok := ParseAlarmSlot(id)
 		return ok
+	case KindWebhook:
+		return ValidID(id)
 	case KindShard:
 		n, err := strconv.Atoi(id)
 		return err == nil && n >= 0 && strconv.Itoa(n) == id
@@ -147,4 +150,13 @@ func DeviceOf(kind, id string) string {
 		return s.Device
 	}
 	return ""
+}
+
+// ShardKey is what places an aggregate in its shard (ShardOf): its device,
+// or a webhook's own id.
+func ShardKey(kind, id string) string {
+	if kind == KindWebhook {
+		return id
+	}
+	return DeviceOf(kind, id)
 }

@@ -434,3 +434,29 @@ func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
 	}
 	return info.State.LastSeq, nil
 }
+
+// SeqAt is the sequence of the first event stored at or after t (the log's
+// last sequence + 1 when there is none yet): where a replay "from a time"
+// starts.
+func (s *Store) SeqAt(ctx context.Context, t time.Time) (uint64, error) {
+	cons, err := retryEach(ctx, attemptTimeout, "read the log", func(ctx context.Context) (jetstream.Consumer, error) {
+		return s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartTimePolicy,
+			OptStartTime: &t, InactiveThreshold: readerIdle})
+	})
+	if err != nil {
+		return 0, err
+	}
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+		last, err := s.LastSeq(ctx)
+		return last + 1, err
+	}
+	m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		return 0, err
+	}
+	md, err := m.Metadata()
+	if err != nil {
+		return 0, err
+	}
+	return md.Sequence.Stream, nil
+}

@@ -47,6 +47,7 @@ var sseHeartbeat = 15 * time.Second
 // redacted by events.DataJSON.
 type eventItem struct {
 	Seq       uint64          `json:"seq"`
+	ID        string          `json:"id"` // the event id (a webhook delivery's webhook-id)
 	Time      string          `json:"time"`
 	Type      string          `json:"type"`
 	Kind      string          `json:"kind"`
@@ -60,6 +61,7 @@ func eventItemOf(e events.Event) eventItem {
 	env := e.Envelope
 	return eventItem{
 		Seq:       e.Seq,
+		ID:        env.GetEventId(),
 		Time:      formatTime(time.UnixMilli(env.GetTimeUnixMs())),
 		Type:      eventType(env),
 		Kind:      env.GetAggregateKind(),
@@ -187,9 +189,9 @@ func parseEventQuery(q url.Values, withLimit bool, lastEventID string) (eventQue
 		return eq, p
 	}
 	switch eq.Kind {
-	case "", events.KindDevice, events.KindStream, events.KindPlan, events.KindShard, events.KindView, events.KindAlarm:
+	case "", events.KindDevice, events.KindStream, events.KindPlan, events.KindShard, events.KindView, events.KindAlarm, events.KindWebhook:
 	default:
-		return eq, badRequest("kind", "kind must be one of device, stream, plan, shard, view, alarm")
+		return eq, badRequest("kind", "kind must be one of device, stream, plan, shard, view, alarm, webhook")
 	}
 	if eq.Type, p = single(q, "type"); p != nil {
 		return eq, p
@@ -210,7 +212,7 @@ func parseEventQuery(q url.Values, withLimit bool, lastEventID string) (eventQue
 	}
 	if eq.Aggregate != "" {
 		if eq.Kind == "" {
-			return eq, badRequest("kind", "aggregate needs kind (device, stream, plan, shard or view)")
+			return eq, badRequest("kind", "aggregate needs kind (device, stream, plan, shard, view, alarm or webhook)")
 		}
 		if !events.ValidAggregateID(eq.Kind, eq.Aggregate) {
 			switch eq.Kind {
@@ -218,6 +220,10 @@ func parseEventQuery(q url.Values, withLimit bool, lastEventID string) (eventQue
 				return eq, badRequest("aggregate", "aggregate must be a device id: %s", events.IDRule)
 			case events.KindShard:
 				return eq, badRequest("aggregate", "aggregate must be a shard number")
+			case events.KindAlarm:
+				return eq, badRequest("aggregate", "aggregate must be an alarm slot \"<device>~<channel>~<type>\"")
+			case events.KindWebhook:
+				return eq, badRequest("aggregate", "aggregate must be a webhook id: %s", events.IDRule)
 			}
 			return eq, badRequest("aggregate", "aggregate must be \"<device>~<channel>\" with channel 1..%d", events.MaxChannels)
 		}

@@ -211,7 +211,7 @@ func TestReadPage(t *testing.T) {
 
 	items, _, _ := readPage(context.Background(), log, eventQuery{Limit: 1})
 	b, _ := json.Marshal(items[0])
-	const want = `{"seq":1,"time":"1970-01-01T00:00:01.000Z","type":"device.registered","kind":"device","aggregate":"a","version":1,"node":"n1","data":{"name":"x"}}`
+	const want = `{"seq":1,"id":"","time":"1970-01-01T00:00:01.000Z","type":"device.registered","kind":"device","aggregate":"a","version":1,"node":"n1","data":{"name":"x"}}`
 	if string(b) != want {
 		t.Errorf("item JSON\n got %s\nwant %s", b, want)
 	}

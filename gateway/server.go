@@ -56,6 +56,8 @@ type Config struct {
 	Alarms Alarms
 	// Pictures is where alarms' pictures are stored (the recording storage).
 	Pictures storage.Storage
+	// Webhooks manages outbound webhooks (nil: 503).
+	Webhooks Webhooks
 }
 
 // Server is the HTTP API of one node.
@@ -82,6 +84,7 @@ type Server struct {
 	onvifClients onvifClients
 	snapshots    *snapshot.Grabber
 	alarms       Alarms
+	webhooks     Webhooks
 	pictures     storage.Storage
 	authFails    *failedAuths // failed authentications per client (limits.go)
 }
@@ -117,7 +120,7 @@ func New(cfg Config) *Server {
 	s.idem = cfg.Idempotency
 	s.views = cfg.Views
 	s.cameras = cfg.Cameras
-	s.alarms, s.pictures = cfg.Alarms, cfg.Pictures
+	s.alarms, s.pictures, s.webhooks = cfg.Alarms, cfg.Pictures, cfg.Webhooks
 	s.ptz = newPTZSessions(s, cfg.PTZSessionIdle)
 	s.snapshots = snapshot.New(snapshot.Options{})
 	s.authFails = newFailedAuths()
@@ -214,6 +217,14 @@ func (s *Server) routes() {
 	e.POST("/v1/alarms/:id/ack", s.ackAlarm, operator)
 	e.POST("/v1/alarms/:id/clear", s.clearAlarm, operator)
 	e.GET("/v1/alarms/:id/snapshot.jpg", s.alarmSnapshot, viewer)
+
+	e.POST("/v1/webhooks", s.createWebhook, admin)
+	e.GET("/v1/webhooks", s.listWebhooks, admin)
+	e.GET("/v1/webhooks/:id", s.getWebhook, admin)
+	e.PATCH("/v1/webhooks/:id", s.patchWebhook, admin)
+	e.DELETE("/v1/webhooks/:id", s.deleteWebhook, admin)
+	e.GET("/v1/webhooks/:id/deliveries", s.webhookDeliveries, admin)
+	e.POST("/v1/webhooks/:id/replay", s.replayWebhook, admin)
 
 	e.GET("/v1/events", s.replayEvents, viewer)
 	e.GET("/v1/events/stream", s.streamEvents, viewer)

@@ -1,43 +1,25 @@
 package alarm
 
 import (
-	"sync"
-
+	"github.com/argus-vms/argus/actors/aggregate"
 	"github.com/argus-vms/argus/events/pb"
 )
 
 // Directory is this node's index of the open alarms its slot actors hold,
-// so listing them asks no actor. Views are immutable.
-type Directory struct {
-	mu    sync.RWMutex
-	views map[string]*pb.AlarmView // by slot id
-}
+// by slot id, so listing them asks no actor.
+type Directory struct{ d aggregate.Directory[*pb.AlarmView] }
 
 // NewDirectory returns an empty directory.
-func NewDirectory() *Directory { return &Directory{views: map[string]*pb.AlarmView{}} }
+func NewDirectory() *Directory { return &Directory{} }
 
-// Put records a slot's open alarm (nil: none).
+// Put records a slot's open alarm (nil or cleared: none).
 func (d *Directory) Put(slot string, v *pb.AlarmView) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if v == nil || v.State == Cleared {
-		delete(d.views, slot)
-		return
-	}
-	d.views[slot] = v
+	d.d.Put(slot, v, v != nil && v.State != Cleared)
 }
 
 // List returns the open alarms matching q (any order).
 func (d *Directory) List(q *pb.ListAlarms) []*pb.AlarmView {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	var out []*pb.AlarmView
-	for _, v := range d.views {
-		if Matches(v, q) {
-			out = append(out, v)
-		}
-	}
-	return out
+	return d.d.List(func(v *pb.AlarmView) bool { return Matches(v, q) })
 }
 
 // Matches reports whether an alarm passes q's filters.

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/argus-vms/argus/actors/alarm"
@@ -153,36 +151,14 @@ func (h *Host) Alarm(cmd proto.Message) {
 // those its slot actors hold), newest first.
 func (h *Host) ListAlarms(ctx context.Context, q *pb.ListAlarms) ([]*pb.AlarmView, error) {
 	items := h.adeps.Directory.List(q)
-	if o := h.ownership(); o != nil {
-		var (
-			mu   sync.Mutex
-			wg   sync.WaitGroup
-			errs []error
-		)
-		for _, peer := range o.Peers() {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var v any
-				err := errors.New("not reachable")
-				if h.peers.reachable(peer.Peer) {
-					v, err = h.engine.Request(routerPID(peer.Peer), q, 5*time.Second).Result()
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				l, ok := v.(*pb.AlarmList)
-				if err != nil || !ok {
-					errs = append(errs, fmt.Errorf("node %s did not list its alarms: %v", peer.ID, err))
-					return
-				}
-				items = append(items, l.Items...)
-			}()
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return nil, err
-		}
+	more, err := fromPeers(ctx, h, q, func(v any) ([]*pb.AlarmView, bool) {
+		l, ok := v.(*pb.AlarmList)
+		return l.GetItems(), ok
+	})
+	if err != nil {
+		return nil, err
 	}
+	items = append(items, more...)
 	SortAlarms(items)
 	// A slot moving between nodes may show up on both for a moment.
 	return slices.CompactFunc(items, func(a, b *pb.AlarmView) bool { return a.Id == b.Id }), nil

@@ -3,6 +3,7 @@ package shard
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/argus-vms/argus/events"
 )
@@ -39,5 +40,10 @@ func (h *Host) Subject(kind, id string) string {
 	if id == "" {
 		return events.KindFilter(kind)
 	}
-	return events.Ref{Shard: events.ShardOf(events.DeviceOf(kind, id), h.shards), Kind: kind, ID: id}.Subject()
+	return events.Ref{Shard: events.ShardOf(events.ShardKey(kind, id), h.shards), Kind: kind, ID: id}.Subject()
+}
+
+// SeqAt is the sequence of the first event at or after t.
+func (h *Host) SeqAt(ctx context.Context, t time.Time) (uint64, error) {
+	return h.deps.Store.SeqAt(ctx, t)
 }

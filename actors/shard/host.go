@@ -15,6 +15,7 @@ import (
 	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/stream"
+	"github.com/argus-vms/argus/actors/webhook"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,31 +36,33 @@ var ErrNotReady = errors.New("shard: not ready")
 // of each shard: to a local actor, or over hollywood remote to the node that
 // owns it (see route.go).
 type Host struct {
-	engine  *actor.Engine
-	deps    *device.Deps
-	shards  int
-	active  []atomic.Pointer[actor.PID] // shard actor of each shard activated here
-	running []atomic.Pointer[actor.PID] // shard actor of each shard here, also while it activates
-	moves   []sync.Mutex                // serializes Acquire/Release of one shard
-	terms   []atomic.Uint64             // sequence of the shard.acquired of this node's current term of each shard
-	routes  sync.Map                    // device id → PID of its actor on this node
-	streams sync.Map                    // stream aggregate id → PID of its actor on this node
-	plans   sync.Map                    // plan aggregate id → PID of its actor on this node
-	alarms  sync.Map                    // alarm slot id → PID of its actor on this node
-	sdeps   *stream.Deps
-	pdeps   *plan.Deps
-	adeps   *alarm.Deps
-	ready   atomic.Bool
-	timeout time.Duration
-	handoff time.Duration
-	stop    chan struct{}
-	stopped atomic.Bool
-	actors  atomic.Int64
-	owners  atomic.Pointer[ownershipBox]
-	router  *actor.PID
-	peers   *peerGate
-	media   killSwitch
-	snaps   *events.Snapshots // nil: no snapshots (activation folds whole shards)
+	engine   *actor.Engine
+	deps     *device.Deps
+	shards   int
+	active   []atomic.Pointer[actor.PID] // shard actor of each shard activated here
+	running  []atomic.Pointer[actor.PID] // shard actor of each shard here, also while it activates
+	moves    []sync.Mutex                // serializes Acquire/Release of one shard
+	terms    []atomic.Uint64             // sequence of the shard.acquired of this node's current term of each shard
+	routes   sync.Map                    // device id → PID of its actor on this node
+	streams  sync.Map                    // stream aggregate id → PID of its actor on this node
+	plans    sync.Map                    // plan aggregate id → PID of its actor on this node
+	alarms   sync.Map                    // alarm slot id → PID of its actor on this node
+	webhooks sync.Map                    // webhook id → PID of its actor on this node
+	sdeps    *stream.Deps
+	pdeps    *plan.Deps
+	adeps    *alarm.Deps
+	wdeps    *webhook.Deps
+	ready    atomic.Bool
+	timeout  time.Duration
+	handoff  time.Duration
+	stop     chan struct{}
+	stopped  atomic.Bool
+	actors   atomic.Int64
+	owners   atomic.Pointer[ownershipBox]
+	router   *actor.PID
+	peers    *peerGate
+	media    killSwitch
+	snaps    *events.Snapshots // nil: no snapshots (activation folds whole shards)
 }
 
 // Config of a host.
@@ -68,6 +71,7 @@ type Config struct {
 	Stream         stream.Deps   // stream actors' settings (Store, Node, Log, Device filled in)
 	Plan           plan.Deps     // plan actors' settings (Store, Node, Log, Hold filled in)
 	Alarm          alarm.Deps    // alarm actors' settings (Store, Node, Log, Directory filled in)
+	Webhook        webhook.Deps  // webhook actors' settings (Store, Node, Log, Sealer, Directory filled in)
 	RequestTimeout time.Duration // default 10s
 	// Handoff bounds how long a request waits for its shard to get an
 	// owner (failover, handoff) before it fails with ErrNotReady; default 5s.
@@ -107,6 +111,12 @@ func New(engine *actor.Engine, deps *device.Deps, cfg Config) *Host {
 		ad.Directory = alarm.NewDirectory()
 	}
 	h.adeps = &ad
+	wd := cfg.Webhook
+	wd.Store, wd.Node, wd.Log, wd.Sealer, wd.OnFenced = deps.Store, deps.Node, deps.Log, deps.Sealer, h.fenced
+	if wd.Directory == nil {
+		wd.Directory = &aggregate.Directory[*pb.WebhookView]{}
+	}
+	h.wdeps = &wd
 	if deps.OnFenced == nil {
 		deps.OnFenced = h.fenced
 	}

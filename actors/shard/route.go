@@ -58,6 +58,8 @@ func notOwner(m proto.Message) bool {
 		return r.GetCode() == pb.ReplyCode_REPLY_CODE_NOT_OWNER
 	case *pb.AlarmReply:
 		return r.GetCode() == pb.ReplyCode_REPLY_CODE_NOT_OWNER
+	case *pb.WebhookReply:
+		return r.GetCode() == pb.ReplyCode_REPLY_CODE_NOT_OWNER
 	}
 	return false
 }
@@ -261,6 +263,18 @@ func (r *router) serve(msg proto.Message) proto.Message {
 		return rep
 	case *pb.ListAlarms:
 		return &pb.AlarmList{Items: h.adeps.Directory.List(m)}
+	case *pb.CreateWebhook, *pb.UpdateWebhook, *pb.DeleteWebhook, *pb.GetWebhook, *pb.ReplayWebhook:
+		id := webhookID(m)
+		if !events.ValidID(id) {
+			return &pb.WebhookReply{Code: pb.ReplyCode_REPLY_CODE_INVALID, Field: "id", Detail: events.IDRule}
+		}
+		rep, err := h.askWebhookLocal(ctx, id, m)
+		if err != nil {
+			return &pb.WebhookReply{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: err.Error()}
+		}
+		return rep
+	case *pb.ListWebhooks:
+		return &pb.WebhookList{Items: h.wdeps.Directory.List(nil)}
 	case *pb.ListDevices:
 		limit := int(m.Limit)
 		if limit < 1 || limit > 1000 {

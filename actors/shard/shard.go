@@ -17,6 +17,7 @@ import (
 	"github.com/argus-vms/argus/actors/media/relay"
 	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/stream"
+	"github.com/argus-vms/argus/actors/webhook"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
 )
@@ -44,13 +45,16 @@ type shardActor struct {
 	// alarmStates: folded states of the slots without an actor yet (no
 	// open alarm); spawnAlarm hands one to its actor.
 	alarmStates map[string]*alarm.State
+	webhooks    *sync.Map // the host's webhook id → PID index
+	wdeps       *webhook.Deps
 }
 
 func newShardActor(term events.Term, h *Host, preloaded *shardState, onDone func(int, int, error)) actor.Producer {
 	return func() actor.Receiver {
 		return &shardActor{n: term.Shard, term: term, deps: h.deps, routes: &h.routes, streams: &h.streams, plans: &h.plans,
 			sdeps: h.sdeps, pdeps: h.pdeps, actors: &h.actors, onDone: onDone, preloaded: preloaded, kids: map[string]*actor.PID{},
-			snaps: h.snaps, shards: h.shards, alarms: &h.alarms, adeps: h.adeps, alarmStates: map[string]*alarm.State{}}
+			snaps: h.snaps, shards: h.shards, alarms: &h.alarms, adeps: h.adeps, alarmStates: map[string]*alarm.State{},
+			webhooks: &h.webhooks, wdeps: h.wdeps}
 	}
 }
 
@@ -65,6 +69,8 @@ func (s *shardActor) Receive(c *actor.Context) {
 		m.reply <- s.spawnPlan(c, m.id, nil)
 	case *spawnAlarm:
 		m.reply <- s.spawnAlarm(c, m.slot, m.create)
+	case *spawnWebhook:
+		m.reply <- s.spawnWebhook(c, m.id, nil, m.create)
 	case *takeSnapshot:
 		s.snapshot(c, m)
 	case actor.Stopped:
@@ -73,6 +79,7 @@ func (s *shardActor) Receive(c *actor.Context) {
 			s.streams.Delete(id)
 			s.plans.Delete(strings.TrimSuffix(id, "#plan"))
 			s.alarms.Delete(strings.TrimSuffix(id, "#alarm"))
+			s.webhooks.Delete(strings.TrimSuffix(id, "#webhook"))
 		}
 		actorsActive.Sub(float64(len(s.kids)))
 		s.actors.Add(-int64(len(s.kids)))
@@ -137,9 +144,10 @@ func (s *shardActor) spawnStream(c *actor.Context, k relay.Key) *actor.PID {
 
 // shardState is what activation folded for one shard.
 type shardState struct {
-	devices map[string]*device.State
-	plans   map[string]*plan.State  // by "<device>~<channel>"
-	alarms  map[string]*alarm.State // by slot id
+	devices  map[string]*device.State
+	plans    map[string]*plan.State  // by "<device>~<channel>"
+	alarms   map[string]*alarm.State // by slot id
+	webhooks map[string]*webhook.State
 	// live: streams whose session was running when their last owner
 	// stopped (no stream.stopped, or stopped by a shutdown or handover):
 	// they were watched, so the new owner pulls again at once and the
@@ -179,6 +187,11 @@ func (s *shardActor) activate(c *actor.Context) (int, error) {
 			if as.Open() != nil {
 				s.spawnAlarm(c, slot, false)
 			}
+		}
+	}
+	for id, ws := range st.webhooks {
+		if ws.Registered {
+			s.spawnWebhook(c, id, ws, false)
 		}
 	}
 	for id, live := range st.live {
@@ -247,6 +260,15 @@ func foldShards(ctx context.Context, store *events.Store, filters []string, shar
 			if st == nil {
 				st = &alarm.State{}
 				sh.alarms[ref.ID] = st
+			}
+			if e.Seq > st.LastSeq {
+				st.Apply(e)
+			}
+		case events.KindWebhook:
+			st := sh.webhooks[ref.ID]
+			if st == nil {
+				st = &webhook.State{}
+				sh.webhooks[ref.ID] = st
 			}
 			if e.Seq > st.LastSeq {
 				st.Apply(e)

@@ -13,6 +13,7 @@ import (
 	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/stream"
+	"github.com/argus-vms/argus/actors/webhook"
 )
 
 // A shard snapshot holds the state of every aggregate of the shard as of a
@@ -25,14 +26,15 @@ import (
 // are the shard's only writers). Events after Covers that a state already
 // holds are skipped by their sequence (each state knows its last one).
 type shardSnapshot struct {
-	Shard   int                     `json:"shard"`
-	Shards  int                     `json:"shards"`
-	Covers  uint64                  `json:"covers"`
-	TakenMS int64                   `json:"taken_ms"`
-	Devices []device.State          `json:"devices"`
-	Plans   map[string]*plan.State  `json:"plans"`
-	Live    []string                `json:"live"`             // streams with a session running
-	Alarms  map[string]*alarm.State `json:"alarms,omitempty"` // by slot id
+	Shard    int                       `json:"shard"`
+	Shards   int                       `json:"shards"`
+	Covers   uint64                    `json:"covers"`
+	TakenMS  int64                     `json:"taken_ms"`
+	Devices  []device.State            `json:"devices"`
+	Plans    map[string]*plan.State    `json:"plans"`
+	Live     []string                  `json:"live"`             // streams with a session running
+	Alarms   map[string]*alarm.State   `json:"alarms,omitempty"` // by slot id
+	Webhooks map[string]*webhook.State `json:"webhooks,omitempty"`
 }
 
 // takeSnapshot asks a shard actor for its snapshot.
@@ -56,13 +58,15 @@ func (s *shardActor) snapshot(c *actor.Context, m *takeSnapshot) {
 		m.reply <- err
 		return
 	}
-	var devs, plans, streams, alarms []child
+	var devs, plans, streams, alarms, hooks []child
 	for id, pid := range s.kids {
 		switch {
 		case strings.HasSuffix(id, "#plan"):
 			plans = append(plans, child{strings.TrimSuffix(id, "#plan"), pid})
 		case strings.HasSuffix(id, "#alarm"):
 			alarms = append(alarms, child{strings.TrimSuffix(id, "#alarm"), pid})
+		case strings.HasSuffix(id, "#webhook"):
+			hooks = append(hooks, child{strings.TrimSuffix(id, "#webhook"), pid})
 		case strings.Contains(id, "~"):
 			streams = append(streams, child{id, pid})
 		default:
@@ -79,7 +83,7 @@ func (s *shardActor) snapshot(c *actor.Context, m *takeSnapshot) {
 	engine, n, shards, snaps := c.Engine(), s.n, s.shards, s.snaps
 	go func() {
 		snap := shardSnapshot{Shard: n, Shards: shards, Covers: covers, TakenMS: time.Now().UnixMilli(), Plans: map[string]*plan.State{},
-			Alarms: quiet}
+			Alarms: quiet, Webhooks: map[string]*webhook.State{}}
 		deadline := time.After(2 * time.Second)
 		err := askEach(engine, devs, deadline, func(r chan device.State) any { return &device.Snapshot{Reply: r} },
 			func(_ string, st device.State) { snap.Devices = append(snap.Devices, st) })
@@ -90,6 +94,10 @@ func (s *shardActor) snapshot(c *actor.Context, m *takeSnapshot) {
 		if err == nil {
 			err = askEach(engine, alarms, deadline, func(r chan alarm.State) any { return &alarm.Snapshot{Reply: r} },
 				func(id string, st alarm.State) { snap.Alarms[id] = &st })
+		}
+		if err == nil {
+			err = askEach(engine, hooks, deadline, func(r chan webhook.State) any { return &webhook.Snapshot{Reply: r} },
+				func(id string, st webhook.State) { snap.Webhooks[id] = &st })
 		}
 		if err == nil {
 			err = askEach(engine, streams, deadline, func(r chan stream.Info) any { return &stream.GetInfo{Reply: r} },
@@ -225,6 +233,9 @@ func (h *Host) loadSnapshots(ctx context.Context, shards []int) (map[int]*shardS
 			for id, a := range snap.Alarms {
 				st.alarms[id] = a
 			}
+			for id, w := range snap.Webhooks {
+				st.webhooks[id] = w
+			}
 			for _, id := range snap.Live {
 				st.live[id] = true
 			}
@@ -239,5 +250,5 @@ func (h *Host) loadSnapshots(ctx context.Context, shards []int) (map[int]*shardS
 
 func newShardState() *shardState {
 	return &shardState{devices: map[string]*device.State{}, plans: map[string]*plan.State{}, live: map[string]bool{},
-		alarms: map[string]*alarm.State{}}
+		alarms: map[string]*alarm.State{}, webhooks: map[string]*webhook.State{}}
 }

@@ -123,6 +123,8 @@ type nodeConfig struct {
 	idleTimeout   *time.Duration
 	ptzIdle       *time.Duration
 	offlineAlarm  *time.Duration
+	hookPrivate   *bool
+	hookBackoff   *time.Duration
 	pullTransport *string
 	tokenTTL      *time.Duration
 	tokenMaxTTL   *time.Duration
@@ -190,6 +192,8 @@ func addNodeFlags(f flags) *nodeConfig {
 		probeInterval: f.Duration("probe-interval", 30*time.Second, "how often every camera is probed (RTSP DESCRIBE); 0 disables"),
 		idleTimeout:   f.Duration("idle-timeout", 30*time.Second, "a live stream with no reader stops after this"),
 		ptzIdle:       f.Duration("ptz-session-idle", 30*time.Second, "an operator's session of PTZ moves (one audit event) ends after this long without a move"),
+		hookPrivate:   f.Bool("webhook-allow-private", false, "let webhooks target loopback, private and link-local addresses (refused by default: a key holder could reach internal services)"),
+		hookBackoff:   f.Duration("webhook-retry-max", 10*time.Minute, "longest wait between two attempts of one webhook delivery (retries go on for 24 h)"),
 		offlineAlarm:  f.Duration("alarm-offline-after", time.Minute, "a device offline this long raises an \"offline\" alarm (cleared when it is back); 0 disables"),
 		pullTransport: f.String("pull-transport", "tcp", "transport of camera pulls: tcp|udp"),
 		tokenTTL:      f.Duration("token-ttl", 5*time.Minute, "default lifetime of live and playback tokens (?ttl= asks for another)"),

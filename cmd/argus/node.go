@@ -36,9 +36,12 @@ import (
 	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/shard"
 	"github.com/argus-vms/argus/actors/stream"
+	"github.com/argus-vms/argus/actors/webhook"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/secret"
 	"github.com/argus-vms/argus/gateway"
+	"github.com/argus-vms/argus/notify/delivery"
+	notifyhook "github.com/argus-vms/argus/notify/webhook"
 	"github.com/argus-vms/argus/projections"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -183,6 +186,10 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	if err := events.MigrateSegments(ctx, store, index, replicas, log); err != nil {
 		return fail(err)
 	}
+	cursors, err := delivery.EnsureBucket(ctx, store.JetStream(), replicas)
+	if err != nil {
+		return fail(err)
+	}
 	snaps, err := store.OpenSnapshots(ctx, replicas)
 	if err != nil {
 		return fail(err)
@@ -240,7 +247,9 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 		Plan:          plan.Deps{Storage: store2, Index: index},
 		// The gateway takes the pictures (the snapshot API's path); it
 		// starts after the host.
-		Alarm:     alarm.Deps{Storage: store2, Picture: func(ctx context.Context, device string, ch int) ([]byte, error) { return n.picture(ctx, device, ch) }},
+		Alarm: alarm.Deps{Storage: store2, Picture: func(ctx context.Context, device string, ch int) ([]byte, error) { return n.picture(ctx, device, ch) }},
+		Webhook: webhook.Deps{Cursors: cursors, AllowPrivate: *cfg.hookPrivate, MaxBackoff: *cfg.hookBackoff,
+			Client: notifyhook.NewClient(notifyhook.Options{AllowPrivate: *cfg.hookPrivate})},
 		Snapshots: snaps,
 	})
 	keys, err := gateway.NewKeyStore(ctx, store.JetStream(), replicas)
@@ -326,7 +335,7 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	gw := gateway.New(gateway.Config{Cluster: n.cluster, Devices: n.host, Analytics: analytics, Keys: keys, AdminKey: *cfg.adminKey,
 		Node: *cfg.nodeID, Log: log, Live: live, Plans: n.host, Recordings: n.recordings(store2), EventLog: n.host,
 		Projections: projectionsAdmin(n.proj), Idempotency: idem, Views: n.views, Cameras: n.host,
-		PTZSessionIdle: *cfg.ptzIdle, Alarms: n.host, Pictures: store2})
+		PTZSessionIdle: *cfg.ptzIdle, Alarms: n.host, Pictures: store2, Webhooks: n.host})
 	n.pictures.Store(gw)
 	n.http = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: gateway.ReadHeaderTimeout, ReadTimeout: gateway.ReadTimeout,
 		IdleTimeout: gateway.IdleTimeout} // write deadlines are set per reply (gateway/limits.go)

@@ -133,6 +133,11 @@ type Envelope struct {
 	//	*Envelope_AlarmAcknowledged
 	//	*Envelope_AlarmCleared
 	//	*Envelope_AlarmSnapshotTaken
+	//	*Envelope_WebhookCreated
+	//	*Envelope_WebhookUpdated
+	//	*Envelope_WebhookDisabled
+	//	*Envelope_WebhookDeleted
+	//	*Envelope_WebhookReplayed
 	Payload       isEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -499,6 +504,51 @@ func (x *Envelope) GetAlarmSnapshotTaken() *AlarmSnapshotTaken {
 	return nil
 }
 
+func (x *Envelope) GetWebhookCreated() *WebhookCreated {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_WebhookCreated); ok {
+			return x.WebhookCreated
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetWebhookUpdated() *WebhookUpdated {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_WebhookUpdated); ok {
+			return x.WebhookUpdated
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetWebhookDisabled() *WebhookDisabled {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_WebhookDisabled); ok {
+			return x.WebhookDisabled
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetWebhookDeleted() *WebhookDeleted {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_WebhookDeleted); ok {
+			return x.WebhookDeleted
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetWebhookReplayed() *WebhookReplayed {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_WebhookReplayed); ok {
+			return x.WebhookReplayed
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Payload interface {
 	isEnvelope_Payload()
 }
@@ -619,6 +669,26 @@ type Envelope_AlarmSnapshotTaken struct {
 	AlarmSnapshotTaken *AlarmSnapshotTaken `protobuf:"bytes,85,opt,name=alarm_snapshot_taken,json=alarmSnapshotTaken,proto3,oneof"`
 }
 
+type Envelope_WebhookCreated struct {
+	WebhookCreated *WebhookCreated `protobuf:"bytes,90,opt,name=webhook_created,json=webhookCreated,proto3,oneof"`
+}
+
+type Envelope_WebhookUpdated struct {
+	WebhookUpdated *WebhookUpdated `protobuf:"bytes,91,opt,name=webhook_updated,json=webhookUpdated,proto3,oneof"`
+}
+
+type Envelope_WebhookDisabled struct {
+	WebhookDisabled *WebhookDisabled `protobuf:"bytes,92,opt,name=webhook_disabled,json=webhookDisabled,proto3,oneof"`
+}
+
+type Envelope_WebhookDeleted struct {
+	WebhookDeleted *WebhookDeleted `protobuf:"bytes,93,opt,name=webhook_deleted,json=webhookDeleted,proto3,oneof"`
+}
+
+type Envelope_WebhookReplayed struct {
+	WebhookReplayed *WebhookReplayed `protobuf:"bytes,94,opt,name=webhook_replayed,json=webhookReplayed,proto3,oneof"`
+}
+
 func (*Envelope_DeviceRegistered) isEnvelope_Payload() {}
 
 func (*Envelope_DeviceUpdated) isEnvelope_Payload() {}
@@ -677,6 +747,349 @@ func (*Envelope_AlarmCleared) isEnvelope_Payload() {}
 
 func (*Envelope_AlarmSnapshotTaken) isEnvelope_Payload() {}
 
+func (*Envelope_WebhookCreated) isEnvelope_Payload() {}
+
+func (*Envelope_WebhookUpdated) isEnvelope_Payload() {}
+
+func (*Envelope_WebhookDisabled) isEnvelope_Payload() {}
+
+func (*Envelope_WebhookDeleted) isEnvelope_Payload() {}
+
+func (*Envelope_WebhookReplayed) isEnvelope_Payload() {}
+
+// Webhook events: aggregate kind "webhook", id the webhook's own, in the
+// shard of its id. The secret is sealed like camera passwords and never
+// leaves the node that signs with it.
+type WebhookCreated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	Events        []string               `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"` // filters: "alarm.*", "device.offline", "*"
+	SealedSecret  []byte                 `protobuf:"bytes,3,opt,name=sealed_secret,json=sealedSecret,proto3" json:"sealed_secret,omitempty"`
+	Description   string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	CreatedBy     string                 `protobuf:"bytes,5,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"` // key id
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookCreated) Reset() {
+	*x = WebhookCreated{}
+	mi := &file_events_pb_argus_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookCreated) ProtoMessage() {}
+
+func (x *WebhookCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookCreated.ProtoReflect.Descriptor instead.
+func (*WebhookCreated) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *WebhookCreated) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *WebhookCreated) GetEvents() []string {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *WebhookCreated) GetSealedSecret() []byte {
+	if x != nil {
+		return x.SealedSecret
+	}
+	return nil
+}
+
+func (x *WebhookCreated) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *WebhookCreated) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+type WebhookEventFilter struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []string               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookEventFilter) Reset() {
+	*x = WebhookEventFilter{}
+	mi := &file_events_pb_argus_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookEventFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookEventFilter) ProtoMessage() {}
+
+func (x *WebhookEventFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookEventFilter.ProtoReflect.Descriptor instead.
+func (*WebhookEventFilter) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *WebhookEventFilter) GetEvents() []string {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+type WebhookUpdated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Url           *string                `protobuf:"bytes,1,opt,name=url,proto3,oneof" json:"url,omitempty"`
+	Events        *WebhookEventFilter    `protobuf:"bytes,2,opt,name=events,proto3" json:"events,omitempty"` // set: the new filters
+	Description   *string                `protobuf:"bytes,3,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	Enabled       *bool                  `protobuf:"varint,4,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookUpdated) Reset() {
+	*x = WebhookUpdated{}
+	mi := &file_events_pb_argus_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookUpdated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookUpdated) ProtoMessage() {}
+
+func (x *WebhookUpdated) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookUpdated.ProtoReflect.Descriptor instead.
+func (*WebhookUpdated) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WebhookUpdated) GetUrl() string {
+	if x != nil && x.Url != nil {
+		return *x.Url
+	}
+	return ""
+}
+
+func (x *WebhookUpdated) GetEvents() *WebhookEventFilter {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *WebhookUpdated) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *WebhookUpdated) GetEnabled() bool {
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
+	}
+	return false
+}
+
+// WebhookDisabled: the endpoint answered 410 Gone.
+type WebhookDisabled struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	Status        int32                  `protobuf:"varint,2,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookDisabled) Reset() {
+	*x = WebhookDisabled{}
+	mi := &file_events_pb_argus_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookDisabled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookDisabled) ProtoMessage() {}
+
+func (x *WebhookDisabled) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookDisabled.ProtoReflect.Descriptor instead.
+func (*WebhookDisabled) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *WebhookDisabled) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *WebhookDisabled) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+type WebhookDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookDeleted) Reset() {
+	*x = WebhookDeleted{}
+	mi := &file_events_pb_argus_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookDeleted) ProtoMessage() {}
+
+func (x *WebhookDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookDeleted.ProtoReflect.Descriptor instead.
+func (*WebhookDeleted) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{5}
+}
+
+// WebhookReplayed: deliveries start again after from_seq - 1.
+type WebhookReplayed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FromSeq       uint64                 `protobuf:"varint,1,opt,name=from_seq,json=fromSeq,proto3" json:"from_seq,omitempty"`
+	By            string                 `protobuf:"bytes,2,opt,name=by,proto3" json:"by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookReplayed) Reset() {
+	*x = WebhookReplayed{}
+	mi := &file_events_pb_argus_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookReplayed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookReplayed) ProtoMessage() {}
+
+func (x *WebhookReplayed) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookReplayed.ProtoReflect.Descriptor instead.
+func (*WebhookReplayed) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *WebhookReplayed) GetFromSeq() uint64 {
+	if x != nil {
+		return x.FromSeq
+	}
+	return 0
+}
+
+func (x *WebhookReplayed) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
 // Alarm events: aggregate kind "alarm", one aggregate per slot (device,
 // channel, type), id "<device>~<channel>~<type>", in the device's shard.
 // Each alarm is one occurrence of its slot, numbered from 1: public id
@@ -700,7 +1113,7 @@ type AlarmRaised struct {
 
 func (x *AlarmRaised) Reset() {
 	*x = AlarmRaised{}
-	mi := &file_events_pb_argus_proto_msgTypes[1]
+	mi := &file_events_pb_argus_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -712,7 +1125,7 @@ func (x *AlarmRaised) String() string {
 func (*AlarmRaised) ProtoMessage() {}
 
 func (x *AlarmRaised) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[1]
+	mi := &file_events_pb_argus_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -725,7 +1138,7 @@ func (x *AlarmRaised) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmRaised.ProtoReflect.Descriptor instead.
 func (*AlarmRaised) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{1}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AlarmRaised) GetDevice() string {
@@ -813,7 +1226,7 @@ type AlarmRepeated struct {
 
 func (x *AlarmRepeated) Reset() {
 	*x = AlarmRepeated{}
-	mi := &file_events_pb_argus_proto_msgTypes[2]
+	mi := &file_events_pb_argus_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +1238,7 @@ func (x *AlarmRepeated) String() string {
 func (*AlarmRepeated) ProtoMessage() {}
 
 func (x *AlarmRepeated) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[2]
+	mi := &file_events_pb_argus_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +1251,7 @@ func (x *AlarmRepeated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmRepeated.ProtoReflect.Descriptor instead.
 func (*AlarmRepeated) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{2}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AlarmRepeated) GetNumber() uint32 {
@@ -895,7 +1308,7 @@ type AlarmEnded struct {
 
 func (x *AlarmEnded) Reset() {
 	*x = AlarmEnded{}
-	mi := &file_events_pb_argus_proto_msgTypes[3]
+	mi := &file_events_pb_argus_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +1320,7 @@ func (x *AlarmEnded) String() string {
 func (*AlarmEnded) ProtoMessage() {}
 
 func (x *AlarmEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[3]
+	mi := &file_events_pb_argus_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +1333,7 @@ func (x *AlarmEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmEnded.ProtoReflect.Descriptor instead.
 func (*AlarmEnded) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{3}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AlarmEnded) GetNumber() uint32 {
@@ -948,7 +1361,7 @@ type AlarmAcknowledged struct {
 
 func (x *AlarmAcknowledged) Reset() {
 	*x = AlarmAcknowledged{}
-	mi := &file_events_pb_argus_proto_msgTypes[4]
+	mi := &file_events_pb_argus_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1373,7 @@ func (x *AlarmAcknowledged) String() string {
 func (*AlarmAcknowledged) ProtoMessage() {}
 
 func (x *AlarmAcknowledged) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[4]
+	mi := &file_events_pb_argus_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1386,7 @@ func (x *AlarmAcknowledged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmAcknowledged.ProtoReflect.Descriptor instead.
 func (*AlarmAcknowledged) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{4}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AlarmAcknowledged) GetNumber() uint32 {
@@ -1008,7 +1421,7 @@ type AlarmCleared struct {
 
 func (x *AlarmCleared) Reset() {
 	*x = AlarmCleared{}
-	mi := &file_events_pb_argus_proto_msgTypes[5]
+	mi := &file_events_pb_argus_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1433,7 @@ func (x *AlarmCleared) String() string {
 func (*AlarmCleared) ProtoMessage() {}
 
 func (x *AlarmCleared) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[5]
+	mi := &file_events_pb_argus_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1446,7 @@ func (x *AlarmCleared) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmCleared.ProtoReflect.Descriptor instead.
 func (*AlarmCleared) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{5}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AlarmCleared) GetNumber() uint32 {
@@ -1068,7 +1481,7 @@ type AlarmSnapshotTaken struct {
 
 func (x *AlarmSnapshotTaken) Reset() {
 	*x = AlarmSnapshotTaken{}
-	mi := &file_events_pb_argus_proto_msgTypes[6]
+	mi := &file_events_pb_argus_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1080,7 +1493,7 @@ func (x *AlarmSnapshotTaken) String() string {
 func (*AlarmSnapshotTaken) ProtoMessage() {}
 
 func (x *AlarmSnapshotTaken) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[6]
+	mi := &file_events_pb_argus_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1093,7 +1506,7 @@ func (x *AlarmSnapshotTaken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmSnapshotTaken.ProtoReflect.Descriptor instead.
 func (*AlarmSnapshotTaken) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{6}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AlarmSnapshotTaken) GetNumber() uint32 {
@@ -1129,7 +1542,7 @@ type DeviceRegistered struct {
 
 func (x *DeviceRegistered) Reset() {
 	*x = DeviceRegistered{}
-	mi := &file_events_pb_argus_proto_msgTypes[7]
+	mi := &file_events_pb_argus_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1141,7 +1554,7 @@ func (x *DeviceRegistered) String() string {
 func (*DeviceRegistered) ProtoMessage() {}
 
 func (x *DeviceRegistered) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[7]
+	mi := &file_events_pb_argus_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1154,7 +1567,7 @@ func (x *DeviceRegistered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRegistered.ProtoReflect.Descriptor instead.
 func (*DeviceRegistered) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{7}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeviceRegistered) GetName() string {
@@ -1241,7 +1654,7 @@ type ChannelSource struct {
 
 func (x *ChannelSource) Reset() {
 	*x = ChannelSource{}
-	mi := &file_events_pb_argus_proto_msgTypes[8]
+	mi := &file_events_pb_argus_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1666,7 @@ func (x *ChannelSource) String() string {
 func (*ChannelSource) ProtoMessage() {}
 
 func (x *ChannelSource) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[8]
+	mi := &file_events_pb_argus_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1679,7 @@ func (x *ChannelSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelSource.ProtoReflect.Descriptor instead.
 func (*ChannelSource) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{8}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ChannelSource) GetVideoSource() string {
@@ -1353,7 +1766,7 @@ type OnvifInfo struct {
 
 func (x *OnvifInfo) Reset() {
 	*x = OnvifInfo{}
-	mi := &file_events_pb_argus_proto_msgTypes[9]
+	mi := &file_events_pb_argus_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1778,7 @@ func (x *OnvifInfo) String() string {
 func (*OnvifInfo) ProtoMessage() {}
 
 func (x *OnvifInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[9]
+	mi := &file_events_pb_argus_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1791,7 @@ func (x *OnvifInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnvifInfo.ProtoReflect.Descriptor instead.
 func (*OnvifInfo) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{9}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OnvifInfo) GetManufacturer() string {
@@ -1429,7 +1842,7 @@ type DeviceOnvifRefreshed struct {
 
 func (x *DeviceOnvifRefreshed) Reset() {
 	*x = DeviceOnvifRefreshed{}
-	mi := &file_events_pb_argus_proto_msgTypes[10]
+	mi := &file_events_pb_argus_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1441,7 +1854,7 @@ func (x *DeviceOnvifRefreshed) String() string {
 func (*DeviceOnvifRefreshed) ProtoMessage() {}
 
 func (x *DeviceOnvifRefreshed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[10]
+	mi := &file_events_pb_argus_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1454,7 +1867,7 @@ func (x *DeviceOnvifRefreshed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceOnvifRefreshed.ProtoReflect.Descriptor instead.
 func (*DeviceOnvifRefreshed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{10}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeviceOnvifRefreshed) GetSources() []*ChannelSource {
@@ -1492,7 +1905,7 @@ type DevicePtzPresetSet struct {
 
 func (x *DevicePtzPresetSet) Reset() {
 	*x = DevicePtzPresetSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[11]
+	mi := &file_events_pb_argus_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +1917,7 @@ func (x *DevicePtzPresetSet) String() string {
 func (*DevicePtzPresetSet) ProtoMessage() {}
 
 func (x *DevicePtzPresetSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[11]
+	mi := &file_events_pb_argus_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +1930,7 @@ func (x *DevicePtzPresetSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicePtzPresetSet.ProtoReflect.Descriptor instead.
 func (*DevicePtzPresetSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{11}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DevicePtzPresetSet) GetChannel() uint32 {
@@ -1560,7 +1973,7 @@ type DevicePtzPresetRemoved struct {
 
 func (x *DevicePtzPresetRemoved) Reset() {
 	*x = DevicePtzPresetRemoved{}
-	mi := &file_events_pb_argus_proto_msgTypes[12]
+	mi := &file_events_pb_argus_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1572,7 +1985,7 @@ func (x *DevicePtzPresetRemoved) String() string {
 func (*DevicePtzPresetRemoved) ProtoMessage() {}
 
 func (x *DevicePtzPresetRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[12]
+	mi := &file_events_pb_argus_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1585,7 +1998,7 @@ func (x *DevicePtzPresetRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicePtzPresetRemoved.ProtoReflect.Descriptor instead.
 func (*DevicePtzPresetRemoved) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{12}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DevicePtzPresetRemoved) GetChannel() uint32 {
@@ -1630,7 +2043,7 @@ type DevicePtzSession struct {
 
 func (x *DevicePtzSession) Reset() {
 	*x = DevicePtzSession{}
-	mi := &file_events_pb_argus_proto_msgTypes[13]
+	mi := &file_events_pb_argus_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1642,7 +2055,7 @@ func (x *DevicePtzSession) String() string {
 func (*DevicePtzSession) ProtoMessage() {}
 
 func (x *DevicePtzSession) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[13]
+	mi := &file_events_pb_argus_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +2068,7 @@ func (x *DevicePtzSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicePtzSession.ProtoReflect.Descriptor instead.
 func (*DevicePtzSession) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{13}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DevicePtzSession) GetChannel() uint32 {
@@ -1710,7 +2123,7 @@ type DeviceCameraEvent struct {
 
 func (x *DeviceCameraEvent) Reset() {
 	*x = DeviceCameraEvent{}
-	mi := &file_events_pb_argus_proto_msgTypes[14]
+	mi := &file_events_pb_argus_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1722,7 +2135,7 @@ func (x *DeviceCameraEvent) String() string {
 func (*DeviceCameraEvent) ProtoMessage() {}
 
 func (x *DeviceCameraEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[14]
+	mi := &file_events_pb_argus_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1735,7 +2148,7 @@ func (x *DeviceCameraEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceCameraEvent.ProtoReflect.Descriptor instead.
 func (*DeviceCameraEvent) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{14}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeviceCameraEvent) GetKind() string {
@@ -1797,7 +2210,7 @@ type DeviceUpdated struct {
 
 func (x *DeviceUpdated) Reset() {
 	*x = DeviceUpdated{}
-	mi := &file_events_pb_argus_proto_msgTypes[15]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1809,7 +2222,7 @@ func (x *DeviceUpdated) String() string {
 func (*DeviceUpdated) ProtoMessage() {}
 
 func (x *DeviceUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[15]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1822,7 +2235,7 @@ func (x *DeviceUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceUpdated.ProtoReflect.Descriptor instead.
 func (*DeviceUpdated) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{15}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeviceUpdated) GetName() string {
@@ -1869,7 +2282,7 @@ type LabelSet struct {
 
 func (x *LabelSet) Reset() {
 	*x = LabelSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[16]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1881,7 +2294,7 @@ func (x *LabelSet) String() string {
 func (*LabelSet) ProtoMessage() {}
 
 func (x *LabelSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[16]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1894,7 +2307,7 @@ func (x *LabelSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSet.ProtoReflect.Descriptor instead.
 func (*LabelSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{16}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LabelSet) GetLabels() map[string]string {
@@ -1914,7 +2327,7 @@ type DeviceCredentialsChanged struct {
 
 func (x *DeviceCredentialsChanged) Reset() {
 	*x = DeviceCredentialsChanged{}
-	mi := &file_events_pb_argus_proto_msgTypes[17]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2339,7 @@ func (x *DeviceCredentialsChanged) String() string {
 func (*DeviceCredentialsChanged) ProtoMessage() {}
 
 func (x *DeviceCredentialsChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[17]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2352,7 @@ func (x *DeviceCredentialsChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceCredentialsChanged.ProtoReflect.Descriptor instead.
 func (*DeviceCredentialsChanged) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{17}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeviceCredentialsChanged) GetUsername() string {
@@ -1964,7 +2377,7 @@ type DeviceRemoved struct {
 
 func (x *DeviceRemoved) Reset() {
 	*x = DeviceRemoved{}
-	mi := &file_events_pb_argus_proto_msgTypes[18]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1976,7 +2389,7 @@ func (x *DeviceRemoved) String() string {
 func (*DeviceRemoved) ProtoMessage() {}
 
 func (x *DeviceRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[18]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1989,7 +2402,7 @@ func (x *DeviceRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRemoved.ProtoReflect.Descriptor instead.
 func (*DeviceRemoved) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{18}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
 }
 
 // DeviceOnline / DeviceOffline: the status state machine. Driven by stream
@@ -2004,7 +2417,7 @@ type DeviceOnline struct {
 
 func (x *DeviceOnline) Reset() {
 	*x = DeviceOnline{}
-	mi := &file_events_pb_argus_proto_msgTypes[19]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2016,7 +2429,7 @@ func (x *DeviceOnline) String() string {
 func (*DeviceOnline) ProtoMessage() {}
 
 func (x *DeviceOnline) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[19]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2029,7 +2442,7 @@ func (x *DeviceOnline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceOnline.ProtoReflect.Descriptor instead.
 func (*DeviceOnline) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{19}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeviceOnline) GetVia() string {
@@ -2048,7 +2461,7 @@ type DeviceOffline struct {
 
 func (x *DeviceOffline) Reset() {
 	*x = DeviceOffline{}
-	mi := &file_events_pb_argus_proto_msgTypes[20]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2060,7 +2473,7 @@ func (x *DeviceOffline) String() string {
 func (*DeviceOffline) ProtoMessage() {}
 
 func (x *DeviceOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[20]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2073,7 +2486,7 @@ func (x *DeviceOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceOffline.ProtoReflect.Descriptor instead.
 func (*DeviceOffline) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{20}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeviceOffline) GetReason() string {
@@ -2098,7 +2511,7 @@ type StreamStarted struct {
 
 func (x *StreamStarted) Reset() {
 	*x = StreamStarted{}
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2523,7 @@ func (x *StreamStarted) String() string {
 func (*StreamStarted) ProtoMessage() {}
 
 func (x *StreamStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2536,7 @@ func (x *StreamStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStarted.ProtoReflect.Descriptor instead.
 func (*StreamStarted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StreamStarted) GetDevice() string {
@@ -2173,7 +2586,7 @@ type StreamStopped struct {
 
 func (x *StreamStopped) Reset() {
 	*x = StreamStopped{}
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2185,7 +2598,7 @@ func (x *StreamStopped) String() string {
 func (*StreamStopped) ProtoMessage() {}
 
 func (x *StreamStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2198,7 +2611,7 @@ func (x *StreamStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStopped.ProtoReflect.Descriptor instead.
 func (*StreamStopped) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *StreamStopped) GetReason() string {
@@ -2239,7 +2652,7 @@ type StreamFailed struct {
 
 func (x *StreamFailed) Reset() {
 	*x = StreamFailed{}
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2251,7 +2664,7 @@ func (x *StreamFailed) String() string {
 func (*StreamFailed) ProtoMessage() {}
 
 func (x *StreamFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2264,7 +2677,7 @@ func (x *StreamFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamFailed.ProtoReflect.Descriptor instead.
 func (*StreamFailed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StreamFailed) GetError() string {
@@ -2294,7 +2707,7 @@ type PlanWindow struct {
 
 func (x *PlanWindow) Reset() {
 	*x = PlanWindow{}
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2306,7 +2719,7 @@ func (x *PlanWindow) String() string {
 func (*PlanWindow) ProtoMessage() {}
 
 func (x *PlanWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2319,7 +2732,7 @@ func (x *PlanWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanWindow.ProtoReflect.Descriptor instead.
 func (*PlanWindow) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PlanWindow) GetDays() []string {
@@ -2358,7 +2771,7 @@ type PlanSet struct {
 
 func (x *PlanSet) Reset() {
 	*x = PlanSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2370,7 +2783,7 @@ func (x *PlanSet) String() string {
 func (*PlanSet) ProtoMessage() {}
 
 func (x *PlanSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2383,7 +2796,7 @@ func (x *PlanSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSet.ProtoReflect.Descriptor instead.
 func (*PlanSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *PlanSet) GetDevice() string {
@@ -2444,7 +2857,7 @@ type PlanRecordingStarted struct {
 
 func (x *PlanRecordingStarted) Reset() {
 	*x = PlanRecordingStarted{}
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2456,7 +2869,7 @@ func (x *PlanRecordingStarted) String() string {
 func (*PlanRecordingStarted) ProtoMessage() {}
 
 func (x *PlanRecordingStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2469,7 +2882,7 @@ func (x *PlanRecordingStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRecordingStarted.ProtoReflect.Descriptor instead.
 func (*PlanRecordingStarted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PlanRecordingStarted) GetNode() string {
@@ -2488,7 +2901,7 @@ type PlanRecordingStopped struct {
 
 func (x *PlanRecordingStopped) Reset() {
 	*x = PlanRecordingStopped{}
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2500,7 +2913,7 @@ func (x *PlanRecordingStopped) String() string {
 func (*PlanRecordingStopped) ProtoMessage() {}
 
 func (x *PlanRecordingStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2513,7 +2926,7 @@ func (x *PlanRecordingStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRecordingStopped.ProtoReflect.Descriptor instead.
 func (*PlanRecordingStopped) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PlanRecordingStopped) GetReason() string {
@@ -2539,7 +2952,7 @@ type PlanSegmentRecorded struct {
 
 func (x *PlanSegmentRecorded) Reset() {
 	*x = PlanSegmentRecorded{}
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2551,7 +2964,7 @@ func (x *PlanSegmentRecorded) String() string {
 func (*PlanSegmentRecorded) ProtoMessage() {}
 
 func (x *PlanSegmentRecorded) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2564,7 +2977,7 @@ func (x *PlanSegmentRecorded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSegmentRecorded.ProtoReflect.Descriptor instead.
 func (*PlanSegmentRecorded) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PlanSegmentRecorded) GetDevice() string {
@@ -2636,7 +3049,7 @@ type PlanSegmentDeleted struct {
 
 func (x *PlanSegmentDeleted) Reset() {
 	*x = PlanSegmentDeleted{}
-	mi := &file_events_pb_argus_proto_msgTypes[29]
+	mi := &file_events_pb_argus_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2648,7 +3061,7 @@ func (x *PlanSegmentDeleted) String() string {
 func (*PlanSegmentDeleted) ProtoMessage() {}
 
 func (x *PlanSegmentDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[29]
+	mi := &file_events_pb_argus_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2661,7 +3074,7 @@ func (x *PlanSegmentDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSegmentDeleted.ProtoReflect.Descriptor instead.
 func (*PlanSegmentDeleted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{29}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PlanSegmentDeleted) GetKey() string {
@@ -2715,7 +3128,7 @@ type ShardAcquired struct {
 
 func (x *ShardAcquired) Reset() {
 	*x = ShardAcquired{}
-	mi := &file_events_pb_argus_proto_msgTypes[30]
+	mi := &file_events_pb_argus_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2727,7 +3140,7 @@ func (x *ShardAcquired) String() string {
 func (*ShardAcquired) ProtoMessage() {}
 
 func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[30]
+	mi := &file_events_pb_argus_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2740,7 +3153,7 @@ func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardAcquired.ProtoReflect.Descriptor instead.
 func (*ShardAcquired) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{30}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ShardAcquired) GetNode() string {
@@ -2775,7 +3188,7 @@ type ShardReleased struct {
 
 func (x *ShardReleased) Reset() {
 	*x = ShardReleased{}
-	mi := &file_events_pb_argus_proto_msgTypes[31]
+	mi := &file_events_pb_argus_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2787,7 +3200,7 @@ func (x *ShardReleased) String() string {
 func (*ShardReleased) ProtoMessage() {}
 
 func (x *ShardReleased) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[31]
+	mi := &file_events_pb_argus_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2800,7 +3213,7 @@ func (x *ShardReleased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardReleased.ProtoReflect.Descriptor instead.
 func (*ShardReleased) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{31}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ShardReleased) GetNode() string {
@@ -2843,7 +3256,7 @@ type StreamViewed struct {
 
 func (x *StreamViewed) Reset() {
 	*x = StreamViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[32]
+	mi := &file_events_pb_argus_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2855,7 +3268,7 @@ func (x *StreamViewed) String() string {
 func (*StreamViewed) ProtoMessage() {}
 
 func (x *StreamViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[32]
+	mi := &file_events_pb_argus_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2868,7 +3281,7 @@ func (x *StreamViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamViewed.ProtoReflect.Descriptor instead.
 func (*StreamViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{32}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *StreamViewed) GetDevice() string {
@@ -2945,7 +3358,7 @@ type RecordingViewed struct {
 
 func (x *RecordingViewed) Reset() {
 	*x = RecordingViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[33]
+	mi := &file_events_pb_argus_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2957,7 +3370,7 @@ func (x *RecordingViewed) String() string {
 func (*RecordingViewed) ProtoMessage() {}
 
 func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[33]
+	mi := &file_events_pb_argus_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2970,7 +3383,7 @@ func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingViewed.ProtoReflect.Descriptor instead.
 func (*RecordingViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{33}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RecordingViewed) GetDevice() string {
@@ -3056,7 +3469,7 @@ type CommandMeta struct {
 
 func (x *CommandMeta) Reset() {
 	*x = CommandMeta{}
-	mi := &file_events_pb_argus_proto_msgTypes[34]
+	mi := &file_events_pb_argus_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3068,7 +3481,7 @@ func (x *CommandMeta) String() string {
 func (*CommandMeta) ProtoMessage() {}
 
 func (x *CommandMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[34]
+	mi := &file_events_pb_argus_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3081,7 +3494,7 @@ func (x *CommandMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandMeta.ProtoReflect.Descriptor instead.
 func (*CommandMeta) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{34}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CommandMeta) GetCommandId() string {
@@ -3124,7 +3537,7 @@ type RegisterDevice struct {
 
 func (x *RegisterDevice) Reset() {
 	*x = RegisterDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[35]
+	mi := &file_events_pb_argus_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3136,7 +3549,7 @@ func (x *RegisterDevice) String() string {
 func (*RegisterDevice) ProtoMessage() {}
 
 func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[35]
+	mi := &file_events_pb_argus_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3149,7 +3562,7 @@ func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDevice.ProtoReflect.Descriptor instead.
 func (*RegisterDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{35}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RegisterDevice) GetMeta() *CommandMeta {
@@ -3244,7 +3657,7 @@ type RecordPtz struct {
 
 func (x *RecordPtz) Reset() {
 	*x = RecordPtz{}
-	mi := &file_events_pb_argus_proto_msgTypes[36]
+	mi := &file_events_pb_argus_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3256,7 +3669,7 @@ func (x *RecordPtz) String() string {
 func (*RecordPtz) ProtoMessage() {}
 
 func (x *RecordPtz) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[36]
+	mi := &file_events_pb_argus_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3269,7 +3682,7 @@ func (x *RecordPtz) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPtz.ProtoReflect.Descriptor instead.
 func (*RecordPtz) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{36}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RecordPtz) GetMeta() *CommandMeta {
@@ -3322,7 +3735,7 @@ type RefreshOnvif struct {
 
 func (x *RefreshOnvif) Reset() {
 	*x = RefreshOnvif{}
-	mi := &file_events_pb_argus_proto_msgTypes[37]
+	mi := &file_events_pb_argus_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3334,7 +3747,7 @@ func (x *RefreshOnvif) String() string {
 func (*RefreshOnvif) ProtoMessage() {}
 
 func (x *RefreshOnvif) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[37]
+	mi := &file_events_pb_argus_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3347,7 +3760,7 @@ func (x *RefreshOnvif) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshOnvif.ProtoReflect.Descriptor instead.
 func (*RefreshOnvif) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{37}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RefreshOnvif) GetMeta() *CommandMeta {
@@ -3394,7 +3807,7 @@ type UpdateDevice struct {
 
 func (x *UpdateDevice) Reset() {
 	*x = UpdateDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[38]
+	mi := &file_events_pb_argus_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3406,7 +3819,7 @@ func (x *UpdateDevice) String() string {
 func (*UpdateDevice) ProtoMessage() {}
 
 func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[38]
+	mi := &file_events_pb_argus_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3419,7 +3832,7 @@ func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDevice.ProtoReflect.Descriptor instead.
 func (*UpdateDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{38}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *UpdateDevice) GetMeta() *CommandMeta {
@@ -3489,7 +3902,7 @@ type LabelPatch struct {
 
 func (x *LabelPatch) Reset() {
 	*x = LabelPatch{}
-	mi := &file_events_pb_argus_proto_msgTypes[39]
+	mi := &file_events_pb_argus_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3501,7 +3914,7 @@ func (x *LabelPatch) String() string {
 func (*LabelPatch) ProtoMessage() {}
 
 func (x *LabelPatch) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[39]
+	mi := &file_events_pb_argus_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3514,7 +3927,7 @@ func (x *LabelPatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatch.ProtoReflect.Descriptor instead.
 func (*LabelPatch) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{39}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *LabelPatch) GetSet() map[string]string {
@@ -3541,7 +3954,7 @@ type RemoveDevice struct {
 
 func (x *RemoveDevice) Reset() {
 	*x = RemoveDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[40]
+	mi := &file_events_pb_argus_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3553,7 +3966,7 @@ func (x *RemoveDevice) String() string {
 func (*RemoveDevice) ProtoMessage() {}
 
 func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[40]
+	mi := &file_events_pb_argus_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3566,7 +3979,7 @@ func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDevice.ProtoReflect.Descriptor instead.
 func (*RemoveDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{40}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RemoveDevice) GetMeta() *CommandMeta {
@@ -3592,7 +4005,7 @@ type GetDevice struct {
 
 func (x *GetDevice) Reset() {
 	*x = GetDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[41]
+	mi := &file_events_pb_argus_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3604,7 +4017,7 @@ func (x *GetDevice) String() string {
 func (*GetDevice) ProtoMessage() {}
 
 func (x *GetDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[41]
+	mi := &file_events_pb_argus_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3617,7 +4030,7 @@ func (x *GetDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDevice.ProtoReflect.Descriptor instead.
 func (*GetDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{41}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetDevice) GetId() string {
@@ -3646,7 +4059,7 @@ type RaiseAlarm struct {
 
 func (x *RaiseAlarm) Reset() {
 	*x = RaiseAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[42]
+	mi := &file_events_pb_argus_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3658,7 +4071,7 @@ func (x *RaiseAlarm) String() string {
 func (*RaiseAlarm) ProtoMessage() {}
 
 func (x *RaiseAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[42]
+	mi := &file_events_pb_argus_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3671,7 +4084,7 @@ func (x *RaiseAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaiseAlarm.ProtoReflect.Descriptor instead.
 func (*RaiseAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{42}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RaiseAlarm) GetMeta() *CommandMeta {
@@ -3759,7 +4172,7 @@ type EndAlarm struct {
 
 func (x *EndAlarm) Reset() {
 	*x = EndAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[43]
+	mi := &file_events_pb_argus_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3771,7 +4184,7 @@ func (x *EndAlarm) String() string {
 func (*EndAlarm) ProtoMessage() {}
 
 func (x *EndAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[43]
+	mi := &file_events_pb_argus_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3784,7 +4197,7 @@ func (x *EndAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndAlarm.ProtoReflect.Descriptor instead.
 func (*EndAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{43}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *EndAlarm) GetMeta() *CommandMeta {
@@ -3834,7 +4247,7 @@ type AckAlarm struct {
 
 func (x *AckAlarm) Reset() {
 	*x = AckAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[44]
+	mi := &file_events_pb_argus_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3846,7 +4259,7 @@ func (x *AckAlarm) String() string {
 func (*AckAlarm) ProtoMessage() {}
 
 func (x *AckAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[44]
+	mi := &file_events_pb_argus_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3859,7 +4272,7 @@ func (x *AckAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckAlarm.ProtoReflect.Descriptor instead.
 func (*AckAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{44}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AckAlarm) GetMeta() *CommandMeta {
@@ -3902,7 +4315,7 @@ type ClearAlarm struct {
 
 func (x *ClearAlarm) Reset() {
 	*x = ClearAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[45]
+	mi := &file_events_pb_argus_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3914,7 +4327,7 @@ func (x *ClearAlarm) String() string {
 func (*ClearAlarm) ProtoMessage() {}
 
 func (x *ClearAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[45]
+	mi := &file_events_pb_argus_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3927,7 +4340,7 @@ func (x *ClearAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearAlarm.ProtoReflect.Descriptor instead.
 func (*ClearAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{45}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ClearAlarm) GetMeta() *CommandMeta {
@@ -3967,7 +4380,7 @@ type GetAlarm struct {
 
 func (x *GetAlarm) Reset() {
 	*x = GetAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[46]
+	mi := &file_events_pb_argus_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3979,7 +4392,7 @@ func (x *GetAlarm) String() string {
 func (*GetAlarm) ProtoMessage() {}
 
 func (x *GetAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[46]
+	mi := &file_events_pb_argus_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3992,7 +4405,7 @@ func (x *GetAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlarm.ProtoReflect.Descriptor instead.
 func (*GetAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{46}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetAlarm) GetId() string {
@@ -4013,7 +4426,7 @@ type RecordAlarmSnapshot struct {
 
 func (x *RecordAlarmSnapshot) Reset() {
 	*x = RecordAlarmSnapshot{}
-	mi := &file_events_pb_argus_proto_msgTypes[47]
+	mi := &file_events_pb_argus_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4025,7 +4438,7 @@ func (x *RecordAlarmSnapshot) String() string {
 func (*RecordAlarmSnapshot) ProtoMessage() {}
 
 func (x *RecordAlarmSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[47]
+	mi := &file_events_pb_argus_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4038,7 +4451,7 @@ func (x *RecordAlarmSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAlarmSnapshot.ProtoReflect.Descriptor instead.
 func (*RecordAlarmSnapshot) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{47}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RecordAlarmSnapshot) GetId() string {
@@ -4087,7 +4500,7 @@ type AlarmView struct {
 
 func (x *AlarmView) Reset() {
 	*x = AlarmView{}
-	mi := &file_events_pb_argus_proto_msgTypes[48]
+	mi := &file_events_pb_argus_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4099,7 +4512,7 @@ func (x *AlarmView) String() string {
 func (*AlarmView) ProtoMessage() {}
 
 func (x *AlarmView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[48]
+	mi := &file_events_pb_argus_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4112,7 +4525,7 @@ func (x *AlarmView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmView.ProtoReflect.Descriptor instead.
 func (*AlarmView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{48}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AlarmView) GetId() string {
@@ -4288,7 +4701,7 @@ type AlarmReply struct {
 
 func (x *AlarmReply) Reset() {
 	*x = AlarmReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[49]
+	mi := &file_events_pb_argus_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4300,7 +4713,7 @@ func (x *AlarmReply) String() string {
 func (*AlarmReply) ProtoMessage() {}
 
 func (x *AlarmReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[49]
+	mi := &file_events_pb_argus_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4313,7 +4726,7 @@ func (x *AlarmReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmReply.ProtoReflect.Descriptor instead.
 func (*AlarmReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{49}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *AlarmReply) GetCode() ReplyCode {
@@ -4344,6 +4757,751 @@ func (x *AlarmReply) GetAlarm() *AlarmView {
 	return nil
 }
 
+type CreateWebhook struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Meta          *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Url           string                 `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	Events        []string               `protobuf:"bytes,4,rep,name=events,proto3" json:"events,omitempty"`
+	Secret        string                 `protobuf:"bytes,5,opt,name=secret,proto3" json:"secret,omitempty"` // sealed by the actor
+	Description   string                 `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	By            string                 `protobuf:"bytes,7,opt,name=by,proto3" json:"by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateWebhook) Reset() {
+	*x = CreateWebhook{}
+	mi := &file_events_pb_argus_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateWebhook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateWebhook) ProtoMessage() {}
+
+func (x *CreateWebhook) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateWebhook.ProtoReflect.Descriptor instead.
+func (*CreateWebhook) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *CreateWebhook) GetMeta() *CommandMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *CreateWebhook) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CreateWebhook) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *CreateWebhook) GetEvents() []string {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *CreateWebhook) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+func (x *CreateWebhook) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *CreateWebhook) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+type UpdateWebhook struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Meta          *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Url           *string                `protobuf:"bytes,3,opt,name=url,proto3,oneof" json:"url,omitempty"`
+	Events        *WebhookEventFilter    `protobuf:"bytes,4,opt,name=events,proto3" json:"events,omitempty"`
+	Description   *string                `protobuf:"bytes,5,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	Enabled       *bool                  `protobuf:"varint,6,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateWebhook) Reset() {
+	*x = UpdateWebhook{}
+	mi := &file_events_pb_argus_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateWebhook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateWebhook) ProtoMessage() {}
+
+func (x *UpdateWebhook) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateWebhook.ProtoReflect.Descriptor instead.
+func (*UpdateWebhook) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *UpdateWebhook) GetMeta() *CommandMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *UpdateWebhook) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateWebhook) GetUrl() string {
+	if x != nil && x.Url != nil {
+		return *x.Url
+	}
+	return ""
+}
+
+func (x *UpdateWebhook) GetEvents() *WebhookEventFilter {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *UpdateWebhook) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *UpdateWebhook) GetEnabled() bool {
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
+	}
+	return false
+}
+
+type DeleteWebhook struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Meta          *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteWebhook) Reset() {
+	*x = DeleteWebhook{}
+	mi := &file_events_pb_argus_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteWebhook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteWebhook) ProtoMessage() {}
+
+func (x *DeleteWebhook) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteWebhook.ProtoReflect.Descriptor instead.
+func (*DeleteWebhook) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *DeleteWebhook) GetMeta() *CommandMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *DeleteWebhook) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type GetWebhook struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Deliveries    uint32                 `protobuf:"varint,2,opt,name=deliveries,proto3" json:"deliveries,omitempty"` // also the last n delivery attempts
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWebhook) Reset() {
+	*x = GetWebhook{}
+	mi := &file_events_pb_argus_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWebhook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWebhook) ProtoMessage() {}
+
+func (x *GetWebhook) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWebhook.ProtoReflect.Descriptor instead.
+func (*GetWebhook) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *GetWebhook) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GetWebhook) GetDeliveries() uint32 {
+	if x != nil {
+		return x.Deliveries
+	}
+	return 0
+}
+
+type ReplayWebhook struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Meta          *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	FromSeq       uint64                 `protobuf:"varint,3,opt,name=from_seq,json=fromSeq,proto3" json:"from_seq,omitempty"`
+	By            string                 `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayWebhook) Reset() {
+	*x = ReplayWebhook{}
+	mi := &file_events_pb_argus_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayWebhook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayWebhook) ProtoMessage() {}
+
+func (x *ReplayWebhook) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayWebhook.ProtoReflect.Descriptor instead.
+func (*ReplayWebhook) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *ReplayWebhook) GetMeta() *CommandMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *ReplayWebhook) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ReplayWebhook) GetFromSeq() uint64 {
+	if x != nil {
+		return x.FromSeq
+	}
+	return 0
+}
+
+func (x *ReplayWebhook) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+type WebhookView struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Id              string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Url             string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	Events          []string               `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	Description     string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	Enabled         bool                   `protobuf:"varint,5,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	DisabledReason  string                 `protobuf:"bytes,6,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
+	CreatedAtUnixMs int64                  `protobuf:"varint,7,opt,name=created_at_unix_ms,json=createdAtUnixMs,proto3" json:"created_at_unix_ms,omitempty"`
+	UpdatedAtUnixMs int64                  `protobuf:"varint,8,opt,name=updated_at_unix_ms,json=updatedAtUnixMs,proto3" json:"updated_at_unix_ms,omitempty"`
+	Version         uint64                 `protobuf:"varint,9,opt,name=version,proto3" json:"version,omitempty"`
+	CreatedBy       string                 `protobuf:"bytes,10,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	Node            string                 `protobuf:"bytes,11,opt,name=node,proto3" json:"node,omitempty"` // the node delivering
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *WebhookView) Reset() {
+	*x = WebhookView{}
+	mi := &file_events_pb_argus_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookView) ProtoMessage() {}
+
+func (x *WebhookView) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookView.ProtoReflect.Descriptor instead.
+func (*WebhookView) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *WebhookView) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WebhookView) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *WebhookView) GetEvents() []string {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *WebhookView) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *WebhookView) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *WebhookView) GetDisabledReason() string {
+	if x != nil {
+		return x.DisabledReason
+	}
+	return ""
+}
+
+func (x *WebhookView) GetCreatedAtUnixMs() int64 {
+	if x != nil {
+		return x.CreatedAtUnixMs
+	}
+	return 0
+}
+
+func (x *WebhookView) GetUpdatedAtUnixMs() int64 {
+	if x != nil {
+		return x.UpdatedAtUnixMs
+	}
+	return 0
+}
+
+func (x *WebhookView) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *WebhookView) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *WebhookView) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+type WebhookDelivery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Type          string                 `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	Device        string                 `protobuf:"bytes,4,opt,name=device,proto3" json:"device,omitempty"`
+	Attempt       uint32                 `protobuf:"varint,5,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	TimeUnixMs    int64                  `protobuf:"varint,6,opt,name=time_unix_ms,json=timeUnixMs,proto3" json:"time_unix_ms,omitempty"`
+	Status        int32                  `protobuf:"varint,7,opt,name=status,proto3" json:"status,omitempty"`
+	LatencyUs     int64                  `protobuf:"varint,8,opt,name=latency_us,json=latencyUs,proto3" json:"latency_us,omitempty"`
+	Error         string                 `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`
+	Outcome       string                 `protobuf:"bytes,10,opt,name=outcome,proto3" json:"outcome,omitempty"` // delivered | retrying | failed | gone
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookDelivery) Reset() {
+	*x = WebhookDelivery{}
+	mi := &file_events_pb_argus_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookDelivery) ProtoMessage() {}
+
+func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
+func (*WebhookDelivery) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *WebhookDelivery) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetTimeUnixMs() int64 {
+	if x != nil {
+		return x.TimeUnixMs
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetLatencyUs() int64 {
+	if x != nil {
+		return x.LatencyUs
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+type WebhookReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          ReplyCode              `protobuf:"varint,1,opt,name=code,proto3,enum=argus.v1.ReplyCode" json:"code,omitempty"`
+	Detail        string                 `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	Field         string                 `protobuf:"bytes,3,opt,name=field,proto3" json:"field,omitempty"`
+	Webhook       *WebhookView           `protobuf:"bytes,4,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	Deliveries    []*WebhookDelivery     `protobuf:"bytes,5,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookReply) Reset() {
+	*x = WebhookReply{}
+	mi := &file_events_pb_argus_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookReply) ProtoMessage() {}
+
+func (x *WebhookReply) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookReply.ProtoReflect.Descriptor instead.
+func (*WebhookReply) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *WebhookReply) GetCode() ReplyCode {
+	if x != nil {
+		return x.Code
+	}
+	return ReplyCode_REPLY_CODE_OK
+}
+
+func (x *WebhookReply) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *WebhookReply) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *WebhookReply) GetWebhook() *WebhookView {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+func (x *WebhookReply) GetDeliveries() []*WebhookDelivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+// ListWebhooks asks one node for the webhooks it hosts.
+type ListWebhooks struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooks) Reset() {
+	*x = ListWebhooks{}
+	mi := &file_events_pb_argus_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooks) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooks) ProtoMessage() {}
+
+func (x *ListWebhooks) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooks.ProtoReflect.Descriptor instead.
+func (*ListWebhooks) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{64}
+}
+
+type WebhookList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*WebhookView         `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookList) Reset() {
+	*x = WebhookList{}
+	mi := &file_events_pb_argus_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookList) ProtoMessage() {}
+
+func (x *WebhookList) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookList.ProtoReflect.Descriptor instead.
+func (*WebhookList) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *WebhookList) GetItems() []*WebhookView {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
 // ListAlarms asks one node for the open alarms it hosts.
 type ListAlarms struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -4357,7 +5515,7 @@ type ListAlarms struct {
 
 func (x *ListAlarms) Reset() {
 	*x = ListAlarms{}
-	mi := &file_events_pb_argus_proto_msgTypes[50]
+	mi := &file_events_pb_argus_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4369,7 +5527,7 @@ func (x *ListAlarms) String() string {
 func (*ListAlarms) ProtoMessage() {}
 
 func (x *ListAlarms) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[50]
+	mi := &file_events_pb_argus_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4382,7 +5540,7 @@ func (x *ListAlarms) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlarms.ProtoReflect.Descriptor instead.
 func (*ListAlarms) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{50}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ListAlarms) GetDevice() string {
@@ -4422,7 +5580,7 @@ type AlarmList struct {
 
 func (x *AlarmList) Reset() {
 	*x = AlarmList{}
-	mi := &file_events_pb_argus_proto_msgTypes[51]
+	mi := &file_events_pb_argus_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4434,7 +5592,7 @@ func (x *AlarmList) String() string {
 func (*AlarmList) ProtoMessage() {}
 
 func (x *AlarmList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[51]
+	mi := &file_events_pb_argus_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4447,7 +5605,7 @@ func (x *AlarmList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmList.ProtoReflect.Descriptor instead.
 func (*AlarmList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{51}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *AlarmList) GetItems() []*AlarmView {
@@ -4469,7 +5627,7 @@ type DeviceReply struct {
 
 func (x *DeviceReply) Reset() {
 	*x = DeviceReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[52]
+	mi := &file_events_pb_argus_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4481,7 +5639,7 @@ func (x *DeviceReply) String() string {
 func (*DeviceReply) ProtoMessage() {}
 
 func (x *DeviceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[52]
+	mi := &file_events_pb_argus_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4494,7 +5652,7 @@ func (x *DeviceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceReply.ProtoReflect.Descriptor instead.
 func (*DeviceReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{52}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *DeviceReply) GetCode() ReplyCode {
@@ -4549,7 +5707,7 @@ type DeviceView struct {
 
 func (x *DeviceView) Reset() {
 	*x = DeviceView{}
-	mi := &file_events_pb_argus_proto_msgTypes[53]
+	mi := &file_events_pb_argus_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4561,7 +5719,7 @@ func (x *DeviceView) String() string {
 func (*DeviceView) ProtoMessage() {}
 
 func (x *DeviceView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[53]
+	mi := &file_events_pb_argus_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4574,7 +5732,7 @@ func (x *DeviceView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceView.ProtoReflect.Descriptor instead.
 func (*DeviceView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{53}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *DeviceView) GetId() string {
@@ -4698,7 +5856,7 @@ type SetPlan struct {
 
 func (x *SetPlan) Reset() {
 	*x = SetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[54]
+	mi := &file_events_pb_argus_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4710,7 +5868,7 @@ func (x *SetPlan) String() string {
 func (*SetPlan) ProtoMessage() {}
 
 func (x *SetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[54]
+	mi := &file_events_pb_argus_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4723,7 +5881,7 @@ func (x *SetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPlan.ProtoReflect.Descriptor instead.
 func (*SetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{54}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *SetPlan) GetMeta() *CommandMeta {
@@ -4792,7 +5950,7 @@ type GetPlan struct {
 
 func (x *GetPlan) Reset() {
 	*x = GetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[55]
+	mi := &file_events_pb_argus_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4804,7 +5962,7 @@ func (x *GetPlan) String() string {
 func (*GetPlan) ProtoMessage() {}
 
 func (x *GetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[55]
+	mi := &file_events_pb_argus_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4817,7 +5975,7 @@ func (x *GetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlan.ProtoReflect.Descriptor instead.
 func (*GetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{55}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *GetPlan) GetDevice() string {
@@ -4852,7 +6010,7 @@ type PlanView struct {
 
 func (x *PlanView) Reset() {
 	*x = PlanView{}
-	mi := &file_events_pb_argus_proto_msgTypes[56]
+	mi := &file_events_pb_argus_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4864,7 +6022,7 @@ func (x *PlanView) String() string {
 func (*PlanView) ProtoMessage() {}
 
 func (x *PlanView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[56]
+	mi := &file_events_pb_argus_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4877,7 +6035,7 @@ func (x *PlanView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanView.ProtoReflect.Descriptor instead.
 func (*PlanView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{56}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *PlanView) GetDevice() string {
@@ -4962,7 +6120,7 @@ type PlanReply struct {
 
 func (x *PlanReply) Reset() {
 	*x = PlanReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[57]
+	mi := &file_events_pb_argus_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4974,7 +6132,7 @@ func (x *PlanReply) String() string {
 func (*PlanReply) ProtoMessage() {}
 
 func (x *PlanReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[57]
+	mi := &file_events_pb_argus_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4987,7 +6145,7 @@ func (x *PlanReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanReply.ProtoReflect.Descriptor instead.
 func (*PlanReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{57}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *PlanReply) GetCode() ReplyCode {
@@ -5033,7 +6191,7 @@ type ListDevices struct {
 
 func (x *ListDevices) Reset() {
 	*x = ListDevices{}
-	mi := &file_events_pb_argus_proto_msgTypes[58]
+	mi := &file_events_pb_argus_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5045,7 +6203,7 @@ func (x *ListDevices) String() string {
 func (*ListDevices) ProtoMessage() {}
 
 func (x *ListDevices) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[58]
+	mi := &file_events_pb_argus_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5058,7 +6216,7 @@ func (x *ListDevices) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevices.ProtoReflect.Descriptor instead.
 func (*ListDevices) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{58}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ListDevices) GetLimit() uint32 {
@@ -5106,7 +6264,7 @@ type DeviceList struct {
 
 func (x *DeviceList) Reset() {
 	*x = DeviceList{}
-	mi := &file_events_pb_argus_proto_msgTypes[59]
+	mi := &file_events_pb_argus_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5118,7 +6276,7 @@ func (x *DeviceList) String() string {
 func (*DeviceList) ProtoMessage() {}
 
 func (x *DeviceList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[59]
+	mi := &file_events_pb_argus_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5131,7 +6289,7 @@ func (x *DeviceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceList.ProtoReflect.Descriptor instead.
 func (*DeviceList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{59}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *DeviceList) GetItems() []*DeviceView {
@@ -5152,7 +6310,7 @@ var File_events_pb_argus_proto protoreflect.FileDescriptor
 
 const file_events_pb_argus_proto_rawDesc = "" +
 	"\n" +
-	"\x15events/pb/argus.proto\x12\bargus.v1\"\xec\x12\n" +
+	"\x15events/pb/argus.proto\x12\bargus.v1\"\xcb\x15\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12%\n" +
@@ -5193,8 +6351,38 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"alarmEnded\x12L\n" +
 	"\x12alarm_acknowledged\x18S \x01(\v2\x1b.argus.v1.AlarmAcknowledgedH\x00R\x11alarmAcknowledged\x12=\n" +
 	"\ralarm_cleared\x18T \x01(\v2\x16.argus.v1.AlarmClearedH\x00R\falarmCleared\x12P\n" +
-	"\x14alarm_snapshot_taken\x18U \x01(\v2\x1c.argus.v1.AlarmSnapshotTakenH\x00R\x12alarmSnapshotTakenB\t\n" +
-	"\apayload\"\x8e\x02\n" +
+	"\x14alarm_snapshot_taken\x18U \x01(\v2\x1c.argus.v1.AlarmSnapshotTakenH\x00R\x12alarmSnapshotTaken\x12C\n" +
+	"\x0fwebhook_created\x18Z \x01(\v2\x18.argus.v1.WebhookCreatedH\x00R\x0ewebhookCreated\x12C\n" +
+	"\x0fwebhook_updated\x18[ \x01(\v2\x18.argus.v1.WebhookUpdatedH\x00R\x0ewebhookUpdated\x12F\n" +
+	"\x10webhook_disabled\x18\\ \x01(\v2\x19.argus.v1.WebhookDisabledH\x00R\x0fwebhookDisabled\x12C\n" +
+	"\x0fwebhook_deleted\x18] \x01(\v2\x18.argus.v1.WebhookDeletedH\x00R\x0ewebhookDeleted\x12F\n" +
+	"\x10webhook_replayed\x18^ \x01(\v2\x19.argus.v1.WebhookReplayedH\x00R\x0fwebhookReplayedB\t\n" +
+	"\apayload\"\xa0\x01\n" +
+	"\x0eWebhookCreated\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x16\n" +
+	"\x06events\x18\x02 \x03(\tR\x06events\x12#\n" +
+	"\rsealed_secret\x18\x03 \x01(\fR\fsealedSecret\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x05 \x01(\tR\tcreatedBy\",\n" +
+	"\x12WebhookEventFilter\x12\x16\n" +
+	"\x06events\x18\x01 \x03(\tR\x06events\"\xc7\x01\n" +
+	"\x0eWebhookUpdated\x12\x15\n" +
+	"\x03url\x18\x01 \x01(\tH\x00R\x03url\x88\x01\x01\x124\n" +
+	"\x06events\x18\x02 \x01(\v2\x1c.argus.v1.WebhookEventFilterR\x06events\x12%\n" +
+	"\vdescription\x18\x03 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\x1d\n" +
+	"\aenabled\x18\x04 \x01(\bH\x02R\aenabled\x88\x01\x01B\x06\n" +
+	"\x04_urlB\x0e\n" +
+	"\f_descriptionB\n" +
+	"\n" +
+	"\b_enabled\"A\n" +
+	"\x0fWebhookDisabled\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\x05R\x06status\"\x10\n" +
+	"\x0eWebhookDeleted\"<\n" +
+	"\x0fWebhookReplayed\x12\x19\n" +
+	"\bfrom_seq\x18\x01 \x01(\x04R\afromSeq\x12\x0e\n" +
+	"\x02by\x18\x02 \x01(\tR\x02by\"\x8e\x02\n" +
 	"\vAlarmRaised\x12\x16\n" +
 	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\rR\achannel\x12\x12\n" +
@@ -5523,7 +6711,79 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\x0e2\x13.argus.v1.ReplyCodeR\x04code\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x14\n" +
 	"\x05field\x18\x03 \x01(\tR\x05field\x12)\n" +
-	"\x05alarm\x18\x04 \x01(\v2\x13.argus.v1.AlarmViewR\x05alarm\"j\n" +
+	"\x05alarm\x18\x04 \x01(\v2\x13.argus.v1.AlarmViewR\x05alarm\"\xbe\x01\n" +
+	"\rCreateWebhook\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x10\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\x12\x16\n" +
+	"\x06events\x18\x04 \x03(\tR\x06events\x12\x16\n" +
+	"\x06secret\x18\x05 \x01(\tR\x06secret\x12 \n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\x12\x0e\n" +
+	"\x02by\x18\a \x01(\tR\x02by\"\x81\x02\n" +
+	"\rUpdateWebhook\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x15\n" +
+	"\x03url\x18\x03 \x01(\tH\x00R\x03url\x88\x01\x01\x124\n" +
+	"\x06events\x18\x04 \x01(\v2\x1c.argus.v1.WebhookEventFilterR\x06events\x12%\n" +
+	"\vdescription\x18\x05 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\x1d\n" +
+	"\aenabled\x18\x06 \x01(\bH\x02R\aenabled\x88\x01\x01B\x06\n" +
+	"\x04_urlB\x0e\n" +
+	"\f_descriptionB\n" +
+	"\n" +
+	"\b_enabled\"J\n" +
+	"\rDeleteWebhook\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"<\n" +
+	"\n" +
+	"GetWebhook\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
+	"\n" +
+	"deliveries\x18\x02 \x01(\rR\n" +
+	"deliveries\"u\n" +
+	"\rReplayWebhook\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x19\n" +
+	"\bfrom_seq\x18\x03 \x01(\x04R\afromSeq\x12\x0e\n" +
+	"\x02by\x18\x04 \x01(\tR\x02by\"\xd3\x02\n" +
+	"\vWebhookView\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +
+	"\x06events\x18\x03 \x03(\tR\x06events\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x18\n" +
+	"\aenabled\x18\x05 \x01(\bR\aenabled\x12'\n" +
+	"\x0fdisabled_reason\x18\x06 \x01(\tR\x0edisabledReason\x12+\n" +
+	"\x12created_at_unix_ms\x18\a \x01(\x03R\x0fcreatedAtUnixMs\x12+\n" +
+	"\x12updated_at_unix_ms\x18\b \x01(\x03R\x0fupdatedAtUnixMs\x12\x18\n" +
+	"\aversion\x18\t \x01(\x04R\aversion\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\n" +
+	" \x01(\tR\tcreatedBy\x12\x12\n" +
+	"\x04node\x18\v \x01(\tR\x04node\"\x8d\x02\n" +
+	"\x0fWebhookDelivery\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x12\x16\n" +
+	"\x06device\x18\x04 \x01(\tR\x06device\x12\x18\n" +
+	"\aattempt\x18\x05 \x01(\rR\aattempt\x12 \n" +
+	"\ftime_unix_ms\x18\x06 \x01(\x03R\n" +
+	"timeUnixMs\x12\x16\n" +
+	"\x06status\x18\a \x01(\x05R\x06status\x12\x1d\n" +
+	"\n" +
+	"latency_us\x18\b \x01(\x03R\tlatencyUs\x12\x14\n" +
+	"\x05error\x18\t \x01(\tR\x05error\x12\x18\n" +
+	"\aoutcome\x18\n" +
+	" \x01(\tR\aoutcome\"\xd1\x01\n" +
+	"\fWebhookReply\x12'\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x13.argus.v1.ReplyCodeR\x04code\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x14\n" +
+	"\x05field\x18\x03 \x01(\tR\x05field\x12/\n" +
+	"\awebhook\x18\x04 \x01(\v2\x15.argus.v1.WebhookViewR\awebhook\x129\n" +
+	"\n" +
+	"deliveries\x18\x05 \x03(\v2\x19.argus.v1.WebhookDeliveryR\n" +
+	"deliveries\"\x0e\n" +
+	"\fListWebhooks\":\n" +
+	"\vWebhookList\x12+\n" +
+	"\x05items\x18\x01 \x03(\v2\x15.argus.v1.WebhookViewR\x05items\"j\n" +
 	"\n" +
 	"ListAlarms\x12\x16\n" +
 	"\x06device\x18\x01 \x01(\tR\x06device\x12\x12\n" +
@@ -5622,152 +6882,183 @@ func file_events_pb_argus_proto_rawDescGZIP() []byte {
 }
 
 var file_events_pb_argus_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
+var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 81)
 var file_events_pb_argus_proto_goTypes = []any{
 	(ReplyCode)(0),                   // 0: argus.v1.ReplyCode
 	(*Envelope)(nil),                 // 1: argus.v1.Envelope
-	(*AlarmRaised)(nil),              // 2: argus.v1.AlarmRaised
-	(*AlarmRepeated)(nil),            // 3: argus.v1.AlarmRepeated
-	(*AlarmEnded)(nil),               // 4: argus.v1.AlarmEnded
-	(*AlarmAcknowledged)(nil),        // 5: argus.v1.AlarmAcknowledged
-	(*AlarmCleared)(nil),             // 6: argus.v1.AlarmCleared
-	(*AlarmSnapshotTaken)(nil),       // 7: argus.v1.AlarmSnapshotTaken
-	(*DeviceRegistered)(nil),         // 8: argus.v1.DeviceRegistered
-	(*ChannelSource)(nil),            // 9: argus.v1.ChannelSource
-	(*OnvifInfo)(nil),                // 10: argus.v1.OnvifInfo
-	(*DeviceOnvifRefreshed)(nil),     // 11: argus.v1.DeviceOnvifRefreshed
-	(*DevicePtzPresetSet)(nil),       // 12: argus.v1.DevicePtzPresetSet
-	(*DevicePtzPresetRemoved)(nil),   // 13: argus.v1.DevicePtzPresetRemoved
-	(*DevicePtzSession)(nil),         // 14: argus.v1.DevicePtzSession
-	(*DeviceCameraEvent)(nil),        // 15: argus.v1.DeviceCameraEvent
-	(*DeviceUpdated)(nil),            // 16: argus.v1.DeviceUpdated
-	(*LabelSet)(nil),                 // 17: argus.v1.LabelSet
-	(*DeviceCredentialsChanged)(nil), // 18: argus.v1.DeviceCredentialsChanged
-	(*DeviceRemoved)(nil),            // 19: argus.v1.DeviceRemoved
-	(*DeviceOnline)(nil),             // 20: argus.v1.DeviceOnline
-	(*DeviceOffline)(nil),            // 21: argus.v1.DeviceOffline
-	(*StreamStarted)(nil),            // 22: argus.v1.StreamStarted
-	(*StreamStopped)(nil),            // 23: argus.v1.StreamStopped
-	(*StreamFailed)(nil),             // 24: argus.v1.StreamFailed
-	(*PlanWindow)(nil),               // 25: argus.v1.PlanWindow
-	(*PlanSet)(nil),                  // 26: argus.v1.PlanSet
-	(*PlanRecordingStarted)(nil),     // 27: argus.v1.PlanRecordingStarted
-	(*PlanRecordingStopped)(nil),     // 28: argus.v1.PlanRecordingStopped
-	(*PlanSegmentRecorded)(nil),      // 29: argus.v1.PlanSegmentRecorded
-	(*PlanSegmentDeleted)(nil),       // 30: argus.v1.PlanSegmentDeleted
-	(*ShardAcquired)(nil),            // 31: argus.v1.ShardAcquired
-	(*ShardReleased)(nil),            // 32: argus.v1.ShardReleased
-	(*StreamViewed)(nil),             // 33: argus.v1.StreamViewed
-	(*RecordingViewed)(nil),          // 34: argus.v1.RecordingViewed
-	(*CommandMeta)(nil),              // 35: argus.v1.CommandMeta
-	(*RegisterDevice)(nil),           // 36: argus.v1.RegisterDevice
-	(*RecordPtz)(nil),                // 37: argus.v1.RecordPtz
-	(*RefreshOnvif)(nil),             // 38: argus.v1.RefreshOnvif
-	(*UpdateDevice)(nil),             // 39: argus.v1.UpdateDevice
-	(*LabelPatch)(nil),               // 40: argus.v1.LabelPatch
-	(*RemoveDevice)(nil),             // 41: argus.v1.RemoveDevice
-	(*GetDevice)(nil),                // 42: argus.v1.GetDevice
-	(*RaiseAlarm)(nil),               // 43: argus.v1.RaiseAlarm
-	(*EndAlarm)(nil),                 // 44: argus.v1.EndAlarm
-	(*AckAlarm)(nil),                 // 45: argus.v1.AckAlarm
-	(*ClearAlarm)(nil),               // 46: argus.v1.ClearAlarm
-	(*GetAlarm)(nil),                 // 47: argus.v1.GetAlarm
-	(*RecordAlarmSnapshot)(nil),      // 48: argus.v1.RecordAlarmSnapshot
-	(*AlarmView)(nil),                // 49: argus.v1.AlarmView
-	(*AlarmReply)(nil),               // 50: argus.v1.AlarmReply
-	(*ListAlarms)(nil),               // 51: argus.v1.ListAlarms
-	(*AlarmList)(nil),                // 52: argus.v1.AlarmList
-	(*DeviceReply)(nil),              // 53: argus.v1.DeviceReply
-	(*DeviceView)(nil),               // 54: argus.v1.DeviceView
-	(*SetPlan)(nil),                  // 55: argus.v1.SetPlan
-	(*GetPlan)(nil),                  // 56: argus.v1.GetPlan
-	(*PlanView)(nil),                 // 57: argus.v1.PlanView
-	(*PlanReply)(nil),                // 58: argus.v1.PlanReply
-	(*ListDevices)(nil),              // 59: argus.v1.ListDevices
-	(*DeviceList)(nil),               // 60: argus.v1.DeviceList
-	nil,                              // 61: argus.v1.DeviceRegistered.LabelsEntry
-	nil,                              // 62: argus.v1.LabelSet.LabelsEntry
-	nil,                              // 63: argus.v1.RegisterDevice.LabelsEntry
-	nil,                              // 64: argus.v1.LabelPatch.SetEntry
-	nil,                              // 65: argus.v1.DeviceView.LabelsEntry
+	(*WebhookCreated)(nil),           // 2: argus.v1.WebhookCreated
+	(*WebhookEventFilter)(nil),       // 3: argus.v1.WebhookEventFilter
+	(*WebhookUpdated)(nil),           // 4: argus.v1.WebhookUpdated
+	(*WebhookDisabled)(nil),          // 5: argus.v1.WebhookDisabled
+	(*WebhookDeleted)(nil),           // 6: argus.v1.WebhookDeleted
+	(*WebhookReplayed)(nil),          // 7: argus.v1.WebhookReplayed
+	(*AlarmRaised)(nil),              // 8: argus.v1.AlarmRaised
+	(*AlarmRepeated)(nil),            // 9: argus.v1.AlarmRepeated
+	(*AlarmEnded)(nil),               // 10: argus.v1.AlarmEnded
+	(*AlarmAcknowledged)(nil),        // 11: argus.v1.AlarmAcknowledged
+	(*AlarmCleared)(nil),             // 12: argus.v1.AlarmCleared
+	(*AlarmSnapshotTaken)(nil),       // 13: argus.v1.AlarmSnapshotTaken
+	(*DeviceRegistered)(nil),         // 14: argus.v1.DeviceRegistered
+	(*ChannelSource)(nil),            // 15: argus.v1.ChannelSource
+	(*OnvifInfo)(nil),                // 16: argus.v1.OnvifInfo
+	(*DeviceOnvifRefreshed)(nil),     // 17: argus.v1.DeviceOnvifRefreshed
+	(*DevicePtzPresetSet)(nil),       // 18: argus.v1.DevicePtzPresetSet
+	(*DevicePtzPresetRemoved)(nil),   // 19: argus.v1.DevicePtzPresetRemoved
+	(*DevicePtzSession)(nil),         // 20: argus.v1.DevicePtzSession
+	(*DeviceCameraEvent)(nil),        // 21: argus.v1.DeviceCameraEvent
+	(*DeviceUpdated)(nil),            // 22: argus.v1.DeviceUpdated
+	(*LabelSet)(nil),                 // 23: argus.v1.LabelSet
+	(*DeviceCredentialsChanged)(nil), // 24: argus.v1.DeviceCredentialsChanged
+	(*DeviceRemoved)(nil),            // 25: argus.v1.DeviceRemoved
+	(*DeviceOnline)(nil),             // 26: argus.v1.DeviceOnline
+	(*DeviceOffline)(nil),            // 27: argus.v1.DeviceOffline
+	(*StreamStarted)(nil),            // 28: argus.v1.StreamStarted
+	(*StreamStopped)(nil),            // 29: argus.v1.StreamStopped
+	(*StreamFailed)(nil),             // 30: argus.v1.StreamFailed
+	(*PlanWindow)(nil),               // 31: argus.v1.PlanWindow
+	(*PlanSet)(nil),                  // 32: argus.v1.PlanSet
+	(*PlanRecordingStarted)(nil),     // 33: argus.v1.PlanRecordingStarted
+	(*PlanRecordingStopped)(nil),     // 34: argus.v1.PlanRecordingStopped
+	(*PlanSegmentRecorded)(nil),      // 35: argus.v1.PlanSegmentRecorded
+	(*PlanSegmentDeleted)(nil),       // 36: argus.v1.PlanSegmentDeleted
+	(*ShardAcquired)(nil),            // 37: argus.v1.ShardAcquired
+	(*ShardReleased)(nil),            // 38: argus.v1.ShardReleased
+	(*StreamViewed)(nil),             // 39: argus.v1.StreamViewed
+	(*RecordingViewed)(nil),          // 40: argus.v1.RecordingViewed
+	(*CommandMeta)(nil),              // 41: argus.v1.CommandMeta
+	(*RegisterDevice)(nil),           // 42: argus.v1.RegisterDevice
+	(*RecordPtz)(nil),                // 43: argus.v1.RecordPtz
+	(*RefreshOnvif)(nil),             // 44: argus.v1.RefreshOnvif
+	(*UpdateDevice)(nil),             // 45: argus.v1.UpdateDevice
+	(*LabelPatch)(nil),               // 46: argus.v1.LabelPatch
+	(*RemoveDevice)(nil),             // 47: argus.v1.RemoveDevice
+	(*GetDevice)(nil),                // 48: argus.v1.GetDevice
+	(*RaiseAlarm)(nil),               // 49: argus.v1.RaiseAlarm
+	(*EndAlarm)(nil),                 // 50: argus.v1.EndAlarm
+	(*AckAlarm)(nil),                 // 51: argus.v1.AckAlarm
+	(*ClearAlarm)(nil),               // 52: argus.v1.ClearAlarm
+	(*GetAlarm)(nil),                 // 53: argus.v1.GetAlarm
+	(*RecordAlarmSnapshot)(nil),      // 54: argus.v1.RecordAlarmSnapshot
+	(*AlarmView)(nil),                // 55: argus.v1.AlarmView
+	(*AlarmReply)(nil),               // 56: argus.v1.AlarmReply
+	(*CreateWebhook)(nil),            // 57: argus.v1.CreateWebhook
+	(*UpdateWebhook)(nil),            // 58: argus.v1.UpdateWebhook
+	(*DeleteWebhook)(nil),            // 59: argus.v1.DeleteWebhook
+	(*GetWebhook)(nil),               // 60: argus.v1.GetWebhook
+	(*ReplayWebhook)(nil),            // 61: argus.v1.ReplayWebhook
+	(*WebhookView)(nil),              // 62: argus.v1.WebhookView
+	(*WebhookDelivery)(nil),          // 63: argus.v1.WebhookDelivery
+	(*WebhookReply)(nil),             // 64: argus.v1.WebhookReply
+	(*ListWebhooks)(nil),             // 65: argus.v1.ListWebhooks
+	(*WebhookList)(nil),              // 66: argus.v1.WebhookList
+	(*ListAlarms)(nil),               // 67: argus.v1.ListAlarms
+	(*AlarmList)(nil),                // 68: argus.v1.AlarmList
+	(*DeviceReply)(nil),              // 69: argus.v1.DeviceReply
+	(*DeviceView)(nil),               // 70: argus.v1.DeviceView
+	(*SetPlan)(nil),                  // 71: argus.v1.SetPlan
+	(*GetPlan)(nil),                  // 72: argus.v1.GetPlan
+	(*PlanView)(nil),                 // 73: argus.v1.PlanView
+	(*PlanReply)(nil),                // 74: argus.v1.PlanReply
+	(*ListDevices)(nil),              // 75: argus.v1.ListDevices
+	(*DeviceList)(nil),               // 76: argus.v1.DeviceList
+	nil,                              // 77: argus.v1.DeviceRegistered.LabelsEntry
+	nil,                              // 78: argus.v1.LabelSet.LabelsEntry
+	nil,                              // 79: argus.v1.RegisterDevice.LabelsEntry
+	nil,                              // 80: argus.v1.LabelPatch.SetEntry
+	nil,                              // 81: argus.v1.DeviceView.LabelsEntry
 }
 var file_events_pb_argus_proto_depIdxs = []int32{
-	8,  // 0: argus.v1.Envelope.device_registered:type_name -> argus.v1.DeviceRegistered
-	16, // 1: argus.v1.Envelope.device_updated:type_name -> argus.v1.DeviceUpdated
-	18, // 2: argus.v1.Envelope.device_credentials_changed:type_name -> argus.v1.DeviceCredentialsChanged
-	19, // 3: argus.v1.Envelope.device_removed:type_name -> argus.v1.DeviceRemoved
-	20, // 4: argus.v1.Envelope.device_online:type_name -> argus.v1.DeviceOnline
-	21, // 5: argus.v1.Envelope.device_offline:type_name -> argus.v1.DeviceOffline
-	11, // 6: argus.v1.Envelope.device_onvif_refreshed:type_name -> argus.v1.DeviceOnvifRefreshed
-	12, // 7: argus.v1.Envelope.device_ptz_preset_set:type_name -> argus.v1.DevicePtzPresetSet
-	13, // 8: argus.v1.Envelope.device_ptz_preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
-	14, // 9: argus.v1.Envelope.device_ptz_session:type_name -> argus.v1.DevicePtzSession
-	15, // 10: argus.v1.Envelope.device_camera_event:type_name -> argus.v1.DeviceCameraEvent
-	22, // 11: argus.v1.Envelope.stream_started:type_name -> argus.v1.StreamStarted
-	23, // 12: argus.v1.Envelope.stream_stopped:type_name -> argus.v1.StreamStopped
-	24, // 13: argus.v1.Envelope.stream_failed:type_name -> argus.v1.StreamFailed
-	26, // 14: argus.v1.Envelope.plan_set:type_name -> argus.v1.PlanSet
-	27, // 15: argus.v1.Envelope.plan_recording_started:type_name -> argus.v1.PlanRecordingStarted
-	28, // 16: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
-	29, // 17: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
-	30, // 18: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
-	31, // 19: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
-	32, // 20: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
-	33, // 21: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
-	34, // 22: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
-	2,  // 23: argus.v1.Envelope.alarm_raised:type_name -> argus.v1.AlarmRaised
-	3,  // 24: argus.v1.Envelope.alarm_repeated:type_name -> argus.v1.AlarmRepeated
-	4,  // 25: argus.v1.Envelope.alarm_ended:type_name -> argus.v1.AlarmEnded
-	5,  // 26: argus.v1.Envelope.alarm_acknowledged:type_name -> argus.v1.AlarmAcknowledged
-	6,  // 27: argus.v1.Envelope.alarm_cleared:type_name -> argus.v1.AlarmCleared
-	7,  // 28: argus.v1.Envelope.alarm_snapshot_taken:type_name -> argus.v1.AlarmSnapshotTaken
-	61, // 29: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
-	9,  // 30: argus.v1.DeviceRegistered.sources:type_name -> argus.v1.ChannelSource
-	10, // 31: argus.v1.DeviceRegistered.info:type_name -> argus.v1.OnvifInfo
-	9,  // 32: argus.v1.DeviceOnvifRefreshed.sources:type_name -> argus.v1.ChannelSource
-	10, // 33: argus.v1.DeviceOnvifRefreshed.info:type_name -> argus.v1.OnvifInfo
-	17, // 34: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
-	18, // 35: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
-	62, // 36: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
-	25, // 37: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
-	35, // 38: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
-	63, // 39: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
-	9,  // 40: argus.v1.RegisterDevice.sources:type_name -> argus.v1.ChannelSource
-	10, // 41: argus.v1.RegisterDevice.info:type_name -> argus.v1.OnvifInfo
-	35, // 42: argus.v1.RecordPtz.meta:type_name -> argus.v1.CommandMeta
-	12, // 43: argus.v1.RecordPtz.preset_set:type_name -> argus.v1.DevicePtzPresetSet
-	13, // 44: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
-	14, // 45: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
-	35, // 46: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
-	9,  // 47: argus.v1.RefreshOnvif.sources:type_name -> argus.v1.ChannelSource
-	10, // 48: argus.v1.RefreshOnvif.info:type_name -> argus.v1.OnvifInfo
-	35, // 49: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
-	40, // 50: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
-	64, // 51: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
-	35, // 52: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
-	35, // 53: argus.v1.RaiseAlarm.meta:type_name -> argus.v1.CommandMeta
-	35, // 54: argus.v1.EndAlarm.meta:type_name -> argus.v1.CommandMeta
-	35, // 55: argus.v1.AckAlarm.meta:type_name -> argus.v1.CommandMeta
-	35, // 56: argus.v1.ClearAlarm.meta:type_name -> argus.v1.CommandMeta
-	0,  // 57: argus.v1.AlarmReply.code:type_name -> argus.v1.ReplyCode
-	49, // 58: argus.v1.AlarmReply.alarm:type_name -> argus.v1.AlarmView
-	49, // 59: argus.v1.AlarmList.items:type_name -> argus.v1.AlarmView
-	0,  // 60: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
-	54, // 61: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
-	65, // 62: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
-	9,  // 63: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
-	10, // 64: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
-	35, // 65: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
-	25, // 66: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
-	25, // 67: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
-	0,  // 68: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
-	57, // 69: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
-	54, // 70: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
-	71, // [71:71] is the sub-list for method output_type
-	71, // [71:71] is the sub-list for method input_type
-	71, // [71:71] is the sub-list for extension type_name
-	71, // [71:71] is the sub-list for extension extendee
-	0,  // [0:71] is the sub-list for field type_name
+	14, // 0: argus.v1.Envelope.device_registered:type_name -> argus.v1.DeviceRegistered
+	22, // 1: argus.v1.Envelope.device_updated:type_name -> argus.v1.DeviceUpdated
+	24, // 2: argus.v1.Envelope.device_credentials_changed:type_name -> argus.v1.DeviceCredentialsChanged
+	25, // 3: argus.v1.Envelope.device_removed:type_name -> argus.v1.DeviceRemoved
+	26, // 4: argus.v1.Envelope.device_online:type_name -> argus.v1.DeviceOnline
+	27, // 5: argus.v1.Envelope.device_offline:type_name -> argus.v1.DeviceOffline
+	17, // 6: argus.v1.Envelope.device_onvif_refreshed:type_name -> argus.v1.DeviceOnvifRefreshed
+	18, // 7: argus.v1.Envelope.device_ptz_preset_set:type_name -> argus.v1.DevicePtzPresetSet
+	19, // 8: argus.v1.Envelope.device_ptz_preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
+	20, // 9: argus.v1.Envelope.device_ptz_session:type_name -> argus.v1.DevicePtzSession
+	21, // 10: argus.v1.Envelope.device_camera_event:type_name -> argus.v1.DeviceCameraEvent
+	28, // 11: argus.v1.Envelope.stream_started:type_name -> argus.v1.StreamStarted
+	29, // 12: argus.v1.Envelope.stream_stopped:type_name -> argus.v1.StreamStopped
+	30, // 13: argus.v1.Envelope.stream_failed:type_name -> argus.v1.StreamFailed
+	32, // 14: argus.v1.Envelope.plan_set:type_name -> argus.v1.PlanSet
+	33, // 15: argus.v1.Envelope.plan_recording_started:type_name -> argus.v1.PlanRecordingStarted
+	34, // 16: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
+	35, // 17: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
+	36, // 18: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
+	37, // 19: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
+	38, // 20: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
+	39, // 21: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
+	40, // 22: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
+	8,  // 23: argus.v1.Envelope.alarm_raised:type_name -> argus.v1.AlarmRaised
+	9,  // 24: argus.v1.Envelope.alarm_repeated:type_name -> argus.v1.AlarmRepeated
+	10, // 25: argus.v1.Envelope.alarm_ended:type_name -> argus.v1.AlarmEnded
+	11, // 26: argus.v1.Envelope.alarm_acknowledged:type_name -> argus.v1.AlarmAcknowledged
+	12, // 27: argus.v1.Envelope.alarm_cleared:type_name -> argus.v1.AlarmCleared
+	13, // 28: argus.v1.Envelope.alarm_snapshot_taken:type_name -> argus.v1.AlarmSnapshotTaken
+	2,  // 29: argus.v1.Envelope.webhook_created:type_name -> argus.v1.WebhookCreated
+	4,  // 30: argus.v1.Envelope.webhook_updated:type_name -> argus.v1.WebhookUpdated
+	5,  // 31: argus.v1.Envelope.webhook_disabled:type_name -> argus.v1.WebhookDisabled
+	6,  // 32: argus.v1.Envelope.webhook_deleted:type_name -> argus.v1.WebhookDeleted
+	7,  // 33: argus.v1.Envelope.webhook_replayed:type_name -> argus.v1.WebhookReplayed
+	3,  // 34: argus.v1.WebhookUpdated.events:type_name -> argus.v1.WebhookEventFilter
+	77, // 35: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
+	15, // 36: argus.v1.DeviceRegistered.sources:type_name -> argus.v1.ChannelSource
+	16, // 37: argus.v1.DeviceRegistered.info:type_name -> argus.v1.OnvifInfo
+	15, // 38: argus.v1.DeviceOnvifRefreshed.sources:type_name -> argus.v1.ChannelSource
+	16, // 39: argus.v1.DeviceOnvifRefreshed.info:type_name -> argus.v1.OnvifInfo
+	23, // 40: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
+	24, // 41: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
+	78, // 42: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
+	31, // 43: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
+	41, // 44: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
+	79, // 45: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
+	15, // 46: argus.v1.RegisterDevice.sources:type_name -> argus.v1.ChannelSource
+	16, // 47: argus.v1.RegisterDevice.info:type_name -> argus.v1.OnvifInfo
+	41, // 48: argus.v1.RecordPtz.meta:type_name -> argus.v1.CommandMeta
+	18, // 49: argus.v1.RecordPtz.preset_set:type_name -> argus.v1.DevicePtzPresetSet
+	19, // 50: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
+	20, // 51: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
+	41, // 52: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
+	15, // 53: argus.v1.RefreshOnvif.sources:type_name -> argus.v1.ChannelSource
+	16, // 54: argus.v1.RefreshOnvif.info:type_name -> argus.v1.OnvifInfo
+	41, // 55: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
+	46, // 56: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
+	80, // 57: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
+	41, // 58: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
+	41, // 59: argus.v1.RaiseAlarm.meta:type_name -> argus.v1.CommandMeta
+	41, // 60: argus.v1.EndAlarm.meta:type_name -> argus.v1.CommandMeta
+	41, // 61: argus.v1.AckAlarm.meta:type_name -> argus.v1.CommandMeta
+	41, // 62: argus.v1.ClearAlarm.meta:type_name -> argus.v1.CommandMeta
+	0,  // 63: argus.v1.AlarmReply.code:type_name -> argus.v1.ReplyCode
+	55, // 64: argus.v1.AlarmReply.alarm:type_name -> argus.v1.AlarmView
+	41, // 65: argus.v1.CreateWebhook.meta:type_name -> argus.v1.CommandMeta
+	41, // 66: argus.v1.UpdateWebhook.meta:type_name -> argus.v1.CommandMeta
+	3,  // 67: argus.v1.UpdateWebhook.events:type_name -> argus.v1.WebhookEventFilter
+	41, // 68: argus.v1.DeleteWebhook.meta:type_name -> argus.v1.CommandMeta
+	41, // 69: argus.v1.ReplayWebhook.meta:type_name -> argus.v1.CommandMeta
+	0,  // 70: argus.v1.WebhookReply.code:type_name -> argus.v1.ReplyCode
+	62, // 71: argus.v1.WebhookReply.webhook:type_name -> argus.v1.WebhookView
+	63, // 72: argus.v1.WebhookReply.deliveries:type_name -> argus.v1.WebhookDelivery
+	62, // 73: argus.v1.WebhookList.items:type_name -> argus.v1.WebhookView
+	55, // 74: argus.v1.AlarmList.items:type_name -> argus.v1.AlarmView
+	0,  // 75: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
+	70, // 76: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
+	81, // 77: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
+	15, // 78: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
+	16, // 79: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
+	41, // 80: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
+	31, // 81: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
+	31, // 82: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
+	0,  // 83: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
+	73, // 84: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
+	70, // 85: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
+	86, // [86:86] is the sub-list for method output_type
+	86, // [86:86] is the sub-list for method input_type
+	86, // [86:86] is the sub-list for extension type_name
+	86, // [86:86] is the sub-list for extension extendee
+	0,  // [0:86] is the sub-list for field type_name
 }
 
 func init() { file_events_pb_argus_proto_init() }
@@ -5805,18 +7096,25 @@ func file_events_pb_argus_proto_init() {
 		(*Envelope_AlarmAcknowledged)(nil),
 		(*Envelope_AlarmCleared)(nil),
 		(*Envelope_AlarmSnapshotTaken)(nil),
+		(*Envelope_WebhookCreated)(nil),
+		(*Envelope_WebhookUpdated)(nil),
+		(*Envelope_WebhookDisabled)(nil),
+		(*Envelope_WebhookDeleted)(nil),
+		(*Envelope_WebhookReplayed)(nil),
 	}
-	file_events_pb_argus_proto_msgTypes[14].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[15].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[34].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[38].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[3].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[20].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[21].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[40].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[44].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[57].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_events_pb_argus_proto_rawDesc), len(file_events_pb_argus_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   65,
+			NumMessages:   81,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
