@@ -135,7 +135,10 @@ type nodeConfig struct {
 	s3Bucket    *string
 	s3AccessKey *string
 	s3SecretKey *string
-	s3Region    *string
+
+	mqttURL, mqttUser, mqttPassword, mqttCA, mqttEvents *string
+	natsOut                                             *string
+	s3Region                                            *string
 }
 
 // defaultNodeID is the host name made into a valid id (lowercase, other
@@ -205,7 +208,14 @@ func addNodeFlags(f flags) *nodeConfig {
 		s3Bucket:    f.String("s3-bucket", "argus", "S3 bucket of recordings"),
 		s3AccessKey: f.String("s3-access-key", "", "S3 access key"),
 		s3SecretKey: f.String("s3-secret-key", "", "S3 secret key (never logged)"),
-		s3Region:    f.String("s3-region", "", "S3 region (empty: ask the server)"),
+
+		mqttURL:      f.String("mqtt-url", "", "MQTT broker to publish alarms, events and device status to (mqtt://host:1883, mqtts://host:8883); empty = none"),
+		mqttUser:     f.String("mqtt-user", "", "MQTT user name"),
+		mqttPassword: f.String("mqtt-password", "", "MQTT password (never logged)"),
+		mqttCA:       f.String("mqtt-tls-ca", "", "CA (PEM) the mqtts:// broker's certificate is checked against (default the system's)"),
+		mqttEvents:   f.String("mqtt-events", "alarm.*,device.online,device.offline", "event filters published on argus/events/<type> (alarms also on argus/alarms/<device>)"),
+		natsOut:      f.String("nats-out", "", "event filters published as JSON on argus.out.<type>.<device> of the cluster's NATS, e.g. 'alarm.*,device.*'; empty = none"),
+		s3Region:     f.String("s3-region", "", "S3 region (empty: ask the server)"),
 	}
 }
 

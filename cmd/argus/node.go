@@ -41,6 +41,7 @@ import (
 	"github.com/argus-vms/argus/events/secret"
 	"github.com/argus-vms/argus/gateway"
 	"github.com/argus-vms/argus/notify/delivery"
+	"github.com/argus-vms/argus/notify/outputs"
 	notifyhook "github.com/argus-vms/argus/notify/webhook"
 	"github.com/argus-vms/argus/projections"
 	"github.com/nats-io/nats.go"
@@ -326,6 +327,18 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 			}
 		}()
 	}
+
+	outs, err := busOutputs(cfg, nc)
+	if err != nil {
+		ln.Close()
+		return fail(err)
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		// One node delivers to the buses: the owner of shard 0.
+		outputs.RunWhile(runCtx, outputs.Options{Store: store, Cursors: cursors, Outputs: outs, Lead: func() bool { return n.host.Owns(0) }, Log: log})
+	}()
 
 	idem, err := gateway.NewIdempotencyStore(ctx, store.JetStream(), replicas, gateway.DefaultIdempotencyTTL, log)
 	if err != nil {

@@ -83,4 +83,3 @@ func TestFromEventErrors(t *testing.T) {
 		}
 	}
 }
-
