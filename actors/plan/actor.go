@@ -35,6 +35,9 @@ type Deps struct {
 	RetentionEvery time.Duration
 	// OnFenced is called when an append finds that the shard's term ended.
 	OnFenced func(events.Term)
+	// Alarm passes a system alarm command (pb.RaiseAlarm, pb.EndAlarm) to
+	// its slot without waiting (nil: plans raise no alarms).
+	Alarm func(cmd proto.Message)
 }
 
 func (d *Deps) now() time.Time {
@@ -94,6 +97,8 @@ type Actor struct {
 	stopTick  chan struct{}
 	engine    *actor.Engine
 	self      *actor.PID
+	al        alarms // alarms.go
+	stored    bool   // a segment was indexed since the actor started
 }
 
 // New returns the producer of a plan actor; st is its folded state (nil for a
@@ -137,11 +142,14 @@ func (a *Actor) Receive(c *actor.Context) {
 		}
 	case Tick:
 		a.evaluate(c)
+		a.checkGap(gapCheck{gen: a.al.gen})
 	case segmentsReady:
 		a.indexClosed()
 	case retryIndex:
 		a.retrying = false
 		a.indexPending(nil)
+	case gapCheck:
+		a.checkGap(m)
 	case *Stop:
 		a.gen++
 		if a.timer != nil {
@@ -248,6 +256,7 @@ func (a *Actor) startRecording(c *actor.Context) {
 		return
 	}
 	a.recorder, a.recording = rec, true
+	a.watchGaps()
 	a.append(&pb.Envelope{Payload: &pb.Envelope_PlanRecordingStarted{PlanRecordingStarted: &pb.PlanRecordingStarted{Node: a.deps.Node}}})
 }
 
@@ -257,6 +266,7 @@ func (a *Actor) stopRecording(c *actor.Context, reason string) {
 	}
 	a.recorder.Stop() // finalizes and publishes the open segment
 	a.recorder, a.recording = nil, false
+	a.stopGaps()
 	// Index what it published now: when the actor is stopping, a message
 	// to itself would never be read.
 	a.indexClosed()

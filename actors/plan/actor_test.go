@@ -39,6 +39,7 @@ type fixture struct {
 	st     *storage.Local
 	index  *events.SegmentIndex
 	holds  map[bool]int
+	alarms []proto.Message // the plan's alarm commands
 	mu     sync.Mutex
 }
 
@@ -71,6 +72,11 @@ func newFixture(t *testing.T, start time.Time) *fixture {
 			f.holds[on]++
 			f.mu.Unlock()
 			return relay.NewStream(k), nil
+		},
+		Alarm: func(cmd proto.Message) {
+			f.mu.Lock()
+			f.alarms = append(f.alarms, cmd)
+			f.mu.Unlock()
 		},
 	}
 	f.pid = engine.Spawn(plan.New(deps, events.Term{Shard: 3}, k, nil), "plan", actor.WithID("cam1~1"))
@@ -208,5 +214,29 @@ func TestRetentionDeletesOldSegments(t *testing.T) {
 		if strings.HasPrefix(typ, "plan.segment") {
 			t.Fatalf("segment fact %s in the event log", typ)
 		}
+	}
+}
+
+// A plan that records but gets no segment for two segment lengths raises
+// the "recording" system alarm of its channel, once.
+func TestRecordingGapRaisesAlarm(t *testing.T) {
+	start := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	f := newFixture(t, start)
+	if r := f.ask(&pb.SetPlan{Device: "cam1", Channel: 1, Mode: "continuous", SegmentSeconds: 10}); r.Code != 0 || !r.Plan.Recording {
+		t.Fatalf("set plan: %v", r)
+	}
+	f.at(start.Add(15 * time.Second)) // one and a half segments: not yet
+	f.at(start.Add(21 * time.Second))
+	f.at(start.Add(40 * time.Second)) // still quiet: raised once
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var raised []*pb.RaiseAlarm
+	for _, c := range f.alarms {
+		if r, ok := c.(*pb.RaiseAlarm); ok {
+			raised = append(raised, r)
+		}
+	}
+	if len(raised) != 1 || raised[0].Type != "recording" || raised[0].Channel != 1 || raised[0].Source != "system" {
+		t.Fatalf("alarms %v: want one recording alarm", f.alarms)
 	}
 }

@@ -59,8 +59,11 @@ func (a *Actor) indexPending(deadline *time.Time) {
 		if err == nil {
 			a.unindexed = a.unindexed[1:]
 			a.retry.Reset()
+			a.segmentStored(!a.stored)
+			a.stored = true
 			continue
 		}
+		a.storageFailed(err)
 		if deadline == nil {
 			a.armRetry()
 			return

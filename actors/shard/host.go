@@ -104,6 +104,9 @@ func New(engine *actor.Engine, deps *device.Deps, cfg Config) *Host {
 	h.sdeps = &sd
 	pd := cfg.Plan
 	pd.Store, pd.Node, pd.Log, pd.Hold, pd.OnFenced = deps.Store, deps.Node, deps.Log, h.HoldStream, h.fenced
+	if pd.Alarm == nil {
+		pd.Alarm = h.Alarm
+	}
 	h.pdeps = &pd
 	ad := cfg.Alarm
 	ad.Store, ad.Node, ad.Log, ad.OnFenced = deps.Store, deps.Node, deps.Log, h.fenced

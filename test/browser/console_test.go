@@ -25,9 +25,13 @@ import (
 // WS-Discovery socket) lists it, "Add" fills the form, the device is added;
 // its page shows the camera's information, a snapshot (640 px wide) and
 // the PTZ pad: holding "right" pans, a preset saved there is found again
-// after going home. Then a viewer key follows a deep link through the login
-// and sees no add or remove controls, and the PTZ position but no PTZ
-// controls. No CSP violation or page error on the way, and the key never
+// after going home. An alarm raised through the API is listed on the alarms
+// page with the navigation's count; acknowledged with a note, its picture
+// shown and its "Recording" link playing at its raise, with its mark on the
+// device's timeline; cleared, it leaves the open list; the history says it
+// needs ClickHouse. Then a viewer key follows a deep link through the login
+// and sees no add or remove controls, the PTZ position but no PTZ
+// controls, and alarms without Ack or Clear. No CSP violation or page error on the way, and the key never
 // appears in a URL.
 func TestConsole(t *testing.T) {
 	NeedTools(t)

@@ -184,6 +184,48 @@ export interface Candidate {
   already_added: boolean;
 }
 
+/** Alarm is one alarm (openapi.json: Alarm); times are RFC 3339. */
+export interface Alarm {
+  id: string;
+  device: string;
+  /** 0: the device as a whole */
+  channel: number;
+  type: string;
+  source: string;
+  severity: string;
+  message: string;
+  state: 'raised' | 'acknowledged' | 'cleared';
+  active: boolean;
+  count: number;
+  raised_at: string;
+  last_at: string;
+  ended_at: string | null;
+  raised_by?: string;
+  acked_by?: string;
+  acked_at: string | null;
+  note?: string;
+  cleared_by?: string;
+  cleared_at: string | null;
+  clear_reason?: string;
+  /** the picture's path: GET with the (viewer) key */
+  snapshot_url: string | null;
+  trigger?: string;
+}
+
+/** AlarmQuery filters GET /v1/alarms; state open (without from/to) needs no ClickHouse, the rest is the history. */
+export interface AlarmQuery {
+  device?: string;
+  state?: string;
+  type?: string;
+  severity?: string;
+  from?: string;
+  to?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export const SEVERITIES = ['info', 'minor', 'major', 'critical'];
+
 const enc = encodeURIComponent;
 
 export const api = {
@@ -213,6 +255,18 @@ export const api = {
   live(id: string, ch: number) {
     return request<LiveURLs>('GET', `/v1/devices/${enc(id)}/channels/${ch}/live`);
   },
+  listAlarms(o: AlarmQuery) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== '') q.set(k, String(v));
+    const s = q.toString();
+    return request<Page<Alarm>>('GET', '/v1/alarms' + (s ? '?' + s : ''));
+  },
+  ackAlarm(id: string, note: string) {
+    return request<Alarm>('POST', `/v1/alarms/${enc(id)}/ack`, note ? { note } : {});
+  },
+  clearAlarm(id: string, reason: string) {
+    return request<Alarm>('POST', `/v1/alarms/${enc(id)}/clear`, reason ? { reason } : {});
+  },
   /** discover probes for ONVIF cameras: unicast to targets (host:port), else multicast. */
   discover(targets: string[]) {
     return request<{ items: Candidate[] }>('POST', '/v1/discovery', targets.length ? { targets } : {});
@@ -230,4 +284,31 @@ export async function login(key: string): Promise<Role> {
   const w = await request<Whoami>('GET', '/v1/whoami', undefined, { key });
   if (w.role !== 'viewer' && w.role !== 'operator' && w.role !== 'admin') throw new Error(`unknown role ${w.role}`);
   return w.role;
+}
+
+/**
+ * dataURL fetches a picture the API serves to the key (an alarm's
+ * snapshot_url) as a data: URL: an <img> cannot send the Bearer header, the
+ * key never goes into a URL, and the CSP's img-src has data: but no blob:.
+ */
+export async function dataURL(path: string): Promise<string> {
+  const k = session.key();
+  const resp = await fetch(path, { headers: k ? { Authorization: `Bearer ${k}` } : {}, credentials: 'omit' });
+  if (!resp.ok) {
+    let p: { title?: string; detail?: string; field?: string } = {};
+    try {
+      p = await resp.json();
+    } catch {
+      p = {};
+    }
+    if (resp.status === 401) onUnauthorized();
+    throw new ApiError(resp.status, p.title ?? resp.statusText, p.detail ?? '', p.field ?? '');
+  }
+  const blob = await resp.blob();
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(String(r.result));
+    r.onerror = () => reject(r.error ?? new Error('cannot read the picture'));
+    r.readAsDataURL(blob);
+  });
 }

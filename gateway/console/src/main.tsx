@@ -10,6 +10,8 @@ import { Live } from './pages/Live';
 import { Events } from './pages/Events';
 import { Cluster } from './pages/Cluster';
 import { Keys } from './pages/Keys';
+import { Alarms } from './pages/Alarms';
+import { AlarmsBadge } from './pages/alarms/Badge';
 import './style.css';
 
 setUnauthorizedHandler(() => {
@@ -54,6 +56,7 @@ function App() {
   else if (loc.path === '/live')
     page = <Live layout={Number(loc.query.get('layout') ?? '4')} tiles={loc.query.get('tiles') ?? ''} />;
   else if (loc.path === '/events') page = <Events query={loc.query} />;
+  else if (loc.path === '/alarms') page = <Alarms query={loc.query} />;
   else if (loc.path === '/cluster') page = <Cluster query={loc.query} />;
   else if (loc.path === '/keys' && may('admin')) page = <Keys query={loc.query} />;
   else
@@ -76,6 +79,10 @@ function App() {
           </Link>
           <Link to="/live" class={loc.path === '/live' ? 'active' : ''}>
             Live
+          </Link>
+          <Link to="/alarms" class={loc.path === '/alarms' ? 'active' : ''} testid="nav-alarms">
+            Alarms
+            <AlarmsBadge />
           </Link>
           <Link to="/events" class={loc.path === '/events' ? 'active' : ''}>
             Events

@@ -11,8 +11,9 @@ import { CameraPanel } from './device/Camera';
 const EVENTS_PAGE = 50;
 
 /**
- * Device is one device's page: /devices/{id}[?ch=n][&day=YYYY-MM-DD]. The
- * channel and the timeline's day are in the URL so the view is a deep link;
+ * Device is one device's page: /devices/{id}[?ch=n][&day=YYYY-MM-DD][&t=ms].
+ * The channel and the timeline's day are in the URL so the view is a deep
+ * link, t (unix ms, an alarm's "Recording" link) an instant to play from;
  * an ONVIF camera's information, snapshot and PTZ pad come first, then live
  * and recorded video, the plan, the edit form and the history.
  */
@@ -35,10 +36,13 @@ export function Device(props: { id: string; channel: number; query: URLSearchPar
   const channels = dev ? Array.from({ length: Math.max(1, dev.channels) }, (_, i) => i + 1) : [];
   const ch = dev && props.channel >= 1 && props.channel <= dev.channels ? props.channel : 1;
   const day = props.query.get('day');
+  const t = Number(props.query.get('t') ?? '');
+  const at = props.query.has('t') && Number.isSafeInteger(t) && t > 0 ? t : null;
 
-  /** go replaces the page's query with ch and day changed (defaults left out). */
+  /** go replaces the page's query with ch and day changed (defaults left out; t was for the old view). */
   const go = (c: number, d: string | null) => {
     const q = new URLSearchParams(props.query);
+    q.delete('t');
     if (c === 1) q.delete('ch');
     else q.set('ch', String(c));
     if (d) q.set('day', d);
@@ -87,6 +91,7 @@ export function Device(props: { id: string; channel: number; query: URLSearchPar
             device={dev.id}
             channel={ch}
             day={day}
+            at={at}
             onDay={(d) => go(ch, d)}
             live={<LiveVideo device={dev.id} channel={ch} />}
           />

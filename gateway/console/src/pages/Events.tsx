@@ -11,7 +11,7 @@ const KEEP = 500;
 // thousands per second, and one render per chunk would stall the page.
 const FLUSH_MS = 200;
 
-const KINDS = ['device', 'stream', 'plan', 'shard', 'view', 'alarm'];
+const KINDS = ['device', 'stream', 'plan', 'shard', 'view', 'alarm', 'webhook'];
 // The event types of the schema (the payload oneof of events/pb/argus.proto),
 // offered as suggestions; the server checks whatever is typed.
 const TYPES = [

@@ -1,8 +1,8 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ErrorBox } from '../../components';
-import { deviceApi, RECORDINGS_CAP } from './http';
-import { Timeline, type Segment } from './Timeline';
+import { alarmsIn, deviceApi, RECORDINGS_CAP } from './http';
+import { Timeline, type AlarmMark, type Segment } from './Timeline';
 import { Playback, type Selection } from './Playback';
 import { Download, type Prefill } from './Download';
 import { DAY, HOUR, MINUTE, dayString, dayWindow, duration, parseDay, stamp } from './time';
@@ -10,6 +10,8 @@ import './device.css';
 
 /** REFRESH_MS: how often a window that includes now is read again. */
 const REFRESH_MS = 10000;
+/** WAITING_MS: how often while ?t= waits for its recording (an alarm a moment ago). */
+const WAITING_MS = 2000;
 
 /** windowOf is the timeline's window: the given local day, else the 24 h up to now. */
 function windowOf(day: string | null, now: number): { from: number; to: number } {
@@ -25,10 +27,20 @@ interface Data {
 
 /**
  * Recordings is the channel's recorded video: a timeline of the segments
- * in a window (?day=YYYY-MM-DD, else the last 24 h), click-to-play, and a
- * range download. `live` is laid out beside the playback player.
+ * in a window (?day=YYYY-MM-DD, else the last 24 h) with the alarms of the
+ * channel (or of the whole device) raised in it, click-to-play, and a range
+ * download. `at` (the page's ?t=, unix ms) plays from that instant once the
+ * window has a recording after it. `live` is laid out beside the playback
+ * player.
  */
-export function Recordings(props: { device: string; channel: number; day: string | null; onDay: (day: string | null) => void; live: ComponentChildren }) {
+export function Recordings(props: {
+  device: string;
+  channel: number;
+  day: string | null;
+  at?: number | null;
+  onDay: (day: string | null) => void;
+  live: ComponentChildren;
+}) {
   const day = parseDay(props.day) ? props.day : null;
   const [now, setNow] = useState(() => Date.now());
   const [data, setData] = useState<Data | null>(null);
@@ -37,6 +49,11 @@ export function Recordings(props: { device: string; channel: number; day: string
   const [cursor, setCursor] = useState<number | null>(null);
   const [note, setNote] = useState('');
   const [prefill, setPrefill] = useState<Prefill | null>(null);
+  const [marks, setMarks] = useState<AlarmMark[]>([]);
+  // The ?t= already played from (device, channel, day and instant).
+  const started = useRef('');
+  // Set while ?t= waits for a recording after it: the window is read more often.
+  const waiting = useRef(false);
 
   // Another channel or window: nothing picked there yet.
   useEffect(() => {
@@ -44,6 +61,8 @@ export function Recordings(props: { device: string; channel: number; day: string
     setSel(null);
     setCursor(null);
     setNote('');
+    setMarks([]);
+    waiting.current = false;
   }, [props.device, props.channel, day]);
 
   useEffect(() => {
@@ -63,12 +82,31 @@ export function Recordings(props: { device: string; channel: number; day: string
           setErr(null);
         })
         .catch((e) => live && setErr(e));
+      // The alarms are drawn when they can be read; the recordings do not wait for them.
+      alarmsIn(props.device, new Date(w.from), new Date(w.to))
+        .then((xs) => {
+          if (!live) return;
+          const ch = props.channel;
+          setMarks(
+            xs
+              .filter((a) => a.channel === ch || a.channel === 0)
+              .map((a) => ({ id: a.id, t: Date.parse(a.raised_at), type: a.type, message: a.message, severity: a.severity, state: a.state })),
+          );
+        })
+        .catch(() => {});
     };
     load();
     // The last 24 h always end now; a day only while it is today.
     const w = windowOf(day, Date.now());
     const includesNow = day === null || (w.from <= Date.now() && Date.now() < w.to);
-    const timer = includesNow ? window.setInterval(load, REFRESH_MS) : undefined;
+    let last = Date.now();
+    const timer = includesNow
+      ? window.setInterval(() => {
+          if (!waiting.current && Date.now() - last < REFRESH_MS - WAITING_MS / 2) return;
+          last = Date.now();
+          load();
+        }, WAITING_MS)
+      : undefined;
     return () => {
       live = false;
       if (timer !== undefined) clearInterval(timer);
@@ -91,6 +129,23 @@ export function Recordings(props: { device: string; channel: number; day: string
     setCursor(at);
     setPrefill((p) => ({ from: at, to: at + MINUTE, n: (p?.n ?? 0) + 1 }));
   };
+
+  // ?t=: play from there once, when the window holds it and has a recording
+  // after it (a moment ago's may still be being written: the next read).
+  const atKey = `${props.device}/${props.channel}/${day}/${props.at}`;
+  useEffect(() => {
+    const at = props.at;
+    if (!data || at === null || at === undefined || at < data.from || at >= data.to) return;
+    if (started.current === atKey) return;
+    if (!data.segments.some((g) => g.e > at) && data.to > Date.now()) {
+      waiting.current = true;
+      setNote(`waiting for the recording at ${stamp(at)}…`);
+      return;
+    }
+    waiting.current = false;
+    started.current = atKey;
+    pick(at);
+  }, [data, props.at]);
 
   const total = w.segments.reduce((n, g) => n + g.durationMS, 0);
   const today = dayString(now);
@@ -138,7 +193,20 @@ export function Recordings(props: { device: string; channel: number; day: string
         </span>
       </div>
       <ErrorBox error={err} />
-      <Timeline from={w.from} to={w.to} segments={w.segments} cursor={cursor} now={now} onPick={pick} />
+      <Timeline
+        from={w.from}
+        to={w.to}
+        segments={w.segments}
+        alarms={marks}
+        cursor={cursor}
+        now={now}
+        onPick={(t) => {
+          // A pick of one's own: ?t= no longer waits to be played.
+          started.current = atKey;
+          waiting.current = false;
+          pick(t);
+        }}
+      />
       <p class="timeline-range hint">
         {stamp(w.from)} – {stamp(w.to)}
         {note && <span class="note"> · {note}</span>}

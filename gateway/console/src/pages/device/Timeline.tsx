@@ -11,6 +11,16 @@ export interface Segment {
   durationMS: number;
 }
 
+/** AlarmMark is an alarm drawn on the timeline at its raise. */
+export interface AlarmMark {
+  id: string;
+  t: number;
+  type: string;
+  message: string;
+  severity: string;
+  state: string;
+}
+
 const pct = (x: number) => `${(x * 100).toFixed(4)}%`;
 
 interface SegmentsProps {
@@ -69,10 +79,19 @@ function ticks(from: number, to: number): { t: number; label: string }[] {
 }
 
 /**
- * Timeline is a bar over [from, to): recorded segments, hour ticks, "now"
- * and the cursor (what plays). A click anywhere on it picks that instant.
+ * Timeline is a bar over [from, to): recorded segments, alarm marks, hour
+ * ticks, "now" and the cursor (what plays). A click anywhere on it picks
+ * that instant; a click on an alarm's mark picks its raise.
  */
-export function Timeline(props: { from: number; to: number; segments: Segment[]; cursor: number | null; now: number; onPick: (t: number) => void }) {
+export function Timeline(props: {
+  from: number;
+  to: number;
+  segments: Segment[];
+  alarms?: AlarmMark[];
+  cursor: number | null;
+  now: number;
+  onPick: (t: number) => void;
+}) {
   const { from, to } = props;
   const span = to - from;
   const at = (t: number) => pct((t - from) / span);
@@ -98,6 +117,25 @@ export function Timeline(props: { from: number; to: number; segments: Segment[];
           {k.label && <span>{k.label}</span>}
         </div>
       ))}
+      {(props.alarms ?? [])
+        .filter((m) => m.t >= from && m.t < to)
+        .map((m) => (
+          <button
+            type="button"
+            key={m.id}
+            class={`timeline-alarm sev-${m.severity} alarm-${m.state}`}
+            data-testid="timeline-alarm"
+            data-id={m.id}
+            data-time={new Date(m.t).toISOString()}
+            title={`${m.type}${m.message ? ': ' + m.message : ''} (${stamp(m.t)}, ${m.severity}, ${m.state})`}
+            aria-label={`alarm ${m.type} at ${stamp(m.t)}: play from there`}
+            style={{ left: at(m.t) }}
+            onClick={(e) => {
+              e.stopPropagation();
+              props.onPick(m.t);
+            }}
+          />
+        ))}
       {props.now > from && props.now < to && <div class="timeline-now" style={{ left: at(props.now) }} title={'now ' + stamp(props.now)} />}
       {cursor !== null && (
         <div class="timeline-cursor" data-testid="timeline-cursor" data-time={new Date(cursor).toISOString()} style={{ left: at(cursor) }} title={stamp(cursor)} />

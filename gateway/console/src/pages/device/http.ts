@@ -1,6 +1,6 @@
 // The device page's own API calls and types (src/api.ts is shared; these are
 // used here only).
-import { ApiError, request, type Device } from '../../api';
+import { api, ApiError, request, type Alarm, type Device } from '../../api';
 
 const enc = encodeURIComponent;
 
@@ -183,4 +183,37 @@ export async function probe(url: string): Promise<void> {
     p = {};
   }
   throw new ApiError(resp.status, p.title ?? resp.statusText, p.detail ?? '', p.field ?? '');
+}
+
+/** ALARMS_CAP: the most alarms of a window asked for (the list's largest page). */
+const ALARMS_CAP = 1000;
+/** While the history (ClickHouse) answered 503, it is not asked again for this long. */
+const HISTORY_RETRY_MS = 60000;
+let historyDownUntil = 0;
+
+/**
+ * alarmsIn is a device's alarms raised in [from, to): the history's
+ * (GET /v1/alarms?device=&from=&to=, ClickHouse) with the open ones (from
+ * the actors, always fresh) over them; without ClickHouse (503) only the
+ * open ones. Newest first.
+ */
+export async function alarmsIn(device: string, from: Date, to: Date): Promise<Alarm[]> {
+  const history =
+    Date.now() < historyDownUntil
+      ? Promise.resolve(null)
+      : api.listAlarms({ device, from: from.toISOString(), to: to.toISOString(), limit: ALARMS_CAP }).then(
+          (p) => p.items,
+          (e) => {
+            if (!(e instanceof ApiError && e.status === 503)) throw e;
+            historyDownUntil = Date.now() + HISTORY_RETRY_MS;
+            return null;
+          },
+        );
+  const [past, open] = await Promise.all([history, api.listAlarms({ device, state: 'open', limit: ALARMS_CAP })]);
+  const byId = new Map<string, Alarm>();
+  for (const a of [...(past ?? []), ...open.items]) {
+    const t = Date.parse(a.raised_at);
+    if (t >= from.getTime() && t < to.getTime()) byId.set(a.id, a);
+  }
+  return [...byId.values()].sort((a, b) => Date.parse(b.raised_at) - Date.parse(a.raised_at));
 }
