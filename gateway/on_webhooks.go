@@ -33,6 +33,7 @@ type webhookJSON struct {
 	UpdatedAt      time.Time `json:"updated_at"`
 	CreatedBy      string    `json:"created_by,omitempty"`
 	Node           string    `json:"node"`
+	Concurrency    uint32    `json:"concurrency"`
 	Version        uint64    `json:"version"`
 	// Secret is shown once, in the answer to the create.
 	Secret string `json:"secret,omitempty"`
@@ -41,7 +42,7 @@ type webhookJSON struct {
 func webhookView(v *pb.WebhookView) webhookJSON {
 	return webhookJSON{ID: v.Id, URL: v.Url, Events: append([]string{}, v.Events...), Description: v.Description, Enabled: v.Enabled,
 		DisabledReason: v.DisabledReason, CreatedAt: time.UnixMilli(v.CreatedAtUnixMs).UTC(), UpdatedAt: time.UnixMilli(v.UpdatedAtUnixMs).UTC(),
-		CreatedBy: v.CreatedBy, Node: v.Node, Version: v.Version}
+		CreatedBy: v.CreatedBy, Node: v.Node, Concurrency: v.Concurrency, Version: v.Version}
 }
 
 func (s *Server) askWebhook(c echo.Context, cmd proto.Message) (*pb.WebhookReply, error) {
@@ -71,6 +72,19 @@ type webhookRequest struct {
 	Secret      *string   `json:"secret"`
 	Description *string   `json:"description"`
 	Enabled     *bool     `json:"enabled"`
+	Concurrency *int64    `json:"concurrency"`
+}
+
+// concurrencyOf checks the optional concurrency member.
+func concurrencyOf(v *int64) (*uint32, *Problem) {
+	if v == nil {
+		return nil, nil
+	}
+	if *v < 1 || *v > 64 {
+		return nil, badRequest("concurrency", "concurrency must be 1..64")
+	}
+	n := uint32(*v)
+	return &n, nil
 }
 
 // POST /v1/webhooks (admin): {url, events, secret?, description?, id?} →
@@ -109,6 +123,13 @@ func (s *Server) createWebhook(c echo.Context) error {
 	}
 	if req.Description != nil {
 		cmd.Description = *req.Description
+	}
+	conc, p := concurrencyOf(req.Concurrency)
+	if p != nil {
+		return p
+	}
+	if conc != nil {
+		cmd.Concurrency = *conc
 	}
 	if p, ok := principalOf(c); ok {
 		cmd.By = p.KeyID
@@ -177,7 +198,11 @@ func (s *Server) patchWebhook(c echo.Context) error {
 	case req.Secret != nil:
 		return badRequest("secret", "a webhook's secret does not change: create a new webhook")
 	}
-	cmd := &pb.UpdateWebhook{Meta: meta(c), Id: id, Url: req.URL, Description: req.Description, Enabled: req.Enabled}
+	conc, p := concurrencyOf(req.Concurrency)
+	if p != nil {
+		return p
+	}
+	cmd := &pb.UpdateWebhook{Meta: meta(c), Id: id, Url: req.URL, Description: req.Description, Enabled: req.Enabled, Concurrency: conc}
 	if req.Events != nil {
 		cmd.Events = &pb.WebhookEventFilter{Events: *req.Events}
 	}

@@ -14,7 +14,15 @@ import (
 const (
 	MaxFilters     = 32
 	MaxDescription = 500
+	MaxConcurrency = 64
 )
+
+func checkConcurrency(n uint32) *aggregate.Rejection {
+	if n > MaxConcurrency {
+		return invalid("concurrency", "concurrency must be 1..%d", MaxConcurrency)
+	}
+	return nil
+}
 
 func invalid(field, format string, a ...any) *aggregate.Rejection {
 	return &aggregate.Rejection{Code: pb.ReplyCode_REPLY_CODE_INVALID, Field: field, Detail: fmt.Sprintf(format, a...)}
@@ -63,12 +71,15 @@ func DecideCreate(s *State, m *pb.CreateWebhook, allowPrivate bool, seal func(st
 	if r := checkDescription(m.Description); r != nil {
 		return nil, r
 	}
+	if r := checkConcurrency(m.Concurrency); r != nil {
+		return nil, r
+	}
 	if err := webhook.CheckSecret(m.Secret); err != nil {
 		return nil, invalid("secret", "%v", err)
 	}
 	sealed := seal(m.Secret)
 	return &pb.Envelope{Payload: &pb.Envelope_WebhookCreated{WebhookCreated: &pb.WebhookCreated{Url: m.Url, Events: m.Events,
-		SealedSecret: sealed, Description: m.Description, CreatedBy: m.By}}}, nil
+		SealedSecret: sealed, Description: m.Description, CreatedBy: m.By, Concurrency: m.Concurrency}}}, nil
 }
 
 func notFound() *aggregate.Rejection {
@@ -99,6 +110,12 @@ func DecideUpdate(s *State, m *pb.UpdateWebhook, allowPrivate bool) (*pb.Envelop
 			return nil, r
 		}
 		u.Description, changed = m.Description, true
+	}
+	if m.Concurrency != nil && *m.Concurrency != s.Concurrency {
+		if r := checkConcurrency(*m.Concurrency); r != nil {
+			return nil, r
+		}
+		u.Concurrency, changed = m.Concurrency, true
 	}
 	if m.Enabled != nil && *m.Enabled != s.Enabled {
 		u.Enabled, changed = m.Enabled, true

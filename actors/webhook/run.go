@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,7 +44,7 @@ func (a *Actor) sync(replay bool) { a.syncFrom(replay, 0) }
 // secret change), started again from a sequence after a replay.
 func (a *Actor) syncFrom(replay bool, from uint64) {
 	want := a.state.Registered && a.state.Enabled && a.deps.Cursors != nil && a.self != nil
-	of := a.state.URL + "\n" + strings.Join(a.state.Events, ",") + "\n" + string(a.state.SealedSecret)
+	of := a.state.URL + "\n" + strings.Join(a.state.Events, ",") + "\n" + string(a.state.SealedSecret) + "\n" + strconv.Itoa(int(a.state.concurrency()))
 	if a.run != nil && (!want || a.run.of != of || replay) {
 		a.stopRunner()
 	}
@@ -72,6 +73,7 @@ func (a *Actor) startRunner(of string) {
 	a.run = &runner{cancel: cancel, of: of}
 	gen, engine, self, deps, id := a.restart, a.engine, a.self, a.deps, a.ref.ID
 	url, filters, sealed, created := a.state.URL, slices.Clone(a.state.Events), a.state.SealedSecret, a.state.CreatedSeq
+	concurrency := int(a.state.concurrency())
 	log := a.logger().With("webhook", id)
 	go func() {
 		err := func() error {
@@ -83,7 +85,7 @@ func (a *Actor) startRunner(of string) {
 			if err != nil {
 				return err
 			}
-			return delivery.Run(ctx, delivery.Options{Store: deps.Store, Cursor: cur, Start: start, Log: log, MaxBackoff: deps.MaxBackoff,
+			return delivery.Run(ctx, delivery.Options{Store: deps.Store, Cursor: cur, Start: start, Log: log, MaxBackoff: deps.MaxBackoff, Concurrency: concurrency,
 				Match: func(n payload.Notification) bool { return payload.Match(filters, n.Type) },
 				Deliver: func(ctx context.Context, n payload.Notification, body []byte, _ int) delivery.Result {
 					return delivery.FromAttempt(deps.Client.Deliver(ctx, url, secret, n.ID, time.Now(), body))

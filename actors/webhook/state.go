@@ -19,6 +19,7 @@ type State struct {
 	Events         []string
 	SealedSecret   []byte
 	Description    string
+	Concurrency    uint32 // 0: the default
 	Enabled        bool
 	DisabledReason string
 	CreatedBy      string
@@ -39,7 +40,7 @@ func (s *State) Apply(e events.Event) {
 		c := p.WebhookCreated
 		*s = State{ID: env.AggregateId, URL: c.Url, Events: slices.Clone(c.Events), SealedSecret: c.SealedSecret,
 			Description: c.Description, Enabled: true, CreatedBy: c.CreatedBy, CreatedAt: env.TimeUnixMs, UpdatedAt: env.TimeUnixMs,
-			CreatedSeq: e.Seq, Registered: true, Version: env.Version, LastSeq: e.Seq}
+			CreatedSeq: e.Seq, Registered: true, Version: env.Version, LastSeq: e.Seq, Concurrency: c.Concurrency}
 	case *pb.Envelope_WebhookUpdated:
 		u := p.WebhookUpdated
 		if u.Url != nil {
@@ -50,6 +51,9 @@ func (s *State) Apply(e events.Event) {
 		}
 		if u.Description != nil {
 			s.Description = *u.Description
+		}
+		if u.Concurrency != nil {
+			s.Concurrency = *u.Concurrency
 		}
 		if u.Enabled != nil {
 			s.Enabled = *u.Enabled
@@ -71,5 +75,16 @@ func (s *State) View(node string) *pb.WebhookView {
 	}
 	return &pb.WebhookView{Id: s.ID, Url: s.URL, Events: slices.Clone(s.Events), Description: s.Description, Enabled: s.Enabled,
 		DisabledReason: s.DisabledReason, CreatedAtUnixMs: s.CreatedAt, UpdatedAtUnixMs: s.UpdatedAt, Version: s.Version,
-		CreatedBy: s.CreatedBy, Node: node}
+		CreatedBy: s.CreatedBy, Node: node, Concurrency: s.concurrency()}
+}
+
+// DefaultConcurrency is how many deliveries of a webhook are in flight at
+// once unless it says otherwise (never two of one device).
+const DefaultConcurrency = 4
+
+func (s *State) concurrency() uint32 {
+	if s.Concurrency == 0 {
+		return DefaultConcurrency
+	}
+	return s.Concurrency
 }

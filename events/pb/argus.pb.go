@@ -767,6 +767,7 @@ type WebhookCreated struct {
 	SealedSecret  []byte                 `protobuf:"bytes,3,opt,name=sealed_secret,json=sealedSecret,proto3" json:"sealed_secret,omitempty"`
 	Description   string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
 	CreatedBy     string                 `protobuf:"bytes,5,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"` // key id
+	Concurrency   uint32                 `protobuf:"varint,6,opt,name=concurrency,proto3" json:"concurrency,omitempty"`             // deliveries in flight at once (0: the default, 4)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -836,6 +837,13 @@ func (x *WebhookCreated) GetCreatedBy() string {
 	return ""
 }
 
+func (x *WebhookCreated) GetConcurrency() uint32 {
+	if x != nil {
+		return x.Concurrency
+	}
+	return 0
+}
+
 type WebhookEventFilter struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Events        []string               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
@@ -886,6 +894,7 @@ type WebhookUpdated struct {
 	Events        *WebhookEventFilter    `protobuf:"bytes,2,opt,name=events,proto3" json:"events,omitempty"` // set: the new filters
 	Description   *string                `protobuf:"bytes,3,opt,name=description,proto3,oneof" json:"description,omitempty"`
 	Enabled       *bool                  `protobuf:"varint,4,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	Concurrency   *uint32                `protobuf:"varint,5,opt,name=concurrency,proto3,oneof" json:"concurrency,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -946,6 +955,13 @@ func (x *WebhookUpdated) GetEnabled() bool {
 		return *x.Enabled
 	}
 	return false
+}
+
+func (x *WebhookUpdated) GetConcurrency() uint32 {
+	if x != nil && x.Concurrency != nil {
+		return *x.Concurrency
+	}
+	return 0
 }
 
 // WebhookDisabled: the endpoint answered 410 Gone.
@@ -4766,6 +4782,7 @@ type CreateWebhook struct {
 	Secret        string                 `protobuf:"bytes,5,opt,name=secret,proto3" json:"secret,omitempty"` // sealed by the actor
 	Description   string                 `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
 	By            string                 `protobuf:"bytes,7,opt,name=by,proto3" json:"by,omitempty"`
+	Concurrency   uint32                 `protobuf:"varint,8,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4849,6 +4866,13 @@ func (x *CreateWebhook) GetBy() string {
 	return ""
 }
 
+func (x *CreateWebhook) GetConcurrency() uint32 {
+	if x != nil {
+		return x.Concurrency
+	}
+	return 0
+}
+
 type UpdateWebhook struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Meta          *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
@@ -4857,6 +4881,7 @@ type UpdateWebhook struct {
 	Events        *WebhookEventFilter    `protobuf:"bytes,4,opt,name=events,proto3" json:"events,omitempty"`
 	Description   *string                `protobuf:"bytes,5,opt,name=description,proto3,oneof" json:"description,omitempty"`
 	Enabled       *bool                  `protobuf:"varint,6,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	Concurrency   *uint32                `protobuf:"varint,7,opt,name=concurrency,proto3,oneof" json:"concurrency,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4931,6 +4956,13 @@ func (x *UpdateWebhook) GetEnabled() bool {
 		return *x.Enabled
 	}
 	return false
+}
+
+func (x *UpdateWebhook) GetConcurrency() uint32 {
+	if x != nil && x.Concurrency != nil {
+		return *x.Concurrency
+	}
+	return 0
 }
 
 type DeleteWebhook struct {
@@ -5118,6 +5150,7 @@ type WebhookView struct {
 	Version         uint64                 `protobuf:"varint,9,opt,name=version,proto3" json:"version,omitempty"`
 	CreatedBy       string                 `protobuf:"bytes,10,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
 	Node            string                 `protobuf:"bytes,11,opt,name=node,proto3" json:"node,omitempty"` // the node delivering
+	Concurrency     uint32                 `protobuf:"varint,12,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -5227,6 +5260,13 @@ func (x *WebhookView) GetNode() string {
 		return x.Node
 	}
 	return ""
+}
+
+func (x *WebhookView) GetConcurrency() uint32 {
+	if x != nil {
+		return x.Concurrency
+	}
+	return 0
 }
 
 type WebhookDelivery struct {
@@ -6357,25 +6397,28 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x10webhook_disabled\x18\\ \x01(\v2\x19.argus.v1.WebhookDisabledH\x00R\x0fwebhookDisabled\x12C\n" +
 	"\x0fwebhook_deleted\x18] \x01(\v2\x18.argus.v1.WebhookDeletedH\x00R\x0ewebhookDeleted\x12F\n" +
 	"\x10webhook_replayed\x18^ \x01(\v2\x19.argus.v1.WebhookReplayedH\x00R\x0fwebhookReplayedB\t\n" +
-	"\apayload\"\xa0\x01\n" +
+	"\apayload\"\xc2\x01\n" +
 	"\x0eWebhookCreated\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x16\n" +
 	"\x06events\x18\x02 \x03(\tR\x06events\x12#\n" +
 	"\rsealed_secret\x18\x03 \x01(\fR\fsealedSecret\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x1d\n" +
 	"\n" +
-	"created_by\x18\x05 \x01(\tR\tcreatedBy\",\n" +
+	"created_by\x18\x05 \x01(\tR\tcreatedBy\x12 \n" +
+	"\vconcurrency\x18\x06 \x01(\rR\vconcurrency\",\n" +
 	"\x12WebhookEventFilter\x12\x16\n" +
-	"\x06events\x18\x01 \x03(\tR\x06events\"\xc7\x01\n" +
+	"\x06events\x18\x01 \x03(\tR\x06events\"\xfe\x01\n" +
 	"\x0eWebhookUpdated\x12\x15\n" +
 	"\x03url\x18\x01 \x01(\tH\x00R\x03url\x88\x01\x01\x124\n" +
 	"\x06events\x18\x02 \x01(\v2\x1c.argus.v1.WebhookEventFilterR\x06events\x12%\n" +
 	"\vdescription\x18\x03 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\x1d\n" +
-	"\aenabled\x18\x04 \x01(\bH\x02R\aenabled\x88\x01\x01B\x06\n" +
+	"\aenabled\x18\x04 \x01(\bH\x02R\aenabled\x88\x01\x01\x12%\n" +
+	"\vconcurrency\x18\x05 \x01(\rH\x03R\vconcurrency\x88\x01\x01B\x06\n" +
 	"\x04_urlB\x0e\n" +
 	"\f_descriptionB\n" +
 	"\n" +
-	"\b_enabled\"A\n" +
+	"\b_enabledB\x0e\n" +
+	"\f_concurrency\"A\n" +
 	"\x0fWebhookDisabled\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\x05R\x06status\"\x10\n" +
@@ -6711,7 +6754,7 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\x0e2\x13.argus.v1.ReplyCodeR\x04code\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x14\n" +
 	"\x05field\x18\x03 \x01(\tR\x05field\x12)\n" +
-	"\x05alarm\x18\x04 \x01(\v2\x13.argus.v1.AlarmViewR\x05alarm\"\xbe\x01\n" +
+	"\x05alarm\x18\x04 \x01(\v2\x13.argus.v1.AlarmViewR\x05alarm\"\xe0\x01\n" +
 	"\rCreateWebhook\x12)\n" +
 	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x10\n" +
@@ -6719,18 +6762,21 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x06events\x18\x04 \x03(\tR\x06events\x12\x16\n" +
 	"\x06secret\x18\x05 \x01(\tR\x06secret\x12 \n" +
 	"\vdescription\x18\x06 \x01(\tR\vdescription\x12\x0e\n" +
-	"\x02by\x18\a \x01(\tR\x02by\"\x81\x02\n" +
+	"\x02by\x18\a \x01(\tR\x02by\x12 \n" +
+	"\vconcurrency\x18\b \x01(\rR\vconcurrency\"\xb8\x02\n" +
 	"\rUpdateWebhook\x12)\n" +
 	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x15\n" +
 	"\x03url\x18\x03 \x01(\tH\x00R\x03url\x88\x01\x01\x124\n" +
 	"\x06events\x18\x04 \x01(\v2\x1c.argus.v1.WebhookEventFilterR\x06events\x12%\n" +
 	"\vdescription\x18\x05 \x01(\tH\x01R\vdescription\x88\x01\x01\x12\x1d\n" +
-	"\aenabled\x18\x06 \x01(\bH\x02R\aenabled\x88\x01\x01B\x06\n" +
+	"\aenabled\x18\x06 \x01(\bH\x02R\aenabled\x88\x01\x01\x12%\n" +
+	"\vconcurrency\x18\a \x01(\rH\x03R\vconcurrency\x88\x01\x01B\x06\n" +
 	"\x04_urlB\x0e\n" +
 	"\f_descriptionB\n" +
 	"\n" +
-	"\b_enabled\"J\n" +
+	"\b_enabledB\x0e\n" +
+	"\f_concurrency\"J\n" +
 	"\rDeleteWebhook\x12)\n" +
 	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"<\n" +
@@ -6744,7 +6790,7 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x19\n" +
 	"\bfrom_seq\x18\x03 \x01(\x04R\afromSeq\x12\x0e\n" +
-	"\x02by\x18\x04 \x01(\tR\x02by\"\xd3\x02\n" +
+	"\x02by\x18\x04 \x01(\tR\x02by\"\xf5\x02\n" +
 	"\vWebhookView\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +
@@ -6758,7 +6804,8 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\n" +
 	"created_by\x18\n" +
 	" \x01(\tR\tcreatedBy\x12\x12\n" +
-	"\x04node\x18\v \x01(\tR\x04node\"\x8d\x02\n" +
+	"\x04node\x18\v \x01(\tR\x04node\x12 \n" +
+	"\vconcurrency\x18\f \x01(\rR\vconcurrency\"\x8d\x02\n" +
 	"\x0fWebhookDelivery\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
