@@ -91,11 +91,7 @@ func (s *Server) askAlarm(c echo.Context, cmd proto.Message) (*pb.AlarmReply, er
 		return nil, unavailable("the alarm's actor did not answer; retry")
 	}
 	if r.GetCode() != pb.ReplyCode_REPLY_CODE_OK {
-		p := s.replyProblem(&pb.DeviceReply{Code: r.GetCode(), Detail: r.GetDetail(), Field: r.GetField()})
-		if r.GetCode() == pb.ReplyCode_REPLY_CODE_NOT_FOUND && r.GetField() != "" {
-			p = problem(http.StatusNotFound, r.GetField(), "%s", r.GetDetail())
-		}
-		return nil, p
+		return nil, s.replyProblem(&pb.DeviceReply{Code: r.GetCode(), Detail: r.GetDetail(), Field: r.GetField()})
 	}
 	return r, nil
 }

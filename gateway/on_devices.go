@@ -69,7 +69,7 @@ func (s *Server) replyProblem(r *pb.DeviceReply) *Problem {
 	}
 	switch r.GetCode() {
 	case pb.ReplyCode_REPLY_CODE_NOT_FOUND:
-		return problem(http.StatusNotFound, "", "%s", or("no such device"))
+		return problem(http.StatusNotFound, r.GetField(), "%s", or("no such device"))
 	case pb.ReplyCode_REPLY_CODE_ALREADY_EXISTS:
 		return problem(http.StatusConflict, "id", "%s", or("a device with this id already exists"))
 	case pb.ReplyCode_REPLY_CODE_PRECONDITION_FAILED:

@@ -192,6 +192,8 @@ func (s *Server) routes() {
 	e.GET("/v1/streams", s.listStreams, viewer)
 	e.PUT("/v1/devices/:id/channels/:ch/plan", s.putPlan, operator)
 	e.GET("/v1/devices/:id/channels/:ch/plan", s.getPlan, viewer)
+	e.PUT("/v1/devices/:id/channels/:ch/motion", s.putMotion, operator)
+	e.GET("/v1/devices/:id/channels/:ch/motion", s.getMotion, viewer)
 	e.POST("/v1/devices/:id/channels/:ch/ptz", s.ptzCommand, operator)
 	e.GET("/v1/devices/:id/channels/:ch/ptz", s.ptzStatus, viewer)
 	e.GET("/v1/devices/:id/channels/:ch/snapshot.jpg", s.snapshotJPEG, s.liveTokenOrKey(), s.audited("snapshot", nil))

@@ -7,7 +7,9 @@ import (
 
 // Directory is this node's index of the open alarms its slot actors hold,
 // by slot id, so listing them asks no actor.
-type Directory struct{ d aggregate.Directory[*pb.AlarmView] }
+type Directory struct {
+	d aggregate.Directory[*pb.AlarmView]
+}
 
 // NewDirectory returns an empty directory.
 func NewDirectory() *Directory { return &Directory{} }

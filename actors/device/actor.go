@@ -37,6 +37,8 @@ type Deps struct {
 	// Alarm passes an alarm command (pb.RaiseAlarm, pb.EndAlarm) to its
 	// slot without waiting (nil: devices raise no alarms).
 	Alarm func(cmd proto.Message)
+	// Motion runs Argus's motion detection on a channel (nil: none).
+	Motion MotionWatch
 	// OfflineAlarmAfter: a device offline this long raises an "offline"
 	// alarm, cleared when it is back online (0: no offline alarms).
 	OfflineAlarmAfter time.Duration
@@ -60,6 +62,7 @@ type Actor struct {
 	offline       offlineTimer // the offline alarm's timer (alarms.go)
 	engine        *actor.Engine
 	self          *actor.PID
+	motion        map[uint32]*detector // motion detection per channel (motion.go)
 }
 
 // New returns the producer of a device actor that writes in the shard's
@@ -112,8 +115,10 @@ func (a *Actor) Receive(c *actor.Context) {
 		a.engine, a.self = c.Engine(), c.PID()
 		a.syncWatch(c)
 		a.armOffline()
+		a.syncMotion()
 	case actor.Stopped:
 		a.stopWatch()
+		a.stopMotion()
 		a.offline.stop()
 		if a.deps.Directory != nil { // its shard stopped here: another node lists it now
 			a.deps.Directory.Forget(a.ref.ID)
@@ -193,6 +198,10 @@ func (a *Actor) decide(cmd proto.Message) *pb.DeviceReply {
 		return a.handle("ptz", func() (*pb.Envelope, *Rejection) {
 			return DecidePTZ(&a.state, m)
 		}, m.Meta)
+	case *pb.SetMotion:
+		return a.handle("motion", func() (*pb.Envelope, *Rejection) {
+			return DecideMotion(&a.state, m)
+		}, m.Meta)
 	case *pb.RemoveDevice:
 		return a.handle("remove", func() (*pb.Envelope, *Rejection) {
 			ev, rej := DecideRemove(&a.state, m)
@@ -262,6 +271,9 @@ func (a *Actor) apply(e events.Event) {
 	a.view = a.state.View()
 	if a.deps.Directory != nil {
 		a.deps.Directory.Put(a.view)
+	}
+	if a.loaded {
+		a.syncMotion()
 	}
 }
 

@@ -27,13 +27,15 @@ type State struct {
 	// CameraStates is the last recorded state of each camera event kind
 	// and source ("motion/VideoSource_1"): only changes are recorded.
 	CameraStates map[string]bool `json:",omitempty"`
-	Status       string
-	StatusAt     int64 `json:",omitempty"` // unix ms of the last status change
-	Version      uint64 // number of events of the aggregate
-	LastSeq      uint64 // stream sequence of the last event (expected seq of the next append)
-	CreatedAt    int64  // unix ms
-	UpdatedAt    int64
-	Registered   bool // registered and not removed since
+	// Motion is each channel's motion detection settings (enabled or not).
+	Motion     map[uint32]*pb.DeviceMotionSet `json:",omitempty"`
+	Status     string
+	StatusAt   int64  `json:",omitempty"` // unix ms of the last status change
+	Version    uint64 // number of events of the aggregate
+	LastSeq    uint64 // stream sequence of the last event (expected seq of the next append)
+	CreatedAt  int64  // unix ms
+	UpdatedAt  int64
+	Registered bool // registered and not removed since
 }
 
 // Apply folds one event into the state. It never fails: the log is the truth.
@@ -51,6 +53,7 @@ func (s *State) Apply(e events.Event) {
 		s.Labels = maps.Clone(r.Labels)
 		s.Onvif, s.Sources, s.Info = r.Onvif, sourcesFromPB(r.Sources), infoFromPB(r.Info)
 		s.Status = StatusUnknown
+		s.Motion = nil
 		s.CreatedAt = env.TimeUnixMs
 		s.Registered = true
 	case *pb.Envelope_DeviceUpdated:
@@ -88,6 +91,13 @@ func (s *State) Apply(e events.Event) {
 			states[cameraStateKey(r.Kind, r.Source)] = *r.State
 			s.CameraStates = states
 		}
+	case *pb.Envelope_DeviceMotionSet:
+		m := maps.Clone(s.Motion) // views and snapshots share the old map
+		if m == nil {
+			m = map[uint32]*pb.DeviceMotionSet{}
+		}
+		m[p.DeviceMotionSet.Channel] = p.DeviceMotionSet
+		s.Motion = m
 	case *pb.Envelope_DeviceRemoved:
 		s.Registered = false
 	case *pb.Envelope_DeviceOnline:
@@ -121,5 +131,17 @@ func (s *State) View() *pb.DeviceView {
 		Onvif:           s.Onvif,
 		Sources:         SourcesPB(s.Sources),
 		Info:            InfoPB(s.Info),
+		Motion:          s.motionList(),
 	}
+}
+
+// motionList is the channels' motion settings in channel order.
+func (s *State) motionList() []*pb.DeviceMotionSet {
+	var out []*pb.DeviceMotionSet
+	for ch := uint32(1); ch <= s.Channels; ch++ {
+		if m := s.Motion[ch]; m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }

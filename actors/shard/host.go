@@ -13,6 +13,7 @@ import (
 	"github.com/argus-vms/argus/actors/aggregate"
 	"github.com/argus-vms/argus/actors/alarm"
 	"github.com/argus-vms/argus/actors/device"
+	"github.com/argus-vms/argus/actors/media/motion"
 	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/stream"
 	"github.com/argus-vms/argus/actors/webhook"
@@ -36,43 +37,45 @@ var ErrNotReady = errors.New("shard: not ready")
 // of each shard: to a local actor, or over hollywood remote to the node that
 // owns it (see route.go).
 type Host struct {
-	engine   *actor.Engine
-	deps     *device.Deps
-	shards   int
-	active   []atomic.Pointer[actor.PID] // shard actor of each shard activated here
-	running  []atomic.Pointer[actor.PID] // shard actor of each shard here, also while it activates
-	moves    []sync.Mutex                // serializes Acquire/Release of one shard
-	terms    []atomic.Uint64             // sequence of the shard.acquired of this node's current term of each shard
-	routes   sync.Map                    // device id → PID of its actor on this node
-	streams  sync.Map                    // stream aggregate id → PID of its actor on this node
-	plans    sync.Map                    // plan aggregate id → PID of its actor on this node
-	alarms   sync.Map                    // alarm slot id → PID of its actor on this node
-	webhooks sync.Map                    // webhook id → PID of its actor on this node
-	sdeps    *stream.Deps
-	pdeps    *plan.Deps
-	adeps    *alarm.Deps
-	wdeps    *webhook.Deps
-	ready    atomic.Bool
-	timeout  time.Duration
-	handoff  time.Duration
-	stop     chan struct{}
-	stopped  atomic.Bool
-	actors   atomic.Int64
-	owners   atomic.Pointer[ownershipBox]
-	router   *actor.PID
-	peers    *peerGate
-	media    killSwitch
-	snaps    *events.Snapshots // nil: no snapshots (activation folds whole shards)
+	engine     *actor.Engine
+	deps       *device.Deps
+	shards     int
+	active     []atomic.Pointer[actor.PID] // shard actor of each shard activated here
+	running    []atomic.Pointer[actor.PID] // shard actor of each shard here, also while it activates
+	moves      []sync.Mutex                // serializes Acquire/Release of one shard
+	terms      []atomic.Uint64             // sequence of the shard.acquired of this node's current term of each shard
+	routes     sync.Map                    // device id → PID of its actor on this node
+	streams    sync.Map                    // stream aggregate id → PID of its actor on this node
+	plans      sync.Map                    // plan aggregate id → PID of its actor on this node
+	alarms     sync.Map                    // alarm slot id → PID of its actor on this node
+	webhooks   sync.Map                    // webhook id → PID of its actor on this node
+	sdeps      *stream.Deps
+	pdeps      *plan.Deps
+	adeps      *alarm.Deps
+	wdeps      *webhook.Deps
+	motionOpts motion.Options
+	ready      atomic.Bool
+	timeout    time.Duration
+	handoff    time.Duration
+	stop       chan struct{}
+	stopped    atomic.Bool
+	actors     atomic.Int64
+	owners     atomic.Pointer[ownershipBox]
+	router     *actor.PID
+	peers      *peerGate
+	media      killSwitch
+	snaps      *events.Snapshots // nil: no snapshots (activation folds whole shards)
 }
 
 // Config of a host.
 type Config struct {
-	Shards         int           // shard count of the cluster
-	Stream         stream.Deps   // stream actors' settings (Store, Node, Log, Device filled in)
-	Plan           plan.Deps     // plan actors' settings (Store, Node, Log, Hold filled in)
-	Alarm          alarm.Deps    // alarm actors' settings (Store, Node, Log, Directory filled in)
-	Webhook        webhook.Deps  // webhook actors' settings (Store, Node, Log, Sealer, Directory filled in)
-	RequestTimeout time.Duration // default 10s
+	Shards         int            // shard count of the cluster
+	Stream         stream.Deps    // stream actors' settings (Store, Node, Log, Device filled in)
+	Plan           plan.Deps      // plan actors' settings (Store, Node, Log, Hold filled in)
+	Alarm          alarm.Deps     // alarm actors' settings (Store, Node, Log, Directory filled in)
+	Webhook        webhook.Deps   // webhook actors' settings (Store, Node, Log, Sealer, Directory filled in)
+	Motion         motion.Options // Argus's motion detection (ffmpeg, frame rate, size)
+	RequestTimeout time.Duration  // default 10s
 	// Handoff bounds how long a request waits for its shard to get an
 	// owner (failover, handoff) before it fails with ErrNotReady; default 5s.
 	Handoff time.Duration
@@ -125,6 +128,13 @@ func New(engine *actor.Engine, deps *device.Deps, cfg Config) *Host {
 	}
 	if deps.Alarm == nil {
 		deps.Alarm = h.Alarm
+	}
+	if deps.Motion == nil {
+		deps.Motion = h.WatchMotion
+	}
+	h.motionOpts = cfg.Motion
+	if h.motionOpts.Log == nil {
+		h.motionOpts.Log = deps.Log
 	}
 	if deps.OnRemoved == nil {
 		deps.OnRemoved = func(id string) {

@@ -228,7 +228,7 @@ func (r *router) serve(msg proto.Message) proto.Message {
 		return &pb.DeviceReply{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: err.Error()}
 	}
 	switch m := msg.(type) {
-	case *pb.RegisterDevice, *pb.UpdateDevice, *pb.RemoveDevice, *pb.GetDevice, *pb.RecordPtz, *pb.RefreshOnvif:
+	case *pb.RegisterDevice, *pb.UpdateDevice, *pb.RemoveDevice, *pb.GetDevice, *pb.RecordPtz, *pb.RefreshOnvif, *pb.SetMotion:
 		id := m.(interface{ GetId() string }).GetId()
 		if !events.ValidID(id) {
 			return &pb.DeviceReply{Code: pb.ReplyCode_REPLY_CODE_INVALID, Field: "id", Detail: events.IDRule}

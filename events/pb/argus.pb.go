@@ -115,6 +115,7 @@ type Envelope struct {
 	//	*Envelope_DevicePtzPresetRemoved
 	//	*Envelope_DevicePtzSession
 	//	*Envelope_DeviceCameraEvent
+	//	*Envelope_DeviceMotionSet
 	//	*Envelope_StreamStarted
 	//	*Envelope_StreamStopped
 	//	*Envelope_StreamFailed
@@ -337,6 +338,15 @@ func (x *Envelope) GetDeviceCameraEvent() *DeviceCameraEvent {
 	if x != nil {
 		if x, ok := x.Payload.(*Envelope_DeviceCameraEvent); ok {
 			return x.DeviceCameraEvent
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetDeviceMotionSet() *DeviceMotionSet {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_DeviceMotionSet); ok {
+			return x.DeviceMotionSet
 		}
 	}
 	return nil
@@ -597,6 +607,10 @@ type Envelope_DeviceCameraEvent struct {
 	DeviceCameraEvent *DeviceCameraEvent `protobuf:"bytes,70,opt,name=device_camera_event,json=deviceCameraEvent,proto3,oneof"`
 }
 
+type Envelope_DeviceMotionSet struct {
+	DeviceMotionSet *DeviceMotionSet `protobuf:"bytes,71,opt,name=device_motion_set,json=deviceMotionSet,proto3,oneof"`
+}
+
 type Envelope_StreamStarted struct {
 	StreamStarted *StreamStarted `protobuf:"bytes,30,opt,name=stream_started,json=streamStarted,proto3,oneof"`
 }
@@ -710,6 +724,8 @@ func (*Envelope_DevicePtzPresetRemoved) isEnvelope_Payload() {}
 func (*Envelope_DevicePtzSession) isEnvelope_Payload() {}
 
 func (*Envelope_DeviceCameraEvent) isEnvelope_Payload() {}
+
+func (*Envelope_DeviceMotionSet) isEnvelope_Payload() {}
 
 func (*Envelope_StreamStarted) isEnvelope_Payload() {}
 
@@ -2209,6 +2225,161 @@ func (x *DeviceCameraEvent) GetChannel() uint32 {
 	return 0
 }
 
+// DeviceMotionSet: Argus's own motion detection on one channel (decoded
+// frames compared), raising "video_motion" alarms while enabled.
+type DeviceMotionSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Channel       uint32                 `protobuf:"varint,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	Enabled       bool                   `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	Sensitivity   float64                `protobuf:"fixed64,3,opt,name=sensitivity,proto3" json:"sensitivity,omitempty"` // 0..1
+	Zones         []*MotionZone          `protobuf:"bytes,4,rep,name=zones,proto3" json:"zones,omitempty"`               // none: the whole picture
+	MinDurationMs uint32                 `protobuf:"varint,5,opt,name=min_duration_ms,json=minDurationMs,proto3" json:"min_duration_ms,omitempty"`
+	CooldownMs    uint32                 `protobuf:"varint,6,opt,name=cooldown_ms,json=cooldownMs,proto3" json:"cooldown_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceMotionSet) Reset() {
+	*x = DeviceMotionSet{}
+	mi := &file_events_pb_argus_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceMotionSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceMotionSet) ProtoMessage() {}
+
+func (x *DeviceMotionSet) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceMotionSet.ProtoReflect.Descriptor instead.
+func (*DeviceMotionSet) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DeviceMotionSet) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *DeviceMotionSet) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *DeviceMotionSet) GetSensitivity() float64 {
+	if x != nil {
+		return x.Sensitivity
+	}
+	return 0
+}
+
+func (x *DeviceMotionSet) GetZones() []*MotionZone {
+	if x != nil {
+		return x.Zones
+	}
+	return nil
+}
+
+func (x *DeviceMotionSet) GetMinDurationMs() uint32 {
+	if x != nil {
+		return x.MinDurationMs
+	}
+	return 0
+}
+
+func (x *DeviceMotionSet) GetCooldownMs() uint32 {
+	if x != nil {
+		return x.CooldownMs
+	}
+	return 0
+}
+
+// MotionZone is a rectangle of the picture in 0..1 coordinates.
+type MotionZone struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	X             float64                `protobuf:"fixed64,1,opt,name=x,proto3" json:"x,omitempty"`
+	Y             float64                `protobuf:"fixed64,2,opt,name=y,proto3" json:"y,omitempty"`
+	W             float64                `protobuf:"fixed64,3,opt,name=w,proto3" json:"w,omitempty"`
+	H             float64                `protobuf:"fixed64,4,opt,name=h,proto3" json:"h,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MotionZone) Reset() {
+	*x = MotionZone{}
+	mi := &file_events_pb_argus_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MotionZone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MotionZone) ProtoMessage() {}
+
+func (x *MotionZone) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MotionZone.ProtoReflect.Descriptor instead.
+func (*MotionZone) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *MotionZone) GetX() float64 {
+	if x != nil {
+		return x.X
+	}
+	return 0
+}
+
+func (x *MotionZone) GetY() float64 {
+	if x != nil {
+		return x.Y
+	}
+	return 0
+}
+
+func (x *MotionZone) GetW() float64 {
+	if x != nil {
+		return x.W
+	}
+	return 0
+}
+
+func (x *MotionZone) GetH() float64 {
+	if x != nil {
+		return x.H
+	}
+	return 0
+}
+
 // DeviceUpdated carries only what changed; labels, when set, is the complete
 // new label set (the merge happened in the decision). A PATCH that changes
 // fields and credentials at once is one event (credentials set), so a crash
@@ -2226,7 +2397,7 @@ type DeviceUpdated struct {
 
 func (x *DeviceUpdated) Reset() {
 	*x = DeviceUpdated{}
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2238,7 +2409,7 @@ func (x *DeviceUpdated) String() string {
 func (*DeviceUpdated) ProtoMessage() {}
 
 func (x *DeviceUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2251,7 +2422,7 @@ func (x *DeviceUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceUpdated.ProtoReflect.Descriptor instead.
 func (*DeviceUpdated) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeviceUpdated) GetName() string {
@@ -2298,7 +2469,7 @@ type LabelSet struct {
 
 func (x *LabelSet) Reset() {
 	*x = LabelSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2310,7 +2481,7 @@ func (x *LabelSet) String() string {
 func (*LabelSet) ProtoMessage() {}
 
 func (x *LabelSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2323,7 +2494,7 @@ func (x *LabelSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSet.ProtoReflect.Descriptor instead.
 func (*LabelSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LabelSet) GetLabels() map[string]string {
@@ -2343,7 +2514,7 @@ type DeviceCredentialsChanged struct {
 
 func (x *DeviceCredentialsChanged) Reset() {
 	*x = DeviceCredentialsChanged{}
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2355,7 +2526,7 @@ func (x *DeviceCredentialsChanged) String() string {
 func (*DeviceCredentialsChanged) ProtoMessage() {}
 
 func (x *DeviceCredentialsChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2368,7 +2539,7 @@ func (x *DeviceCredentialsChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceCredentialsChanged.ProtoReflect.Descriptor instead.
 func (*DeviceCredentialsChanged) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeviceCredentialsChanged) GetUsername() string {
@@ -2393,7 +2564,7 @@ type DeviceRemoved struct {
 
 func (x *DeviceRemoved) Reset() {
 	*x = DeviceRemoved{}
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2405,7 +2576,7 @@ func (x *DeviceRemoved) String() string {
 func (*DeviceRemoved) ProtoMessage() {}
 
 func (x *DeviceRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2418,7 +2589,7 @@ func (x *DeviceRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRemoved.ProtoReflect.Descriptor instead.
 func (*DeviceRemoved) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
 }
 
 // DeviceOnline / DeviceOffline: the status state machine. Driven by stream
@@ -2433,7 +2604,7 @@ type DeviceOnline struct {
 
 func (x *DeviceOnline) Reset() {
 	*x = DeviceOnline{}
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2445,7 +2616,7 @@ func (x *DeviceOnline) String() string {
 func (*DeviceOnline) ProtoMessage() {}
 
 func (x *DeviceOnline) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2458,7 +2629,7 @@ func (x *DeviceOnline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceOnline.ProtoReflect.Descriptor instead.
 func (*DeviceOnline) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeviceOnline) GetVia() string {
@@ -2477,7 +2648,7 @@ type DeviceOffline struct {
 
 func (x *DeviceOffline) Reset() {
 	*x = DeviceOffline{}
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2489,7 +2660,7 @@ func (x *DeviceOffline) String() string {
 func (*DeviceOffline) ProtoMessage() {}
 
 func (x *DeviceOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2502,7 +2673,7 @@ func (x *DeviceOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceOffline.ProtoReflect.Descriptor instead.
 func (*DeviceOffline) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeviceOffline) GetReason() string {
@@ -2527,7 +2698,7 @@ type StreamStarted struct {
 
 func (x *StreamStarted) Reset() {
 	*x = StreamStarted{}
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2539,7 +2710,7 @@ func (x *StreamStarted) String() string {
 func (*StreamStarted) ProtoMessage() {}
 
 func (x *StreamStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2552,7 +2723,7 @@ func (x *StreamStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStarted.ProtoReflect.Descriptor instead.
 func (*StreamStarted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StreamStarted) GetDevice() string {
@@ -2602,7 +2773,7 @@ type StreamStopped struct {
 
 func (x *StreamStopped) Reset() {
 	*x = StreamStopped{}
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2614,7 +2785,7 @@ func (x *StreamStopped) String() string {
 func (*StreamStopped) ProtoMessage() {}
 
 func (x *StreamStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2627,7 +2798,7 @@ func (x *StreamStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStopped.ProtoReflect.Descriptor instead.
 func (*StreamStopped) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *StreamStopped) GetReason() string {
@@ -2668,7 +2839,7 @@ type StreamFailed struct {
 
 func (x *StreamFailed) Reset() {
 	*x = StreamFailed{}
-	mi := &file_events_pb_argus_proto_msgTypes[29]
+	mi := &file_events_pb_argus_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2680,7 +2851,7 @@ func (x *StreamFailed) String() string {
 func (*StreamFailed) ProtoMessage() {}
 
 func (x *StreamFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[29]
+	mi := &file_events_pb_argus_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2693,7 +2864,7 @@ func (x *StreamFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamFailed.ProtoReflect.Descriptor instead.
 func (*StreamFailed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{29}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *StreamFailed) GetError() string {
@@ -2723,7 +2894,7 @@ type PlanWindow struct {
 
 func (x *PlanWindow) Reset() {
 	*x = PlanWindow{}
-	mi := &file_events_pb_argus_proto_msgTypes[30]
+	mi := &file_events_pb_argus_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2735,7 +2906,7 @@ func (x *PlanWindow) String() string {
 func (*PlanWindow) ProtoMessage() {}
 
 func (x *PlanWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[30]
+	mi := &file_events_pb_argus_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2748,7 +2919,7 @@ func (x *PlanWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanWindow.ProtoReflect.Descriptor instead.
 func (*PlanWindow) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{30}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PlanWindow) GetDays() []string {
@@ -2787,7 +2958,7 @@ type PlanSet struct {
 
 func (x *PlanSet) Reset() {
 	*x = PlanSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[31]
+	mi := &file_events_pb_argus_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2799,7 +2970,7 @@ func (x *PlanSet) String() string {
 func (*PlanSet) ProtoMessage() {}
 
 func (x *PlanSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[31]
+	mi := &file_events_pb_argus_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2812,7 +2983,7 @@ func (x *PlanSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSet.ProtoReflect.Descriptor instead.
 func (*PlanSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{31}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PlanSet) GetDevice() string {
@@ -2873,7 +3044,7 @@ type PlanRecordingStarted struct {
 
 func (x *PlanRecordingStarted) Reset() {
 	*x = PlanRecordingStarted{}
-	mi := &file_events_pb_argus_proto_msgTypes[32]
+	mi := &file_events_pb_argus_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2885,7 +3056,7 @@ func (x *PlanRecordingStarted) String() string {
 func (*PlanRecordingStarted) ProtoMessage() {}
 
 func (x *PlanRecordingStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[32]
+	mi := &file_events_pb_argus_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2898,7 +3069,7 @@ func (x *PlanRecordingStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRecordingStarted.ProtoReflect.Descriptor instead.
 func (*PlanRecordingStarted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{32}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PlanRecordingStarted) GetNode() string {
@@ -2917,7 +3088,7 @@ type PlanRecordingStopped struct {
 
 func (x *PlanRecordingStopped) Reset() {
 	*x = PlanRecordingStopped{}
-	mi := &file_events_pb_argus_proto_msgTypes[33]
+	mi := &file_events_pb_argus_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2929,7 +3100,7 @@ func (x *PlanRecordingStopped) String() string {
 func (*PlanRecordingStopped) ProtoMessage() {}
 
 func (x *PlanRecordingStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[33]
+	mi := &file_events_pb_argus_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2942,7 +3113,7 @@ func (x *PlanRecordingStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRecordingStopped.ProtoReflect.Descriptor instead.
 func (*PlanRecordingStopped) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{33}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PlanRecordingStopped) GetReason() string {
@@ -2968,7 +3139,7 @@ type PlanSegmentRecorded struct {
 
 func (x *PlanSegmentRecorded) Reset() {
 	*x = PlanSegmentRecorded{}
-	mi := &file_events_pb_argus_proto_msgTypes[34]
+	mi := &file_events_pb_argus_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2980,7 +3151,7 @@ func (x *PlanSegmentRecorded) String() string {
 func (*PlanSegmentRecorded) ProtoMessage() {}
 
 func (x *PlanSegmentRecorded) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[34]
+	mi := &file_events_pb_argus_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2993,7 +3164,7 @@ func (x *PlanSegmentRecorded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSegmentRecorded.ProtoReflect.Descriptor instead.
 func (*PlanSegmentRecorded) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{34}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PlanSegmentRecorded) GetDevice() string {
@@ -3065,7 +3236,7 @@ type PlanSegmentDeleted struct {
 
 func (x *PlanSegmentDeleted) Reset() {
 	*x = PlanSegmentDeleted{}
-	mi := &file_events_pb_argus_proto_msgTypes[35]
+	mi := &file_events_pb_argus_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3077,7 +3248,7 @@ func (x *PlanSegmentDeleted) String() string {
 func (*PlanSegmentDeleted) ProtoMessage() {}
 
 func (x *PlanSegmentDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[35]
+	mi := &file_events_pb_argus_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3090,7 +3261,7 @@ func (x *PlanSegmentDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSegmentDeleted.ProtoReflect.Descriptor instead.
 func (*PlanSegmentDeleted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{35}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PlanSegmentDeleted) GetKey() string {
@@ -3144,7 +3315,7 @@ type ShardAcquired struct {
 
 func (x *ShardAcquired) Reset() {
 	*x = ShardAcquired{}
-	mi := &file_events_pb_argus_proto_msgTypes[36]
+	mi := &file_events_pb_argus_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3156,7 +3327,7 @@ func (x *ShardAcquired) String() string {
 func (*ShardAcquired) ProtoMessage() {}
 
 func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[36]
+	mi := &file_events_pb_argus_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3169,7 +3340,7 @@ func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardAcquired.ProtoReflect.Descriptor instead.
 func (*ShardAcquired) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{36}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ShardAcquired) GetNode() string {
@@ -3204,7 +3375,7 @@ type ShardReleased struct {
 
 func (x *ShardReleased) Reset() {
 	*x = ShardReleased{}
-	mi := &file_events_pb_argus_proto_msgTypes[37]
+	mi := &file_events_pb_argus_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3216,7 +3387,7 @@ func (x *ShardReleased) String() string {
 func (*ShardReleased) ProtoMessage() {}
 
 func (x *ShardReleased) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[37]
+	mi := &file_events_pb_argus_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3229,7 +3400,7 @@ func (x *ShardReleased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardReleased.ProtoReflect.Descriptor instead.
 func (*ShardReleased) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{37}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ShardReleased) GetNode() string {
@@ -3272,7 +3443,7 @@ type StreamViewed struct {
 
 func (x *StreamViewed) Reset() {
 	*x = StreamViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[38]
+	mi := &file_events_pb_argus_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3284,7 +3455,7 @@ func (x *StreamViewed) String() string {
 func (*StreamViewed) ProtoMessage() {}
 
 func (x *StreamViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[38]
+	mi := &file_events_pb_argus_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3297,7 +3468,7 @@ func (x *StreamViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamViewed.ProtoReflect.Descriptor instead.
 func (*StreamViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{38}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *StreamViewed) GetDevice() string {
@@ -3374,7 +3545,7 @@ type RecordingViewed struct {
 
 func (x *RecordingViewed) Reset() {
 	*x = RecordingViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[39]
+	mi := &file_events_pb_argus_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3386,7 +3557,7 @@ func (x *RecordingViewed) String() string {
 func (*RecordingViewed) ProtoMessage() {}
 
 func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[39]
+	mi := &file_events_pb_argus_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3399,7 +3570,7 @@ func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingViewed.ProtoReflect.Descriptor instead.
 func (*RecordingViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{39}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RecordingViewed) GetDevice() string {
@@ -3485,7 +3656,7 @@ type CommandMeta struct {
 
 func (x *CommandMeta) Reset() {
 	*x = CommandMeta{}
-	mi := &file_events_pb_argus_proto_msgTypes[40]
+	mi := &file_events_pb_argus_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3497,7 +3668,7 @@ func (x *CommandMeta) String() string {
 func (*CommandMeta) ProtoMessage() {}
 
 func (x *CommandMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[40]
+	mi := &file_events_pb_argus_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3510,7 +3681,7 @@ func (x *CommandMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandMeta.ProtoReflect.Descriptor instead.
 func (*CommandMeta) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{40}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CommandMeta) GetCommandId() string {
@@ -3553,7 +3724,7 @@ type RegisterDevice struct {
 
 func (x *RegisterDevice) Reset() {
 	*x = RegisterDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[41]
+	mi := &file_events_pb_argus_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3565,7 +3736,7 @@ func (x *RegisterDevice) String() string {
 func (*RegisterDevice) ProtoMessage() {}
 
 func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[41]
+	mi := &file_events_pb_argus_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3578,7 +3749,7 @@ func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDevice.ProtoReflect.Descriptor instead.
 func (*RegisterDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{41}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RegisterDevice) GetMeta() *CommandMeta {
@@ -3673,7 +3844,7 @@ type RecordPtz struct {
 
 func (x *RecordPtz) Reset() {
 	*x = RecordPtz{}
-	mi := &file_events_pb_argus_proto_msgTypes[42]
+	mi := &file_events_pb_argus_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3685,7 +3856,7 @@ func (x *RecordPtz) String() string {
 func (*RecordPtz) ProtoMessage() {}
 
 func (x *RecordPtz) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[42]
+	mi := &file_events_pb_argus_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3698,7 +3869,7 @@ func (x *RecordPtz) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPtz.ProtoReflect.Descriptor instead.
 func (*RecordPtz) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{42}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RecordPtz) GetMeta() *CommandMeta {
@@ -3751,7 +3922,7 @@ type RefreshOnvif struct {
 
 func (x *RefreshOnvif) Reset() {
 	*x = RefreshOnvif{}
-	mi := &file_events_pb_argus_proto_msgTypes[43]
+	mi := &file_events_pb_argus_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3763,7 +3934,7 @@ func (x *RefreshOnvif) String() string {
 func (*RefreshOnvif) ProtoMessage() {}
 
 func (x *RefreshOnvif) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[43]
+	mi := &file_events_pb_argus_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3776,7 +3947,7 @@ func (x *RefreshOnvif) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshOnvif.ProtoReflect.Descriptor instead.
 func (*RefreshOnvif) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{43}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RefreshOnvif) GetMeta() *CommandMeta {
@@ -3823,7 +3994,7 @@ type UpdateDevice struct {
 
 func (x *UpdateDevice) Reset() {
 	*x = UpdateDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[44]
+	mi := &file_events_pb_argus_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3835,7 +4006,7 @@ func (x *UpdateDevice) String() string {
 func (*UpdateDevice) ProtoMessage() {}
 
 func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[44]
+	mi := &file_events_pb_argus_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3848,7 +4019,7 @@ func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDevice.ProtoReflect.Descriptor instead.
 func (*UpdateDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{44}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *UpdateDevice) GetMeta() *CommandMeta {
@@ -3918,7 +4089,7 @@ type LabelPatch struct {
 
 func (x *LabelPatch) Reset() {
 	*x = LabelPatch{}
-	mi := &file_events_pb_argus_proto_msgTypes[45]
+	mi := &file_events_pb_argus_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3930,7 +4101,7 @@ func (x *LabelPatch) String() string {
 func (*LabelPatch) ProtoMessage() {}
 
 func (x *LabelPatch) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[45]
+	mi := &file_events_pb_argus_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3943,7 +4114,7 @@ func (x *LabelPatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatch.ProtoReflect.Descriptor instead.
 func (*LabelPatch) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{45}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *LabelPatch) GetSet() map[string]string {
@@ -3970,7 +4141,7 @@ type RemoveDevice struct {
 
 func (x *RemoveDevice) Reset() {
 	*x = RemoveDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[46]
+	mi := &file_events_pb_argus_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3982,7 +4153,7 @@ func (x *RemoveDevice) String() string {
 func (*RemoveDevice) ProtoMessage() {}
 
 func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[46]
+	mi := &file_events_pb_argus_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3995,7 +4166,7 @@ func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDevice.ProtoReflect.Descriptor instead.
 func (*RemoveDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{46}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RemoveDevice) GetMeta() *CommandMeta {
@@ -4021,7 +4192,7 @@ type GetDevice struct {
 
 func (x *GetDevice) Reset() {
 	*x = GetDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[47]
+	mi := &file_events_pb_argus_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4033,7 +4204,7 @@ func (x *GetDevice) String() string {
 func (*GetDevice) ProtoMessage() {}
 
 func (x *GetDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[47]
+	mi := &file_events_pb_argus_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4046,7 +4217,7 @@ func (x *GetDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDevice.ProtoReflect.Descriptor instead.
 func (*GetDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{47}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetDevice) GetId() string {
@@ -4054,6 +4225,67 @@ func (x *GetDevice) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+// SetMotion sets one channel's motion detection.
+type SetMotion struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Meta          *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Motion        *DeviceMotionSet       `protobuf:"bytes,3,opt,name=motion,proto3" json:"motion,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMotion) Reset() {
+	*x = SetMotion{}
+	mi := &file_events_pb_argus_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMotion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMotion) ProtoMessage() {}
+
+func (x *SetMotion) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMotion.ProtoReflect.Descriptor instead.
+func (*SetMotion) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *SetMotion) GetMeta() *CommandMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *SetMotion) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SetMotion) GetMotion() *DeviceMotionSet {
+	if x != nil {
+		return x.Motion
+	}
+	return nil
 }
 
 // RaiseAlarm raises an alarm of its slot, or repeats the open one.
@@ -4075,7 +4307,7 @@ type RaiseAlarm struct {
 
 func (x *RaiseAlarm) Reset() {
 	*x = RaiseAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[48]
+	mi := &file_events_pb_argus_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4087,7 +4319,7 @@ func (x *RaiseAlarm) String() string {
 func (*RaiseAlarm) ProtoMessage() {}
 
 func (x *RaiseAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[48]
+	mi := &file_events_pb_argus_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4100,7 +4332,7 @@ func (x *RaiseAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaiseAlarm.ProtoReflect.Descriptor instead.
 func (*RaiseAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{48}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RaiseAlarm) GetMeta() *CommandMeta {
@@ -4188,7 +4420,7 @@ type EndAlarm struct {
 
 func (x *EndAlarm) Reset() {
 	*x = EndAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[49]
+	mi := &file_events_pb_argus_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4200,7 +4432,7 @@ func (x *EndAlarm) String() string {
 func (*EndAlarm) ProtoMessage() {}
 
 func (x *EndAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[49]
+	mi := &file_events_pb_argus_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4213,7 +4445,7 @@ func (x *EndAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndAlarm.ProtoReflect.Descriptor instead.
 func (*EndAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{49}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *EndAlarm) GetMeta() *CommandMeta {
@@ -4263,7 +4495,7 @@ type AckAlarm struct {
 
 func (x *AckAlarm) Reset() {
 	*x = AckAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[50]
+	mi := &file_events_pb_argus_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4275,7 +4507,7 @@ func (x *AckAlarm) String() string {
 func (*AckAlarm) ProtoMessage() {}
 
 func (x *AckAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[50]
+	mi := &file_events_pb_argus_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4288,7 +4520,7 @@ func (x *AckAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckAlarm.ProtoReflect.Descriptor instead.
 func (*AckAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{50}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *AckAlarm) GetMeta() *CommandMeta {
@@ -4331,7 +4563,7 @@ type ClearAlarm struct {
 
 func (x *ClearAlarm) Reset() {
 	*x = ClearAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[51]
+	mi := &file_events_pb_argus_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4343,7 +4575,7 @@ func (x *ClearAlarm) String() string {
 func (*ClearAlarm) ProtoMessage() {}
 
 func (x *ClearAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[51]
+	mi := &file_events_pb_argus_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4356,7 +4588,7 @@ func (x *ClearAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearAlarm.ProtoReflect.Descriptor instead.
 func (*ClearAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{51}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ClearAlarm) GetMeta() *CommandMeta {
@@ -4396,7 +4628,7 @@ type GetAlarm struct {
 
 func (x *GetAlarm) Reset() {
 	*x = GetAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[52]
+	mi := &file_events_pb_argus_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4408,7 +4640,7 @@ func (x *GetAlarm) String() string {
 func (*GetAlarm) ProtoMessage() {}
 
 func (x *GetAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[52]
+	mi := &file_events_pb_argus_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4421,7 +4653,7 @@ func (x *GetAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlarm.ProtoReflect.Descriptor instead.
 func (*GetAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{52}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetAlarm) GetId() string {
@@ -4442,7 +4674,7 @@ type RecordAlarmSnapshot struct {
 
 func (x *RecordAlarmSnapshot) Reset() {
 	*x = RecordAlarmSnapshot{}
-	mi := &file_events_pb_argus_proto_msgTypes[53]
+	mi := &file_events_pb_argus_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4454,7 +4686,7 @@ func (x *RecordAlarmSnapshot) String() string {
 func (*RecordAlarmSnapshot) ProtoMessage() {}
 
 func (x *RecordAlarmSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[53]
+	mi := &file_events_pb_argus_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4467,7 +4699,7 @@ func (x *RecordAlarmSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAlarmSnapshot.ProtoReflect.Descriptor instead.
 func (*RecordAlarmSnapshot) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{53}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *RecordAlarmSnapshot) GetId() string {
@@ -4516,7 +4748,7 @@ type AlarmView struct {
 
 func (x *AlarmView) Reset() {
 	*x = AlarmView{}
-	mi := &file_events_pb_argus_proto_msgTypes[54]
+	mi := &file_events_pb_argus_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4528,7 +4760,7 @@ func (x *AlarmView) String() string {
 func (*AlarmView) ProtoMessage() {}
 
 func (x *AlarmView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[54]
+	mi := &file_events_pb_argus_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4541,7 +4773,7 @@ func (x *AlarmView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmView.ProtoReflect.Descriptor instead.
 func (*AlarmView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{54}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *AlarmView) GetId() string {
@@ -4717,7 +4949,7 @@ type AlarmReply struct {
 
 func (x *AlarmReply) Reset() {
 	*x = AlarmReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[55]
+	mi := &file_events_pb_argus_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4729,7 +4961,7 @@ func (x *AlarmReply) String() string {
 func (*AlarmReply) ProtoMessage() {}
 
 func (x *AlarmReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[55]
+	mi := &file_events_pb_argus_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4742,7 +4974,7 @@ func (x *AlarmReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmReply.ProtoReflect.Descriptor instead.
 func (*AlarmReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{55}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *AlarmReply) GetCode() ReplyCode {
@@ -4789,7 +5021,7 @@ type CreateWebhook struct {
 
 func (x *CreateWebhook) Reset() {
 	*x = CreateWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[56]
+	mi := &file_events_pb_argus_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4801,7 +5033,7 @@ func (x *CreateWebhook) String() string {
 func (*CreateWebhook) ProtoMessage() {}
 
 func (x *CreateWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[56]
+	mi := &file_events_pb_argus_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4814,7 +5046,7 @@ func (x *CreateWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhook.ProtoReflect.Descriptor instead.
 func (*CreateWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{56}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *CreateWebhook) GetMeta() *CommandMeta {
@@ -4888,7 +5120,7 @@ type UpdateWebhook struct {
 
 func (x *UpdateWebhook) Reset() {
 	*x = UpdateWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[57]
+	mi := &file_events_pb_argus_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4900,7 +5132,7 @@ func (x *UpdateWebhook) String() string {
 func (*UpdateWebhook) ProtoMessage() {}
 
 func (x *UpdateWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[57]
+	mi := &file_events_pb_argus_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4913,7 +5145,7 @@ func (x *UpdateWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWebhook.ProtoReflect.Descriptor instead.
 func (*UpdateWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{57}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *UpdateWebhook) GetMeta() *CommandMeta {
@@ -4975,7 +5207,7 @@ type DeleteWebhook struct {
 
 func (x *DeleteWebhook) Reset() {
 	*x = DeleteWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[58]
+	mi := &file_events_pb_argus_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4987,7 +5219,7 @@ func (x *DeleteWebhook) String() string {
 func (*DeleteWebhook) ProtoMessage() {}
 
 func (x *DeleteWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[58]
+	mi := &file_events_pb_argus_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5000,7 +5232,7 @@ func (x *DeleteWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhook.ProtoReflect.Descriptor instead.
 func (*DeleteWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{58}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *DeleteWebhook) GetMeta() *CommandMeta {
@@ -5027,7 +5259,7 @@ type GetWebhook struct {
 
 func (x *GetWebhook) Reset() {
 	*x = GetWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[59]
+	mi := &file_events_pb_argus_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5039,7 +5271,7 @@ func (x *GetWebhook) String() string {
 func (*GetWebhook) ProtoMessage() {}
 
 func (x *GetWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[59]
+	mi := &file_events_pb_argus_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5052,7 +5284,7 @@ func (x *GetWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhook.ProtoReflect.Descriptor instead.
 func (*GetWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{59}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GetWebhook) GetId() string {
@@ -5081,7 +5313,7 @@ type ReplayWebhook struct {
 
 func (x *ReplayWebhook) Reset() {
 	*x = ReplayWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[60]
+	mi := &file_events_pb_argus_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5093,7 +5325,7 @@ func (x *ReplayWebhook) String() string {
 func (*ReplayWebhook) ProtoMessage() {}
 
 func (x *ReplayWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[60]
+	mi := &file_events_pb_argus_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5106,7 +5338,7 @@ func (x *ReplayWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayWebhook.ProtoReflect.Descriptor instead.
 func (*ReplayWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{60}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ReplayWebhook) GetMeta() *CommandMeta {
@@ -5157,7 +5389,7 @@ type WebhookView struct {
 
 func (x *WebhookView) Reset() {
 	*x = WebhookView{}
-	mi := &file_events_pb_argus_proto_msgTypes[61]
+	mi := &file_events_pb_argus_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5169,7 +5401,7 @@ func (x *WebhookView) String() string {
 func (*WebhookView) ProtoMessage() {}
 
 func (x *WebhookView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[61]
+	mi := &file_events_pb_argus_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5182,7 +5414,7 @@ func (x *WebhookView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookView.ProtoReflect.Descriptor instead.
 func (*WebhookView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{61}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *WebhookView) GetId() string {
@@ -5287,7 +5519,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_events_pb_argus_proto_msgTypes[62]
+	mi := &file_events_pb_argus_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5299,7 +5531,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[62]
+	mi := &file_events_pb_argus_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5312,7 +5544,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{62}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *WebhookDelivery) GetEventId() string {
@@ -5398,7 +5630,7 @@ type WebhookReply struct {
 
 func (x *WebhookReply) Reset() {
 	*x = WebhookReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[63]
+	mi := &file_events_pb_argus_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5410,7 +5642,7 @@ func (x *WebhookReply) String() string {
 func (*WebhookReply) ProtoMessage() {}
 
 func (x *WebhookReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[63]
+	mi := &file_events_pb_argus_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5423,7 +5655,7 @@ func (x *WebhookReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookReply.ProtoReflect.Descriptor instead.
 func (*WebhookReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{63}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *WebhookReply) GetCode() ReplyCode {
@@ -5470,7 +5702,7 @@ type ListWebhooks struct {
 
 func (x *ListWebhooks) Reset() {
 	*x = ListWebhooks{}
-	mi := &file_events_pb_argus_proto_msgTypes[64]
+	mi := &file_events_pb_argus_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5482,7 +5714,7 @@ func (x *ListWebhooks) String() string {
 func (*ListWebhooks) ProtoMessage() {}
 
 func (x *ListWebhooks) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[64]
+	mi := &file_events_pb_argus_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5495,7 +5727,7 @@ func (x *ListWebhooks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooks.ProtoReflect.Descriptor instead.
 func (*ListWebhooks) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{64}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{67}
 }
 
 type WebhookList struct {
@@ -5507,7 +5739,7 @@ type WebhookList struct {
 
 func (x *WebhookList) Reset() {
 	*x = WebhookList{}
-	mi := &file_events_pb_argus_proto_msgTypes[65]
+	mi := &file_events_pb_argus_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5519,7 +5751,7 @@ func (x *WebhookList) String() string {
 func (*WebhookList) ProtoMessage() {}
 
 func (x *WebhookList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[65]
+	mi := &file_events_pb_argus_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5532,7 +5764,7 @@ func (x *WebhookList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookList.ProtoReflect.Descriptor instead.
 func (*WebhookList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{65}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *WebhookList) GetItems() []*WebhookView {
@@ -5555,7 +5787,7 @@ type ListAlarms struct {
 
 func (x *ListAlarms) Reset() {
 	*x = ListAlarms{}
-	mi := &file_events_pb_argus_proto_msgTypes[66]
+	mi := &file_events_pb_argus_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5567,7 +5799,7 @@ func (x *ListAlarms) String() string {
 func (*ListAlarms) ProtoMessage() {}
 
 func (x *ListAlarms) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[66]
+	mi := &file_events_pb_argus_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5580,7 +5812,7 @@ func (x *ListAlarms) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlarms.ProtoReflect.Descriptor instead.
 func (*ListAlarms) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{66}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ListAlarms) GetDevice() string {
@@ -5620,7 +5852,7 @@ type AlarmList struct {
 
 func (x *AlarmList) Reset() {
 	*x = AlarmList{}
-	mi := &file_events_pb_argus_proto_msgTypes[67]
+	mi := &file_events_pb_argus_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5632,7 +5864,7 @@ func (x *AlarmList) String() string {
 func (*AlarmList) ProtoMessage() {}
 
 func (x *AlarmList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[67]
+	mi := &file_events_pb_argus_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5645,7 +5877,7 @@ func (x *AlarmList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmList.ProtoReflect.Descriptor instead.
 func (*AlarmList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{67}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *AlarmList) GetItems() []*AlarmView {
@@ -5667,7 +5899,7 @@ type DeviceReply struct {
 
 func (x *DeviceReply) Reset() {
 	*x = DeviceReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[68]
+	mi := &file_events_pb_argus_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5679,7 +5911,7 @@ func (x *DeviceReply) String() string {
 func (*DeviceReply) ProtoMessage() {}
 
 func (x *DeviceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[68]
+	mi := &file_events_pb_argus_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5692,7 +5924,7 @@ func (x *DeviceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceReply.ProtoReflect.Descriptor instead.
 func (*DeviceReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{68}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *DeviceReply) GetCode() ReplyCode {
@@ -5741,13 +5973,14 @@ type DeviceView struct {
 	Onvif           string                 `protobuf:"bytes,13,opt,name=onvif,proto3" json:"onvif,omitempty"`
 	Sources         []*ChannelSource       `protobuf:"bytes,14,rep,name=sources,proto3" json:"sources,omitempty"`
 	Info            *OnvifInfo             `protobuf:"bytes,15,opt,name=info,proto3" json:"info,omitempty"`
+	Motion          []*DeviceMotionSet     `protobuf:"bytes,16,rep,name=motion,proto3" json:"motion,omitempty"` // channels with motion settings, by channel
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *DeviceView) Reset() {
 	*x = DeviceView{}
-	mi := &file_events_pb_argus_proto_msgTypes[69]
+	mi := &file_events_pb_argus_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5759,7 +5992,7 @@ func (x *DeviceView) String() string {
 func (*DeviceView) ProtoMessage() {}
 
 func (x *DeviceView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[69]
+	mi := &file_events_pb_argus_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5772,7 +6005,7 @@ func (x *DeviceView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceView.ProtoReflect.Descriptor instead.
 func (*DeviceView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{69}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *DeviceView) GetId() string {
@@ -5880,6 +6113,13 @@ func (x *DeviceView) GetInfo() *OnvifInfo {
 	return nil
 }
 
+func (x *DeviceView) GetMotion() []*DeviceMotionSet {
+	if x != nil {
+		return x.Motion
+	}
+	return nil
+}
+
 type SetPlan struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Meta           *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
@@ -5896,7 +6136,7 @@ type SetPlan struct {
 
 func (x *SetPlan) Reset() {
 	*x = SetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[70]
+	mi := &file_events_pb_argus_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5908,7 +6148,7 @@ func (x *SetPlan) String() string {
 func (*SetPlan) ProtoMessage() {}
 
 func (x *SetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[70]
+	mi := &file_events_pb_argus_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5921,7 +6161,7 @@ func (x *SetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPlan.ProtoReflect.Descriptor instead.
 func (*SetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{70}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *SetPlan) GetMeta() *CommandMeta {
@@ -5990,7 +6230,7 @@ type GetPlan struct {
 
 func (x *GetPlan) Reset() {
 	*x = GetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[71]
+	mi := &file_events_pb_argus_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6002,7 +6242,7 @@ func (x *GetPlan) String() string {
 func (*GetPlan) ProtoMessage() {}
 
 func (x *GetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[71]
+	mi := &file_events_pb_argus_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6015,7 +6255,7 @@ func (x *GetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlan.ProtoReflect.Descriptor instead.
 func (*GetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{71}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *GetPlan) GetDevice() string {
@@ -6050,7 +6290,7 @@ type PlanView struct {
 
 func (x *PlanView) Reset() {
 	*x = PlanView{}
-	mi := &file_events_pb_argus_proto_msgTypes[72]
+	mi := &file_events_pb_argus_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6062,7 +6302,7 @@ func (x *PlanView) String() string {
 func (*PlanView) ProtoMessage() {}
 
 func (x *PlanView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[72]
+	mi := &file_events_pb_argus_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6075,7 +6315,7 @@ func (x *PlanView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanView.ProtoReflect.Descriptor instead.
 func (*PlanView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{72}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *PlanView) GetDevice() string {
@@ -6160,7 +6400,7 @@ type PlanReply struct {
 
 func (x *PlanReply) Reset() {
 	*x = PlanReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[73]
+	mi := &file_events_pb_argus_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6172,7 +6412,7 @@ func (x *PlanReply) String() string {
 func (*PlanReply) ProtoMessage() {}
 
 func (x *PlanReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[73]
+	mi := &file_events_pb_argus_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6185,7 +6425,7 @@ func (x *PlanReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanReply.ProtoReflect.Descriptor instead.
 func (*PlanReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{73}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *PlanReply) GetCode() ReplyCode {
@@ -6231,7 +6471,7 @@ type ListDevices struct {
 
 func (x *ListDevices) Reset() {
 	*x = ListDevices{}
-	mi := &file_events_pb_argus_proto_msgTypes[74]
+	mi := &file_events_pb_argus_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6243,7 +6483,7 @@ func (x *ListDevices) String() string {
 func (*ListDevices) ProtoMessage() {}
 
 func (x *ListDevices) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[74]
+	mi := &file_events_pb_argus_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6256,7 +6496,7 @@ func (x *ListDevices) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevices.ProtoReflect.Descriptor instead.
 func (*ListDevices) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{74}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *ListDevices) GetLimit() uint32 {
@@ -6304,7 +6544,7 @@ type DeviceList struct {
 
 func (x *DeviceList) Reset() {
 	*x = DeviceList{}
-	mi := &file_events_pb_argus_proto_msgTypes[75]
+	mi := &file_events_pb_argus_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6316,7 +6556,7 @@ func (x *DeviceList) String() string {
 func (*DeviceList) ProtoMessage() {}
 
 func (x *DeviceList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[75]
+	mi := &file_events_pb_argus_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6329,7 +6569,7 @@ func (x *DeviceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceList.ProtoReflect.Descriptor instead.
 func (*DeviceList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{75}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *DeviceList) GetItems() []*DeviceView {
@@ -6350,7 +6590,7 @@ var File_events_pb_argus_proto protoreflect.FileDescriptor
 
 const file_events_pb_argus_proto_rawDesc = "" +
 	"\n" +
-	"\x15events/pb/argus.proto\x12\bargus.v1\"\xcb\x15\n" +
+	"\x15events/pb/argus.proto\x12\bargus.v1\"\x94\x16\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12%\n" +
@@ -6372,7 +6612,8 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x15device_ptz_preset_set\x18\x1b \x01(\v2\x1c.argus.v1.DevicePtzPresetSetH\x00R\x12devicePtzPresetSet\x12]\n" +
 	"\x19device_ptz_preset_removed\x18\x1c \x01(\v2 .argus.v1.DevicePtzPresetRemovedH\x00R\x16devicePtzPresetRemoved\x12J\n" +
 	"\x12device_ptz_session\x18\x1d \x01(\v2\x1a.argus.v1.DevicePtzSessionH\x00R\x10devicePtzSession\x12M\n" +
-	"\x13device_camera_event\x18F \x01(\v2\x1b.argus.v1.DeviceCameraEventH\x00R\x11deviceCameraEvent\x12@\n" +
+	"\x13device_camera_event\x18F \x01(\v2\x1b.argus.v1.DeviceCameraEventH\x00R\x11deviceCameraEvent\x12G\n" +
+	"\x11device_motion_set\x18G \x01(\v2\x19.argus.v1.DeviceMotionSetH\x00R\x0fdeviceMotionSet\x12@\n" +
 	"\x0estream_started\x18\x1e \x01(\v2\x17.argus.v1.StreamStartedH\x00R\rstreamStarted\x12@\n" +
 	"\x0estream_stopped\x18\x1f \x01(\v2\x17.argus.v1.StreamStoppedH\x00R\rstreamStopped\x12=\n" +
 	"\rstream_failed\x18  \x01(\v2\x16.argus.v1.StreamFailedH\x00R\fstreamFailed\x12.\n" +
@@ -6524,7 +6765,21 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\ftime_unix_ms\x18\x05 \x01(\x03R\n" +
 	"timeUnixMs\x12\x18\n" +
 	"\achannel\x18\x06 \x01(\rR\achannelB\b\n" +
-	"\x06_state\"\xf0\x01\n" +
+	"\x06_state\"\xdc\x01\n" +
+	"\x0fDeviceMotionSet\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\rR\achannel\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\x12 \n" +
+	"\vsensitivity\x18\x03 \x01(\x01R\vsensitivity\x12*\n" +
+	"\x05zones\x18\x04 \x03(\v2\x14.argus.v1.MotionZoneR\x05zones\x12&\n" +
+	"\x0fmin_duration_ms\x18\x05 \x01(\rR\rminDurationMs\x12\x1f\n" +
+	"\vcooldown_ms\x18\x06 \x01(\rR\n" +
+	"cooldownMs\"D\n" +
+	"\n" +
+	"MotionZone\x12\f\n" +
+	"\x01x\x18\x01 \x01(\x01R\x01x\x12\f\n" +
+	"\x01y\x18\x02 \x01(\x01R\x01y\x12\f\n" +
+	"\x01w\x18\x03 \x01(\x01R\x01w\x12\f\n" +
+	"\x01h\x18\x04 \x01(\x01R\x01h\"\xf0\x01\n" +
 	"\rDeviceUpdated\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tH\x00R\x04name\x88\x01\x01\x12\x15\n" +
 	"\x03url\x18\x02 \x01(\tH\x01R\x03url\x88\x01\x01\x12\x1f\n" +
@@ -6685,7 +6940,11 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"\x1b\n" +
 	"\tGetDevice\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x93\x02\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"y\n" +
+	"\tSetMotion\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x121\n" +
+	"\x06motion\x18\x03 \x01(\v2\x19.argus.v1.DeviceMotionSetR\x06motion\"\x93\x02\n" +
 	"\n" +
 	"RaiseAlarm\x12)\n" +
 	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x16\n" +
@@ -6843,7 +7102,7 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\x0e2\x13.argus.v1.ReplyCodeR\x04code\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x14\n" +
 	"\x05field\x18\x03 \x01(\tR\x05field\x12,\n" +
-	"\x06device\x18\x04 \x01(\v2\x14.argus.v1.DeviceViewR\x06device\"\xa2\x04\n" +
+	"\x06device\x18\x04 \x01(\v2\x14.argus.v1.DeviceViewR\x06device\"\xd5\x04\n" +
 	"\n" +
 	"DeviceView\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -6861,7 +7120,8 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\blast_seq\x18\f \x01(\x04R\alastSeq\x12\x14\n" +
 	"\x05onvif\x18\r \x01(\tR\x05onvif\x121\n" +
 	"\asources\x18\x0e \x03(\v2\x17.argus.v1.ChannelSourceR\asources\x12'\n" +
-	"\x04info\x18\x0f \x01(\v2\x13.argus.v1.OnvifInfoR\x04info\x1a9\n" +
+	"\x04info\x18\x0f \x01(\v2\x13.argus.v1.OnvifInfoR\x04info\x121\n" +
+	"\x06motion\x18\x10 \x03(\v2\x19.argus.v1.DeviceMotionSetR\x06motion\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x98\x02\n" +
@@ -6929,7 +7189,7 @@ func file_events_pb_argus_proto_rawDescGZIP() []byte {
 }
 
 var file_events_pb_argus_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 81)
+var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 84)
 var file_events_pb_argus_proto_goTypes = []any{
 	(ReplyCode)(0),                   // 0: argus.v1.ReplyCode
 	(*Envelope)(nil),                 // 1: argus.v1.Envelope
@@ -6953,159 +7213,167 @@ var file_events_pb_argus_proto_goTypes = []any{
 	(*DevicePtzPresetRemoved)(nil),   // 19: argus.v1.DevicePtzPresetRemoved
 	(*DevicePtzSession)(nil),         // 20: argus.v1.DevicePtzSession
 	(*DeviceCameraEvent)(nil),        // 21: argus.v1.DeviceCameraEvent
-	(*DeviceUpdated)(nil),            // 22: argus.v1.DeviceUpdated
-	(*LabelSet)(nil),                 // 23: argus.v1.LabelSet
-	(*DeviceCredentialsChanged)(nil), // 24: argus.v1.DeviceCredentialsChanged
-	(*DeviceRemoved)(nil),            // 25: argus.v1.DeviceRemoved
-	(*DeviceOnline)(nil),             // 26: argus.v1.DeviceOnline
-	(*DeviceOffline)(nil),            // 27: argus.v1.DeviceOffline
-	(*StreamStarted)(nil),            // 28: argus.v1.StreamStarted
-	(*StreamStopped)(nil),            // 29: argus.v1.StreamStopped
-	(*StreamFailed)(nil),             // 30: argus.v1.StreamFailed
-	(*PlanWindow)(nil),               // 31: argus.v1.PlanWindow
-	(*PlanSet)(nil),                  // 32: argus.v1.PlanSet
-	(*PlanRecordingStarted)(nil),     // 33: argus.v1.PlanRecordingStarted
-	(*PlanRecordingStopped)(nil),     // 34: argus.v1.PlanRecordingStopped
-	(*PlanSegmentRecorded)(nil),      // 35: argus.v1.PlanSegmentRecorded
-	(*PlanSegmentDeleted)(nil),       // 36: argus.v1.PlanSegmentDeleted
-	(*ShardAcquired)(nil),            // 37: argus.v1.ShardAcquired
-	(*ShardReleased)(nil),            // 38: argus.v1.ShardReleased
-	(*StreamViewed)(nil),             // 39: argus.v1.StreamViewed
-	(*RecordingViewed)(nil),          // 40: argus.v1.RecordingViewed
-	(*CommandMeta)(nil),              // 41: argus.v1.CommandMeta
-	(*RegisterDevice)(nil),           // 42: argus.v1.RegisterDevice
-	(*RecordPtz)(nil),                // 43: argus.v1.RecordPtz
-	(*RefreshOnvif)(nil),             // 44: argus.v1.RefreshOnvif
-	(*UpdateDevice)(nil),             // 45: argus.v1.UpdateDevice
-	(*LabelPatch)(nil),               // 46: argus.v1.LabelPatch
-	(*RemoveDevice)(nil),             // 47: argus.v1.RemoveDevice
-	(*GetDevice)(nil),                // 48: argus.v1.GetDevice
-	(*RaiseAlarm)(nil),               // 49: argus.v1.RaiseAlarm
-	(*EndAlarm)(nil),                 // 50: argus.v1.EndAlarm
-	(*AckAlarm)(nil),                 // 51: argus.v1.AckAlarm
-	(*ClearAlarm)(nil),               // 52: argus.v1.ClearAlarm
-	(*GetAlarm)(nil),                 // 53: argus.v1.GetAlarm
-	(*RecordAlarmSnapshot)(nil),      // 54: argus.v1.RecordAlarmSnapshot
-	(*AlarmView)(nil),                // 55: argus.v1.AlarmView
-	(*AlarmReply)(nil),               // 56: argus.v1.AlarmReply
-	(*CreateWebhook)(nil),            // 57: argus.v1.CreateWebhook
-	(*UpdateWebhook)(nil),            // 58: argus.v1.UpdateWebhook
-	(*DeleteWebhook)(nil),            // 59: argus.v1.DeleteWebhook
-	(*GetWebhook)(nil),               // 60: argus.v1.GetWebhook
-	(*ReplayWebhook)(nil),            // 61: argus.v1.ReplayWebhook
-	(*WebhookView)(nil),              // 62: argus.v1.WebhookView
-	(*WebhookDelivery)(nil),          // 63: argus.v1.WebhookDelivery
-	(*WebhookReply)(nil),             // 64: argus.v1.WebhookReply
-	(*ListWebhooks)(nil),             // 65: argus.v1.ListWebhooks
-	(*WebhookList)(nil),              // 66: argus.v1.WebhookList
-	(*ListAlarms)(nil),               // 67: argus.v1.ListAlarms
-	(*AlarmList)(nil),                // 68: argus.v1.AlarmList
-	(*DeviceReply)(nil),              // 69: argus.v1.DeviceReply
-	(*DeviceView)(nil),               // 70: argus.v1.DeviceView
-	(*SetPlan)(nil),                  // 71: argus.v1.SetPlan
-	(*GetPlan)(nil),                  // 72: argus.v1.GetPlan
-	(*PlanView)(nil),                 // 73: argus.v1.PlanView
-	(*PlanReply)(nil),                // 74: argus.v1.PlanReply
-	(*ListDevices)(nil),              // 75: argus.v1.ListDevices
-	(*DeviceList)(nil),               // 76: argus.v1.DeviceList
-	nil,                              // 77: argus.v1.DeviceRegistered.LabelsEntry
-	nil,                              // 78: argus.v1.LabelSet.LabelsEntry
-	nil,                              // 79: argus.v1.RegisterDevice.LabelsEntry
-	nil,                              // 80: argus.v1.LabelPatch.SetEntry
-	nil,                              // 81: argus.v1.DeviceView.LabelsEntry
+	(*DeviceMotionSet)(nil),          // 22: argus.v1.DeviceMotionSet
+	(*MotionZone)(nil),               // 23: argus.v1.MotionZone
+	(*DeviceUpdated)(nil),            // 24: argus.v1.DeviceUpdated
+	(*LabelSet)(nil),                 // 25: argus.v1.LabelSet
+	(*DeviceCredentialsChanged)(nil), // 26: argus.v1.DeviceCredentialsChanged
+	(*DeviceRemoved)(nil),            // 27: argus.v1.DeviceRemoved
+	(*DeviceOnline)(nil),             // 28: argus.v1.DeviceOnline
+	(*DeviceOffline)(nil),            // 29: argus.v1.DeviceOffline
+	(*StreamStarted)(nil),            // 30: argus.v1.StreamStarted
+	(*StreamStopped)(nil),            // 31: argus.v1.StreamStopped
+	(*StreamFailed)(nil),             // 32: argus.v1.StreamFailed
+	(*PlanWindow)(nil),               // 33: argus.v1.PlanWindow
+	(*PlanSet)(nil),                  // 34: argus.v1.PlanSet
+	(*PlanRecordingStarted)(nil),     // 35: argus.v1.PlanRecordingStarted
+	(*PlanRecordingStopped)(nil),     // 36: argus.v1.PlanRecordingStopped
+	(*PlanSegmentRecorded)(nil),      // 37: argus.v1.PlanSegmentRecorded
+	(*PlanSegmentDeleted)(nil),       // 38: argus.v1.PlanSegmentDeleted
+	(*ShardAcquired)(nil),            // 39: argus.v1.ShardAcquired
+	(*ShardReleased)(nil),            // 40: argus.v1.ShardReleased
+	(*StreamViewed)(nil),             // 41: argus.v1.StreamViewed
+	(*RecordingViewed)(nil),          // 42: argus.v1.RecordingViewed
+	(*CommandMeta)(nil),              // 43: argus.v1.CommandMeta
+	(*RegisterDevice)(nil),           // 44: argus.v1.RegisterDevice
+	(*RecordPtz)(nil),                // 45: argus.v1.RecordPtz
+	(*RefreshOnvif)(nil),             // 46: argus.v1.RefreshOnvif
+	(*UpdateDevice)(nil),             // 47: argus.v1.UpdateDevice
+	(*LabelPatch)(nil),               // 48: argus.v1.LabelPatch
+	(*RemoveDevice)(nil),             // 49: argus.v1.RemoveDevice
+	(*GetDevice)(nil),                // 50: argus.v1.GetDevice
+	(*SetMotion)(nil),                // 51: argus.v1.SetMotion
+	(*RaiseAlarm)(nil),               // 52: argus.v1.RaiseAlarm
+	(*EndAlarm)(nil),                 // 53: argus.v1.EndAlarm
+	(*AckAlarm)(nil),                 // 54: argus.v1.AckAlarm
+	(*ClearAlarm)(nil),               // 55: argus.v1.ClearAlarm
+	(*GetAlarm)(nil),                 // 56: argus.v1.GetAlarm
+	(*RecordAlarmSnapshot)(nil),      // 57: argus.v1.RecordAlarmSnapshot
+	(*AlarmView)(nil),                // 58: argus.v1.AlarmView
+	(*AlarmReply)(nil),               // 59: argus.v1.AlarmReply
+	(*CreateWebhook)(nil),            // 60: argus.v1.CreateWebhook
+	(*UpdateWebhook)(nil),            // 61: argus.v1.UpdateWebhook
+	(*DeleteWebhook)(nil),            // 62: argus.v1.DeleteWebhook
+	(*GetWebhook)(nil),               // 63: argus.v1.GetWebhook
+	(*ReplayWebhook)(nil),            // 64: argus.v1.ReplayWebhook
+	(*WebhookView)(nil),              // 65: argus.v1.WebhookView
+	(*WebhookDelivery)(nil),          // 66: argus.v1.WebhookDelivery
+	(*WebhookReply)(nil),             // 67: argus.v1.WebhookReply
+	(*ListWebhooks)(nil),             // 68: argus.v1.ListWebhooks
+	(*WebhookList)(nil),              // 69: argus.v1.WebhookList
+	(*ListAlarms)(nil),               // 70: argus.v1.ListAlarms
+	(*AlarmList)(nil),                // 71: argus.v1.AlarmList
+	(*DeviceReply)(nil),              // 72: argus.v1.DeviceReply
+	(*DeviceView)(nil),               // 73: argus.v1.DeviceView
+	(*SetPlan)(nil),                  // 74: argus.v1.SetPlan
+	(*GetPlan)(nil),                  // 75: argus.v1.GetPlan
+	(*PlanView)(nil),                 // 76: argus.v1.PlanView
+	(*PlanReply)(nil),                // 77: argus.v1.PlanReply
+	(*ListDevices)(nil),              // 78: argus.v1.ListDevices
+	(*DeviceList)(nil),               // 79: argus.v1.DeviceList
+	nil,                              // 80: argus.v1.DeviceRegistered.LabelsEntry
+	nil,                              // 81: argus.v1.LabelSet.LabelsEntry
+	nil,                              // 82: argus.v1.RegisterDevice.LabelsEntry
+	nil,                              // 83: argus.v1.LabelPatch.SetEntry
+	nil,                              // 84: argus.v1.DeviceView.LabelsEntry
 }
 var file_events_pb_argus_proto_depIdxs = []int32{
 	14, // 0: argus.v1.Envelope.device_registered:type_name -> argus.v1.DeviceRegistered
-	22, // 1: argus.v1.Envelope.device_updated:type_name -> argus.v1.DeviceUpdated
-	24, // 2: argus.v1.Envelope.device_credentials_changed:type_name -> argus.v1.DeviceCredentialsChanged
-	25, // 3: argus.v1.Envelope.device_removed:type_name -> argus.v1.DeviceRemoved
-	26, // 4: argus.v1.Envelope.device_online:type_name -> argus.v1.DeviceOnline
-	27, // 5: argus.v1.Envelope.device_offline:type_name -> argus.v1.DeviceOffline
+	24, // 1: argus.v1.Envelope.device_updated:type_name -> argus.v1.DeviceUpdated
+	26, // 2: argus.v1.Envelope.device_credentials_changed:type_name -> argus.v1.DeviceCredentialsChanged
+	27, // 3: argus.v1.Envelope.device_removed:type_name -> argus.v1.DeviceRemoved
+	28, // 4: argus.v1.Envelope.device_online:type_name -> argus.v1.DeviceOnline
+	29, // 5: argus.v1.Envelope.device_offline:type_name -> argus.v1.DeviceOffline
 	17, // 6: argus.v1.Envelope.device_onvif_refreshed:type_name -> argus.v1.DeviceOnvifRefreshed
 	18, // 7: argus.v1.Envelope.device_ptz_preset_set:type_name -> argus.v1.DevicePtzPresetSet
 	19, // 8: argus.v1.Envelope.device_ptz_preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
 	20, // 9: argus.v1.Envelope.device_ptz_session:type_name -> argus.v1.DevicePtzSession
 	21, // 10: argus.v1.Envelope.device_camera_event:type_name -> argus.v1.DeviceCameraEvent
-	28, // 11: argus.v1.Envelope.stream_started:type_name -> argus.v1.StreamStarted
-	29, // 12: argus.v1.Envelope.stream_stopped:type_name -> argus.v1.StreamStopped
-	30, // 13: argus.v1.Envelope.stream_failed:type_name -> argus.v1.StreamFailed
-	32, // 14: argus.v1.Envelope.plan_set:type_name -> argus.v1.PlanSet
-	33, // 15: argus.v1.Envelope.plan_recording_started:type_name -> argus.v1.PlanRecordingStarted
-	34, // 16: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
-	35, // 17: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
-	36, // 18: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
-	37, // 19: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
-	38, // 20: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
-	39, // 21: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
-	40, // 22: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
-	8,  // 23: argus.v1.Envelope.alarm_raised:type_name -> argus.v1.AlarmRaised
-	9,  // 24: argus.v1.Envelope.alarm_repeated:type_name -> argus.v1.AlarmRepeated
-	10, // 25: argus.v1.Envelope.alarm_ended:type_name -> argus.v1.AlarmEnded
-	11, // 26: argus.v1.Envelope.alarm_acknowledged:type_name -> argus.v1.AlarmAcknowledged
-	12, // 27: argus.v1.Envelope.alarm_cleared:type_name -> argus.v1.AlarmCleared
-	13, // 28: argus.v1.Envelope.alarm_snapshot_taken:type_name -> argus.v1.AlarmSnapshotTaken
-	2,  // 29: argus.v1.Envelope.webhook_created:type_name -> argus.v1.WebhookCreated
-	4,  // 30: argus.v1.Envelope.webhook_updated:type_name -> argus.v1.WebhookUpdated
-	5,  // 31: argus.v1.Envelope.webhook_disabled:type_name -> argus.v1.WebhookDisabled
-	6,  // 32: argus.v1.Envelope.webhook_deleted:type_name -> argus.v1.WebhookDeleted
-	7,  // 33: argus.v1.Envelope.webhook_replayed:type_name -> argus.v1.WebhookReplayed
-	3,  // 34: argus.v1.WebhookUpdated.events:type_name -> argus.v1.WebhookEventFilter
-	77, // 35: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
-	15, // 36: argus.v1.DeviceRegistered.sources:type_name -> argus.v1.ChannelSource
-	16, // 37: argus.v1.DeviceRegistered.info:type_name -> argus.v1.OnvifInfo
-	15, // 38: argus.v1.DeviceOnvifRefreshed.sources:type_name -> argus.v1.ChannelSource
-	16, // 39: argus.v1.DeviceOnvifRefreshed.info:type_name -> argus.v1.OnvifInfo
-	23, // 40: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
-	24, // 41: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
-	78, // 42: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
-	31, // 43: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
-	41, // 44: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
-	79, // 45: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
-	15, // 46: argus.v1.RegisterDevice.sources:type_name -> argus.v1.ChannelSource
-	16, // 47: argus.v1.RegisterDevice.info:type_name -> argus.v1.OnvifInfo
-	41, // 48: argus.v1.RecordPtz.meta:type_name -> argus.v1.CommandMeta
-	18, // 49: argus.v1.RecordPtz.preset_set:type_name -> argus.v1.DevicePtzPresetSet
-	19, // 50: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
-	20, // 51: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
-	41, // 52: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
-	15, // 53: argus.v1.RefreshOnvif.sources:type_name -> argus.v1.ChannelSource
-	16, // 54: argus.v1.RefreshOnvif.info:type_name -> argus.v1.OnvifInfo
-	41, // 55: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
-	46, // 56: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
-	80, // 57: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
-	41, // 58: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
-	41, // 59: argus.v1.RaiseAlarm.meta:type_name -> argus.v1.CommandMeta
-	41, // 60: argus.v1.EndAlarm.meta:type_name -> argus.v1.CommandMeta
-	41, // 61: argus.v1.AckAlarm.meta:type_name -> argus.v1.CommandMeta
-	41, // 62: argus.v1.ClearAlarm.meta:type_name -> argus.v1.CommandMeta
-	0,  // 63: argus.v1.AlarmReply.code:type_name -> argus.v1.ReplyCode
-	55, // 64: argus.v1.AlarmReply.alarm:type_name -> argus.v1.AlarmView
-	41, // 65: argus.v1.CreateWebhook.meta:type_name -> argus.v1.CommandMeta
-	41, // 66: argus.v1.UpdateWebhook.meta:type_name -> argus.v1.CommandMeta
-	3,  // 67: argus.v1.UpdateWebhook.events:type_name -> argus.v1.WebhookEventFilter
-	41, // 68: argus.v1.DeleteWebhook.meta:type_name -> argus.v1.CommandMeta
-	41, // 69: argus.v1.ReplayWebhook.meta:type_name -> argus.v1.CommandMeta
-	0,  // 70: argus.v1.WebhookReply.code:type_name -> argus.v1.ReplyCode
-	62, // 71: argus.v1.WebhookReply.webhook:type_name -> argus.v1.WebhookView
-	63, // 72: argus.v1.WebhookReply.deliveries:type_name -> argus.v1.WebhookDelivery
-	62, // 73: argus.v1.WebhookList.items:type_name -> argus.v1.WebhookView
-	55, // 74: argus.v1.AlarmList.items:type_name -> argus.v1.AlarmView
-	0,  // 75: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
-	70, // 76: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
-	81, // 77: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
-	15, // 78: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
-	16, // 79: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
-	41, // 80: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
-	31, // 81: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
-	31, // 82: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
-	0,  // 83: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
-	73, // 84: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
-	70, // 85: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
-	86, // [86:86] is the sub-list for method output_type
-	86, // [86:86] is the sub-list for method input_type
-	86, // [86:86] is the sub-list for extension type_name
-	86, // [86:86] is the sub-list for extension extendee
-	0,  // [0:86] is the sub-list for field type_name
+	22, // 11: argus.v1.Envelope.device_motion_set:type_name -> argus.v1.DeviceMotionSet
+	30, // 12: argus.v1.Envelope.stream_started:type_name -> argus.v1.StreamStarted
+	31, // 13: argus.v1.Envelope.stream_stopped:type_name -> argus.v1.StreamStopped
+	32, // 14: argus.v1.Envelope.stream_failed:type_name -> argus.v1.StreamFailed
+	34, // 15: argus.v1.Envelope.plan_set:type_name -> argus.v1.PlanSet
+	35, // 16: argus.v1.Envelope.plan_recording_started:type_name -> argus.v1.PlanRecordingStarted
+	36, // 17: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
+	37, // 18: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
+	38, // 19: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
+	39, // 20: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
+	40, // 21: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
+	41, // 22: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
+	42, // 23: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
+	8,  // 24: argus.v1.Envelope.alarm_raised:type_name -> argus.v1.AlarmRaised
+	9,  // 25: argus.v1.Envelope.alarm_repeated:type_name -> argus.v1.AlarmRepeated
+	10, // 26: argus.v1.Envelope.alarm_ended:type_name -> argus.v1.AlarmEnded
+	11, // 27: argus.v1.Envelope.alarm_acknowledged:type_name -> argus.v1.AlarmAcknowledged
+	12, // 28: argus.v1.Envelope.alarm_cleared:type_name -> argus.v1.AlarmCleared
+	13, // 29: argus.v1.Envelope.alarm_snapshot_taken:type_name -> argus.v1.AlarmSnapshotTaken
+	2,  // 30: argus.v1.Envelope.webhook_created:type_name -> argus.v1.WebhookCreated
+	4,  // 31: argus.v1.Envelope.webhook_updated:type_name -> argus.v1.WebhookUpdated
+	5,  // 32: argus.v1.Envelope.webhook_disabled:type_name -> argus.v1.WebhookDisabled
+	6,  // 33: argus.v1.Envelope.webhook_deleted:type_name -> argus.v1.WebhookDeleted
+	7,  // 34: argus.v1.Envelope.webhook_replayed:type_name -> argus.v1.WebhookReplayed
+	3,  // 35: argus.v1.WebhookUpdated.events:type_name -> argus.v1.WebhookEventFilter
+	80, // 36: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
+	15, // 37: argus.v1.DeviceRegistered.sources:type_name -> argus.v1.ChannelSource
+	16, // 38: argus.v1.DeviceRegistered.info:type_name -> argus.v1.OnvifInfo
+	15, // 39: argus.v1.DeviceOnvifRefreshed.sources:type_name -> argus.v1.ChannelSource
+	16, // 40: argus.v1.DeviceOnvifRefreshed.info:type_name -> argus.v1.OnvifInfo
+	23, // 41: argus.v1.DeviceMotionSet.zones:type_name -> argus.v1.MotionZone
+	25, // 42: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
+	26, // 43: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
+	81, // 44: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
+	33, // 45: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
+	43, // 46: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
+	82, // 47: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
+	15, // 48: argus.v1.RegisterDevice.sources:type_name -> argus.v1.ChannelSource
+	16, // 49: argus.v1.RegisterDevice.info:type_name -> argus.v1.OnvifInfo
+	43, // 50: argus.v1.RecordPtz.meta:type_name -> argus.v1.CommandMeta
+	18, // 51: argus.v1.RecordPtz.preset_set:type_name -> argus.v1.DevicePtzPresetSet
+	19, // 52: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
+	20, // 53: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
+	43, // 54: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
+	15, // 55: argus.v1.RefreshOnvif.sources:type_name -> argus.v1.ChannelSource
+	16, // 56: argus.v1.RefreshOnvif.info:type_name -> argus.v1.OnvifInfo
+	43, // 57: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
+	48, // 58: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
+	83, // 59: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
+	43, // 60: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
+	43, // 61: argus.v1.SetMotion.meta:type_name -> argus.v1.CommandMeta
+	22, // 62: argus.v1.SetMotion.motion:type_name -> argus.v1.DeviceMotionSet
+	43, // 63: argus.v1.RaiseAlarm.meta:type_name -> argus.v1.CommandMeta
+	43, // 64: argus.v1.EndAlarm.meta:type_name -> argus.v1.CommandMeta
+	43, // 65: argus.v1.AckAlarm.meta:type_name -> argus.v1.CommandMeta
+	43, // 66: argus.v1.ClearAlarm.meta:type_name -> argus.v1.CommandMeta
+	0,  // 67: argus.v1.AlarmReply.code:type_name -> argus.v1.ReplyCode
+	58, // 68: argus.v1.AlarmReply.alarm:type_name -> argus.v1.AlarmView
+	43, // 69: argus.v1.CreateWebhook.meta:type_name -> argus.v1.CommandMeta
+	43, // 70: argus.v1.UpdateWebhook.meta:type_name -> argus.v1.CommandMeta
+	3,  // 71: argus.v1.UpdateWebhook.events:type_name -> argus.v1.WebhookEventFilter
+	43, // 72: argus.v1.DeleteWebhook.meta:type_name -> argus.v1.CommandMeta
+	43, // 73: argus.v1.ReplayWebhook.meta:type_name -> argus.v1.CommandMeta
+	0,  // 74: argus.v1.WebhookReply.code:type_name -> argus.v1.ReplyCode
+	65, // 75: argus.v1.WebhookReply.webhook:type_name -> argus.v1.WebhookView
+	66, // 76: argus.v1.WebhookReply.deliveries:type_name -> argus.v1.WebhookDelivery
+	65, // 77: argus.v1.WebhookList.items:type_name -> argus.v1.WebhookView
+	58, // 78: argus.v1.AlarmList.items:type_name -> argus.v1.AlarmView
+	0,  // 79: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
+	73, // 80: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
+	84, // 81: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
+	15, // 82: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
+	16, // 83: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
+	22, // 84: argus.v1.DeviceView.motion:type_name -> argus.v1.DeviceMotionSet
+	43, // 85: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
+	33, // 86: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
+	33, // 87: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
+	0,  // 88: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
+	76, // 89: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
+	73, // 90: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
+	91, // [91:91] is the sub-list for method output_type
+	91, // [91:91] is the sub-list for method input_type
+	91, // [91:91] is the sub-list for extension type_name
+	91, // [91:91] is the sub-list for extension extendee
+	0,  // [0:91] is the sub-list for field type_name
 }
 
 func init() { file_events_pb_argus_proto_init() }
@@ -7125,6 +7393,7 @@ func file_events_pb_argus_proto_init() {
 		(*Envelope_DevicePtzPresetRemoved)(nil),
 		(*Envelope_DevicePtzSession)(nil),
 		(*Envelope_DeviceCameraEvent)(nil),
+		(*Envelope_DeviceMotionSet)(nil),
 		(*Envelope_StreamStarted)(nil),
 		(*Envelope_StreamStopped)(nil),
 		(*Envelope_StreamFailed)(nil),
@@ -7151,17 +7420,17 @@ func file_events_pb_argus_proto_init() {
 	}
 	file_events_pb_argus_proto_msgTypes[3].OneofWrappers = []any{}
 	file_events_pb_argus_proto_msgTypes[20].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[21].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[40].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[44].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[57].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[23].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[42].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[46].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[60].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_events_pb_argus_proto_rawDesc), len(file_events_pb_argus_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   81,
+			NumMessages:   84,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -212,3 +212,58 @@ func TestAlarmAPI(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestVideoMotionAlarm: the fakecam's motion (an ONVIF event and a moving
+// box in its picture) becomes both a camera alarm and, through Argus's own
+// motion detection on the channel, a video_motion alarm with a picture;
+// the box stopping ends the latter. Bad settings are 400 naming the field.
+func TestVideoMotionAlarm(t *testing.T) {
+	_, srv := onvifCamera(t)
+	n := testenv.StartDev(t, testenv.NodeOptions{})
+	if st, _, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":"vm-cam","name":"yard","onvif":%q,"username":"admin","password":"cam-secret"}`, srv.DeviceURL())); st != 201 {
+		t.Fatalf("add: %d %s", st, body)
+	}
+	for _, c := range []struct{ body, field string }{
+		{`{}`, "enabled"},
+		{`{"enabled":true,"sensitivity":2}`, "sensitivity"},
+		{`{"enabled":true,"zones":[[0.5,0.5,0.8,0.2]]}`, "zones"},
+		{`{"enabled":true,"cooldown_ms":-1}`, "cooldown_ms"},
+		{`{"enabled":true,"min_duration_ms":70000}`, "min_duration_ms"},
+		{`{"enabled":true,"colour":1}`, "colour"},
+	} {
+		st, hdr, body := n.Do("PUT", "/v1/devices/vm-cam/channels/1/motion", "", c.body)
+		expectProblem(t, "motion "+c.body, st, hdr, body, 400, c.field)
+	}
+	st, hdr, body := n.Do("PUT", "/v1/devices/vm-cam/channels/9/motion", "", `{"enabled":true}`)
+	expectProblem(t, "motion on a missing channel", st, hdr, body, 404, "ch")
+	if st, _, body := n.Do("PUT", "/v1/devices/vm-cam/channels/1/motion", "", `{"enabled":true,"sensitivity":0.6,"cooldown_ms":1500,"zones":[[0,0,0.6,1]]}`); st != 200 ||
+		!strings.Contains(string(body), `"enabled":true`) || !strings.Contains(string(body), `"alarm_type":"video_motion"`) {
+		t.Fatalf("set motion: %d %s", st, body)
+	}
+	if st, _, body := n.Do("GET", "/v1/devices/vm-cam/channels/1/motion", "", ""); st != 200 || !strings.Contains(string(body), `"sensitivity":0.6`) {
+		t.Fatalf("get motion: %d %s", st, body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Subscriptions() == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The detector's first frames: a still scene (the running clock in the
+	// bottom-right corner is outside the zone), no alarm.
+	time.Sleep(3 * time.Second)
+	if st, _, body := n.Do("GET", "/v1/alarms?state=open&device=vm-cam", "", ""); st != 200 || len(decode[alarmPage](t, body).Items) != 0 {
+		t.Fatalf("alarms of a still picture: %d %s", st, body)
+	}
+	srv.RaiseMotion("main_1", true)
+	cam := waitAlarm(t, n, "state=open&device=vm-cam&type=motion", 3*time.Second, func(a alarmJSON) bool { return true })
+	vm := waitAlarm(t, n, "state=open&device=vm-cam&type=video_motion", 10*time.Second, func(a alarmJSON) bool { return a.Active })
+	if cam.Source != "camera" || vm.Source != "motion" || vm.Channel != 1 {
+		t.Fatalf("camera alarm %+v, video motion alarm %+v", cam, vm)
+	}
+	waitAlarm(t, n, "state=open&device=vm-cam&type=video_motion", 15*time.Second, func(a alarmJSON) bool { return a.SnapshotURL != nil })
+	srv.RaiseMotion("main_1", false)
+	waitAlarm(t, n, "state=open&device=vm-cam&type=video_motion", 10*time.Second, func(a alarmJSON) bool { return !a.Active })
+	// Disabled: the detector stops.
+	if st, _, body := n.Do("PUT", "/v1/devices/vm-cam/channels/1/motion", "", `{"enabled":false}`); st != 200 {
+		t.Fatalf("disable: %d %s", st, body)
+	}
+}

@@ -595,6 +595,14 @@ func (st *Stream) BitrateKbps() float64 {
 	return st.rate.kbps(time.Now())
 }
 
+// Closed reports whether Close was called: a holder that keeps using the
+// stream (motion detection) asks its stream actor for the next one.
+func (st *Stream) Closed() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.closed
+}
+
 // Close closes the stream: RTSP readers are disconnected, HLS stops, nothing
 // more is delivered; WaitReady returns ErrClosed.
 func (st *Stream) Close() {
