@@ -43,7 +43,8 @@ type IndexedSegment struct {
 	DurationMS int64
 	Bytes      int64
 	Recovered  bool
-	Seq        uint64 // of its recorded fact in ARGUS_SEGMENTS
+	Alarms     []string // the alarms an event plan recorded it for
+	Seq        uint64   // of its recorded fact in ARGUS_SEGMENTS
 }
 
 // SegmentIndex records and looks up segments (see the package comment

@@ -44,7 +44,7 @@ func (x *SegmentIndex) fold(ctx context.Context, subjects []string) ([]IndexedSe
 			case *pb.Envelope_PlanSegmentRecorded:
 				r := p.PlanSegmentRecorded
 				if !gone[r.Key] {
-					live[r.Key] = IndexedSegment{Key: r.Key, Start: r.StartUnixMs, End: r.EndUnixMs, DurationMS: r.DurationMs,
+					live[r.Key] = IndexedSegment{Key: r.Key, Start: r.StartUnixMs, End: r.EndUnixMs, DurationMS: r.DurationMs, Alarms: r.Alarms,
 						Bytes: r.Bytes, Recovered: r.Recovered, Seq: e.Seq}
 				}
 			case *pb.Envelope_PlanSegmentDeleted:

@@ -28,6 +28,20 @@ type planRequest struct {
 	Timezone       string           `json:"timezone"`
 	SegmentSeconds *int64           `json:"segment_seconds"`
 	RetentionDays  *int64           `json:"retention_days"`
+	Event          *eventRequest    `json:"event"`
+}
+
+// eventRequest is how an event plan records.
+type eventRequest struct {
+	PreRollSeconds  *int64   `json:"pre_roll_seconds"`
+	PostRollSeconds *int64   `json:"post_roll_seconds"`
+	Triggers        []string `json:"triggers"`
+}
+
+type eventJSON struct {
+	PreRollSeconds  int      `json:"pre_roll_seconds"`
+	PostRollSeconds int      `json:"post_roll_seconds"`
+	Triggers        []string `json:"triggers"`
 }
 
 type planJSON struct {
@@ -41,6 +55,7 @@ type planJSON struct {
 	Recording      bool             `json:"recording"`
 	NextChange     *string          `json:"next_change"`
 	Version        uint64           `json:"version"`
+	Event          *eventJSON       `json:"event,omitempty"`
 }
 
 func planView(v *pb.PlanView) planJSON {
@@ -49,6 +64,9 @@ func planView(v *pb.PlanView) planJSON {
 		Recording: v.GetRecording(), Version: v.GetVersion()}
 	for _, w := range v.GetSchedule() {
 		out.Schedule = append(out.Schedule, planWindowJSON{Days: w.GetDays(), Start: w.GetStart(), End: w.GetEnd()})
+	}
+	if e := v.GetEvent(); e != nil {
+		out.Event = &eventJSON{PreRollSeconds: int(e.PreRollSeconds), PostRollSeconds: int(e.PostRollSeconds), Triggers: append([]string{}, e.Triggers...)}
 	}
 	if ms := v.GetNextChangeUnixMs(); ms > 0 {
 		t := formatTime(time.UnixMilli(ms))
@@ -104,7 +122,7 @@ func (s *Server) putPlan(c echo.Context) error {
 		return p
 	}
 	if req.Mode == "" {
-		return badRequest("mode", "mode is required: continuous, schedule or off")
+		return badRequest("mode", "mode is required: continuous, schedule, event or off")
 	}
 	cmd := &pb.SetPlan{Meta: meta(c), Device: id, Channel: uint32(ch), Mode: req.Mode, Timezone: req.Timezone}
 	if cmd.SegmentSeconds, p = bounded(req.SegmentSeconds, "segment_seconds", 10, 3600); p != nil {
@@ -115,6 +133,22 @@ func (s *Server) putPlan(c echo.Context) error {
 	}
 	for _, w := range req.Schedule {
 		cmd.Schedule = append(cmd.Schedule, &pb.PlanWindow{Days: w.Days, Start: w.Start, End: w.End})
+	}
+	if e := req.Event; e != nil {
+		ev := &pb.EventRecording{Triggers: e.Triggers, PreRollSeconds: 5, PostRollSeconds: 10}
+		if e.PreRollSeconds != nil {
+			if *e.PreRollSeconds < 0 || *e.PreRollSeconds > 30 {
+				return badRequest("event.pre_roll_seconds", "pre_roll_seconds must be 0..30")
+			}
+			ev.PreRollSeconds = uint32(*e.PreRollSeconds)
+		}
+		if e.PostRollSeconds != nil {
+			if *e.PostRollSeconds < 0 || *e.PostRollSeconds > 300 {
+				return badRequest("event.post_roll_seconds", "post_roll_seconds must be 0..300")
+			}
+			ev.PostRollSeconds = uint32(*e.PostRollSeconds)
+		}
+		cmd.Event = ev
 	}
 	if hasVersion {
 		cmd.Meta.ExpectedVersion = &version

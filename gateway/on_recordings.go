@@ -37,6 +37,7 @@ type RecordingItem struct {
 	Start, End time.Time
 	DurationMS int64
 	Bytes      int64
+	Alarms     []string // an event recording's alarms
 }
 
 func parseRFC3339(c echo.Context, field string, def time.Time) (time.Time, *Problem) {
@@ -87,10 +88,14 @@ func (s *Server) listRecordings(c echo.Context) error {
 	}
 	items := make([]map[string]any, 0, len(rows))
 	for _, r := range rows {
-		items = append(items, map[string]any{
+		item := map[string]any{
 			"start": formatTime(r.Start), "end": formatTime(r.End), "duration_ms": r.DurationMS, "bytes": r.Bytes,
 			"url": fmt.Sprintf("/v1/devices/%s/channels/%d/recordings/%d.mp4", r.Device, r.Channel, r.Start.UnixMilli()),
-		})
+		}
+		if len(r.Alarms) > 0 {
+			item["alarms"] = r.Alarms
+		}
+		items = append(items, item)
 	}
 	return writeJSON(c, http.StatusOK, map[string]any{"items": items})
 }

@@ -27,6 +27,9 @@ type Deps struct {
 	Picture func(ctx context.Context, device string, channel int) ([]byte, error)
 	// Storage keeps the pictures (with the recordings).
 	Storage storage.Storage
+	// OnChange is told each alarm event (pulse: raised or repeated), so
+	// that event recordings of the channel start and stop (nil: none).
+	OnChange func(v *pb.AlarmView, pulse bool)
 }
 
 // Ask carries a command from this node's router with a reply channel.
@@ -175,6 +178,14 @@ func (a *Actor) handle(meta *pb.CommandMeta, decide func() (*pb.Envelope, *aggre
 func (a *Actor) apply(e events.Event) {
 	a.state.Apply(e)
 	a.publish()
+	if a.deps.OnChange != nil && a.state.Current != nil {
+		switch e.Envelope.Payload.(type) {
+		case *pb.Envelope_AlarmRaised, *pb.Envelope_AlarmRepeated:
+			a.deps.OnChange(View(a.slot, a.state.Current), true)
+		case *pb.Envelope_AlarmEnded, *pb.Envelope_AlarmCleared:
+			a.deps.OnChange(View(a.slot, a.state.Current), false)
+		}
+	}
 }
 
 // publish puts the slot's open alarm (or none) in the node's directory.

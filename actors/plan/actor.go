@@ -97,8 +97,10 @@ type Actor struct {
 	stopTick  chan struct{}
 	engine    *actor.Engine
 	self      *actor.PID
-	al        alarms // alarms.go
-	stored    bool   // a segment was indexed since the actor started
+	al        alarms   // alarms.go
+	stored    bool     // a segment was indexed since the actor started
+	holding   bool     // the recording holds the stream (not an event plan's pre-roll)
+	ev        eventRec // event.go
 }
 
 // New returns the producer of a plan actor; st is its folded state (nil for a
@@ -133,6 +135,7 @@ func (a *Actor) Receive(c *actor.Context) {
 			close(a.stopTick)
 		}
 		a.stopRecording(c, "shutdown")
+		a.disarmEvents(c)
 		a.flushIndex()
 	case *Ask:
 		m.Reply <- a.handle(c, m.Cmd)
@@ -150,12 +153,19 @@ func (a *Actor) Receive(c *actor.Context) {
 		a.indexPending(nil)
 	case gapCheck:
 		a.checkGap(m)
+	case Trigger:
+		a.trigger(c, m)
+	case postRollDue:
+		if m.gen == a.ev.gen {
+			a.postRoll(c)
+		}
 	case *Stop:
 		a.gen++
 		if a.timer != nil {
 			a.timer.Stop()
 		}
 		a.stopRecording(c, m.Reason)
+		a.disarmEvents(c)
 	case Retain:
 		a.applyRetention()
 	case *Snapshot:
@@ -171,7 +181,7 @@ func (a *Actor) handle(c *actor.Context, cmd proto.Message) *pb.PlanReply {
 		}
 		return &pb.PlanReply{Plan: a.view()}
 	case *pb.SetPlan:
-		sp := FromSet(&pb.PlanSet{Mode: m.Mode, Schedule: m.Schedule, Timezone: m.Timezone, SegmentSeconds: m.SegmentSeconds, RetentionDays: m.RetentionDays})
+		sp := FromSet(&pb.PlanSet{Mode: m.Mode, Schedule: m.Schedule, Timezone: m.Timezone, SegmentSeconds: m.SegmentSeconds, RetentionDays: m.RetentionDays, Event: m.Event})
 		if err := sp.Normalize(); err != nil {
 			var fe *schedule.FieldError
 			if errors.As(err, &fe) {
@@ -195,7 +205,7 @@ func (a *Actor) handle(c *actor.Context, cmd proto.Message) *pb.PlanReply {
 			a.deps.Log.Warn("plan: append failed", "plan", a.ref.ID, "err", err)
 			return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: "event log unavailable; retry"}
 		}
-		segmentChanged := a.sched.SegmentSeconds != sp.SegmentSeconds
+		segmentChanged := a.sched.SegmentSeconds != sp.SegmentSeconds || a.sched.Mode != sp.Mode
 		a.sched = sp
 		if segmentChanged && a.recording {
 			a.stopRecording(c, "plan changed") // restarts below with the new segment length
@@ -206,16 +216,24 @@ func (a *Actor) handle(c *actor.Context, cmd proto.Message) *pb.PlanReply {
 	return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_INVALID, Detail: "unknown command"}
 }
 
-// evaluate starts or stops recording as the schedule says now, and arms a
-// timer for the next change.
+// evaluate starts or stops recording as the schedule says now (an event
+// plan: arms or disarms its pre-roll), and arms a timer for the next change.
 func (a *Actor) evaluate(c *actor.Context) {
 	now := a.deps.now()
+	event := a.state.Plan != nil && a.sched.Mode == schedule.ModeEvent
 	want := a.state.Plan != nil && a.sched.Recording(now)
 	switch {
+	case event:
+		a.armEvents(c, a.sched.Armed(now))
+		want = a.ev.pre != nil // retried below when the stream could not be held
 	case want && !a.recording:
+		a.disarmEvents(c)
 		a.startRecording(c)
-	case !want && a.recording:
-		a.stopRecording(c, "schedule")
+	case !want:
+		a.disarmEvents(c)
+		if a.recording {
+			a.stopRecording(c, "schedule")
+		}
 	}
 	a.gen++
 	if a.timer != nil {
@@ -225,12 +243,15 @@ func (a *Actor) evaluate(c *actor.Context) {
 		gen, self, engine := a.gen, c.PID(), c.Engine()
 		a.timer = time.AfterFunc(next.Sub(now)+10*time.Millisecond, func() { engine.Send(self, evaluate{gen: gen}) })
 	}
-	if want && !a.recording { // the stream could not be held: try again soon
+	armedButNot := event && a.sched.Armed(now) && a.ev.pre == nil
+	if (want && !a.recording && !event) || armedButNot { // the stream could not be held: try again soon
 		gen, self, engine := a.gen, c.PID(), c.Engine()
 		time.AfterFunc(time.Second, func() { engine.Send(self, evaluate{gen: gen}) })
 	}
 }
 
+// startRecording holds the stream and records it (continuous and schedule
+// plans).
 func (a *Actor) startRecording(c *actor.Context) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -239,25 +260,36 @@ func (a *Actor) startRecording(c *actor.Context) {
 		a.deps.Log.Warn("recording: cannot hold the stream", "plan", a.ref.ID, "err", err)
 		return
 	}
+	if !a.startRecorder(c, st, 0) {
+		a.deps.Hold(ctx, a.key, false)
+		return
+	}
+	a.holding = true
+}
+
+// startRecorder runs a recorder on src (backlog: access units src delivers
+// at once, a pre-roll).
+func (a *Actor) startRecorder(c *actor.Context, src record.Source, backlog int) bool {
 	self, engine := c.PID(), c.Engine()
 	rec, err := record.Start(record.Config{
 		Key:             a.ref.ID,
 		SegmentDuration: time.Duration(a.sched.SegmentSeconds) * time.Second,
 		Storage:         a.deps.Storage,
+		Backlog:         backlog,
 		OnSegment: func(s record.Segment) {
 			a.closed.push(s)
 			engine.Send(self, segmentsReady{})
 		},
 		Log: a.deps.Log,
-	}, st)
+	}, src)
 	if err != nil {
 		a.deps.Log.Warn("recording: recorder did not start", "plan", a.ref.ID, "err", err)
-		a.deps.Hold(ctx, a.key, false)
-		return
+		return false
 	}
 	a.recorder, a.recording = rec, true
 	a.watchGaps()
 	a.append(&pb.Envelope{Payload: &pb.Envelope_PlanRecordingStarted{PlanRecordingStarted: &pb.PlanRecordingStarted{Node: a.deps.Node}}})
+	return true
 }
 
 func (a *Actor) stopRecording(c *actor.Context, reason string) {
@@ -270,9 +302,13 @@ func (a *Actor) stopRecording(c *actor.Context, reason string) {
 	// Index what it published now: when the actor is stopping, a message
 	// to itself would never be read.
 	a.indexClosed()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	a.deps.Hold(ctx, a.key, false)
+	a.ev.alarms = nil
+	if a.holding { // an event plan's pre-roll keeps its own hold
+		a.holding = false
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		a.deps.Hold(ctx, a.key, false)
+	}
 	a.append(&pb.Envelope{Payload: &pb.Envelope_PlanRecordingStopped{PlanRecordingStopped: &pb.PlanRecordingStopped{Reason: reason}}})
 }
 
@@ -343,7 +379,7 @@ func (a *Actor) view() *pb.PlanView {
 	p := a.state.Plan
 	v := &pb.PlanView{Device: a.key.Device, Channel: uint32(a.key.Channel), Mode: p.Mode, Schedule: p.Schedule,
 		Timezone: p.Timezone, SegmentSeconds: p.SegmentSeconds, RetentionDays: p.RetentionDays,
-		Recording: a.recording, Version: a.state.Version}
+		Recording: a.recording, Version: a.state.Version, Event: p.Event}
 	if next, ok := a.sched.NextChange(a.deps.now()); ok {
 		v.NextChangeUnixMs = next.UnixMilli()
 	}

@@ -37,10 +37,17 @@ func (q *segmentQueue) take() []record.Segment {
 	return s
 }
 
-// takeClosed moves what the recorder published to the unindexed list.
+// takeClosed moves what the recorder published to the unindexed list
+// (an event recording's segments with the alarms it was made for).
 func (a *Actor) takeClosed() {
 	for _, s := range a.closed.take() {
 		a.unindexed = append(a.unindexed, s)
+		if len(a.ev.alarms) > 0 {
+			if a.ev.segAlarms == nil {
+				a.ev.segAlarms = map[string][]string{}
+			}
+			a.ev.segAlarms[s.Key] = append([]string(nil), a.ev.alarms...)
+		}
 	}
 }
 
@@ -129,7 +136,12 @@ func (a *Actor) indexSegment(seg *record.Segment) error {
 		seg.Unpublished = false
 		a.deps.Log.Info("segment uploaded on a retry", "plan", a.ref.ID, "segment", seg.Key)
 	}
-	_, err := a.deps.Index.Record(context.Background(), a.ref, SegmentRecorded(a.ref, a.deps.Node, *seg, false))
+	env := SegmentRecorded(a.ref, a.deps.Node, *seg, false)
+	env.GetPlanSegmentRecorded().Alarms = a.ev.segAlarms[seg.Key]
+	_, err := a.deps.Index.Record(context.Background(), a.ref, env)
+	if err == nil {
+		delete(a.ev.segAlarms, seg.Key)
+	}
 	return err
 }
 

@@ -43,6 +43,9 @@ func (s *State) Schedule() *schedule.Plan {
 // FromSet converts the event form to the schedule form.
 func FromSet(p *pb.PlanSet) *schedule.Plan {
 	sp := &schedule.Plan{Mode: p.Mode, Timezone: p.Timezone, SegmentSeconds: int(p.SegmentSeconds), RetentionDays: int(p.RetentionDays)}
+	if e := p.Event; e != nil {
+		sp.Event = &schedule.Event{PreRollSeconds: int(e.PreRollSeconds), PostRollSeconds: int(e.PostRollSeconds), Triggers: e.Triggers}
+	}
 	for _, w := range p.Schedule {
 		sp.Windows = append(sp.Windows, schedule.Window{Days: w.Days, Start: w.Start, End: w.End})
 	}
@@ -55,6 +58,9 @@ func ToSet(device string, channel int, sp *schedule.Plan) *pb.PlanSet {
 		SegmentSeconds: uint32(sp.SegmentSeconds), RetentionDays: uint32(sp.RetentionDays)}
 	for _, w := range sp.Windows {
 		ps.Schedule = append(ps.Schedule, &pb.PlanWindow{Days: w.Days, Start: w.Start, End: w.End})
+	}
+	if e := sp.Event; e != nil {
+		ps.Event = &pb.EventRecording{PreRollSeconds: uint32(e.PreRollSeconds), PostRollSeconds: uint32(e.PostRollSeconds), Triggers: e.Triggers}
 	}
 	return ps
 }

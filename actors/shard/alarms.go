@@ -10,6 +10,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 	"github.com/argus-vms/argus/actors/alarm"
+	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
 	"google.golang.org/protobuf/proto"
@@ -169,4 +170,19 @@ func SortAlarms(items []*pb.AlarmView) {
 	slices.SortFunc(items, func(a, b *pb.AlarmView) int {
 		return cmp.Or(cmp.Compare(b.RaisedAtUnixMs, a.RaisedAtUnixMs), strings.Compare(a.Id, b.Id))
 	})
+}
+
+// alarmChanged tells the plans of an alarm's channel (every channel for
+// an alarm of the device as a whole) about it: event recordings.
+func (h *Host) alarmChanged(v *pb.AlarmView, pulse bool) {
+	active := v.Active && (v.Source == alarm.SourceCamera || v.Source == alarm.SourceMotion) && v.State != alarm.Cleared
+	t := plan.Trigger{Alarm: v.Id, Type: v.Type, Pulse: pulse, Active: active}
+	for ch := 1; ch <= events.MaxChannels; ch++ {
+		if v.Channel != 0 && ch != int(v.Channel) {
+			continue
+		}
+		if pid, ok := h.plans.Load(events.ChannelID(v.Device, ch)); ok {
+			h.engine.Send(pid.(*actor.PID), t)
+		}
+	}
 }

@@ -116,6 +116,9 @@ func New(engine *actor.Engine, deps *device.Deps, cfg Config) *Host {
 	if ad.Directory == nil {
 		ad.Directory = alarm.NewDirectory()
 	}
+	if ad.OnChange == nil {
+		ad.OnChange = h.alarmChanged
+	}
 	h.adeps = &ad
 	wd := cfg.Webhook
 	wd.Store, wd.Node, wd.Log, wd.Sealer, wd.OnFenced = deps.Store, deps.Node, deps.Log, deps.Sealer, h.fenced

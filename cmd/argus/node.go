@@ -527,7 +527,7 @@ func (n *node) recordings(st storage.Storage) *gateway.Recordings {
 		}
 		out := make([]gateway.RecordingItem, len(segs))
 		for i, x := range segs {
-			out[i] = gateway.RecordingItem{Device: device, Channel: channel, Start: time.UnixMilli(x.Start), End: time.UnixMilli(x.End), DurationMS: x.DurationMS, Bytes: x.Bytes}
+			out[i] = gateway.RecordingItem{Device: device, Channel: channel, Start: time.UnixMilli(x.Start), End: time.UnixMilli(x.End), DurationMS: x.DurationMS, Bytes: x.Bytes, Alarms: x.Alarms}
 		}
 		return out, err
 	}

@@ -2947,11 +2947,12 @@ type PlanSet struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Device         string                 `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
 	Channel        uint32                 `protobuf:"varint,2,opt,name=channel,proto3" json:"channel,omitempty"`
-	Mode           string                 `protobuf:"bytes,3,opt,name=mode,proto3" json:"mode,omitempty"` // continuous | schedule | off
-	Schedule       []*PlanWindow          `protobuf:"bytes,4,rep,name=schedule,proto3" json:"schedule,omitempty"`
+	Mode           string                 `protobuf:"bytes,3,opt,name=mode,proto3" json:"mode,omitempty"`         // continuous | schedule | event | off
+	Schedule       []*PlanWindow          `protobuf:"bytes,4,rep,name=schedule,proto3" json:"schedule,omitempty"` // event: armed only within these (none: always)
 	Timezone       string                 `protobuf:"bytes,5,opt,name=timezone,proto3" json:"timezone,omitempty"`
 	SegmentSeconds uint32                 `protobuf:"varint,6,opt,name=segment_seconds,json=segmentSeconds,proto3" json:"segment_seconds,omitempty"`
 	RetentionDays  uint32                 `protobuf:"varint,7,opt,name=retention_days,json=retentionDays,proto3" json:"retention_days,omitempty"`
+	Event          *EventRecording        `protobuf:"bytes,8,opt,name=event,proto3" json:"event,omitempty"` // mode event
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -3035,6 +3036,76 @@ func (x *PlanSet) GetRetentionDays() uint32 {
 	return 0
 }
 
+func (x *PlanSet) GetEvent() *EventRecording {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+// EventRecording: record around alarms of the channel (or of the device as
+// a whole) whose type is a trigger, from pre_roll_seconds before the
+// trigger to post_roll_seconds after its condition ended.
+type EventRecording struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	PreRollSeconds  uint32                 `protobuf:"varint,1,opt,name=pre_roll_seconds,json=preRollSeconds,proto3" json:"pre_roll_seconds,omitempty"`    // 0..30
+	PostRollSeconds uint32                 `protobuf:"varint,2,opt,name=post_roll_seconds,json=postRollSeconds,proto3" json:"post_roll_seconds,omitempty"` // 0..300
+	Triggers        []string               `protobuf:"bytes,3,rep,name=triggers,proto3" json:"triggers,omitempty"`                                         // alarm types; none: any alarm
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *EventRecording) Reset() {
+	*x = EventRecording{}
+	mi := &file_events_pb_argus_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventRecording) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventRecording) ProtoMessage() {}
+
+func (x *EventRecording) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventRecording.ProtoReflect.Descriptor instead.
+func (*EventRecording) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *EventRecording) GetPreRollSeconds() uint32 {
+	if x != nil {
+		return x.PreRollSeconds
+	}
+	return 0
+}
+
+func (x *EventRecording) GetPostRollSeconds() uint32 {
+	if x != nil {
+		return x.PostRollSeconds
+	}
+	return 0
+}
+
+func (x *EventRecording) GetTriggers() []string {
+	if x != nil {
+		return x.Triggers
+	}
+	return nil
+}
+
 type PlanRecordingStarted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -3044,7 +3115,7 @@ type PlanRecordingStarted struct {
 
 func (x *PlanRecordingStarted) Reset() {
 	*x = PlanRecordingStarted{}
-	mi := &file_events_pb_argus_proto_msgTypes[34]
+	mi := &file_events_pb_argus_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3056,7 +3127,7 @@ func (x *PlanRecordingStarted) String() string {
 func (*PlanRecordingStarted) ProtoMessage() {}
 
 func (x *PlanRecordingStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[34]
+	mi := &file_events_pb_argus_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3069,7 +3140,7 @@ func (x *PlanRecordingStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRecordingStarted.ProtoReflect.Descriptor instead.
 func (*PlanRecordingStarted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{34}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PlanRecordingStarted) GetNode() string {
@@ -3088,7 +3159,7 @@ type PlanRecordingStopped struct {
 
 func (x *PlanRecordingStopped) Reset() {
 	*x = PlanRecordingStopped{}
-	mi := &file_events_pb_argus_proto_msgTypes[35]
+	mi := &file_events_pb_argus_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3100,7 +3171,7 @@ func (x *PlanRecordingStopped) String() string {
 func (*PlanRecordingStopped) ProtoMessage() {}
 
 func (x *PlanRecordingStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[35]
+	mi := &file_events_pb_argus_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3113,7 +3184,7 @@ func (x *PlanRecordingStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRecordingStopped.ProtoReflect.Descriptor instead.
 func (*PlanRecordingStopped) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{35}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PlanRecordingStopped) GetReason() string {
@@ -3133,13 +3204,14 @@ type PlanSegmentRecorded struct {
 	DurationMs    int64                  `protobuf:"varint,6,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
 	Bytes         int64                  `protobuf:"varint,7,opt,name=bytes,proto3" json:"bytes,omitempty"`
 	Recovered     bool                   `protobuf:"varint,8,opt,name=recovered,proto3" json:"recovered,omitempty"` // finalized after a crash
+	Alarms        []string               `protobuf:"bytes,9,rep,name=alarms,proto3" json:"alarms,omitempty"`        // ids of the alarms an event plan recorded it for
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PlanSegmentRecorded) Reset() {
 	*x = PlanSegmentRecorded{}
-	mi := &file_events_pb_argus_proto_msgTypes[36]
+	mi := &file_events_pb_argus_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3151,7 +3223,7 @@ func (x *PlanSegmentRecorded) String() string {
 func (*PlanSegmentRecorded) ProtoMessage() {}
 
 func (x *PlanSegmentRecorded) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[36]
+	mi := &file_events_pb_argus_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3164,7 +3236,7 @@ func (x *PlanSegmentRecorded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSegmentRecorded.ProtoReflect.Descriptor instead.
 func (*PlanSegmentRecorded) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{36}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PlanSegmentRecorded) GetDevice() string {
@@ -3223,6 +3295,13 @@ func (x *PlanSegmentRecorded) GetRecovered() bool {
 	return false
 }
 
+func (x *PlanSegmentRecorded) GetAlarms() []string {
+	if x != nil {
+		return x.Alarms
+	}
+	return nil
+}
+
 type PlanSegmentDeleted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
@@ -3236,7 +3315,7 @@ type PlanSegmentDeleted struct {
 
 func (x *PlanSegmentDeleted) Reset() {
 	*x = PlanSegmentDeleted{}
-	mi := &file_events_pb_argus_proto_msgTypes[37]
+	mi := &file_events_pb_argus_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3248,7 +3327,7 @@ func (x *PlanSegmentDeleted) String() string {
 func (*PlanSegmentDeleted) ProtoMessage() {}
 
 func (x *PlanSegmentDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[37]
+	mi := &file_events_pb_argus_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3261,7 +3340,7 @@ func (x *PlanSegmentDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSegmentDeleted.ProtoReflect.Descriptor instead.
 func (*PlanSegmentDeleted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{37}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PlanSegmentDeleted) GetKey() string {
@@ -3315,7 +3394,7 @@ type ShardAcquired struct {
 
 func (x *ShardAcquired) Reset() {
 	*x = ShardAcquired{}
-	mi := &file_events_pb_argus_proto_msgTypes[38]
+	mi := &file_events_pb_argus_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3327,7 +3406,7 @@ func (x *ShardAcquired) String() string {
 func (*ShardAcquired) ProtoMessage() {}
 
 func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[38]
+	mi := &file_events_pb_argus_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3340,7 +3419,7 @@ func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardAcquired.ProtoReflect.Descriptor instead.
 func (*ShardAcquired) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{38}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ShardAcquired) GetNode() string {
@@ -3375,7 +3454,7 @@ type ShardReleased struct {
 
 func (x *ShardReleased) Reset() {
 	*x = ShardReleased{}
-	mi := &file_events_pb_argus_proto_msgTypes[39]
+	mi := &file_events_pb_argus_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3387,7 +3466,7 @@ func (x *ShardReleased) String() string {
 func (*ShardReleased) ProtoMessage() {}
 
 func (x *ShardReleased) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[39]
+	mi := &file_events_pb_argus_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3400,7 +3479,7 @@ func (x *ShardReleased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardReleased.ProtoReflect.Descriptor instead.
 func (*ShardReleased) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{39}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ShardReleased) GetNode() string {
@@ -3443,7 +3522,7 @@ type StreamViewed struct {
 
 func (x *StreamViewed) Reset() {
 	*x = StreamViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[40]
+	mi := &file_events_pb_argus_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3455,7 +3534,7 @@ func (x *StreamViewed) String() string {
 func (*StreamViewed) ProtoMessage() {}
 
 func (x *StreamViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[40]
+	mi := &file_events_pb_argus_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3468,7 +3547,7 @@ func (x *StreamViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamViewed.ProtoReflect.Descriptor instead.
 func (*StreamViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{40}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *StreamViewed) GetDevice() string {
@@ -3545,7 +3624,7 @@ type RecordingViewed struct {
 
 func (x *RecordingViewed) Reset() {
 	*x = RecordingViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[41]
+	mi := &file_events_pb_argus_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3557,7 +3636,7 @@ func (x *RecordingViewed) String() string {
 func (*RecordingViewed) ProtoMessage() {}
 
 func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[41]
+	mi := &file_events_pb_argus_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3570,7 +3649,7 @@ func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingViewed.ProtoReflect.Descriptor instead.
 func (*RecordingViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{41}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RecordingViewed) GetDevice() string {
@@ -3656,7 +3735,7 @@ type CommandMeta struct {
 
 func (x *CommandMeta) Reset() {
 	*x = CommandMeta{}
-	mi := &file_events_pb_argus_proto_msgTypes[42]
+	mi := &file_events_pb_argus_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3668,7 +3747,7 @@ func (x *CommandMeta) String() string {
 func (*CommandMeta) ProtoMessage() {}
 
 func (x *CommandMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[42]
+	mi := &file_events_pb_argus_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3681,7 +3760,7 @@ func (x *CommandMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandMeta.ProtoReflect.Descriptor instead.
 func (*CommandMeta) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{42}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CommandMeta) GetCommandId() string {
@@ -3724,7 +3803,7 @@ type RegisterDevice struct {
 
 func (x *RegisterDevice) Reset() {
 	*x = RegisterDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[43]
+	mi := &file_events_pb_argus_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3736,7 +3815,7 @@ func (x *RegisterDevice) String() string {
 func (*RegisterDevice) ProtoMessage() {}
 
 func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[43]
+	mi := &file_events_pb_argus_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3749,7 +3828,7 @@ func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDevice.ProtoReflect.Descriptor instead.
 func (*RegisterDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{43}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RegisterDevice) GetMeta() *CommandMeta {
@@ -3844,7 +3923,7 @@ type RecordPtz struct {
 
 func (x *RecordPtz) Reset() {
 	*x = RecordPtz{}
-	mi := &file_events_pb_argus_proto_msgTypes[44]
+	mi := &file_events_pb_argus_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3856,7 +3935,7 @@ func (x *RecordPtz) String() string {
 func (*RecordPtz) ProtoMessage() {}
 
 func (x *RecordPtz) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[44]
+	mi := &file_events_pb_argus_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3869,7 +3948,7 @@ func (x *RecordPtz) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPtz.ProtoReflect.Descriptor instead.
 func (*RecordPtz) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{44}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RecordPtz) GetMeta() *CommandMeta {
@@ -3922,7 +4001,7 @@ type RefreshOnvif struct {
 
 func (x *RefreshOnvif) Reset() {
 	*x = RefreshOnvif{}
-	mi := &file_events_pb_argus_proto_msgTypes[45]
+	mi := &file_events_pb_argus_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3934,7 +4013,7 @@ func (x *RefreshOnvif) String() string {
 func (*RefreshOnvif) ProtoMessage() {}
 
 func (x *RefreshOnvif) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[45]
+	mi := &file_events_pb_argus_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3947,7 +4026,7 @@ func (x *RefreshOnvif) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshOnvif.ProtoReflect.Descriptor instead.
 func (*RefreshOnvif) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{45}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RefreshOnvif) GetMeta() *CommandMeta {
@@ -3994,7 +4073,7 @@ type UpdateDevice struct {
 
 func (x *UpdateDevice) Reset() {
 	*x = UpdateDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[46]
+	mi := &file_events_pb_argus_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4006,7 +4085,7 @@ func (x *UpdateDevice) String() string {
 func (*UpdateDevice) ProtoMessage() {}
 
 func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[46]
+	mi := &file_events_pb_argus_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4019,7 +4098,7 @@ func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDevice.ProtoReflect.Descriptor instead.
 func (*UpdateDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{46}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *UpdateDevice) GetMeta() *CommandMeta {
@@ -4089,7 +4168,7 @@ type LabelPatch struct {
 
 func (x *LabelPatch) Reset() {
 	*x = LabelPatch{}
-	mi := &file_events_pb_argus_proto_msgTypes[47]
+	mi := &file_events_pb_argus_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4101,7 +4180,7 @@ func (x *LabelPatch) String() string {
 func (*LabelPatch) ProtoMessage() {}
 
 func (x *LabelPatch) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[47]
+	mi := &file_events_pb_argus_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4114,7 +4193,7 @@ func (x *LabelPatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatch.ProtoReflect.Descriptor instead.
 func (*LabelPatch) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{47}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *LabelPatch) GetSet() map[string]string {
@@ -4141,7 +4220,7 @@ type RemoveDevice struct {
 
 func (x *RemoveDevice) Reset() {
 	*x = RemoveDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[48]
+	mi := &file_events_pb_argus_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4153,7 +4232,7 @@ func (x *RemoveDevice) String() string {
 func (*RemoveDevice) ProtoMessage() {}
 
 func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[48]
+	mi := &file_events_pb_argus_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4166,7 +4245,7 @@ func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDevice.ProtoReflect.Descriptor instead.
 func (*RemoveDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{48}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RemoveDevice) GetMeta() *CommandMeta {
@@ -4192,7 +4271,7 @@ type GetDevice struct {
 
 func (x *GetDevice) Reset() {
 	*x = GetDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[49]
+	mi := &file_events_pb_argus_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4204,7 +4283,7 @@ func (x *GetDevice) String() string {
 func (*GetDevice) ProtoMessage() {}
 
 func (x *GetDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[49]
+	mi := &file_events_pb_argus_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4217,7 +4296,7 @@ func (x *GetDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDevice.ProtoReflect.Descriptor instead.
 func (*GetDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{49}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetDevice) GetId() string {
@@ -4239,7 +4318,7 @@ type SetMotion struct {
 
 func (x *SetMotion) Reset() {
 	*x = SetMotion{}
-	mi := &file_events_pb_argus_proto_msgTypes[50]
+	mi := &file_events_pb_argus_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4251,7 +4330,7 @@ func (x *SetMotion) String() string {
 func (*SetMotion) ProtoMessage() {}
 
 func (x *SetMotion) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[50]
+	mi := &file_events_pb_argus_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4264,7 +4343,7 @@ func (x *SetMotion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMotion.ProtoReflect.Descriptor instead.
 func (*SetMotion) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{50}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *SetMotion) GetMeta() *CommandMeta {
@@ -4307,7 +4386,7 @@ type RaiseAlarm struct {
 
 func (x *RaiseAlarm) Reset() {
 	*x = RaiseAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[51]
+	mi := &file_events_pb_argus_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4319,7 +4398,7 @@ func (x *RaiseAlarm) String() string {
 func (*RaiseAlarm) ProtoMessage() {}
 
 func (x *RaiseAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[51]
+	mi := &file_events_pb_argus_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4332,7 +4411,7 @@ func (x *RaiseAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaiseAlarm.ProtoReflect.Descriptor instead.
 func (*RaiseAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{51}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RaiseAlarm) GetMeta() *CommandMeta {
@@ -4420,7 +4499,7 @@ type EndAlarm struct {
 
 func (x *EndAlarm) Reset() {
 	*x = EndAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[52]
+	mi := &file_events_pb_argus_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4432,7 +4511,7 @@ func (x *EndAlarm) String() string {
 func (*EndAlarm) ProtoMessage() {}
 
 func (x *EndAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[52]
+	mi := &file_events_pb_argus_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4445,7 +4524,7 @@ func (x *EndAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndAlarm.ProtoReflect.Descriptor instead.
 func (*EndAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{52}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *EndAlarm) GetMeta() *CommandMeta {
@@ -4495,7 +4574,7 @@ type AckAlarm struct {
 
 func (x *AckAlarm) Reset() {
 	*x = AckAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[53]
+	mi := &file_events_pb_argus_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4507,7 +4586,7 @@ func (x *AckAlarm) String() string {
 func (*AckAlarm) ProtoMessage() {}
 
 func (x *AckAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[53]
+	mi := &file_events_pb_argus_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4520,7 +4599,7 @@ func (x *AckAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckAlarm.ProtoReflect.Descriptor instead.
 func (*AckAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{53}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AckAlarm) GetMeta() *CommandMeta {
@@ -4563,7 +4642,7 @@ type ClearAlarm struct {
 
 func (x *ClearAlarm) Reset() {
 	*x = ClearAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[54]
+	mi := &file_events_pb_argus_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4575,7 +4654,7 @@ func (x *ClearAlarm) String() string {
 func (*ClearAlarm) ProtoMessage() {}
 
 func (x *ClearAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[54]
+	mi := &file_events_pb_argus_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4588,7 +4667,7 @@ func (x *ClearAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearAlarm.ProtoReflect.Descriptor instead.
 func (*ClearAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{54}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ClearAlarm) GetMeta() *CommandMeta {
@@ -4628,7 +4707,7 @@ type GetAlarm struct {
 
 func (x *GetAlarm) Reset() {
 	*x = GetAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[55]
+	mi := &file_events_pb_argus_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4640,7 +4719,7 @@ func (x *GetAlarm) String() string {
 func (*GetAlarm) ProtoMessage() {}
 
 func (x *GetAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[55]
+	mi := &file_events_pb_argus_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4653,7 +4732,7 @@ func (x *GetAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlarm.ProtoReflect.Descriptor instead.
 func (*GetAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{55}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetAlarm) GetId() string {
@@ -4674,7 +4753,7 @@ type RecordAlarmSnapshot struct {
 
 func (x *RecordAlarmSnapshot) Reset() {
 	*x = RecordAlarmSnapshot{}
-	mi := &file_events_pb_argus_proto_msgTypes[56]
+	mi := &file_events_pb_argus_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4686,7 +4765,7 @@ func (x *RecordAlarmSnapshot) String() string {
 func (*RecordAlarmSnapshot) ProtoMessage() {}
 
 func (x *RecordAlarmSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[56]
+	mi := &file_events_pb_argus_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4699,7 +4778,7 @@ func (x *RecordAlarmSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAlarmSnapshot.ProtoReflect.Descriptor instead.
 func (*RecordAlarmSnapshot) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{56}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RecordAlarmSnapshot) GetId() string {
@@ -4748,7 +4827,7 @@ type AlarmView struct {
 
 func (x *AlarmView) Reset() {
 	*x = AlarmView{}
-	mi := &file_events_pb_argus_proto_msgTypes[57]
+	mi := &file_events_pb_argus_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4760,7 +4839,7 @@ func (x *AlarmView) String() string {
 func (*AlarmView) ProtoMessage() {}
 
 func (x *AlarmView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[57]
+	mi := &file_events_pb_argus_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4773,7 +4852,7 @@ func (x *AlarmView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmView.ProtoReflect.Descriptor instead.
 func (*AlarmView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{57}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *AlarmView) GetId() string {
@@ -4949,7 +5028,7 @@ type AlarmReply struct {
 
 func (x *AlarmReply) Reset() {
 	*x = AlarmReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[58]
+	mi := &file_events_pb_argus_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4961,7 +5040,7 @@ func (x *AlarmReply) String() string {
 func (*AlarmReply) ProtoMessage() {}
 
 func (x *AlarmReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[58]
+	mi := &file_events_pb_argus_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4974,7 +5053,7 @@ func (x *AlarmReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmReply.ProtoReflect.Descriptor instead.
 func (*AlarmReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{58}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *AlarmReply) GetCode() ReplyCode {
@@ -5021,7 +5100,7 @@ type CreateWebhook struct {
 
 func (x *CreateWebhook) Reset() {
 	*x = CreateWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[59]
+	mi := &file_events_pb_argus_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5033,7 +5112,7 @@ func (x *CreateWebhook) String() string {
 func (*CreateWebhook) ProtoMessage() {}
 
 func (x *CreateWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[59]
+	mi := &file_events_pb_argus_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5046,7 +5125,7 @@ func (x *CreateWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhook.ProtoReflect.Descriptor instead.
 func (*CreateWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{59}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *CreateWebhook) GetMeta() *CommandMeta {
@@ -5120,7 +5199,7 @@ type UpdateWebhook struct {
 
 func (x *UpdateWebhook) Reset() {
 	*x = UpdateWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[60]
+	mi := &file_events_pb_argus_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5132,7 +5211,7 @@ func (x *UpdateWebhook) String() string {
 func (*UpdateWebhook) ProtoMessage() {}
 
 func (x *UpdateWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[60]
+	mi := &file_events_pb_argus_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5145,7 +5224,7 @@ func (x *UpdateWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWebhook.ProtoReflect.Descriptor instead.
 func (*UpdateWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{60}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *UpdateWebhook) GetMeta() *CommandMeta {
@@ -5207,7 +5286,7 @@ type DeleteWebhook struct {
 
 func (x *DeleteWebhook) Reset() {
 	*x = DeleteWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[61]
+	mi := &file_events_pb_argus_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5219,7 +5298,7 @@ func (x *DeleteWebhook) String() string {
 func (*DeleteWebhook) ProtoMessage() {}
 
 func (x *DeleteWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[61]
+	mi := &file_events_pb_argus_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5232,7 +5311,7 @@ func (x *DeleteWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhook.ProtoReflect.Descriptor instead.
 func (*DeleteWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{61}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *DeleteWebhook) GetMeta() *CommandMeta {
@@ -5259,7 +5338,7 @@ type GetWebhook struct {
 
 func (x *GetWebhook) Reset() {
 	*x = GetWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[62]
+	mi := &file_events_pb_argus_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5271,7 +5350,7 @@ func (x *GetWebhook) String() string {
 func (*GetWebhook) ProtoMessage() {}
 
 func (x *GetWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[62]
+	mi := &file_events_pb_argus_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5284,7 +5363,7 @@ func (x *GetWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhook.ProtoReflect.Descriptor instead.
 func (*GetWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{62}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *GetWebhook) GetId() string {
@@ -5313,7 +5392,7 @@ type ReplayWebhook struct {
 
 func (x *ReplayWebhook) Reset() {
 	*x = ReplayWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[63]
+	mi := &file_events_pb_argus_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5325,7 +5404,7 @@ func (x *ReplayWebhook) String() string {
 func (*ReplayWebhook) ProtoMessage() {}
 
 func (x *ReplayWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[63]
+	mi := &file_events_pb_argus_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5338,7 +5417,7 @@ func (x *ReplayWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayWebhook.ProtoReflect.Descriptor instead.
 func (*ReplayWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{63}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ReplayWebhook) GetMeta() *CommandMeta {
@@ -5389,7 +5468,7 @@ type WebhookView struct {
 
 func (x *WebhookView) Reset() {
 	*x = WebhookView{}
-	mi := &file_events_pb_argus_proto_msgTypes[64]
+	mi := &file_events_pb_argus_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5401,7 +5480,7 @@ func (x *WebhookView) String() string {
 func (*WebhookView) ProtoMessage() {}
 
 func (x *WebhookView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[64]
+	mi := &file_events_pb_argus_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5414,7 +5493,7 @@ func (x *WebhookView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookView.ProtoReflect.Descriptor instead.
 func (*WebhookView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{64}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *WebhookView) GetId() string {
@@ -5519,7 +5598,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_events_pb_argus_proto_msgTypes[65]
+	mi := &file_events_pb_argus_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5531,7 +5610,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[65]
+	mi := &file_events_pb_argus_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5544,7 +5623,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{65}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *WebhookDelivery) GetEventId() string {
@@ -5630,7 +5709,7 @@ type WebhookReply struct {
 
 func (x *WebhookReply) Reset() {
 	*x = WebhookReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[66]
+	mi := &file_events_pb_argus_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5642,7 +5721,7 @@ func (x *WebhookReply) String() string {
 func (*WebhookReply) ProtoMessage() {}
 
 func (x *WebhookReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[66]
+	mi := &file_events_pb_argus_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5655,7 +5734,7 @@ func (x *WebhookReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookReply.ProtoReflect.Descriptor instead.
 func (*WebhookReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{66}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *WebhookReply) GetCode() ReplyCode {
@@ -5702,7 +5781,7 @@ type ListWebhooks struct {
 
 func (x *ListWebhooks) Reset() {
 	*x = ListWebhooks{}
-	mi := &file_events_pb_argus_proto_msgTypes[67]
+	mi := &file_events_pb_argus_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5714,7 +5793,7 @@ func (x *ListWebhooks) String() string {
 func (*ListWebhooks) ProtoMessage() {}
 
 func (x *ListWebhooks) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[67]
+	mi := &file_events_pb_argus_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5727,7 +5806,7 @@ func (x *ListWebhooks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooks.ProtoReflect.Descriptor instead.
 func (*ListWebhooks) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{67}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{68}
 }
 
 type WebhookList struct {
@@ -5739,7 +5818,7 @@ type WebhookList struct {
 
 func (x *WebhookList) Reset() {
 	*x = WebhookList{}
-	mi := &file_events_pb_argus_proto_msgTypes[68]
+	mi := &file_events_pb_argus_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5751,7 +5830,7 @@ func (x *WebhookList) String() string {
 func (*WebhookList) ProtoMessage() {}
 
 func (x *WebhookList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[68]
+	mi := &file_events_pb_argus_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5764,7 +5843,7 @@ func (x *WebhookList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookList.ProtoReflect.Descriptor instead.
 func (*WebhookList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{68}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *WebhookList) GetItems() []*WebhookView {
@@ -5787,7 +5866,7 @@ type ListAlarms struct {
 
 func (x *ListAlarms) Reset() {
 	*x = ListAlarms{}
-	mi := &file_events_pb_argus_proto_msgTypes[69]
+	mi := &file_events_pb_argus_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5799,7 +5878,7 @@ func (x *ListAlarms) String() string {
 func (*ListAlarms) ProtoMessage() {}
 
 func (x *ListAlarms) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[69]
+	mi := &file_events_pb_argus_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5812,7 +5891,7 @@ func (x *ListAlarms) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlarms.ProtoReflect.Descriptor instead.
 func (*ListAlarms) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{69}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ListAlarms) GetDevice() string {
@@ -5852,7 +5931,7 @@ type AlarmList struct {
 
 func (x *AlarmList) Reset() {
 	*x = AlarmList{}
-	mi := &file_events_pb_argus_proto_msgTypes[70]
+	mi := &file_events_pb_argus_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5864,7 +5943,7 @@ func (x *AlarmList) String() string {
 func (*AlarmList) ProtoMessage() {}
 
 func (x *AlarmList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[70]
+	mi := &file_events_pb_argus_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5877,7 +5956,7 @@ func (x *AlarmList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmList.ProtoReflect.Descriptor instead.
 func (*AlarmList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{70}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *AlarmList) GetItems() []*AlarmView {
@@ -5899,7 +5978,7 @@ type DeviceReply struct {
 
 func (x *DeviceReply) Reset() {
 	*x = DeviceReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[71]
+	mi := &file_events_pb_argus_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5911,7 +5990,7 @@ func (x *DeviceReply) String() string {
 func (*DeviceReply) ProtoMessage() {}
 
 func (x *DeviceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[71]
+	mi := &file_events_pb_argus_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5924,7 +6003,7 @@ func (x *DeviceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceReply.ProtoReflect.Descriptor instead.
 func (*DeviceReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{71}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *DeviceReply) GetCode() ReplyCode {
@@ -5980,7 +6059,7 @@ type DeviceView struct {
 
 func (x *DeviceView) Reset() {
 	*x = DeviceView{}
-	mi := &file_events_pb_argus_proto_msgTypes[72]
+	mi := &file_events_pb_argus_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5992,7 +6071,7 @@ func (x *DeviceView) String() string {
 func (*DeviceView) ProtoMessage() {}
 
 func (x *DeviceView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[72]
+	mi := &file_events_pb_argus_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6005,7 +6084,7 @@ func (x *DeviceView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceView.ProtoReflect.Descriptor instead.
 func (*DeviceView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{72}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *DeviceView) GetId() string {
@@ -6130,13 +6209,14 @@ type SetPlan struct {
 	Timezone       string                 `protobuf:"bytes,6,opt,name=timezone,proto3" json:"timezone,omitempty"`
 	SegmentSeconds uint32                 `protobuf:"varint,7,opt,name=segment_seconds,json=segmentSeconds,proto3" json:"segment_seconds,omitempty"`
 	RetentionDays  uint32                 `protobuf:"varint,8,opt,name=retention_days,json=retentionDays,proto3" json:"retention_days,omitempty"`
+	Event          *EventRecording        `protobuf:"bytes,9,opt,name=event,proto3" json:"event,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SetPlan) Reset() {
 	*x = SetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[73]
+	mi := &file_events_pb_argus_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6148,7 +6228,7 @@ func (x *SetPlan) String() string {
 func (*SetPlan) ProtoMessage() {}
 
 func (x *SetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[73]
+	mi := &file_events_pb_argus_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6161,7 +6241,7 @@ func (x *SetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPlan.ProtoReflect.Descriptor instead.
 func (*SetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{73}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *SetPlan) GetMeta() *CommandMeta {
@@ -6220,6 +6300,13 @@ func (x *SetPlan) GetRetentionDays() uint32 {
 	return 0
 }
 
+func (x *SetPlan) GetEvent() *EventRecording {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
 type GetPlan struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Device        string                 `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
@@ -6230,7 +6317,7 @@ type GetPlan struct {
 
 func (x *GetPlan) Reset() {
 	*x = GetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[74]
+	mi := &file_events_pb_argus_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6242,7 +6329,7 @@ func (x *GetPlan) String() string {
 func (*GetPlan) ProtoMessage() {}
 
 func (x *GetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[74]
+	mi := &file_events_pb_argus_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6255,7 +6342,7 @@ func (x *GetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlan.ProtoReflect.Descriptor instead.
 func (*GetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{74}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *GetPlan) GetDevice() string {
@@ -6284,13 +6371,14 @@ type PlanView struct {
 	Recording        bool                   `protobuf:"varint,8,opt,name=recording,proto3" json:"recording,omitempty"`
 	NextChangeUnixMs int64                  `protobuf:"varint,9,opt,name=next_change_unix_ms,json=nextChangeUnixMs,proto3" json:"next_change_unix_ms,omitempty"` // 0 = none
 	Version          uint64                 `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
+	Event            *EventRecording        `protobuf:"bytes,11,opt,name=event,proto3" json:"event,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PlanView) Reset() {
 	*x = PlanView{}
-	mi := &file_events_pb_argus_proto_msgTypes[75]
+	mi := &file_events_pb_argus_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6302,7 +6390,7 @@ func (x *PlanView) String() string {
 func (*PlanView) ProtoMessage() {}
 
 func (x *PlanView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[75]
+	mi := &file_events_pb_argus_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6315,7 +6403,7 @@ func (x *PlanView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanView.ProtoReflect.Descriptor instead.
 func (*PlanView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{75}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *PlanView) GetDevice() string {
@@ -6388,6 +6476,13 @@ func (x *PlanView) GetVersion() uint64 {
 	return 0
 }
 
+func (x *PlanView) GetEvent() *EventRecording {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
 type PlanReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Code          ReplyCode              `protobuf:"varint,1,opt,name=code,proto3,enum=argus.v1.ReplyCode" json:"code,omitempty"`
@@ -6400,7 +6495,7 @@ type PlanReply struct {
 
 func (x *PlanReply) Reset() {
 	*x = PlanReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[76]
+	mi := &file_events_pb_argus_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6412,7 +6507,7 @@ func (x *PlanReply) String() string {
 func (*PlanReply) ProtoMessage() {}
 
 func (x *PlanReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[76]
+	mi := &file_events_pb_argus_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6425,7 +6520,7 @@ func (x *PlanReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanReply.ProtoReflect.Descriptor instead.
 func (*PlanReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{76}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *PlanReply) GetCode() ReplyCode {
@@ -6471,7 +6566,7 @@ type ListDevices struct {
 
 func (x *ListDevices) Reset() {
 	*x = ListDevices{}
-	mi := &file_events_pb_argus_proto_msgTypes[77]
+	mi := &file_events_pb_argus_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6483,7 +6578,7 @@ func (x *ListDevices) String() string {
 func (*ListDevices) ProtoMessage() {}
 
 func (x *ListDevices) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[77]
+	mi := &file_events_pb_argus_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6496,7 +6591,7 @@ func (x *ListDevices) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevices.ProtoReflect.Descriptor instead.
 func (*ListDevices) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{77}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *ListDevices) GetLimit() uint32 {
@@ -6544,7 +6639,7 @@ type DeviceList struct {
 
 func (x *DeviceList) Reset() {
 	*x = DeviceList{}
-	mi := &file_events_pb_argus_proto_msgTypes[78]
+	mi := &file_events_pb_argus_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6556,7 +6651,7 @@ func (x *DeviceList) String() string {
 func (*DeviceList) ProtoMessage() {}
 
 func (x *DeviceList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[78]
+	mi := &file_events_pb_argus_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6569,7 +6664,7 @@ func (x *DeviceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceList.ProtoReflect.Descriptor instead.
 func (*DeviceList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{78}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *DeviceList) GetItems() []*DeviceView {
@@ -6821,7 +6916,7 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"PlanWindow\x12\x12\n" +
 	"\x04days\x18\x01 \x03(\tR\x04days\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\tR\x05start\x12\x10\n" +
-	"\x03end\x18\x03 \x01(\tR\x03end\"\xed\x01\n" +
+	"\x03end\x18\x03 \x01(\tR\x03end\"\x9d\x02\n" +
 	"\aPlanSet\x12\x16\n" +
 	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\rR\achannel\x12\x12\n" +
@@ -6829,11 +6924,16 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\bschedule\x18\x04 \x03(\v2\x14.argus.v1.PlanWindowR\bschedule\x12\x1a\n" +
 	"\btimezone\x18\x05 \x01(\tR\btimezone\x12'\n" +
 	"\x0fsegment_seconds\x18\x06 \x01(\rR\x0esegmentSeconds\x12%\n" +
-	"\x0eretention_days\x18\a \x01(\rR\rretentionDays\"*\n" +
+	"\x0eretention_days\x18\a \x01(\rR\rretentionDays\x12.\n" +
+	"\x05event\x18\b \x01(\v2\x18.argus.v1.EventRecordingR\x05event\"\x82\x01\n" +
+	"\x0eEventRecording\x12(\n" +
+	"\x10pre_roll_seconds\x18\x01 \x01(\rR\x0epreRollSeconds\x12*\n" +
+	"\x11post_roll_seconds\x18\x02 \x01(\rR\x0fpostRollSeconds\x12\x1a\n" +
+	"\btriggers\x18\x03 \x03(\tR\btriggers\"*\n" +
 	"\x14PlanRecordingStarted\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\".\n" +
 	"\x14PlanRecordingStopped\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason\"\xf2\x01\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\"\x8a\x02\n" +
 	"\x13PlanSegmentRecorded\x12\x16\n" +
 	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\rR\achannel\x12\x10\n" +
@@ -6843,7 +6943,8 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\vduration_ms\x18\x06 \x01(\x03R\n" +
 	"durationMs\x12\x14\n" +
 	"\x05bytes\x18\a \x01(\x03R\x05bytes\x12\x1c\n" +
-	"\trecovered\x18\b \x01(\bR\trecovered\"\x94\x01\n" +
+	"\trecovered\x18\b \x01(\bR\trecovered\x12\x16\n" +
+	"\x06alarms\x18\t \x03(\tR\x06alarms\"\x94\x01\n" +
 	"\x12PlanSegmentDeleted\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x16\n" +
@@ -7124,7 +7225,7 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x06motion\x18\x10 \x03(\v2\x19.argus.v1.DeviceMotionSetR\x06motion\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x98\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc8\x02\n" +
 	"\aSetPlan\x12)\n" +
 	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x16\n" +
 	"\x06device\x18\x02 \x01(\tR\x06device\x12\x18\n" +
@@ -7133,10 +7234,11 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\bschedule\x18\x05 \x03(\v2\x14.argus.v1.PlanWindowR\bschedule\x12\x1a\n" +
 	"\btimezone\x18\x06 \x01(\tR\btimezone\x12'\n" +
 	"\x0fsegment_seconds\x18\a \x01(\rR\x0esegmentSeconds\x12%\n" +
-	"\x0eretention_days\x18\b \x01(\rR\rretentionDays\";\n" +
+	"\x0eretention_days\x18\b \x01(\rR\rretentionDays\x12.\n" +
+	"\x05event\x18\t \x01(\v2\x18.argus.v1.EventRecordingR\x05event\";\n" +
 	"\aGetPlan\x12\x16\n" +
 	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
-	"\achannel\x18\x02 \x01(\rR\achannel\"\xd5\x02\n" +
+	"\achannel\x18\x02 \x01(\rR\achannel\"\x85\x03\n" +
 	"\bPlanView\x12\x16\n" +
 	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\rR\achannel\x12\x12\n" +
@@ -7148,7 +7250,8 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\trecording\x18\b \x01(\bR\trecording\x12-\n" +
 	"\x13next_change_unix_ms\x18\t \x01(\x03R\x10nextChangeUnixMs\x12\x18\n" +
 	"\aversion\x18\n" +
-	" \x01(\x04R\aversion\"\x8a\x01\n" +
+	" \x01(\x04R\aversion\x12.\n" +
+	"\x05event\x18\v \x01(\v2\x18.argus.v1.EventRecordingR\x05event\"\x8a\x01\n" +
 	"\tPlanReply\x12'\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x13.argus.v1.ReplyCodeR\x04code\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x14\n" +
@@ -7189,7 +7292,7 @@ func file_events_pb_argus_proto_rawDescGZIP() []byte {
 }
 
 var file_events_pb_argus_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 84)
+var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 85)
 var file_events_pb_argus_proto_goTypes = []any{
 	(ReplyCode)(0),                   // 0: argus.v1.ReplyCode
 	(*Envelope)(nil),                 // 1: argus.v1.Envelope
@@ -7226,56 +7329,57 @@ var file_events_pb_argus_proto_goTypes = []any{
 	(*StreamFailed)(nil),             // 32: argus.v1.StreamFailed
 	(*PlanWindow)(nil),               // 33: argus.v1.PlanWindow
 	(*PlanSet)(nil),                  // 34: argus.v1.PlanSet
-	(*PlanRecordingStarted)(nil),     // 35: argus.v1.PlanRecordingStarted
-	(*PlanRecordingStopped)(nil),     // 36: argus.v1.PlanRecordingStopped
-	(*PlanSegmentRecorded)(nil),      // 37: argus.v1.PlanSegmentRecorded
-	(*PlanSegmentDeleted)(nil),       // 38: argus.v1.PlanSegmentDeleted
-	(*ShardAcquired)(nil),            // 39: argus.v1.ShardAcquired
-	(*ShardReleased)(nil),            // 40: argus.v1.ShardReleased
-	(*StreamViewed)(nil),             // 41: argus.v1.StreamViewed
-	(*RecordingViewed)(nil),          // 42: argus.v1.RecordingViewed
-	(*CommandMeta)(nil),              // 43: argus.v1.CommandMeta
-	(*RegisterDevice)(nil),           // 44: argus.v1.RegisterDevice
-	(*RecordPtz)(nil),                // 45: argus.v1.RecordPtz
-	(*RefreshOnvif)(nil),             // 46: argus.v1.RefreshOnvif
-	(*UpdateDevice)(nil),             // 47: argus.v1.UpdateDevice
-	(*LabelPatch)(nil),               // 48: argus.v1.LabelPatch
-	(*RemoveDevice)(nil),             // 49: argus.v1.RemoveDevice
-	(*GetDevice)(nil),                // 50: argus.v1.GetDevice
-	(*SetMotion)(nil),                // 51: argus.v1.SetMotion
-	(*RaiseAlarm)(nil),               // 52: argus.v1.RaiseAlarm
-	(*EndAlarm)(nil),                 // 53: argus.v1.EndAlarm
-	(*AckAlarm)(nil),                 // 54: argus.v1.AckAlarm
-	(*ClearAlarm)(nil),               // 55: argus.v1.ClearAlarm
-	(*GetAlarm)(nil),                 // 56: argus.v1.GetAlarm
-	(*RecordAlarmSnapshot)(nil),      // 57: argus.v1.RecordAlarmSnapshot
-	(*AlarmView)(nil),                // 58: argus.v1.AlarmView
-	(*AlarmReply)(nil),               // 59: argus.v1.AlarmReply
-	(*CreateWebhook)(nil),            // 60: argus.v1.CreateWebhook
-	(*UpdateWebhook)(nil),            // 61: argus.v1.UpdateWebhook
-	(*DeleteWebhook)(nil),            // 62: argus.v1.DeleteWebhook
-	(*GetWebhook)(nil),               // 63: argus.v1.GetWebhook
-	(*ReplayWebhook)(nil),            // 64: argus.v1.ReplayWebhook
-	(*WebhookView)(nil),              // 65: argus.v1.WebhookView
-	(*WebhookDelivery)(nil),          // 66: argus.v1.WebhookDelivery
-	(*WebhookReply)(nil),             // 67: argus.v1.WebhookReply
-	(*ListWebhooks)(nil),             // 68: argus.v1.ListWebhooks
-	(*WebhookList)(nil),              // 69: argus.v1.WebhookList
-	(*ListAlarms)(nil),               // 70: argus.v1.ListAlarms
-	(*AlarmList)(nil),                // 71: argus.v1.AlarmList
-	(*DeviceReply)(nil),              // 72: argus.v1.DeviceReply
-	(*DeviceView)(nil),               // 73: argus.v1.DeviceView
-	(*SetPlan)(nil),                  // 74: argus.v1.SetPlan
-	(*GetPlan)(nil),                  // 75: argus.v1.GetPlan
-	(*PlanView)(nil),                 // 76: argus.v1.PlanView
-	(*PlanReply)(nil),                // 77: argus.v1.PlanReply
-	(*ListDevices)(nil),              // 78: argus.v1.ListDevices
-	(*DeviceList)(nil),               // 79: argus.v1.DeviceList
-	nil,                              // 80: argus.v1.DeviceRegistered.LabelsEntry
-	nil,                              // 81: argus.v1.LabelSet.LabelsEntry
-	nil,                              // 82: argus.v1.RegisterDevice.LabelsEntry
-	nil,                              // 83: argus.v1.LabelPatch.SetEntry
-	nil,                              // 84: argus.v1.DeviceView.LabelsEntry
+	(*EventRecording)(nil),           // 35: argus.v1.EventRecording
+	(*PlanRecordingStarted)(nil),     // 36: argus.v1.PlanRecordingStarted
+	(*PlanRecordingStopped)(nil),     // 37: argus.v1.PlanRecordingStopped
+	(*PlanSegmentRecorded)(nil),      // 38: argus.v1.PlanSegmentRecorded
+	(*PlanSegmentDeleted)(nil),       // 39: argus.v1.PlanSegmentDeleted
+	(*ShardAcquired)(nil),            // 40: argus.v1.ShardAcquired
+	(*ShardReleased)(nil),            // 41: argus.v1.ShardReleased
+	(*StreamViewed)(nil),             // 42: argus.v1.StreamViewed
+	(*RecordingViewed)(nil),          // 43: argus.v1.RecordingViewed
+	(*CommandMeta)(nil),              // 44: argus.v1.CommandMeta
+	(*RegisterDevice)(nil),           // 45: argus.v1.RegisterDevice
+	(*RecordPtz)(nil),                // 46: argus.v1.RecordPtz
+	(*RefreshOnvif)(nil),             // 47: argus.v1.RefreshOnvif
+	(*UpdateDevice)(nil),             // 48: argus.v1.UpdateDevice
+	(*LabelPatch)(nil),               // 49: argus.v1.LabelPatch
+	(*RemoveDevice)(nil),             // 50: argus.v1.RemoveDevice
+	(*GetDevice)(nil),                // 51: argus.v1.GetDevice
+	(*SetMotion)(nil),                // 52: argus.v1.SetMotion
+	(*RaiseAlarm)(nil),               // 53: argus.v1.RaiseAlarm
+	(*EndAlarm)(nil),                 // 54: argus.v1.EndAlarm
+	(*AckAlarm)(nil),                 // 55: argus.v1.AckAlarm
+	(*ClearAlarm)(nil),               // 56: argus.v1.ClearAlarm
+	(*GetAlarm)(nil),                 // 57: argus.v1.GetAlarm
+	(*RecordAlarmSnapshot)(nil),      // 58: argus.v1.RecordAlarmSnapshot
+	(*AlarmView)(nil),                // 59: argus.v1.AlarmView
+	(*AlarmReply)(nil),               // 60: argus.v1.AlarmReply
+	(*CreateWebhook)(nil),            // 61: argus.v1.CreateWebhook
+	(*UpdateWebhook)(nil),            // 62: argus.v1.UpdateWebhook
+	(*DeleteWebhook)(nil),            // 63: argus.v1.DeleteWebhook
+	(*GetWebhook)(nil),               // 64: argus.v1.GetWebhook
+	(*ReplayWebhook)(nil),            // 65: argus.v1.ReplayWebhook
+	(*WebhookView)(nil),              // 66: argus.v1.WebhookView
+	(*WebhookDelivery)(nil),          // 67: argus.v1.WebhookDelivery
+	(*WebhookReply)(nil),             // 68: argus.v1.WebhookReply
+	(*ListWebhooks)(nil),             // 69: argus.v1.ListWebhooks
+	(*WebhookList)(nil),              // 70: argus.v1.WebhookList
+	(*ListAlarms)(nil),               // 71: argus.v1.ListAlarms
+	(*AlarmList)(nil),                // 72: argus.v1.AlarmList
+	(*DeviceReply)(nil),              // 73: argus.v1.DeviceReply
+	(*DeviceView)(nil),               // 74: argus.v1.DeviceView
+	(*SetPlan)(nil),                  // 75: argus.v1.SetPlan
+	(*GetPlan)(nil),                  // 76: argus.v1.GetPlan
+	(*PlanView)(nil),                 // 77: argus.v1.PlanView
+	(*PlanReply)(nil),                // 78: argus.v1.PlanReply
+	(*ListDevices)(nil),              // 79: argus.v1.ListDevices
+	(*DeviceList)(nil),               // 80: argus.v1.DeviceList
+	nil,                              // 81: argus.v1.DeviceRegistered.LabelsEntry
+	nil,                              // 82: argus.v1.LabelSet.LabelsEntry
+	nil,                              // 83: argus.v1.RegisterDevice.LabelsEntry
+	nil,                              // 84: argus.v1.LabelPatch.SetEntry
+	nil,                              // 85: argus.v1.DeviceView.LabelsEntry
 }
 var file_events_pb_argus_proto_depIdxs = []int32{
 	14, // 0: argus.v1.Envelope.device_registered:type_name -> argus.v1.DeviceRegistered
@@ -7294,14 +7398,14 @@ var file_events_pb_argus_proto_depIdxs = []int32{
 	31, // 13: argus.v1.Envelope.stream_stopped:type_name -> argus.v1.StreamStopped
 	32, // 14: argus.v1.Envelope.stream_failed:type_name -> argus.v1.StreamFailed
 	34, // 15: argus.v1.Envelope.plan_set:type_name -> argus.v1.PlanSet
-	35, // 16: argus.v1.Envelope.plan_recording_started:type_name -> argus.v1.PlanRecordingStarted
-	36, // 17: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
-	37, // 18: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
-	38, // 19: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
-	39, // 20: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
-	40, // 21: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
-	41, // 22: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
-	42, // 23: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
+	36, // 16: argus.v1.Envelope.plan_recording_started:type_name -> argus.v1.PlanRecordingStarted
+	37, // 17: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
+	38, // 18: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
+	39, // 19: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
+	40, // 20: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
+	41, // 21: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
+	42, // 22: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
+	43, // 23: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
 	8,  // 24: argus.v1.Envelope.alarm_raised:type_name -> argus.v1.AlarmRaised
 	9,  // 25: argus.v1.Envelope.alarm_repeated:type_name -> argus.v1.AlarmRepeated
 	10, // 26: argus.v1.Envelope.alarm_ended:type_name -> argus.v1.AlarmEnded
@@ -7314,7 +7418,7 @@ var file_events_pb_argus_proto_depIdxs = []int32{
 	6,  // 33: argus.v1.Envelope.webhook_deleted:type_name -> argus.v1.WebhookDeleted
 	7,  // 34: argus.v1.Envelope.webhook_replayed:type_name -> argus.v1.WebhookReplayed
 	3,  // 35: argus.v1.WebhookUpdated.events:type_name -> argus.v1.WebhookEventFilter
-	80, // 36: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
+	81, // 36: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
 	15, // 37: argus.v1.DeviceRegistered.sources:type_name -> argus.v1.ChannelSource
 	16, // 38: argus.v1.DeviceRegistered.info:type_name -> argus.v1.OnvifInfo
 	15, // 39: argus.v1.DeviceOnvifRefreshed.sources:type_name -> argus.v1.ChannelSource
@@ -7322,58 +7426,61 @@ var file_events_pb_argus_proto_depIdxs = []int32{
 	23, // 41: argus.v1.DeviceMotionSet.zones:type_name -> argus.v1.MotionZone
 	25, // 42: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
 	26, // 43: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
-	81, // 44: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
+	82, // 44: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
 	33, // 45: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
-	43, // 46: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
-	82, // 47: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
-	15, // 48: argus.v1.RegisterDevice.sources:type_name -> argus.v1.ChannelSource
-	16, // 49: argus.v1.RegisterDevice.info:type_name -> argus.v1.OnvifInfo
-	43, // 50: argus.v1.RecordPtz.meta:type_name -> argus.v1.CommandMeta
-	18, // 51: argus.v1.RecordPtz.preset_set:type_name -> argus.v1.DevicePtzPresetSet
-	19, // 52: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
-	20, // 53: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
-	43, // 54: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
-	15, // 55: argus.v1.RefreshOnvif.sources:type_name -> argus.v1.ChannelSource
-	16, // 56: argus.v1.RefreshOnvif.info:type_name -> argus.v1.OnvifInfo
-	43, // 57: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
-	48, // 58: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
-	83, // 59: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
-	43, // 60: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
-	43, // 61: argus.v1.SetMotion.meta:type_name -> argus.v1.CommandMeta
-	22, // 62: argus.v1.SetMotion.motion:type_name -> argus.v1.DeviceMotionSet
-	43, // 63: argus.v1.RaiseAlarm.meta:type_name -> argus.v1.CommandMeta
-	43, // 64: argus.v1.EndAlarm.meta:type_name -> argus.v1.CommandMeta
-	43, // 65: argus.v1.AckAlarm.meta:type_name -> argus.v1.CommandMeta
-	43, // 66: argus.v1.ClearAlarm.meta:type_name -> argus.v1.CommandMeta
-	0,  // 67: argus.v1.AlarmReply.code:type_name -> argus.v1.ReplyCode
-	58, // 68: argus.v1.AlarmReply.alarm:type_name -> argus.v1.AlarmView
-	43, // 69: argus.v1.CreateWebhook.meta:type_name -> argus.v1.CommandMeta
-	43, // 70: argus.v1.UpdateWebhook.meta:type_name -> argus.v1.CommandMeta
-	3,  // 71: argus.v1.UpdateWebhook.events:type_name -> argus.v1.WebhookEventFilter
-	43, // 72: argus.v1.DeleteWebhook.meta:type_name -> argus.v1.CommandMeta
-	43, // 73: argus.v1.ReplayWebhook.meta:type_name -> argus.v1.CommandMeta
-	0,  // 74: argus.v1.WebhookReply.code:type_name -> argus.v1.ReplyCode
-	65, // 75: argus.v1.WebhookReply.webhook:type_name -> argus.v1.WebhookView
-	66, // 76: argus.v1.WebhookReply.deliveries:type_name -> argus.v1.WebhookDelivery
-	65, // 77: argus.v1.WebhookList.items:type_name -> argus.v1.WebhookView
-	58, // 78: argus.v1.AlarmList.items:type_name -> argus.v1.AlarmView
-	0,  // 79: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
-	73, // 80: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
-	84, // 81: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
-	15, // 82: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
-	16, // 83: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
-	22, // 84: argus.v1.DeviceView.motion:type_name -> argus.v1.DeviceMotionSet
-	43, // 85: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
-	33, // 86: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
-	33, // 87: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
-	0,  // 88: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
-	76, // 89: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
-	73, // 90: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
-	91, // [91:91] is the sub-list for method output_type
-	91, // [91:91] is the sub-list for method input_type
-	91, // [91:91] is the sub-list for extension type_name
-	91, // [91:91] is the sub-list for extension extendee
-	0,  // [0:91] is the sub-list for field type_name
+	35, // 46: argus.v1.PlanSet.event:type_name -> argus.v1.EventRecording
+	44, // 47: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
+	83, // 48: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
+	15, // 49: argus.v1.RegisterDevice.sources:type_name -> argus.v1.ChannelSource
+	16, // 50: argus.v1.RegisterDevice.info:type_name -> argus.v1.OnvifInfo
+	44, // 51: argus.v1.RecordPtz.meta:type_name -> argus.v1.CommandMeta
+	18, // 52: argus.v1.RecordPtz.preset_set:type_name -> argus.v1.DevicePtzPresetSet
+	19, // 53: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
+	20, // 54: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
+	44, // 55: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
+	15, // 56: argus.v1.RefreshOnvif.sources:type_name -> argus.v1.ChannelSource
+	16, // 57: argus.v1.RefreshOnvif.info:type_name -> argus.v1.OnvifInfo
+	44, // 58: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
+	49, // 59: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
+	84, // 60: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
+	44, // 61: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
+	44, // 62: argus.v1.SetMotion.meta:type_name -> argus.v1.CommandMeta
+	22, // 63: argus.v1.SetMotion.motion:type_name -> argus.v1.DeviceMotionSet
+	44, // 64: argus.v1.RaiseAlarm.meta:type_name -> argus.v1.CommandMeta
+	44, // 65: argus.v1.EndAlarm.meta:type_name -> argus.v1.CommandMeta
+	44, // 66: argus.v1.AckAlarm.meta:type_name -> argus.v1.CommandMeta
+	44, // 67: argus.v1.ClearAlarm.meta:type_name -> argus.v1.CommandMeta
+	0,  // 68: argus.v1.AlarmReply.code:type_name -> argus.v1.ReplyCode
+	59, // 69: argus.v1.AlarmReply.alarm:type_name -> argus.v1.AlarmView
+	44, // 70: argus.v1.CreateWebhook.meta:type_name -> argus.v1.CommandMeta
+	44, // 71: argus.v1.UpdateWebhook.meta:type_name -> argus.v1.CommandMeta
+	3,  // 72: argus.v1.UpdateWebhook.events:type_name -> argus.v1.WebhookEventFilter
+	44, // 73: argus.v1.DeleteWebhook.meta:type_name -> argus.v1.CommandMeta
+	44, // 74: argus.v1.ReplayWebhook.meta:type_name -> argus.v1.CommandMeta
+	0,  // 75: argus.v1.WebhookReply.code:type_name -> argus.v1.ReplyCode
+	66, // 76: argus.v1.WebhookReply.webhook:type_name -> argus.v1.WebhookView
+	67, // 77: argus.v1.WebhookReply.deliveries:type_name -> argus.v1.WebhookDelivery
+	66, // 78: argus.v1.WebhookList.items:type_name -> argus.v1.WebhookView
+	59, // 79: argus.v1.AlarmList.items:type_name -> argus.v1.AlarmView
+	0,  // 80: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
+	74, // 81: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
+	85, // 82: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
+	15, // 83: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
+	16, // 84: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
+	22, // 85: argus.v1.DeviceView.motion:type_name -> argus.v1.DeviceMotionSet
+	44, // 86: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
+	33, // 87: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
+	35, // 88: argus.v1.SetPlan.event:type_name -> argus.v1.EventRecording
+	33, // 89: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
+	35, // 90: argus.v1.PlanView.event:type_name -> argus.v1.EventRecording
+	0,  // 91: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
+	77, // 92: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
+	74, // 93: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
+	94, // [94:94] is the sub-list for method output_type
+	94, // [94:94] is the sub-list for method input_type
+	94, // [94:94] is the sub-list for extension type_name
+	94, // [94:94] is the sub-list for extension extendee
+	0,  // [0:94] is the sub-list for field type_name
 }
 
 func init() { file_events_pb_argus_proto_init() }
@@ -7421,16 +7528,16 @@ func file_events_pb_argus_proto_init() {
 	file_events_pb_argus_proto_msgTypes[3].OneofWrappers = []any{}
 	file_events_pb_argus_proto_msgTypes[20].OneofWrappers = []any{}
 	file_events_pb_argus_proto_msgTypes[23].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[42].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[46].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[60].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[43].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[47].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[61].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_events_pb_argus_proto_rawDesc), len(file_events_pb_argus_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   84,
+			NumMessages:   85,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -32,7 +32,8 @@ type recordingsJSON struct {
 		End        string `json:"end"`
 		DurationMS int64  `json:"duration_ms"`
 		Bytes      int64  `json:"bytes"`
-		URL        string `json:"url"`
+		URL        string   `json:"url"`
+		Alarms     []string `json:"alarms"`
 	} `json:"items"`
 }
 

@@ -28,7 +28,6 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
-	"github.com/argus-vms/argus/actors/media/relay"
 	"github.com/argus-vms/argus/actors/media/storage"
 )
 
@@ -60,6 +59,9 @@ type Config struct {
 	// Log receives the recorder's events; nil discards them.
 	Log *slog.Logger
 
+	// Backlog is room for access units delivered at once at the start (a
+	// pre-roll) on top of the writer's usual queue.
+	Backlog  int
 	queueLen int // tests: the writer's queue length (0: queueLen)
 }
 
@@ -120,8 +122,13 @@ type Recorder struct {
 	}
 }
 
+// Source is what a recorder records: a relay stream, or a PreRoll of one.
+type Source interface {
+	SubscribeAU(fn func(au [][]byte, pts time.Duration, ntp time.Time)) (unsubscribe func())
+}
+
 // Start subscribes to src's access units and records them until Stop.
-func Start(cfg Config, src *relay.Stream) (*Recorder, error) {
+func Start(cfg Config, src Source) (*Recorder, error) {
 	if src == nil {
 		return nil, errors.New("record: nil source stream")
 	}
@@ -142,6 +149,7 @@ func Start(cfg Config, src *relay.Stream) (*Recorder, error) {
 	if cfg.queueLen > 0 {
 		qlen = cfg.queueLen
 	}
+	qlen += max(cfg.Backlog, 0)
 	r := &Recorder{
 		cfg:     cfg,
 		segDur:  durationToTicks(cfg.SegmentDuration),

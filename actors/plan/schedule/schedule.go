@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 	_ "time/tzdata" // binaries work on machines without a zoneinfo database
+
+	"github.com/argus-vms/argus/events"
 )
 
 // Modes.
@@ -28,6 +30,7 @@ const (
 	ModeContinuous = "continuous"
 	ModeSchedule   = "schedule"
 	ModeOff        = "off"
+	ModeEvent      = "event" // record around alarms (within the windows, when there are any)
 )
 
 // Defaults and limits.
@@ -61,6 +64,7 @@ type Plan struct {
 	Timezone       string   `json:"timezone"`        // IANA name; default "UTC"
 	SegmentSeconds int      `json:"segment_seconds"` // default 60, 10..3600
 	RetentionDays  int      `json:"retention_days"`  // default 7, 1..3650
+	Event          *Event   `json:"event,omitempty"` // mode event
 
 	// Set by UnmarshalJSON when the JSON named the field, so that an
 	// explicit 0 is rejected by Normalize instead of taking the default.
@@ -91,6 +95,7 @@ func (p *Plan) UnmarshalJSON(data []byte) error {
 		Timezone       string   `json:"timezone"`
 		SegmentSeconds *int     `json:"segment_seconds"`
 		RetentionDays  *int     `json:"retention_days"`
+		Event          *Event   `json:"event"`
 	}
 	if err := json.Unmarshal(data, &w); err != nil {
 		var te *json.UnmarshalTypeError
@@ -99,7 +104,7 @@ func (p *Plan) UnmarshalJSON(data []byte) error {
 		}
 		return err
 	}
-	*p = Plan{Mode: w.Mode, Windows: w.Windows, Timezone: w.Timezone}
+	*p = Plan{Mode: w.Mode, Windows: w.Windows, Timezone: w.Timezone, Event: w.Event}
 	if w.SegmentSeconds != nil {
 		p.SegmentSeconds, p.segmentSet = *w.SegmentSeconds, true
 	}
@@ -173,11 +178,21 @@ func loadLocation(name string) (*time.Location, error) {
 func (p *Plan) Normalize() error {
 	q := Plan{Mode: strings.ToLower(strings.TrimSpace(p.Mode))}
 	switch q.Mode {
-	case ModeContinuous, ModeSchedule, ModeOff:
+	case ModeContinuous, ModeSchedule, ModeOff, ModeEvent:
 	case "":
-		return fieldErr("mode", "is required: continuous, schedule or off")
+		return fieldErr("mode", "is required: continuous, schedule, event or off")
 	default:
-		return fieldErr("mode", "must be continuous, schedule or off, not %q", p.Mode)
+		return fieldErr("mode", "must be continuous, schedule, event or off, not %q", p.Mode)
+	}
+	if p.Event != nil && q.Mode != ModeEvent {
+		return fieldErr("event", "is for mode event only")
+	}
+	if q.Mode == ModeEvent {
+		ev, err := p.Event.normalize()
+		if err != nil {
+			return err
+		}
+		q.Event = ev
 	}
 
 	if len(p.Windows) > MaxWindows {
@@ -241,6 +256,69 @@ func (p *Plan) Normalize() error {
 	}
 	*p = q
 	return nil
+}
+
+// Event is how an event plan records: from PreRollSeconds before a trigger
+// to PostRollSeconds after it ended, for alarms of the listed types (none:
+// any alarm of the channel or of the device as a whole).
+type Event struct {
+	PreRollSeconds  int      `json:"pre_roll_seconds"`
+	PostRollSeconds int      `json:"post_roll_seconds"`
+	Triggers        []string `json:"triggers"`
+}
+
+// Bounds and defaults of event recording.
+const (
+	MaxPreRollSeconds      = 30
+	MaxPostRollSeconds     = 300
+	DefaultPreRollSeconds  = 5
+	DefaultPostRollSeconds = 10
+	MaxTriggers            = 16
+)
+
+// normalize checks e (nil: the defaults) and returns a copy.
+func (e *Event) normalize() (*Event, error) {
+	if e == nil {
+		return &Event{PreRollSeconds: DefaultPreRollSeconds, PostRollSeconds: DefaultPostRollSeconds}, nil
+	}
+	q := &Event{PreRollSeconds: e.PreRollSeconds, PostRollSeconds: e.PostRollSeconds}
+	if q.PreRollSeconds < 0 || q.PreRollSeconds > MaxPreRollSeconds {
+		return nil, fieldErr("event.pre_roll_seconds", "must be from 0 to %d, not %d", MaxPreRollSeconds, e.PreRollSeconds)
+	}
+	if q.PostRollSeconds < 0 || q.PostRollSeconds > MaxPostRollSeconds {
+		return nil, fieldErr("event.post_roll_seconds", "must be from 0 to %d, not %d", MaxPostRollSeconds, e.PostRollSeconds)
+	}
+	if len(e.Triggers) > MaxTriggers {
+		return nil, fieldErr("event.triggers", "has %d types; at most %d are allowed", len(e.Triggers), MaxTriggers)
+	}
+	for i, t := range e.Triggers {
+		if !events.ValidAlarmType(t) {
+			return nil, fieldErr("event.triggers["+strconv.Itoa(i)+"]", "must be an alarm type (%s), not %q", events.AlarmTypeRule, t)
+		}
+		if !slices.Contains(q.Triggers, t) {
+			q.Triggers = append(q.Triggers, t)
+		}
+	}
+	return q, nil
+}
+
+// Triggered reports whether an alarm of type typ starts recording.
+func (e *Event) Triggered(typ string) bool {
+	return e != nil && (len(e.Triggers) == 0 || slices.Contains(e.Triggers, typ))
+}
+
+// Armed reports whether an event plan records triggers at at: always
+// without windows, else within them.
+func (p *Plan) Armed(at time.Time) bool {
+	if p.Mode != ModeEvent {
+		return false
+	}
+	if len(p.Windows) == 0 {
+		return true
+	}
+	q := *p
+	q.Mode = ModeSchedule
+	return q.Recording(at)
 }
 
 // span is a parsed window: on the days in days, it covers minutes
@@ -380,6 +458,11 @@ func (p *Plan) Recording(at time.Time) bool {
 // the plan's zone. It reports false when there is none within LookAhead
 // (15 days): modes continuous and off, and schedules that always record.
 func (p *Plan) NextChange(at time.Time) (time.Time, bool) {
+	if p.Mode == ModeEvent && len(p.Windows) > 0 { // when it arms and disarms
+		q := *p
+		q.Mode = ModeSchedule
+		return q.NextChange(at)
+	}
 	c := p.compile()
 	if c.mode != ModeSchedule {
 		return time.Time{}, false
