@@ -156,7 +156,9 @@ func BenchmarkAlarmDelivery(b *testing.B) {
 		srv.RaiseMotion("p1", false)
 		time.Sleep(50 * time.Millisecond)
 	}
-	p := func(d []time.Duration, q float64) time.Duration { return percentile(append([]time.Duration(nil), d...), q) }
+	p := func(d []time.Duration, q float64) time.Duration {
+		return percentile(append([]time.Duration(nil), d...), q)
+	}
 	results.add("camera event → webhook received p50 / p99", ms(p(toHook, .5))+" / "+ms(p(toHook, .99)),
 		"fact in the log "+ms(p(toLog, .5))+" / "+ms(p(toLog, .99)), fmt.Sprintf("%.1f× p99", float64(p(toHook, .99))/float64(p(toLog, .99))), "p99 ≤ 1 s")
 	results.add("camera event → MQTT received p50 / p99", ms(p(toMQTT, .5))+" / "+ms(p(toMQTT, .99)),

@@ -28,10 +28,10 @@ type planJSON struct {
 
 type recordingsJSON struct {
 	Items []struct {
-		Start      string `json:"start"`
-		End        string `json:"end"`
-		DurationMS int64  `json:"duration_ms"`
-		Bytes      int64  `json:"bytes"`
+		Start      string   `json:"start"`
+		End        string   `json:"end"`
+		DurationMS int64    `json:"duration_ms"`
+		Bytes      int64    `json:"bytes"`
 		URL        string   `json:"url"`
 		Alarms     []string `json:"alarms"`
 	} `json:"items"`
