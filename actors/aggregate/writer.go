@@ -142,3 +142,37 @@ func (w *Writer) syncLast(ctx context.Context) error {
 	w.LastSeq, w.Version, w.Known = seq, env.GetVersion(), true
 	return nil
 }
+
+// Decide adapts a decision of the (event, rejection) form every aggregate
+// decides in: a nil event without a rejection is ErrNothing.
+func Decide(decide func() (*pb.Envelope, *Rejection)) Decision {
+	return func() (*pb.Envelope, error) {
+		env, rej := decide()
+		if rej != nil {
+			return nil, rej
+		}
+		if env == nil {
+			return nil, ErrNothing
+		}
+		return env, nil
+	}
+}
+
+// Outcome is the answer Run's error calls for: nil when the event was
+// applied or nothing changed, the decision's rejection, NOT_OWNER when the
+// shard has a new owner, CONFLICT when conflicts persisted, UNAVAILABLE
+// when the log did not answer.
+func Outcome(err error) *Rejection {
+	var rej *Rejection
+	switch {
+	case err == nil, errors.Is(err, ErrNothing):
+		return nil
+	case errors.As(err, &rej):
+		return rej
+	case errors.Is(err, events.ErrFenced):
+		return &Rejection{Code: pb.ReplyCode_REPLY_CODE_NOT_OWNER, Detail: "the shard moved to another node"}
+	case errors.Is(err, events.ErrConflict):
+		return &Rejection{Code: pb.ReplyCode_REPLY_CODE_CONFLICT, Detail: "a concurrent writer changed it; retry"}
+	}
+	return &Rejection{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: "event log unavailable; retry"}
+}

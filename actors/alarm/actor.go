@@ -3,7 +3,6 @@ package alarm
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -149,30 +148,14 @@ func (a *Actor) number(id string) (uint32, *aggregate.Rejection) {
 // handle runs a decision through the aggregate's decide → append → apply
 // loop; the reply carries the slot's newest alarm.
 func (a *Actor) handle(meta *pb.CommandMeta, decide func() (*pb.Envelope, *aggregate.Rejection)) *pb.AlarmReply {
-	_, err := a.w.Run(context.Background(), meta, func() (*pb.Envelope, error) {
-		env, rej := decide()
-		if rej != nil {
-			return nil, rej
+	_, err := a.w.Run(context.Background(), meta, aggregate.Decide(decide), a.apply)
+	if rej := aggregate.Outcome(err); rej != nil {
+		if rej.Code == pb.ReplyCode_REPLY_CODE_UNAVAILABLE {
+			a.log().Warn("alarm append failed", "slot", a.slot.ID(), "err", err)
 		}
-		if env == nil {
-			return nil, aggregate.ErrNothing
-		}
-		return env, nil
-	}, a.apply)
-	var rej *aggregate.Rejection
-	switch {
-	case err == nil, errors.Is(err, aggregate.ErrNothing):
-		return &pb.AlarmReply{Alarm: View(a.slot, a.state.Current)}
-	case errors.As(err, &rej):
 		return reply(rej)
-	case errors.Is(err, events.ErrFenced):
-		return &pb.AlarmReply{Code: pb.ReplyCode_REPLY_CODE_NOT_OWNER, Detail: "the shard moved to another node"}
-	case errors.Is(err, events.ErrConflict):
-		return &pb.AlarmReply{Code: pb.ReplyCode_REPLY_CODE_CONFLICT, Detail: "a concurrent writer changed the alarm; retry"}
-	default:
-		a.log().Warn("alarm append failed", "slot", a.slot.ID(), "err", err)
-		return &pb.AlarmReply{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: "event log unavailable; retry"}
 	}
+	return &pb.AlarmReply{Alarm: View(a.slot, a.state.Current)}
 }
 
 func (a *Actor) apply(e events.Event) {

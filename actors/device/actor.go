@@ -218,16 +218,7 @@ func (a *Actor) decide(cmd proto.Message) *pb.DeviceReply {
 // loop and returns the reply.
 func (a *Actor) handle(name string, decide func() (*pb.Envelope, *Rejection), meta *pb.CommandMeta) *pb.DeviceReply {
 	start := time.Now()
-	_, err := a.w.Run(context.Background(), meta, func() (*pb.Envelope, error) {
-		env, rej := decide()
-		if rej != nil {
-			return nil, rej
-		}
-		if env == nil {
-			return nil, aggregate.ErrNothing
-		}
-		return env, nil
-	}, a.apply)
+	_, err := a.w.Run(context.Background(), meta, aggregate.Decide(decide), a.apply)
 	var rej *Rejection
 	switch {
 	case err == nil:

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -152,36 +151,18 @@ func (h *Host) List(ctx context.Context, limit int, q *pb.ListDevices) ([]*pb.De
 		return items, next, nil
 	}
 	more := next != ""
-	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		errs []error
-	)
-	for _, peer := range o.Peers() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var v any
-			err := errors.New("not reachable")
-			if h.peers.reachable(peer.Peer) {
-				req := proto.Clone(q).(*pb.ListDevices)
-				req.Limit = uint32(limit)
-				v, err = h.engine.Request(routerPID(peer.Peer), req, 5*time.Second).Result()
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			l, ok := v.(*pb.DeviceList)
-			if err != nil || !ok {
-				errs = append(errs, fmt.Errorf("node %s did not list its devices: %v", peer.ID, err))
-				return
-			}
-			items = append(items, l.Items...)
-			more = more || l.NextCursor != ""
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	req := proto.Clone(q).(*pb.ListDevices)
+	req.Limit = uint32(limit)
+	pages, err := fromPeers(ctx, h, req, func(v any) ([]*pb.DeviceList, bool) {
+		l, ok := v.(*pb.DeviceList)
+		return []*pb.DeviceList{l}, ok
+	})
+	if err != nil {
 		return nil, "", err
+	}
+	for _, l := range pages {
+		items = append(items, l.Items...)
+		more = more || l.NextCursor != ""
 	}
 	slices.SortFunc(items, func(a, b *pb.DeviceView) int { return strings.Compare(a.Id, b.Id) })
 	// A device moving between nodes may show up on both for a moment.

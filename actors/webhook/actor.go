@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -138,33 +137,17 @@ func (a *Actor) decide(cmd proto.Message) *pb.WebhookReply {
 
 // handle runs a decision through the decide → append → apply loop.
 func (a *Actor) handle(meta *pb.CommandMeta, decide func() (*pb.Envelope, *aggregate.Rejection)) *pb.WebhookReply {
-	_, err := a.w.Run(context.Background(), meta, func() (*pb.Envelope, error) {
-		env, rej := decide()
-		if rej != nil {
-			return nil, rej
+	_, err := a.w.Run(context.Background(), meta, aggregate.Decide(decide), a.apply)
+	if rej := aggregate.Outcome(err); rej != nil {
+		if rej.Code == pb.ReplyCode_REPLY_CODE_UNAVAILABLE {
+			a.logger().Warn("webhook append failed", "webhook", a.ref.ID, "err", err)
 		}
-		if env == nil {
-			return nil, aggregate.ErrNothing
-		}
-		return env, nil
-	}, a.apply)
-	var rej *aggregate.Rejection
-	switch {
-	case err == nil, errors.Is(err, aggregate.ErrNothing):
-		if !a.state.Registered {
-			return &pb.WebhookReply{}
-		}
-		return &pb.WebhookReply{Webhook: a.state.View(a.deps.Node)}
-	case errors.As(err, &rej):
 		return reply(rej)
-	case errors.Is(err, events.ErrFenced):
-		return &pb.WebhookReply{Code: pb.ReplyCode_REPLY_CODE_NOT_OWNER, Detail: "the shard moved to another node"}
-	case errors.Is(err, events.ErrConflict):
-		return &pb.WebhookReply{Code: pb.ReplyCode_REPLY_CODE_CONFLICT, Detail: "a concurrent writer changed the webhook; retry"}
-	default:
-		a.logger().Warn("webhook append failed", "webhook", a.ref.ID, "err", err)
-		return &pb.WebhookReply{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: "event log unavailable; retry"}
 	}
+	if !a.state.Registered {
+		return &pb.WebhookReply{}
+	}
+	return &pb.WebhookReply{Webhook: a.state.View(a.deps.Node)}
 }
 
 func (a *Actor) apply(e events.Event) {
