@@ -347,7 +347,9 @@ func TestTwentyConcurrentReaders(t *testing.T) {
 	time.Sleep(window)
 	idle := cpuSelf() - c0
 
-	const readers, secs = 20, 4
+	// Each reads 8 s: on a loaded machine the last of 20 may connect seconds
+	// after the first, and every one must still be playing in the window.
+	const readers, secs = 20, 8
 	u := n.url("/live/cam1/1", "token=ok")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -369,9 +371,9 @@ func TestTwentyConcurrentReaders(t *testing.T) {
 			t.Errorf("reader %d: %v\n%s", i, r.err, r.stderr)
 			continue
 		}
-		// 25 fps for 4 s (+ the cached GOP); allow for start-up
-		if r.frames < 90 {
-			t.Errorf("reader %d decoded %d frames, want ≥ 90", i, r.frames)
+		// 25 fps for 8 s (+ the cached GOP); allow for start-up
+		if r.frames < 180 {
+			t.Errorf("reader %d decoded %d frames, want ≥ 180", i, r.frames)
 		}
 		if strings.TrimSpace(r.stderr) != "" {
 			t.Errorf("reader %d stderr: %s", i, r.stderr)
