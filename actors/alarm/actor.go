@@ -105,7 +105,9 @@ func (a *Actor) decide(c *actor.Context, cmd proto.Message) *pb.AlarmReply {
 	case *pb.RaiseAlarm:
 		before := a.state.Current
 		r := a.handle(m.Meta, func() (*pb.Envelope, *aggregate.Rejection) { return DecideRaise(&a.state, m) })
-		if cur := a.state.Current; r.Code == pb.ReplyCode_REPLY_CODE_OK && cur != before && cur.Count == 1 && cur.SnapshotKey == "" {
+		// System alarms get no picture: their camera is offline, or its
+		// recording or storage failed, and a grab would only pull it again.
+		if cur := a.state.Current; r.Code == pb.ReplyCode_REPLY_CODE_OK && cur != before && cur.Count == 1 && cur.SnapshotKey == "" && cur.Source != SourceSystem {
 			a.takePicture(c, cur.Number)
 		}
 		return r

@@ -399,6 +399,51 @@ try {
   log(`ok alarms (${((Date.now() - alarmT0) / 1000).toFixed(1)} s): raised ${raised.id} listed, badge ${badge1}; acked with a note, picture ${pic.w} px (data:), ` +
     `recording link plays at its instant (in ${recS.toFixed(1)} s) with its mark on the timeline; cleared (left the open list); history without ClickHouse: "${unav}"`);
 
+  step = 'event plan and motion detection';
+  const evT0 = Date.now();
+  const chan = `/v1/devices/${encodeURIComponent(DEVICE_ID)}/channels/1`;
+  await page.goto(`${BASE_URL}/console/devices/${DEVICE_ID}`);
+  await page.locator('[data-testid=plan-current-mode]', { hasText: 'continuous' }).waitFor();
+  await page.selectOption('[data-testid=plan-mode]', 'event');
+  await page.fill('[data-testid=plan-preroll]', '3');
+  await page.fill('[data-testid=plan-postroll]', '999');
+  await page.fill('[data-testid=plan-triggers]', 'door');
+  await page.click('[data-testid=plan-save]');
+  await page.locator('[data-testid=plan-editor] [data-testid=field-error][data-field="event.post_roll_seconds"]').waitFor();
+  await page.fill('[data-testid=plan-postroll]', '2');
+  await page.click('[data-testid=plan-save]');
+  await page.locator('[data-testid=plan-editor] .ok', { hasText: 'saved' }).waitFor();
+  await page.locator('[data-testid=plan-current-mode]', { hasText: 'event' }).waitFor();
+  const evPlan = await (await api('GET', `${chan}/plan`)).json();
+  if (evPlan.mode !== 'event' || evPlan.event?.pre_roll_seconds !== 3 || evPlan.event?.post_roll_seconds !== 2 || evPlan.event?.triggers?.join() !== 'door')
+    throw new Error(`the event plan saved: ${JSON.stringify(evPlan)}`);
+  // A door alarm: the event plan records it (from the pre-roll to 2 s after), a segment marked with it,
+  // written while the motion panel is used.
+  const evAlarm = await raise();
+  await page.check('[data-testid=motion-enabled]');
+  await page.fill('[data-testid=motion-zones]', '[[0,0,2,1]]');
+  await page.click('[data-testid=motion-save]');
+  const zoneErr = (await page.locator('[data-testid=motion] [data-testid=field-error][data-field=zones]').textContent()).trim();
+  await page.fill('[data-testid=motion-zones]', '[[0,0,0.6,1]]');
+  await page.fill('[data-testid=motion-sensitivity]', '0.7');
+  await page.fill('[data-testid=motion-cooldown]', '1500');
+  await page.click('[data-testid=motion-save]');
+  await page.locator('[data-testid=motion-state]', { hasText: /^enabled$/ }).waitFor();
+  const mo = await (await api('GET', `${chan}/motion`)).json();
+  if (!mo.enabled || mo.sensitivity !== 0.7 || mo.cooldown_ms !== 1500 || JSON.stringify(mo.zones) !== '[[0,0,0.6,1]]' || mo.alarm_type !== 'video_motion')
+    throw new Error(`motion saved: ${JSON.stringify(mo)}`);
+  await shot(page, '10-event-plan-motion');
+  // Off again: the rest of the scenario runs without the detector's alarms.
+  const moOff = await api('PUT', `${chan}/motion`, { enabled: false });
+  if (moOff.status !== 200) throw new Error(`motion off: ${moOff.status} ${await moOff.text()}`);
+  await page.goto(`${BASE_URL}/console/devices/${DEVICE_ID}?t=${Date.parse(evAlarm.raised_at)}`); // reads every 2 s until recorded
+  const evSeg = page.locator(`[data-testid=timeline-segment].timeline-segment-alarm[data-alarms*="${evAlarm.id}"]`).first();
+  await evSeg.waitFor({ timeout: 15000 });
+  await api('POST', `/v1/alarms/${encodeURIComponent(evAlarm.id)}/clear`, { reason: 'recorded' });
+  const evSegS = (Date.parse(await evSeg.getAttribute('data-end')) - Date.parse(await evSeg.getAttribute('data-start'))) / 1000;
+  log(`ok event plan (${((Date.now() - evT0) / 1000).toFixed(1)} s): post-roll 999 named at its field, then pre-roll 3, post-roll 2, triggers door saved; ` +
+    `motion: bad zone named ("${zoneErr}"), then enabled (sensitivity 0.7, zone [0,0,0.6,1]); a door alarm recorded (${evSegS.toFixed(1)} s segment, data-alarms)`);
+
   step = 'live grid';
   await page.click('text=Live');
   await page.waitForURL(/\/console\/live$/);
@@ -508,8 +553,10 @@ try {
   await vp.goto(`${BASE_URL}/console/devices/${DEVICE_ID}`);
   await vp.waitForSelector('[data-testid=plan-editor]');
   await vp.waitForSelector('[data-testid=timeline]');
-  if ((await vp.locator('[data-testid=device-edit], [data-testid=plan-save], [data-testid=plan-mode]').count()) !== 0)
-    throw new Error('a viewer sees the device edit form or plan controls');
+  await vp.locator('[data-testid=plan-editor]', { hasText: 'door' }).waitFor(); // the event plan's triggers
+  await vp.locator('[data-testid=motion-state]', { hasText: /^disabled$/ }).waitFor();
+  if ((await vp.locator('[data-testid=device-edit], [data-testid=plan-save], [data-testid=plan-mode], [data-testid=motion-save], [data-testid=motion-enabled]').count()) !== 0)
+    throw new Error('a viewer sees the device edit form, plan or motion controls');
   await shot(vp, '5-viewer');
   await vp.goto(`${BASE_URL}/console/devices/${ONVIF_ID}`);
   await vp.locator('[data-testid=ptz]').waitFor();

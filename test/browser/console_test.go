@@ -29,10 +29,16 @@ import (
 // page with the navigation's count; acknowledged with a note, its picture
 // shown and its "Recording" link playing at its raise, with its mark on the
 // device's timeline; cleared, it leaves the open list; the history says it
-// needs ClickHouse. Then a viewer key follows a deep link through the login
-// and sees no add or remove controls, the PTZ position but no PTZ
-// controls, and alarms without Ack or Clear. No CSP violation or page error on the way, and the key never
-// appears in a URL.
+// needs ClickHouse. An event plan is set through the plan editor (a
+// post-roll out of range named at its field first; then pre-roll 3,
+// post-roll 2, triggers door, as GET …/plan shows), motion detection is
+// enabled through its panel (a zone outside the picture named first; GET
+// …/motion shows it), and a door alarm's event recording is drawn as a
+// segment carrying the alarm's id. Then a viewer key follows a deep link
+// through the login and sees no add or remove controls, the plan and
+// motion settings but no controls for them, the PTZ position but no PTZ
+// controls, and alarms without Ack or Clear. No CSP violation or page
+// error on the way, and the key never appears in a URL.
 func TestConsole(t *testing.T) {
 	NeedTools(t)
 	NPMCI(t)

@@ -57,7 +57,8 @@ export function parseLabels(s: string): Record<string, string> | string {
 
 /**
  * TextField is a labelled input with its field error: id is the input's
- * id (tests and labels use it), name the problem field it shows.
+ * id (tests and labels use it), name the problem field it shows; testid
+ * its data-testid, hint a line under it.
  */
 export function TextField(props: {
   id: string;
@@ -70,6 +71,8 @@ export function TextField(props: {
   placeholder?: string;
   list?: string;
   autocomplete?: string;
+  testid?: string;
+  hint?: string;
 }) {
   const bad = props.errors[props.name] ? true : undefined;
   return (
@@ -86,7 +89,9 @@ export function TextField(props: {
         value={props.value}
         onInput={(e) => props.onInput((e.target as HTMLInputElement).value)}
         aria-invalid={bad && 'true'}
+        data-testid={props.testid}
       />
+      {props.hint && <small class="hint">{props.hint}</small>}
       <FieldError errors={props.errors} field={props.name} />
     </div>
   );

@@ -7,6 +7,7 @@ import { Recordings } from './device/Recordings';
 import { PlanEditor } from './device/PlanEditor';
 import { EditDevice } from './device/EditDevice';
 import { CameraPanel } from './device/Camera';
+import { MotionPanel } from './device/Motion';
 
 const EVENTS_PAGE = 50;
 
@@ -15,7 +16,8 @@ const EVENTS_PAGE = 50;
  * The channel and the timeline's day are in the URL so the view is a deep
  * link, t (unix ms, an alarm's "Recording" link) an instant to play from;
  * an ONVIF camera's information, snapshot and PTZ pad come first, then live
- * and recorded video, the plan, the edit form and the history.
+ * and recorded video, the plan, motion detection, the edit form and the
+ * history.
  */
 export function Device(props: { id: string; channel: number; query: URLSearchParams }) {
   const [dev, setDev] = useState<DeviceT | null>(null);
@@ -96,6 +98,7 @@ export function Device(props: { id: string; channel: number; query: URLSearchPar
             live={<LiveVideo device={dev.id} channel={ch} />}
           />
           <PlanEditor device={dev.id} channel={ch} canEdit={may('operator')} />
+          <MotionPanel device={dev.id} channel={ch} canEdit={may('operator')} />
           {may('operator') && <EditDevice dev={dev} onSaved={setDev} onReload={() => setReload((r) => r + 1)} />}
           <Events id={dev.id} />
         </>

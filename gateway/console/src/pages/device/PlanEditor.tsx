@@ -21,46 +21,81 @@ interface PlanForm {
   timezone: string;
   segment: string; // "" = the server's default
   retention: string; // "" = the server's default
+  preroll: string; // mode event; "" = the server's default (5)
+  postroll: string; // mode event; "" = the server's default (10)
+  triggers: string; // mode event; alarm types, comma-separated; "" = any alarm
 }
+
+/** TRIGGER_HINT names the alarm types an event plan is usually started by. */
+const TRIGGER_HINT = 'alarm types, comma-separated: motion, video_motion, input, tamper…; empty: any alarm';
 
 const NEW_WINDOW: WindowForm = { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '08:00', end: '18:00' };
 
 function formOf(p: Plan | null): PlanForm {
-  if (!p) return { mode: 'continuous', windows: [], timezone: browserTimezone(), segment: '', retention: '' };
+  if (!p) return { mode: 'continuous', windows: [], timezone: browserTimezone(), segment: '', retention: '', preroll: '', postroll: '', triggers: '' };
   return {
     mode: p.mode,
     windows: p.schedule.map((w) => ({ days: [...w.days], start: w.start, end: w.end })),
     timezone: p.timezone,
     segment: String(p.segment_seconds),
     retention: String(p.retention_days),
+    preroll: p.event ? String(p.event.pre_roll_seconds) : '',
+    postroll: p.event ? String(p.event.post_roll_seconds) : '',
+    triggers: p.event ? p.event.triggers.join(', ') : '',
   };
 }
 
 /**
  * fieldOf maps a problem's field to the input showing it: a window's
  * "schedule[1].days[0]" goes to that row's days, "schedule[0].start" to its
- * start; other names are the form's own.
+ * start, any "event.triggers[i]" to the triggers; other names are the
+ * form's own.
  */
 function fieldOf(f: string): string {
   const m = /^schedule\[(\d+)\]\.(days|start|end)/.exec(f);
   if (m) return `schedule[${m[1]}].${m[2]}`;
-  return ['mode', 'schedule', 'timezone', 'segment_seconds', 'retention_days'].includes(f) ? f : 'form';
+  if (/^event\.triggers(\[\d+\])?$/.test(f)) return 'event.triggers';
+  return ['mode', 'schedule', 'timezone', 'segment_seconds', 'retention_days', 'event.pre_roll_seconds', 'event.post_roll_seconds'].includes(f) ? f : 'form';
 }
 
-/** bodyOf is the PlanRequest of the form; windows only go with mode schedule. */
+/** wholeNumber reads an optional integer input ("" = absent, the server's default). */
+function wholeNumber(s: string, name: string): { n?: number } | { error: string } {
+  const t = s.trim();
+  if (t === '') return {};
+  const n = Number(t);
+  // Checked here: a non-number would go out as null, which means "the default".
+  return Number.isInteger(n) ? { n } : { error: `${name} must be a whole number` };
+}
+
+/** bodyOf is the PlanRequest of the form; windows go with modes schedule and event, event settings with event. */
 function bodyOf(f: PlanForm): { body: PlanRequest } | { errors: Errors } {
   const body: PlanRequest = { mode: f.mode, timezone: f.timezone.trim() };
-  if (f.mode === 'schedule') body.schedule = f.windows.map((w) => ({ days: WEEKDAYS.filter((d) => w.days.includes(d)), start: w.start.trim(), end: w.end.trim() }));
+  if (f.mode === 'schedule' || f.mode === 'event')
+    body.schedule = f.windows.map((w) => ({ days: WEEKDAYS.filter((d) => w.days.includes(d)), start: w.start.trim(), end: w.end.trim() }));
   for (const [k, name] of [
     ['segment', 'segment_seconds'],
     ['retention', 'retention_days'],
   ] as const) {
-    const s = f[k].trim();
-    if (s === '') continue;
-    const n = Number(s);
-    // Checked here: a non-number would go out as null, which means "the default".
-    if (!Number.isInteger(n)) return { errors: { [name]: `${name} must be a whole number` } };
-    body[name] = n;
+    const r = wholeNumber(f[k], name);
+    if ('error' in r) return { errors: { [name]: r.error } };
+    if (r.n !== undefined) body[name] = r.n;
+  }
+  if (f.mode === 'event') {
+    const ev: NonNullable<PlanRequest['event']> = {
+      triggers: f.triggers
+        .split(/[\s,]+/)
+        .map((t) => t.trim())
+        .filter((t) => t !== ''),
+    };
+    for (const [k, name] of [
+      ['preroll', 'pre_roll_seconds'],
+      ['postroll', 'post_roll_seconds'],
+    ] as const) {
+      const r = wholeNumber(f[k], name);
+      if ('error' in r) return { errors: { ['event.' + name]: r.error } };
+      if (r.n !== undefined) ev[name] = r.n;
+    }
+    body.event = ev;
   }
   return { body };
 }
@@ -79,9 +114,11 @@ function timezones(): string[] {
 
 /**
  * PlanEditor shows a channel's recording plan (re-read every 5 s, so
- * "recording" follows the schedule) and lets operators replace it. The
- * form follows the server until it is edited; the save is guarded by the
- * plan's version (If-Match) once a plan exists.
+ * "recording" follows the schedule, or an event plan's alarms) and lets
+ * operators replace it: mode event takes a pre-roll, a post-roll, the
+ * trigger alarm types and optional windows that arm it. The form follows
+ * the server until it is edited; the save is guarded by the plan's version
+ * (If-Match) once a plan exists.
  */
 export function PlanEditor(props: { device: string; channel: number; canEdit: boolean }) {
   // undefined: not read yet; null: the channel has no plan.
@@ -174,9 +211,16 @@ export function PlanEditor(props: { device: string; channel: number; canEdit: bo
   };
 
   const recording = plan?.recording === true;
-  const input = (k: 'timezone' | 'segment' | 'retention', name: string, label: string, type: 'text' | 'number', placeholder: string) => (
+  const input = (
+    k: 'timezone' | 'segment' | 'retention' | 'preroll' | 'postroll' | 'triggers',
+    name: string,
+    label: string,
+    type: 'text' | 'number',
+    placeholder: string,
+    o: { id?: string; testid?: string; hint?: string } = {},
+  ) => (
     <TextField
-      id={'plan-' + name}
+      id={o.id ?? 'plan-' + name}
       name={name}
       label={label}
       type={type}
@@ -184,9 +228,12 @@ export function PlanEditor(props: { device: string; channel: number; canEdit: bo
       list={k === 'timezone' ? 'plan-timezones' : undefined}
       value={form[k]}
       errors={errors}
+      testid={o.testid}
+      hint={o.hint}
       onInput={(x) => edit({ ...form, [k]: x })}
     />
   );
+  const event = form.mode === 'event';
 
   return (
     <section class="panel plan" data-testid="plan-editor">
@@ -237,14 +284,29 @@ export function PlanEditor(props: { device: string; channel: number; canEdit: bo
           {input('timezone', 'timezone', 'Time zone', 'text', browserTimezone())}
           {input('segment', 'segment_seconds', 'Segment (s)', 'number', '60 (default)')}
           {input('retention', 'retention_days', 'Retention (days)', 'number', '7 (default)')}
+          {event && (
+            <>
+              {input('preroll', 'event.pre_roll_seconds', 'Pre-roll (s, 0..30)', 'number', '5 (default)', { id: 'plan-preroll', testid: 'plan-preroll' })}
+              {input('postroll', 'event.post_roll_seconds', 'Post-roll (s, 0..300)', 'number', '10 (default)', { id: 'plan-postroll', testid: 'plan-postroll' })}
+              {input('triggers', 'event.triggers', 'Triggers', 'text', 'any alarm', { id: 'plan-triggers', testid: 'plan-triggers', hint: TRIGGER_HINT })}
+            </>
+          )}
           <datalist id="plan-timezones">
             {timezones().map((z) => (
               <option key={z} value={z} />
             ))}
           </datalist>
-          {form.mode === 'schedule' && (
+          {(form.mode === 'schedule' || event) && (
             <fieldset class="plan-windows">
-              <legend>Weekly windows ({form.timezone || 'UTC'}; an end at or before the start runs past midnight)</legend>
+              <legend>
+                Weekly windows ({form.timezone || 'UTC'}; an end at or before the start runs past midnight)
+                {event && ': they arm event recording (optional)'}
+              </legend>
+              {event && (
+                <p class="hint" data-testid="plan-windows-note">
+                  {form.windows.length === 0 ? 'No windows: armed always.' : 'Alarms start recordings only within these windows.'}
+                </p>
+              )}
               {form.windows.map((w, i) => (
                 <div class="plan-window" key={i} data-testid="plan-window" data-index={i}>
                   <span class="days">
@@ -331,10 +393,21 @@ function PlanSummary(props: { plan: Plan }) {
       <dd>
         {p.retention_days} day{p.retention_days === 1 ? '' : 's'}
       </dd>
-      {p.mode === 'schedule' && (
+      {p.mode === 'event' && p.event && (
+        <>
+          <dt>Pre-roll</dt>
+          <dd>{p.event.pre_roll_seconds} s</dd>
+          <dt>Post-roll</dt>
+          <dd>{p.event.post_roll_seconds} s</dd>
+          <dt>Triggers</dt>
+          <dd>{p.event.triggers.length ? p.event.triggers.join(', ') : 'any alarm'}</dd>
+        </>
+      )}
+      {(p.mode === 'schedule' || p.mode === 'event') && (
         <>
           <dt>Windows</dt>
           <dd>
+            {p.schedule.length === 0 && 'none: armed always'}
             {p.schedule.map((w, i) => (
               <div key={i}>
                 {w.days.join(', ')} {w.start}–{w.end}

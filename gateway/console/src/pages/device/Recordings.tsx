@@ -76,7 +76,7 @@ export function Recordings(props: {
         .then((r) => {
           if (!live) return;
           const segments = r.items
-            .map((x) => ({ start: x.start, end: x.end, s: Date.parse(x.start), e: Date.parse(x.end), durationMS: x.duration_ms }))
+            .map((x) => ({ start: x.start, end: x.end, s: Date.parse(x.start), e: Date.parse(x.end), durationMS: x.duration_ms, alarms: x.alarms }))
             .sort((a, b) => a.s - b.s);
           setData({ ...w, segments });
           setErr(null);
@@ -137,7 +137,8 @@ export function Recordings(props: {
     const at = props.at;
     if (!data || at === null || at === undefined || at < data.from || at >= data.to) return;
     if (started.current === atKey) return;
-    if (!data.segments.some((g) => g.e > at) && data.to > Date.now()) {
+    // The window still grows (the last 24 h end at each read, or today): wait for the next read.
+    if (!data.segments.some((g) => g.e > at) && (day === null || data.to > Date.now())) {
       waiting.current = true;
       setNote(`waiting for the recording at ${stamp(at)}…`);
       return;

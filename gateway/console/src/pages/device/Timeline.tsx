@@ -9,6 +9,8 @@ export interface Segment {
   s: number;
   e: number;
   durationMS: number;
+  /** the alarms an event plan recorded it for (absent: not recorded for an alarm) */
+  alarms?: string[];
 }
 
 /** AlarmMark is an alarm drawn on the timeline at its raise. */
@@ -31,8 +33,10 @@ interface SegmentsProps {
 
 /**
  * Segments draws one element per segment (up to 8 640 a day with 10 s
- * segments). It only re-renders when the list or the window changes, not
- * when the cursor moves while a recording plays.
+ * segments); those an event plan recorded for alarms are styled apart and
+ * carry data-alarms (their ids, comma-separated). It only re-renders when
+ * the list or the window changes, not when the cursor moves while a
+ * recording plays.
  */
 class Segments extends Component<SegmentsProps> {
   shouldComponentUpdate(next: SegmentsProps) {
@@ -46,14 +50,16 @@ class Segments extends Component<SegmentsProps> {
         {segments.map((g) => {
           const a = Math.max(g.s, from);
           const b = Math.min(g.e, to);
+          const n = g.alarms?.length ?? 0;
           return (
             <div
               key={g.start + g.end}
-              class="timeline-segment"
+              class={n > 0 ? 'timeline-segment timeline-segment-alarm' : 'timeline-segment'}
               data-testid="timeline-segment"
               data-start={g.start}
               data-end={g.end}
-              title={`${clock(g.s)}–${clock(g.e)}`}
+              data-alarms={n > 0 ? g.alarms!.join(',') : undefined}
+              title={`${clock(g.s)}–${clock(g.e)}${n > 0 ? ` (recorded for ${n === 1 ? 'an alarm' : `${n} alarms`})` : ''}`}
               style={{ left: pct((a - from) / span), width: pct(Math.max(0, b - a) / span) }}
             />
           );

@@ -26,8 +26,15 @@ export interface PlanWindow {
   end: string; // HH:MM or 24:00
 }
 
-export type PlanMode = 'continuous' | 'schedule' | 'off';
-export const PLAN_MODES: PlanMode[] = ['continuous', 'schedule', 'off'];
+export type PlanMode = 'continuous' | 'schedule' | 'event' | 'off';
+export const PLAN_MODES: PlanMode[] = ['continuous', 'schedule', 'event', 'off'];
+
+/** PlanEvent is how an event plan records: around alarms whose type is a trigger (none: any alarm). */
+export interface PlanEvent {
+  pre_roll_seconds: number;
+  post_roll_seconds: number;
+  triggers: string[];
+}
 
 export interface Plan {
   device: string;
@@ -40,6 +47,8 @@ export interface Plan {
   recording: boolean;
   next_change: string | null;
   version: number;
+  /** mode event only */
+  event?: PlanEvent;
 }
 
 export interface PlanRequest {
@@ -48,6 +57,8 @@ export interface PlanRequest {
   timezone?: string;
   segment_seconds?: number;
   retention_days?: number;
+  /** mode event: absent members are the defaults (pre-roll 5 s, post-roll 10 s, any alarm) */
+  event?: Partial<PlanEvent>;
 }
 
 export interface Recording {
@@ -56,6 +67,29 @@ export interface Recording {
   duration_ms: number;
   bytes: number;
   url: string;
+  /** the alarms an event plan recorded this segment for */
+  alarms?: string[];
+}
+
+/** MotionZone: x, y, w, h in 0..1 of the picture. */
+export type MotionZone = [number, number, number, number];
+
+/** Motion is a channel's motion detection (GET/PUT …/motion); it raises alarm_type alarms. */
+export interface Motion {
+  enabled: boolean;
+  sensitivity: number;
+  zones: MotionZone[];
+  min_duration_ms: number;
+  cooldown_ms: number;
+  alarm_type: string;
+}
+
+export interface MotionRequest {
+  enabled: boolean;
+  sensitivity?: number;
+  zones?: MotionZone[];
+  min_duration_ms?: number;
+  cooldown_ms?: number;
 }
 
 export interface PlaybackURLs {
@@ -120,6 +154,12 @@ export const deviceApi = {
   /** putPlan replaces the plan; version guards it when the plan exists (null: none yet). */
   putPlan(id: string, ch: number, body: PlanRequest, version: number | null) {
     return request<Plan>('PUT', `${chanPath(id, ch)}/plan`, body, { headers: version === null ? {} : ifMatch(version) });
+  },
+  getMotion(id: string, ch: number) {
+    return request<Motion>('GET', `${chanPath(id, ch)}/motion`);
+  },
+  putMotion(id: string, ch: number, body: MotionRequest) {
+    return request<Motion>('PUT', `${chanPath(id, ch)}/motion`, body);
   },
   recordings(id: string, ch: number, from: Date, to: Date) {
     const q = new URLSearchParams({ device: id, channel: String(ch), from: from.toISOString(), to: to.toISOString() });
