@@ -118,6 +118,9 @@ type State struct {
 }
 
 // Apply folds one event of the slot.
+// AppliedSeq is the log sequence of the last event folded in.
+func (s *State) AppliedSeq() uint64 { return s.LastSeq }
+
 func (s *State) Apply(e events.Event) {
 	s.Version, s.LastSeq = e.Envelope.Version, e.Seq
 	if slot, ok := events.ParseAlarmSlot(e.Envelope.AggregateId); ok {

@@ -39,6 +39,9 @@ type State struct {
 }
 
 // Apply folds one event into the state. It never fails: the log is the truth.
+// AppliedSeq is the log sequence of the last event folded in.
+func (s *State) AppliedSeq() uint64 { return s.LastSeq }
+
 func (s *State) Apply(e events.Event) {
 	env := e.Envelope
 	s.ID = env.AggregateId

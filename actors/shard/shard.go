@@ -240,14 +240,7 @@ func foldShards(ctx context.Context, store *events.Store, filters []string, shar
 		}
 		switch ref.Kind {
 		case events.KindDevice:
-			st := sh.devices[ref.ID]
-			if st == nil {
-				st = &device.State{}
-				sh.devices[ref.ID] = st
-			}
-			if e.Seq > st.LastSeq {
-				st.Apply(e)
-			}
+			foldInto(sh.devices, ref.ID, e)
 		case events.KindStream:
 			switch p := e.Envelope.Payload.(type) {
 			case *pb.Envelope_StreamStarted:
@@ -256,36 +249,32 @@ func foldShards(ctx context.Context, store *events.Store, filters []string, shar
 				sh.live[ref.ID] = p.StreamStopped.Reason == "shutdown"
 			}
 		case events.KindAlarm:
-			st := sh.alarms[ref.ID]
-			if st == nil {
-				st = &alarm.State{}
-				sh.alarms[ref.ID] = st
-			}
-			if e.Seq > st.LastSeq {
-				st.Apply(e)
-			}
+			foldInto(sh.alarms, ref.ID, e)
 		case events.KindWebhook:
-			st := sh.webhooks[ref.ID]
-			if st == nil {
-				st = &webhook.State{}
-				sh.webhooks[ref.ID] = st
-			}
-			if e.Seq > st.LastSeq {
-				st.Apply(e)
-			}
+			foldInto(sh.webhooks, ref.ID, e)
 		case events.KindPlan:
-			st := sh.plans[ref.ID]
-			if st == nil {
-				st = &plan.State{}
-				sh.plans[ref.ID] = st
-			}
-			if e.Seq > st.LastSeq {
-				st.Apply(e)
-			}
+			foldInto(sh.plans, ref.ID, e)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// foldInto applies e to the state of aggregate id (new when absent), unless
+// the state holds it already (it came from a snapshot covering it).
+func foldInto[S any, P interface {
+	*S
+	Apply(events.Event)
+	AppliedSeq() uint64
+}](states map[string]*S, id string, e events.Event) {
+	st := states[id]
+	if st == nil {
+		st = new(S)
+		states[id] = st
+	}
+	if e.Seq > P(st).AppliedSeq() {
+		P(st).Apply(e)
+	}
 }
 
 // spawnPlan starts a plan actor (st nil: a new plan).

@@ -32,6 +32,9 @@ type State struct {
 }
 
 // Apply folds one event.
+// AppliedSeq is the log sequence of the last event folded in.
+func (s *State) AppliedSeq() uint64 { return s.LastSeq }
+
 func (s *State) Apply(e events.Event) {
 	env := e.Envelope
 	s.ID, s.Version, s.LastSeq, s.UpdatedAt = env.AggregateId, env.Version, e.Seq, env.TimeUnixMs
