@@ -118,6 +118,9 @@ func BenchmarkAlarmDelivery(b *testing.B) {
 	for srv.Subscriptions() == 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
+	if srv.Subscriptions() == 0 {
+		b.Fatal("the node did not subscribe to the camera's events")
+	}
 
 	mq := newArrivals()
 	opts := paho.NewClientOptions().AddBroker(fmt.Sprintf("tcp://127.0.0.1:%d", broker.Port)).SetUsername(broker.User).SetPassword(broker.Password).SetClientID("bench-sub")
