@@ -73,6 +73,9 @@ func DecideRaise(s *State, m *pb.RaiseAlarm) (*pb.Envelope, *aggregate.Rejection
 	if severity == "" {
 		severity = DefaultSeverity(m.Type)
 	}
+	if cur := s.Current; cur != nil && m.Trigger != "" && cur.Trigger == m.Trigger {
+		return nil, nil // this trigger was recorded already (raised again by a node taking over)
+	}
 	if open := s.Open(); open != nil {
 		if m.Source == SourceSystem {
 			return nil, nil // a condition that holds is one alarm (a node that took the shard over checks again)

@@ -115,6 +115,7 @@ func (a *Actor) Receive(c *actor.Context) {
 		a.engine, a.self = c.Engine(), c.PID()
 		a.syncWatch(c)
 		a.armOffline()
+		a.raiseCameraOn()
 		a.syncMotion()
 	case actor.Stopped:
 		a.stopWatch()

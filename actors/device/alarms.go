@@ -67,13 +67,29 @@ func (a *Actor) alarmOn(e events.Event) {
 			a.deps.Alarm(&pb.EndAlarm{Slot: slot.ID(), AtUnixMs: ce.TimeUnixMs})
 			return
 		}
-		a.deps.Alarm(&pb.RaiseAlarm{Device: a.ref.ID, Channel: ce.Channel, Type: ce.Kind, Source: "camera",
-			Message: ce.Topic, AtUnixMs: ce.TimeUnixMs, Trigger: e.Envelope.EventId})
+		a.raiseCamera(CameraTrigger{Event: e.Envelope.EventId, Kind: ce.Kind, Channel: ce.Channel, Topic: ce.Topic, AtUnixMs: ce.TimeUnixMs})
 	case *pb.Envelope_DeviceOnline:
 		a.offline.stop()
 		slot := events.AlarmSlot{Device: a.ref.ID, Type: "offline"}
 		a.deps.Alarm(&pb.EndAlarm{Slot: slot.ID(), AtUnixMs: e.Envelope.TimeUnixMs, Clear: true, Reason: "back online"})
 	case *pb.Envelope_DeviceOffline:
 		a.armOffline()
+	}
+}
+
+func (a *Actor) raiseCamera(t CameraTrigger) {
+	a.deps.Alarm(&pb.RaiseAlarm{Device: a.ref.ID, Channel: t.Channel, Type: t.Kind, Source: "camera",
+		Message: t.Topic, AtUnixMs: t.AtUnixMs, Trigger: t.Event})
+}
+
+// raiseCameraOn raises, as the device's actor starts, the alarms of camera
+// events still on: their slots drop those they have already (same
+// trigger), so only an alarm lost with a node that died is raised.
+func (a *Actor) raiseCameraOn() {
+	if a.deps.Alarm == nil || !a.state.Registered {
+		return
+	}
+	for _, t := range a.state.CameraOn {
+		a.raiseCamera(t)
 	}
 }

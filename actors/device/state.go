@@ -27,6 +27,11 @@ type State struct {
 	// CameraStates is the last recorded state of each camera event kind
 	// and source ("motion/VideoSource_1"): only changes are recorded.
 	CameraStates map[string]bool `json:",omitempty"`
+	// CameraOn is the camera event that turned each kind and source on
+	// while it is still on: a node that takes the device over raises its
+	// alarm again (the slot drops a trigger it already has), so an alarm
+	// lost with a node that died after the fact is raised all the same.
+	CameraOn map[string]CameraTrigger `json:",omitempty"`
 	// Motion is each channel's motion detection settings (enabled or not).
 	Motion     map[uint32]*pb.DeviceMotionSet `json:",omitempty"`
 	Status     string
@@ -39,6 +44,14 @@ type State struct {
 }
 
 // Apply folds one event into the state. It never fails: the log is the truth.
+// CameraTrigger is a camera event that raised (or should have raised) an
+// alarm.
+type CameraTrigger struct {
+	Event, Kind, Topic string
+	Channel            uint32
+	AtUnixMs           int64
+}
+
 // AppliedSeq is the log sequence of the last event folded in.
 func (s *State) AppliedSeq() uint64 { return s.LastSeq }
 
@@ -91,8 +104,19 @@ func (s *State) Apply(e events.Event) {
 			if states == nil {
 				states = map[string]bool{}
 			}
-			states[cameraStateKey(r.Kind, r.Source)] = *r.State
+			key := cameraStateKey(r.Kind, r.Source)
+			states[key] = *r.State
 			s.CameraStates = states
+			on := maps.Clone(s.CameraOn)
+			if *r.State {
+				if on == nil {
+					on = map[string]CameraTrigger{}
+				}
+				on[key] = CameraTrigger{Event: env.EventId, Kind: r.Kind, Channel: r.Channel, Topic: r.Topic, AtUnixMs: r.TimeUnixMs}
+			} else {
+				delete(on, key)
+			}
+			s.CameraOn = on
 		}
 	case *pb.Envelope_DeviceMotionSet:
 		m := maps.Clone(s.Motion) // views and snapshots share the old map

@@ -3,7 +3,9 @@ package shard
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/argus-vms/argus/test/testenv"
 	"github.com/nats-io/nats.go/jetstream"
@@ -106,5 +108,41 @@ func TestAlarmLifecycle(t *testing.T) {
 	check(h3)
 	if r, _ = h3.AskAlarm(ctx, &pb.RaiseAlarm{Device: "cam1", Type: "offline", Source: "system"}); r.Code != 0 || r.Alarm.Id != "cam1~0~offline~2" {
 		t.Fatalf("next alarm of a slot known from a snapshot: %v", r)
+	}
+}
+
+// A node that recorded a camera event but died before its alarm: the node
+// that activates the device next raises it, once however often the device
+// is activated.
+func TestCameraAlarmRaisedAfterACrash(t *testing.T) {
+	srv := testenv.NewNATS(t)
+	ctx := context.Background()
+	h, deps := startHost(t, srv.ClientURL())
+	r, _ := h.Ask(ctx, "cam2", &pb.RegisterDevice{Id: "cam2", Name: "Door", Url: "rtsp://h/s"})
+	if r.Code != 0 {
+		t.Fatal(r)
+	}
+	h.Stop()
+	// The fact as the dead node's device actor appended it (version 2).
+	on := true
+	ref := events.Ref{Shard: events.ShardOf("cam2", 8), Kind: events.KindDevice, ID: "cam2"}
+	env := events.Stamp(&pb.Envelope{Payload: &pb.Envelope_DeviceCameraEvent{DeviceCameraEvent: &pb.DeviceCameraEvent{
+		Kind: "motion", Source: "vs1", State: &on, Channel: 1, TimeUnixMs: time.Now().UnixMilli()}}}, ref, 2, "dead", nil)
+	if _, err := deps.Store.AppendFact(ctx, ref, env); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		h, _ = startHost(t, srv.ClientURL())
+		var got []*pb.AlarmView
+		testenv.WaitFor(t, 5*time.Second, "the alarm raised", func() bool {
+			got, _ = h.ListAlarms(ctx, &pb.ListAlarms{Device: "cam2"})
+			return len(got) == 1
+		})
+		time.Sleep(300 * time.Millisecond) // a second raise would have landed by now
+		got, _ = h.ListAlarms(ctx, &pb.ListAlarms{Device: "cam2"})
+		if len(got) != 1 || got[0].Id != "cam2~1~motion~1" || got[0].Count != 1 || got[0].Trigger != env.EventId {
+			t.Fatalf("round %d: %v", round, got)
+		}
+		h.Stop()
 	}
 }
