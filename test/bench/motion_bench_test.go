@@ -17,6 +17,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
 	"github.com/argus-vms/argus/actors/media/motion"
+	"github.com/argus-vms/argus/test/testenv"
 )
 
 // Motion clip: 640×360 at 25 fps, SMPTE bars with grain, a white 64×64
@@ -169,9 +170,7 @@ const motionWarmup = 3 * time.Second
 // event. Baseline, in the same window: ffmpeg alone decoding the same clip
 // to null at the same pace (-re), the least any decoding detector costs.
 func BenchmarkMotion(b *testing.B) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		b.Skip("no ffmpeg")
-	}
+	testenv.NeedFFmpeg(b, "the motion benchmark")
 	clip := motionClip(b)
 	aus := motionAUs(clip)
 	file := filepath.Join(b.TempDir(), "clip.h264")

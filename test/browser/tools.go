@@ -5,7 +5,6 @@ package browser
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -29,9 +28,7 @@ func Dir() string {
 func NeedTools(t testing.TB) {
 	t.Helper()
 	testenv.NeedNode(t, "the console test (playwright-core, vite)")
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Fatal("ffmpeg is not installed: run `make deps` (the console test's cameras need it)")
-	}
+	testenv.NeedFFmpeg(t, "the console test's cameras")
 	if _, err := os.Stat(Chromium); err != nil {
 		t.Fatalf("%s is not installed: run `make deps` (Debian's chromium)", Chromium)
 	}

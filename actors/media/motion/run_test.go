@@ -9,13 +9,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/argus-vms/argus/test/testenv"
 )
 
 func needFFmpeg(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("no ffmpeg")
-	}
+	testenv.NeedFFmpeg(t, "motion detection")
 }
 
 func testLog(t testing.TB) *slog.Logger {
