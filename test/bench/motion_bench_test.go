@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -13,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
 	"github.com/argus-vms/argus/actors/media/motion"
 	"github.com/argus-vms/argus/test/testenv"
@@ -31,62 +28,10 @@ const (
 )
 
 func motionClip(b *testing.B) []byte {
-	b.Helper()
 	m := fmt.Sprintf("clip((mod(t,%d)-%d)/2,0,1)", motionPeriod, motionMoveAt)
 	x := fmt.Sprintf("40+300*if(mod(floor(t/%d),2),1-%s,%s)", motionPeriod, m, m)
-	graph := "smptebars=s=640x360:r=25,noise=alls=4:allf=t[bg];color=white:s=64x64:r=25[box];" +
-		"[bg][box]overlay=x='" + x + "':y=140:shortest=1"
-	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin",
-		"-f", "lavfi", "-i", graph, "-t", fmt.Sprint(motionSeconds),
-		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",
-		"-b:v", "1M", "-maxrate", "1M", "-bufsize", "1M",
-		"-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-bf", "0", "-pix_fmt", "yuv420p",
-		"-f", "h264", "-")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		b.Fatalf("ffmpeg: %v: %s", err, stderr.String())
-	}
-	return out
-}
-
-// motionAUs splits an Annex-B stream into access units as the relay
-// delivers them (NALUs without start codes, SPS/PPS in front of IDRs).
-func motionAUs(stream []byte) [][][]byte {
-	var nalus [][]byte
-	sc := []byte{0, 0, 1}
-	for pos := bytes.Index(stream, sc) + 3; pos > 2 && pos < len(stream); {
-		j := bytes.Index(stream[pos:], sc)
-		end, next := len(stream), len(stream)
-		if j >= 0 {
-			end, next = pos+j, pos+j+3
-		}
-		for end > pos && stream[end-1] == 0 {
-			end--
-		}
-		if end > pos {
-			nalus = append(nalus, stream[pos:end])
-		}
-		pos = next
-	}
-	var aus [][][]byte
-	var cur [][]byte
-	vclSeen := false
-	for _, n := range nalus {
-		typ := h264.NALUType(n[0] & 0x1f)
-		vcl := typ == h264.NALUTypeNonIDR || typ == h264.NALUTypeIDR
-		if vclSeen && (!vcl || n[1]&0x80 != 0) { // a new picture
-			aus = append(aus, cur)
-			cur, vclSeen = nil, false
-		}
-		cur = append(cur, n)
-		vclSeen = vclSeen || vcl
-	}
-	if vclSeen {
-		aus = append(aus, cur)
-	}
-	return aus
+	return testenv.EncodeH264(b, testenv.MovingBox(x), motionSeconds,
+		"-preset", "veryfast", "-b:v", "1M", "-maxrate", "1M", "-bufsize", "1M")
 }
 
 // motionSource plays access units at 25 fps to one subscriber, as a relay
@@ -172,7 +117,7 @@ const motionWarmup = 3 * time.Second
 func BenchmarkMotion(b *testing.B) {
 	testenv.NeedFFmpeg(b, "the motion benchmark")
 	clip := motionClip(b)
-	aus := motionAUs(clip)
+	aus := testenv.AccessUnits(b, clip)
 	file := filepath.Join(b.TempDir(), "clip.h264")
 	if err := os.WriteFile(file, clip, 0o644); err != nil {
 		b.Fatal(err)

@@ -195,6 +195,22 @@ func runFFmpeg(ctx context.Context, bin string, args []string, stdin []byte) ([]
 	return out.Bytes(), nil
 }
 
+// AccessUnits parses an H264 Annex-B stream into access units as the relay
+// delivers them (NALUs without start codes; AUDs, SEIs and filler dropped;
+// SPS and PPS in front of every IDR): a real source for tests that feed
+// recorders or detectors.
+func AccessUnits(annexB []byte) ([][][]byte, error) {
+	c, err := parseClip(annexB)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][][]byte, len(c.aus))
+	for i, au := range c.aus {
+		out[i] = au.nalus
+	}
+	return out, nil
+}
+
 // splitAnnexB returns the NALUs of an Annex-B byte stream (any length; the
 // mediacommon AnnexB type is limited to one access unit's worth of NALUs).
 func splitAnnexB(buf []byte) ([][]byte, error) {

@@ -57,7 +57,7 @@ func runClip(t *testing.T, aus [][][]byte, cfg Config, o Options, after time.Dur
 func TestRunStaticClipNoEvent(t *testing.T) {
 	needFFmpeg(t)
 	t.Parallel()
-	aus := splitAUs(t, encodeClip(t, movingBox("40"), 4))
+	aus := testenv.AccessUnits(t, testenv.EncodeH264(t, testenv.MovingBox("40"), 4))
 	evs, _, _ := runClip(t, aus, Config{Sensitivity: 0.8}, Options{}, 0)
 	if len(evs) != 0 {
 		t.Fatalf("static clip: %d events, want none: %+v", len(evs), evs)
@@ -68,7 +68,7 @@ func TestRunMovingBox(t *testing.T) {
 	needFFmpeg(t)
 	t.Parallel()
 	// still for 2 s, moves right for 2 s, still until 7 s
-	aus := splitAUs(t, encodeClip(t, movingBox("40+150*clip(t-2,0,2)"), 7))
+	aus := testenv.AccessUnits(t, testenv.EncodeH264(t, testenv.MovingBox("40+150*clip(t-2,0,2)"), 7))
 	cooldown := time.Second
 	evs, at, src := runClip(t, aus, Config{Cooldown: cooldown}, Options{}, 0)
 	if len(evs) != 2 || !evs[0].Start || evs[1].Start {
@@ -116,7 +116,7 @@ func TestRunRestartsFFmpeg(t *testing.T) {
 	}
 	// still until 3.5 s (the first ffmpeg is killed at 2 s), then moving
 	// back and forth until the end
-	aus := splitAUs(t, encodeClip(t, movingBox("if(lt(t,3.5),40,40+300*abs(sin(t-3.5)))"), 6))
+	aus := testenv.AccessUnits(t, testenv.EncodeH264(t, testenv.MovingBox("if(lt(t,3.5),40,40+300*abs(sin(t-3.5)))"), 6))
 	evs, at, src := runClip(t, aus, Config{Cooldown: 5 * time.Second}, Options{FFmpeg: wrapper}, 0)
 	b, _ := os.ReadFile(count)
 	if starts := strings.Count(string(b), "x"); starts < 2 {
