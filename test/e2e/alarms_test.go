@@ -59,16 +59,7 @@ func waitAlarm(t *testing.T, n *testenv.Node, query string, d time.Duration, ok 
 func TestCameraMotionRaisesAlarm(t *testing.T) {
 	_, srv := onvifCamera(t)
 	n := testenv.StartDev(t, testenv.NodeOptions{})
-	if st, _, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":"alm-cam","name":"hall","onvif":%q,"username":"admin","password":"cam-secret"}`, srv.DeviceURL())); st != 201 {
-		t.Fatalf("add: %d %s", st, body)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for srv.Subscriptions() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the node did not subscribe to the camera's events")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	addONVIF(t, n, srv, "alm-cam")
 	srv.RaiseMotion("main_1", true)
 	a := waitAlarm(t, n, "state=open&device=alm-cam", 3*time.Second, func(a alarmJSON) bool { return a.Type == "motion" })
 	if a.ID != "alm-cam~1~motion~1" || a.Channel != 1 || a.Source != "camera" || a.Severity != "minor" || !a.Active || a.State != "raised" || a.Trigger == "" {
@@ -220,9 +211,7 @@ func TestAlarmAPI(t *testing.T) {
 func TestVideoMotionAlarm(t *testing.T) {
 	_, srv := onvifCamera(t)
 	n := testenv.StartDev(t, testenv.NodeOptions{})
-	if st, _, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":"vm-cam","name":"yard","onvif":%q,"username":"admin","password":"cam-secret"}`, srv.DeviceURL())); st != 201 {
-		t.Fatalf("add: %d %s", st, body)
-	}
+	addONVIF(t, n, srv, "vm-cam")
 	for _, c := range []struct{ body, field string }{
 		{`{}`, "enabled"},
 		{`{"enabled":true,"sensitivity":2}`, "sensitivity"},
@@ -242,10 +231,6 @@ func TestVideoMotionAlarm(t *testing.T) {
 	}
 	if st, _, body := n.Do("GET", "/v1/devices/vm-cam/channels/1/motion", "", ""); st != 200 || !strings.Contains(string(body), `"sensitivity":0.6`) {
 		t.Fatalf("get motion: %d %s", st, body)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for srv.Subscriptions() == 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
 	}
 	// The detector's first frames: a still scene (the running clock in the
 	// bottom-right corner is outside the zone), no alarm.

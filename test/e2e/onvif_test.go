@@ -371,19 +371,32 @@ func waitMotion(t *testing.T, n *testenv.Node, id string, on bool, after int, d 
 // events: motion raised on the camera is a device.camera_event within 2 s
 // (only changes are recorded); after the camera restarts, which forgets
 // every subscription, events resume.
-func TestONVIFCameraEvents(t *testing.T) {
-	_, srv := onvifCamera(t)
-	n := testenv.StartDev(t, testenv.NodeOptions{})
-	if st, _, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":"evt-1","name":"hall","onvif":%q,"username":"admin","password":"cam-secret"}`, srv.DeviceURL())); st != 201 {
+// addONVIF adds onvifCamera's camera as device id and waits until the node
+// follows its events.
+func addONVIF(t *testing.T, n *testenv.Node, srv *onvifsrv.Server, id string) {
+	t.Helper()
+	if st, _, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":%q,"name":"hall","onvif":%q,"username":"admin","password":"cam-secret"}`, id, srv.DeviceURL())); st != 201 {
 		t.Fatalf("add: %d %s", st, body)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	waitSubscribed(t, srv, 10*time.Second)
+}
+
+// waitSubscribed waits for the node's event subscription at the camera.
+func waitSubscribed(t *testing.T, srv *onvifsrv.Server, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for srv.Subscriptions() == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the node did not subscribe to the camera's events")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func TestONVIFCameraEvents(t *testing.T) {
+	_, srv := onvifCamera(t)
+	n := testenv.StartDev(t, testenv.NodeOptions{})
+	addONVIF(t, n, srv, "evt-1")
 	srv.RaiseMotion("main_1", true)
 	seen := waitMotion(t, n, "evt-1", true, 0, 2*time.Second)
 	srv.RaiseMotion("main_1", true) // the same state again: nothing new
@@ -402,13 +415,7 @@ func TestONVIFCameraEvents(t *testing.T) {
 	if err := srv.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(15 * time.Second)
-	for srv.Subscriptions() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no new subscription after the camera restarted")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitSubscribed(t, srv, 15*time.Second) // a new one after the camera restarted
 	srv.RaiseMotion("main_1", true)
 	waitMotion(t, n, "evt-1", true, seen, 2*time.Second)
 }
