@@ -91,7 +91,7 @@ func (s *Server) askAlarm(c echo.Context, cmd proto.Message) (*pb.AlarmReply, er
 		return nil, unavailable("the alarm's actor did not answer; retry")
 	}
 	if r.GetCode() != pb.ReplyCode_REPLY_CODE_OK {
-		return nil, s.replyProblem(&pb.DeviceReply{Code: r.GetCode(), Detail: r.GetDetail(), Field: r.GetField()})
+		return nil, s.replyProblem(r)
 	}
 	return r, nil
 }

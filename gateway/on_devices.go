@@ -58,8 +58,16 @@ func (s *Server) ask(c echo.Context, id string, cmd proto.Message) (*pb.DeviceRe
 	return r, nil
 }
 
+// actorReply is what every actor's reply (device, plan, alarm, webhook)
+// says when it is not OK.
+type actorReply interface {
+	GetCode() pb.ReplyCode
+	GetField() string
+	GetDetail() string
+}
+
 // replyProblem maps a non-OK actor reply to its HTTP problem.
-func (s *Server) replyProblem(r *pb.DeviceReply) *Problem {
+func (s *Server) replyProblem(r actorReply) *Problem {
 	detail := r.GetDetail()
 	or := func(d string) string {
 		if detail != "" {

@@ -98,7 +98,7 @@ func (s *Server) askPlan(c echo.Context, id string, ch int, cmd proto.Message) (
 		return nil, unavailable("the plan's actor did not answer; retry")
 	}
 	if r.GetCode() != pb.ReplyCode_REPLY_CODE_OK {
-		return nil, s.replyProblem(&pb.DeviceReply{Code: r.GetCode(), Detail: r.GetDetail(), Field: r.GetField()})
+		return nil, s.replyProblem(r)
 	}
 	return r, nil
 }

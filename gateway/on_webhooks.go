@@ -57,10 +57,7 @@ func (s *Server) askWebhook(c echo.Context, cmd proto.Message) (*pb.WebhookReply
 		return nil, unavailable("the webhook's actor did not answer; retry")
 	}
 	if r.GetCode() != pb.ReplyCode_REPLY_CODE_OK {
-		if r.GetCode() == pb.ReplyCode_REPLY_CODE_NOT_FOUND {
-			return nil, problem(http.StatusNotFound, "", "no such webhook")
-		}
-		return nil, s.replyProblem(&pb.DeviceReply{Code: r.GetCode(), Detail: r.GetDetail(), Field: r.GetField()})
+		return nil, s.replyProblem(r)
 	}
 	return r, nil
 }

@@ -253,9 +253,11 @@ func (a *Actor) apply(e events.Event) {
 		a.targetChanged = a.targetChanged || p.DeviceUpdated.Url != nil || p.DeviceUpdated.Credentials != nil
 	}
 	wasRegistered := a.state.Registered
+	before := a.state.Status
+	offlineSince := a.state.StatusAt
 	a.state.Apply(e)
 	if a.loaded {
-		a.alarmOn(e)
+		a.alarmOn(e, before == StatusOffline, offlineSince)
 	}
 	if wasRegistered && !a.state.Registered && a.deps.OnRemoved != nil && a.loaded {
 		a.deps.OnRemoved(a.ref.ID)

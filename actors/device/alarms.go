@@ -54,8 +54,9 @@ func (a *Actor) offlineDue(m offlineDue) {
 		Message: "offline since " + time.UnixMilli(m.since).UTC().Format(time.RFC3339), AtUnixMs: time.Now().UnixMilli()})
 }
 
-// alarmOn raises or ends the alarms an event of this device means.
-func (a *Actor) alarmOn(e events.Event) {
+// alarmOn raises or ends the alarms an event of this device means
+// (wasOffline, since: the status before it).
+func (a *Actor) alarmOn(e events.Event, wasOffline bool, since int64) {
 	if a.deps.Alarm == nil {
 		return
 	}
@@ -70,8 +71,12 @@ func (a *Actor) alarmOn(e events.Event) {
 		a.raiseCamera(CameraTrigger{Event: e.Envelope.EventId, Kind: ce.Kind, Channel: ce.Channel, Topic: ce.Topic, AtUnixMs: ce.TimeUnixMs})
 	case *pb.Envelope_DeviceOnline:
 		a.offline.stop()
-		slot := events.AlarmSlot{Device: a.ref.ID, Type: "offline"}
-		a.deps.Alarm(&pb.EndAlarm{Slot: slot.ID(), AtUnixMs: e.Envelope.TimeUnixMs, Clear: true, Reason: "back online"})
+		// Only an outage long enough to have raised the alarm clears one (a
+		// second's margin for the clocks of the nodes that saw both ends).
+		if after := a.deps.OfflineAlarmAfter; wasOffline && after > 0 && e.Envelope.TimeUnixMs-since >= (after-time.Second).Milliseconds() {
+			slot := events.AlarmSlot{Device: a.ref.ID, Type: "offline"}
+			a.deps.Alarm(&pb.EndAlarm{Slot: slot.ID(), AtUnixMs: e.Envelope.TimeUnixMs, Clear: true, Reason: "back online"})
+		}
 	case *pb.Envelope_DeviceOffline:
 		a.armOffline()
 	}

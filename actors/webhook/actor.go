@@ -153,12 +153,11 @@ func (a *Actor) handle(meta *pb.CommandMeta, decide func() (*pb.Envelope, *aggre
 func (a *Actor) apply(e events.Event) {
 	a.state.Apply(e)
 	a.publish()
-	_, replay := e.Envelope.Payload.(*pb.Envelope_WebhookReplayed)
-	var from uint64
-	if replay {
-		from = e.Envelope.GetWebhookReplayed().FromSeq
+	r := e.Envelope.GetWebhookReplayed()
+	a.syncFrom(r != nil, r.GetFromSeq())
+	if e.Envelope.GetWebhookDeleted() != nil {
+		a.dropCursor()
 	}
-	a.syncFrom(replay, from)
 }
 
 func (a *Actor) publish() {

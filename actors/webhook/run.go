@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/argus-vms/argus/notify/delivery"
 	"github.com/argus-vms/argus/notify/payload"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // runner is a webhook's deliveries under way on this node.
@@ -48,18 +50,12 @@ func (a *Actor) syncFrom(replay bool, from uint64) {
 	if a.run != nil && (!want || a.run.of != of || replay) {
 		a.stopRunner()
 	}
-	if a.deps.Cursors != nil && (replay || !a.state.Registered) {
+	if a.deps.Cursors != nil && replay {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		var err error
-		if replay {
-			err = delivery.Reset(ctx, a.deps.Cursors, CursorKey(a.ref.ID), from-1)
-		} else if err = a.deps.Cursors.Delete(ctx, CursorKey(a.ref.ID)); err != nil && strings.Contains(err.Error(), "not found") {
-			err = nil
-		}
-		cancel()
-		if err != nil {
+		if err := delivery.Reset(ctx, a.deps.Cursors, CursorKey(a.ref.ID), from-1); err != nil {
 			a.logger().Warn("webhook cursor not written", "webhook", a.ref.ID, "err", err)
 		}
+		cancel()
 	}
 	if !want || a.run != nil {
 		return
@@ -98,6 +94,18 @@ func (a *Actor) startRunner(of string) {
 			engine.Send(self, ended{gen: gen, err: err})
 		}
 	}()
+}
+
+// dropCursor forgets a deleted webhook's cursor.
+func (a *Actor) dropCursor() {
+	if a.deps.Cursors == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.deps.Cursors.Delete(ctx, CursorKey(a.ref.ID)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		a.logger().Warn("webhook cursor not deleted", "webhook", a.ref.ID, "err", err)
+	}
 }
 
 func (a *Actor) stopRunner() {
