@@ -221,11 +221,11 @@ func (a *Actor) handle(c *actor.Context, cmd proto.Message) *pb.PlanReply {
 func (a *Actor) evaluate(c *actor.Context) {
 	now := a.deps.now()
 	event := a.state.Plan != nil && a.sched.Mode == schedule.ModeEvent
+	armed := event && a.sched.Armed(now)
 	want := a.state.Plan != nil && a.sched.Recording(now)
 	switch {
 	case event:
-		a.armEvents(c, a.sched.Armed(now))
-		want = a.ev.pre != nil // retried below when the stream could not be held
+		a.armEvents(c, armed)
 	case want && !a.recording:
 		a.disarmEvents(c)
 		a.startRecording(c)
@@ -243,8 +243,9 @@ func (a *Actor) evaluate(c *actor.Context) {
 		gen, self, engine := a.gen, c.PID(), c.Engine()
 		a.timer = time.AfterFunc(next.Sub(now)+10*time.Millisecond, func() { engine.Send(self, evaluate{gen: gen}) })
 	}
-	armedButNot := event && a.sched.Armed(now) && a.ev.pre == nil
-	if (want && !a.recording && !event) || armedButNot { // the stream could not be held: try again soon
+	// The stream could not be held (to record, or for an armed pre-roll):
+	// try again soon.
+	if (want && !a.recording && !event) || (armed && a.ev.pre == nil) {
 		gen, self, engine := a.gen, c.PID(), c.Engine()
 		time.AfterFunc(time.Second, func() { engine.Send(self, evaluate{gen: gen}) })
 	}

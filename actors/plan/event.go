@@ -54,7 +54,7 @@ func (a *Actor) armEvents(c *actor.Context, armed bool) {
 	if a.ev.pre != nil {
 		return
 	}
-	ctx, cancel := contextWithTimeout(10 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, err := a.deps.Hold(ctx, a.key, true)
 	if err != nil {
@@ -80,7 +80,7 @@ func (a *Actor) disarmEvents(c *actor.Context) {
 	if a.ev.timer != nil {
 		a.ev.timer.Stop()
 	}
-	ctx, cancel := contextWithTimeout(5 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	a.deps.Hold(ctx, a.key, false)
 }
@@ -135,8 +135,4 @@ func (a *Actor) postRoll(c *actor.Context) {
 		return
 	}
 	a.stopRecording(c, "post-roll")
-}
-
-func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), d)
 }
