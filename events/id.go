@@ -50,6 +50,7 @@ const (
 	KindView    = "view"    // viewing audit facts of a device channel: id "<device>~<channel>"
 	KindAlarm   = "alarm"   // alarms of a device channel and type: id "<device>~<channel>~<type>" (AlarmSlot)
 	KindWebhook = "webhook" // an outbound webhook subscription: its own id, in the shard of its id
+	KindTask    = "task"    // a media task run by a worker slot: its own id, in the shard of its id
 )
 
 // ShardRef is the aggregate that records who owns shard n.
@@ -90,7 +91,7 @@ func ValidAggregateID(kind, id string) bool {
 	case KindAlarm:
 		_, ok := ParseAlarmSlot(id)
 		return ok
-	case KindWebhook:
+	case KindWebhook, KindTask:
 		return ValidID(id)
 	case KindShard:
 		n, err := strconv.Atoi(id)
@@ -153,9 +154,9 @@ func DeviceOf(kind, id string) string {
 }
 
 // ShardKey is what places an aggregate in its shard (ShardOf): its device,
-// or a webhook's own id.
+// or a webhook's or task's own id.
 func ShardKey(kind, id string) string {
-	if kind == KindWebhook {
+	if kind == KindWebhook || kind == KindTask {
 		return id
 	}
 	return DeviceOf(kind, id)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/argus-vms/argus/events/pb"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 )
@@ -196,4 +197,18 @@ func (x *SegmentIndex) Size(ctx context.Context) (msgs, bytes uint64, err error)
 		return 0, 0, err
 	}
 	return info.State.Msgs, info.State.Bytes, nil
+}
+
+// LookupSegments opens the segment index the nodes made, read only (a
+// worker's: it changes neither stream).
+func LookupSegments(ctx context.Context, nc *nats.Conn) (*SegmentIndex, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	st, err := Retry(ctx, "segment index", func(ctx context.Context) (jetstream.Stream, error) { return js.Stream(ctx, SegmentStreamName) })
+	if err != nil {
+		return nil, fmt.Errorf("events: segment index: %w", err)
+	}
+	return &SegmentIndex{store: &Store{js: js, appendTimeout: 5 * time.Second}, stream: st}, nil
 }

@@ -189,9 +189,9 @@ func parseEventQuery(q url.Values, withLimit bool, lastEventID string) (eventQue
 		return eq, p
 	}
 	switch eq.Kind {
-	case "", events.KindDevice, events.KindStream, events.KindPlan, events.KindShard, events.KindView, events.KindAlarm, events.KindWebhook:
+	case "", events.KindDevice, events.KindStream, events.KindPlan, events.KindShard, events.KindView, events.KindAlarm, events.KindWebhook, events.KindTask:
 	default:
-		return eq, badRequest("kind", "kind must be one of device, stream, plan, shard, view, alarm, webhook")
+		return eq, badRequest("kind", "kind must be one of device, stream, plan, shard, view, alarm, webhook, task")
 	}
 	if eq.Type, p = single(q, "type"); p != nil {
 		return eq, p
@@ -212,7 +212,7 @@ func parseEventQuery(q url.Values, withLimit bool, lastEventID string) (eventQue
 	}
 	if eq.Aggregate != "" {
 		if eq.Kind == "" {
-			return eq, badRequest("kind", "aggregate needs kind (device, stream, plan, shard, view, alarm or webhook)")
+			return eq, badRequest("kind", "aggregate needs kind (device, stream, plan, shard, view, alarm, webhook or task)")
 		}
 		if !events.ValidAggregateID(eq.Kind, eq.Aggregate) {
 			switch eq.Kind {
@@ -222,8 +222,8 @@ func parseEventQuery(q url.Values, withLimit bool, lastEventID string) (eventQue
 				return eq, badRequest("aggregate", "aggregate must be a shard number")
 			case events.KindAlarm:
 				return eq, badRequest("aggregate", "aggregate must be an alarm slot \"<device>~<channel>~<type>\"")
-			case events.KindWebhook:
-				return eq, badRequest("aggregate", "aggregate must be a webhook id: %s", events.IDRule)
+			case events.KindWebhook, events.KindTask:
+				return eq, badRequest("aggregate", "aggregate must be a %s id: %s", eq.Kind, events.IDRule)
 			}
 			return eq, badRequest("aggregate", "aggregate must be \"<device>~<channel>\" with channel 1..%d", events.MaxChannels)
 		}

@@ -166,23 +166,9 @@ func (s *Server) liveURLs(c echo.Context) error {
 	}
 	expires := time.Now().Add(ttl).Truncate(time.Second)
 	tok := url.QueryEscape(s.live.Signer.Sign(token.Claims{Kind: token.Live, Device: id, Channel: ch, Expires: expires, KeyID: callerID(c)}))
-	host := s.live.Advertise
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	if strings.Contains(host, ":") { // IPv6 literal
-		host = "[" + host + "]"
-	}
-	scheme := cmp.Or(s.live.HTTPScheme, "http")
-	rtspBase, rtspsBase := fmt.Sprintf("rtsp://%s:%d", host, s.live.RTSPPort), s.live.RTSPSBase(host)
-	httpBase := fmt.Sprintf("%s://%s:%d", scheme, host, s.live.HTTPPort)
-	node := s.node
-	if o, remote := s.remoteOwner(id); remote {
-		if o.RTSPBase == "" || o.HTTPBase == "" {
-			return unavailable("the node hosting this device is unknown; retry")
-		}
-		rtspBase, httpBase, node = strings.TrimSuffix(o.RTSPBase, "/"), strings.TrimSuffix(o.HTTPBase, "/"), o.Node
-		rtspsBase = strings.TrimSuffix(o.RTSPSBase, "/")
+	rtspBase, rtspsBase, httpBase, node, p := s.mediaBases(id)
+	if p != nil {
+		return p
 	}
 	out := map[string]any{
 		"rtsp_url":   fmt.Sprintf("%s/live/%s/%d?token=%s", rtspBase, id, ch, tok),
@@ -194,6 +180,45 @@ func (s *Server) liveURLs(c echo.Context) error {
 		out["rtsps_url"] = fmt.Sprintf("%s/live/%s/%d?token=%s", rtspsBase, id, ch, tok)
 	}
 	return writeJSON(c, http.StatusOK, out)
+}
+
+// mediaBases are the URL bases of the node serving a device's media: this
+// node, or its owner.
+func (s *Server) mediaBases(id string) (rtspBase, rtspsBase, httpBase, node string, p *Problem) {
+	host := s.live.Advertise
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if strings.Contains(host, ":") { // IPv6 literal
+		host = "[" + host + "]"
+	}
+	scheme := cmp.Or(s.live.HTTPScheme, "http")
+	rtspBase, rtspsBase = fmt.Sprintf("rtsp://%s:%d", host, s.live.RTSPPort), s.live.RTSPSBase(host)
+	httpBase, node = fmt.Sprintf("%s://%s:%d", scheme, host, s.live.HTTPPort), s.node
+	if o, remote := s.remoteOwner(id); remote {
+		if o.RTSPBase == "" || o.HTTPBase == "" {
+			return "", "", "", "", unavailable("the node hosting this device is unknown; retry")
+		}
+		rtspBase, httpBase, node = strings.TrimSuffix(o.RTSPBase, "/"), strings.TrimSuffix(o.HTTPBase, "/"), o.Node
+		rtspsBase = strings.TrimSuffix(o.RTSPSBase, "/")
+	}
+	return rtspBase, rtspsBase, httpBase, node, nil
+}
+
+// LiveRTSP is a live RTSP URL of a device channel with a token valid for
+// ttl, for a worker slot taking a live snapshot (the key it names is the
+// task's submitter's).
+func (s *Server) LiveRTSP(device string, channel int, keyID string, ttl time.Duration) (string, error) {
+	if s.live == nil || s.live.Signer == nil {
+		return "", errors.New("live video is not configured on this node")
+	}
+	tok := url.QueryEscape(s.live.Signer.Sign(token.Claims{Kind: token.Live, Device: device, Channel: channel,
+		Expires: time.Now().Add(ttl).Truncate(time.Second), KeyID: keyID}))
+	rtspBase, _, _, _, p := s.mediaBases(device)
+	if p != nil {
+		return "", errors.New(p.Detail)
+	}
+	return fmt.Sprintf("%s/live/%s/%d?token=%s", rtspBase, device, channel, tok), nil
 }
 
 // GET /v1/streams: the active streams of every node (each node's own with

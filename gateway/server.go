@@ -58,6 +58,9 @@ type Config struct {
 	Pictures storage.Storage
 	// Webhooks manages outbound webhooks (nil: 503).
 	Webhooks Webhooks
+	// Tasks submits, lists and cancels media tasks (nil: 503); their
+	// results are read from Pictures (the recording storage).
+	Tasks Tasks
 }
 
 // Server is the HTTP API of one node.
@@ -85,6 +88,7 @@ type Server struct {
 	snapshots    *snapshot.Grabber
 	alarms       Alarms
 	webhooks     Webhooks
+	tasks        Tasks
 	pictures     storage.Storage
 	authFails    *failedAuths // failed authentications per client (limits.go)
 }
@@ -120,7 +124,7 @@ func New(cfg Config) *Server {
 	s.idem = cfg.Idempotency
 	s.views = cfg.Views
 	s.cameras = cfg.Cameras
-	s.alarms, s.pictures, s.webhooks = cfg.Alarms, cfg.Pictures, cfg.Webhooks
+	s.alarms, s.pictures, s.webhooks, s.tasks = cfg.Alarms, cfg.Pictures, cfg.Webhooks, cfg.Tasks
 	s.ptz = newPTZSessions(s, cfg.PTZSessionIdle)
 	s.snapshots = snapshot.New(snapshot.Options{})
 	s.authFails = newFailedAuths()
@@ -227,6 +231,14 @@ func (s *Server) routes() {
 	e.DELETE("/v1/webhooks/:id", s.deleteWebhook, admin)
 	e.GET("/v1/webhooks/:id/deliveries", s.webhookDeliveries, admin)
 	e.POST("/v1/webhooks/:id/replay", s.replayWebhook, admin)
+
+	e.POST("/v1/tasks", s.submitTask, operator)
+	e.GET("/v1/tasks", s.listTasks, viewer)
+	e.GET("/v1/tasks/:id", s.getTask, viewer)
+	e.POST("/v1/tasks/:id/cancel", s.cancelTask, operator)
+	e.GET("/v1/tasks/:id/result", s.taskResult, viewer)
+	e.GET("/v1/tasks/:id/files/*", s.taskFile, viewer)
+	e.GET("/v1/workers", s.listWorkers, viewer)
 
 	e.GET("/v1/events", s.replayEvents, viewer)
 	e.GET("/v1/events/stream", s.streamEvents, viewer)

@@ -234,7 +234,10 @@ func parseLabelFilter(s string) (key, value string, p *Problem) {
 const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 // newDeviceID is "dev-" + 12 random [a-z0-9]: always a valid id.
-func newDeviceID() string {
+func newDeviceID() string { return newID("dev-") }
+
+// newID is prefix + 12 random [a-z0-9].
+func newID(prefix string) string {
 	const n = 12
 	out := make([]byte, 0, n)
 	var buf [32]byte
@@ -252,5 +255,5 @@ func newDeviceID() string {
 			}
 		}
 	}
-	return "dev-" + string(out)
+	return prefix + string(out)
 }

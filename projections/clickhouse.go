@@ -171,6 +171,50 @@ func schema(db string) []string {
 	) ENGINE = ReplacingMergeTree(seq)
 	PARTITION BY toYYYYMM(raised_at)
 	ORDER BY (device, id)`,
+		// One row per task; never its callback secret.
+		`CREATE TABLE IF NOT EXISTS ` + db + `.tasks (
+		id String,
+		type String,
+		state String,
+		progress Float64,
+		worker String,
+		attempt UInt32,
+		attempts UInt32,
+		device String,
+		channel UInt32,
+		from_ms UInt64,
+		to_ms UInt64,
+		source String,
+		` + "`group`" + ` String,
+		priority Int32,
+		queue String,
+		key_id String,
+		max_attempts UInt32,
+		param_timestamp UInt8,
+		param_speed UInt32,
+		param_renditions Array(String),
+		param_width UInt32,
+		callback_url String,
+		created_by String,
+		created_at DateTime,
+		created_at_ms UInt64,
+		started_at_ms UInt64,
+		finished_at_ms UInt64,
+		progress_at_ms UInt64,
+		has_result UInt8,
+		result_key String,
+		result_bytes Int64,
+		duration_ms Int64,
+		content_type String,
+		result_files Array(String),
+		error String,
+		dead_letter UInt8,
+		version UInt64,
+		created_seq UInt64,
+		seq UInt64
+	) ENGINE = ReplacingMergeTree(seq)
+	PARTITION BY toYYYYMM(created_at)
+	ORDER BY id`,
 	}
 }
 
@@ -183,7 +227,7 @@ func Migrate(ctx context.Context, conn driver.Conn) error {
 	return MigrateInto(ctx, conn, Database)
 }
 
-// MigrateInto creates database and the Argus tables (events, devices, recordings, device_status, stream_sessions, audit, alarms) in it
+// MigrateInto creates database and the Argus tables (events, devices, recordings, device_status, stream_sessions, audit, alarms, tasks) in it
 // when missing: the schema of Migrate under another database name (tests,
 // side-by-side installs).
 func MigrateInto(ctx context.Context, conn driver.Conn, database string) error {

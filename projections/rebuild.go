@@ -58,7 +58,7 @@ type RebuildProgress struct {
 
 // sinkNames are the projectors Run starts, in order; each writes the table
 // of the same name in Database.
-var sinkNames = []string{"events", "devices", "recordings", "device_status", "stream_sessions", "audit", "alarms"}
+var sinkNames = []string{"events", "devices", "recordings", "device_status", "stream_sessions", "audit", "alarms", "tasks"}
 
 // newSink is a fresh sink of projector name writing into database db.
 func newSink(name string, conn driver.Conn, db string) Sink {
@@ -78,6 +78,8 @@ func newSink(name string, conn driver.Conn, db string) Sink {
 		return &AuditSink{Conn: conn, Table: t}
 	case "alarms":
 		return &AlarmsSink{Conn: conn, Table: t}
+	case "tasks":
+		return &TasksSink{Conn: conn, Table: t}
 	}
 	return nil
 }
@@ -329,6 +331,8 @@ func (r *rebuild) run(ctx context.Context) (err error) {
 		case *StatusSink:
 			sk.cache = nil
 		case *SessionsSink:
+			sk.cache = nil
+		case *TasksSink:
 			sk.cache = nil
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/argus-vms/argus/actors/media/motion"
 	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/stream"
+	"github.com/argus-vms/argus/actors/task"
 	"github.com/argus-vms/argus/actors/webhook"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
@@ -49,10 +50,12 @@ type Host struct {
 	plans      sync.Map                    // plan aggregate id → PID of its actor on this node
 	alarms     sync.Map                    // alarm slot id → PID of its actor on this node
 	webhooks   sync.Map                    // webhook id → PID of its actor on this node
+	tasks      sync.Map                    // task id → PID of its actor on this node
 	sdeps      *stream.Deps
 	pdeps      *plan.Deps
 	adeps      *alarm.Deps
 	wdeps      *webhook.Deps
+	tdeps      *task.Deps
 	motionOpts motion.Options
 	ready      atomic.Bool
 	timeout    time.Duration
@@ -74,6 +77,7 @@ type Config struct {
 	Plan           plan.Deps      // plan actors' settings (Store, Node, Log, Hold filled in)
 	Alarm          alarm.Deps     // alarm actors' settings (Store, Node, Log, Directory filled in)
 	Webhook        webhook.Deps   // webhook actors' settings (Store, Node, Log, Sealer, Directory filled in)
+	Task           task.Deps      // task actors' settings (Store, Node, Log, Sealer, Directory filled in; Hooks from Webhook)
 	Motion         motion.Options // Argus's motion detection (ffmpeg, frame rate, size)
 	RequestTimeout time.Duration  // default 10s
 	// Handoff bounds how long a request waits for its shard to get an
@@ -126,6 +130,16 @@ func New(engine *actor.Engine, deps *device.Deps, cfg Config) *Host {
 		wd.Directory = &aggregate.Directory[*pb.WebhookView]{}
 	}
 	h.wdeps = &wd
+	td := cfg.Task
+	td.Store, td.Node, td.Log, td.Sealer, td.OnFenced = deps.Store, deps.Node, deps.Log, deps.Sealer, h.fenced
+	if td.Directory == nil {
+		td.Directory = &aggregate.Directory[*pb.TaskView]{}
+	}
+	if td.Hooks == nil && wd.Cursors != nil {
+		td.Hooks = wd.Hooks
+	}
+	td.AllowPrivate = td.AllowPrivate || wd.AllowPrivate
+	h.tdeps = &td
 	if deps.OnFenced == nil {
 		deps.OnFenced = h.fenced
 	}

@@ -59,6 +59,8 @@ func notOwner(m proto.Message) bool {
 		return r.GetCode() == pb.ReplyCode_REPLY_CODE_NOT_OWNER
 	case *pb.WebhookReply:
 		return r.GetCode() == pb.ReplyCode_REPLY_CODE_NOT_OWNER
+	case *pb.TaskReply:
+		return r.GetCode() == pb.ReplyCode_REPLY_CODE_NOT_OWNER
 	}
 	return false
 }
@@ -256,6 +258,18 @@ func (r *router) serve(msg proto.Message) proto.Message {
 		return rep
 	case *pb.ListWebhooks:
 		return &pb.WebhookList{Items: h.wdeps.Directory.List(nil)}
+	case *pb.SubmitTask, *pb.GetTask, *pb.CancelTask, *pb.ReportTask:
+		id := taskID(m)
+		if !events.ValidID(id) {
+			return &pb.TaskReply{Code: pb.ReplyCode_REPLY_CODE_INVALID, Field: "id", Detail: events.IDRule}
+		}
+		rep, err := h.askTaskLocal(ctx, id, m)
+		if err != nil {
+			return &pb.TaskReply{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: err.Error()}
+		}
+		return rep
+	case *pb.ListTasks:
+		return &pb.TaskList{Items: h.tdeps.Directory.List(taskFilter(m))}
 	case *pb.ListDevices:
 		limit := int(m.Limit)
 		if limit < 1 || limit > 1000 {

@@ -17,6 +17,7 @@ import (
 	"github.com/argus-vms/argus/actors/media/relay"
 	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/stream"
+	"github.com/argus-vms/argus/actors/task"
 	"github.com/argus-vms/argus/actors/webhook"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
@@ -47,6 +48,8 @@ type shardActor struct {
 	alarmStates map[string]*alarm.State
 	webhooks    *sync.Map // the host's webhook id → PID index
 	wdeps       *webhook.Deps
+	tasks       *sync.Map // the host's task id → PID index
+	tdeps       *task.Deps
 }
 
 func newShardActor(term events.Term, h *Host, preloaded *shardState, onDone func(int, int, error)) actor.Producer {
@@ -54,7 +57,7 @@ func newShardActor(term events.Term, h *Host, preloaded *shardState, onDone func
 		return &shardActor{n: term.Shard, term: term, deps: h.deps, routes: &h.routes, streams: &h.streams, plans: &h.plans,
 			sdeps: h.sdeps, pdeps: h.pdeps, actors: &h.actors, onDone: onDone, preloaded: preloaded, kids: map[string]*actor.PID{},
 			snaps: h.snaps, shards: h.shards, alarms: &h.alarms, adeps: h.adeps, alarmStates: map[string]*alarm.State{},
-			webhooks: &h.webhooks, wdeps: h.wdeps}
+			webhooks: &h.webhooks, wdeps: h.wdeps, tasks: &h.tasks, tdeps: h.tdeps}
 	}
 }
 
@@ -71,6 +74,10 @@ func (s *shardActor) Receive(c *actor.Context) {
 		m.reply <- s.spawnAlarm(c, m.slot, m.create)
 	case *spawnWebhook:
 		m.reply <- s.spawnWebhook(c, m.id, nil, m.create)
+	case *spawnTask:
+		m.reply <- s.spawnTask(c, m.id, nil, m.create)
+	case *task.Done:
+		s.taskDone(c, m.ID)
 	case *takeSnapshot:
 		s.snapshot(c, m)
 	case actor.Stopped:
@@ -80,6 +87,7 @@ func (s *shardActor) Receive(c *actor.Context) {
 			s.plans.Delete(strings.TrimSuffix(id, "#plan"))
 			s.alarms.Delete(strings.TrimSuffix(id, "#alarm"))
 			s.webhooks.Delete(strings.TrimSuffix(id, "#webhook"))
+			s.tasks.Delete(strings.TrimSuffix(id, "#task"))
 		}
 		actorsActive.Sub(float64(len(s.kids)))
 		s.actors.Add(-int64(len(s.kids)))
@@ -148,6 +156,7 @@ type shardState struct {
 	plans    map[string]*plan.State  // by "<device>~<channel>"
 	alarms   map[string]*alarm.State // by slot id
 	webhooks map[string]*webhook.State
+	tasks    map[string]*task.State
 	// live: streams whose session was running when their last owner
 	// stopped (no stream.stopped, or stopped by a shutdown or handover):
 	// they were watched, so the new owner pulls again at once and the
@@ -192,6 +201,12 @@ func (s *shardActor) activate(c *actor.Context) (int, error) {
 	for id, ws := range st.webhooks {
 		if ws.Registered {
 			s.spawnWebhook(c, id, ws, false)
+		}
+	}
+	now := time.Now()
+	for id, ts := range st.tasks {
+		if wantsActor(ts, now) {
+			s.spawnTask(c, id, ts, false)
 		}
 	}
 	for id, live := range st.live {
@@ -252,6 +267,8 @@ func foldShards(ctx context.Context, store *events.Store, filters []string, shar
 			foldInto(sh.alarms, ref.ID, e)
 		case events.KindWebhook:
 			foldInto(sh.webhooks, ref.ID, e)
+		case events.KindTask:
+			foldInto(sh.tasks, ref.ID, e)
 		case events.KindPlan:
 			foldInto(sh.plans, ref.ID, e)
 		}

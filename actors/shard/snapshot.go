@@ -13,6 +13,7 @@ import (
 	"github.com/argus-vms/argus/actors/device"
 	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/stream"
+	"github.com/argus-vms/argus/actors/task"
 	"github.com/argus-vms/argus/actors/webhook"
 )
 
@@ -35,6 +36,7 @@ type shardSnapshot struct {
 	Live     []string                  `json:"live"`             // streams with a session running
 	Alarms   map[string]*alarm.State   `json:"alarms,omitempty"` // by slot id
 	Webhooks map[string]*webhook.State `json:"webhooks,omitempty"`
+	Tasks    map[string]*task.State    `json:"tasks,omitempty"` // the live ones (finished tasks have no actor)
 }
 
 // takeSnapshot asks a shard actor for its snapshot.
@@ -58,7 +60,7 @@ func (s *shardActor) snapshot(c *actor.Context, m *takeSnapshot) {
 		m.reply <- err
 		return
 	}
-	var devs, plans, streams, alarms, hooks []child
+	var devs, plans, streams, alarms, hooks, tasks []child
 	for id, pid := range s.kids {
 		switch {
 		case strings.HasSuffix(id, "#plan"):
@@ -67,6 +69,8 @@ func (s *shardActor) snapshot(c *actor.Context, m *takeSnapshot) {
 			alarms = append(alarms, child{strings.TrimSuffix(id, "#alarm"), pid})
 		case strings.HasSuffix(id, "#webhook"):
 			hooks = append(hooks, child{strings.TrimSuffix(id, "#webhook"), pid})
+		case strings.HasSuffix(id, "#task"):
+			tasks = append(tasks, child{strings.TrimSuffix(id, "#task"), pid})
 		case strings.Contains(id, "~"):
 			streams = append(streams, child{id, pid})
 		default:
@@ -83,7 +87,7 @@ func (s *shardActor) snapshot(c *actor.Context, m *takeSnapshot) {
 	engine, n, shards, snaps := c.Engine(), s.n, s.shards, s.snaps
 	go func() {
 		snap := shardSnapshot{Shard: n, Shards: shards, Covers: covers, TakenMS: time.Now().UnixMilli(), Plans: map[string]*plan.State{},
-			Alarms: quiet, Webhooks: map[string]*webhook.State{}}
+			Alarms: quiet, Webhooks: map[string]*webhook.State{}, Tasks: map[string]*task.State{}}
 		deadline := time.After(2 * time.Second)
 		err := askEach(engine, devs, deadline, func(r chan device.State) any { return &device.Snapshot{Reply: r} },
 			func(_ string, st device.State) { snap.Devices = append(snap.Devices, st) })
@@ -98,6 +102,10 @@ func (s *shardActor) snapshot(c *actor.Context, m *takeSnapshot) {
 		if err == nil {
 			err = askEach(engine, hooks, deadline, func(r chan webhook.State) any { return &webhook.Snapshot{Reply: r} },
 				func(id string, st webhook.State) { snap.Webhooks[id] = &st })
+		}
+		if err == nil {
+			err = askEach(engine, tasks, deadline, func(r chan task.State) any { return &task.Snapshot{Reply: r} },
+				func(id string, st task.State) { snap.Tasks[id] = &st })
 		}
 		if err == nil {
 			err = askEach(engine, streams, deadline, func(r chan stream.Info) any { return &stream.GetInfo{Reply: r} },
@@ -236,6 +244,9 @@ func (h *Host) loadSnapshots(ctx context.Context, shards []int) (map[int]*shardS
 			for id, w := range snap.Webhooks {
 				st.webhooks[id] = w
 			}
+			for id, t := range snap.Tasks {
+				st.tasks[id] = t
+			}
 			for _, id := range snap.Live {
 				st.live[id] = true
 			}
@@ -250,5 +261,5 @@ func (h *Host) loadSnapshots(ctx context.Context, shards []int) (map[int]*shardS
 
 func newShardState() *shardState {
 	return &shardState{devices: map[string]*device.State{}, plans: map[string]*plan.State{}, live: map[string]bool{},
-		alarms: map[string]*alarm.State{}, webhooks: map[string]*webhook.State{}}
+		alarms: map[string]*alarm.State{}, webhooks: map[string]*webhook.State{}, tasks: map[string]*task.State{}}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/argus-vms/argus/events/secret"
+	"github.com/argus-vms/argus/notify/hook"
 	"github.com/argus-vms/argus/notify/webhook"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
@@ -34,6 +35,12 @@ type Deps struct {
 	// 10 min; retries go on for up to 24 h).
 	MaxBackoff time.Duration
 	Directory  *aggregate.Directory[*pb.WebhookView]
+}
+
+// Hooks are the deps of the signed deliveries (notify/hook), shared with
+// tasks' callbacks.
+func (d *Deps) Hooks(log *slog.Logger) hook.Deps {
+	return hook.Deps{Store: d.Store, Sealer: d.Sealer, Cursors: d.Cursors, Client: d.Client, MaxBackoff: d.MaxBackoff, Log: log}
 }
 
 // Ask carries a command from this node's router with a reply channel.

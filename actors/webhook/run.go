@@ -11,6 +11,7 @@ import (
 
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/argus-vms/argus/notify/delivery"
+	"github.com/argus-vms/argus/notify/hook"
 	"github.com/argus-vms/argus/notify/payload"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -72,24 +73,11 @@ func (a *Actor) startRunner(of string) {
 	concurrency := int(a.state.concurrency())
 	log := a.logger().With("webhook", id)
 	go func() {
-		err := func() error {
-			secret, err := deps.Sealer.Open(sealed)
-			if err != nil {
-				return err
-			}
-			cur, start, err := delivery.OpenCursor(ctx, deps.Cursors, CursorKey(id), created)
-			if err != nil {
-				return err
-			}
-			return delivery.Run(ctx, delivery.Options{Store: deps.Store, Cursor: cur, Start: start, Log: log, MaxBackoff: deps.MaxBackoff, Concurrency: concurrency,
-				Match: func(n payload.Notification) bool { return payload.Match(filters, n.Type) },
-				Deliver: func(ctx context.Context, n payload.Notification, body []byte, _ int) delivery.Result {
-					return delivery.FromAttempt(deps.Client.Deliver(ctx, url, secret, n.ID, time.Now(), body))
-				},
-				OnAttempt: a.log.add,
-				OnGone:    func() { engine.Send(self, gone{gen: gen, status: 410}) },
-			})
-		}()
+		err := hook.Run(ctx, deps.Hooks(log), hook.Target{CursorKey: CursorKey(id), URL: url, Sealed: sealed, After: created,
+			Concurrency: concurrency, OnAttempt: a.log.add,
+			Match:  func(n payload.Notification) bool { return payload.Match(filters, n.Type) },
+			OnGone: func() { engine.Send(self, gone{gen: gen, status: 410}) },
+		})
 		if ctx.Err() == nil {
 			engine.Send(self, ended{gen: gen, err: err})
 		}

@@ -129,16 +129,31 @@ type nodeConfig struct {
 	tokenTTL      *time.Duration
 	tokenMaxTTL   *time.Duration
 	viewIdle      *time.Duration
+	workerSlots   *int
+	taskLease     *time.Duration
 
-	recordings  *string
-	s3Endpoint  *string
-	s3Bucket    *string
-	s3AccessKey *string
-	s3SecretKey *string
+	storageFlags
 
 	mqttURL, mqttUser, mqttPassword, mqttCA, mqttEvents *string
 	natsOut                                             *string
-	s3Region                                            *string
+}
+
+// storageFlags choose the recording storage (nodes and workers share it:
+// workers read recordings and write results there).
+type storageFlags struct {
+	data                                                                 *string
+	recordings, s3Endpoint, s3Bucket, s3AccessKey, s3SecretKey, s3Region *string
+}
+
+func addStorageFlags(f flags, data *string) storageFlags {
+	return storageFlags{data: data,
+		recordings:  f.String("recordings", "", "directory of recorded segments (default <data>/recordings)"),
+		s3Endpoint:  f.String("s3-endpoint", "", "S3-compatible endpoint for recordings (http(s)://host:port); empty = local directory"),
+		s3Bucket:    f.String("s3-bucket", "argus", "S3 bucket of recordings"),
+		s3AccessKey: f.String("s3-access-key", "", "S3 access key"),
+		s3SecretKey: f.String("s3-secret-key", "", "S3 secret key (never logged)"),
+		s3Region:    f.String("s3-region", "", "S3 region (empty: ask the server)"),
+	}
 }
 
 // defaultNodeID is the host name made into a valid id (lowercase, other
@@ -166,20 +181,22 @@ func defaultNodeID() string {
 
 func addNodeFlags(f flags) *nodeConfig {
 	host := defaultNodeID()
+	data := f.String("data", "./data", "data directory")
 	return &nodeConfig{
-		http:       f.String("http", ":8080", "HTTP API listen address"),
-		data:       f.String("data", "./data", "data directory"),
-		nodeID:     f.String("node-id", host, "this node's id, unique in the cluster"),
-		clickhouse: f.String("clickhouse", "", "ClickHouse native host:port (dev: empty = start clickhouse-server from PATH, \"none\" = run without)"),
-		chUser:     f.String("clickhouse-user", "default", "ClickHouse user"),
-		chPassword: f.String("clickhouse-password", "", "ClickHouse password (never logged; dev's own clickhouse-server child gets one derived from the cluster secret)"),
-		chTLS:      f.Bool("clickhouse-tls", false, "connect to ClickHouse over TLS (its secure native port, usually 9440)"),
-		chTLSCA:    f.String("clickhouse-tls-ca", "", "CA (PEM) that verifies ClickHouse's certificate (default: the system's)"),
-		adminKey:   f.String("admin-key", "", "admin API key (dev generates one into <data>/admin.key)"),
-		secret:     f.String("secret", "", "cluster secret for tokens and sealed credentials (dev generates <data>/secret.key)"),
-		shards:     f.Int("shards", 64, "shard count, fixed when the cluster is created"),
-		logLevel:   f.String("log-level", "info", "debug|info|warn|error"),
-		nats:       addNATSFlags(f),
+		http:         f.String("http", ":8080", "HTTP API listen address"),
+		data:         data,
+		nodeID:       f.String("node-id", host, "this node's id, unique in the cluster"),
+		clickhouse:   f.String("clickhouse", "", "ClickHouse native host:port (dev: empty = start clickhouse-server from PATH, \"none\" = run without)"),
+		chUser:       f.String("clickhouse-user", "default", "ClickHouse user"),
+		chPassword:   f.String("clickhouse-password", "", "ClickHouse password (never logged; dev's own clickhouse-server child gets one derived from the cluster secret)"),
+		chTLS:        f.Bool("clickhouse-tls", false, "connect to ClickHouse over TLS (its secure native port, usually 9440)"),
+		chTLSCA:      f.String("clickhouse-tls-ca", "", "CA (PEM) that verifies ClickHouse's certificate (default: the system's)"),
+		adminKey:     f.String("admin-key", "", "admin API key (dev generates one into <data>/admin.key)"),
+		secret:       f.String("secret", "", "cluster secret for tokens and sealed credentials (dev generates <data>/secret.key)"),
+		shards:       f.Int("shards", 64, "shard count, fixed when the cluster is created"),
+		logLevel:     f.String("log-level", "info", "debug|info|warn|error"),
+		nats:         addNATSFlags(f),
+		storageFlags: addStorageFlags(f, data),
 
 		rtsp:          f.String("rtsp", ":8554", "RTSP relay listen address"),
 		rtsps:         f.String("rtsps", "", "RTSP over TLS listen address, e.g. :8322 (needs --tls-cert and --tls-key); empty = off"),
@@ -202,12 +219,8 @@ func addNodeFlags(f flags) *nodeConfig {
 		tokenTTL:      f.Duration("token-ttl", 5*time.Minute, "default lifetime of live and playback tokens (?ttl= asks for another)"),
 		tokenMaxTTL:   f.Duration("token-max-ttl", 24*time.Hour, "longest lifetime a live or playback token may be given"),
 		viewIdle:      f.Duration("view-idle", 30*time.Second, "viewing audit: an HLS or MP4 view ends when its player made no request for this long"),
-
-		recordings:  f.String("recordings", "", "directory of recorded segments (default <data>/recordings)"),
-		s3Endpoint:  f.String("s3-endpoint", "", "S3-compatible endpoint for recordings (http(s)://host:port); empty = local directory"),
-		s3Bucket:    f.String("s3-bucket", "argus", "S3 bucket of recordings"),
-		s3AccessKey: f.String("s3-access-key", "", "S3 access key"),
-		s3SecretKey: f.String("s3-secret-key", "", "S3 secret key (never logged)"),
+		workerSlots:   f.Int("worker-slots", 2, "task slots of this node's own worker (group \"default\"; one is kept for online tasks such as snapshots); 0 = none, tasks run on `argus worker` processes"),
+		taskLease:     f.Duration("task-lease", 15*time.Second, "how long a worker slot holds a task between renewals: a task of a worker that died runs again elsewhere after this"),
 
 		mqttURL:      f.String("mqtt-url", "", "MQTT broker to publish alarms, events and device status to (mqtt://host:1883, mqtts://host:8883); empty = none"),
 		mqttUser:     f.String("mqtt-user", "", "MQTT user name"),
@@ -215,7 +228,6 @@ func addNodeFlags(f flags) *nodeConfig {
 		mqttCA:       f.String("mqtt-tls-ca", "", "CA (PEM) the mqtts:// broker's certificate is checked against (default the system's)"),
 		mqttEvents:   f.String("mqtt-events", "alarm.*,device.online,device.offline", "event filters published on argus/events/<type> (alarms also on argus/alarms/<device>)"),
 		natsOut:      f.String("nats-out", "", "event filters published as JSON on argus.out.<type>.<device> of the cluster's NATS, e.g. 'alarm.*,device.*'; empty = none"),
-		s3Region:     f.String("s3-region", "", "S3 region (empty: ask the server)"),
 	}
 }
 

@@ -231,7 +231,7 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	if *cfg.probeInterval > 0 { // 0 disables probing, the first one after a change included
 		deps.Probe = probe.Describe
 	}
-	store2, err := openStorage(cfg, log)
+	store2, err := openStorage(cfg.storageFlags, log)
 	if err != nil {
 		return fail(err)
 	}
@@ -241,7 +241,12 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	if err != nil {
 		log.Warn("recovering partial segments", "err", err)
 	}
+	work, err := openQueues(ctx, nc, replicas, *cfg.taskLease, log)
+	if err != nil {
+		return fail(err)
+	}
 	n.host = shard.New(engine, deps, shard.Config{
+		Task:          taskDeps(work),
 		Shards:        shards,
 		ProbeInterval: *cfg.probeInterval,
 		Stream:        stream.Deps{IdleTimeout: *cfg.idleTimeout, Transport: *cfg.pullTransport},
@@ -348,8 +353,12 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	gw := gateway.New(gateway.Config{Cluster: n.cluster, Devices: n.host, Analytics: analytics, Keys: keys, AdminKey: *cfg.adminKey,
 		Node: *cfg.nodeID, Log: log, Live: live, Plans: n.host, Recordings: n.recordings(store2), EventLog: n.host,
 		Projections: projectionsAdmin(n.proj), Idempotency: idem, Views: n.views, Cameras: n.host,
-		PTZSessionIdle: *cfg.ptzIdle, Alarms: n.host, Pictures: store2, Webhooks: n.host})
+		PTZSessionIdle: *cfg.ptzIdle, Alarms: n.host, Pictures: store2, Webhooks: n.host, Tasks: taskBackend{n.host, work}})
 	n.pictures.Store(gw)
+	if err := n.startTasks(runCtx, work, gw, jobEnv(index, shards, store2, scratchDir(*cfg.data)), *cfg.workerSlots); err != nil {
+		ln.Close()
+		return fail(err)
+	}
 	n.http = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: gateway.ReadHeaderTimeout, ReadTimeout: gateway.ReadTimeout,
 		IdleTimeout: gateway.IdleTimeout} // write deadlines are set per reply (gateway/limits.go)
 	n.wg.Add(1)
@@ -452,7 +461,7 @@ func (n *node) startRelay(keys *gateway.KeyStore, clusterSecret []byte) (*gatewa
 
 // openStorage is the recording storage: S3 when an endpoint is set, else a
 // local directory.
-func openStorage(cfg *nodeConfig, log *slog.Logger) (storage.Storage, error) {
+func openStorage(cfg storageFlags, log *slog.Logger) (storage.Storage, error) {
 	if *cfg.s3Endpoint != "" {
 		s3, err := storage.NewS3(storage.S3Config{Endpoint: *cfg.s3Endpoint, Bucket: *cfg.s3Bucket, AccessKey: *cfg.s3AccessKey,
 			SecretKey: *cfg.s3SecretKey, Region: *cfg.s3Region, SpoolDir: filepath.Join(*cfg.data, "s3spool")})

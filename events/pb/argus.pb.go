@@ -25,6 +25,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type TaskReportKind int32
+
+const (
+	TaskReportKind_TASK_REPORT_KIND_UNSPECIFIED TaskReportKind = 0
+	TaskReportKind_TASK_REPORT_KIND_START       TaskReportKind = 1
+	TaskReportKind_TASK_REPORT_KIND_PROGRESS    TaskReportKind = 2
+	TaskReportKind_TASK_REPORT_KIND_SUCCEEDED   TaskReportKind = 3
+	TaskReportKind_TASK_REPORT_KIND_FAILED      TaskReportKind = 4
+)
+
+// Enum value maps for TaskReportKind.
+var (
+	TaskReportKind_name = map[int32]string{
+		0: "TASK_REPORT_KIND_UNSPECIFIED",
+		1: "TASK_REPORT_KIND_START",
+		2: "TASK_REPORT_KIND_PROGRESS",
+		3: "TASK_REPORT_KIND_SUCCEEDED",
+		4: "TASK_REPORT_KIND_FAILED",
+	}
+	TaskReportKind_value = map[string]int32{
+		"TASK_REPORT_KIND_UNSPECIFIED": 0,
+		"TASK_REPORT_KIND_START":       1,
+		"TASK_REPORT_KIND_PROGRESS":    2,
+		"TASK_REPORT_KIND_SUCCEEDED":   3,
+		"TASK_REPORT_KIND_FAILED":      4,
+	}
+)
+
+func (x TaskReportKind) Enum() *TaskReportKind {
+	p := new(TaskReportKind)
+	*p = x
+	return p
+}
+
+func (x TaskReportKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TaskReportKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_events_pb_argus_proto_enumTypes[0].Descriptor()
+}
+
+func (TaskReportKind) Type() protoreflect.EnumType {
+	return &file_events_pb_argus_proto_enumTypes[0]
+}
+
+func (x TaskReportKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TaskReportKind.Descriptor instead.
+func (TaskReportKind) EnumDescriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{0}
+}
+
 type ReplyCode int32
 
 const (
@@ -73,11 +128,11 @@ func (x ReplyCode) String() string {
 }
 
 func (ReplyCode) Descriptor() protoreflect.EnumDescriptor {
-	return file_events_pb_argus_proto_enumTypes[0].Descriptor()
+	return file_events_pb_argus_proto_enumTypes[1].Descriptor()
 }
 
 func (ReplyCode) Type() protoreflect.EnumType {
-	return &file_events_pb_argus_proto_enumTypes[0]
+	return &file_events_pb_argus_proto_enumTypes[1]
 }
 
 func (x ReplyCode) Number() protoreflect.EnumNumber {
@@ -86,7 +141,7 @@ func (x ReplyCode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ReplyCode.Descriptor instead.
 func (ReplyCode) EnumDescriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{0}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{1}
 }
 
 // Envelope is one event as stored in JetStream. The stream sequence is not in
@@ -139,6 +194,13 @@ type Envelope struct {
 	//	*Envelope_WebhookDisabled
 	//	*Envelope_WebhookDeleted
 	//	*Envelope_WebhookReplayed
+	//	*Envelope_TaskSubmitted
+	//	*Envelope_TaskStarted
+	//	*Envelope_TaskProgress
+	//	*Envelope_TaskSucceeded
+	//	*Envelope_TaskFailed
+	//	*Envelope_TaskCanceled
+	//	*Envelope_TaskAttemptFailed
 	Payload       isEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -559,6 +621,69 @@ func (x *Envelope) GetWebhookReplayed() *WebhookReplayed {
 	return nil
 }
 
+func (x *Envelope) GetTaskSubmitted() *TaskSubmitted {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_TaskSubmitted); ok {
+			return x.TaskSubmitted
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetTaskStarted() *TaskStarted {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_TaskStarted); ok {
+			return x.TaskStarted
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetTaskProgress() *TaskProgress {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_TaskProgress); ok {
+			return x.TaskProgress
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetTaskSucceeded() *TaskSucceeded {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_TaskSucceeded); ok {
+			return x.TaskSucceeded
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetTaskFailed() *TaskFailed {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_TaskFailed); ok {
+			return x.TaskFailed
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetTaskCanceled() *TaskCanceled {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_TaskCanceled); ok {
+			return x.TaskCanceled
+		}
+	}
+	return nil
+}
+
+func (x *Envelope) GetTaskAttemptFailed() *TaskAttemptFailed {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_TaskAttemptFailed); ok {
+			return x.TaskAttemptFailed
+		}
+	}
+	return nil
+}
+
 type isEnvelope_Payload interface {
 	isEnvelope_Payload()
 }
@@ -703,6 +828,34 @@ type Envelope_WebhookReplayed struct {
 	WebhookReplayed *WebhookReplayed `protobuf:"bytes,94,opt,name=webhook_replayed,json=webhookReplayed,proto3,oneof"`
 }
 
+type Envelope_TaskSubmitted struct {
+	TaskSubmitted *TaskSubmitted `protobuf:"bytes,100,opt,name=task_submitted,json=taskSubmitted,proto3,oneof"`
+}
+
+type Envelope_TaskStarted struct {
+	TaskStarted *TaskStarted `protobuf:"bytes,101,opt,name=task_started,json=taskStarted,proto3,oneof"`
+}
+
+type Envelope_TaskProgress struct {
+	TaskProgress *TaskProgress `protobuf:"bytes,102,opt,name=task_progress,json=taskProgress,proto3,oneof"`
+}
+
+type Envelope_TaskSucceeded struct {
+	TaskSucceeded *TaskSucceeded `protobuf:"bytes,103,opt,name=task_succeeded,json=taskSucceeded,proto3,oneof"`
+}
+
+type Envelope_TaskFailed struct {
+	TaskFailed *TaskFailed `protobuf:"bytes,104,opt,name=task_failed,json=taskFailed,proto3,oneof"`
+}
+
+type Envelope_TaskCanceled struct {
+	TaskCanceled *TaskCanceled `protobuf:"bytes,105,opt,name=task_canceled,json=taskCanceled,proto3,oneof"`
+}
+
+type Envelope_TaskAttemptFailed struct {
+	TaskAttemptFailed *TaskAttemptFailed `protobuf:"bytes,106,opt,name=task_attempt_failed,json=taskAttemptFailed,proto3,oneof"`
+}
+
 func (*Envelope_DeviceRegistered) isEnvelope_Payload() {}
 
 func (*Envelope_DeviceUpdated) isEnvelope_Payload() {}
@@ -773,6 +926,701 @@ func (*Envelope_WebhookDeleted) isEnvelope_Payload() {}
 
 func (*Envelope_WebhookReplayed) isEnvelope_Payload() {}
 
+func (*Envelope_TaskSubmitted) isEnvelope_Payload() {}
+
+func (*Envelope_TaskStarted) isEnvelope_Payload() {}
+
+func (*Envelope_TaskProgress) isEnvelope_Payload() {}
+
+func (*Envelope_TaskSucceeded) isEnvelope_Payload() {}
+
+func (*Envelope_TaskFailed) isEnvelope_Payload() {}
+
+func (*Envelope_TaskCanceled) isEnvelope_Payload() {}
+
+func (*Envelope_TaskAttemptFailed) isEnvelope_Payload() {}
+
+// Task events: aggregate kind "task", id the task's own, in the shard of
+// its id. A task is one media job (a snapshot, a clip export, a transcode,
+// a timelapse) run by a worker slot; its steps are these events.
+type TaskSubmitted struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Spec                 *TaskSpec              `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
+	CallbackUrl          string                 `protobuf:"bytes,2,opt,name=callback_url,json=callbackUrl,proto3" json:"callback_url,omitempty"` // a one-task webhook, signed like webhooks
+	SealedCallbackSecret []byte                 `protobuf:"bytes,3,opt,name=sealed_callback_secret,json=sealedCallbackSecret,proto3" json:"sealed_callback_secret,omitempty"`
+	By                   string                 `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"` // key id
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *TaskSubmitted) Reset() {
+	*x = TaskSubmitted{}
+	mi := &file_events_pb_argus_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskSubmitted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskSubmitted) ProtoMessage() {}
+
+func (x *TaskSubmitted) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskSubmitted.ProtoReflect.Descriptor instead.
+func (*TaskSubmitted) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TaskSubmitted) GetSpec() *TaskSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *TaskSubmitted) GetCallbackUrl() string {
+	if x != nil {
+		return x.CallbackUrl
+	}
+	return ""
+}
+
+func (x *TaskSubmitted) GetSealedCallbackSecret() []byte {
+	if x != nil {
+		return x.SealedCallbackSecret
+	}
+	return nil
+}
+
+func (x *TaskSubmitted) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+// TaskSpec is what a task does and where it queues.
+type TaskSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"` // snapshot | clip | transcode | timelapse
+	Device        string                 `protobuf:"bytes,2,opt,name=device,proto3" json:"device,omitempty"`
+	Channel       uint32                 `protobuf:"varint,3,opt,name=channel,proto3" json:"channel,omitempty"`
+	FromUnixMs    int64                  `protobuf:"varint,4,opt,name=from_unix_ms,json=fromUnixMs,proto3" json:"from_unix_ms,omitempty"` // snapshot: the instant (0: live)
+	ToUnixMs      int64                  `protobuf:"varint,5,opt,name=to_unix_ms,json=toUnixMs,proto3" json:"to_unix_ms,omitempty"`
+	Source        string                 `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"` // an upload id (transcode)
+	Params        *TaskParams            `protobuf:"bytes,7,opt,name=params,proto3" json:"params,omitempty"`
+	Group         string                 `protobuf:"bytes,8,opt,name=group,proto3" json:"group,omitempty"`               // worker group
+	Priority      int32                  `protobuf:"varint,9,opt,name=priority,proto3" json:"priority,omitempty"`        // 0..9, higher first
+	Queue         string                 `protobuf:"bytes,10,opt,name=queue,proto3" json:"queue,omitempty"`              // online | offline
+	KeyId         string                 `protobuf:"bytes,11,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"` // the submitting key: fair share
+	MaxAttempts   uint32                 `protobuf:"varint,12,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskSpec) Reset() {
+	*x = TaskSpec{}
+	mi := &file_events_pb_argus_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskSpec) ProtoMessage() {}
+
+func (x *TaskSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskSpec.ProtoReflect.Descriptor instead.
+func (*TaskSpec) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TaskSpec) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *TaskSpec) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *TaskSpec) GetChannel() uint32 {
+	if x != nil {
+		return x.Channel
+	}
+	return 0
+}
+
+func (x *TaskSpec) GetFromUnixMs() int64 {
+	if x != nil {
+		return x.FromUnixMs
+	}
+	return 0
+}
+
+func (x *TaskSpec) GetToUnixMs() int64 {
+	if x != nil {
+		return x.ToUnixMs
+	}
+	return 0
+}
+
+func (x *TaskSpec) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *TaskSpec) GetParams() *TaskParams {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+func (x *TaskSpec) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *TaskSpec) GetPriority() int32 {
+	if x != nil {
+		return x.Priority
+	}
+	return 0
+}
+
+func (x *TaskSpec) GetQueue() string {
+	if x != nil {
+		return x.Queue
+	}
+	return ""
+}
+
+func (x *TaskSpec) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *TaskSpec) GetMaxAttempts() uint32 {
+	if x != nil {
+		return x.MaxAttempts
+	}
+	return 0
+}
+
+type TaskParams struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Timestamp     bool                   `protobuf:"varint,1,opt,name=timestamp,proto3" json:"timestamp,omitempty"`  // clip: burn in the wall clock
+	Speed         uint32                 `protobuf:"varint,2,opt,name=speed,proto3" json:"speed,omitempty"`          // timelapse: N× (2..1000)
+	Renditions    []string               `protobuf:"bytes,3,rep,name=renditions,proto3" json:"renditions,omitempty"` // transcode: 360p, 480p, 720p, 1080p
+	Width         uint32                 `protobuf:"varint,4,opt,name=width,proto3" json:"width,omitempty"`          // snapshot: scaled to this width
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskParams) Reset() {
+	*x = TaskParams{}
+	mi := &file_events_pb_argus_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskParams) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskParams) ProtoMessage() {}
+
+func (x *TaskParams) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskParams.ProtoReflect.Descriptor instead.
+func (*TaskParams) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *TaskParams) GetTimestamp() bool {
+	if x != nil {
+		return x.Timestamp
+	}
+	return false
+}
+
+func (x *TaskParams) GetSpeed() uint32 {
+	if x != nil {
+		return x.Speed
+	}
+	return 0
+}
+
+func (x *TaskParams) GetRenditions() []string {
+	if x != nil {
+		return x.Renditions
+	}
+	return nil
+}
+
+func (x *TaskParams) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+// TaskStarted: a worker slot took the task (attempt n: its n-th delivery).
+type TaskStarted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Worker        string                 `protobuf:"bytes,1,opt,name=worker,proto3" json:"worker,omitempty"`
+	Attempt       uint32                 `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskStarted) Reset() {
+	*x = TaskStarted{}
+	mi := &file_events_pb_argus_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskStarted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskStarted) ProtoMessage() {}
+
+func (x *TaskStarted) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskStarted.ProtoReflect.Descriptor instead.
+func (*TaskStarted) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *TaskStarted) GetWorker() string {
+	if x != nil {
+		return x.Worker
+	}
+	return ""
+}
+
+func (x *TaskStarted) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+type TaskProgress struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Progress      float64                `protobuf:"fixed64,1,opt,name=progress,proto3" json:"progress,omitempty"` // 0..1
+	Attempt       uint32                 `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskProgress) Reset() {
+	*x = TaskProgress{}
+	mi := &file_events_pb_argus_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskProgress) ProtoMessage() {}
+
+func (x *TaskProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskProgress.ProtoReflect.Descriptor instead.
+func (*TaskProgress) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *TaskProgress) GetProgress() float64 {
+	if x != nil {
+		return x.Progress
+	}
+	return 0
+}
+
+func (x *TaskProgress) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+type TaskResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"` // in the recording storage
+	Bytes         int64                  `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	DurationMs    int64                  `protobuf:"varint,3,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	ContentType   string                 `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Files         []string               `protobuf:"bytes,5,rep,name=files,proto3" json:"files,omitempty"` // keys of a multi-file result (HLS), relative to key's folder
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskResult) Reset() {
+	*x = TaskResult{}
+	mi := &file_events_pb_argus_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskResult) ProtoMessage() {}
+
+func (x *TaskResult) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
+func (*TaskResult) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TaskResult) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *TaskResult) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *TaskResult) GetDurationMs() int64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *TaskResult) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *TaskResult) GetFiles() []string {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+type TaskSucceeded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Result        *TaskResult            `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"`
+	Attempt       uint32                 `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskSucceeded) Reset() {
+	*x = TaskSucceeded{}
+	mi := &file_events_pb_argus_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskSucceeded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskSucceeded) ProtoMessage() {}
+
+func (x *TaskSucceeded) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskSucceeded.ProtoReflect.Descriptor instead.
+func (*TaskSucceeded) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TaskSucceeded) GetResult() *TaskResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *TaskSucceeded) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+// TaskFailed: the task will not be tried again (a permanent error, or the
+// attempts are used up: its dead letter).
+type TaskFailed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         string                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Attempt       uint32                 `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	DeadLetter    bool                   `protobuf:"varint,3,opt,name=dead_letter,json=deadLetter,proto3" json:"dead_letter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskFailed) Reset() {
+	*x = TaskFailed{}
+	mi := &file_events_pb_argus_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskFailed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskFailed) ProtoMessage() {}
+
+func (x *TaskFailed) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskFailed.ProtoReflect.Descriptor instead.
+func (*TaskFailed) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TaskFailed) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *TaskFailed) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *TaskFailed) GetDeadLetter() bool {
+	if x != nil {
+		return x.DeadLetter
+	}
+	return false
+}
+
+// TaskAttemptFailed: an attempt ended without a result and the task is
+// queued again.
+type TaskAttemptFailed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         string                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Attempt       uint32                 `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Worker        string                 `protobuf:"bytes,3,opt,name=worker,proto3" json:"worker,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskAttemptFailed) Reset() {
+	*x = TaskAttemptFailed{}
+	mi := &file_events_pb_argus_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskAttemptFailed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskAttemptFailed) ProtoMessage() {}
+
+func (x *TaskAttemptFailed) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskAttemptFailed.ProtoReflect.Descriptor instead.
+func (*TaskAttemptFailed) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TaskAttemptFailed) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *TaskAttemptFailed) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *TaskAttemptFailed) GetWorker() string {
+	if x != nil {
+		return x.Worker
+	}
+	return ""
+}
+
+type TaskCanceled struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	By            string                 `protobuf:"bytes,1,opt,name=by,proto3" json:"by,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskCanceled) Reset() {
+	*x = TaskCanceled{}
+	mi := &file_events_pb_argus_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskCanceled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskCanceled) ProtoMessage() {}
+
+func (x *TaskCanceled) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskCanceled.ProtoReflect.Descriptor instead.
+func (*TaskCanceled) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TaskCanceled) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *TaskCanceled) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // Webhook events: aggregate kind "webhook", id the webhook's own, in the
 // shard of its id. The secret is sealed like camera passwords and never
 // leaves the node that signs with it.
@@ -790,7 +1638,7 @@ type WebhookCreated struct {
 
 func (x *WebhookCreated) Reset() {
 	*x = WebhookCreated{}
-	mi := &file_events_pb_argus_proto_msgTypes[1]
+	mi := &file_events_pb_argus_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -802,7 +1650,7 @@ func (x *WebhookCreated) String() string {
 func (*WebhookCreated) ProtoMessage() {}
 
 func (x *WebhookCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[1]
+	mi := &file_events_pb_argus_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -815,7 +1663,7 @@ func (x *WebhookCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookCreated.ProtoReflect.Descriptor instead.
 func (*WebhookCreated) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{1}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *WebhookCreated) GetUrl() string {
@@ -869,7 +1717,7 @@ type WebhookEventFilter struct {
 
 func (x *WebhookEventFilter) Reset() {
 	*x = WebhookEventFilter{}
-	mi := &file_events_pb_argus_proto_msgTypes[2]
+	mi := &file_events_pb_argus_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +1729,7 @@ func (x *WebhookEventFilter) String() string {
 func (*WebhookEventFilter) ProtoMessage() {}
 
 func (x *WebhookEventFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[2]
+	mi := &file_events_pb_argus_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1742,7 @@ func (x *WebhookEventFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookEventFilter.ProtoReflect.Descriptor instead.
 func (*WebhookEventFilter) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{2}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *WebhookEventFilter) GetEvents() []string {
@@ -917,7 +1765,7 @@ type WebhookUpdated struct {
 
 func (x *WebhookUpdated) Reset() {
 	*x = WebhookUpdated{}
-	mi := &file_events_pb_argus_proto_msgTypes[3]
+	mi := &file_events_pb_argus_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -929,7 +1777,7 @@ func (x *WebhookUpdated) String() string {
 func (*WebhookUpdated) ProtoMessage() {}
 
 func (x *WebhookUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[3]
+	mi := &file_events_pb_argus_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -942,7 +1790,7 @@ func (x *WebhookUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookUpdated.ProtoReflect.Descriptor instead.
 func (*WebhookUpdated) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{3}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *WebhookUpdated) GetUrl() string {
@@ -991,7 +1839,7 @@ type WebhookDisabled struct {
 
 func (x *WebhookDisabled) Reset() {
 	*x = WebhookDisabled{}
-	mi := &file_events_pb_argus_proto_msgTypes[4]
+	mi := &file_events_pb_argus_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1851,7 @@ func (x *WebhookDisabled) String() string {
 func (*WebhookDisabled) ProtoMessage() {}
 
 func (x *WebhookDisabled) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[4]
+	mi := &file_events_pb_argus_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1864,7 @@ func (x *WebhookDisabled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDisabled.ProtoReflect.Descriptor instead.
 func (*WebhookDisabled) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{4}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WebhookDisabled) GetReason() string {
@@ -1041,7 +1889,7 @@ type WebhookDeleted struct {
 
 func (x *WebhookDeleted) Reset() {
 	*x = WebhookDeleted{}
-	mi := &file_events_pb_argus_proto_msgTypes[5]
+	mi := &file_events_pb_argus_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1901,7 @@ func (x *WebhookDeleted) String() string {
 func (*WebhookDeleted) ProtoMessage() {}
 
 func (x *WebhookDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[5]
+	mi := &file_events_pb_argus_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1914,7 @@ func (x *WebhookDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDeleted.ProtoReflect.Descriptor instead.
 func (*WebhookDeleted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{5}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{15}
 }
 
 // WebhookReplayed: deliveries start again after from_seq - 1.
@@ -1080,7 +1928,7 @@ type WebhookReplayed struct {
 
 func (x *WebhookReplayed) Reset() {
 	*x = WebhookReplayed{}
-	mi := &file_events_pb_argus_proto_msgTypes[6]
+	mi := &file_events_pb_argus_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1940,7 @@ func (x *WebhookReplayed) String() string {
 func (*WebhookReplayed) ProtoMessage() {}
 
 func (x *WebhookReplayed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[6]
+	mi := &file_events_pb_argus_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1953,7 @@ func (x *WebhookReplayed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookReplayed.ProtoReflect.Descriptor instead.
 func (*WebhookReplayed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{6}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WebhookReplayed) GetFromSeq() uint64 {
@@ -1145,7 +1993,7 @@ type AlarmRaised struct {
 
 func (x *AlarmRaised) Reset() {
 	*x = AlarmRaised{}
-	mi := &file_events_pb_argus_proto_msgTypes[7]
+	mi := &file_events_pb_argus_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +2005,7 @@ func (x *AlarmRaised) String() string {
 func (*AlarmRaised) ProtoMessage() {}
 
 func (x *AlarmRaised) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[7]
+	mi := &file_events_pb_argus_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +2018,7 @@ func (x *AlarmRaised) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmRaised.ProtoReflect.Descriptor instead.
 func (*AlarmRaised) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{7}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AlarmRaised) GetDevice() string {
@@ -1258,7 +2106,7 @@ type AlarmRepeated struct {
 
 func (x *AlarmRepeated) Reset() {
 	*x = AlarmRepeated{}
-	mi := &file_events_pb_argus_proto_msgTypes[8]
+	mi := &file_events_pb_argus_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +2118,7 @@ func (x *AlarmRepeated) String() string {
 func (*AlarmRepeated) ProtoMessage() {}
 
 func (x *AlarmRepeated) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[8]
+	mi := &file_events_pb_argus_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +2131,7 @@ func (x *AlarmRepeated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmRepeated.ProtoReflect.Descriptor instead.
 func (*AlarmRepeated) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{8}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AlarmRepeated) GetNumber() uint32 {
@@ -1340,7 +2188,7 @@ type AlarmEnded struct {
 
 func (x *AlarmEnded) Reset() {
 	*x = AlarmEnded{}
-	mi := &file_events_pb_argus_proto_msgTypes[9]
+	mi := &file_events_pb_argus_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1352,7 +2200,7 @@ func (x *AlarmEnded) String() string {
 func (*AlarmEnded) ProtoMessage() {}
 
 func (x *AlarmEnded) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[9]
+	mi := &file_events_pb_argus_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1365,7 +2213,7 @@ func (x *AlarmEnded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmEnded.ProtoReflect.Descriptor instead.
 func (*AlarmEnded) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{9}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AlarmEnded) GetNumber() uint32 {
@@ -1393,7 +2241,7 @@ type AlarmAcknowledged struct {
 
 func (x *AlarmAcknowledged) Reset() {
 	*x = AlarmAcknowledged{}
-	mi := &file_events_pb_argus_proto_msgTypes[10]
+	mi := &file_events_pb_argus_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1405,7 +2253,7 @@ func (x *AlarmAcknowledged) String() string {
 func (*AlarmAcknowledged) ProtoMessage() {}
 
 func (x *AlarmAcknowledged) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[10]
+	mi := &file_events_pb_argus_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1418,7 +2266,7 @@ func (x *AlarmAcknowledged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmAcknowledged.ProtoReflect.Descriptor instead.
 func (*AlarmAcknowledged) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{10}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AlarmAcknowledged) GetNumber() uint32 {
@@ -1453,7 +2301,7 @@ type AlarmCleared struct {
 
 func (x *AlarmCleared) Reset() {
 	*x = AlarmCleared{}
-	mi := &file_events_pb_argus_proto_msgTypes[11]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1465,7 +2313,7 @@ func (x *AlarmCleared) String() string {
 func (*AlarmCleared) ProtoMessage() {}
 
 func (x *AlarmCleared) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[11]
+	mi := &file_events_pb_argus_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1478,7 +2326,7 @@ func (x *AlarmCleared) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmCleared.ProtoReflect.Descriptor instead.
 func (*AlarmCleared) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{11}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AlarmCleared) GetNumber() uint32 {
@@ -1513,7 +2361,7 @@ type AlarmSnapshotTaken struct {
 
 func (x *AlarmSnapshotTaken) Reset() {
 	*x = AlarmSnapshotTaken{}
-	mi := &file_events_pb_argus_proto_msgTypes[12]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1525,7 +2373,7 @@ func (x *AlarmSnapshotTaken) String() string {
 func (*AlarmSnapshotTaken) ProtoMessage() {}
 
 func (x *AlarmSnapshotTaken) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[12]
+	mi := &file_events_pb_argus_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1538,7 +2386,7 @@ func (x *AlarmSnapshotTaken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmSnapshotTaken.ProtoReflect.Descriptor instead.
 func (*AlarmSnapshotTaken) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{12}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AlarmSnapshotTaken) GetNumber() uint32 {
@@ -1574,7 +2422,7 @@ type DeviceRegistered struct {
 
 func (x *DeviceRegistered) Reset() {
 	*x = DeviceRegistered{}
-	mi := &file_events_pb_argus_proto_msgTypes[13]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1586,7 +2434,7 @@ func (x *DeviceRegistered) String() string {
 func (*DeviceRegistered) ProtoMessage() {}
 
 func (x *DeviceRegistered) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[13]
+	mi := &file_events_pb_argus_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1599,7 +2447,7 @@ func (x *DeviceRegistered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRegistered.ProtoReflect.Descriptor instead.
 func (*DeviceRegistered) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{13}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeviceRegistered) GetName() string {
@@ -1686,7 +2534,7 @@ type ChannelSource struct {
 
 func (x *ChannelSource) Reset() {
 	*x = ChannelSource{}
-	mi := &file_events_pb_argus_proto_msgTypes[14]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1698,7 +2546,7 @@ func (x *ChannelSource) String() string {
 func (*ChannelSource) ProtoMessage() {}
 
 func (x *ChannelSource) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[14]
+	mi := &file_events_pb_argus_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1711,7 +2559,7 @@ func (x *ChannelSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelSource.ProtoReflect.Descriptor instead.
 func (*ChannelSource) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{14}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ChannelSource) GetVideoSource() string {
@@ -1798,7 +2646,7 @@ type OnvifInfo struct {
 
 func (x *OnvifInfo) Reset() {
 	*x = OnvifInfo{}
-	mi := &file_events_pb_argus_proto_msgTypes[15]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +2658,7 @@ func (x *OnvifInfo) String() string {
 func (*OnvifInfo) ProtoMessage() {}
 
 func (x *OnvifInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[15]
+	mi := &file_events_pb_argus_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +2671,7 @@ func (x *OnvifInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnvifInfo.ProtoReflect.Descriptor instead.
 func (*OnvifInfo) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{15}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *OnvifInfo) GetManufacturer() string {
@@ -1874,7 +2722,7 @@ type DeviceOnvifRefreshed struct {
 
 func (x *DeviceOnvifRefreshed) Reset() {
 	*x = DeviceOnvifRefreshed{}
-	mi := &file_events_pb_argus_proto_msgTypes[16]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1886,7 +2734,7 @@ func (x *DeviceOnvifRefreshed) String() string {
 func (*DeviceOnvifRefreshed) ProtoMessage() {}
 
 func (x *DeviceOnvifRefreshed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[16]
+	mi := &file_events_pb_argus_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1899,7 +2747,7 @@ func (x *DeviceOnvifRefreshed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceOnvifRefreshed.ProtoReflect.Descriptor instead.
 func (*DeviceOnvifRefreshed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{16}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeviceOnvifRefreshed) GetSources() []*ChannelSource {
@@ -1937,7 +2785,7 @@ type DevicePtzPresetSet struct {
 
 func (x *DevicePtzPresetSet) Reset() {
 	*x = DevicePtzPresetSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[17]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1949,7 +2797,7 @@ func (x *DevicePtzPresetSet) String() string {
 func (*DevicePtzPresetSet) ProtoMessage() {}
 
 func (x *DevicePtzPresetSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[17]
+	mi := &file_events_pb_argus_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1962,7 +2810,7 @@ func (x *DevicePtzPresetSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicePtzPresetSet.ProtoReflect.Descriptor instead.
 func (*DevicePtzPresetSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{17}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DevicePtzPresetSet) GetChannel() uint32 {
@@ -2005,7 +2853,7 @@ type DevicePtzPresetRemoved struct {
 
 func (x *DevicePtzPresetRemoved) Reset() {
 	*x = DevicePtzPresetRemoved{}
-	mi := &file_events_pb_argus_proto_msgTypes[18]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2017,7 +2865,7 @@ func (x *DevicePtzPresetRemoved) String() string {
 func (*DevicePtzPresetRemoved) ProtoMessage() {}
 
 func (x *DevicePtzPresetRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[18]
+	mi := &file_events_pb_argus_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2030,7 +2878,7 @@ func (x *DevicePtzPresetRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicePtzPresetRemoved.ProtoReflect.Descriptor instead.
 func (*DevicePtzPresetRemoved) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{18}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DevicePtzPresetRemoved) GetChannel() uint32 {
@@ -2075,7 +2923,7 @@ type DevicePtzSession struct {
 
 func (x *DevicePtzSession) Reset() {
 	*x = DevicePtzSession{}
-	mi := &file_events_pb_argus_proto_msgTypes[19]
+	mi := &file_events_pb_argus_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2087,7 +2935,7 @@ func (x *DevicePtzSession) String() string {
 func (*DevicePtzSession) ProtoMessage() {}
 
 func (x *DevicePtzSession) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[19]
+	mi := &file_events_pb_argus_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2100,7 +2948,7 @@ func (x *DevicePtzSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DevicePtzSession.ProtoReflect.Descriptor instead.
 func (*DevicePtzSession) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{19}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DevicePtzSession) GetChannel() uint32 {
@@ -2155,7 +3003,7 @@ type DeviceCameraEvent struct {
 
 func (x *DeviceCameraEvent) Reset() {
 	*x = DeviceCameraEvent{}
-	mi := &file_events_pb_argus_proto_msgTypes[20]
+	mi := &file_events_pb_argus_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2167,7 +3015,7 @@ func (x *DeviceCameraEvent) String() string {
 func (*DeviceCameraEvent) ProtoMessage() {}
 
 func (x *DeviceCameraEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[20]
+	mi := &file_events_pb_argus_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2180,7 +3028,7 @@ func (x *DeviceCameraEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceCameraEvent.ProtoReflect.Descriptor instead.
 func (*DeviceCameraEvent) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{20}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DeviceCameraEvent) GetKind() string {
@@ -2241,7 +3089,7 @@ type DeviceMotionSet struct {
 
 func (x *DeviceMotionSet) Reset() {
 	*x = DeviceMotionSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2253,7 +3101,7 @@ func (x *DeviceMotionSet) String() string {
 func (*DeviceMotionSet) ProtoMessage() {}
 
 func (x *DeviceMotionSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[21]
+	mi := &file_events_pb_argus_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2266,7 +3114,7 @@ func (x *DeviceMotionSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceMotionSet.ProtoReflect.Descriptor instead.
 func (*DeviceMotionSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{21}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeviceMotionSet) GetChannel() uint32 {
@@ -2324,7 +3172,7 @@ type MotionZone struct {
 
 func (x *MotionZone) Reset() {
 	*x = MotionZone{}
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2336,7 +3184,7 @@ func (x *MotionZone) String() string {
 func (*MotionZone) ProtoMessage() {}
 
 func (x *MotionZone) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[22]
+	mi := &file_events_pb_argus_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2349,7 +3197,7 @@ func (x *MotionZone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MotionZone.ProtoReflect.Descriptor instead.
 func (*MotionZone) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{22}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *MotionZone) GetX() float64 {
@@ -2397,7 +3245,7 @@ type DeviceUpdated struct {
 
 func (x *DeviceUpdated) Reset() {
 	*x = DeviceUpdated{}
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2409,7 +3257,7 @@ func (x *DeviceUpdated) String() string {
 func (*DeviceUpdated) ProtoMessage() {}
 
 func (x *DeviceUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[23]
+	mi := &file_events_pb_argus_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2422,7 +3270,7 @@ func (x *DeviceUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceUpdated.ProtoReflect.Descriptor instead.
 func (*DeviceUpdated) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{23}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *DeviceUpdated) GetName() string {
@@ -2469,7 +3317,7 @@ type LabelSet struct {
 
 func (x *LabelSet) Reset() {
 	*x = LabelSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2481,7 +3329,7 @@ func (x *LabelSet) String() string {
 func (*LabelSet) ProtoMessage() {}
 
 func (x *LabelSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[24]
+	mi := &file_events_pb_argus_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2494,7 +3342,7 @@ func (x *LabelSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSet.ProtoReflect.Descriptor instead.
 func (*LabelSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{24}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *LabelSet) GetLabels() map[string]string {
@@ -2514,7 +3362,7 @@ type DeviceCredentialsChanged struct {
 
 func (x *DeviceCredentialsChanged) Reset() {
 	*x = DeviceCredentialsChanged{}
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2526,7 +3374,7 @@ func (x *DeviceCredentialsChanged) String() string {
 func (*DeviceCredentialsChanged) ProtoMessage() {}
 
 func (x *DeviceCredentialsChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[25]
+	mi := &file_events_pb_argus_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2539,7 +3387,7 @@ func (x *DeviceCredentialsChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceCredentialsChanged.ProtoReflect.Descriptor instead.
 func (*DeviceCredentialsChanged) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{25}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DeviceCredentialsChanged) GetUsername() string {
@@ -2564,7 +3412,7 @@ type DeviceRemoved struct {
 
 func (x *DeviceRemoved) Reset() {
 	*x = DeviceRemoved{}
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2576,7 +3424,7 @@ func (x *DeviceRemoved) String() string {
 func (*DeviceRemoved) ProtoMessage() {}
 
 func (x *DeviceRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[26]
+	mi := &file_events_pb_argus_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2589,7 +3437,7 @@ func (x *DeviceRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRemoved.ProtoReflect.Descriptor instead.
 func (*DeviceRemoved) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{26}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{36}
 }
 
 // DeviceOnline / DeviceOffline: the status state machine. Driven by stream
@@ -2604,7 +3452,7 @@ type DeviceOnline struct {
 
 func (x *DeviceOnline) Reset() {
 	*x = DeviceOnline{}
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2616,7 +3464,7 @@ func (x *DeviceOnline) String() string {
 func (*DeviceOnline) ProtoMessage() {}
 
 func (x *DeviceOnline) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[27]
+	mi := &file_events_pb_argus_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2629,7 +3477,7 @@ func (x *DeviceOnline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceOnline.ProtoReflect.Descriptor instead.
 func (*DeviceOnline) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{27}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeviceOnline) GetVia() string {
@@ -2648,7 +3496,7 @@ type DeviceOffline struct {
 
 func (x *DeviceOffline) Reset() {
 	*x = DeviceOffline{}
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2660,7 +3508,7 @@ func (x *DeviceOffline) String() string {
 func (*DeviceOffline) ProtoMessage() {}
 
 func (x *DeviceOffline) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[28]
+	mi := &file_events_pb_argus_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2673,7 +3521,7 @@ func (x *DeviceOffline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceOffline.ProtoReflect.Descriptor instead.
 func (*DeviceOffline) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{28}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DeviceOffline) GetReason() string {
@@ -2698,7 +3546,7 @@ type StreamStarted struct {
 
 func (x *StreamStarted) Reset() {
 	*x = StreamStarted{}
-	mi := &file_events_pb_argus_proto_msgTypes[29]
+	mi := &file_events_pb_argus_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2710,7 +3558,7 @@ func (x *StreamStarted) String() string {
 func (*StreamStarted) ProtoMessage() {}
 
 func (x *StreamStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[29]
+	mi := &file_events_pb_argus_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2723,7 +3571,7 @@ func (x *StreamStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStarted.ProtoReflect.Descriptor instead.
 func (*StreamStarted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{29}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *StreamStarted) GetDevice() string {
@@ -2773,7 +3621,7 @@ type StreamStopped struct {
 
 func (x *StreamStopped) Reset() {
 	*x = StreamStopped{}
-	mi := &file_events_pb_argus_proto_msgTypes[30]
+	mi := &file_events_pb_argus_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2785,7 +3633,7 @@ func (x *StreamStopped) String() string {
 func (*StreamStopped) ProtoMessage() {}
 
 func (x *StreamStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[30]
+	mi := &file_events_pb_argus_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2798,7 +3646,7 @@ func (x *StreamStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStopped.ProtoReflect.Descriptor instead.
 func (*StreamStopped) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{30}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *StreamStopped) GetReason() string {
@@ -2839,7 +3687,7 @@ type StreamFailed struct {
 
 func (x *StreamFailed) Reset() {
 	*x = StreamFailed{}
-	mi := &file_events_pb_argus_proto_msgTypes[31]
+	mi := &file_events_pb_argus_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2851,7 +3699,7 @@ func (x *StreamFailed) String() string {
 func (*StreamFailed) ProtoMessage() {}
 
 func (x *StreamFailed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[31]
+	mi := &file_events_pb_argus_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2864,7 +3712,7 @@ func (x *StreamFailed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamFailed.ProtoReflect.Descriptor instead.
 func (*StreamFailed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{31}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *StreamFailed) GetError() string {
@@ -2894,7 +3742,7 @@ type PlanWindow struct {
 
 func (x *PlanWindow) Reset() {
 	*x = PlanWindow{}
-	mi := &file_events_pb_argus_proto_msgTypes[32]
+	mi := &file_events_pb_argus_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2906,7 +3754,7 @@ func (x *PlanWindow) String() string {
 func (*PlanWindow) ProtoMessage() {}
 
 func (x *PlanWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[32]
+	mi := &file_events_pb_argus_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2919,7 +3767,7 @@ func (x *PlanWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanWindow.ProtoReflect.Descriptor instead.
 func (*PlanWindow) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{32}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PlanWindow) GetDays() []string {
@@ -2959,7 +3807,7 @@ type PlanSet struct {
 
 func (x *PlanSet) Reset() {
 	*x = PlanSet{}
-	mi := &file_events_pb_argus_proto_msgTypes[33]
+	mi := &file_events_pb_argus_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2971,7 +3819,7 @@ func (x *PlanSet) String() string {
 func (*PlanSet) ProtoMessage() {}
 
 func (x *PlanSet) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[33]
+	mi := &file_events_pb_argus_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2984,7 +3832,7 @@ func (x *PlanSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSet.ProtoReflect.Descriptor instead.
 func (*PlanSet) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{33}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PlanSet) GetDevice() string {
@@ -3057,7 +3905,7 @@ type EventRecording struct {
 
 func (x *EventRecording) Reset() {
 	*x = EventRecording{}
-	mi := &file_events_pb_argus_proto_msgTypes[34]
+	mi := &file_events_pb_argus_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3069,7 +3917,7 @@ func (x *EventRecording) String() string {
 func (*EventRecording) ProtoMessage() {}
 
 func (x *EventRecording) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[34]
+	mi := &file_events_pb_argus_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3082,7 +3930,7 @@ func (x *EventRecording) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventRecording.ProtoReflect.Descriptor instead.
 func (*EventRecording) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{34}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *EventRecording) GetPreRollSeconds() uint32 {
@@ -3115,7 +3963,7 @@ type PlanRecordingStarted struct {
 
 func (x *PlanRecordingStarted) Reset() {
 	*x = PlanRecordingStarted{}
-	mi := &file_events_pb_argus_proto_msgTypes[35]
+	mi := &file_events_pb_argus_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3127,7 +3975,7 @@ func (x *PlanRecordingStarted) String() string {
 func (*PlanRecordingStarted) ProtoMessage() {}
 
 func (x *PlanRecordingStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[35]
+	mi := &file_events_pb_argus_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3140,7 +3988,7 @@ func (x *PlanRecordingStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRecordingStarted.ProtoReflect.Descriptor instead.
 func (*PlanRecordingStarted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{35}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PlanRecordingStarted) GetNode() string {
@@ -3159,7 +4007,7 @@ type PlanRecordingStopped struct {
 
 func (x *PlanRecordingStopped) Reset() {
 	*x = PlanRecordingStopped{}
-	mi := &file_events_pb_argus_proto_msgTypes[36]
+	mi := &file_events_pb_argus_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3171,7 +4019,7 @@ func (x *PlanRecordingStopped) String() string {
 func (*PlanRecordingStopped) ProtoMessage() {}
 
 func (x *PlanRecordingStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[36]
+	mi := &file_events_pb_argus_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3184,7 +4032,7 @@ func (x *PlanRecordingStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRecordingStopped.ProtoReflect.Descriptor instead.
 func (*PlanRecordingStopped) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{36}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *PlanRecordingStopped) GetReason() string {
@@ -3211,7 +4059,7 @@ type PlanSegmentRecorded struct {
 
 func (x *PlanSegmentRecorded) Reset() {
 	*x = PlanSegmentRecorded{}
-	mi := &file_events_pb_argus_proto_msgTypes[37]
+	mi := &file_events_pb_argus_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3223,7 +4071,7 @@ func (x *PlanSegmentRecorded) String() string {
 func (*PlanSegmentRecorded) ProtoMessage() {}
 
 func (x *PlanSegmentRecorded) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[37]
+	mi := &file_events_pb_argus_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3236,7 +4084,7 @@ func (x *PlanSegmentRecorded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSegmentRecorded.ProtoReflect.Descriptor instead.
 func (*PlanSegmentRecorded) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{37}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PlanSegmentRecorded) GetDevice() string {
@@ -3315,7 +4163,7 @@ type PlanSegmentDeleted struct {
 
 func (x *PlanSegmentDeleted) Reset() {
 	*x = PlanSegmentDeleted{}
-	mi := &file_events_pb_argus_proto_msgTypes[38]
+	mi := &file_events_pb_argus_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3327,7 +4175,7 @@ func (x *PlanSegmentDeleted) String() string {
 func (*PlanSegmentDeleted) ProtoMessage() {}
 
 func (x *PlanSegmentDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[38]
+	mi := &file_events_pb_argus_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3340,7 +4188,7 @@ func (x *PlanSegmentDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanSegmentDeleted.ProtoReflect.Descriptor instead.
 func (*PlanSegmentDeleted) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{38}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *PlanSegmentDeleted) GetKey() string {
@@ -3394,7 +4242,7 @@ type ShardAcquired struct {
 
 func (x *ShardAcquired) Reset() {
 	*x = ShardAcquired{}
-	mi := &file_events_pb_argus_proto_msgTypes[39]
+	mi := &file_events_pb_argus_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3406,7 +4254,7 @@ func (x *ShardAcquired) String() string {
 func (*ShardAcquired) ProtoMessage() {}
 
 func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[39]
+	mi := &file_events_pb_argus_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3419,7 +4267,7 @@ func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardAcquired.ProtoReflect.Descriptor instead.
 func (*ShardAcquired) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{39}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ShardAcquired) GetNode() string {
@@ -3454,7 +4302,7 @@ type ShardReleased struct {
 
 func (x *ShardReleased) Reset() {
 	*x = ShardReleased{}
-	mi := &file_events_pb_argus_proto_msgTypes[40]
+	mi := &file_events_pb_argus_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3466,7 +4314,7 @@ func (x *ShardReleased) String() string {
 func (*ShardReleased) ProtoMessage() {}
 
 func (x *ShardReleased) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[40]
+	mi := &file_events_pb_argus_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3479,7 +4327,7 @@ func (x *ShardReleased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardReleased.ProtoReflect.Descriptor instead.
 func (*ShardReleased) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{40}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ShardReleased) GetNode() string {
@@ -3522,7 +4370,7 @@ type StreamViewed struct {
 
 func (x *StreamViewed) Reset() {
 	*x = StreamViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[41]
+	mi := &file_events_pb_argus_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3534,7 +4382,7 @@ func (x *StreamViewed) String() string {
 func (*StreamViewed) ProtoMessage() {}
 
 func (x *StreamViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[41]
+	mi := &file_events_pb_argus_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3547,7 +4395,7 @@ func (x *StreamViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamViewed.ProtoReflect.Descriptor instead.
 func (*StreamViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{41}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *StreamViewed) GetDevice() string {
@@ -3624,7 +4472,7 @@ type RecordingViewed struct {
 
 func (x *RecordingViewed) Reset() {
 	*x = RecordingViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[42]
+	mi := &file_events_pb_argus_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3636,7 +4484,7 @@ func (x *RecordingViewed) String() string {
 func (*RecordingViewed) ProtoMessage() {}
 
 func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[42]
+	mi := &file_events_pb_argus_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3649,7 +4497,7 @@ func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingViewed.ProtoReflect.Descriptor instead.
 func (*RecordingViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{42}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RecordingViewed) GetDevice() string {
@@ -3735,7 +4583,7 @@ type CommandMeta struct {
 
 func (x *CommandMeta) Reset() {
 	*x = CommandMeta{}
-	mi := &file_events_pb_argus_proto_msgTypes[43]
+	mi := &file_events_pb_argus_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3747,7 +4595,7 @@ func (x *CommandMeta) String() string {
 func (*CommandMeta) ProtoMessage() {}
 
 func (x *CommandMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[43]
+	mi := &file_events_pb_argus_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3760,7 +4608,7 @@ func (x *CommandMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandMeta.ProtoReflect.Descriptor instead.
 func (*CommandMeta) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{43}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *CommandMeta) GetCommandId() string {
@@ -3803,7 +4651,7 @@ type RegisterDevice struct {
 
 func (x *RegisterDevice) Reset() {
 	*x = RegisterDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[44]
+	mi := &file_events_pb_argus_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3815,7 +4663,7 @@ func (x *RegisterDevice) String() string {
 func (*RegisterDevice) ProtoMessage() {}
 
 func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[44]
+	mi := &file_events_pb_argus_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3828,7 +4676,7 @@ func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDevice.ProtoReflect.Descriptor instead.
 func (*RegisterDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{44}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RegisterDevice) GetMeta() *CommandMeta {
@@ -3923,7 +4771,7 @@ type RecordPtz struct {
 
 func (x *RecordPtz) Reset() {
 	*x = RecordPtz{}
-	mi := &file_events_pb_argus_proto_msgTypes[45]
+	mi := &file_events_pb_argus_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3935,7 +4783,7 @@ func (x *RecordPtz) String() string {
 func (*RecordPtz) ProtoMessage() {}
 
 func (x *RecordPtz) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[45]
+	mi := &file_events_pb_argus_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3948,7 +4796,7 @@ func (x *RecordPtz) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPtz.ProtoReflect.Descriptor instead.
 func (*RecordPtz) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{45}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *RecordPtz) GetMeta() *CommandMeta {
@@ -4001,7 +4849,7 @@ type RefreshOnvif struct {
 
 func (x *RefreshOnvif) Reset() {
 	*x = RefreshOnvif{}
-	mi := &file_events_pb_argus_proto_msgTypes[46]
+	mi := &file_events_pb_argus_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4013,7 +4861,7 @@ func (x *RefreshOnvif) String() string {
 func (*RefreshOnvif) ProtoMessage() {}
 
 func (x *RefreshOnvif) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[46]
+	mi := &file_events_pb_argus_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4026,7 +4874,7 @@ func (x *RefreshOnvif) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshOnvif.ProtoReflect.Descriptor instead.
 func (*RefreshOnvif) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{46}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *RefreshOnvif) GetMeta() *CommandMeta {
@@ -4073,7 +4921,7 @@ type UpdateDevice struct {
 
 func (x *UpdateDevice) Reset() {
 	*x = UpdateDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[47]
+	mi := &file_events_pb_argus_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4085,7 +4933,7 @@ func (x *UpdateDevice) String() string {
 func (*UpdateDevice) ProtoMessage() {}
 
 func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[47]
+	mi := &file_events_pb_argus_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4098,7 +4946,7 @@ func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDevice.ProtoReflect.Descriptor instead.
 func (*UpdateDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{47}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *UpdateDevice) GetMeta() *CommandMeta {
@@ -4168,7 +5016,7 @@ type LabelPatch struct {
 
 func (x *LabelPatch) Reset() {
 	*x = LabelPatch{}
-	mi := &file_events_pb_argus_proto_msgTypes[48]
+	mi := &file_events_pb_argus_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4180,7 +5028,7 @@ func (x *LabelPatch) String() string {
 func (*LabelPatch) ProtoMessage() {}
 
 func (x *LabelPatch) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[48]
+	mi := &file_events_pb_argus_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4193,7 +5041,7 @@ func (x *LabelPatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatch.ProtoReflect.Descriptor instead.
 func (*LabelPatch) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{48}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *LabelPatch) GetSet() map[string]string {
@@ -4220,7 +5068,7 @@ type RemoveDevice struct {
 
 func (x *RemoveDevice) Reset() {
 	*x = RemoveDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[49]
+	mi := &file_events_pb_argus_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4232,7 +5080,7 @@ func (x *RemoveDevice) String() string {
 func (*RemoveDevice) ProtoMessage() {}
 
 func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[49]
+	mi := &file_events_pb_argus_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4245,7 +5093,7 @@ func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDevice.ProtoReflect.Descriptor instead.
 func (*RemoveDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{49}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *RemoveDevice) GetMeta() *CommandMeta {
@@ -4271,7 +5119,7 @@ type GetDevice struct {
 
 func (x *GetDevice) Reset() {
 	*x = GetDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[50]
+	mi := &file_events_pb_argus_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4283,7 +5131,7 @@ func (x *GetDevice) String() string {
 func (*GetDevice) ProtoMessage() {}
 
 func (x *GetDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[50]
+	mi := &file_events_pb_argus_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4296,7 +5144,7 @@ func (x *GetDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDevice.ProtoReflect.Descriptor instead.
 func (*GetDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{50}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GetDevice) GetId() string {
@@ -4318,7 +5166,7 @@ type SetMotion struct {
 
 func (x *SetMotion) Reset() {
 	*x = SetMotion{}
-	mi := &file_events_pb_argus_proto_msgTypes[51]
+	mi := &file_events_pb_argus_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4330,7 +5178,7 @@ func (x *SetMotion) String() string {
 func (*SetMotion) ProtoMessage() {}
 
 func (x *SetMotion) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[51]
+	mi := &file_events_pb_argus_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4343,7 +5191,7 @@ func (x *SetMotion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMotion.ProtoReflect.Descriptor instead.
 func (*SetMotion) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{51}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *SetMotion) GetMeta() *CommandMeta {
@@ -4386,7 +5234,7 @@ type RaiseAlarm struct {
 
 func (x *RaiseAlarm) Reset() {
 	*x = RaiseAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[52]
+	mi := &file_events_pb_argus_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4398,7 +5246,7 @@ func (x *RaiseAlarm) String() string {
 func (*RaiseAlarm) ProtoMessage() {}
 
 func (x *RaiseAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[52]
+	mi := &file_events_pb_argus_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4411,7 +5259,7 @@ func (x *RaiseAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaiseAlarm.ProtoReflect.Descriptor instead.
 func (*RaiseAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{52}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *RaiseAlarm) GetMeta() *CommandMeta {
@@ -4499,7 +5347,7 @@ type EndAlarm struct {
 
 func (x *EndAlarm) Reset() {
 	*x = EndAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[53]
+	mi := &file_events_pb_argus_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4511,7 +5359,7 @@ func (x *EndAlarm) String() string {
 func (*EndAlarm) ProtoMessage() {}
 
 func (x *EndAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[53]
+	mi := &file_events_pb_argus_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4524,7 +5372,7 @@ func (x *EndAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndAlarm.ProtoReflect.Descriptor instead.
 func (*EndAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{53}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *EndAlarm) GetMeta() *CommandMeta {
@@ -4574,7 +5422,7 @@ type AckAlarm struct {
 
 func (x *AckAlarm) Reset() {
 	*x = AckAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[54]
+	mi := &file_events_pb_argus_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4586,7 +5434,7 @@ func (x *AckAlarm) String() string {
 func (*AckAlarm) ProtoMessage() {}
 
 func (x *AckAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[54]
+	mi := &file_events_pb_argus_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4599,7 +5447,7 @@ func (x *AckAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckAlarm.ProtoReflect.Descriptor instead.
 func (*AckAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{54}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *AckAlarm) GetMeta() *CommandMeta {
@@ -4642,7 +5490,7 @@ type ClearAlarm struct {
 
 func (x *ClearAlarm) Reset() {
 	*x = ClearAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[55]
+	mi := &file_events_pb_argus_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4654,7 +5502,7 @@ func (x *ClearAlarm) String() string {
 func (*ClearAlarm) ProtoMessage() {}
 
 func (x *ClearAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[55]
+	mi := &file_events_pb_argus_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4667,7 +5515,7 @@ func (x *ClearAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearAlarm.ProtoReflect.Descriptor instead.
 func (*ClearAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{55}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ClearAlarm) GetMeta() *CommandMeta {
@@ -4707,7 +5555,7 @@ type GetAlarm struct {
 
 func (x *GetAlarm) Reset() {
 	*x = GetAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[56]
+	mi := &file_events_pb_argus_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4719,7 +5567,7 @@ func (x *GetAlarm) String() string {
 func (*GetAlarm) ProtoMessage() {}
 
 func (x *GetAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[56]
+	mi := &file_events_pb_argus_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4732,7 +5580,7 @@ func (x *GetAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlarm.ProtoReflect.Descriptor instead.
 func (*GetAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{56}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *GetAlarm) GetId() string {
@@ -4753,7 +5601,7 @@ type RecordAlarmSnapshot struct {
 
 func (x *RecordAlarmSnapshot) Reset() {
 	*x = RecordAlarmSnapshot{}
-	mi := &file_events_pb_argus_proto_msgTypes[57]
+	mi := &file_events_pb_argus_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4765,7 +5613,7 @@ func (x *RecordAlarmSnapshot) String() string {
 func (*RecordAlarmSnapshot) ProtoMessage() {}
 
 func (x *RecordAlarmSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[57]
+	mi := &file_events_pb_argus_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4778,7 +5626,7 @@ func (x *RecordAlarmSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAlarmSnapshot.ProtoReflect.Descriptor instead.
 func (*RecordAlarmSnapshot) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{57}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *RecordAlarmSnapshot) GetId() string {
@@ -4827,7 +5675,7 @@ type AlarmView struct {
 
 func (x *AlarmView) Reset() {
 	*x = AlarmView{}
-	mi := &file_events_pb_argus_proto_msgTypes[58]
+	mi := &file_events_pb_argus_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4839,7 +5687,7 @@ func (x *AlarmView) String() string {
 func (*AlarmView) ProtoMessage() {}
 
 func (x *AlarmView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[58]
+	mi := &file_events_pb_argus_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4852,7 +5700,7 @@ func (x *AlarmView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmView.ProtoReflect.Descriptor instead.
 func (*AlarmView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{58}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *AlarmView) GetId() string {
@@ -5028,7 +5876,7 @@ type AlarmReply struct {
 
 func (x *AlarmReply) Reset() {
 	*x = AlarmReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[59]
+	mi := &file_events_pb_argus_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5040,7 +5888,7 @@ func (x *AlarmReply) String() string {
 func (*AlarmReply) ProtoMessage() {}
 
 func (x *AlarmReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[59]
+	mi := &file_events_pb_argus_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5053,7 +5901,7 @@ func (x *AlarmReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmReply.ProtoReflect.Descriptor instead.
 func (*AlarmReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{59}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *AlarmReply) GetCode() ReplyCode {
@@ -5100,7 +5948,7 @@ type CreateWebhook struct {
 
 func (x *CreateWebhook) Reset() {
 	*x = CreateWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[60]
+	mi := &file_events_pb_argus_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5112,7 +5960,7 @@ func (x *CreateWebhook) String() string {
 func (*CreateWebhook) ProtoMessage() {}
 
 func (x *CreateWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[60]
+	mi := &file_events_pb_argus_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5125,7 +5973,7 @@ func (x *CreateWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhook.ProtoReflect.Descriptor instead.
 func (*CreateWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{60}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *CreateWebhook) GetMeta() *CommandMeta {
@@ -5199,7 +6047,7 @@ type UpdateWebhook struct {
 
 func (x *UpdateWebhook) Reset() {
 	*x = UpdateWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[61]
+	mi := &file_events_pb_argus_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5211,7 +6059,7 @@ func (x *UpdateWebhook) String() string {
 func (*UpdateWebhook) ProtoMessage() {}
 
 func (x *UpdateWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[61]
+	mi := &file_events_pb_argus_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5224,7 +6072,7 @@ func (x *UpdateWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWebhook.ProtoReflect.Descriptor instead.
 func (*UpdateWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{61}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *UpdateWebhook) GetMeta() *CommandMeta {
@@ -5286,7 +6134,7 @@ type DeleteWebhook struct {
 
 func (x *DeleteWebhook) Reset() {
 	*x = DeleteWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[62]
+	mi := &file_events_pb_argus_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5298,7 +6146,7 @@ func (x *DeleteWebhook) String() string {
 func (*DeleteWebhook) ProtoMessage() {}
 
 func (x *DeleteWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[62]
+	mi := &file_events_pb_argus_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5311,7 +6159,7 @@ func (x *DeleteWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhook.ProtoReflect.Descriptor instead.
 func (*DeleteWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{62}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *DeleteWebhook) GetMeta() *CommandMeta {
@@ -5338,7 +6186,7 @@ type GetWebhook struct {
 
 func (x *GetWebhook) Reset() {
 	*x = GetWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[63]
+	mi := &file_events_pb_argus_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5350,7 +6198,7 @@ func (x *GetWebhook) String() string {
 func (*GetWebhook) ProtoMessage() {}
 
 func (x *GetWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[63]
+	mi := &file_events_pb_argus_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5363,7 +6211,7 @@ func (x *GetWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhook.ProtoReflect.Descriptor instead.
 func (*GetWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{63}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *GetWebhook) GetId() string {
@@ -5392,7 +6240,7 @@ type ReplayWebhook struct {
 
 func (x *ReplayWebhook) Reset() {
 	*x = ReplayWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[64]
+	mi := &file_events_pb_argus_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5404,7 +6252,7 @@ func (x *ReplayWebhook) String() string {
 func (*ReplayWebhook) ProtoMessage() {}
 
 func (x *ReplayWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[64]
+	mi := &file_events_pb_argus_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5417,7 +6265,7 @@ func (x *ReplayWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayWebhook.ProtoReflect.Descriptor instead.
 func (*ReplayWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{64}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ReplayWebhook) GetMeta() *CommandMeta {
@@ -5468,7 +6316,7 @@ type WebhookView struct {
 
 func (x *WebhookView) Reset() {
 	*x = WebhookView{}
-	mi := &file_events_pb_argus_proto_msgTypes[65]
+	mi := &file_events_pb_argus_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5480,7 +6328,7 @@ func (x *WebhookView) String() string {
 func (*WebhookView) ProtoMessage() {}
 
 func (x *WebhookView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[65]
+	mi := &file_events_pb_argus_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5493,7 +6341,7 @@ func (x *WebhookView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookView.ProtoReflect.Descriptor instead.
 func (*WebhookView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{65}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *WebhookView) GetId() string {
@@ -5598,7 +6446,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_events_pb_argus_proto_msgTypes[66]
+	mi := &file_events_pb_argus_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5610,7 +6458,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[66]
+	mi := &file_events_pb_argus_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5623,7 +6471,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{66}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *WebhookDelivery) GetEventId() string {
@@ -5709,7 +6557,7 @@ type WebhookReply struct {
 
 func (x *WebhookReply) Reset() {
 	*x = WebhookReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[67]
+	mi := &file_events_pb_argus_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5721,7 +6569,7 @@ func (x *WebhookReply) String() string {
 func (*WebhookReply) ProtoMessage() {}
 
 func (x *WebhookReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[67]
+	mi := &file_events_pb_argus_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5734,7 +6582,7 @@ func (x *WebhookReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookReply.ProtoReflect.Descriptor instead.
 func (*WebhookReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{67}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *WebhookReply) GetCode() ReplyCode {
@@ -5772,6 +6620,827 @@ func (x *WebhookReply) GetDeliveries() []*WebhookDelivery {
 	return nil
 }
 
+type SubmitTask struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Meta           *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	Id             string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Spec           *TaskSpec              `protobuf:"bytes,3,opt,name=spec,proto3" json:"spec,omitempty"`
+	CallbackUrl    string                 `protobuf:"bytes,4,opt,name=callback_url,json=callbackUrl,proto3" json:"callback_url,omitempty"`
+	CallbackSecret string                 `protobuf:"bytes,5,opt,name=callback_secret,json=callbackSecret,proto3" json:"callback_secret,omitempty"` // sealed by the actor
+	By             string                 `protobuf:"bytes,6,opt,name=by,proto3" json:"by,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SubmitTask) Reset() {
+	*x = SubmitTask{}
+	mi := &file_events_pb_argus_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitTask) ProtoMessage() {}
+
+func (x *SubmitTask) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitTask.ProtoReflect.Descriptor instead.
+func (*SubmitTask) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *SubmitTask) GetMeta() *CommandMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *SubmitTask) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SubmitTask) GetSpec() *TaskSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *SubmitTask) GetCallbackUrl() string {
+	if x != nil {
+		return x.CallbackUrl
+	}
+	return ""
+}
+
+func (x *SubmitTask) GetCallbackSecret() string {
+	if x != nil {
+		return x.CallbackSecret
+	}
+	return ""
+}
+
+func (x *SubmitTask) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+type GetTask struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTask) Reset() {
+	*x = GetTask{}
+	mi := &file_events_pb_argus_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTask) ProtoMessage() {}
+
+func (x *GetTask) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTask.ProtoReflect.Descriptor instead.
+func (*GetTask) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *GetTask) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type CancelTask struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Meta          *CommandMeta           `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	Id            string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	By            string                 `protobuf:"bytes,3,opt,name=by,proto3" json:"by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelTask) Reset() {
+	*x = CancelTask{}
+	mi := &file_events_pb_argus_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelTask) ProtoMessage() {}
+
+func (x *CancelTask) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelTask.ProtoReflect.Descriptor instead.
+func (*CancelTask) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *CancelTask) GetMeta() *CommandMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *CancelTask) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CancelTask) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+// ReportTask is a worker slot's word on a task it holds: start, progress
+// (also a lease renewal), success or failure of its attempt.
+type ReportTask struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Worker        string                 `protobuf:"bytes,2,opt,name=worker,proto3" json:"worker,omitempty"`
+	Attempt       uint32                 `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"` // the work message's delivery count
+	Kind          TaskReportKind         `protobuf:"varint,4,opt,name=kind,proto3,enum=argus.v1.TaskReportKind" json:"kind,omitempty"`
+	Progress      float64                `protobuf:"fixed64,5,opt,name=progress,proto3" json:"progress,omitempty"`
+	Result        *TaskResult            `protobuf:"bytes,6,opt,name=result,proto3" json:"result,omitempty"`
+	Error         string                 `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	Retry         bool                   `protobuf:"varint,8,opt,name=retry,proto3" json:"retry,omitempty"` // failed, worth another attempt
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportTask) Reset() {
+	*x = ReportTask{}
+	mi := &file_events_pb_argus_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportTask) ProtoMessage() {}
+
+func (x *ReportTask) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportTask.ProtoReflect.Descriptor instead.
+func (*ReportTask) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *ReportTask) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ReportTask) GetWorker() string {
+	if x != nil {
+		return x.Worker
+	}
+	return ""
+}
+
+func (x *ReportTask) GetAttempt() uint32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *ReportTask) GetKind() TaskReportKind {
+	if x != nil {
+		return x.Kind
+	}
+	return TaskReportKind_TASK_REPORT_KIND_UNSPECIFIED
+}
+
+func (x *ReportTask) GetProgress() float64 {
+	if x != nil {
+		return x.Progress
+	}
+	return 0
+}
+
+func (x *ReportTask) GetResult() *TaskResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *ReportTask) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *ReportTask) GetRetry() bool {
+	if x != nil {
+		return x.Retry
+	}
+	return false
+}
+
+type TaskView struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Id               string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Type             string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	State            string                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"` // queued | running | succeeded | failed | canceled
+	Progress         float64                `protobuf:"fixed64,4,opt,name=progress,proto3" json:"progress,omitempty"`
+	Worker           string                 `protobuf:"bytes,5,opt,name=worker,proto3" json:"worker,omitempty"`
+	Attempts         uint32                 `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	CreatedAtUnixMs  int64                  `protobuf:"varint,7,opt,name=created_at_unix_ms,json=createdAtUnixMs,proto3" json:"created_at_unix_ms,omitempty"`
+	StartedAtUnixMs  int64                  `protobuf:"varint,8,opt,name=started_at_unix_ms,json=startedAtUnixMs,proto3" json:"started_at_unix_ms,omitempty"`
+	FinishedAtUnixMs int64                  `protobuf:"varint,9,opt,name=finished_at_unix_ms,json=finishedAtUnixMs,proto3" json:"finished_at_unix_ms,omitempty"`
+	Result           *TaskResult            `protobuf:"bytes,10,opt,name=result,proto3" json:"result,omitempty"`
+	Error            string                 `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
+	Spec             *TaskSpec              `protobuf:"bytes,12,opt,name=spec,proto3" json:"spec,omitempty"`
+	CallbackUrl      string                 `protobuf:"bytes,13,opt,name=callback_url,json=callbackUrl,proto3" json:"callback_url,omitempty"`
+	CreatedBy        string                 `protobuf:"bytes,14,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	Version          uint64                 `protobuf:"varint,15,opt,name=version,proto3" json:"version,omitempty"`
+	DeadLetter       bool                   `protobuf:"varint,16,opt,name=dead_letter,json=deadLetter,proto3" json:"dead_letter,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *TaskView) Reset() {
+	*x = TaskView{}
+	mi := &file_events_pb_argus_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskView) ProtoMessage() {}
+
+func (x *TaskView) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskView.ProtoReflect.Descriptor instead.
+func (*TaskView) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *TaskView) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TaskView) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *TaskView) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *TaskView) GetProgress() float64 {
+	if x != nil {
+		return x.Progress
+	}
+	return 0
+}
+
+func (x *TaskView) GetWorker() string {
+	if x != nil {
+		return x.Worker
+	}
+	return ""
+}
+
+func (x *TaskView) GetAttempts() uint32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *TaskView) GetCreatedAtUnixMs() int64 {
+	if x != nil {
+		return x.CreatedAtUnixMs
+	}
+	return 0
+}
+
+func (x *TaskView) GetStartedAtUnixMs() int64 {
+	if x != nil {
+		return x.StartedAtUnixMs
+	}
+	return 0
+}
+
+func (x *TaskView) GetFinishedAtUnixMs() int64 {
+	if x != nil {
+		return x.FinishedAtUnixMs
+	}
+	return 0
+}
+
+func (x *TaskView) GetResult() *TaskResult {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *TaskView) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *TaskView) GetSpec() *TaskSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *TaskView) GetCallbackUrl() string {
+	if x != nil {
+		return x.CallbackUrl
+	}
+	return ""
+}
+
+func (x *TaskView) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *TaskView) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *TaskView) GetDeadLetter() bool {
+	if x != nil {
+		return x.DeadLetter
+	}
+	return false
+}
+
+type TaskReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          ReplyCode              `protobuf:"varint,1,opt,name=code,proto3,enum=argus.v1.ReplyCode" json:"code,omitempty"`
+	Detail        string                 `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	Field         string                 `protobuf:"bytes,3,opt,name=field,proto3" json:"field,omitempty"`
+	Task          *TaskView              `protobuf:"bytes,4,opt,name=task,proto3" json:"task,omitempty"`
+	Stop          bool                   `protobuf:"varint,5,opt,name=stop,proto3" json:"stop,omitempty"` // to a worker: stop this attempt (canceled, finished, superseded)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskReply) Reset() {
+	*x = TaskReply{}
+	mi := &file_events_pb_argus_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskReply) ProtoMessage() {}
+
+func (x *TaskReply) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskReply.ProtoReflect.Descriptor instead.
+func (*TaskReply) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *TaskReply) GetCode() ReplyCode {
+	if x != nil {
+		return x.Code
+	}
+	return ReplyCode_REPLY_CODE_OK
+}
+
+func (x *TaskReply) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *TaskReply) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *TaskReply) GetTask() *TaskView {
+	if x != nil {
+		return x.Task
+	}
+	return nil
+}
+
+func (x *TaskReply) GetStop() bool {
+	if x != nil {
+		return x.Stop
+	}
+	return false
+}
+
+// TaskWork is a work-queue message: one attempt's instructions for a slot.
+type TaskWork struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Spec          *TaskSpec              `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	LiveUrl       string                 `protobuf:"bytes,3,opt,name=live_url,json=liveUrl,proto3" json:"live_url,omitempty"` // a live snapshot's source (a signed relay URL)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskWork) Reset() {
+	*x = TaskWork{}
+	mi := &file_events_pb_argus_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskWork) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskWork) ProtoMessage() {}
+
+func (x *TaskWork) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskWork.ProtoReflect.Descriptor instead.
+func (*TaskWork) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *TaskWork) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TaskWork) GetSpec() *TaskSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *TaskWork) GetLiveUrl() string {
+	if x != nil {
+		return x.LiveUrl
+	}
+	return ""
+}
+
+// WorkerInfo is a worker's registration (KV argus_workers, key its id).
+type WorkerInfo struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Group          string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	Slots          uint32                 `protobuf:"varint,3,opt,name=slots,proto3" json:"slots,omitempty"`
+	OnlineSlots    uint32                 `protobuf:"varint,4,opt,name=online_slots,json=onlineSlots,proto3" json:"online_slots,omitempty"` // reserved for online tasks
+	Running        uint32                 `protobuf:"varint,5,opt,name=running,proto3" json:"running,omitempty"`
+	RunningOffline uint32                 `protobuf:"varint,6,opt,name=running_offline,json=runningOffline,proto3" json:"running_offline,omitempty"`
+	Tasks          []string               `protobuf:"bytes,7,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	Host           string                 `protobuf:"bytes,8,opt,name=host,proto3" json:"host,omitempty"`
+	StartedUnixMs  int64                  `protobuf:"varint,9,opt,name=started_unix_ms,json=startedUnixMs,proto3" json:"started_unix_ms,omitempty"`
+	UpdatedUnixMs  int64                  `protobuf:"varint,10,opt,name=updated_unix_ms,json=updatedUnixMs,proto3" json:"updated_unix_ms,omitempty"`
+	Done           uint64                 `protobuf:"varint,11,opt,name=done,proto3" json:"done,omitempty"` // attempts finished since it started
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *WorkerInfo) Reset() {
+	*x = WorkerInfo{}
+	mi := &file_events_pb_argus_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkerInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkerInfo) ProtoMessage() {}
+
+func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkerInfo.ProtoReflect.Descriptor instead.
+func (*WorkerInfo) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *WorkerInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *WorkerInfo) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *WorkerInfo) GetSlots() uint32 {
+	if x != nil {
+		return x.Slots
+	}
+	return 0
+}
+
+func (x *WorkerInfo) GetOnlineSlots() uint32 {
+	if x != nil {
+		return x.OnlineSlots
+	}
+	return 0
+}
+
+func (x *WorkerInfo) GetRunning() uint32 {
+	if x != nil {
+		return x.Running
+	}
+	return 0
+}
+
+func (x *WorkerInfo) GetRunningOffline() uint32 {
+	if x != nil {
+		return x.RunningOffline
+	}
+	return 0
+}
+
+func (x *WorkerInfo) GetTasks() []string {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+func (x *WorkerInfo) GetHost() string {
+	if x != nil {
+		return x.Host
+	}
+	return ""
+}
+
+func (x *WorkerInfo) GetStartedUnixMs() int64 {
+	if x != nil {
+		return x.StartedUnixMs
+	}
+	return 0
+}
+
+func (x *WorkerInfo) GetUpdatedUnixMs() int64 {
+	if x != nil {
+		return x.UpdatedUnixMs
+	}
+	return 0
+}
+
+func (x *WorkerInfo) GetDone() uint64 {
+	if x != nil {
+		return x.Done
+	}
+	return 0
+}
+
+// ListTasks asks one node for the live (queued, running) tasks it hosts.
+type ListTasks struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	State         string                 `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Device        string                 `protobuf:"bytes,3,opt,name=device,proto3" json:"device,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTasks) Reset() {
+	*x = ListTasks{}
+	mi := &file_events_pb_argus_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTasks) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTasks) ProtoMessage() {}
+
+func (x *ListTasks) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTasks.ProtoReflect.Descriptor instead.
+func (*ListTasks) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *ListTasks) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ListTasks) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ListTasks) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+type TaskList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*TaskView            `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskList) Reset() {
+	*x = TaskList{}
+	mi := &file_events_pb_argus_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskList) ProtoMessage() {}
+
+func (x *TaskList) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskList.ProtoReflect.Descriptor instead.
+func (*TaskList) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *TaskList) GetItems() []*TaskView {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
 // ListWebhooks asks one node for the webhooks it hosts.
 type ListWebhooks struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -5781,7 +7450,7 @@ type ListWebhooks struct {
 
 func (x *ListWebhooks) Reset() {
 	*x = ListWebhooks{}
-	mi := &file_events_pb_argus_proto_msgTypes[68]
+	mi := &file_events_pb_argus_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5793,7 +7462,7 @@ func (x *ListWebhooks) String() string {
 func (*ListWebhooks) ProtoMessage() {}
 
 func (x *ListWebhooks) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[68]
+	mi := &file_events_pb_argus_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5806,7 +7475,7 @@ func (x *ListWebhooks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooks.ProtoReflect.Descriptor instead.
 func (*ListWebhooks) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{68}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{88}
 }
 
 type WebhookList struct {
@@ -5818,7 +7487,7 @@ type WebhookList struct {
 
 func (x *WebhookList) Reset() {
 	*x = WebhookList{}
-	mi := &file_events_pb_argus_proto_msgTypes[69]
+	mi := &file_events_pb_argus_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5830,7 +7499,7 @@ func (x *WebhookList) String() string {
 func (*WebhookList) ProtoMessage() {}
 
 func (x *WebhookList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[69]
+	mi := &file_events_pb_argus_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5843,7 +7512,7 @@ func (x *WebhookList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookList.ProtoReflect.Descriptor instead.
 func (*WebhookList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{69}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *WebhookList) GetItems() []*WebhookView {
@@ -5866,7 +7535,7 @@ type ListAlarms struct {
 
 func (x *ListAlarms) Reset() {
 	*x = ListAlarms{}
-	mi := &file_events_pb_argus_proto_msgTypes[70]
+	mi := &file_events_pb_argus_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5878,7 +7547,7 @@ func (x *ListAlarms) String() string {
 func (*ListAlarms) ProtoMessage() {}
 
 func (x *ListAlarms) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[70]
+	mi := &file_events_pb_argus_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5891,7 +7560,7 @@ func (x *ListAlarms) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlarms.ProtoReflect.Descriptor instead.
 func (*ListAlarms) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{70}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *ListAlarms) GetDevice() string {
@@ -5931,7 +7600,7 @@ type AlarmList struct {
 
 func (x *AlarmList) Reset() {
 	*x = AlarmList{}
-	mi := &file_events_pb_argus_proto_msgTypes[71]
+	mi := &file_events_pb_argus_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5943,7 +7612,7 @@ func (x *AlarmList) String() string {
 func (*AlarmList) ProtoMessage() {}
 
 func (x *AlarmList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[71]
+	mi := &file_events_pb_argus_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5956,7 +7625,7 @@ func (x *AlarmList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmList.ProtoReflect.Descriptor instead.
 func (*AlarmList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{71}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *AlarmList) GetItems() []*AlarmView {
@@ -5978,7 +7647,7 @@ type DeviceReply struct {
 
 func (x *DeviceReply) Reset() {
 	*x = DeviceReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[72]
+	mi := &file_events_pb_argus_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5990,7 +7659,7 @@ func (x *DeviceReply) String() string {
 func (*DeviceReply) ProtoMessage() {}
 
 func (x *DeviceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[72]
+	mi := &file_events_pb_argus_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6003,7 +7672,7 @@ func (x *DeviceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceReply.ProtoReflect.Descriptor instead.
 func (*DeviceReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{72}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *DeviceReply) GetCode() ReplyCode {
@@ -6059,7 +7728,7 @@ type DeviceView struct {
 
 func (x *DeviceView) Reset() {
 	*x = DeviceView{}
-	mi := &file_events_pb_argus_proto_msgTypes[73]
+	mi := &file_events_pb_argus_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6071,7 +7740,7 @@ func (x *DeviceView) String() string {
 func (*DeviceView) ProtoMessage() {}
 
 func (x *DeviceView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[73]
+	mi := &file_events_pb_argus_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6084,7 +7753,7 @@ func (x *DeviceView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceView.ProtoReflect.Descriptor instead.
 func (*DeviceView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{73}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *DeviceView) GetId() string {
@@ -6216,7 +7885,7 @@ type SetPlan struct {
 
 func (x *SetPlan) Reset() {
 	*x = SetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[74]
+	mi := &file_events_pb_argus_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6228,7 +7897,7 @@ func (x *SetPlan) String() string {
 func (*SetPlan) ProtoMessage() {}
 
 func (x *SetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[74]
+	mi := &file_events_pb_argus_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6241,7 +7910,7 @@ func (x *SetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPlan.ProtoReflect.Descriptor instead.
 func (*SetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{74}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *SetPlan) GetMeta() *CommandMeta {
@@ -6317,7 +7986,7 @@ type GetPlan struct {
 
 func (x *GetPlan) Reset() {
 	*x = GetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[75]
+	mi := &file_events_pb_argus_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6329,7 +7998,7 @@ func (x *GetPlan) String() string {
 func (*GetPlan) ProtoMessage() {}
 
 func (x *GetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[75]
+	mi := &file_events_pb_argus_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6342,7 +8011,7 @@ func (x *GetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlan.ProtoReflect.Descriptor instead.
 func (*GetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{75}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *GetPlan) GetDevice() string {
@@ -6378,7 +8047,7 @@ type PlanView struct {
 
 func (x *PlanView) Reset() {
 	*x = PlanView{}
-	mi := &file_events_pb_argus_proto_msgTypes[76]
+	mi := &file_events_pb_argus_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6390,7 +8059,7 @@ func (x *PlanView) String() string {
 func (*PlanView) ProtoMessage() {}
 
 func (x *PlanView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[76]
+	mi := &file_events_pb_argus_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6403,7 +8072,7 @@ func (x *PlanView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanView.ProtoReflect.Descriptor instead.
 func (*PlanView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{76}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *PlanView) GetDevice() string {
@@ -6495,7 +8164,7 @@ type PlanReply struct {
 
 func (x *PlanReply) Reset() {
 	*x = PlanReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[77]
+	mi := &file_events_pb_argus_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6507,7 +8176,7 @@ func (x *PlanReply) String() string {
 func (*PlanReply) ProtoMessage() {}
 
 func (x *PlanReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[77]
+	mi := &file_events_pb_argus_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6520,7 +8189,7 @@ func (x *PlanReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanReply.ProtoReflect.Descriptor instead.
 func (*PlanReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{77}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *PlanReply) GetCode() ReplyCode {
@@ -6566,7 +8235,7 @@ type ListDevices struct {
 
 func (x *ListDevices) Reset() {
 	*x = ListDevices{}
-	mi := &file_events_pb_argus_proto_msgTypes[78]
+	mi := &file_events_pb_argus_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6578,7 +8247,7 @@ func (x *ListDevices) String() string {
 func (*ListDevices) ProtoMessage() {}
 
 func (x *ListDevices) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[78]
+	mi := &file_events_pb_argus_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6591,7 +8260,7 @@ func (x *ListDevices) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevices.ProtoReflect.Descriptor instead.
 func (*ListDevices) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{78}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *ListDevices) GetLimit() uint32 {
@@ -6639,7 +8308,7 @@ type DeviceList struct {
 
 func (x *DeviceList) Reset() {
 	*x = DeviceList{}
-	mi := &file_events_pb_argus_proto_msgTypes[79]
+	mi := &file_events_pb_argus_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6651,7 +8320,7 @@ func (x *DeviceList) String() string {
 func (*DeviceList) ProtoMessage() {}
 
 func (x *DeviceList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[79]
+	mi := &file_events_pb_argus_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6664,7 +8333,7 @@ func (x *DeviceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceList.ProtoReflect.Descriptor instead.
 func (*DeviceList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{79}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *DeviceList) GetItems() []*DeviceView {
@@ -6685,7 +8354,7 @@ var File_events_pb_argus_proto protoreflect.FileDescriptor
 
 const file_events_pb_argus_proto_rawDesc = "" +
 	"\n" +
-	"\x15events/pb/argus.proto\x12\bargus.v1\"\x94\x16\n" +
+	"\x15events/pb/argus.proto\x12\bargus.v1\"\xda\x19\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12%\n" +
@@ -6732,8 +8401,75 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x0fwebhook_updated\x18[ \x01(\v2\x18.argus.v1.WebhookUpdatedH\x00R\x0ewebhookUpdated\x12F\n" +
 	"\x10webhook_disabled\x18\\ \x01(\v2\x19.argus.v1.WebhookDisabledH\x00R\x0fwebhookDisabled\x12C\n" +
 	"\x0fwebhook_deleted\x18] \x01(\v2\x18.argus.v1.WebhookDeletedH\x00R\x0ewebhookDeleted\x12F\n" +
-	"\x10webhook_replayed\x18^ \x01(\v2\x19.argus.v1.WebhookReplayedH\x00R\x0fwebhookReplayedB\t\n" +
-	"\apayload\"\xc2\x01\n" +
+	"\x10webhook_replayed\x18^ \x01(\v2\x19.argus.v1.WebhookReplayedH\x00R\x0fwebhookReplayed\x12@\n" +
+	"\x0etask_submitted\x18d \x01(\v2\x17.argus.v1.TaskSubmittedH\x00R\rtaskSubmitted\x12:\n" +
+	"\ftask_started\x18e \x01(\v2\x15.argus.v1.TaskStartedH\x00R\vtaskStarted\x12=\n" +
+	"\rtask_progress\x18f \x01(\v2\x16.argus.v1.TaskProgressH\x00R\ftaskProgress\x12@\n" +
+	"\x0etask_succeeded\x18g \x01(\v2\x17.argus.v1.TaskSucceededH\x00R\rtaskSucceeded\x127\n" +
+	"\vtask_failed\x18h \x01(\v2\x14.argus.v1.TaskFailedH\x00R\n" +
+	"taskFailed\x12=\n" +
+	"\rtask_canceled\x18i \x01(\v2\x16.argus.v1.TaskCanceledH\x00R\ftaskCanceled\x12M\n" +
+	"\x13task_attempt_failed\x18j \x01(\v2\x1b.argus.v1.TaskAttemptFailedH\x00R\x11taskAttemptFailedB\t\n" +
+	"\apayload\"\xa0\x01\n" +
+	"\rTaskSubmitted\x12&\n" +
+	"\x04spec\x18\x01 \x01(\v2\x12.argus.v1.TaskSpecR\x04spec\x12!\n" +
+	"\fcallback_url\x18\x02 \x01(\tR\vcallbackUrl\x124\n" +
+	"\x16sealed_callback_secret\x18\x03 \x01(\fR\x14sealedCallbackSecret\x12\x0e\n" +
+	"\x02by\x18\x04 \x01(\tR\x02by\"\xd8\x02\n" +
+	"\bTaskSpec\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
+	"\x06device\x18\x02 \x01(\tR\x06device\x12\x18\n" +
+	"\achannel\x18\x03 \x01(\rR\achannel\x12 \n" +
+	"\ffrom_unix_ms\x18\x04 \x01(\x03R\n" +
+	"fromUnixMs\x12\x1c\n" +
+	"\n" +
+	"to_unix_ms\x18\x05 \x01(\x03R\btoUnixMs\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\x12,\n" +
+	"\x06params\x18\a \x01(\v2\x14.argus.v1.TaskParamsR\x06params\x12\x14\n" +
+	"\x05group\x18\b \x01(\tR\x05group\x12\x1a\n" +
+	"\bpriority\x18\t \x01(\x05R\bpriority\x12\x14\n" +
+	"\x05queue\x18\n" +
+	" \x01(\tR\x05queue\x12\x15\n" +
+	"\x06key_id\x18\v \x01(\tR\x05keyId\x12!\n" +
+	"\fmax_attempts\x18\f \x01(\rR\vmaxAttempts\"v\n" +
+	"\n" +
+	"TaskParams\x12\x1c\n" +
+	"\ttimestamp\x18\x01 \x01(\bR\ttimestamp\x12\x14\n" +
+	"\x05speed\x18\x02 \x01(\rR\x05speed\x12\x1e\n" +
+	"\n" +
+	"renditions\x18\x03 \x03(\tR\n" +
+	"renditions\x12\x14\n" +
+	"\x05width\x18\x04 \x01(\rR\x05width\"?\n" +
+	"\vTaskStarted\x12\x16\n" +
+	"\x06worker\x18\x01 \x01(\tR\x06worker\x12\x18\n" +
+	"\aattempt\x18\x02 \x01(\rR\aattempt\"D\n" +
+	"\fTaskProgress\x12\x1a\n" +
+	"\bprogress\x18\x01 \x01(\x01R\bprogress\x12\x18\n" +
+	"\aattempt\x18\x02 \x01(\rR\aattempt\"\x8e\x01\n" +
+	"\n" +
+	"TaskResult\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05bytes\x18\x02 \x01(\x03R\x05bytes\x12\x1f\n" +
+	"\vduration_ms\x18\x03 \x01(\x03R\n" +
+	"durationMs\x12!\n" +
+	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12\x14\n" +
+	"\x05files\x18\x05 \x03(\tR\x05files\"W\n" +
+	"\rTaskSucceeded\x12,\n" +
+	"\x06result\x18\x01 \x01(\v2\x14.argus.v1.TaskResultR\x06result\x12\x18\n" +
+	"\aattempt\x18\x02 \x01(\rR\aattempt\"]\n" +
+	"\n" +
+	"TaskFailed\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error\x12\x18\n" +
+	"\aattempt\x18\x02 \x01(\rR\aattempt\x12\x1f\n" +
+	"\vdead_letter\x18\x03 \x01(\bR\n" +
+	"deadLetter\"[\n" +
+	"\x11TaskAttemptFailed\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error\x12\x18\n" +
+	"\aattempt\x18\x02 \x01(\rR\aattempt\x12\x16\n" +
+	"\x06worker\x18\x03 \x01(\tR\x06worker\"6\n" +
+	"\fTaskCanceled\x12\x0e\n" +
+	"\x02by\x18\x01 \x01(\tR\x02by\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xc2\x01\n" +
 	"\x0eWebhookCreated\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x16\n" +
 	"\x06events\x18\x02 \x03(\tR\x06events\x12#\n" +
@@ -7187,7 +8923,82 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\awebhook\x18\x04 \x01(\v2\x15.argus.v1.WebhookViewR\awebhook\x129\n" +
 	"\n" +
 	"deliveries\x18\x05 \x03(\v2\x19.argus.v1.WebhookDeliveryR\n" +
-	"deliveries\"\x0e\n" +
+	"deliveries\"\xcb\x01\n" +
+	"\n" +
+	"SubmitTask\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12&\n" +
+	"\x04spec\x18\x03 \x01(\v2\x12.argus.v1.TaskSpecR\x04spec\x12!\n" +
+	"\fcallback_url\x18\x04 \x01(\tR\vcallbackUrl\x12'\n" +
+	"\x0fcallback_secret\x18\x05 \x01(\tR\x0ecallbackSecret\x12\x0e\n" +
+	"\x02by\x18\x06 \x01(\tR\x02by\"\x19\n" +
+	"\aGetTask\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"W\n" +
+	"\n" +
+	"CancelTask\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x0e\n" +
+	"\x02by\x18\x03 \x01(\tR\x02by\"\xf2\x01\n" +
+	"\n" +
+	"ReportTask\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06worker\x18\x02 \x01(\tR\x06worker\x12\x18\n" +
+	"\aattempt\x18\x03 \x01(\rR\aattempt\x12,\n" +
+	"\x04kind\x18\x04 \x01(\x0e2\x18.argus.v1.TaskReportKindR\x04kind\x12\x1a\n" +
+	"\bprogress\x18\x05 \x01(\x01R\bprogress\x12,\n" +
+	"\x06result\x18\x06 \x01(\v2\x14.argus.v1.TaskResultR\x06result\x12\x14\n" +
+	"\x05error\x18\a \x01(\tR\x05error\x12\x14\n" +
+	"\x05retry\x18\b \x01(\bR\x05retry\"\x86\x04\n" +
+	"\bTaskView\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x1a\n" +
+	"\bprogress\x18\x04 \x01(\x01R\bprogress\x12\x16\n" +
+	"\x06worker\x18\x05 \x01(\tR\x06worker\x12\x1a\n" +
+	"\battempts\x18\x06 \x01(\rR\battempts\x12+\n" +
+	"\x12created_at_unix_ms\x18\a \x01(\x03R\x0fcreatedAtUnixMs\x12+\n" +
+	"\x12started_at_unix_ms\x18\b \x01(\x03R\x0fstartedAtUnixMs\x12-\n" +
+	"\x13finished_at_unix_ms\x18\t \x01(\x03R\x10finishedAtUnixMs\x12,\n" +
+	"\x06result\x18\n" +
+	" \x01(\v2\x14.argus.v1.TaskResultR\x06result\x12\x14\n" +
+	"\x05error\x18\v \x01(\tR\x05error\x12&\n" +
+	"\x04spec\x18\f \x01(\v2\x12.argus.v1.TaskSpecR\x04spec\x12!\n" +
+	"\fcallback_url\x18\r \x01(\tR\vcallbackUrl\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x0e \x01(\tR\tcreatedBy\x12\x18\n" +
+	"\aversion\x18\x0f \x01(\x04R\aversion\x12\x1f\n" +
+	"\vdead_letter\x18\x10 \x01(\bR\n" +
+	"deadLetter\"\x9e\x01\n" +
+	"\tTaskReply\x12'\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x13.argus.v1.ReplyCodeR\x04code\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x14\n" +
+	"\x05field\x18\x03 \x01(\tR\x05field\x12&\n" +
+	"\x04task\x18\x04 \x01(\v2\x12.argus.v1.TaskViewR\x04task\x12\x12\n" +
+	"\x04stop\x18\x05 \x01(\bR\x04stop\"]\n" +
+	"\bTaskWork\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12&\n" +
+	"\x04spec\x18\x02 \x01(\v2\x12.argus.v1.TaskSpecR\x04spec\x12\x19\n" +
+	"\blive_url\x18\x03 \x01(\tR\aliveUrl\"\xbc\x02\n" +
+	"\n" +
+	"WorkerInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\x12\x14\n" +
+	"\x05slots\x18\x03 \x01(\rR\x05slots\x12!\n" +
+	"\fonline_slots\x18\x04 \x01(\rR\vonlineSlots\x12\x18\n" +
+	"\arunning\x18\x05 \x01(\rR\arunning\x12'\n" +
+	"\x0frunning_offline\x18\x06 \x01(\rR\x0erunningOffline\x12\x14\n" +
+	"\x05tasks\x18\a \x03(\tR\x05tasks\x12\x12\n" +
+	"\x04host\x18\b \x01(\tR\x04host\x12&\n" +
+	"\x0fstarted_unix_ms\x18\t \x01(\x03R\rstartedUnixMs\x12&\n" +
+	"\x0fupdated_unix_ms\x18\n" +
+	" \x01(\x03R\rupdatedUnixMs\x12\x12\n" +
+	"\x04done\x18\v \x01(\x04R\x04done\"M\n" +
+	"\tListTasks\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x16\n" +
+	"\x06device\x18\x03 \x01(\tR\x06device\"4\n" +
+	"\bTaskList\x12(\n" +
+	"\x05items\x18\x01 \x03(\v2\x12.argus.v1.TaskViewR\x05items\"\x0e\n" +
 	"\fListWebhooks\":\n" +
 	"\vWebhookList\x12+\n" +
 	"\x05items\x18\x01 \x03(\v2\x15.argus.v1.WebhookViewR\x05items\"j\n" +
@@ -7268,7 +9079,13 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"DeviceList\x12*\n" +
 	"\x05items\x18\x01 \x03(\v2\x14.argus.v1.DeviceViewR\x05items\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
-	"nextCursor*\xe2\x01\n" +
+	"nextCursor*\xaa\x01\n" +
+	"\x0eTaskReportKind\x12 \n" +
+	"\x1cTASK_REPORT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16TASK_REPORT_KIND_START\x10\x01\x12\x1d\n" +
+	"\x19TASK_REPORT_KIND_PROGRESS\x10\x02\x12\x1e\n" +
+	"\x1aTASK_REPORT_KIND_SUCCEEDED\x10\x03\x12\x1b\n" +
+	"\x17TASK_REPORT_KIND_FAILED\x10\x04*\xe2\x01\n" +
 	"\tReplyCode\x12\x11\n" +
 	"\rREPLY_CODE_OK\x10\x00\x12\x18\n" +
 	"\x14REPLY_CODE_NOT_FOUND\x10\x01\x12\x1d\n" +
@@ -7291,196 +9108,238 @@ func file_events_pb_argus_proto_rawDescGZIP() []byte {
 	return file_events_pb_argus_proto_rawDescData
 }
 
-var file_events_pb_argus_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 85)
+var file_events_pb_argus_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 105)
 var file_events_pb_argus_proto_goTypes = []any{
-	(ReplyCode)(0),                   // 0: argus.v1.ReplyCode
-	(*Envelope)(nil),                 // 1: argus.v1.Envelope
-	(*WebhookCreated)(nil),           // 2: argus.v1.WebhookCreated
-	(*WebhookEventFilter)(nil),       // 3: argus.v1.WebhookEventFilter
-	(*WebhookUpdated)(nil),           // 4: argus.v1.WebhookUpdated
-	(*WebhookDisabled)(nil),          // 5: argus.v1.WebhookDisabled
-	(*WebhookDeleted)(nil),           // 6: argus.v1.WebhookDeleted
-	(*WebhookReplayed)(nil),          // 7: argus.v1.WebhookReplayed
-	(*AlarmRaised)(nil),              // 8: argus.v1.AlarmRaised
-	(*AlarmRepeated)(nil),            // 9: argus.v1.AlarmRepeated
-	(*AlarmEnded)(nil),               // 10: argus.v1.AlarmEnded
-	(*AlarmAcknowledged)(nil),        // 11: argus.v1.AlarmAcknowledged
-	(*AlarmCleared)(nil),             // 12: argus.v1.AlarmCleared
-	(*AlarmSnapshotTaken)(nil),       // 13: argus.v1.AlarmSnapshotTaken
-	(*DeviceRegistered)(nil),         // 14: argus.v1.DeviceRegistered
-	(*ChannelSource)(nil),            // 15: argus.v1.ChannelSource
-	(*OnvifInfo)(nil),                // 16: argus.v1.OnvifInfo
-	(*DeviceOnvifRefreshed)(nil),     // 17: argus.v1.DeviceOnvifRefreshed
-	(*DevicePtzPresetSet)(nil),       // 18: argus.v1.DevicePtzPresetSet
-	(*DevicePtzPresetRemoved)(nil),   // 19: argus.v1.DevicePtzPresetRemoved
-	(*DevicePtzSession)(nil),         // 20: argus.v1.DevicePtzSession
-	(*DeviceCameraEvent)(nil),        // 21: argus.v1.DeviceCameraEvent
-	(*DeviceMotionSet)(nil),          // 22: argus.v1.DeviceMotionSet
-	(*MotionZone)(nil),               // 23: argus.v1.MotionZone
-	(*DeviceUpdated)(nil),            // 24: argus.v1.DeviceUpdated
-	(*LabelSet)(nil),                 // 25: argus.v1.LabelSet
-	(*DeviceCredentialsChanged)(nil), // 26: argus.v1.DeviceCredentialsChanged
-	(*DeviceRemoved)(nil),            // 27: argus.v1.DeviceRemoved
-	(*DeviceOnline)(nil),             // 28: argus.v1.DeviceOnline
-	(*DeviceOffline)(nil),            // 29: argus.v1.DeviceOffline
-	(*StreamStarted)(nil),            // 30: argus.v1.StreamStarted
-	(*StreamStopped)(nil),            // 31: argus.v1.StreamStopped
-	(*StreamFailed)(nil),             // 32: argus.v1.StreamFailed
-	(*PlanWindow)(nil),               // 33: argus.v1.PlanWindow
-	(*PlanSet)(nil),                  // 34: argus.v1.PlanSet
-	(*EventRecording)(nil),           // 35: argus.v1.EventRecording
-	(*PlanRecordingStarted)(nil),     // 36: argus.v1.PlanRecordingStarted
-	(*PlanRecordingStopped)(nil),     // 37: argus.v1.PlanRecordingStopped
-	(*PlanSegmentRecorded)(nil),      // 38: argus.v1.PlanSegmentRecorded
-	(*PlanSegmentDeleted)(nil),       // 39: argus.v1.PlanSegmentDeleted
-	(*ShardAcquired)(nil),            // 40: argus.v1.ShardAcquired
-	(*ShardReleased)(nil),            // 41: argus.v1.ShardReleased
-	(*StreamViewed)(nil),             // 42: argus.v1.StreamViewed
-	(*RecordingViewed)(nil),          // 43: argus.v1.RecordingViewed
-	(*CommandMeta)(nil),              // 44: argus.v1.CommandMeta
-	(*RegisterDevice)(nil),           // 45: argus.v1.RegisterDevice
-	(*RecordPtz)(nil),                // 46: argus.v1.RecordPtz
-	(*RefreshOnvif)(nil),             // 47: argus.v1.RefreshOnvif
-	(*UpdateDevice)(nil),             // 48: argus.v1.UpdateDevice
-	(*LabelPatch)(nil),               // 49: argus.v1.LabelPatch
-	(*RemoveDevice)(nil),             // 50: argus.v1.RemoveDevice
-	(*GetDevice)(nil),                // 51: argus.v1.GetDevice
-	(*SetMotion)(nil),                // 52: argus.v1.SetMotion
-	(*RaiseAlarm)(nil),               // 53: argus.v1.RaiseAlarm
-	(*EndAlarm)(nil),                 // 54: argus.v1.EndAlarm
-	(*AckAlarm)(nil),                 // 55: argus.v1.AckAlarm
-	(*ClearAlarm)(nil),               // 56: argus.v1.ClearAlarm
-	(*GetAlarm)(nil),                 // 57: argus.v1.GetAlarm
-	(*RecordAlarmSnapshot)(nil),      // 58: argus.v1.RecordAlarmSnapshot
-	(*AlarmView)(nil),                // 59: argus.v1.AlarmView
-	(*AlarmReply)(nil),               // 60: argus.v1.AlarmReply
-	(*CreateWebhook)(nil),            // 61: argus.v1.CreateWebhook
-	(*UpdateWebhook)(nil),            // 62: argus.v1.UpdateWebhook
-	(*DeleteWebhook)(nil),            // 63: argus.v1.DeleteWebhook
-	(*GetWebhook)(nil),               // 64: argus.v1.GetWebhook
-	(*ReplayWebhook)(nil),            // 65: argus.v1.ReplayWebhook
-	(*WebhookView)(nil),              // 66: argus.v1.WebhookView
-	(*WebhookDelivery)(nil),          // 67: argus.v1.WebhookDelivery
-	(*WebhookReply)(nil),             // 68: argus.v1.WebhookReply
-	(*ListWebhooks)(nil),             // 69: argus.v1.ListWebhooks
-	(*WebhookList)(nil),              // 70: argus.v1.WebhookList
-	(*ListAlarms)(nil),               // 71: argus.v1.ListAlarms
-	(*AlarmList)(nil),                // 72: argus.v1.AlarmList
-	(*DeviceReply)(nil),              // 73: argus.v1.DeviceReply
-	(*DeviceView)(nil),               // 74: argus.v1.DeviceView
-	(*SetPlan)(nil),                  // 75: argus.v1.SetPlan
-	(*GetPlan)(nil),                  // 76: argus.v1.GetPlan
-	(*PlanView)(nil),                 // 77: argus.v1.PlanView
-	(*PlanReply)(nil),                // 78: argus.v1.PlanReply
-	(*ListDevices)(nil),              // 79: argus.v1.ListDevices
-	(*DeviceList)(nil),               // 80: argus.v1.DeviceList
-	nil,                              // 81: argus.v1.DeviceRegistered.LabelsEntry
-	nil,                              // 82: argus.v1.LabelSet.LabelsEntry
-	nil,                              // 83: argus.v1.RegisterDevice.LabelsEntry
-	nil,                              // 84: argus.v1.LabelPatch.SetEntry
-	nil,                              // 85: argus.v1.DeviceView.LabelsEntry
+	(TaskReportKind)(0),              // 0: argus.v1.TaskReportKind
+	(ReplyCode)(0),                   // 1: argus.v1.ReplyCode
+	(*Envelope)(nil),                 // 2: argus.v1.Envelope
+	(*TaskSubmitted)(nil),            // 3: argus.v1.TaskSubmitted
+	(*TaskSpec)(nil),                 // 4: argus.v1.TaskSpec
+	(*TaskParams)(nil),               // 5: argus.v1.TaskParams
+	(*TaskStarted)(nil),              // 6: argus.v1.TaskStarted
+	(*TaskProgress)(nil),             // 7: argus.v1.TaskProgress
+	(*TaskResult)(nil),               // 8: argus.v1.TaskResult
+	(*TaskSucceeded)(nil),            // 9: argus.v1.TaskSucceeded
+	(*TaskFailed)(nil),               // 10: argus.v1.TaskFailed
+	(*TaskAttemptFailed)(nil),        // 11: argus.v1.TaskAttemptFailed
+	(*TaskCanceled)(nil),             // 12: argus.v1.TaskCanceled
+	(*WebhookCreated)(nil),           // 13: argus.v1.WebhookCreated
+	(*WebhookEventFilter)(nil),       // 14: argus.v1.WebhookEventFilter
+	(*WebhookUpdated)(nil),           // 15: argus.v1.WebhookUpdated
+	(*WebhookDisabled)(nil),          // 16: argus.v1.WebhookDisabled
+	(*WebhookDeleted)(nil),           // 17: argus.v1.WebhookDeleted
+	(*WebhookReplayed)(nil),          // 18: argus.v1.WebhookReplayed
+	(*AlarmRaised)(nil),              // 19: argus.v1.AlarmRaised
+	(*AlarmRepeated)(nil),            // 20: argus.v1.AlarmRepeated
+	(*AlarmEnded)(nil),               // 21: argus.v1.AlarmEnded
+	(*AlarmAcknowledged)(nil),        // 22: argus.v1.AlarmAcknowledged
+	(*AlarmCleared)(nil),             // 23: argus.v1.AlarmCleared
+	(*AlarmSnapshotTaken)(nil),       // 24: argus.v1.AlarmSnapshotTaken
+	(*DeviceRegistered)(nil),         // 25: argus.v1.DeviceRegistered
+	(*ChannelSource)(nil),            // 26: argus.v1.ChannelSource
+	(*OnvifInfo)(nil),                // 27: argus.v1.OnvifInfo
+	(*DeviceOnvifRefreshed)(nil),     // 28: argus.v1.DeviceOnvifRefreshed
+	(*DevicePtzPresetSet)(nil),       // 29: argus.v1.DevicePtzPresetSet
+	(*DevicePtzPresetRemoved)(nil),   // 30: argus.v1.DevicePtzPresetRemoved
+	(*DevicePtzSession)(nil),         // 31: argus.v1.DevicePtzSession
+	(*DeviceCameraEvent)(nil),        // 32: argus.v1.DeviceCameraEvent
+	(*DeviceMotionSet)(nil),          // 33: argus.v1.DeviceMotionSet
+	(*MotionZone)(nil),               // 34: argus.v1.MotionZone
+	(*DeviceUpdated)(nil),            // 35: argus.v1.DeviceUpdated
+	(*LabelSet)(nil),                 // 36: argus.v1.LabelSet
+	(*DeviceCredentialsChanged)(nil), // 37: argus.v1.DeviceCredentialsChanged
+	(*DeviceRemoved)(nil),            // 38: argus.v1.DeviceRemoved
+	(*DeviceOnline)(nil),             // 39: argus.v1.DeviceOnline
+	(*DeviceOffline)(nil),            // 40: argus.v1.DeviceOffline
+	(*StreamStarted)(nil),            // 41: argus.v1.StreamStarted
+	(*StreamStopped)(nil),            // 42: argus.v1.StreamStopped
+	(*StreamFailed)(nil),             // 43: argus.v1.StreamFailed
+	(*PlanWindow)(nil),               // 44: argus.v1.PlanWindow
+	(*PlanSet)(nil),                  // 45: argus.v1.PlanSet
+	(*EventRecording)(nil),           // 46: argus.v1.EventRecording
+	(*PlanRecordingStarted)(nil),     // 47: argus.v1.PlanRecordingStarted
+	(*PlanRecordingStopped)(nil),     // 48: argus.v1.PlanRecordingStopped
+	(*PlanSegmentRecorded)(nil),      // 49: argus.v1.PlanSegmentRecorded
+	(*PlanSegmentDeleted)(nil),       // 50: argus.v1.PlanSegmentDeleted
+	(*ShardAcquired)(nil),            // 51: argus.v1.ShardAcquired
+	(*ShardReleased)(nil),            // 52: argus.v1.ShardReleased
+	(*StreamViewed)(nil),             // 53: argus.v1.StreamViewed
+	(*RecordingViewed)(nil),          // 54: argus.v1.RecordingViewed
+	(*CommandMeta)(nil),              // 55: argus.v1.CommandMeta
+	(*RegisterDevice)(nil),           // 56: argus.v1.RegisterDevice
+	(*RecordPtz)(nil),                // 57: argus.v1.RecordPtz
+	(*RefreshOnvif)(nil),             // 58: argus.v1.RefreshOnvif
+	(*UpdateDevice)(nil),             // 59: argus.v1.UpdateDevice
+	(*LabelPatch)(nil),               // 60: argus.v1.LabelPatch
+	(*RemoveDevice)(nil),             // 61: argus.v1.RemoveDevice
+	(*GetDevice)(nil),                // 62: argus.v1.GetDevice
+	(*SetMotion)(nil),                // 63: argus.v1.SetMotion
+	(*RaiseAlarm)(nil),               // 64: argus.v1.RaiseAlarm
+	(*EndAlarm)(nil),                 // 65: argus.v1.EndAlarm
+	(*AckAlarm)(nil),                 // 66: argus.v1.AckAlarm
+	(*ClearAlarm)(nil),               // 67: argus.v1.ClearAlarm
+	(*GetAlarm)(nil),                 // 68: argus.v1.GetAlarm
+	(*RecordAlarmSnapshot)(nil),      // 69: argus.v1.RecordAlarmSnapshot
+	(*AlarmView)(nil),                // 70: argus.v1.AlarmView
+	(*AlarmReply)(nil),               // 71: argus.v1.AlarmReply
+	(*CreateWebhook)(nil),            // 72: argus.v1.CreateWebhook
+	(*UpdateWebhook)(nil),            // 73: argus.v1.UpdateWebhook
+	(*DeleteWebhook)(nil),            // 74: argus.v1.DeleteWebhook
+	(*GetWebhook)(nil),               // 75: argus.v1.GetWebhook
+	(*ReplayWebhook)(nil),            // 76: argus.v1.ReplayWebhook
+	(*WebhookView)(nil),              // 77: argus.v1.WebhookView
+	(*WebhookDelivery)(nil),          // 78: argus.v1.WebhookDelivery
+	(*WebhookReply)(nil),             // 79: argus.v1.WebhookReply
+	(*SubmitTask)(nil),               // 80: argus.v1.SubmitTask
+	(*GetTask)(nil),                  // 81: argus.v1.GetTask
+	(*CancelTask)(nil),               // 82: argus.v1.CancelTask
+	(*ReportTask)(nil),               // 83: argus.v1.ReportTask
+	(*TaskView)(nil),                 // 84: argus.v1.TaskView
+	(*TaskReply)(nil),                // 85: argus.v1.TaskReply
+	(*TaskWork)(nil),                 // 86: argus.v1.TaskWork
+	(*WorkerInfo)(nil),               // 87: argus.v1.WorkerInfo
+	(*ListTasks)(nil),                // 88: argus.v1.ListTasks
+	(*TaskList)(nil),                 // 89: argus.v1.TaskList
+	(*ListWebhooks)(nil),             // 90: argus.v1.ListWebhooks
+	(*WebhookList)(nil),              // 91: argus.v1.WebhookList
+	(*ListAlarms)(nil),               // 92: argus.v1.ListAlarms
+	(*AlarmList)(nil),                // 93: argus.v1.AlarmList
+	(*DeviceReply)(nil),              // 94: argus.v1.DeviceReply
+	(*DeviceView)(nil),               // 95: argus.v1.DeviceView
+	(*SetPlan)(nil),                  // 96: argus.v1.SetPlan
+	(*GetPlan)(nil),                  // 97: argus.v1.GetPlan
+	(*PlanView)(nil),                 // 98: argus.v1.PlanView
+	(*PlanReply)(nil),                // 99: argus.v1.PlanReply
+	(*ListDevices)(nil),              // 100: argus.v1.ListDevices
+	(*DeviceList)(nil),               // 101: argus.v1.DeviceList
+	nil,                              // 102: argus.v1.DeviceRegistered.LabelsEntry
+	nil,                              // 103: argus.v1.LabelSet.LabelsEntry
+	nil,                              // 104: argus.v1.RegisterDevice.LabelsEntry
+	nil,                              // 105: argus.v1.LabelPatch.SetEntry
+	nil,                              // 106: argus.v1.DeviceView.LabelsEntry
 }
 var file_events_pb_argus_proto_depIdxs = []int32{
-	14, // 0: argus.v1.Envelope.device_registered:type_name -> argus.v1.DeviceRegistered
-	24, // 1: argus.v1.Envelope.device_updated:type_name -> argus.v1.DeviceUpdated
-	26, // 2: argus.v1.Envelope.device_credentials_changed:type_name -> argus.v1.DeviceCredentialsChanged
-	27, // 3: argus.v1.Envelope.device_removed:type_name -> argus.v1.DeviceRemoved
-	28, // 4: argus.v1.Envelope.device_online:type_name -> argus.v1.DeviceOnline
-	29, // 5: argus.v1.Envelope.device_offline:type_name -> argus.v1.DeviceOffline
-	17, // 6: argus.v1.Envelope.device_onvif_refreshed:type_name -> argus.v1.DeviceOnvifRefreshed
-	18, // 7: argus.v1.Envelope.device_ptz_preset_set:type_name -> argus.v1.DevicePtzPresetSet
-	19, // 8: argus.v1.Envelope.device_ptz_preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
-	20, // 9: argus.v1.Envelope.device_ptz_session:type_name -> argus.v1.DevicePtzSession
-	21, // 10: argus.v1.Envelope.device_camera_event:type_name -> argus.v1.DeviceCameraEvent
-	22, // 11: argus.v1.Envelope.device_motion_set:type_name -> argus.v1.DeviceMotionSet
-	30, // 12: argus.v1.Envelope.stream_started:type_name -> argus.v1.StreamStarted
-	31, // 13: argus.v1.Envelope.stream_stopped:type_name -> argus.v1.StreamStopped
-	32, // 14: argus.v1.Envelope.stream_failed:type_name -> argus.v1.StreamFailed
-	34, // 15: argus.v1.Envelope.plan_set:type_name -> argus.v1.PlanSet
-	36, // 16: argus.v1.Envelope.plan_recording_started:type_name -> argus.v1.PlanRecordingStarted
-	37, // 17: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
-	38, // 18: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
-	39, // 19: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
-	40, // 20: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
-	41, // 21: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
-	42, // 22: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
-	43, // 23: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
-	8,  // 24: argus.v1.Envelope.alarm_raised:type_name -> argus.v1.AlarmRaised
-	9,  // 25: argus.v1.Envelope.alarm_repeated:type_name -> argus.v1.AlarmRepeated
-	10, // 26: argus.v1.Envelope.alarm_ended:type_name -> argus.v1.AlarmEnded
-	11, // 27: argus.v1.Envelope.alarm_acknowledged:type_name -> argus.v1.AlarmAcknowledged
-	12, // 28: argus.v1.Envelope.alarm_cleared:type_name -> argus.v1.AlarmCleared
-	13, // 29: argus.v1.Envelope.alarm_snapshot_taken:type_name -> argus.v1.AlarmSnapshotTaken
-	2,  // 30: argus.v1.Envelope.webhook_created:type_name -> argus.v1.WebhookCreated
-	4,  // 31: argus.v1.Envelope.webhook_updated:type_name -> argus.v1.WebhookUpdated
-	5,  // 32: argus.v1.Envelope.webhook_disabled:type_name -> argus.v1.WebhookDisabled
-	6,  // 33: argus.v1.Envelope.webhook_deleted:type_name -> argus.v1.WebhookDeleted
-	7,  // 34: argus.v1.Envelope.webhook_replayed:type_name -> argus.v1.WebhookReplayed
-	3,  // 35: argus.v1.WebhookUpdated.events:type_name -> argus.v1.WebhookEventFilter
-	81, // 36: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
-	15, // 37: argus.v1.DeviceRegistered.sources:type_name -> argus.v1.ChannelSource
-	16, // 38: argus.v1.DeviceRegistered.info:type_name -> argus.v1.OnvifInfo
-	15, // 39: argus.v1.DeviceOnvifRefreshed.sources:type_name -> argus.v1.ChannelSource
-	16, // 40: argus.v1.DeviceOnvifRefreshed.info:type_name -> argus.v1.OnvifInfo
-	23, // 41: argus.v1.DeviceMotionSet.zones:type_name -> argus.v1.MotionZone
-	25, // 42: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
-	26, // 43: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
-	82, // 44: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
-	33, // 45: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
-	35, // 46: argus.v1.PlanSet.event:type_name -> argus.v1.EventRecording
-	44, // 47: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
-	83, // 48: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
-	15, // 49: argus.v1.RegisterDevice.sources:type_name -> argus.v1.ChannelSource
-	16, // 50: argus.v1.RegisterDevice.info:type_name -> argus.v1.OnvifInfo
-	44, // 51: argus.v1.RecordPtz.meta:type_name -> argus.v1.CommandMeta
-	18, // 52: argus.v1.RecordPtz.preset_set:type_name -> argus.v1.DevicePtzPresetSet
-	19, // 53: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
-	20, // 54: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
-	44, // 55: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
-	15, // 56: argus.v1.RefreshOnvif.sources:type_name -> argus.v1.ChannelSource
-	16, // 57: argus.v1.RefreshOnvif.info:type_name -> argus.v1.OnvifInfo
-	44, // 58: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
-	49, // 59: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
-	84, // 60: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
-	44, // 61: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
-	44, // 62: argus.v1.SetMotion.meta:type_name -> argus.v1.CommandMeta
-	22, // 63: argus.v1.SetMotion.motion:type_name -> argus.v1.DeviceMotionSet
-	44, // 64: argus.v1.RaiseAlarm.meta:type_name -> argus.v1.CommandMeta
-	44, // 65: argus.v1.EndAlarm.meta:type_name -> argus.v1.CommandMeta
-	44, // 66: argus.v1.AckAlarm.meta:type_name -> argus.v1.CommandMeta
-	44, // 67: argus.v1.ClearAlarm.meta:type_name -> argus.v1.CommandMeta
-	0,  // 68: argus.v1.AlarmReply.code:type_name -> argus.v1.ReplyCode
-	59, // 69: argus.v1.AlarmReply.alarm:type_name -> argus.v1.AlarmView
-	44, // 70: argus.v1.CreateWebhook.meta:type_name -> argus.v1.CommandMeta
-	44, // 71: argus.v1.UpdateWebhook.meta:type_name -> argus.v1.CommandMeta
-	3,  // 72: argus.v1.UpdateWebhook.events:type_name -> argus.v1.WebhookEventFilter
-	44, // 73: argus.v1.DeleteWebhook.meta:type_name -> argus.v1.CommandMeta
-	44, // 74: argus.v1.ReplayWebhook.meta:type_name -> argus.v1.CommandMeta
-	0,  // 75: argus.v1.WebhookReply.code:type_name -> argus.v1.ReplyCode
-	66, // 76: argus.v1.WebhookReply.webhook:type_name -> argus.v1.WebhookView
-	67, // 77: argus.v1.WebhookReply.deliveries:type_name -> argus.v1.WebhookDelivery
-	66, // 78: argus.v1.WebhookList.items:type_name -> argus.v1.WebhookView
-	59, // 79: argus.v1.AlarmList.items:type_name -> argus.v1.AlarmView
-	0,  // 80: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
-	74, // 81: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
-	85, // 82: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
-	15, // 83: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
-	16, // 84: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
-	22, // 85: argus.v1.DeviceView.motion:type_name -> argus.v1.DeviceMotionSet
-	44, // 86: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
-	33, // 87: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
-	35, // 88: argus.v1.SetPlan.event:type_name -> argus.v1.EventRecording
-	33, // 89: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
-	35, // 90: argus.v1.PlanView.event:type_name -> argus.v1.EventRecording
-	0,  // 91: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
-	77, // 92: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
-	74, // 93: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
-	94, // [94:94] is the sub-list for method output_type
-	94, // [94:94] is the sub-list for method input_type
-	94, // [94:94] is the sub-list for extension type_name
-	94, // [94:94] is the sub-list for extension extendee
-	0,  // [0:94] is the sub-list for field type_name
+	25,  // 0: argus.v1.Envelope.device_registered:type_name -> argus.v1.DeviceRegistered
+	35,  // 1: argus.v1.Envelope.device_updated:type_name -> argus.v1.DeviceUpdated
+	37,  // 2: argus.v1.Envelope.device_credentials_changed:type_name -> argus.v1.DeviceCredentialsChanged
+	38,  // 3: argus.v1.Envelope.device_removed:type_name -> argus.v1.DeviceRemoved
+	39,  // 4: argus.v1.Envelope.device_online:type_name -> argus.v1.DeviceOnline
+	40,  // 5: argus.v1.Envelope.device_offline:type_name -> argus.v1.DeviceOffline
+	28,  // 6: argus.v1.Envelope.device_onvif_refreshed:type_name -> argus.v1.DeviceOnvifRefreshed
+	29,  // 7: argus.v1.Envelope.device_ptz_preset_set:type_name -> argus.v1.DevicePtzPresetSet
+	30,  // 8: argus.v1.Envelope.device_ptz_preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
+	31,  // 9: argus.v1.Envelope.device_ptz_session:type_name -> argus.v1.DevicePtzSession
+	32,  // 10: argus.v1.Envelope.device_camera_event:type_name -> argus.v1.DeviceCameraEvent
+	33,  // 11: argus.v1.Envelope.device_motion_set:type_name -> argus.v1.DeviceMotionSet
+	41,  // 12: argus.v1.Envelope.stream_started:type_name -> argus.v1.StreamStarted
+	42,  // 13: argus.v1.Envelope.stream_stopped:type_name -> argus.v1.StreamStopped
+	43,  // 14: argus.v1.Envelope.stream_failed:type_name -> argus.v1.StreamFailed
+	45,  // 15: argus.v1.Envelope.plan_set:type_name -> argus.v1.PlanSet
+	47,  // 16: argus.v1.Envelope.plan_recording_started:type_name -> argus.v1.PlanRecordingStarted
+	48,  // 17: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
+	49,  // 18: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
+	50,  // 19: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
+	51,  // 20: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
+	52,  // 21: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
+	53,  // 22: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
+	54,  // 23: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
+	19,  // 24: argus.v1.Envelope.alarm_raised:type_name -> argus.v1.AlarmRaised
+	20,  // 25: argus.v1.Envelope.alarm_repeated:type_name -> argus.v1.AlarmRepeated
+	21,  // 26: argus.v1.Envelope.alarm_ended:type_name -> argus.v1.AlarmEnded
+	22,  // 27: argus.v1.Envelope.alarm_acknowledged:type_name -> argus.v1.AlarmAcknowledged
+	23,  // 28: argus.v1.Envelope.alarm_cleared:type_name -> argus.v1.AlarmCleared
+	24,  // 29: argus.v1.Envelope.alarm_snapshot_taken:type_name -> argus.v1.AlarmSnapshotTaken
+	13,  // 30: argus.v1.Envelope.webhook_created:type_name -> argus.v1.WebhookCreated
+	15,  // 31: argus.v1.Envelope.webhook_updated:type_name -> argus.v1.WebhookUpdated
+	16,  // 32: argus.v1.Envelope.webhook_disabled:type_name -> argus.v1.WebhookDisabled
+	17,  // 33: argus.v1.Envelope.webhook_deleted:type_name -> argus.v1.WebhookDeleted
+	18,  // 34: argus.v1.Envelope.webhook_replayed:type_name -> argus.v1.WebhookReplayed
+	3,   // 35: argus.v1.Envelope.task_submitted:type_name -> argus.v1.TaskSubmitted
+	6,   // 36: argus.v1.Envelope.task_started:type_name -> argus.v1.TaskStarted
+	7,   // 37: argus.v1.Envelope.task_progress:type_name -> argus.v1.TaskProgress
+	9,   // 38: argus.v1.Envelope.task_succeeded:type_name -> argus.v1.TaskSucceeded
+	10,  // 39: argus.v1.Envelope.task_failed:type_name -> argus.v1.TaskFailed
+	12,  // 40: argus.v1.Envelope.task_canceled:type_name -> argus.v1.TaskCanceled
+	11,  // 41: argus.v1.Envelope.task_attempt_failed:type_name -> argus.v1.TaskAttemptFailed
+	4,   // 42: argus.v1.TaskSubmitted.spec:type_name -> argus.v1.TaskSpec
+	5,   // 43: argus.v1.TaskSpec.params:type_name -> argus.v1.TaskParams
+	8,   // 44: argus.v1.TaskSucceeded.result:type_name -> argus.v1.TaskResult
+	14,  // 45: argus.v1.WebhookUpdated.events:type_name -> argus.v1.WebhookEventFilter
+	102, // 46: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
+	26,  // 47: argus.v1.DeviceRegistered.sources:type_name -> argus.v1.ChannelSource
+	27,  // 48: argus.v1.DeviceRegistered.info:type_name -> argus.v1.OnvifInfo
+	26,  // 49: argus.v1.DeviceOnvifRefreshed.sources:type_name -> argus.v1.ChannelSource
+	27,  // 50: argus.v1.DeviceOnvifRefreshed.info:type_name -> argus.v1.OnvifInfo
+	34,  // 51: argus.v1.DeviceMotionSet.zones:type_name -> argus.v1.MotionZone
+	36,  // 52: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
+	37,  // 53: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
+	103, // 54: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
+	44,  // 55: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
+	46,  // 56: argus.v1.PlanSet.event:type_name -> argus.v1.EventRecording
+	55,  // 57: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
+	104, // 58: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
+	26,  // 59: argus.v1.RegisterDevice.sources:type_name -> argus.v1.ChannelSource
+	27,  // 60: argus.v1.RegisterDevice.info:type_name -> argus.v1.OnvifInfo
+	55,  // 61: argus.v1.RecordPtz.meta:type_name -> argus.v1.CommandMeta
+	29,  // 62: argus.v1.RecordPtz.preset_set:type_name -> argus.v1.DevicePtzPresetSet
+	30,  // 63: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
+	31,  // 64: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
+	55,  // 65: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
+	26,  // 66: argus.v1.RefreshOnvif.sources:type_name -> argus.v1.ChannelSource
+	27,  // 67: argus.v1.RefreshOnvif.info:type_name -> argus.v1.OnvifInfo
+	55,  // 68: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
+	60,  // 69: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
+	105, // 70: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
+	55,  // 71: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
+	55,  // 72: argus.v1.SetMotion.meta:type_name -> argus.v1.CommandMeta
+	33,  // 73: argus.v1.SetMotion.motion:type_name -> argus.v1.DeviceMotionSet
+	55,  // 74: argus.v1.RaiseAlarm.meta:type_name -> argus.v1.CommandMeta
+	55,  // 75: argus.v1.EndAlarm.meta:type_name -> argus.v1.CommandMeta
+	55,  // 76: argus.v1.AckAlarm.meta:type_name -> argus.v1.CommandMeta
+	55,  // 77: argus.v1.ClearAlarm.meta:type_name -> argus.v1.CommandMeta
+	1,   // 78: argus.v1.AlarmReply.code:type_name -> argus.v1.ReplyCode
+	70,  // 79: argus.v1.AlarmReply.alarm:type_name -> argus.v1.AlarmView
+	55,  // 80: argus.v1.CreateWebhook.meta:type_name -> argus.v1.CommandMeta
+	55,  // 81: argus.v1.UpdateWebhook.meta:type_name -> argus.v1.CommandMeta
+	14,  // 82: argus.v1.UpdateWebhook.events:type_name -> argus.v1.WebhookEventFilter
+	55,  // 83: argus.v1.DeleteWebhook.meta:type_name -> argus.v1.CommandMeta
+	55,  // 84: argus.v1.ReplayWebhook.meta:type_name -> argus.v1.CommandMeta
+	1,   // 85: argus.v1.WebhookReply.code:type_name -> argus.v1.ReplyCode
+	77,  // 86: argus.v1.WebhookReply.webhook:type_name -> argus.v1.WebhookView
+	78,  // 87: argus.v1.WebhookReply.deliveries:type_name -> argus.v1.WebhookDelivery
+	55,  // 88: argus.v1.SubmitTask.meta:type_name -> argus.v1.CommandMeta
+	4,   // 89: argus.v1.SubmitTask.spec:type_name -> argus.v1.TaskSpec
+	55,  // 90: argus.v1.CancelTask.meta:type_name -> argus.v1.CommandMeta
+	0,   // 91: argus.v1.ReportTask.kind:type_name -> argus.v1.TaskReportKind
+	8,   // 92: argus.v1.ReportTask.result:type_name -> argus.v1.TaskResult
+	8,   // 93: argus.v1.TaskView.result:type_name -> argus.v1.TaskResult
+	4,   // 94: argus.v1.TaskView.spec:type_name -> argus.v1.TaskSpec
+	1,   // 95: argus.v1.TaskReply.code:type_name -> argus.v1.ReplyCode
+	84,  // 96: argus.v1.TaskReply.task:type_name -> argus.v1.TaskView
+	4,   // 97: argus.v1.TaskWork.spec:type_name -> argus.v1.TaskSpec
+	84,  // 98: argus.v1.TaskList.items:type_name -> argus.v1.TaskView
+	77,  // 99: argus.v1.WebhookList.items:type_name -> argus.v1.WebhookView
+	70,  // 100: argus.v1.AlarmList.items:type_name -> argus.v1.AlarmView
+	1,   // 101: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
+	95,  // 102: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
+	106, // 103: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
+	26,  // 104: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
+	27,  // 105: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
+	33,  // 106: argus.v1.DeviceView.motion:type_name -> argus.v1.DeviceMotionSet
+	55,  // 107: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
+	44,  // 108: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
+	46,  // 109: argus.v1.SetPlan.event:type_name -> argus.v1.EventRecording
+	44,  // 110: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
+	46,  // 111: argus.v1.PlanView.event:type_name -> argus.v1.EventRecording
+	1,   // 112: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
+	98,  // 113: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
+	95,  // 114: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
+	115, // [115:115] is the sub-list for method output_type
+	115, // [115:115] is the sub-list for method input_type
+	115, // [115:115] is the sub-list for extension type_name
+	115, // [115:115] is the sub-list for extension extendee
+	0,   // [0:115] is the sub-list for field type_name
 }
 
 func init() { file_events_pb_argus_proto_init() }
@@ -7524,20 +9383,27 @@ func file_events_pb_argus_proto_init() {
 		(*Envelope_WebhookDisabled)(nil),
 		(*Envelope_WebhookDeleted)(nil),
 		(*Envelope_WebhookReplayed)(nil),
+		(*Envelope_TaskSubmitted)(nil),
+		(*Envelope_TaskStarted)(nil),
+		(*Envelope_TaskProgress)(nil),
+		(*Envelope_TaskSucceeded)(nil),
+		(*Envelope_TaskFailed)(nil),
+		(*Envelope_TaskCanceled)(nil),
+		(*Envelope_TaskAttemptFailed)(nil),
 	}
-	file_events_pb_argus_proto_msgTypes[3].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[20].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[23].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[43].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[47].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[61].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[13].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[30].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[33].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[53].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[57].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[71].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_events_pb_argus_proto_rawDesc), len(file_events_pb_argus_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   85,
+			NumEnums:      2,
+			NumMessages:   105,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

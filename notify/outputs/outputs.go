@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/argus-vms/argus/actors/cluster"
 	"github.com/argus-vms/argus/events"
 	"github.com/argus-vms/argus/events/backoff"
 	"github.com/argus-vms/argus/notify/delivery"
@@ -46,24 +47,15 @@ func RunWhile(ctx context.Context, o Options) {
 	if len(o.Outputs) == 0 {
 		return
 	}
-	for ctx.Err() == nil {
-		if o.Lead != nil && !o.Lead() {
-			sleep(ctx, 500*time.Millisecond)
-			continue
-		}
-		term, cancel := context.WithCancel(ctx)
+	cluster.WhileLeading(ctx, o.Lead, func(term context.Context) {
 		done := make(chan struct{}, len(o.Outputs))
 		for _, out := range o.Outputs {
 			go func() { run(term, o, out); done <- struct{}{} }()
 		}
-		for term.Err() == nil && (o.Lead == nil || o.Lead()) {
-			sleep(term, 500*time.Millisecond)
-		}
-		cancel()
 		for range o.Outputs {
 			<-done
 		}
-	}
+	})
 }
 
 // run delivers one output until ctx ends, connecting again after failures.

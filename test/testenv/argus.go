@@ -160,6 +160,9 @@ type NodeOptions struct {
 	// TLS, when set, serves the API over HTTPS with these certificates
 	// (HTTP is then https://…, and Do trusts the CA).
 	TLS *Certs
+	// NATS puts the embedded NATS on a free port, recorded in Node.NATS
+	// (for workers and other clients).
+	NATS bool
 }
 
 // StartDev starts `argus dev` on free ports and waits for /readyz. The
@@ -183,6 +186,11 @@ func StartDev(t testing.TB, o NodeOptions) *Node {
 		// Probes append status events that move versions; tests that want
 		// them pass --probe-interval (a later flag wins).
 		"--probe-interval", "0"}
+	if o.NATS {
+		p := FreePort(t)
+		n.NATS = fmt.Sprintf("nats://127.0.0.1:%d", p)
+		n.args = append(n.args, "--nats-listen", fmt.Sprintf("127.0.0.1:%d", p))
+	}
 	n.args = append(n.args, o.Args...)
 	if o.ClickHouse == "" {
 		o.ClickHouse = "none" // keep dev from starting a clickhouse-server of its own
