@@ -8,18 +8,18 @@ import (
 
 // taskRequest is the body of POST /v1/tasks.
 type taskRequest struct {
-	Type           *string           `json:"type"`
-	Device         *string           `json:"device"`
-	Channel        *int64            `json:"channel"`
-	From           *string           `json:"from"`
-	To             *string           `json:"to"`
-	Source         *string           `json:"source"`
-	Params         *taskParamsJSON   `json:"params"`
-	Group          *string           `json:"group"`
-	Priority       *int64            `json:"priority"`
-	MaxAttempts    *int64            `json:"max_attempts"`
-	CallbackURL    *string           `json:"callback_url"`
-	CallbackSecret *string           `json:"callback_secret"`
+	Type           *string         `json:"type"`
+	Device         *string         `json:"device"`
+	Channel        *int64          `json:"channel"`
+	From           *string         `json:"from"`
+	To             *string         `json:"to"`
+	Source         *string         `json:"source"`
+	Params         *taskParamsJSON `json:"params"`
+	Group          *string         `json:"group"`
+	Priority       *int64          `json:"priority"`
+	MaxAttempts    *int64          `json:"max_attempts"`
+	CallbackURL    *string         `json:"callback_url"`
+	CallbackSecret *string         `json:"callback_secret"`
 }
 
 type taskParamsJSON struct {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +27,7 @@ type taskJSON struct {
 	Error      string     `json:"error"`
 	DeadLetter bool       `json:"dead_letter"`
 	CreatedBy  string     `json:"created_by"`
+	Queue      string     `json:"queue"`
 	Result     *struct {
 		Key         string   `json:"key"`
 		URL         string   `json:"url"`
@@ -57,10 +60,11 @@ type workersJSON struct {
 // recordingNode is a dev node with its NATS on a known port, no slots of
 // its own (the tests' workers run the tasks), and a camera recorded
 // continuously in 10 s segments for at least rec.
-func recordingNode(t *testing.T, dev string, rec time.Duration, args ...string) (*testenv.Node, time.Time) {
+func recordingNode(t *testing.T, dev string, rec time.Duration, o testenv.NodeOptions) (*testenv.Node, time.Time) {
 	t.Helper()
 	cam := startCam(t, fakecam.Options{Paths: []string{dev}})
-	n := testenv.StartDev(t, testenv.NodeOptions{NATS: true, Args: append([]string{"--worker-slots", "0", "--task-lease", "3s"}, args...)})
+	o.NATS, o.Args = true, append([]string{"--worker-slots", "0", "--task-lease", "3s"}, o.Args...)
+	n := testenv.StartDev(t, o)
 	if st, _, body := n.Do("POST", "/v1/devices", "", `{"id":"`+dev+`","name":"cam","url":"rtsp://`+cam.Addr()+`/`+dev+`"}`); st != 201 {
 		t.Fatalf("create: %d %s", st, body)
 	}
@@ -144,4 +148,37 @@ func rfc(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func clipBody(dev string, from, to time.Time, extra string) string {
 	return fmt.Sprintf(`{"type":"clip","device":%q,"channel":1,"from":%q,"to":%q%s}`, dev, rfc(from), rfc(to), extra)
+}
+
+// longTask is a transcode of the recorded range to the whole ladder: long
+// enough on two cores to be caught running.
+func longTask(dev string, from, to time.Time, extra string) string {
+	return fmt.Sprintf(`{"type":"transcode","device":%q,"channel":1,"from":%q,"to":%q,"params":{"renditions":["1080p","720p","480p","360p"]}%s}`,
+		dev, rfc(from), rfc(to), extra)
+}
+
+// ffmpegChildren are the ffmpeg processes whose parent is pid.
+func ffmpegChildren(pid int) []int {
+	var out []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open {
+			continue
+		}
+		fields := strings.Fields(s[close+1:])
+		if len(fields) < 2 || s[open+1:close] != "ffmpeg" {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(fields[1]); ppid == pid {
+			me, _ := strconv.Atoi(strings.TrimSpace(s[:open]))
+			out = append(out, me)
+		}
+	}
+	return out
 }

@@ -50,7 +50,8 @@ func (w *work) snapshot(ctx context.Context) (*pb.TaskResult, error) {
 			return nil, err
 		}
 		// -ss before -i decodes from the keyframe and drops the frames
-		// before the instant: the first frame out is the instant's.
+		// before the instant: the first frame out is the instant's (or,
+		// when the instant falls in a gap, the first recorded after it).
 		args = append(args, "-ss", seconds(src.seek), "-i", src.path)
 	}
 	args = append(args, "-map", "0:v:0", "-frames:v", "1")

@@ -15,7 +15,9 @@ const clockFormat = "%Y-%m-%d %H:%M:%S"
 // clockFilter is a drawtext filter (filtergraph syntax) burning in the
 // wall-clock time of each frame: clock is the time of pts 0. drawtext's
 // pts:gmtime function adds its offset argument (seconds) to the frame's
-// pts, so the text is exact to the frame.
+// pts, so the text is exact to the frame. (A gap in the recordings
+// inside the range is closed up in the joined input: after it the clock
+// runs behind the wall clock by the gap.)
 func clockFilter(clock time.Time) string {
 	return drawtext(clockText(clock))
 }
