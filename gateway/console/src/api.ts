@@ -226,6 +226,114 @@ export interface AlarmQuery {
 
 export const SEVERITIES = ['info', 'minor', 'major', 'critical'];
 
+/** TaskType: what a media task makes (openapi.json: Task). */
+export type TaskType = 'snapshot' | 'clip' | 'transcode' | 'timelapse';
+export const TASK_TYPES: TaskType[] = ['snapshot', 'clip', 'timelapse', 'transcode'];
+export type TaskState = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
+export const FINISHED_STATES: TaskState[] = ['succeeded', 'failed', 'canceled'];
+/** taskOver: the task will not change any more. */
+export const taskOver = (s: string) => s === 'succeeded' || s === 'failed' || s === 'canceled';
+
+export interface TaskParams {
+  timestamp?: boolean;
+  speed?: number;
+  renditions?: string[];
+  width?: number;
+}
+
+export interface TaskResult {
+  key: string;
+  /** GET it with the (viewer) key */
+  url: string;
+  bytes: number;
+  duration_ms: number;
+  content_type: string;
+  /** a multi-file result's files (HLS), under /v1/tasks/{id}/files/ */
+  files?: string[];
+}
+
+/** Task is one media task; times are RFC 3339. */
+export interface Task {
+  id: string;
+  type: TaskType;
+  state: TaskState;
+  /** 0..1 */
+  progress: number;
+  worker?: string;
+  attempts: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  result: TaskResult | null;
+  error?: string;
+  /** failed because its attempts ran out */
+  dead_letter?: boolean;
+  device?: string;
+  channel?: number;
+  from?: string;
+  to?: string;
+  source?: string;
+  params: TaskParams;
+  group: string;
+  priority: number;
+  queue: 'online' | 'offline';
+  max_attempts: number;
+  created_by?: string;
+  version: number;
+}
+
+/** NewTask is a POST /v1/tasks body. */
+export interface NewTask {
+  type: TaskType;
+  device: string;
+  channel?: number;
+  from?: string;
+  to?: string;
+  params?: TaskParams;
+  group?: string;
+  priority?: number;
+}
+
+export interface Worker {
+  id: string;
+  group: string;
+  slots: number;
+  /** slots kept for online tasks */
+  online_slots: number;
+  running: number;
+  running_offline: number;
+  tasks: string[];
+  host: string;
+  started_at: string;
+  updated_at: string;
+  /** attempts finished since it started */
+  done: number;
+}
+
+/** GroupDepth is what waits in one worker group. */
+export interface GroupDepth {
+  group: string;
+  online_waiting: number;
+  /** on the offline queue, no slot yet */
+  offline_waiting: number;
+  /** offline tasks the scheduler holds back (fair share) */
+  backlog: number;
+}
+
+export interface WorkerList {
+  items: Worker[];
+  groups: GroupDepth[];
+}
+
+/** TaskQuery: state queued|running (live, no ClickHouse), anything else the history. */
+export interface TaskQuery {
+  state?: string;
+  type?: string;
+  device?: string;
+  limit?: number;
+  cursor?: string;
+}
+
 const enc = encodeURIComponent;
 
 export const api = {
@@ -271,6 +379,24 @@ export const api = {
   discover(targets: string[]) {
     return request<{ items: Candidate[] }>('POST', '/v1/discovery', targets.length ? { targets } : {});
   },
+  submitTask(t: NewTask) {
+    return request<Task>('POST', '/v1/tasks', t);
+  },
+  getTask(id: string) {
+    return request<Task>('GET', `/v1/tasks/${enc(id)}`);
+  },
+  cancelTask(id: string) {
+    return request<Task>('POST', `/v1/tasks/${enc(id)}/cancel`);
+  },
+  listTasks(o: TaskQuery) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== '') q.set(k, String(v));
+    const s = q.toString();
+    return request<Page<Task>>('GET', '/v1/tasks' + (s ? '?' + s : ''));
+  },
+  workers() {
+    return request<WorkerList>('GET', '/v1/workers');
+  },
 };
 
 export interface Whoami {
@@ -292,8 +418,19 @@ export async function login(key: string): Promise<Role> {
  * key never goes into a URL, and the CSP's img-src has data: but no blob:.
  */
 export async function dataURL(path: string): Promise<string> {
+  const blob = await fetchBlob(path);
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(String(r.result));
+    r.onerror = () => reject(r.error ?? new Error('cannot read the picture'));
+    r.readAsDataURL(blob);
+  });
+}
+
+/** fetchBlob GETs a file the API serves to the key (Bearer header), a problem+json answer as an ApiError. */
+async function fetchBlob(path: string): Promise<Blob> {
   const k = session.key();
-  const resp = await fetch(path, { headers: k ? { Authorization: `Bearer ${k}` } : {}, credentials: 'omit' });
+  const resp = await fetch(path, { headers: k ? { Authorization: `Bearer ${k}` } : {}, credentials: 'omit', cache: 'no-store' });
   if (!resp.ok) {
     let p: { title?: string; detail?: string; field?: string } = {};
     try {
@@ -304,11 +441,27 @@ export async function dataURL(path: string): Promise<string> {
     if (resp.status === 401) onUnauthorized();
     throw new ApiError(resp.status, p.title ?? resp.statusText, p.detail ?? '', p.field ?? '');
   }
-  const blob = await resp.blob();
-  return new Promise((resolve, reject) => {
-    const r = new FileReader();
-    r.onload = () => resolve(String(r.result));
-    r.onerror = () => reject(r.error ?? new Error('cannot read the picture'));
-    r.readAsDataURL(blob);
-  });
+  return resp.blob();
+}
+
+/**
+ * saveFile downloads a file the API serves to the key (a task's result) and
+ * hands it to the browser as a download named name: fetched with the
+ * Bearer header into a Blob (the key never goes into a URL), saved through
+ * an object URL followed by an <a download>. A download is a navigation,
+ * not a fetch or an image, so the CSP's connect-src and img-src do not
+ * apply to the blob: URL.
+ */
+export async function saveFile(path: string, name: string): Promise<void> {
+  const blob = await fetchBlob(path);
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  // The download has its own copy once it started.
+  window.setTimeout(() => URL.revokeObjectURL(url), 60000);
 }

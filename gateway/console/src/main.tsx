@@ -11,6 +11,7 @@ import { Events } from './pages/Events';
 import { Cluster } from './pages/Cluster';
 import { Keys } from './pages/Keys';
 import { Alarms } from './pages/Alarms';
+import { Tasks } from './pages/Tasks';
 import { AlarmsBadge } from './pages/alarms/Badge';
 import './style.css';
 
@@ -57,6 +58,7 @@ function App() {
     page = <Live layout={Number(loc.query.get('layout') ?? '4')} tiles={loc.query.get('tiles') ?? ''} />;
   else if (loc.path === '/events') page = <Events query={loc.query} />;
   else if (loc.path === '/alarms') page = <Alarms query={loc.query} />;
+  else if (loc.path === '/tasks') page = <Tasks query={loc.query} />;
   else if (loc.path === '/cluster') page = <Cluster query={loc.query} />;
   else if (loc.path === '/keys' && may('admin')) page = <Keys query={loc.query} />;
   else
@@ -83,6 +85,9 @@ function App() {
           <Link to="/alarms" class={loc.path === '/alarms' ? 'active' : ''} testid="nav-alarms">
             Alarms
             <AlarmsBadge />
+          </Link>
+          <Link to="/tasks" class={loc.path === '/tasks' ? 'active' : ''} testid="nav-tasks">
+            Tasks
           </Link>
           <Link to="/events" class={loc.path === '/events' ? 'active' : ''}>
             Events

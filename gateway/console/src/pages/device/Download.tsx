@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from '../../api';
+import { api, ApiError, may, type Task } from '../../api';
 import { deviceApi, probe } from './http';
+import { ExportStatus } from './Export';
 import { FieldError, type Errors } from '../../forms';
 import { clock, fileStamp, localInput, parseLocalInput } from './time';
 import './device.css';
@@ -21,13 +22,17 @@ interface Link {
 
 /** fieldOf maps the playback endpoint's fields (start, end) to the inputs; the rest goes under the button. */
 const fieldOf = (f: string) => (f === 'start' || f === 'end' ? f : 'range');
+/** exportFieldOf maps a task submit's fields (from, to) to the inputs; the rest goes under the export button. */
+const exportFieldOf = (f: string) => (f === 'from' ? 'start' : f === 'to' ? 'end' : 'export');
 
 /**
  * Download saves a range of recordings as one MP4: it mints playback URLs
  * for the range, checks that the MP4 would be served (so that "nothing
  * recorded in that range" shows here, not as a failed download), then
  * follows an <a download> to the mp4_url. That URL holds a short-lived
- * playback token for this range only, never the API key.
+ * playback token for this range only, never the API key. Operators may also
+ * "Export clip": a clip task of the same range (the time burnt in when
+ * asked), followed on the page until its MP4 can be downloaded.
  */
 export function Download(props: { device: string; channel: number; prefill: Prefill | null }) {
   const [from, setFrom] = useState('');
@@ -36,6 +41,10 @@ export function Download(props: { device: string; channel: number; prefill: Pref
   const [busy, setBusy] = useState(false);
   const [link, setLink] = useState<Link | null>(null);
   const anchor = useRef<HTMLAnchorElement>(null);
+  const canExport = may('operator');
+  const [stamped, setStamped] = useState(false);
+  const [exporting, setExporting] = useState(false);
+  const [exported, setExported] = useState<Task | null>(null);
 
   useEffect(() => {
     if (!props.prefill) return;
@@ -49,8 +58,8 @@ export function Download(props: { device: string; channel: number; prefill: Pref
     if (link) anchor.current?.click();
   }, [link?.n]);
 
-  const submit = async (e: Event) => {
-    e.preventDefault();
+  /** range is the inputs' range, or null with their errors shown. */
+  const range = (): [number, number] | null => {
     const a = parseLocalInput(from);
     const b = parseLocalInput(to);
     const local: Errors = {};
@@ -58,8 +67,39 @@ export function Download(props: { device: string; channel: number; prefill: Pref
     if (b === null) local.end = 'give the end of the range';
     if (a === null || b === null) {
       setErrors(local);
-      return;
+      return null;
     }
+    return [a, b];
+  };
+
+  const exportClip = async () => {
+    const r = range();
+    if (!r) return;
+    setExporting(true);
+    setErrors({});
+    try {
+      const t = await api.submitTask({
+        type: 'clip',
+        device: props.device,
+        channel: props.channel,
+        from: new Date(r[0]).toISOString(),
+        to: new Date(r[1]).toISOString(),
+        params: stamped ? { timestamp: true } : undefined,
+      });
+      setExported(t);
+    } catch (ex) {
+      if (ex instanceof ApiError) setErrors({ [exportFieldOf(ex.field)]: ex.detail || ex.title || `HTTP ${ex.status}` });
+      else setErrors({ export: String(ex) });
+    } finally {
+      setExporting(false);
+    }
+  };
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const r = range();
+    if (!r) return;
+    const [a, b] = r;
     setBusy(true);
     setErrors({});
     try {
@@ -112,6 +152,18 @@ export function Download(props: { device: string; channel: number; prefill: Pref
           </a>
         )}
       </div>
+      {canExport && (
+        <div class="export-clip">
+          <button type="button" data-testid="export-clip" disabled={exporting} onClick={exportClip} title="make an MP4 of the range on a worker (a clip task)">
+            {exporting ? 'Submitting…' : 'Export clip'}
+          </button>
+          <label>
+            <input type="checkbox" data-testid="export-timestamp" checked={stamped} onChange={(e) => setStamped((e.target as HTMLInputElement).checked)} /> timestamp
+          </label>
+          <FieldError errors={errors} field="export" />
+        </div>
+      )}
+      {canExport && exported && <ExportStatus key={exported.id} submitted={exported} />}
     </form>
   );
 }
