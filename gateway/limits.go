@@ -25,7 +25,8 @@ const (
 // isStream: routes whose answers last as long as the client reads.
 func isStream(path string) bool {
 	return strings.HasPrefix(path, "/hls/") || path == "/v1/events/stream" ||
-		strings.HasSuffix(path, "/playback.mp4") || strings.Contains(path, "/recordings/")
+		strings.HasSuffix(path, "/playback.mp4") || strings.Contains(path, "/recordings/") ||
+		strings.HasPrefix(path, "/vod/") || strings.HasPrefix(path, "/v1/tasks/")
 }
 
 // writeDeadlines sets the write deadline of each reply (see above).

@@ -17,6 +17,7 @@ import (
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/argus-vms/argus/notify/webhook"
 	"github.com/argus-vms/argus/projections"
+	"github.com/argus-vms/argus/work/upload"
 	"github.com/labstack/echo/v4"
 	"google.golang.org/protobuf/proto"
 )
@@ -179,7 +180,19 @@ func (s *Server) taskCommand(c echo.Context, req *taskRequest) (*pb.SubmitTask, 
 // exist, the range holds recordings, the upload exists.
 func (s *Server) checkTaskInput(c echo.Context, sp *pb.TaskSpec) *Problem {
 	if sp.Source != "" {
-		return problem(http.StatusNotFound, "source", "no such upload: %s", sp.Source)
+		if s.uploads == nil {
+			return problem(http.StatusNotFound, "source", "uploads are not served by this node")
+		}
+		info, err := s.uploads.Info(c.Request().Context(), sp.Source)
+		switch {
+		case errors.Is(err, upload.ErrNotFound):
+			return problem(http.StatusNotFound, "source", "no such upload: %s", sp.Source)
+		case err != nil:
+			return unavailable("the upload storage did not answer; retry")
+		case !info.Complete():
+			return problem(http.StatusConflict, "source", "upload %s has %d of its %d bytes", sp.Source, info.Offset, info.Size)
+		}
+		return nil
 	}
 	r, err := s.ask(c, sp.Device, &pb.GetDevice{Id: sp.Device})
 	if err != nil {

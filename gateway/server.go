@@ -13,13 +13,16 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/argus-vms/argus/work/upload"
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/tus/tusd/v2/pkg/handler"
 )
 
 // Config wires the gateway to the rest of the node.
@@ -61,6 +64,8 @@ type Config struct {
 	// Tasks submits, lists and cancels media tasks (nil: 503); their
 	// results are read from Pictures (the recording storage).
 	Tasks Tasks
+	// Uploads takes resumable VOD uploads (nil: not served).
+	Uploads *Uploads
 }
 
 // Server is the HTTP API of one node.
@@ -89,6 +94,9 @@ type Server struct {
 	alarms       Alarms
 	webhooks     Webhooks
 	tasks        Tasks
+	uploads      *upload.Store
+	tus          *handler.Handler
+	uploadMax    int64
 	pictures     storage.Storage
 	authFails    *failedAuths // failed authentications per client (limits.go)
 }
@@ -125,6 +133,16 @@ func New(cfg Config) *Server {
 	s.views = cfg.Views
 	s.cameras = cfg.Cameras
 	s.alarms, s.pictures, s.webhooks, s.tasks = cfg.Alarms, cfg.Pictures, cfg.Webhooks, cfg.Tasks
+	if u := cfg.Uploads; u != nil && u.Store != nil {
+		if u.MaxSize <= 0 {
+			u.MaxSize = DefaultUploadMaxSize
+		}
+		tus, err := s.newTus(u)
+		if err != nil {
+			panic(err) // a static configuration: a test catches it
+		}
+		s.uploads, s.tus, s.uploadMax = u.Store, tus, u.MaxSize
+	}
 	s.ptz = newPTZSessions(s, cfg.PTZSessionIdle)
 	s.snapshots = snapshot.New(snapshot.Options{})
 	s.authFails = newFailedAuths()
@@ -156,7 +174,8 @@ func New(cfg Config) *Server {
 				return problem(http.StatusInternalServerError, "", "internal error")
 			},
 		}),
-		middleware.BodyLimit(bodyLimitSpec),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: bodyLimitSpec,
+			Skipper: func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, uploadsPrefix) }}), // tus bounds its own
 		s.writeDeadlines,
 		s.limitFailedAuth,
 	)
@@ -239,6 +258,14 @@ func (s *Server) routes() {
 	e.GET("/v1/tasks/:id/result", s.taskResult, viewer)
 	e.GET("/v1/tasks/:id/files/*", s.taskFile, viewer)
 	e.GET("/v1/workers", s.listWorkers, viewer)
+	uploader := s.require(RoleOperator)              // no idempotency records: a PATCH is idempotent by its offset
+	e.POST("/v1/uploads/", s.serveUploads, uploader) // tus: Location /v1/uploads/{id}
+	e.HEAD("/v1/uploads/:id", s.serveUploads, uploader)
+	e.PATCH("/v1/uploads/:id", s.serveUploads, uploader)
+	e.DELETE("/v1/uploads/:id", s.serveUploads, uploader)
+	e.GET("/v1/vod", s.listVOD, viewer)
+	e.GET("/v1/vod/:id", s.getVOD, viewer)
+	e.GET("/vod/:id/*", s.serveVOD) // the result token authorizes
 
 	e.GET("/v1/events", s.replayEvents, viewer)
 	e.GET("/v1/events/stream", s.streamEvents, viewer)

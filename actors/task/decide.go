@@ -241,10 +241,10 @@ func DecideReport(s *State, m *pb.ReportTask, now time.Time, progressEvery time.
 	switch m.Kind {
 	case pb.TaskReportKind_TASK_REPORT_KIND_PROGRESS:
 		p := min(max(m.Progress, 0), 0.999)
-		if p-s.Progress < 0.005 || now.Sub(time.UnixMilli(s.ProgressAt)) < progressEvery {
-			return nil, nil
+		if m.Result == nil && (p-s.Progress < 0.005 || now.Sub(time.UnixMilli(s.ProgressAt)) < progressEvery) {
+			return nil, nil // rate-limited; a partial result is always recorded
 		}
-		return &pb.Envelope{Payload: &pb.Envelope_TaskProgress{TaskProgress: &pb.TaskProgress{Progress: p, Attempt: m.Attempt}}}, nil
+		return &pb.Envelope{Payload: &pb.Envelope_TaskProgress{TaskProgress: &pb.TaskProgress{Progress: p, Attempt: m.Attempt, Partial: m.Result}}}, nil
 	case pb.TaskReportKind_TASK_REPORT_KIND_SUCCEEDED:
 		if m.Result == nil {
 			return nil, invalid("result", "a success carries its result")

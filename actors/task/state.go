@@ -68,10 +68,13 @@ func (s *State) Apply(e events.Event) {
 			Status: Queued, CreatedAt: at, CreatedSeq: e.Seq, Version: env.Version, LastSeq: e.Seq}
 	case *pb.Envelope_TaskStarted:
 		m := p.TaskStarted
-		s.Status, s.Worker, s.Attempt, s.Progress, s.StartedAt, s.ProgressAt = Running, m.Worker, m.Attempt, 0, at, at
+		s.Status, s.Worker, s.Attempt, s.Progress, s.StartedAt, s.ProgressAt, s.Result = Running, m.Worker, m.Attempt, 0, at, at, nil
 		s.Attempts++
 	case *pb.Envelope_TaskProgress:
 		s.Progress, s.ProgressAt = p.TaskProgress.Progress, at
+		if p.TaskProgress.Partial != nil {
+			s.Result = p.TaskProgress.Partial
+		}
 	case *pb.Envelope_TaskSucceeded:
 		s.Status, s.Progress, s.Result, s.FinishedAt, s.Error = Succeeded, 1, p.TaskSucceeded.Result, at, ""
 	case *pb.Envelope_TaskFailed:

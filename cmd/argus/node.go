@@ -44,6 +44,7 @@ import (
 	"github.com/argus-vms/argus/notify/outputs"
 	notifyhook "github.com/argus-vms/argus/notify/webhook"
 	"github.com/argus-vms/argus/projections"
+	"github.com/argus-vms/argus/work/upload"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -353,7 +354,8 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	gw := gateway.New(gateway.Config{Cluster: n.cluster, Devices: n.host, Analytics: analytics, Keys: keys, AdminKey: *cfg.adminKey,
 		Node: *cfg.nodeID, Log: log, Live: live, Plans: n.host, Recordings: n.recordings(store2), EventLog: n.host,
 		Projections: projectionsAdmin(n.proj), Idempotency: idem, Views: n.views, Cameras: n.host,
-		PTZSessionIdle: *cfg.ptzIdle, Alarms: n.host, Pictures: store2, Webhooks: n.host, Tasks: taskBackend{n.host, work}})
+		PTZSessionIdle: *cfg.ptzIdle, Alarms: n.host, Pictures: store2, Webhooks: n.host, Tasks: taskBackend{n.host, work},
+		Uploads: &gateway.Uploads{Store: upload.New(store2), MaxSize: int64(*cfg.uploadMax)}})
 	n.pictures.Store(gw)
 	if err := n.startTasks(runCtx, work, gw, jobEnv(index, shards, store2, scratchDir(*cfg.data)), *cfg.workerSlots); err != nil {
 		ln.Close()

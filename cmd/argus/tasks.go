@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/argus-vms/argus/work/jobs"
 	"github.com/argus-vms/argus/work/queue"
 	"github.com/argus-vms/argus/work/scheduler"
+	"github.com/argus-vms/argus/work/upload"
 	"github.com/argus-vms/argus/work/worker"
 	"github.com/nats-io/nats.go"
 )
@@ -65,7 +67,12 @@ func (n *node) startTasks(ctx context.Context, q *queue.Queues, gw *gateway.Serv
 // jobEnv is what worker slots run jobs with: the segment index and the
 // recording storage (results go there too).
 func jobEnv(index *events.SegmentIndex, shards int, st storage.Storage, tmp string) jobs.Env {
+	uploads := upload.New(st)
 	return jobs.Env{Storage: st, Open: st.Open, TempDir: tmp,
+		Upload: func(ctx context.Context, id string) (io.ReadCloser, error) {
+			r, _, err := uploads.Open(ctx, id)
+			return r, err
+		},
 		Segments: func(ctx context.Context, device string, channel int, from, to time.Time) ([]playback.Segment, error) {
 			ref := events.Ref{Shard: events.ShardOf(device, shards), Kind: events.KindPlan, ID: events.ChannelID(device, channel)}
 			segs, err := index.Range(ctx, ref, from, to)

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -27,8 +28,12 @@ type Env struct {
 	Segments func(ctx context.Context, device string, channel int, from, to time.Time) ([]playback.Segment, error)
 	Open     playback.Opener // reads segments (the recording storage's Open)
 	Storage  storage.Storage // results are written here, under tasks/<task id>/
-	FFmpeg   string          // default "ffmpeg"
-	TempDir  string          // scratch files (default os.TempDir()); everything created is removed when Run returns
+	// Upload reads an uploaded source (a VOD transcode); a missing one is
+	// an error wrapping fs.ErrNotExist.
+	Upload  func(ctx context.Context, id string) (io.ReadCloser, error)
+	FFmpeg  string // default "ffmpeg"
+	FFprobe string // default "ffprobe" (probes uploads)
+	TempDir string // scratch files (default os.TempDir()); everything created is removed when Run returns
 }
 
 // Job is one attempt of a task.
@@ -36,6 +41,10 @@ type Job struct {
 	ID      string
 	Spec    *pb.TaskSpec
 	LiveURL string // a live snapshot's source (rtsp://…); used when Spec.FromUnixMs == 0
+	// Partial, when set, receives the result so far of a job that
+	// publishes in steps (an upload's HLS ladder, lowest rendition first:
+	// it plays before the rest is done).
+	Partial func(*pb.TaskResult)
 }
 
 // work is one Run: what the task types share.

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -35,9 +34,15 @@ var maxrates = map[int]int{360: 800_000, 480: 1_400_000, 720: 2_800_000, 1080: 5
 // VOD ladder.
 func (w *work) transcode(ctx context.Context) (*pb.TaskResult, error) {
 	if w.spec.Source != "" {
-		// An upload becomes a source like a recorded range (a local file,
-		// seek 0, its whole duration, audio probed); hls takes it as is.
-		return nil, Permanent(errors.New("uploads are not supported yet"))
+		ladder, err := w.ladder()
+		if err != nil {
+			return nil, err
+		}
+		src, err := w.uploaded(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return w.hlsInSteps(ctx, src, ladder)
 	}
 	from, to, err := w.span()
 	if err != nil {

@@ -74,7 +74,14 @@ func (w *Worker) run(ctx context.Context, msg jetstream.Msg, online bool) {
 		defer close(renewed)
 		w.renew(jctx, msg, cancel, &progress, report)
 	}()
-	result, jerr := jobs.Run(jctx, w.o.Env, jobs.Job{ID: work.Id, Spec: work.Spec, LiveURL: work.LiveUrl}, progress.set)
+	partial := func(r *pb.TaskResult) {
+		pctx, cancel := context.WithTimeout(jctx, 10*time.Second)
+		defer cancel()
+		if _, err := report(pctx, pb.TaskReportKind_TASK_REPORT_KIND_PROGRESS, func(rt *pb.ReportTask) { rt.Progress, rt.Result = progress.get(), r }); err != nil {
+			log.Warn("worker: partial result not reported", "err", err)
+		}
+	}
+	result, jerr := jobs.Run(jctx, w.o.Env, jobs.Job{ID: work.Id, Spec: work.Spec, LiveURL: work.LiveUrl, Partial: partial}, progress.set)
 	cause := context.Cause(jctx)
 	cancel(nil)
 	<-renewed

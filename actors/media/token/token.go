@@ -39,6 +39,9 @@ type Kind string
 const (
 	Live     Kind = "live"
 	Playback Kind = "playback"
+	// Result opens the files of one task's result (a VOD's HLS ladder):
+	// Device holds the task id, Channel 0.
+	Result Kind = "result"
 )
 
 // Claims are what a token says.
@@ -119,7 +122,7 @@ func (s *Signer) Parse(tok string, now time.Time) (Claims, error) {
 	c.Expires = time.Unix(nums[3], 0)
 	if c.Kind == Playback {
 		c.From, c.To = time.Unix(nums[1], 0), time.Unix(nums[2], 0)
-	} else if c.Kind != Live {
+	} else if c.Kind != Live && c.Kind != Result {
 		return Claims{}, ErrInvalid
 	}
 	if !events.ValidID(c.Device) {
@@ -158,6 +161,18 @@ func (s *Signer) CheckPlayback(tok, device string, channel int, from, to, now ti
 	}
 	if from.Before(c.From) || to.After(c.To) {
 		return c, ErrRange
+	}
+	return c, nil
+}
+
+// CheckResult verifies tok opens the result files of task id.
+func (s *Signer) CheckResult(tok, id string, now time.Time) (Claims, error) {
+	c, err := s.Parse(tok, now)
+	if err != nil {
+		return c, err
+	}
+	if c.Kind != Result || c.Device != id {
+		return c, ErrScope
 	}
 	return c, nil
 }
