@@ -168,7 +168,9 @@ func BenchmarkTasks(b *testing.B) {
 	}
 	time.Sleep(2 * time.Second)
 	loaded := r.onlineLatency(30)
-	p := func(d []time.Duration, q float64) time.Duration { return percentile(append([]time.Duration(nil), d...), q) }
+	p := func(d []time.Duration, q float64) time.Duration {
+		return percentile(append([]time.Duration(nil), d...), q)
+	}
 	results.add("online task submit → running p50 / p99, offline queue saturated", ms(p(loaded, .5))+" / "+ms(p(loaded, .99)),
 		"idle queue "+ms(p(idle, .5))+" / "+ms(p(idle, .99)), fmt.Sprintf("%.2f× p99", float64(p(loaded, .99))/float64(max(p(idle, .99), time.Millisecond))), "p99 ≤ 200 ms")
 
