@@ -1,6 +1,9 @@
 package jobs
 
 import (
+	"context"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,10 +82,13 @@ func TestTranscodeHLS(t *testing.T) {
 	}
 }
 
-func TestTranscodeUploadNotSupported(t *testing.T) {
+// TestTranscodeUnknownUpload: an upload the store does not have is a
+// permanent error (another attempt would not find it either).
+func TestTranscodeUnknownUpload(t *testing.T) {
 	env, _ := testEnv(t)
+	env.Upload = func(context.Context, string) (io.ReadCloser, error) { return nil, fs.ErrNotExist }
 	_, err := Run(t.Context(), env, Job{ID: "t1", Spec: &pb.TaskSpec{Type: task.TypeTranscode, Source: "up1"}}, nil)
-	if !IsPermanent(err) || !strings.Contains(err.Error(), "uploads are not supported yet") {
+	if !IsPermanent(err) || !strings.Contains(err.Error(), "up1") {
 		t.Fatalf("err %v", err)
 	}
 }
