@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"slices"
@@ -345,7 +344,7 @@ func (s *Server) listAlarms(c echo.Context) error {
 	if len(items) > limit {
 		items = items[:limit]
 		last := items[limit-1]
-		cur := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(last.RaisedAtUnixMs, 10) + "|" + last.Id))
+		cur := timeCursor(last.RaisedAtUnixMs, last.Id)
 		out.NextCursor = &cur
 	}
 	for _, v := range items {
@@ -355,17 +354,7 @@ func (s *Server) listAlarms(c echo.Context) error {
 }
 
 func parseAlarmCursor(cur string) (int64, string, *Problem) {
-	bad := badRequest("cursor", "cursor must be a next_cursor from a previous page")
-	b, err := base64.RawURLEncoding.DecodeString(cur)
-	if err != nil {
-		return 0, "", bad
-	}
-	ms, id, ok := strings.Cut(string(b), "|")
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if _, _, valid := events.ParseAlarmID(id); !ok || err != nil || !valid {
-		return 0, "", bad
-	}
-	return n, id, nil
+	return parseTimeCursor(cur, func(id string) bool { _, _, ok := events.ParseAlarmID(id); return ok })
 }
 
 // alarmHistory is the ClickHouse side of alarms (nil: not here).

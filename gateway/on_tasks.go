@@ -391,7 +391,7 @@ func (s *Server) listTasks(c echo.Context) error {
 		if len(items) > limit {
 			items = items[:limit]
 			last := items[limit-1]
-			cur := base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(last.CreatedAtUnixMs, 10) + "|" + last.Id))
+			cur := timeCursor(last.CreatedAtUnixMs, last.Id)
 			out.NextCursor = &cur
 		}
 	} else {
@@ -420,6 +420,16 @@ func parseTaskCursor(cur string) (int64, string, *Problem) {
 	if cur == "" {
 		return 0, "", nil
 	}
+	return parseTimeCursor(cur, events.ValidID)
+}
+
+// timeCursor is a next_cursor of pages ordered by (time, id): alarms, tasks.
+func timeCursor(ms int64, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(ms, 10) + "|" + id))
+}
+
+// parseTimeCursor reads a timeCursor whose id valid accepts.
+func parseTimeCursor(cur string, valid func(string) bool) (int64, string, *Problem) {
 	bad := badRequest("cursor", "cursor must be a next_cursor from a previous page")
 	b, err := base64.RawURLEncoding.DecodeString(cur)
 	if err != nil {
@@ -427,7 +437,7 @@ func parseTaskCursor(cur string) (int64, string, *Problem) {
 	}
 	ms, id, ok := strings.Cut(string(b), "|")
 	n, err := strconv.ParseInt(ms, 10, 64)
-	if !ok || err != nil || !events.ValidID(id) {
+	if !ok || err != nil || !valid(id) {
 		return 0, "", bad
 	}
 	return n, id, nil

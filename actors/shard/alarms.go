@@ -114,21 +114,8 @@ func (h *Host) askAlarmLocal(ctx context.Context, slot events.AlarmSlot, cmd pro
 }
 
 func (h *Host) alarmPID(ctx context.Context, slot events.AlarmSlot, create bool) (*actor.PID, error) {
-	if v, ok := h.alarms.Load(slot.ID()); ok {
-		return v.(*actor.PID), nil
-	}
-	spid := h.running[events.ShardOf(slot.Device, h.shards)].Load()
-	if spid == nil {
-		return nil, ErrNotReady
-	}
-	reply := make(chan *actor.PID, 1)
-	h.engine.Send(spid, &spawnAlarm{slot: slot, create: create, reply: reply})
-	select {
-	case pid := <-reply:
-		return pid, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return h.kidPID(ctx, &h.alarms, events.ShardOf(slot.Device, h.shards),
+		func(reply chan *actor.PID) any { return &spawnAlarm{slot: slot, create: create, reply: reply} }, slot.ID())
 }
 
 // Alarm passes a command of the node's own checks (camera events, device

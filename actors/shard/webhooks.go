@@ -91,21 +91,7 @@ func (h *Host) askWebhookLocal(ctx context.Context, id string, cmd proto.Message
 func isCreate(cmd proto.Message) bool { _, ok := cmd.(*pb.CreateWebhook); return ok }
 
 func (h *Host) webhookPID(ctx context.Context, id string, n int, create bool) (*actor.PID, error) {
-	if v, ok := h.webhooks.Load(id); ok {
-		return v.(*actor.PID), nil
-	}
-	spid := h.running[n].Load()
-	if spid == nil {
-		return nil, ErrNotReady
-	}
-	reply := make(chan *actor.PID, 1)
-	h.engine.Send(spid, &spawnWebhook{id: id, create: create, reply: reply})
-	select {
-	case pid := <-reply:
-		return pid, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return h.kidPID(ctx, &h.webhooks, n, func(reply chan *actor.PID) any { return &spawnWebhook{id: id, create: create, reply: reply} }, id)
 }
 
 // ListWebhooks lists the webhooks of the whole cluster by id.
