@@ -443,11 +443,11 @@ func (n *node) startRelay(keys *gateway.KeyStore, clusterSecret []byte) (*gatewa
 			if err := st.WaitReady(ctx); err != nil {
 				return nil, err
 			}
-			annexB, _, ok := st.Keyframe()
+			kf, ok := st.Keyframe()
 			if !ok {
 				return nil, errors.New("the stream has no keyframe yet")
 			}
-			return annexB, nil
+			return kf.AnnexB, nil
 		},
 		Streams: func(ctx context.Context) ([]gateway.StreamInfo, error) {
 			infos, err := n.host.Streams(ctx)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 )
@@ -74,15 +75,22 @@ func pictureSize(path string) (width, height int, err error) {
 		return 0, 0, fmt.Errorf("init: %w", err)
 	}
 	for _, tr := range in.Tracks {
-		if c, ok := tr.Codec.(*codecs.H264); ok {
+		switch c := tr.Codec.(type) {
+		case *codecs.H264:
 			var sps h264.SPS
+			if err := sps.Unmarshal(c.SPS); err != nil {
+				return 0, 0, fmt.Errorf("SPS: %w", err)
+			}
+			return sps.Width(), sps.Height(), nil
+		case *codecs.H265:
+			var sps h265.SPS
 			if err := sps.Unmarshal(c.SPS); err != nil {
 				return 0, 0, fmt.Errorf("SPS: %w", err)
 			}
 			return sps.Width(), sps.Height(), nil
 		}
 	}
-	return 0, 0, errors.New("no H.264 track")
+	return 0, 0, errors.New("no H.264 or H.265 track")
 }
 
 // mp4Duration is a regular MP4's duration, from its movie header (what

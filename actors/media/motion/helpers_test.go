@@ -4,6 +4,10 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
+	"github.com/argus-vms/argus/actors/media/relay"
 )
 
 // clipSource is a real H264 source: it plays access units at 25 fps to its
@@ -13,7 +17,7 @@ type clipSource struct {
 	aus [][][]byte
 
 	mu    sync.Mutex
-	subs  map[int]func([][]byte, time.Duration, time.Time)
+	subs  map[int]func(relay.Frame)
 	next  int
 	start chan struct{}
 	once  sync.Once
@@ -22,11 +26,11 @@ type clipSource struct {
 }
 
 func newClipSource(aus [][][]byte) *clipSource {
-	return &clipSource{aus: aus, subs: map[int]func([][]byte, time.Duration, time.Time){},
+	return &clipSource{aus: aus, subs: map[int]func(relay.Frame){},
 		start: make(chan struct{}), done: make(chan struct{})}
 }
 
-func (s *clipSource) SubscribeAU(fn func([][]byte, time.Duration, time.Time)) func() {
+func (s *clipSource) SubscribeVideo(fn func(relay.Frame)) func() {
 	s.mu.Lock()
 	id := s.next
 	s.next++
@@ -63,7 +67,7 @@ func (s *clipSource) play(ctx context.Context) {
 		s.mu.Lock()
 		s.sent = append(s.sent, now)
 		for _, fn := range s.subs {
-			fn(au, time.Duration(i)*frame, now)
+			fn(relay.Frame{Codec: relay.CodecH264, NALUs: au, PTS: time.Duration(i) * frame, NTP: now, Random: h264.IsRandomAccess(au)})
 		}
 		s.mu.Unlock()
 	}

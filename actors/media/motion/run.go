@@ -13,16 +13,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-
+	"github.com/argus-vms/argus/actors/media/relay"
 	"github.com/argus-vms/argus/events/backoff"
 )
 
-// AUSource is what relay.Stream offers: H264 access units (NALUs without
-// start codes, IDR ones with SPS and PPS in front), fn called on the
-// source's goroutine, serialized, never to block.
+// AUSource is what relay.Stream offers: H.264 or H.265 access units
+// (random-access ones with their parameter sets in front), fn called on
+// the source's goroutine, serialized, never to block.
 type AUSource interface {
-	SubscribeAU(fn func(au [][]byte, pts time.Duration, ntp time.Time)) (unsubscribe func())
+	SubscribeVideo(fn func(relay.Frame)) (unsubscribe func())
 }
 
 // Options of Run.
@@ -104,12 +103,12 @@ func Run(ctx context.Context, src AUSource, cfg Config, o Options, fn func(Event
 		o:     o,
 		log:   o.Log.With("component", "motion"),
 		det:   NewDetector(cfg, o.Width, o.Height),
-		q:     &auQueue{in: make(chan [][]byte, queueLen)},
+		q:     &auQueue{in: make(chan relay.Frame, queueLen)},
 		fn:    fn,
 		bo:    backoff.Backoff{Min: minBackoff, Max: maxBackoff},
 		frame: make([]byte, o.Width*o.Height),
 	}
-	unsub := src.SubscribeAU(r.q.onAU)
+	unsub := src.SubscribeVideo(r.q.onAU)
 	for ctx.Err() == nil {
 		stable, err := r.process(ctx)
 		if ctx.Err() != nil {
@@ -177,7 +176,8 @@ func (r *runner) wait(ctx context.Context, d time.Duration) {
 	}
 }
 
-// ffmpegArgs: raw H264 on stdin, width×height grey frames on stdout.
+// ffmpegArgs: raw H.264 or H.265 on stdin, width×height grey frames on
+// stdout.
 //
 //   - -threads 1: frame threads would add a frame of delay each and take
 //     cores from the other channels; decoding is nearly all of the cost
@@ -197,13 +197,17 @@ func (r *runner) wait(ctx context.Context, d time.Duration) {
 //     which removes sensor noise (bilinear would sample and alias).
 //   - -flush_packets 1: each frame is written at once, not when a 32 KiB
 //     buffer fills (seconds of frames at 64×36).
-func ffmpegArgs(o Options) []string {
+func ffmpegArgs(o Options, codec relay.Codec) []string {
+	demuxer := "h264"
+	if codec == relay.CodecH265 {
+		demuxer = "hevc"
+	}
 	return []string{
 		"-hide_banner", "-loglevel", "error", "-nostats",
 		"-threads", "1", "-skip_loop_filter", "all",
 		"-probesize", "32", "-analyzeduration", "0",
 		"-use_wallclock_as_timestamps", "1",
-		"-f", "h264", "-i", "pipe:0",
+		"-f", demuxer, "-i", "pipe:0",
 		"-an", "-sn", "-dn", "-filter_threads", "1",
 		"-vf", "fps=" + strconv.Itoa(o.FPS) + ",scale=" + strconv.Itoa(o.Width) + ":" + strconv.Itoa(o.Height) + ":flags=area,format=gray",
 		"-f", "rawvideo", "-flush_packets", "1", "pipe:1",
@@ -216,7 +220,11 @@ func ffmpegArgs(o Options) []string {
 func (r *runner) process(ctx context.Context) (stable bool, err error) {
 	pctx, kill := context.WithCancelCause(ctx)
 	defer kill(nil)
-	cmd := exec.CommandContext(pctx, r.o.FFmpeg, ffmpegArgs(r.o)...)
+	// ffmpeg decodes the codec of the latest random access point; a
+	// frame of another codec ends this run (the writer stops) and the
+	// next one starts with the new codec
+	codec := r.q.latestCodec()
+	cmd := exec.CommandContext(pctx, r.o.FFmpeg, ffmpegArgs(r.o, codec)...)
 	cmd.WaitDelay = time.Second // a killed ffmpeg's pipes must not hold us
 	stderr := &tailBuffer{max: maxStderr}
 	cmd.Stderr = stderr
@@ -237,7 +245,10 @@ func (r *runner) process(ctx context.Context) (stable bool, err error) {
 	stopWriter := make(chan struct{})
 	var wg sync.WaitGroup
 	batch := time.Second / time.Duration(r.o.FPS*batchesPerFrame)
-	wg.Go(func() { r.q.write(stdin, stopWriter, batch, &written) })
+	wg.Go(func() {
+		r.q.write(stdin, codec, stopWriter, batch, &written)
+		_ = stdin.Close() // a codec change: ffmpeg ends on EOF
+	})
 
 	// the reader: frames and the detector
 	var lastFrame, writtenAtFrame atomic.Int64
@@ -312,91 +323,6 @@ loop:
 	}
 	return stable, fmt.Errorf("motion: ffmpeg: %w: %s", err, stderr.oneLine())
 }
-
-// auQueue carries access units from the source's goroutine to ffmpeg's
-// stdin without ever blocking the source.
-type auQueue struct {
-	in      chan [][]byte
-	resync  bool // onAU only (its calls are serialized)
-	dropped atomic.Uint64
-}
-
-// onAU queues au; when the queue is full, access units are dropped up to
-// the next IDR, so that ffmpeg only ever sees whole GOPs (as the recorder
-// does).
-func (q *auQueue) onAU(au [][]byte, _ time.Duration, _ time.Time) {
-	if q.resync && !h264.IsRandomAccess(au) {
-		q.dropped.Add(1)
-		return
-	}
-	select {
-	case q.in <- au:
-		q.resync = false
-	default:
-		q.dropped.Add(1)
-		q.resync = true
-	}
-}
-
-// write copies access units as Annex-B to w, from an IDR on (a new
-// ffmpeg needs one), each followed by a delimiter (the source's own are
-// dropped), until stop or a write fails. It writes what is queued every
-// batch: ffmpeg then wakes a few times a second instead of at every
-// access unit, and on a VM each wakeup costs more than decoding a frame's
-// worth of bits.
-func (q *auQueue) write(w io.Writer, stop <-chan struct{}, batch time.Duration, written *atomic.Int64) {
-	var buf []byte
-	waitIDR := true
-	tick := time.NewTicker(batch)
-	defer tick.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		}
-		buf = buf[:0]
-		n := int64(0)
-	drain:
-		for {
-			select {
-			case au := <-q.in:
-				if waitIDR && !h264.IsRandomAccess(au) {
-					continue
-				}
-				waitIDR = false
-				buf = appendAnnexB(buf, au)
-				n++
-			default:
-				break drain
-			}
-		}
-		if n == 0 {
-			continue
-		}
-		if _, err := w.Write(buf); err != nil {
-			return
-		}
-		written.Add(n)
-	}
-}
-
-// appendAnnexB appends au with start codes, without its delimiters, and
-// then a delimiter: ffmpeg's parser ends an access unit only when the next
-// one starts, so this saves a frame of delay.
-func appendAnnexB(buf []byte, au [][]byte) []byte {
-	for _, nalu := range au {
-		if len(nalu) == 0 || h264.NALUType(nalu[0]&0x1f) == h264.NALUTypeAccessUnitDelimiter {
-			continue
-		}
-		buf = append(buf, 0, 0, 0, 1)
-		buf = append(buf, nalu...)
-	}
-	return append(buf, aud...)
-}
-
-// aud is an access unit delimiter NALU (primary_pic_type 7: any slice).
-var aud = []byte{0, 0, 0, 1, 9, 0xf0}
 
 // tailBuffer keeps the last max bytes written (ffmpeg's latest errors).
 type tailBuffer struct {

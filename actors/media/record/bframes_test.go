@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 
@@ -69,7 +70,7 @@ func TestRecordBFrames(t *testing.T) {
 		}
 		prevPTS = pts
 		d := ticksToDuration(pts - first)
-		r.in <- auItem{au: au, pts: d, ntp: base.Add(d)}
+		r.in <- auItem{au: au, codec: relay.CodecH264, random: h264.IsRandomAccess(au), pts: d, ntp: base.Add(d)}
 		n++
 		return nil
 	})

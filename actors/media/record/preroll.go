@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/argus-vms/argus/actors/media/relay"
 )
 
 // PreRoll keeps the last seconds of a stream's access units, from an IDR,
@@ -14,20 +14,20 @@ import (
 type PreRoll struct {
 	keep  time.Duration
 	mu    sync.Mutex
-	buf   []auItem
+	buf   []relay.Frame
 	subs  []*preSub
 	unsub func()
 }
 
 type preSub struct {
-	fn     func(au [][]byte, pts time.Duration, ntp time.Time)
+	fn     func(relay.Frame)
 	closed bool
 }
 
 // NewPreRoll starts buffering src.
 func NewPreRoll(src Source, keep time.Duration) *PreRoll {
 	p := &PreRoll{keep: keep}
-	p.unsub = src.SubscribeAU(p.onAU)
+	p.unsub = src.SubscribeVideo(p.onAU)
 	return p
 }
 
@@ -48,23 +48,22 @@ func (p *PreRoll) Len() int {
 
 // onAU runs on the relay's write path: it appends, trims whole GOPs older
 // than keep (the buffer always starts at an IDR) and passes the unit on.
-func (p *PreRoll) onAU(au [][]byte, pts time.Duration, ntp time.Time) {
+func (p *PreRoll) onAU(f relay.Frame) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	idr := h264.IsRandomAccess(au)
-	if len(p.buf) > 0 || idr {
-		p.buf = append(p.buf, auItem{au: au, pts: pts, ntp: ntp})
+	if len(p.buf) > 0 || f.Random {
+		p.buf = append(p.buf, f)
 	}
 	// Drop the oldest GOP while the next one still starts keep or more ago.
 	for {
 		next := -1
 		for i := 1; i < len(p.buf); i++ {
-			if h264.IsRandomAccess(p.buf[i].au) {
+			if p.buf[i].Random {
 				next = i
 				break
 			}
 		}
-		if next < 0 || ntp.Sub(p.buf[next].ntp) < p.keep {
+		if next < 0 || f.NTP.Sub(p.buf[next].NTP) < p.keep {
 			break
 		}
 		p.buf = append(p.buf[:0:0], p.buf[next:]...)
@@ -72,7 +71,7 @@ func (p *PreRoll) onAU(au [][]byte, pts time.Duration, ntp time.Time) {
 	live := p.subs[:0]
 	for _, s := range p.subs {
 		if !s.closed {
-			s.fn(au, pts, ntp)
+			s.fn(f)
 			live = append(live, s)
 		}
 	}
@@ -88,21 +87,21 @@ type preRollFrom struct {
 	t time.Time
 }
 
-func (f preRollFrom) SubscribeAU(fn func(au [][]byte, pts time.Duration, ntp time.Time)) func() {
+func (f preRollFrom) SubscribeVideo(fn func(relay.Frame)) func() {
 	p := f.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	start := 0
 	for i, it := range p.buf {
-		if it.ntp.After(f.t) {
+		if it.NTP.After(f.t) {
 			break
 		}
-		if h264.IsRandomAccess(it.au) {
+		if it.Random {
 			start = i
 		}
 	}
 	for _, it := range p.buf[start:] {
-		fn(it.au, it.pts, it.ntp)
+		fn(it)
 	}
 	s := &preSub{fn: fn}
 	p.subs = append(p.subs, s)

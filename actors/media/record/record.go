@@ -26,8 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-
+	"github.com/argus-vms/argus/actors/media/relay"
 	"github.com/argus-vms/argus/actors/media/storage"
 )
 
@@ -79,6 +78,8 @@ type Segment struct {
 
 type auItem struct {
 	au     [][]byte
+	codec  relay.Codec
+	random bool
 	pts    time.Duration
 	ntp    time.Time
 	resync bool // access units were dropped just before this one (an IDR)
@@ -110,7 +111,7 @@ type Recorder struct {
 	maxPTS     int64 // highest PTS seen (ticks)
 	havePTS    bool
 	steps      stepWindow
-	dtsx       h264.DTSExtractor // continuous across segments cut at their duration
+	dtsx       dtsExtractor // continuous across segments cut at their duration
 	dtsOK      bool
 	waitIDR    bool
 	logged     map[string]time.Time
@@ -124,7 +125,7 @@ type Recorder struct {
 
 // Source is what a recorder records: a relay stream, or a PreRoll of one.
 type Source interface {
-	SubscribeAU(fn func(au [][]byte, pts time.Duration, ntp time.Time)) (unsubscribe func())
+	SubscribeVideo(fn func(relay.Frame)) (unsubscribe func())
 }
 
 // Start subscribes to src's access units and records them until Stop.
@@ -164,20 +165,20 @@ func Start(cfg Config, src Source) (*Recorder, error) {
 	}
 	go r.closer()
 	go r.run()
-	r.unsub = src.SubscribeAU(r.onAU)
+	r.unsub = src.SubscribeVideo(r.onAU)
 	r.log.Info("recording started", "segment_duration", cfg.SegmentDuration)
 	return r, nil
 }
 
 // onAU runs on the relay's write path: it never blocks. When the writer
 // falls behind, access units are dropped up to the next IDR.
-func (r *Recorder) onAU(au [][]byte, pts time.Duration, ntp time.Time) {
-	if r.resync && !h264.IsRandomAccess(au) {
+func (r *Recorder) onAU(f relay.Frame) {
+	if r.resync && !f.Random {
 		r.dropped.Add(1)
 		return
 	}
 	select {
-	case r.in <- auItem{au: au, pts: pts, ntp: ntp, resync: r.resync}:
+	case r.in <- auItem{au: f.NALUs, codec: f.Codec, random: f.Random, pts: f.PTS, ntp: f.NTP, resync: r.resync}:
 		r.resync = false
 	default:
 		r.dropped.Add(1)
@@ -254,7 +255,12 @@ func (r *Recorder) run() {
 func (r *Recorder) handle(it auItem) {
 	r.lastRecv = time.Now()
 	pts := durationToTicks(it.pts)
-	idr := h264.IsRandomAccess(it.au)
+	idr := it.random
+	vc := codecOf(it.codec)
+	if vc == nil {
+		r.warn("codec", "video codec not recordable", "codec", it.codec)
+		return
+	}
 
 	// PTS are in presentation order (B-frames go back a little): compare
 	// with the highest one seen.
@@ -283,6 +289,10 @@ func (r *Recorder) handle(it auItem) {
 		r.finalize("access units dropped", false)
 		r.waitIDR = false
 	}
+	if r.seg != nil && vc != r.seg.codec {
+		r.finalize("video codec changed", false)
+		r.waitIDR = false
+	}
 	if r.seg != nil && idr {
 		switch {
 		case !r.seg.sameParams(it.au):
@@ -295,12 +305,12 @@ func (r *Recorder) handle(it auItem) {
 		if !idr {
 			return // a segment starts on an IDR
 		}
-		sps, pps := auParams(it.au)
-		if sps == nil || pps == nil {
-			r.warn("idr", "IDR without SPS/PPS: waiting for the next one")
+		entry := vc.sampleEntry(it.au)
+		if entry == nil {
+			r.warn("idr", "random access point without parameter sets: waiting for the next one", "codec", it.codec)
 			return
 		}
-		seg, err := newSegment(r.cfg.Storage, segmentKey(r.cfg.Key, it.ntp), it.ntp, pts, sps, pps)
+		seg, err := newSegment(r.cfg.Storage, segmentKey(r.cfg.Key, it.ntp), it.ntp, pts, vc, entry)
 		if err != nil {
 			r.warn("create", "cannot create segment", "err", err)
 			return
@@ -324,8 +334,7 @@ func (r *Recorder) handle(it auItem) {
 		r.seg.refs.follows(it.au)
 	}
 	if !r.dtsOK {
-		r.dtsx = h264.DTSExtractor{}
-		r.dtsx.Initialize()
+		r.dtsx = vc.newDTS()
 		r.dtsOK = true
 	}
 	dts, err := r.dtsx.Extract(it.au, pts)

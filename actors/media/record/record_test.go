@@ -335,7 +335,7 @@ func TestRecordWriterFallsBehind(t *testing.T) {
 	st.blocked.Store(true)
 	// the relay goes on: a second subscriber keeps receiving
 	var others atomic.Int64
-	unsub := src.SubscribeAU(func([][]byte, time.Duration, time.Time) { others.Add(1) })
+	unsub := src.SubscribeVideo(func(relay.Frame) { others.Add(1) })
 	// blocked until the queue overflows (the writer blocks at its next
 	// fragment, once a second), then a little longer
 	for deadline := time.Now().Add(5 * time.Second); r.Dropped() == 0 && time.Now().Before(deadline); {

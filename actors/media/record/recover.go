@@ -9,9 +9,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
 	"github.com/argus-vms/argus/actors/media/storage"
 )
@@ -141,10 +139,10 @@ func copyPrefix(ctx context.Context, st storage.Storage, partial, key string, n 
 	return st.Delete(ctx, partial)
 }
 
-// inspect walks an fMP4 segment: ftyp, moov (an H264 track), then
+// inspect walks an fMP4 segment: ftyp, moov (an H.264 or H.265 track), then
 // moof+mdat fragments. It returns the end offset of the last fragment that
-// is complete and sound (sample sizes match its mdat, H264 samples are
-// well-formed AVCC, the first sample is a sync sample), the duration up to
+// is complete and sound (sample sizes match its mdat, samples are
+// well-formed length-prefixed NALUs, the first sample is a sync sample), the duration up to
 // it in 90 kHz ticks and the number of such fragments. A truncated or
 // damaged fragment ends the walk.
 func inspect(r io.ReadSeeker, size int64) (end, ticks int64, frags int) {
@@ -165,7 +163,8 @@ func inspect(r io.ReadSeeker, size int64) (end, ticks int64, frags int) {
 		return 0, 0, 0
 	}
 	track := init.Tracks[0]
-	if _, isH264 := track.Codec.(*codecs.H264); !isH264 || track.TimeScale == 0 {
+	vc := codecOfEntry(track.Codec)
+	if vc == nil || track.TimeScale == 0 {
 		return 0, 0, 0
 	}
 
@@ -184,7 +183,7 @@ func inspect(r io.ReadSeeker, size int64) (end, ticks int64, frags int) {
 		if !ok {
 			break
 		}
-		fragEnd, ok := checkFragment(frag, mdat.end()-mdat.start-mdat.hdr, track.ID, frags == 0)
+		fragEnd, ok := checkFragment(frag, mdat.end()-mdat.start-mdat.hdr, track.ID, frags == 0, vc)
 		if !ok {
 			break
 		}
@@ -204,7 +203,7 @@ func inspect(r io.ReadSeeker, size int64) (end, ticks int64, frags int) {
 }
 
 // checkFragment parses one moof+mdat and returns the decode time at its end.
-func checkFragment(buf []byte, mdatPayload int64, trackID int, first bool) (uint64, bool) {
+func checkFragment(buf []byte, mdatPayload int64, trackID int, first bool, vc videoCodec) (uint64, bool) {
 	var parts fmp4.Parts
 	if parts.Unmarshal(buf) != nil || len(parts) != 1 || len(parts[0].Tracks) != 1 {
 		return 0, false
@@ -221,7 +220,7 @@ func checkFragment(buf []byte, mdatPayload int64, trackID int, first bool) (uint
 	for _, s := range tr.Samples {
 		total += int64(len(s.Payload))
 		endTime += uint64(s.Duration)
-		if !validAVCC(s.Payload) {
+		if !validAVCC(s.Payload, vc) {
 			return 0, false
 		}
 	}
@@ -233,7 +232,7 @@ func checkFragment(buf []byte, mdatPayload int64, trackID int, first bool) (uint
 
 // validAVCC checks that payload is a sequence of length-prefixed NALUs
 // that fills it exactly, each with a sane header.
-func validAVCC(p []byte) bool {
+func validAVCC(p []byte, vc videoCodec) bool {
 	if len(p) == 0 {
 		return false
 	}
@@ -246,9 +245,7 @@ func validAVCC(p []byte) bool {
 		if n < 1 || n > len(p) {
 			return false
 		}
-		hdr := p[0]
-		typ := h264.NALUType(hdr & 0x1f)
-		if hdr&0x80 != 0 || typ == 0 || typ > 23 {
+		if !vc.validNALU(p[:n]) {
 			return false
 		}
 		p = p[n:]

@@ -1,7 +1,6 @@
 package record
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -17,7 +16,7 @@ import (
 	"github.com/argus-vms/argus/actors/media/storage"
 )
 
-// timescale of the video track: the RTP clock of H264.
+// timescale of the video track: the RTP clock of H.264 and H.265.
 const timescale = 90000
 
 // fragmentTicks: a fragment is closed at each IDR or once it holds this
@@ -99,10 +98,11 @@ type segment struct {
 	key      string
 	w        storage.Writer
 	start    time.Time // wall clock of the first sample
-	sps, pps []byte
-	startPTS int64 // relay PTS (ticks) of the first sample, for the boundary
+	codec    videoCodec
+	entry    codecs.Codec // the track's sample description (parameter sets)
+	startPTS int64        // relay PTS (ticks) of the first sample, for the boundary
 
-	refs     refChain
+	refs     refTracker
 	firstDTS int64
 	started  bool
 
@@ -118,22 +118,22 @@ type segment struct {
 	buf      seekablebuffer.Buffer
 }
 
-// newSegment creates the object and writes the init. au must be an IDR
-// access unit with its SPS and PPS.
-func newSegment(st storage.Storage, key string, start time.Time, pts int64, sps, pps []byte) (*segment, error) {
+// newSegment creates the object and writes the init, whose sample
+// description entry comes from the random-access unit starting it.
+func newSegment(st storage.Storage, key string, start time.Time, pts int64, vc videoCodec, entry codecs.Codec) (*segment, error) {
 	s := &segment{
 		key:      key,
 		start:    start,
-		sps:      append([]byte(nil), sps...),
-		pps:      append([]byte(nil), pps...),
+		codec:    vc,
+		entry:    entry,
 		startPTS: pts,
 		seq:      1,
+		refs:     vc.newRefs(entry),
 	}
-	s.refs.init(s.sps)
 	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{
 		ID:        1,
 		TimeScale: timescale,
-		Codec:     &codecs.H264{SPS: s.sps, PPS: s.pps},
+		Codec:     entry,
 	}}}
 	if err := init.Marshal(&s.buf); err != nil {
 		return nil, fmt.Errorf("fMP4 init: %w", err)
@@ -159,12 +159,9 @@ func (s *segment) write(b []byte) error {
 	return nil
 }
 
-// sameParams reports whether the IDR access unit au carries the segment's
-// SPS and PPS (or none).
-func (s *segment) sameParams(au [][]byte) bool {
-	sps, pps := auParams(au)
-	return (sps == nil || bytes.Equal(sps, s.sps)) && (pps == nil || bytes.Equal(pps, s.pps))
-}
+// sameParams reports whether the random-access unit au carries the
+// segment's parameter sets (or none).
+func (s *segment) sameParams(au [][]byte) bool { return s.codec.sameParams(au, s.entry) }
 
 // add appends an access unit with its DTS (from the recorder's DTS
 // extractor, continuous across segments: the first sample's DTS is the
@@ -178,6 +175,7 @@ func (s *segment) add(au [][]byte, pts, dts int64, idr bool) error {
 		s.firstDTS = dts
 	}
 	rel := dts - s.firstDTS
+	// length-prefixed NALUs: the sample format of H.264 and H.265 alike
 	payload, err := h264.AVCC(au).Marshal()
 	if err != nil {
 		return fmt.Errorf("AVCC: %w", err)
@@ -252,22 +250,6 @@ func (s *segment) finish() (int64, error) {
 		return 0, err
 	}
 	return s.fragBase, nil
-}
-
-// auParams returns the SPS and PPS NALUs of an access unit.
-func auParams(au [][]byte) (sps, pps []byte) {
-	for _, n := range au {
-		if len(n) == 0 {
-			continue
-		}
-		switch h264.NALUType(n[0] & 0x1f) {
-		case h264.NALUTypeSPS:
-			sps = n
-		case h264.NALUTypePPS:
-			pps = n
-		}
-	}
-	return sps, pps
 }
 
 // refChain follows frame_num (ITU-T H.264 7.4.3) to notice lost reference

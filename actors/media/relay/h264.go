@@ -1,12 +1,59 @@
 package relay
 
 import (
+	"bytes"
+	"errors"
+	"time"
+
+	"github.com/bluenviron/gohlslib/v2"
+	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/pion/rtp"
 )
 
-// rtpNALInfo looks at the NAL unit types an RTP/H264 payload carries
-// (RFC 6184: single NAL unit, STAP-A, FU-A) without depacketizing it.
-// idr: an IDR slice (or its first fragment); vcl: any coded slice.
+// h264Codec is the H.264 video of a stream (RFC 6184).
+type h264Codec struct {
+	f        *format.H264
+	dec      *rtph264.Decoder
+	sps, pps []byte
+}
+
+func newH264Codec(f *format.H264) *h264Codec {
+	// copy the parameter sets: SafeSetParams replaces them later
+	f.SPS, f.PPS = cloneParam(f.SPS), cloneParam(f.PPS)
+	return &h264Codec{f: f, sps: f.SPS, pps: f.PPS}
+}
+
+func (c *h264Codec) codec() Codec { return CodecH264 }
+
+func (c *h264Codec) resetDecoder() error {
+	dec, err := c.f.CreateDecoder()
+	c.dec = dec
+	return err
+}
+
+func (c *h264Codec) decode(pkt *rtp.Packet) ([][]byte, error) {
+	if c.dec == nil {
+		return nil, errSkipPacket
+	}
+	au, err := c.dec.Decode(pkt)
+	switch {
+	case errors.Is(err, rtph264.ErrMorePacketsNeeded):
+		return nil, errMorePackets
+	case errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious):
+		return nil, errSkipPacket
+	}
+	return au, err
+}
+
+// packetInfo looks at the NAL unit types an RTP/H264 payload carries
+// (single NAL unit, STAP-A, FU-A) without depacketizing it.
+func (c *h264Codec) packetInfo(payload []byte) (idr, vcl bool) {
+	return rtpNALInfo(payload)
+}
+
 func rtpNALInfo(payload []byte) (idr, vcl bool) {
 	if len(payload) < 1 {
 		return false, false
@@ -63,35 +110,65 @@ func auParams(au [][]byte) (sps, pps []byte) {
 	return sps, pps
 }
 
-// withParams returns au with SPS and PPS in front when it is an IDR access
-// unit that lacks them (decoders and fMP4/MPEG-TS segments need them at
-// every random access point). Other access units are returned unchanged.
-func withParams(au [][]byte, sps, pps []byte) [][]byte {
-	if sps == nil || pps == nil || !h264.IsRandomAccess(au) {
+func (c *h264Codec) learn(au [][]byte) bool {
+	sps, pps := auParams(au)
+	changed := false
+	if sps != nil && !bytes.Equal(sps, c.sps) {
+		c.sps = cloneParam(sps)
+		changed = true
+	}
+	if pps != nil && !bytes.Equal(pps, c.pps) {
+		c.pps = cloneParam(pps)
+		changed = true
+	}
+	if !changed || c.sps == nil || c.pps == nil {
+		return false
+	}
+	c.f.SafeSetParams(c.sps, c.pps)
+	return true
+}
+
+func (c *h264Codec) refresh(f format.Format) bool {
+	nf, ok := f.(*format.H264)
+	if !ok || nf.SPS == nil || nf.PPS == nil {
+		return false
+	}
+	if bytes.Equal(nf.SPS, c.sps) && bytes.Equal(nf.PPS, c.pps) {
+		return false
+	}
+	c.sps, c.pps = cloneParam(nf.SPS), cloneParam(nf.PPS)
+	c.f.SafeSetParams(c.sps, c.pps)
+	return true
+}
+
+func (c *h264Codec) isRandomAccess(au [][]byte) bool { return h264.IsRandomAccess(au) }
+
+func (c *h264Codec) withParams(au [][]byte) [][]byte {
+	if c.sps == nil || c.pps == nil || !h264.IsRandomAccess(au) {
 		return au
 	}
 	hasSPS, hasPPS := auParams(au)
 	if hasSPS != nil && hasPPS != nil {
 		return au
 	}
-	out := make([][]byte, 0, len(au)+2)
-	// keep an access unit delimiter first if there is one
-	i := 0
-	if len(au) > 0 && len(au[0]) > 0 && h264.NALUType(au[0][0]&0x1f) == h264.NALUTypeAccessUnitDelimiter {
-		out = append(out, au[0])
-		i = 1
-	}
+	var sps, pps []byte
 	if hasSPS == nil {
-		out = append(out, sps)
+		sps = c.sps
 	}
 	if hasPPS == nil {
-		out = append(out, pps)
+		pps = c.pps
 	}
-	return append(out, au[i:]...)
+	aud := len(au[0]) > 0 && h264.NALUType(au[0][0]&0x1f) == h264.NALUTypeAccessUnitDelimiter
+	return insertParams(au, aud, sps, pps)
+}
+
+func (c *h264Codec) complete(au [][]byte) bool {
+	sps, pps := auParams(au)
+	return sps != nil && pps != nil
 }
 
 // hasVCL reports whether an access unit carries a coded slice.
-func hasVCL(au [][]byte) bool {
+func (c *h264Codec) hasVCL(au [][]byte) bool {
 	for _, n := range au {
 		if len(n) > 0 {
 			if t := h264.NALUType(n[0] & 0x1f); t >= h264.NALUTypeNonIDR && t <= h264.NALUTypeIDR {
@@ -100,4 +177,15 @@ func hasVCL(au [][]byte) bool {
 		}
 	}
 	return false
+}
+
+func (c *h264Codec) hlsTrack() *gohlslib.Track {
+	return &gohlslib.Track{Codec: &codecs.H264{SPS: c.sps, PPS: c.pps}, ClockRate: 90000}
+}
+
+// hlsVariant: MPEG-TS plays in every HLS player (hls.js, Safari, ffmpeg).
+func (c *h264Codec) hlsVariant() gohlslib.MuxerVariant { return gohlslib.MuxerVariantMPEGTS }
+
+func (c *h264Codec) hlsWrite(m *gohlslib.Muxer, t *gohlslib.Track, ntp time.Time, pts int64, au [][]byte) error {
+	return m.WriteH264(t, ntp, pts, au)
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2"
-	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 )
 
 // HLS tuning (variables so tests can shorten them).
@@ -20,25 +19,21 @@ var (
 	hlsReadyTimeout = 10 * time.Second
 )
 
-// hlsMuxer is the stream's gohlslib muxer (MPEG-TS variant: one H264
-// track, playable by hls.js, Safari, ffmpeg and VLC).
+// hlsMuxer is the stream's gohlslib muxer: one video track, in the
+// variant its codec allows (H.264: MPEG-TS, playable by hls.js, Safari,
+// ffmpeg and VLC; H.265: fMP4).
 type hlsMuxer struct {
 	mux       *gohlslib.Muxer
 	track     *gohlslib.Track
+	codec     videoCodec
 	log       *slog.Logger
 	errLogged time.Time
 }
 
-func newHLSMuxer(sps, pps []byte, log *slog.Logger) (*hlsMuxer, error) {
-	h := &hlsMuxer{
-		track: &gohlslib.Track{
-			Codec:     &codecs.H264{SPS: sps, PPS: pps},
-			ClockRate: 90000,
-		},
-		log: log,
-	}
+func newHLSMuxer(vc videoCodec, log *slog.Logger) (*hlsMuxer, error) {
+	h := &hlsMuxer{track: vc.hlsTrack(), codec: vc, log: log}
 	h.mux = &gohlslib.Muxer{
-		Variant:            gohlslib.MuxerVariantMPEGTS,
+		Variant:            vc.hlsVariant(),
 		Tracks:             []*gohlslib.Track{h.track},
 		SegmentCount:       7,
 		SegmentMinDuration: time.Second,
@@ -53,7 +48,7 @@ func newHLSMuxer(sps, pps []byte, log *slog.Logger) (*hlsMuxer, error) {
 }
 
 func (h *hlsMuxer) write(au [][]byte, pts int64, ntp time.Time) {
-	if err := h.mux.WriteH264(h.track, ntp, pts, au); err != nil {
+	if err := h.codec.hlsWrite(h.mux, h.track, ntp, pts, au); err != nil {
 		if now := time.Now(); now.Sub(h.errLogged) >= time.Second {
 			h.errLogged = now
 			h.log.Warn("HLS write", "err", err)
@@ -151,13 +146,13 @@ func (st *Stream) hlsGet(ctx context.Context) (*hlsMuxer, error) {
 	if st.video == nil {
 		return nil, ErrNoVideo
 	}
-	m, err := newHLSMuxer(st.sps, st.pps, st.logger())
+	m, err := newHLSMuxer(st.video.video, st.logger())
 	if err != nil {
 		return nil, err
 	}
 	if st.gopAUsOK {
 		for _, e := range st.gopAUs {
-			m.write(e.au, e.pts, e.ntp)
+			m.write(e.f.NALUs, e.pts, e.f.NTP)
 		}
 	}
 	st.hls = m

@@ -71,7 +71,8 @@ func TestKeyframeFromCamera(t *testing.T) {
 	if err := st.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-	kf, at, ok := st.Keyframe()
+	k, ok := st.Keyframe()
+	kf, at := k.AnnexB, k.At
 	if !ok {
 		t.Fatal("ready stream has no keyframe")
 	}
@@ -86,14 +87,15 @@ func TestKeyframeFromCamera(t *testing.T) {
 
 	// a copy: scribbling on it leaves the stream's IDR alone
 	clear(kf)
-	kf2, at2, ok := st.Keyframe()
+	k2, ok := st.Keyframe()
+	kf2, at2 := k2.AnnexB, k2.At
 	if !ok || at2.Before(at) {
 		t.Fatalf("second Keyframe: ok %v, at %v after %v", ok, at2, at)
 	}
 	wantOneOfEach(t, kf2)
 
 	st.Close()
-	if _, _, ok := st.Keyframe(); ok {
+	if _, ok := st.Keyframe(); ok {
 		t.Error("closed stream still has a keyframe")
 	}
 }
@@ -169,7 +171,7 @@ func TestKeyframeParams(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := NewStream(Key{"cam", 1})
 			defer st.Close()
-			if _, _, ok := st.Keyframe(); ok {
+			if _, ok := st.Keyframe(); ok {
 				t.Fatal("keyframe before any source")
 			}
 			medi := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{&format.H264{
@@ -178,7 +180,8 @@ func TestKeyframeParams(t *testing.T) {
 			st.SetSource(&description.Session{Medias: []*description.Media{medi}})
 			before := time.Now()
 			feedAU(t, st, medi, tc.au, 1000)
-			kf, at, ok := st.Keyframe()
+			k, ok := st.Keyframe()
+			kf, at := k.AnnexB, k.At
 			if ok != tc.want {
 				t.Fatalf("ok %v, want %v", ok, tc.want)
 			}
@@ -195,8 +198,8 @@ func TestKeyframeParams(t *testing.T) {
 
 			// the keyframe outlives the source
 			st.SetSource(nil)
-			if _, at2, ok := st.Keyframe(); !ok || !at2.Equal(at) {
-				t.Errorf("after the source went: ok %v at %v", ok, at2)
+			if k2, ok := st.Keyframe(); !ok || !k2.At.Equal(at) {
+				t.Errorf("after the source went: ok %v at %v", ok, k2.At)
 			}
 		})
 	}

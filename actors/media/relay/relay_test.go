@@ -671,7 +671,7 @@ func TestReadersSurviveSourceReconnect(t *testing.T) {
 	testenv.WaitFor(t, 5*time.Second, "readers back to 0", func() bool { return st.Readers() == 0 })
 }
 
-func TestSubscribeAU(t *testing.T) {
+func TestSubscribeVideo(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, fakecam.Options{})
 	st, err := n.stream(Key{"cam2", 1})
@@ -692,15 +692,18 @@ func TestSubscribeAU(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var got []au
-	unsub := st.SubscribeAU(func(a [][]byte, pts time.Duration, ntp time.Time) {
+	unsub := st.SubscribeVideo(func(f Frame) {
 		idr := false
-		for _, n := range a {
+		for _, n := range f.NALUs {
 			if n[0]&0x1f == 5 {
 				idr = true
 			}
 		}
+		if idr != f.Random || f.Codec != CodecH264 {
+			t.Errorf("frame: IDR %v, Random %v, codec %q", idr, f.Random, f.Codec)
+		}
 		mu.Lock()
-		got = append(got, au{idr, pts, ntp})
+		got = append(got, au{idr, f.PTS, f.NTP})
 		mu.Unlock()
 	})
 	testenv.WaitFor(t, 5*time.Second, "50 AUs", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 50 })

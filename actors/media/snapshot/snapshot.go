@@ -5,6 +5,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -109,8 +110,8 @@ func (g *Grabber) FromURL(ctx context.Context, key, url, username, password stri
 	})
 }
 
-// FromKeyframe decodes an Annex-B H.264 keyframe (SPS and PPS in front, as
-// relay.Stream.Keyframe gives it) to a JPEG with ffmpeg, scaled to width
+// FromKeyframe decodes an Annex-B H.264 or H.265 keyframe (its parameter
+// sets in front, as relay.Stream.Keyframe gives it) to a JPEG with ffmpeg, scaled to width
 // when width > 0 (aspect ratio kept, even height). The JPEG returned is
 // shared with other callers: do not modify it.
 func (g *Grabber) FromKeyframe(ctx context.Context, key string, annexB []byte, width int) ([]byte, error) {
@@ -121,8 +122,28 @@ func (g *Grabber) FromKeyframe(ctx context.Context, key string, annexB []byte, w
 		return nil, fmt.Errorf("snapshot: %s: empty keyframe", key)
 	}
 	return g.share(ctx, key, width, func(ctx context.Context) ([]byte, error) {
-		return g.ffmpeg(ctx, annexB, width, "-f", "h264")
+		return g.ffmpeg(ctx, annexB, width, "-f", rawFormat(annexB))
 	})
+}
+
+// rawFormat is ffmpeg's demuxer for a keyframe: "hevc" when its first NAL
+// unit is an H.265 VPS, SPS, PPS, delimiter or SEI, else "h264". A keyframe
+// starts with its parameter sets (or a delimiter), and no H.264 unit that
+// can come first has those header bits (H.264 SPS, PPS and delimiters have
+// the low bit set; H.265 base-layer units have it clear).
+func rawFormat(annexB []byte) string {
+	i := bytes.Index(annexB, []byte{0, 0, 1})
+	if i < 0 || i+4 >= len(annexB) {
+		return "h264"
+	}
+	b := annexB[i+3]
+	if b&0x81 == 0 {
+		switch (b >> 1) & 0x3f {
+		case 32, 33, 34, 35, 39: // VPS, SPS, PPS, AUD, prefix SEI
+			return "hevc"
+		}
+	}
+	return "h264"
 }
 
 func checkWidth(width int) error {
