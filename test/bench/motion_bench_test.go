@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
 	"github.com/argus-vms/argus/actors/media/motion"
+	"github.com/argus-vms/argus/actors/media/relay"
 	"github.com/argus-vms/argus/test/testenv"
 )
 
@@ -39,11 +42,11 @@ func motionClip(b *testing.B) []byte {
 type motionSource struct {
 	aus  [][][]byte
 	mu   sync.Mutex
-	fn   func([][]byte, time.Duration, time.Time)
+	fn   func(relay.Frame)
 	sent []time.Time
 }
 
-func (s *motionSource) SubscribeAU(fn func([][]byte, time.Duration, time.Time)) func() {
+func (s *motionSource) SubscribeVideo(fn func(relay.Frame)) func() {
 	s.mu.Lock()
 	s.fn = fn
 	s.mu.Unlock()
@@ -62,7 +65,7 @@ func (s *motionSource) play() {
 		s.mu.Lock()
 		s.sent = append(s.sent, now)
 		if s.fn != nil {
-			s.fn(au, time.Duration(i)*40*time.Millisecond, now)
+			s.fn(relay.Frame{Codec: relay.CodecH264, NALUs: au, PTS: time.Duration(i) * 40 * time.Millisecond, NTP: now, Random: h264.IsRandomAccess(au)})
 		}
 		s.mu.Unlock()
 	}
@@ -126,7 +129,7 @@ func BenchmarkMotion(b *testing.B) {
 
 	// the feeder alone (it stands for the relay, which runs anyway)
 	feeder := &motionSource{aus: aus}
-	feeder.SubscribeAU(func([][]byte, time.Duration, time.Time) {})
+	feeder.SubscribeVideo(func(relay.Frame) {})
 	go feeder.play()
 	time.Sleep(motionWarmup)
 	f0 := selfCPU()

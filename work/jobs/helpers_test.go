@@ -15,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
 	"github.com/argus-vms/argus/actors/media/playback"
 	"github.com/argus-vms/argus/actors/media/record"
+	"github.com/argus-vms/argus/actors/media/relay"
 	"github.com/argus-vms/argus/actors/media/storage"
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/argus-vms/argus/test/testenv"
@@ -53,10 +56,10 @@ type auSource struct {
 	base time.Time
 }
 
-func (s auSource) SubscribeAU(fn func(au [][]byte, pts time.Duration, ntp time.Time)) func() {
+func (s auSource) SubscribeVideo(fn func(relay.Frame)) func() {
 	for i, au := range s.aus {
 		pts := time.Duration(i) * time.Second / 25
-		fn(au, pts, s.base.Add(pts))
+		fn(relay.Frame{Codec: relay.CodecH264, NALUs: au, PTS: pts, NTP: s.base.Add(pts), Random: h264.IsRandomAccess(au)})
 	}
 	return func() {}
 }
