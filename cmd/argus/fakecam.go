@@ -16,8 +16,9 @@ import (
 	"github.com/argus-vms/argus/actors/media/fakecam/onvifsrv"
 )
 
-// runFakecam serves a looping H264 test pattern over RTSP at
-// rtsp://HOST:PORT/<path> for demos and tests, until SIGINT/SIGTERM.
+// runFakecam serves a looping H264 or H265 test pattern, optionally with a
+// tone, over RTSP at rtsp://HOST:PORT/<path> for demos and tests, until
+// SIGINT/SIGTERM.
 func runFakecam(args []string) error {
 	f := newToolFlags("fakecam")
 	listen := f.String("listen", ":8555", "RTSP listen address host:port (TCP; UDP transport uses two free ports on the same host)")
@@ -29,6 +30,8 @@ func runFakecam(args []string) error {
 	fps := f.Int("fps", 25, "frames per second")
 	bitrate := f.Int("bitrate", 2_000_000, "video bitrate, bits/s")
 	gop := f.Int("gop", 0, "frames between keyframes (0 = fps, one a second)")
+	codec := f.String("codec", "h264", "video codec: h264|h265")
+	audio := f.String("audio", "none", "audio track, a 440 Hz tone beeping every second: none|aac (AAC-LC 48 kHz)|pcma|pcmu (G.711 8 kHz)|opus (48 kHz)")
 	onvifListen := f.String("onvif", "", "also serve ONVIF (device, media, PTZ, events; one profile per path) at this HTTP host:port, e.g. :8580; --user/--pass protect it too")
 	discovery := f.String("discovery", "", "with --onvif: answer WS-Discovery probes at this UDP host:port (unicast), e.g. :3702; \"multicast\" also joins 239.255.255.250:3702")
 	ptz := f.Bool("ptz", true, "with --onvif: the profiles have PTZ")
@@ -53,6 +56,16 @@ func runFakecam(args []string) error {
 	if len(ps) == 0 {
 		return errors.New("fakecam: --paths is empty")
 	}
+	switch *codec {
+	case fakecam.CodecH264, fakecam.CodecH265:
+	default:
+		return fmt.Errorf("fakecam: --codec %q: want h264 or h265", *codec)
+	}
+	switch *audio {
+	case fakecam.AudioNone, fakecam.AudioAAC, fakecam.AudioPCMA, fakecam.AudioPCMU, fakecam.AudioOpus:
+	default:
+		return fmt.Errorf("fakecam: --audio %q: want none, aac, pcma, pcmu or opus", *audio)
+	}
 	log, flushLog := newLogger(*logLevel)
 	defer flushLog()
 
@@ -69,6 +82,8 @@ func runFakecam(args []string) error {
 		FPS:       *fps,
 		Bitrate:   *bitrate,
 		GOP:       *gop,
+		Codec:     *codec,
+		Audio:     *audio,
 		Log:       log,
 	})
 	if err != nil {
@@ -76,7 +91,7 @@ func runFakecam(args []string) error {
 	}
 	defer cam.Close()
 	if *onvifListen != "" {
-		srv, err := startONVIF(ctx, cam, w, h, *onvifListen, *discovery, *ptz, *motionEvery, *user, *pass)
+		srv, err := startONVIF(ctx, cam, w, h, *codec, *onvifListen, *discovery, *ptz, *motionEvery, *user, *pass)
 		if err != nil {
 			return err
 		}
@@ -112,13 +127,14 @@ func parseSize(s string) (w, h int, err error) {
 
 // startONVIF serves cam's paths as ONVIF profiles (one video source each);
 // the picture of each path shows where its PTZ head points and its motion.
-func startONVIF(ctx context.Context, cam *fakecam.Camera, w, h int, listen, discovery string, ptz bool, motionEvery time.Duration, user, pass string) (*onvifsrv.Server, error) {
+func startONVIF(ctx context.Context, cam *fakecam.Camera, w, h int, codec, listen, discovery string, ptz bool, motionEvery time.Duration, user, pass string) (*onvifsrv.Server, error) {
 	o := onvifsrv.Options{Listen: listen, Username: user, Password: pass, PTZ: ptz, MotionEvery: motionEvery}
 	pathOf := map[string]string{}
 	for i, p := range cam.Paths() {
 		token := fmt.Sprintf("profile_%d", i+1)
 		pathOf[token] = p
-		o.Profiles = append(o.Profiles, onvifsrv.Profile{Token: token, Name: p, StreamURI: cam.StreamURI(p), Width: w, Height: h})
+		o.Profiles = append(o.Profiles, onvifsrv.Profile{Token: token, Name: p, StreamURI: cam.StreamURI(p), Width: w, Height: h,
+			Encoding: strings.ToUpper(codec)})
 	}
 	o.OnView = cam.ViewSetter(pathOf)
 	switch discovery {

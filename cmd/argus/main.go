@@ -17,7 +17,7 @@ Usage:
   argus dev       one node with embedded NATS, local storage and ClickHouse from PATH
   argus serve     a node against external NATS (ARGUS_NATS)
   argus worker    task slots (snapshots, clips, transcodes) on the cluster's NATS and storage
-  argus fakecam   a real RTSP camera (H264 test video) for demos and tests
+  argus fakecam   a real RTSP camera (H264/H265 test video, optional audio) for demos and tests
   argus events    replay|tail the event log through the HTTP API (JSON lines)
   argus projections status|rebuild [name]   ClickHouse projections through the HTTP API
   argus version   print the version

@@ -5,11 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
-	"sync"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 )
@@ -26,126 +23,89 @@ const clipSeconds = 10
 const clipVersion = 1
 
 type clipKey struct {
+	codec                            string // CodecH264 or CodecH265
 	width, height, fps, bitrate, gop int
 }
 
+// fileName ends in the codec (".h264", ".h265"): H264 clips keep the
+// names they had before H265 came.
 func (k clipKey) fileName() string {
-	return fmt.Sprintf("argus-fakecam-v%d-%dx%d-%dfps-%dbps-g%d.h264",
-		clipVersion, k.width, k.height, k.fps, k.bitrate, k.gop)
+	return fmt.Sprintf("argus-fakecam-v%d-%dx%d-%dfps-%dbps-g%d%s",
+		clipVersion, k.width, k.height, k.fps, k.bitrate, k.gop, k.ext())
+}
+
+// ext is the clip files' extension: the codec, H264 when unset.
+func (k clipKey) ext() string {
+	if k.codec == CodecH265 {
+		return "." + CodecH265
+	}
+	return "." + CodecH264
 }
 
 // accessUnit is one frame: its NALUs without start codes. IDR access units
-// carry SPS and PPS in front.
+// carry the parameter sets (H265: VPS, SPS, PPS; H264: SPS, PPS) in front.
 type accessUnit struct {
 	nalus [][]byte
 	idr   bool
 }
 
-// clip is a parsed H264 elementary stream that starts with an IDR and can be
-// looped (it ends before an IDR, the next loop starts with one).
+// clip is a parsed H264 or H265 elementary stream that starts with an IDR
+// and can be looped (it ends before an IDR, the next loop starts with
+// one). vps is H265's only.
 type clip struct {
-	sps, pps []byte
-	width    int
-	height   int
-	aus      []accessUnit
+	vps, sps, pps []byte
+	width         int
+	height        int
+	aus           []accessUnit
 }
 
 // clips caches parsed clips in the process, so many cameras share one
 // encode and one copy in memory; the file cache in os.TempDir() shares the
 // encode between processes (test binaries).
-var clips struct {
-	sync.Mutex
-	m map[clipKey]*clipEntry
-}
-
-type clipEntry struct {
-	done chan struct{}
-	c    *clip
-	err  error
-}
+var clips onceMap[clipKey, *clip]
 
 // loadClip returns the clip for k, encoding it at most once per process
 // (and at most once per machine while the cached file stays in TempDir).
 func loadClip(ctx context.Context, k clipKey) (*clip, error) {
-	clips.Lock()
-	if clips.m == nil {
-		clips.m = make(map[clipKey]*clipEntry)
-	}
-	e, ok := clips.m[k]
-	if !ok {
-		e = &clipEntry{done: make(chan struct{})}
-		clips.m[k] = e
-		clips.Unlock()
-		e.c, e.err = buildClip(ctx, k)
-		if e.err != nil {
-			// Do not cache failures: the next Start may have ffmpeg or a live ctx.
-			clips.Lock()
-			delete(clips.m, k)
-			clips.Unlock()
-		}
-		close(e.done)
-		return e.c, e.err
-	}
-	clips.Unlock()
-	select {
-	case <-e.done:
-		if e.err != nil && (errors.Is(e.err, context.Canceled) || errors.Is(e.err, context.DeadlineExceeded)) && ctx.Err() == nil {
-			// The builder gave up on its own ctx, not on ours: build it ourselves.
-			return loadClip(ctx, k)
-		}
-		return e.c, e.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return clips.get(ctx, k, func(ctx context.Context) (*clip, error) { return buildClip(ctx, k) })
 }
 
 func buildClip(ctx context.Context, k clipKey) (*clip, error) {
-	c, _, err := cachedClip(k.fileName(), k.width, k.height, func() ([]byte, error) { return encodeClip(ctx, k) })
+	c, _, err := cachedClip(k.fileName(), k.codec, k.width, k.height, func() ([]byte, error) { return encodeClip(ctx, k) })
 	return c, err
 }
 
 // cachedClip reads the clip cached in os.TempDir() under name or, when it
 // is missing or unusable, encodes it and caches it there. encoded says
 // which.
-func cachedClip(name string, width, height int, encode func() ([]byte, error)) (c *clip, encoded bool, err error) {
-	path := filepath.Join(os.TempDir(), name)
-	if buf, err := os.ReadFile(path); err == nil {
-		if c, err := parseClip(buf); err == nil && c.width == width && c.height == height {
-			return c, false, nil
+func cachedClip(name, codec string, width, height int, encode func() ([]byte, error)) (c *clip, encoded bool, err error) {
+	_, encoded, err = cachedFile(name, encode, func(buf []byte) error {
+		p, err := parseVideo(codec, buf)
+		if err != nil {
+			return fmt.Errorf("fakecam: parsing ffmpeg output: %w", err)
 		}
-		// Corrupt or foreign file: encode again and replace it.
-	}
-	buf, err := encode()
+		if p.width != width || p.height != height {
+			return fmt.Errorf("fakecam: ffmpeg produced %dx%d, want %dx%d", p.width, p.height, width, height)
+		}
+		c = p
+		return nil
+	})
 	if err != nil {
 		return nil, false, err
 	}
-	c, err = parseClip(buf)
-	if err != nil {
-		return nil, false, fmt.Errorf("fakecam: parsing ffmpeg output: %w", err)
-	}
-	if c.width != width || c.height != height {
-		return nil, false, fmt.Errorf("fakecam: ffmpeg produced %dx%d, want %dx%d", c.width, c.height, width, height)
-	}
-	// Atomic publish: concurrent processes may encode the same clip; each
-	// renames a complete file over the other, readers never see a partial one.
-	if tmp, err := os.CreateTemp(os.TempDir(), name+".*.tmp"); err == nil {
-		_, werr := tmp.Write(buf)
-		if werr == nil {
-			werr = tmp.Chmod(0o644) // CreateTemp makes 0600; other users may share the cache
-		}
-		cerr := tmp.Close()
-		if werr == nil && cerr == nil {
-			werr = os.Rename(tmp.Name(), path)
-		}
-		if werr != nil {
-			os.Remove(tmp.Name())
-		}
-	}
-	return c, true, nil
+	return c, encoded, nil
 }
 
-// encodeClip runs ffmpeg: testsrc2 (moving pattern and counter), x264
-// baseline, no B-frames, fixed GOP, SPS/PPS before every IDR, Annex-B out.
+// parseVideo parses an Annex-B stream of codec into a clip.
+func parseVideo(codec string, buf []byte) (*clip, error) {
+	if codec == CodecH265 {
+		return parseClipH265(buf)
+	}
+	return parseClip(buf)
+}
+
+// encodeClip runs ffmpeg: testsrc2 (moving pattern and counter) encoded
+// with encoderArgs.
 func encodeClip(ctx context.Context, k clipKey) ([]byte, error) {
 	bin, err := exec.LookPath("ffmpeg")
 	if err != nil {
@@ -160,10 +120,13 @@ func encodeClip(ctx context.Context, k clipKey) ([]byte, error) {
 }
 
 // encoderArgs are the output options of every clip of k, the base one
-// and the views' (the same options make the same SPS and PPS): x264
-// baseline, no B-frames, fixed GOP, SPS/PPS before every IDR, Annex-B on
-// stdout.
+// and the views' (the same options make the same parameter sets): x264
+// baseline (or x265, see encoderArgsH265), no B-frames, fixed GOP,
+// SPS/PPS before every IDR, Annex-B on stdout.
 func encoderArgs(k clipKey) []string {
+	if k.codec == CodecH265 {
+		return encoderArgsH265(k)
+	}
 	br := strconv.Itoa(k.bitrate)
 	gop := strconv.Itoa(k.gop)
 	return []string{

@@ -1,10 +1,11 @@
 // Package fakecam is a real RTSP camera for demos and tests: one gortsplib
-// server (TCP and UDP transports) serving the same looping H264 clip
-// (ffmpeg's testsrc2, encoded once and cached in os.TempDir()) at
-// rtsp://host:port/<path> for every configured path, optionally behind RTSP
-// authentication, with connection drops as fault injection. SetView gives
-// a path a picture that shows a PTZ position and, optionally, motion
-// (clips encoded on demand with the same encoder settings, cached alike).
+// server (TCP and UDP transports) serving the same looping H264 or H265
+// clip (ffmpeg's testsrc2, encoded once and cached in os.TempDir()) and,
+// optionally, a tone in AAC, G.711 or Opus at rtsp://host:port/<path> for
+// every configured path, optionally behind RTSP authentication, with
+// connection drops as fault injection. SetView gives a path a picture that
+// shows a PTZ position and, optionally, motion (clips encoded on demand
+// with the same encoder settings, cached alike).
 package fakecam
 
 import (
@@ -26,7 +27,6 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
-	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 	"github.com/pion/rtp"
 )
@@ -54,6 +54,15 @@ type Options struct {
 	Bitrate int
 	// GOP is the number of frames between IDRs, default FPS (one a second).
 	GOP int
+	// Codec of the video: CodecH264 ("h264", the default) or CodecH265
+	// ("h265"), same size, rate, bitrate and GOP either way.
+	Codec string
+	// Audio adds a second media, a tone (440 Hz, a beep every second):
+	// AudioNone ("" or "none", the default: video only), AudioAAC
+	// ("aac"), AudioPCMA ("pcma"), AudioPCMU ("pcmu") or AudioOpus
+	// ("opus"). It is paced on the video's clock and restarts with the
+	// video's loop, so the two stay aligned.
+	Audio string
 	// Log receives the camera's events; nil discards them. The password is
 	// never logged.
 	Log *slog.Logger
@@ -65,6 +74,7 @@ type Camera struct {
 	log     *slog.Logger
 	key     clipKey
 	clip    *clip
+	audio   *audioClip // nil without audio
 	server  *gortsplib.Server
 	streams map[string]*gortsplib.ServerStream // by path, without slashes
 	order   []*gortsplib.ServerStream          // write order, as o.Paths
@@ -89,12 +99,15 @@ type Camera struct {
 	viewKick  chan struct{}
 	bgCancel  context.CancelFunc
 
+	// ready closes when Start has made the streams: the server runs
+	// before, and its handlers must not read them while they are made.
+	ready     chan struct{}
 	done      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
 
-// Start encodes (or loads the cached) clip, binds the ports and starts
+// Start encodes (or loads the cached) clip and tone, binds the ports and starts
 // serving. ctx bounds the start-up only (the clip encode); the camera runs
 // until Close.
 func Start(ctx context.Context, o Options) (*Camera, error) {
@@ -107,10 +120,16 @@ func Start(ctx context.Context, o Options) (*Camera, error) {
 	}
 	log = log.With("component", "fakecam")
 
-	key := clipKey{width: o.Width, height: o.Height, fps: o.FPS, bitrate: o.Bitrate, gop: o.GOP}
+	key := clipKey{codec: o.Codec, width: o.Width, height: o.Height, fps: o.FPS, bitrate: o.Bitrate, gop: o.GOP}
 	cl, err := loadClip(ctx, key)
 	if err != nil {
 		return nil, err
+	}
+	var au *audioClip
+	if o.Audio != AudioNone {
+		if au, err = loadAudio(ctx, o.Audio); err != nil {
+			return nil, err
+		}
 	}
 
 	c := &Camera{
@@ -118,6 +137,7 @@ func Start(ctx context.Context, o Options) (*Camera, error) {
 		log:       log,
 		key:       key,
 		clip:      cl,
+		audio:     au,
 		streams:   make(map[string]*gortsplib.ServerStream, len(o.Paths)),
 		conns:     make(map[*gortsplib.ServerConn]struct{}),
 		sessions:  make(map[*gortsplib.ServerSession]struct{}),
@@ -125,6 +145,7 @@ func Start(ctx context.Context, o Options) (*Camera, error) {
 		pathIndex: make(map[string]int, len(o.Paths)),
 		pviews:    make([]*pathView, len(o.Paths)),
 		viewKick:  make(chan struct{}, 1),
+		ready:     make(chan struct{}),
 		done:      make(chan struct{}),
 	}
 	for i, p := range o.Paths {
@@ -135,28 +156,30 @@ func Start(ctx context.Context, o Options) (*Camera, error) {
 	}
 
 	for _, p := range o.Paths {
+		medias := []*description.Media{{
+			Type:    description.MediaTypeVideo,
+			Formats: []format.Format{videoFormat(o.Codec, cl)},
+		}}
+		if au != nil {
+			medias = append(medias, &description.Media{
+				Type:    description.MediaTypeAudio,
+				Formats: []format.Format{au.format()},
+			})
+		}
 		st := &gortsplib.ServerStream{
 			Server: c.server,
-			Desc: &description.Session{
-				Medias: []*description.Media{{
-					Type: description.MediaTypeVideo,
-					Formats: []format.Format{&format.H264{
-						PayloadTyp:        96,
-						PacketizationMode: 1,
-						SPS:               cl.sps,
-						PPS:               cl.pps,
-					}},
-				}},
-			},
+			Desc:   &description.Session{Medias: medias},
 		}
 		if err := st.Initialize(); err != nil {
 			c.closeStreams()
+			close(c.ready)
 			c.server.Close()
 			return nil, fmt.Errorf("fakecam: stream %q: %w", p, err)
 		}
 		c.streams[p] = st
 		c.order = append(c.order, st)
 	}
+	close(c.ready)
 
 	c.wg.Add(1)
 	go c.pace()
@@ -169,6 +192,7 @@ func Start(ctx context.Context, o Options) (*Camera, error) {
 		go c.dropper()
 	}
 	log.Info("fake camera serving", "addr", c.Addr(), "paths", strings.Join(o.Paths, ","),
+		"codec", o.Codec, "audio", o.Audio,
 		"size", fmt.Sprintf("%dx%d", o.Width, o.Height), "fps", o.FPS, "bitrate", o.Bitrate,
 		"gop", o.GOP, "auth", o.User != "", "drop_every", o.DropEvery,
 		"udp_rtp", c.udpRTP, "udp_rtcp", c.udpRTCP)
@@ -228,6 +252,21 @@ func (o *Options) defaults() error {
 	}
 	if o.DropEvery < 0 {
 		return fmt.Errorf("fakecam: negative DropEvery")
+	}
+	switch o.Codec = strings.ToLower(o.Codec); o.Codec {
+	case "":
+		o.Codec = CodecH264
+	case CodecH264, CodecH265:
+	default:
+		return fmt.Errorf("fakecam: codec %q: want %s or %s", o.Codec, CodecH264, CodecH265)
+	}
+	switch o.Audio = strings.ToLower(o.Audio); o.Audio {
+	case "":
+		o.Audio = AudioNone
+	case AudioNone, AudioAAC, AudioPCMA, AudioPCMU, AudioOpus:
+	default:
+		return fmt.Errorf("fakecam: audio %q: want %s, %s, %s, %s or %s",
+			o.Audio, AudioNone, AudioAAC, AudioPCMA, AudioPCMU, AudioOpus)
 	}
 	return nil
 }
@@ -370,21 +409,33 @@ func (c *Camera) closeStreams() {
 }
 
 // pace writes one access unit per 1/FPS of wall-clock time to every stream,
-// looping the clip with RTP timestamps that keep increasing across loops.
+// looping the clip with RTP timestamps that keep increasing across loops,
+// and, with audio, one audio frame per frame duration on the same clock:
+// video frame n is due at start + n/FPS, audio frame m at start + m frame
+// durations, whichever is due first goes first, and both carry their due
+// time as NTP time (RTCP sender reports), so readers map the two RTP
+// clocks onto one timeline. The audio loop is a whole number of video
+// loops (see audioSpec.loopSeconds) and starts with the video's at start.
 // Paths without a view share the base clip's RTP packets; a path that
 // switches to a view's clip (at one of its IDRs) continues with its own
-// RTP encoder from the next sequence number.
+// RTP encoder from the next sequence number. All paths share the audio
+// packets.
 func (c *Camera) pace() {
 	defer c.wg.Done()
-	forma := c.order[0].Desc.Medias[0].Formats[0].(*format.H264)
-	enc, err := forma.CreateEncoder()
+	forma := c.order[0].Desc.Medias[0].Formats[0]
+	enc, ssrc, err := newBaseEncoder(forma)
 	if err != nil {
 		c.log.Error("RTP encoder", "err", err)
 		return
 	}
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	ts0 := binary.BigEndian.Uint32(b[:])
+	var aenc audioEncoder
+	if c.audio != nil {
+		if aenc, err = newAudioEncoder(c.order[0].Desc.Medias[1].Formats[0]); err != nil {
+			c.log.Error("RTP audio encoder", "err", err)
+			return
+		}
+	}
+	ts0, ats0 := randUint32(), randUint32()
 
 	fps := int64(c.o.FPS)
 	aus := c.clip.aus
@@ -396,8 +447,15 @@ func (c *Camera) pace() {
 	defer timer.Stop()
 	<-timer.C
 	start := time.Now()
-	for n := int64(0); ; n++ {
+	var n, m int64 // the next video and audio frames
+	for {
 		due := start.Add(time.Duration(n) * time.Second / time.Duration(fps))
+		audioNext := false
+		if c.audio != nil {
+			if adue := start.Add(c.audio.at(m)); adue.Before(due) {
+				due, audioNext = adue, true
+			}
+		}
 		if d := time.Until(due); d > 0 {
 			timer.Reset(d)
 			select {
@@ -414,16 +472,25 @@ func (c *Camera) pace() {
 			if d < -time.Second {
 				// Stalled (suspended machine, debugger): resume at the
 				// nominal pace instead of bursting to catch up. RTP time
-				// keeps counting frames, so it stays monotonic.
-				start = time.Now().Add(-time.Duration(n) * time.Second / time.Duration(fps))
+				// keeps counting frames, so it stays monotonic; audio
+				// and video shift alike.
+				start, due = start.Add(-d), due.Add(-d)
 			}
+		}
+
+		if audioNext {
+			if !c.writeAudio(aenc, c.audio.rtpTime(ats0, m), c.audio.frames[m%int64(len(c.audio.frames))], due) {
+				return
+			}
+			m++
+			continue
 		}
 
 		if shows == nil && c.viewsOn.Load() {
 			shows = make([]showing, len(c.order))
 		}
 		if shows != nil {
-			if err := c.switchViews(n, enc, baseSeq, shows); err != nil {
+			if err := c.switchViews(n, forma, ssrc, baseSeq, shows); err != nil {
 				c.log.Error("RTP encoder", "err", err)
 				return
 			}
@@ -431,7 +498,6 @@ func (c *Camera) pace() {
 
 		var basePkts []*rtp.Packet
 		ts := ts0 + uint32(n*90000/fps)
-		now := time.Now()
 		for i, st := range c.order {
 			var pkts []*rtp.Packet
 			if shows != nil && shows[i].clip != nil {
@@ -455,7 +521,7 @@ func (c *Camera) pace() {
 			medi := st.Desc.Medias[0]
 			for _, p := range pkts {
 				p.Timestamp = ts
-				if err := st.WritePacketRTPWithNTP(medi, p, now); err != nil {
+				if err := st.WritePacketRTPWithNTP(medi, p, due); err != nil {
 					if errors.Is(err, liberrors.ErrServerStreamClosed{}) {
 						return
 					}
@@ -463,21 +529,54 @@ func (c *Camera) pace() {
 				}
 			}
 		}
+		n++
 	}
+}
+
+// writeAudio sends one audio frame with RTP time ts to every stream; false
+// when the streams are closed or the frame cannot be packetized.
+func (c *Camera) writeAudio(enc audioEncoder, ts uint32, frame []byte, ntp time.Time) bool {
+	pkts, err := enc(frame)
+	if err != nil {
+		c.log.Error("RTP audio encode", "err", err)
+		return false
+	}
+	for _, p := range pkts {
+		p.Timestamp += ts // the encoder's are relative to the frame
+	}
+	for _, st := range c.order {
+		medi := st.Desc.Medias[1]
+		for _, p := range pkts {
+			if err := st.WritePacketRTPWithNTP(medi, p, ntp); err != nil {
+				if errors.Is(err, liberrors.ErrServerStreamClosed{}) {
+					return false
+				}
+				c.log.Debug("write RTP", "err", err)
+			}
+		}
+	}
+	return true
+}
+
+func randUint32() uint32 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint32(b[:])
 }
 
 // showing is what a stream shows in a frame: a view's clip and the
 // path's RTP encoder, or nothing (the base clip).
 type showing struct {
 	clip *clip
-	enc  *rtph264.Encoder
+	enc  videoEncoder
 }
 
 // switchViews moves the paths whose wanted view's clip is ready and has an
 // IDR at frame n onto it, and fills shows with every path's clip for this
-// frame. A path leaving the base clip gets its own RTP encoder, continuing
-// base's sequence numbers (baseSeq, nil before the first frame).
-func (c *Camera) switchViews(n int64, base *rtph264.Encoder, baseSeq *uint16, shows []showing) error {
+// frame. A path leaving the base clip gets its own RTP encoder, with the
+// base's SSRC, continuing its sequence numbers (baseSeq, nil before the
+// first frame).
+func (c *Camera) switchViews(n int64, forma format.Format, ssrc uint32, baseSeq *uint16, shows []showing) error {
 	c.vmu.Lock()
 	defer c.vmu.Unlock()
 	for i, pv := range c.pviews {
@@ -486,15 +585,11 @@ func (c *Camera) switchViews(n int64, base *rtph264.Encoder, baseSeq *uint16, sh
 		}
 		if next := pv.ready; next != nil && next != pv.cur && next.aus[n%int64(len(next.aus))].idr {
 			if pv.enc == nil {
-				pv.enc = &rtph264.Encoder{
-					PayloadType:           base.PayloadType,
-					PacketizationMode:     base.PacketizationMode,
-					SSRC:                  base.SSRC,
-					InitialSequenceNumber: baseSeq,
-				}
-				if err := pv.enc.Init(); err != nil {
+				enc, err := newPathEncoder(forma, ssrc, baseSeq)
+				if err != nil {
 					return err
 				}
+				pv.enc = enc
 			}
 			pv.cur, pv.shown, pv.showing = next, pv.want, true
 			c.log.Debug("path shows a new view", "path", c.o.Paths[i], "view", pv.want.String())
@@ -584,6 +679,7 @@ func (h *handler) authorize(sc *gortsplib.ServerConn, req *base.Request) (*base.
 }
 
 func (h *handler) stream(path string) *gortsplib.ServerStream {
+	<-h.c.ready
 	return h.c.streams[strings.Trim(path, "/")]
 }
 

@@ -438,6 +438,8 @@ func TestOptionsValidation(t *testing.T) {
 		{Width: 641},
 		{FPS: -1},
 		{DropEvery: -time.Second},
+		{Codec: "vp8"},
+		{Audio: "mp3"},
 	} {
 		if _, err := Start(context.Background(), o); err == nil {
 			t.Errorf("Start(%+v) accepted", o)

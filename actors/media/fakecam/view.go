@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 )
 
 // View is what a path's picture shows: where its PTZ head points and
@@ -90,8 +88,9 @@ func (k variantKey) fileName() string {
 	if k.view.motion {
 		m = 1
 	}
-	base := strings.TrimSuffix(k.clip.fileName(), ".h264")
-	return fmt.Sprintf("%s-view%d-p%+d-t%+d-z%d-m%d.h264", base, viewVersion, k.view.pan, k.view.tilt, k.view.zoom, m)
+	ext := k.clip.ext()
+	base := strings.TrimSuffix(k.clip.fileName(), ext)
+	return fmt.Sprintf("%s-view%d-p%+d-t%+d-z%d-m%d%s", base, viewVersion, k.view.pan, k.view.tilt, k.view.zoom, m, ext)
 }
 
 // maxVariants bounds the view clips kept in memory by the process (paths
@@ -187,7 +186,7 @@ func buildVariant(ctx context.Context, k variantKey) (*clip, bool, error) {
 		return nil, false, ctx.Err()
 	}
 	defer func() { <-encodeSlot }()
-	return cachedClip(k.fileName(), k.clip.width, k.clip.height, func() ([]byte, error) { return encodeVariant(ctx, k) })
+	return cachedClip(k.fileName(), k.clip.codec, k.clip.width, k.clip.height, func() ([]byte, error) { return encodeVariant(ctx, k) })
 }
 
 // boxPeriod is how long the motion box takes to cross the picture; the
@@ -241,7 +240,7 @@ type pathView struct {
 	// RTP encoder once it left the base clip (whose packets are encoded
 	// once for all paths): written by the pace goroutine.
 	cur *clip
-	enc *rtph264.Encoder
+	enc videoEncoder
 }
 
 // SetView makes path's picture show v (quantized, see View). The picture
@@ -353,10 +352,10 @@ func (c *Camera) viewWorker(ctx context.Context) {
 			c.log.Debug("view clip loaded", "view", k.String(), "paths", strings.Join(paths, ","),
 				"took", time.Since(t0).Round(time.Millisecond))
 		}
-		if err == nil && !warned && (string(cl.sps) != string(c.clip.sps) || string(cl.pps) != string(c.clip.pps)) {
+		if err == nil && !warned && (string(cl.vps) != string(c.clip.vps) || string(cl.sps) != string(c.clip.sps) || string(cl.pps) != string(c.clip.pps)) {
 			// Readers get them in-band, before every IDR; most decoders cope.
 			warned = true
-			c.log.Warn("view clips have other SPS/PPS than the SDP's", "view", k.String())
+			c.log.Warn("view clips have other parameter sets than the SDP's", "view", k.String())
 		}
 	}
 }

@@ -332,6 +332,11 @@ func TestViewQuantization(t *testing.T) {
 	if got, want := k.fileName(), "argus-fakecam-v1-640x360-25fps-2000000bps-g25-view1-p-2-t+4-z1-m1.h264"; got != want {
 		t.Errorf("file name %s, want %s", got, want)
 	}
+	k.clip.codec = CodecH265
+	if got, want := k.fileName(), "argus-fakecam-v1-640x360-25fps-2000000bps-g25-view1-p-2-t+4-z1-m1.h265"; got != want {
+		t.Errorf("H265 file name %s, want %s", got, want)
+	}
+	k.clip.codec = ""
 	if got := describe(k.view); got != "PAN -0.5 TILT +1 ZOOM 0.5 MOTION" {
 		t.Errorf("caption %q", got)
 	}

@@ -33,20 +33,26 @@ func sourceConfigurationNode(name string, ch *channel) node {
 	).attr("token", ch.sourceConfToken)
 }
 
-// encoderConfigurationNode describes what fakecam streams: H264 Main at
-// the profile's size, rate and bitrate, one IDR a second.
+// encoderConfigurationNode describes what fakecam streams: H264 Main (or
+// H265) at the profile's size, rate and bitrate, one IDR a second.
 func encoderConfigurationNode(name string, ch *channel) node {
+	// The ver10 schema has an H264 element and none for H265: an H265
+	// configuration goes without (node{} is not written).
+	var h264 node
+	if ch.Encoding == "H264" {
+		h264 = el("tt:H264", leaf("tt:GovLength", itoa(ch.FPS)), leaf("tt:H264Profile", "Main"))
+	}
 	return el(name,
 		leaf("tt:Name", ch.encoderToken),
 		leaf("tt:UseCount", "1"),
-		leaf("tt:Encoding", "H264"),
+		leaf("tt:Encoding", ch.Encoding),
 		el("tt:Resolution", leaf("tt:Width", itoa(ch.Width)), leaf("tt:Height", itoa(ch.Height))),
 		leaf("tt:Quality", "5"),
 		el("tt:RateControl",
 			leaf("tt:FrameRateLimit", itoa(ch.FPS)),
 			leaf("tt:EncodingInterval", "1"),
 			leaf("tt:BitrateLimit", itoa(ch.Bitrate/1000))), // kbit/s
-		el("tt:H264", leaf("tt:GovLength", itoa(ch.FPS)), leaf("tt:H264Profile", "Main")),
+		h264,
 		el("tt:Multicast",
 			el("tt:Address", leaf("tt:Type", "IPv4"), leaf("tt:IPv4Address", "0.0.0.0")),
 			leaf("tt:Port", "0"), leaf("tt:TTL", "1"), leaf("tt:AutoStart", "false")),

@@ -2,6 +2,7 @@ package onvifsrv
 
 import (
 	"bytes"
+	"context"
 	"image/jpeg"
 	"io"
 	"net/http"
@@ -156,5 +157,18 @@ func TestNoFFmpeg(t *testing.T) {
 	_, err := Start(t.Context(), Options{Profiles: []Profile{{StreamURI: "rtsp://h/p", Width: 32, Height: 32}}})
 	if err != ErrNoFFmpeg {
 		t.Fatalf("Start without ffmpeg: %v", err)
+	}
+}
+
+// TestH265Encoding: a profile of an H265 stream says so, without the
+// H264 element; other encodings are refused.
+func TestH265Encoding(t *testing.T) {
+	s := start(t, Options{Profiles: []Profile{{StreamURI: "rtsp://127.0.0.1:8554/cam1", Encoding: "H265"}}})
+	enc := mustCall(t, s, "", `<trt:GetProfiles/>`).child("Profiles").child("VideoEncoderConfiguration")
+	if got := enc.child("Encoding").text(); got != "H265" || enc.child("H264") != nil {
+		t.Errorf("encoding %q, H264 element %v; want H265 and none", got, enc.child("H264"))
+	}
+	if _, err := Start(context.Background(), Options{Profiles: []Profile{{StreamURI: "rtsp://127.0.0.1:8554/cam1", Encoding: "MJPEG"}}}); err == nil {
+		t.Error("encoding MJPEG accepted")
 	}
 }

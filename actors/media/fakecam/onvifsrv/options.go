@@ -26,6 +26,10 @@ type Profile struct {
 	// FPS and Bitrate (bits/s) are reported in the encoder configuration,
 	// default 25 and 2_000_000 (fakecam's defaults).
 	FPS, Bitrate int
+	// Encoding is the video codec the encoder configuration reports:
+	// "H264" (the default) or "H265" (as cameras streaming H265 report it
+	// in the ver10 media service).
+	Encoding string
 }
 
 // Options configures a Server. Zero values take the defaults noted.
@@ -160,6 +164,13 @@ func (o *Options) defaults() error {
 		}
 		if p.FPS < 1 || p.FPS > 120 || p.Bitrate < 1000 {
 			return fmt.Errorf("onvifsrv: profile %q: fps %d or bitrate %d out of range", p.Token, p.FPS, p.Bitrate)
+		}
+		switch p.Encoding {
+		case "":
+			p.Encoding = "H264"
+		case "H264", "H265":
+		default:
+			return fmt.Errorf("onvifsrv: profile %q: encoding %q, want H264 or H265", p.Token, p.Encoding)
 		}
 		profiles[i] = p
 	}
