@@ -35,6 +35,14 @@ type Live struct {
 	// with its parameter sets), starting the stream on demand and waiting
 	// for one; for snapshots.
 	Keyframe func(ctx context.Context, device string, channel int) ([]byte, error)
+	// WHEP starts a WebRTC session reading a device channel (the stream
+	// starts on demand) and returns its id and SDP answer; WHEPSession
+	// finds a session it started. nil: no WebRTC on this node.
+	WHEP        func(ctx context.Context, r WHEPRequest) (id, answer string, err error)
+	WHEPSession func(id string) (WHEPSession, bool)
+	// WHEPOrigins are the browser origins allowed to call WHEP (CORS);
+	// empty: any (the live token authorizes, not the origin).
+	WHEPOrigins []string
 	// Streams lists the node's active streams.
 	Streams func(ctx context.Context) ([]StreamInfo, error)
 	// Owner names the node that hosts a device's media; local = this node.
@@ -175,6 +183,9 @@ func (s *Server) liveURLs(c echo.Context) error {
 		"hls_url":    fmt.Sprintf("%s/hls/%s/%d/index.m3u8?token=%s", httpBase, id, ch, tok),
 		"expires_at": formatTime(expires),
 		"node":       node,
+	}
+	if s.live.WHEP != nil {
+		out["webrtc_url"] = fmt.Sprintf("%s/whep/%s/%d?token=%s", httpBase, id, ch, tok)
 	}
 	if rtspsBase != "" {
 		out["rtsps_url"] = fmt.Sprintf("%s/live/%s/%d?token=%s", rtspsBase, id, ch, tok)

@@ -228,6 +228,11 @@ func (s *Server) routes() {
 	e.GET("/v1/devices/:id/channels/:ch/playback.mp4", s.playbackMP4, s.tokenOrKey(playbackRange), s.audited("mp4", playbackRange))
 	e.GET("/v1/devices/:id/channels/:ch/playback.m3u8", s.playbackM3U8, s.tokenOrKey(playbackRange), s.audited("hls", playbackRange))
 	e.GET("/hls/:id/:ch/*", s.serveHLS, s.audited("hls", nil)) // the stream token authorizes
+	e.POST("/whep/:id/:ch", s.whepOffer)                       // the stream token authorizes; the node audits the session
+	e.OPTIONS("/whep/:id/:ch", s.whepOptions)
+	e.PATCH("/whep/:id/:ch/:session", s.whepPatch) // the session id authorizes
+	e.DELETE("/whep/:id/:ch/:session", s.whepDelete)
+	e.OPTIONS("/whep/:id/:ch/:session", s.whepOptions)
 
 	e.GET("/v1/analytics/uptime", s.analyticsUptime, viewer, s.requireClickHouse)
 	e.GET("/v1/analytics/recordings", s.analyticsRecordings, viewer, s.requireClickHouse)

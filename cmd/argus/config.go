@@ -131,6 +131,7 @@ type nodeConfig struct {
 	viewIdle      *time.Duration
 	workerSlots   *int
 	taskLease     *time.Duration
+	webrtc        webrtcFlags
 	uploadMax     *int
 
 	storageFlags
@@ -222,6 +223,7 @@ func addNodeFlags(f flags) *nodeConfig {
 		viewIdle:      f.Duration("view-idle", 30*time.Second, "viewing audit: an HLS or MP4 view ends when its player made no request for this long"),
 		workerSlots:   f.Int("worker-slots", 2, "task slots of this node's own worker (group \"default\"; one is kept for online tasks such as snapshots); 0 = none, tasks run on `argus worker` processes"),
 		uploadMax:     f.Int("upload-max-size", 4<<30, "largest VOD upload, in bytes (POST /v1/uploads/ with a larger Upload-Length is 413)"),
+		webrtc:        addWebRTCFlags(f),
 		taskLease:     f.Duration("task-lease", 15*time.Second, "how long a worker slot holds a task between renewals: a task of a worker that died runs again elsewhere after this"),
 
 		mqttURL:      f.String("mqtt-url", "", "MQTT broker to publish alarms, events and device status to (mqtt://host:1883, mqtts://host:8883); empty = none"),

@@ -32,6 +32,7 @@ import (
 	"github.com/argus-vms/argus/actors/media/relay"
 	"github.com/argus-vms/argus/actors/media/storage"
 	"github.com/argus-vms/argus/actors/media/token"
+	"github.com/argus-vms/argus/actors/media/whep"
 	"github.com/argus-vms/argus/actors/peertls"
 	"github.com/argus-vms/argus/actors/plan"
 	"github.com/argus-vms/argus/actors/shard"
@@ -60,6 +61,7 @@ type node struct {
 	cluster *cluster.Manager
 	host    *shard.Host
 	relay   *relay.Server
+	whep    *whep.Server // nil: WebRTC off
 	http    *http.Server
 	tls     *tls.Config // HTTPS and RTSPS (nil: plain)
 	keys    *gateway.KeyStore
@@ -268,6 +270,9 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	n.views = audit.NewSessions(n.audit.Viewed, *cfg.viewIdle)
 	live, err := n.startRelay(keys, []byte(*cfg.secret))
 	if err != nil {
+		return fail(err)
+	}
+	if err := n.startWebRTC(live); err != nil {
 		return fail(err)
 	}
 	ln, err := net.Listen("tcp", *cfg.http)
@@ -630,6 +635,9 @@ func (n *node) Close() {
 	}
 	if n.relay != nil {
 		n.relay.Close()
+	}
+	if n.whep != nil {
+		n.whep.Close()
 	}
 	if n.views != nil {
 		n.views.Close() // the views still open end now

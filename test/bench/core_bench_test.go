@@ -218,7 +218,7 @@ func startServe(b *testing.B, data string, nats ...string) served {
 	port := testenv.FreePort(b)
 	args := append([]string{"serve"}, nats...)
 	args = append(args, "--data", data, "--http", fmt.Sprintf("127.0.0.1:%d", port), "--node-id", "act", "--log-level", "warn", "--peer-port", "0",
-		"--rtsp", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b)), "--rtsp-udp", "", "--probe-interval", "0")
+		"--rtsp", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b)), "--rtsp-udp", "", "--webrtc-udp", "", "--probe-interval", "0")
 	cmd := exec.Command(testenv.Binary(b), args...)
 	cmd.Env = append(os.Environ(), "ARGUS_ADMIN_KEY=bench-admin-key", "ARGUS_SECRET=bench-secret-0123456789abcdef", "ARGUS_CLICKHOUSE=")
 	cmd.Stderr = os.Stderr

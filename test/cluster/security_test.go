@@ -70,7 +70,7 @@ func TestClusterKeepsOutsidersOut(t *testing.T) {
 	httpPort := testenv.FreePort(t)
 	route := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cmd := exec.Command(testenv.Binary(t), "serve", "--node-id", "n4", "--advertise", "127.0.0.1", "--data", t.TempDir(),
-		"--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--rtsp", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), "--rtsp-udp", "",
+		"--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--rtsp", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), "--rtsp-udp", "", "--webrtc-udp", "",
 		"--peer-port", fmt.Sprint(testenv.FreePort(t)), "--probe-interval", "0", "--embedded-nats",
 		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), "--nats-cluster-listen", route,
 		"--nats-routes", strings.Join(append(routes, "nats://"+route), ","))

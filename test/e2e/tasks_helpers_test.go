@@ -62,7 +62,14 @@ type workersJSON struct {
 // continuously in 10 s segments for at least rec.
 func recordingNode(t *testing.T, dev string, rec time.Duration, o testenv.NodeOptions) (*testenv.Node, time.Time) {
 	t.Helper()
-	cam := startCam(t, fakecam.Options{Paths: []string{dev}})
+	return recordingNodeCam(t, dev, rec, fakecam.Options{}, o)
+}
+
+// recordingNodeCam is recordingNode with a camera of cam's options.
+func recordingNodeCam(t *testing.T, dev string, rec time.Duration, camOpts fakecam.Options, o testenv.NodeOptions) (*testenv.Node, time.Time) {
+	t.Helper()
+	camOpts.Paths = []string{dev}
+	cam := startCam(t, camOpts)
 	o.NATS, o.Args = true, append([]string{"--worker-slots", "0", "--task-lease", "3s"}, o.Args...)
 	n := testenv.StartDev(t, o)
 	if st, _, body := n.Do("POST", "/v1/devices", "", `{"id":"`+dev+`","name":"cam","url":"rtsp://`+cam.Addr()+`/`+dev+`"}`); st != 201 {

@@ -183,6 +183,7 @@ func StartDev(t testing.TB, o NodeOptions) *Node {
 	n.RTSP = fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	n.args = []string{"dev", "--http", fmt.Sprintf("127.0.0.1:%d", httpPort), "--nats-listen", "127.0.0.1:0", "--data", o.Data, "--node-id", "n1",
 		"--rtsp", n.RTSP, "--rtsp-udp", fmt.Sprintf("127.0.0.1:%d", FreeUDPPair(t)),
+		"--webrtc-udp", "127.0.0.1:0", "--webrtc-tcp", "127.0.0.1:0",
 		// Probes append status events that move versions; tests that want
 		// them pass --probe-interval (a later flag wins).
 		"--probe-interval", "0"}

@@ -50,6 +50,7 @@ func StartCluster(t testing.TB, n int, o ClusterOptions) *Cluster {
 		node.Peer = fmt.Sprintf("127.0.0.1:%d", p.peer)
 		node.args = []string{"serve", "--node-id", node.ID, "--advertise", "127.0.0.1", "--data", node.Data,
 			"--http", fmt.Sprintf("127.0.0.1:%d", p.http), "--rtsp", node.RTSP, "--rtsp-udp", "",
+			"--webrtc-udp", "127.0.0.1:0", "--webrtc-tcp", "127.0.0.1:0",
 			"--peer-port", fmt.Sprint(p.peer), "--probe-interval", "0"}
 		if i < len(o.NATS) {
 			node.NATS = o.NATS[i]
