@@ -275,25 +275,13 @@ func (s *Server) serveHLS(c echo.Context) error {
 	if s.live == nil {
 		return problem(http.StatusNotFound, "", "HLS is not served by this node")
 	}
-	id := c.Param("id")
-	if !events.ValidID(id) {
-		return problem(http.StatusNotFound, "", "no such stream")
-	}
-	ch, p := channelParam(c)
-	if p != nil {
-		return problem(http.StatusNotFound, "", "no such stream")
-	}
-	if o, remote := s.remoteOwner(id); remote {
-		return redirectToOwner(c, o)
-	}
 	if s.live.HLS == nil {
 		return problem(http.StatusNotFound, "", "HLS is not served by this node")
 	}
-	claims, err := s.live.Signer.CheckLive(c.QueryParam("token"), id, ch, time.Now())
-	if err != nil {
-		return problem(http.StatusForbidden, "token", "stream token refused: %s", strings.TrimPrefix(err.Error(), "token: "))
+	id, ch, _, err := s.liveMedia(c)
+	if id == "" {
+		return err
 	}
-	c.Set(claimsKey, claims)
 	h, err := s.live.HLS(c.Request().Context(), id, ch)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -304,4 +292,29 @@ func (s *Server) serveHLS(c echo.Context) error {
 	prefix := fmt.Sprintf("/hls/%s/%d", id, ch)
 	http.StripPrefix(prefix, h).ServeHTTP(c.Response(), c.Request())
 	return nil
+}
+
+// liveMedia authorizes a player's request for a channel's live media
+// (HLS, WHEP) by its stream token alone (players send no headers): a
+// device hosted elsewhere → 307 to its owner, which checks the token
+// itself; no valid token → 403, and no pull is started. id is "" when the
+// request is answered already (err is then the answer).
+func (s *Server) liveMedia(c echo.Context) (id string, ch int, claims token.Claims, err error) {
+	id = c.Param("id")
+	if !events.ValidID(id) {
+		return "", 0, claims, problem(http.StatusNotFound, "id", "no such stream")
+	}
+	ch, p := channelParam(c)
+	if p != nil {
+		return "", 0, claims, problem(http.StatusNotFound, "ch", "no such stream")
+	}
+	if o, remote := s.remoteOwner(id); remote {
+		return "", 0, claims, redirectToOwner(c, o)
+	}
+	claims, err = s.live.Signer.CheckLive(c.QueryParam("token"), id, ch, time.Now())
+	if err != nil {
+		return "", 0, claims, problem(http.StatusForbidden, "token", "stream token refused: %s", strings.TrimPrefix(err.Error(), "token: "))
+	}
+	c.Set(claimsKey, claims)
+	return id, ch, claims, nil
 }

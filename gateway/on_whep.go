@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -77,22 +76,10 @@ func (s *Server) whepOffer(c echo.Context) error {
 		return problem(http.StatusNotFound, "", "WebRTC is not served by this node")
 	}
 	s.whepCORS(c)
-	id := c.Param("id")
-	if !events.ValidID(id) {
-		return problem(http.StatusNotFound, "id", "no such stream")
+	id, ch, claims, err := s.liveMedia(c)
+	if id == "" {
+		return err
 	}
-	ch, p := channelParam(c)
-	if p != nil {
-		return problem(http.StatusNotFound, "ch", "no such stream")
-	}
-	if o, remote := s.remoteOwner(id); remote {
-		return redirectToOwner(c, o)
-	}
-	claims, err := s.live.Signer.CheckLive(c.QueryParam("token"), id, ch, time.Now())
-	if err != nil {
-		return problem(http.StatusForbidden, "token", "stream token refused: %s", strings.TrimPrefix(err.Error(), "token: "))
-	}
-	c.Set(claimsKey, claims)
 	if p := mediaType(c, "application/sdp"); p != nil {
 		return p
 	}

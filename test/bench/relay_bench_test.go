@@ -152,15 +152,7 @@ func fanOut(b *testing.B, url string, pid, n int, dur time.Duration) (float64, f
 // camera itself (a bare gortsplib server: this library's floor), cold start
 // to first frame, and a hot join's first frame after PLAY.
 func BenchmarkRelay(b *testing.B) {
-	camPort := testenv.FreePort(b)
-	cam := exec.Command(testenv.Binary(b), "fakecam", "--listen", fmt.Sprintf("127.0.0.1:%d", camPort), "--paths", "cam1", "--bitrate", "2000000", "--log-level", "warn")
-	cam.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cam.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { cam.Process.Kill(); cam.Wait() }()
-	camURL := fmt.Sprintf("rtsp://127.0.0.1:%d/cam1", camPort)
-	waitRTSP(b, camURL)
+	cam, camURL := startBenchCam(b)
 
 	n := testenv.StartDev(b, testenv.NodeOptions{Args: []string{"--probe-interval", "0", "--idle-timeout", "2s", "--log-level", "warn"}})
 	if st, _, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":"bench-cam","name":"b","url":%q}`, camURL)); st != 201 {
@@ -235,6 +227,21 @@ func BenchmarkRelay(b *testing.B) {
 			fmt.Sprintf("%.4f (%.3f%% lost, %d readers) fakecam direct", baseCPU, baseLoss*100, bn),
 			fmt.Sprintf("%.2f", relayCPU/baseCPU), "≤ 1.2, no loss at 500")
 	}
+}
+
+// startBenchCam runs `argus fakecam` (2 Mbps, path cam1) as its own
+// process, stopped with the benchmark.
+func startBenchCam(b *testing.B) (*exec.Cmd, string) {
+	camPort := testenv.FreePort(b)
+	cam := exec.Command(testenv.Binary(b), "fakecam", "--listen", fmt.Sprintf("127.0.0.1:%d", camPort), "--paths", "cam1", "--bitrate", "2000000", "--log-level", "warn")
+	cam.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cam.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cam.Process.Kill(); cam.Wait() })
+	camURL := fmt.Sprintf("rtsp://127.0.0.1:%d/cam1", camPort)
+	waitRTSP(b, camURL)
+	return cam, camURL
 }
 
 func waitRTSP(b *testing.B, url string) {

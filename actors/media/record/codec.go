@@ -62,7 +62,7 @@ func codecOfEntry(c codecs.Codec) videoCodec {
 type h264Codec struct{}
 
 func (h264Codec) sampleEntry(au [][]byte) codecs.Codec {
-	sps, pps := h264Params(au)
+	sps, pps := relay.H264Params(au)
 	if sps == nil || pps == nil {
 		return nil
 	}
@@ -74,7 +74,7 @@ func (h264Codec) sameParams(au [][]byte, entry codecs.Codec) bool {
 	if !ok {
 		return false
 	}
-	sps, pps := h264Params(au)
+	sps, pps := relay.H264Params(au)
 	return (sps == nil || bytes.Equal(sps, e.SPS)) && (pps == nil || bytes.Equal(pps, e.PPS))
 }
 
@@ -95,26 +95,10 @@ func (h264Codec) validNALU(n []byte) bool {
 	return n[0]&0x80 == 0 && typ != 0 && typ <= 23
 }
 
-// h264Params returns the SPS and PPS NALUs of an access unit.
-func h264Params(au [][]byte) (sps, pps []byte) {
-	for _, n := range au {
-		if len(n) == 0 {
-			continue
-		}
-		switch h264.NALUType(n[0] & 0x1f) {
-		case h264.NALUTypeSPS:
-			sps = n
-		case h264.NALUTypePPS:
-			pps = n
-		}
-	}
-	return sps, pps
-}
-
 type h265Codec struct{}
 
 func (h265Codec) sampleEntry(au [][]byte) codecs.Codec {
-	vps, sps, pps := h265Params(au)
+	vps, sps, pps := relay.H265Params(au)
 	if vps == nil || sps == nil || pps == nil {
 		return nil
 	}
@@ -126,7 +110,7 @@ func (h265Codec) sameParams(au [][]byte, entry codecs.Codec) bool {
 	if !ok {
 		return false
 	}
-	vps, sps, pps := h265Params(au)
+	vps, sps, pps := relay.H265Params(au)
 	return (vps == nil || bytes.Equal(vps, e.VPS)) && (sps == nil || bytes.Equal(sps, e.SPS)) &&
 		(pps == nil || bytes.Equal(pps, e.PPS))
 }
@@ -144,23 +128,6 @@ func (h265Codec) newDTS() dtsExtractor {
 func (h265Codec) validNALU(n []byte) bool {
 	// forbidden_zero_bit clear, a known type, nuh_temporal_id_plus1 ≥ 1
 	return len(n) >= 2 && n[0]&0x80 == 0 && (n[0]>>1)&0x3f <= 40 && n[1]&0x07 != 0
-}
-
-func h265Params(au [][]byte) (vps, sps, pps []byte) {
-	for _, n := range au {
-		if len(n) < 2 {
-			continue
-		}
-		switch h265.NALUType((n[0] >> 1) & 0x3f) {
-		case h265.NALUType_VPS_NUT:
-			vps = n
-		case h265.NALUType_SPS_NUT:
-			sps = n
-		case h265.NALUType_PPS_NUT:
-			pps = n
-		}
-	}
-	return vps, sps, pps
 }
 
 type anyRefs struct{}

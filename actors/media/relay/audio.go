@@ -2,7 +2,6 @@ package relay
 
 import (
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
@@ -58,11 +57,6 @@ type audioTrack struct {
 	ntpBase time.Time
 }
 
-type audioSub struct {
-	fn     func(AudioFrame)
-	closed atomic.Bool
-}
-
 // audioTrackOf describes an audio format the relay decodes, nil otherwise.
 func audioTrackOf(f format.Format) *AudioTrack {
 	switch f := f.(type) {
@@ -113,21 +107,25 @@ func (a *audioTrack) resetDecoder() error {
 		if err != nil {
 			return err
 		}
-		a.decode = func(pkt *rtp.Packet) ([][]byte, error) {
-			b, err := d.Decode(pkt)
-			return [][]byte{b}, err
-		}
+		a.decode = oneFrame(d)
 	case *format.Opus:
 		d, err := f.CreateDecoder()
 		if err != nil {
 			return err
 		}
-		a.decode = func(pkt *rtp.Packet) ([][]byte, error) {
-			b, err := d.Decode(pkt)
-			return [][]byte{b}, err
-		}
+		a.decode = oneFrame(d)
 	}
 	return nil
+}
+
+// oneFrame adapts a depacketizer of one frame per packet (G.711, Opus).
+func oneFrame(d interface {
+	Decode(*rtp.Packet) ([]byte, error)
+}) func(*rtp.Packet) ([][]byte, error) {
+	return func(pkt *rtp.Packet) ([][]byte, error) {
+		b, err := d.Decode(pkt)
+		return [][]byte{b}, err
+	}
 }
 
 // audioPacketLocked keeps the audio clock and, when someone listens,
@@ -158,17 +156,7 @@ func (st *Stream) audioPacketLocked(om *outMedia, f *outFormat, pkt *rtp.Packet,
 		return
 	}
 	pts := ticksToDuration(a.pts, a.info.ClockRate)
-	af := AudioFrame{Codec: a.info.Codec, Frames: frames, PTS: pts, NTP: a.ntpBase.Add(pts)}
-	live := st.audioSubs[:0]
-	for _, s := range st.audioSubs {
-		if s.closed.Load() {
-			continue
-		}
-		live = append(live, s)
-		s.fn(af)
-	}
-	clear(st.audioSubs[len(live):])
-	st.audioSubs = live
+	st.audioSubs.deliver(AudioFrame{Codec: a.info.Codec, Frames: frames, PTS: pts, NTP: a.ntpBase.Add(pts)})
 }
 
 // Audio describes the stream's audio; ok false while the source has none
@@ -192,12 +180,10 @@ func (st *Stream) audioInfoLocked() AudioTrack {
 // block and must not call Stream methods (the returned unsubscribe
 // excepted).
 func (st *Stream) SubscribeAudio(fn func(AudioFrame)) (unsubscribe func()) {
-	s := &audioSub{fn: fn}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.closed {
 		return func() {}
 	}
-	st.audioSubs = append(st.audioSubs, s)
-	return func() { s.closed.Store(true) }
+	return st.audioSubs.add(fn)
 }

@@ -69,7 +69,7 @@ func TestH265WithAudio(t *testing.T) {
 	if !f0.Random || f0.Codec != CodecH265 {
 		t.Errorf("first frame: random %v codec %q", f0.Random, f0.Codec)
 	}
-	if vps, sps, pps := h265Params(f0.NALUs); vps == nil || sps == nil || pps == nil {
+	if vps, sps, pps := H265Params(f0.NALUs); vps == nil || sps == nil || pps == nil {
 		t.Errorf("first frame lacks parameter sets: %d NALUs", len(f0.NALUs))
 	}
 	for i := 1; i < len(audio); i++ {

@@ -42,7 +42,7 @@ type videoState struct {
 	lastAUTS   uint32
 	lastPTS    int64
 	ntpBase    time.Time
-	subs       []*videoSub
+	subs       subscribers[Frame]
 	gopWarned  bool
 }
 

@@ -94,8 +94,8 @@ func rtpNALInfo(payload []byte) (idr, vcl bool) {
 	return idr, vcl
 }
 
-// auParams returns the SPS and PPS an access unit carries, if any.
-func auParams(au [][]byte) (sps, pps []byte) {
+// H264Params returns the SPS and PPS an H.264 access unit carries, if any.
+func H264Params(au [][]byte) (sps, pps []byte) {
 	for _, n := range au {
 		if len(n) == 0 {
 			continue
@@ -111,7 +111,7 @@ func auParams(au [][]byte) (sps, pps []byte) {
 }
 
 func (c *h264Codec) learn(au [][]byte) bool {
-	sps, pps := auParams(au)
+	sps, pps := H264Params(au)
 	changed := false
 	if sps != nil && !bytes.Equal(sps, c.sps) {
 		c.sps = cloneParam(sps)
@@ -147,7 +147,7 @@ func (c *h264Codec) withParams(au [][]byte) [][]byte {
 	if c.sps == nil || c.pps == nil || !h264.IsRandomAccess(au) {
 		return au
 	}
-	hasSPS, hasPPS := auParams(au)
+	hasSPS, hasPPS := H264Params(au)
 	if hasSPS != nil && hasPPS != nil {
 		return au
 	}
@@ -163,7 +163,7 @@ func (c *h264Codec) withParams(au [][]byte) [][]byte {
 }
 
 func (c *h264Codec) complete(au [][]byte) bool {
-	sps, pps := auParams(au)
+	sps, pps := H264Params(au)
 	return sps != nil && pps != nil
 }
 

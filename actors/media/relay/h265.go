@@ -98,8 +98,9 @@ func (c *h265Codec) packetInfo(payload []byte) (random, vcl bool) {
 	return random, vcl
 }
 
-// h265Params returns the VPS, SPS and PPS an access unit carries, if any.
-func h265Params(au [][]byte) (vps, sps, pps []byte) {
+// H265Params returns the VPS, SPS and PPS an H.265 access unit carries,
+// if any.
+func H265Params(au [][]byte) (vps, sps, pps []byte) {
 	for _, n := range au {
 		if len(n) < 2 {
 			continue
@@ -119,7 +120,7 @@ func h265Params(au [][]byte) (vps, sps, pps []byte) {
 func (c *h265Codec) known() bool { return c.vps != nil && c.sps != nil && c.pps != nil }
 
 func (c *h265Codec) learn(au [][]byte) bool {
-	vps, sps, pps := h265Params(au)
+	vps, sps, pps := H265Params(au)
 	changed := false
 	for _, p := range []struct{ in, cur *[]byte }{{&vps, &c.vps}, {&sps, &c.sps}, {&pps, &c.pps}} {
 		if *p.in != nil && !bytes.Equal(*p.in, *p.cur) {
@@ -160,7 +161,7 @@ func (c *h265Codec) withParams(au [][]byte) [][]byte {
 	if !c.known() || !c.isRandomAccess(au) {
 		return au
 	}
-	vps, sps, pps := h265Params(au)
+	vps, sps, pps := H265Params(au)
 	if vps != nil && sps != nil && pps != nil {
 		return au
 	}
@@ -175,7 +176,7 @@ func (c *h265Codec) withParams(au [][]byte) [][]byte {
 }
 
 func (c *h265Codec) complete(au [][]byte) bool {
-	vps, sps, pps := h265Params(au)
+	vps, sps, pps := H265Params(au)
 	return vps != nil && sps != nil && pps != nil
 }
 

@@ -63,7 +63,7 @@ type Stream struct {
 	readyCh chan struct{} // closed when ready (or closed)
 
 	videoState // gop.go, video.go
-	audioSubs  []*audioSub
+	audioSubs  subscribers[AudioFrame]
 	hls        *hlsMuxer
 	errLogged  time.Time
 

@@ -2,7 +2,6 @@ package relay
 
 import (
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -27,11 +26,6 @@ type Frame struct {
 type auEntry struct {
 	f   Frame
 	pts int64 // 90 kHz
-}
-
-type videoSub struct {
-	fn     func(Frame)
-	closed atomic.Bool
 }
 
 // VideoCodec is the codec of the stream's video; ok false while the
@@ -118,18 +112,7 @@ func (st *Stream) onAULocked(vc videoCodec, au [][]byte, ts uint32, now time.Tim
 	if st.hls != nil {
 		st.hls.write(au, pts, f.NTP)
 	}
-	if len(st.subs) > 0 {
-		live := st.subs[:0]
-		for _, s := range st.subs {
-			if s.closed.Load() {
-				continue
-			}
-			live = append(live, s)
-			s.fn(f)
-		}
-		clear(st.subs[len(live):])
-		st.subs = live
-	}
+	st.subs.deliver(f)
 }
 
 // SubscribeVideo delivers the stream's decoded video access units (H.264
@@ -142,7 +125,6 @@ func (st *Stream) onAULocked(vc videoCodec, au [][]byte, ts uint32, now time.Tim
 // unsubscribe excepted). Once unsubscribe returns, at most a call already
 // under way completes.
 func (st *Stream) SubscribeVideo(fn func(Frame)) (unsubscribe func()) {
-	s := &videoSub{fn: fn}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.closed {
@@ -150,12 +132,8 @@ func (st *Stream) SubscribeVideo(fn func(Frame)) (unsubscribe func()) {
 	}
 	if st.gopAUsOK {
 		for _, e := range st.gopAUs {
-			if s.closed.Load() {
-				break
-			}
 			fn(e.f)
 		}
 	}
-	st.subs = append(st.subs, s)
-	return func() { s.closed.Store(true) }
+	return st.subs.add(fn)
 }
