@@ -25,6 +25,10 @@ type Live struct {
 	Advertise string // host (or host:port) clients reach this node at
 	RTSPPort  int    // the node's RTSP relay port
 	RTSPSPort int    // the node's RTSPS port (0: none)
+	// PublicHTTP and PublicRTSP are the bases of the URLs handed to clients
+	// (--public-url, --public-rtsp), for a node behind NAT or a proxy;
+	// empty: built from Advertise and the ports.
+	PublicHTTP, PublicRTSP string
 	HTTPPort  int    // the node's HTTP port as clients reach it
 	// HTTPScheme is "https" when the API is served over TLS ("" = http).
 	HTTPScheme string
@@ -86,7 +90,15 @@ type OwnerInfo struct {
 	HTTPBase  string // like http://10.0.0.2:8080
 	RTSPBase  string // like rtsp://10.0.0.2:8554
 	RTSPSBase string // like rtsps://10.0.0.2:8322; "" when it serves no RTSPS
+	// PublicHTTP and PublicRTSP are what clients are sent to ("": the
+	// bases above).
+	PublicHTTP, PublicRTSP string
 }
+
+// clientHTTP and clientRTSP are the owner's bases for URLs handed to
+// clients.
+func (o OwnerInfo) clientHTTP() string { return strings.TrimSuffix(cmp.Or(o.PublicHTTP, o.HTTPBase), "/") }
+func (o OwnerInfo) clientRTSP() string { return strings.TrimSuffix(cmp.Or(o.PublicRTSP, o.RTSPBase), "/") }
 
 // RTSPSBase is the node's RTSPS base URL at host, "" without RTSPS.
 func (l *Live) RTSPSBase(host string) string {
@@ -115,7 +127,7 @@ func redirectToOwner(c echo.Context, o OwnerInfo) error {
 	}
 	// URL.RequestURI, not RequestURI: an absolute-form request line must
 	// not end up after the base.
-	return c.Redirect(http.StatusTemporaryRedirect, strings.TrimSuffix(o.HTTPBase, "/")+c.Request().URL.RequestURI())
+	return c.Redirect(http.StatusTemporaryRedirect, o.clientHTTP()+c.Request().URL.RequestURI())
 }
 
 // StreamInfo is one row of GET /v1/streams.
@@ -206,11 +218,13 @@ func (s *Server) mediaBases(id string) (rtspBase, rtspsBase, httpBase, node stri
 	scheme := cmp.Or(s.live.HTTPScheme, "http")
 	rtspBase, rtspsBase = fmt.Sprintf("rtsp://%s:%d", host, s.live.RTSPPort), s.live.RTSPSBase(host)
 	httpBase, node = fmt.Sprintf("%s://%s:%d", scheme, host, s.live.HTTPPort), s.node
+	rtspBase = strings.TrimSuffix(cmp.Or(s.live.PublicRTSP, rtspBase), "/")
+	httpBase = strings.TrimSuffix(cmp.Or(s.live.PublicHTTP, httpBase), "/")
 	if o, remote := s.remoteOwner(id); remote {
 		if o.RTSPBase == "" || o.HTTPBase == "" {
 			return "", "", "", "", unavailable("the node hosting this device is unknown; retry")
 		}
-		rtspBase, httpBase, node = strings.TrimSuffix(o.RTSPBase, "/"), strings.TrimSuffix(o.HTTPBase, "/"), o.Node
+		rtspBase, httpBase, node = o.clientRTSP(), o.clientHTTP(), o.Node
 		rtspsBase = strings.TrimSuffix(o.RTSPSBase, "/")
 	}
 	return rtspBase, rtspsBase, httpBase, node, nil

@@ -51,6 +51,11 @@ type Member struct {
 	HTTP      string `json:"http"`            // base URL of the HTTP gateway
 	RTSP      string `json:"rtsp"`            // base URL of the RTSP relay
 	RTSPS     string `json:"rtsps,omitempty"` // base URL of its RTSPS port, when served
+	// PublicHTTP and PublicRTSP are the bases clients outside the
+	// cluster's network reach it at (--public-url, --public-rtsp); empty:
+	// HTTP and RTSP.
+	PublicHTTP string `json:"public_http,omitempty"`
+	PublicRTSP string `json:"public_rtsp,omitempty"`
 	Peer      string `json:"peer"`            // node-to-node actor address (hollywood remote)
 	Leaving   bool   `json:"leaving,omitempty"`
 	Actors    int    `json:"actors"`

@@ -3,7 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -132,6 +134,8 @@ type nodeConfig struct {
 	workerSlots   *int
 	taskLease     *time.Duration
 	webrtc        webrtcFlags
+	publicURL     *string
+	publicRTSP    *string
 	uploadMax     *int
 
 	storageFlags
@@ -224,6 +228,8 @@ func addNodeFlags(f flags) *nodeConfig {
 		workerSlots:   f.Int("worker-slots", 2, "task slots of this node's own worker (group \"default\"; one is kept for online tasks such as snapshots); 0 = none, tasks run on `argus worker` processes"),
 		uploadMax:     f.Int("upload-max-size", 4<<30, "largest VOD upload, in bytes (POST /v1/uploads/ with a larger Upload-Length is 413)"),
 		webrtc:        addWebRTCFlags(f),
+		publicURL:     f.String("public-url", "", "base URL clients reach this node's HTTP at, in live, HLS and WebRTC URLs and redirects (e.g. https://cams.example.com:8443); empty = from --advertise"),
+		publicRTSP:    f.String("public-rtsp", "", "base URL clients reach this node's RTSP relay at, in live URLs (e.g. rtsp://cams.example.com:8554); empty = from --advertise"),
 		taskLease:     f.Duration("task-lease", 15*time.Second, "how long a worker slot holds a task between renewals: a task of a worker that died runs again elsewhere after this"),
 
 		mqttURL:      f.String("mqtt-url", "", "MQTT broker to publish alarms, events and device status to (mqtt://host:1883, mqtts://host:8883); empty = none"),
@@ -261,4 +267,26 @@ func isSet(f flags, name string) bool {
 	set := false
 	f.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
 	return set
+}
+
+// validate checks the flags whose mistakes should stop a node before it
+// binds anything.
+func (c *nodeConfig) validate() error {
+	if err := checkBaseURL("--public-url", *c.publicURL, "http", "https"); err != nil {
+		return err
+	}
+	return checkBaseURL("--public-rtsp", *c.publicRTSP, "rtsp", "rtsps")
+}
+
+// checkBaseURL checks a base URL flag: empty, or scheme://host[:port] with
+// one of schemes and no path, query or credentials.
+func checkBaseURL(flag, v string, schemes ...string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.User != nil {
+		return fmt.Errorf("%s %q: want %s://host[:port]", flag, v, schemes[0])
+	}
+	return nil
 }

@@ -24,6 +24,9 @@ func runDev(args []string) error {
 	if err := f.Parse(args); err != nil {
 		return err
 	}
+	if err := cfg.validate(); err != nil {
+		return err
+	}
 	syncMode, err := parseNATSSync(f, *natsSync)
 	if err != nil {
 		return err

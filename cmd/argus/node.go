@@ -285,11 +285,12 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 		live.HTTPScheme = "https"
 	}
 	live.Advertise = advertise
+	live.PublicHTTP, live.PublicRTSP = *cfg.publicURL, *cfg.publicRTSP
 	host := hostForURL(advertise)
 	n.cluster, err = cluster.Start(ctx, cluster.Config{JS: store.JetStream(), Shards: shards, Replicas: replicas, Log: log,
 		Self: cluster.Member{ID: *cfg.nodeID, Advertise: advertise, Peer: peer,
 			HTTP: fmt.Sprintf("%s://%s:%d", live.HTTPScheme, host, live.HTTPPort), RTSP: fmt.Sprintf("rtsp://%s:%d", host, live.RTSPPort),
-			RTSPS: live.RTSPSBase(host)}},
+			RTSPS: live.RTSPSBase(host), PublicHTTP: live.PublicHTTP, PublicRTSP: live.PublicRTSP}},
 		n.host)
 	if err != nil {
 		ln.Close()
@@ -607,7 +608,8 @@ func (n *node) mediaOwner(device string) (gateway.OwnerInfo, bool) {
 	if !ok || self {
 		return gateway.OwnerInfo{}, true
 	}
-	return gateway.OwnerInfo{Node: o.ID, HTTPBase: o.HTTP, RTSPBase: o.RTSP, RTSPSBase: o.RTSPS}, false
+	return gateway.OwnerInfo{Node: o.ID, HTTPBase: o.HTTP, RTSPBase: o.RTSP, RTSPSBase: o.RTSPS,
+		PublicHTTP: o.PublicHTTP, PublicRTSP: o.PublicRTSP}, false
 }
 
 // advertiseHost is the host of the HTTP address when it names one.

@@ -141,6 +141,9 @@ func runServe(args []string) error {
 		return err
 	}
 	cfg := c.node
+	if err := cfg.validate(); err != nil {
+		return err
+	}
 	log, flushLog := newLogger(*cfg.logLevel)
 	defer flushLog()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

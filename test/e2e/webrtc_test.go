@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,32 @@ func TestWebRTC(t *testing.T) {
 	}](t, body).WebRTC
 	if _, err := whepclient.Dial(ctx, h265); err == nil || !strings.Contains(err.Error(), "422") {
 		t.Errorf("H.265 camera over WebRTC: %v, want 422", err)
+	}
+}
+
+// TestPublicURLs: a node behind NAT or a proxy hands clients its public
+// addresses (--public-url, --public-rtsp), not its advertise host; a base
+// URL with a path is refused at start.
+func TestPublicURLs(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartDev(t, testenv.NodeOptions{Args: []string{"--public-url", "https://cams.example.com:8443", "--public-rtsp", "rtsp://cams.example.com:554"}})
+	if st, _, body := n.Do("POST", "/v1/devices", "", `{"id":"pub-1","name":"cam","url":"rtsp://127.0.0.1:1/x"}`); st != 201 {
+		t.Fatalf("create: %d %s", st, body)
+	}
+	_, _, body := n.Do("GET", "/v1/devices/pub-1/channels/1/live", "", "")
+	u := decode[struct {
+		RTSP   string `json:"rtsp_url"`
+		HLS    string `json:"hls_url"`
+		WebRTC string `json:"webrtc_url"`
+	}](t, body)
+	if !strings.HasPrefix(u.RTSP, "rtsp://cams.example.com:554/live/pub-1/1?token=") ||
+		!strings.HasPrefix(u.HLS, "https://cams.example.com:8443/hls/pub-1/1/") ||
+		!strings.HasPrefix(u.WebRTC, "https://cams.example.com:8443/whep/pub-1/1?token=") {
+		t.Errorf("live URLs %+v, want the public bases", u)
+	}
+
+	out, err := exec.Command(testenv.Binary(t), "dev", "--data", t.TempDir(), "--public-url", "https://cams.example.com/base").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--public-url") {
+		t.Errorf("a public URL with a path: %v %s", err, out)
 	}
 }
