@@ -29,7 +29,7 @@ type Live struct {
 	// (--public-url, --public-rtsp), for a node behind NAT or a proxy;
 	// empty: built from Advertise and the ports.
 	PublicHTTP, PublicRTSP string
-	HTTPPort  int    // the node's HTTP port as clients reach it
+	HTTPPort               int // the node's HTTP port as clients reach it
 	// HTTPScheme is "https" when the API is served over TLS ("" = http).
 	HTTPScheme string
 	// HLS returns the HLS handler of a device channel, starting the stream
@@ -97,8 +97,12 @@ type OwnerInfo struct {
 
 // clientHTTP and clientRTSP are the owner's bases for URLs handed to
 // clients.
-func (o OwnerInfo) clientHTTP() string { return strings.TrimSuffix(cmp.Or(o.PublicHTTP, o.HTTPBase), "/") }
-func (o OwnerInfo) clientRTSP() string { return strings.TrimSuffix(cmp.Or(o.PublicRTSP, o.RTSPBase), "/") }
+func (o OwnerInfo) clientHTTP() string {
+	return strings.TrimSuffix(cmp.Or(o.PublicHTTP, o.HTTPBase), "/")
+}
+func (o OwnerInfo) clientRTSP() string {
+	return strings.TrimSuffix(cmp.Or(o.PublicRTSP, o.RTSPBase), "/")
+}
 
 // RTSPSBase is the node's RTSPS base URL at host, "" without RTSPS.
 func (l *Live) RTSPSBase(host string) string {

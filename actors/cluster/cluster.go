@@ -56,11 +56,11 @@ type Member struct {
 	// HTTP and RTSP.
 	PublicHTTP string `json:"public_http,omitempty"`
 	PublicRTSP string `json:"public_rtsp,omitempty"`
-	Peer      string `json:"peer"`            // node-to-node actor address (hollywood remote)
-	Leaving   bool   `json:"leaving,omitempty"`
-	Actors    int    `json:"actors"`
-	Shards    int    `json:"shards"`
-	Started   int64  `json:"started_ms"`
+	Peer       string `json:"peer"` // node-to-node actor address (hollywood remote)
+	Leaving    bool   `json:"leaving,omitempty"`
+	Actors     int    `json:"actors"`
+	Shards     int    `json:"shards"`
+	Started    int64  `json:"started_ms"`
 }
 
 // Shards is the side of the node that runs shards: the shard host.
