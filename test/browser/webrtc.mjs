@@ -1,0 +1,167 @@
+// The WebRTC live view in a real browser (Debian's chromium, headless), run
+// by webrtc_test.go with BASE_URL, ADMIN_KEY, RTC_DEVICE (an H.264 camera
+// with Opus audio), HEVC_DEVICE (an H.265 camera) and SHOTS (a directory
+// for screenshots) in the environment. Prints one line per step and exits
+// non-zero on the first failure.
+import { chromium } from 'playwright-core';
+
+const { BASE_URL, ADMIN_KEY, RTC_DEVICE, HEVC_DEVICE, SHOTS } = process.env;
+if (!BASE_URL || !ADMIN_KEY || !RTC_DEVICE || !HEVC_DEVICE || !SHOTS) {
+  console.error('BASE_URL, ADMIN_KEY, RTC_DEVICE, HEVC_DEVICE and SHOTS are required');
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+    '--autoplay-policy=no-user-gesture-required'],
+});
+
+const problems = []; // CSP violations, page errors, keys in URLs
+let step = 'start';
+const t0 = Date.now();
+const log = (m) => console.log(`${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s ${m}`);
+const shot = async (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+/** api calls the API from node with the admin key. */
+const api = async (method, path) => {
+  const r = await fetch(BASE_URL + path, { method, headers: { Authorization: `Bearer ${ADMIN_KEY}` } });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+};
+/** readers is the number of readers of a device's stream (0 without one). */
+const readers = async (device) => {
+  const r = await api('GET', '/v1/streams');
+  if (r.status !== 200) throw new Error(`GET /v1/streams: ${r.status}`);
+  return r.body.items.filter((s) => s.device === device).reduce((n, s) => n + s.readers, 0);
+};
+/** transport waits for the live view's transport to be want, and answers its title (why). */
+const transport = async (page, want, timeout = 15000) => {
+  const h = await page.waitForFunction(
+    (w) => {
+      const e = document.querySelector('[data-testid=live-transport]');
+      return e && e.textContent.trim() === w ? { why: e.title } : false;
+    },
+    want,
+    { timeout, polling: 100 },
+  ).catch(async (e) => {
+    const got = await page.locator('[data-testid=live-transport]').textContent({ timeout: 100 }).catch(() => '(none)');
+    const cap = await page.locator('.live figcaption').first().textContent({ timeout: 100 }).catch(() => '');
+    throw new Error(`live-transport ${JSON.stringify(got)} (caption "${cap}"), want ${want}: ${e.message}`);
+  });
+  return (await h.jsonValue()).why;
+};
+
+try {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(20000);
+  page.on('console', (m) => {
+    if (/Content[- ]Security[- ]Policy|Refused to/i.test(m.text())) problems.push('CSP: ' + m.text());
+  });
+  page.on('pageerror', (e) => problems.push('page error: ' + e.message));
+  const whep = []; // WHEP requests: method and URL
+  page.on('request', (r) => {
+    if (r.url().includes(ADMIN_KEY)) problems.push('the API key is in a URL: ' + r.url());
+    if (r.url().includes('/whep/') && r.method() !== 'OPTIONS') whep.push({ method: r.method(), url: r.url() });
+  });
+
+  step = 'login';
+  await page.goto(`${BASE_URL}/console/login?next=${encodeURIComponent('/devices/' + RTC_DEVICE)}`);
+  await page.fill('[data-testid=login-key]', ADMIN_KEY);
+  await page.click('[data-testid=login-submit]');
+  await page.waitForURL(new RegExp(`/console/devices/${RTC_DEVICE}$`));
+
+  step = 'webrtc: plays';
+  const opened = Date.now();
+  const why = await transport(page, 'webrtc');
+  const first = await page.waitForFunction(() => {
+    const v = document.querySelector('[data-testid=live-video]');
+    return v && v.srcObject && v.videoWidth > 0 ? { t: v.currentTime, w: v.videoWidth, h: v.videoHeight } : false;
+  }, undefined, { polling: 100 }).then((h) => h.jsonValue());
+  const tookMs = Date.now() - opened;
+  await page.waitForTimeout(2000);
+  const later = await page.locator('[data-testid=live-video]').evaluate((v) => ({
+    t: v.currentTime,
+    w: v.videoWidth,
+    muted: v.muted,
+    paused: v.paused,
+    audio: v.srcObject ? v.srcObject.getAudioTracks().length : -1,
+    video: v.srcObject ? v.srcObject.getVideoTracks().length : -1,
+    src: v.getAttribute('src'),
+  }));
+  if (later.t - first.t < 1.2) throw new Error(`currentTime ${first.t} → ${later.t} over 2 s`);
+  if (later.w <= 0 || later.video !== 1 || later.src) throw new Error(`video ${JSON.stringify(later)}`);
+  if (later.audio !== 1) throw new Error(`the Opus camera's stream has ${later.audio} audio tracks`);
+  if (!later.muted || later.paused) throw new Error(`starts muted and playing: ${JSON.stringify(later)}`);
+  const posts = whep.filter((r) => r.method === 'POST');
+  if (posts.length !== 1 || !posts[0].url.includes(`/whep/${RTC_DEVICE}/1?token=`)) throw new Error(`WHEP requests ${JSON.stringify(whep)}`);
+  if ((await page.locator('[data-testid=live-audio-toggle]').getAttribute('data-muted')) !== 'true') throw new Error('the toggle does not say muted');
+  await shot(page, '1-webrtc');
+  log(`ok webrtc ("${why}"): video after ${tookMs} ms, currentTime ${first.t.toFixed(1)} → ${later.t.toFixed(1)} s over 2 s, ${later.w}x${first.h}, an audio track, muted`);
+
+  step = 'webrtc: audio toggle';
+  await page.click('[data-testid=live-audio-toggle]');
+  await page.waitForFunction(() => {
+    const v = document.querySelector('[data-testid=live-video]');
+    const b = document.querySelector('[data-testid=live-audio-toggle]');
+    return v && !v.muted && !v.paused && b.dataset.muted === 'false' && b.getAttribute('aria-pressed') === 'true';
+  }, undefined, { timeout: 3000 });
+  await page.click('[data-testid=live-audio-toggle]');
+  await page.waitForFunction(() => {
+    const v = document.querySelector('[data-testid=live-video]');
+    const b = document.querySelector('[data-testid=live-audio-toggle]');
+    return v && v.muted && b.dataset.muted === 'true';
+  }, undefined, { timeout: 3000 });
+  log('ok audio toggle: unmuted (still playing), muted again');
+
+  step = 'webrtc: leaving DELETEs the session';
+  const r0 = await readers(RTC_DEVICE);
+  if (r0 !== 1) throw new Error(`${r0} readers while the WebRTC view plays, want 1`);
+  await page.click('header.top nav a[href$="/console/devices"]');
+  await page.waitForURL(/\/console\/devices$/);
+  const del = async () => whep.find((r) => r.method === 'DELETE');
+  for (let i = 0; i < 50 && !(await del()); i++) await page.waitForTimeout(100);
+  const d = await del();
+  if (!d || !new RegExp(`/whep/${RTC_DEVICE}/1/[^/?]+$`).test(d.url)) throw new Error(`no DELETE of the session: ${JSON.stringify(whep)}`);
+  let left = -1;
+  for (let i = 0; i < 50; i++) {
+    left = await readers(RTC_DEVICE);
+    if (left === 0) break;
+    await page.waitForTimeout(100);
+  }
+  if (left !== 0) throw new Error(`${left} readers after leaving the page`);
+  log(`ok leaving the page: DELETE ${new URL(d.url).pathname}, readers 1 → 0`);
+
+  step = 'h265: falls back to hls';
+  whep.length = 0;
+  await page.goto(`${BASE_URL}/console/devices/${HEVC_DEVICE}`);
+  const fell = Date.now();
+  const hwhy = await transport(page, 'hls');
+  if (!/422/.test(hwhy)) throw new Error(`the fallback's reason "${hwhy}" does not name the 422`);
+  const refused = whep.filter((r) => r.method === 'POST');
+  if (refused.length !== 1) throw new Error(`WHEP requests ${JSON.stringify(whep)}`);
+  // Chromium cannot decode H.265 in MSE: hls.js plays it (a blob: URL) or
+  // says why not; either way HLS was chosen.
+  await page.waitForTimeout(1500);
+  const hv = await page.locator('[data-testid=live-video]').evaluate((v) => ({ src: v.getAttribute('src') || '', srcObject: !!v.srcObject, w: v.videoWidth }));
+  const cap = (await page.locator('.live figcaption').first().textContent()).trim();
+  if (hv.srcObject) throw new Error('the H.265 view still has a MediaStream');
+  if (!hv.src.startsWith('blob:') && !/error/.test(cap)) throw new Error(`neither the HLS player nor an error: ${JSON.stringify(hv)} "${cap}"`);
+  if ((await page.locator('[data-testid=live-audio-toggle]').count()) !== 1) throw new Error('no audio toggle on the HLS view');
+  await shot(page, '2-h265-hls');
+  log(`ok H.265: "${hwhy}" → hls after ${Date.now() - fell} ms; video ${hv.src ? 'blob: (hls.js)' : 'detached'}, width ${hv.w}; caption "${cap}"`);
+
+  if (problems.length) throw new Error(problems.join('\n'));
+  log('PASS');
+} catch (e) {
+  console.error(`FAIL at ${step}: ${e && e.stack ? e.stack : e}`);
+  if (problems.length) console.error(problems.join('\n'));
+  try {
+    const pages = browser.contexts().flatMap((c) => c.pages());
+    if (pages[0]) await shot(pages[0], 'failure');
+  } catch {}
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

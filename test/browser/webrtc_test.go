@@ -1,0 +1,63 @@
+package browser
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/argus-vms/argus/actors/media/fakecam"
+	"github.com/argus-vms/argus/test/testenv"
+)
+
+// TestConsoleWebRTC: the device page's live view plays over WebRTC (WHEP)
+// first. A camera with Opus audio: live-transport says "webrtc", the
+// <video> plays a MediaStream (currentTime advances over 2 s, videoWidth >
+// 0) with an audio track, the audio toggle unmutes and mutes it, and leaving
+// the page DELETEs the session (the stream's readers drop to 0). An H.265
+// camera (its WHEP offer refused with 422) falls back to HLS:
+// live-transport says "hls", the refusal in its title. No CSP violation or
+// page error, and the key never in a URL.
+func TestConsoleWebRTC(t *testing.T) {
+	NeedTools(t)
+	NPMCI(t)
+	shots := ShotsDir(t)
+	started := time.Now()
+
+	cam, err := fakecam.Start(context.Background(), fakecam.Options{Listen: "127.0.0.1:0", Paths: []string{"rtc"}, Audio: fakecam.AudioOpus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cam.Close)
+	hevc, err := fakecam.Start(context.Background(), fakecam.Options{Listen: "127.0.0.1:0", Paths: []string{"hevc"}, Codec: fakecam.CodecH265})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hevc.Close)
+	n := testenv.StartDev(t, testenv.NodeOptions{})
+	for _, d := range []struct{ id, url string }{{"rtc-1", cam.URL("rtc")}, {"hevc-1", hevc.URL("hevc")}} {
+		if st, _, body := n.Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":%q,"name":"webrtc test","url":%q}`, d.id, d.url)); st != 201 {
+			t.Fatalf("create %s: %d %s", d.id, st, body)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "webrtc.mjs")
+	cmd.Dir = Dir()
+	cmd.Env = append(os.Environ(), "BASE_URL="+n.HTTP, "ADMIN_KEY="+n.AdminKey, "RTC_DEVICE=rtc-1", "HEVC_DEVICE=hevc-1", "SHOTS="+shots, "CHROMIUM="+Chromium)
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	t.Logf("webrtc.mjs ran %.1f s (the test %.1f s)", time.Since(start).Seconds(), time.Since(started).Seconds())
+	t.Logf("webrtc.mjs:\n%s", out)
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil
+	}
+	if err != nil {
+		t.Fatalf("webrtc scenario: %v (screenshots in %s)\nargus output:\n%s", err, shots, n.Output())
+	}
+}
