@@ -26,17 +26,24 @@ func cpuTime() time.Duration {
 // measured for a window without recorders, then with one recorder per
 // stream writing 10 s segments to a local directory. The difference per
 // stream is the recorder's cost. N is ARGUS_BENCH_STREAMS (default 10),
-// the window ARGUS_BENCH_SECONDS (default 10).
+// the window ARGUS_BENCH_SECONDS (default 10). It runs for H.264 and
+// H.265 cameras of the same bitrate, one after the other.
 //
 //	go test -run '^$' -bench RecorderCPU -benchtime 1x ./actors/media/record/
 func BenchmarkRecorderCPU(b *testing.B) {
+	for _, codec := range []string{fakecam.CodecH264, fakecam.CodecH265} {
+		b.Run(codec, func(b *testing.B) { recorderCPU(b, codec) })
+	}
+}
+
+func recorderCPU(b *testing.B, codec string) {
 	n := envInt("ARGUS_BENCH_STREAMS", 10)
 	window := time.Duration(envInt("ARGUS_BENCH_SECONDS", 10)) * time.Second
 	paths := make([]string, n)
 	for i := range paths {
 		paths[i] = fmt.Sprintf("cam%d", i+1)
 	}
-	cam := startCam(b, fakecam.Options{Paths: paths, Bitrate: 2_000_000})
+	cam := startCam(b, fakecam.Options{Paths: paths, Bitrate: 2_000_000, Codec: codec})
 	srcs := make([]*relay.Stream, n)
 	for i, p := range paths {
 		srcs[i] = startRelay(b, cam.URL(p), p)
@@ -84,8 +91,8 @@ func BenchmarkRecorderCPU(b *testing.B) {
 		b.ReportMetric(float64(bytes)*8/float64(dur)/1000, "recorded-Mbit/s/stream")
 	}
 	b.ReportMetric(float64(dropped), "dropped-AUs")
-	b.Logf("%d streams, %v windows: pipeline %v CPU, with recorders %v CPU; recorder %.2f%% of a core per stream; %d segments",
-		n, window, base, withRec, perStream, len(segs.get()))
+	b.Logf("%s: %d streams, %v windows: pipeline %v CPU, with recorders %v CPU; recorder %.2f%% of a core per stream; %d segments",
+		codec, n, window, base, withRec, perStream, len(segs.get()))
 }
 
 func envInt(name string, def int) int {
