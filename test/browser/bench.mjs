@@ -9,7 +9,7 @@
 // from the start of the navigation) when the condition first holds.
 // Prints one JSON line: {"samples_ms":[…], "parts":[{dom_ms, api_start_ms,
 // api_end_ms}, …]} (the page's DOMContentLoaded and its first /v1 call).
-import { chromium } from 'playwright-core';
+import { launch } from './harness.mjs';
 
 const { BASE_URL, ADMIN_KEY, PAGE, WAIT_FOR } = process.env;
 const RUNS = Number(process.env.RUNS || '5');
@@ -18,11 +18,7 @@ if (!BASE_URL || !ADMIN_KEY || !PAGE || !['rows', 'frame'].includes(WAIT_FOR)) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launch();
 
 // Each returns the page's clock once its condition holds, else false.
 const ready = {

@@ -4,7 +4,7 @@
 // ONVIF_URL (its device service) and SHOTS (a directory for screenshots) in
 // the environment. Prints one line per step
 // and exits non-zero on the first failure.
-import { chromium } from 'playwright-core';
+import { launch, shooter, timedLog } from './harness.mjs';
 
 const { BASE_URL, ADMIN_KEY, VIEWER_KEY, DEVICE_ID, GRID_TILES, ONVIF_TARGET, ONVIF_URL, SHOTS } = process.env;
 if (!BASE_URL || !ADMIN_KEY || !VIEWER_KEY || !DEVICE_ID || !GRID_TILES || !ONVIF_TARGET || !ONVIF_URL || !SHOTS) {
@@ -12,25 +12,12 @@ if (!BASE_URL || !ADMIN_KEY || !VIEWER_KEY || !DEVICE_ID || !GRID_TILES || !ONVI
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-    '--autoplay-policy=no-user-gesture-required',
-  ],
-});
+const browser = await launch();
 
 const problems = []; // CSP violations, page errors, keys in URLs
 let step = 'start';
-const t0 = Date.now();
-const log = (m) => console.log(`${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s ${m}`);
-const shot = async (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+const log = timedLog();
+const shot = shooter(SHOTS);
 const ONVIF_ID = 'ptz-1';
 /** ptzPos is the PTZ pad's position (data-pan/-tilt/-zoom), null before the first read. */
 const ptzPos = (page) =>

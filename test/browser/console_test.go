@@ -3,10 +3,7 @@ package browser
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -90,24 +87,8 @@ func TestConsole(t *testing.T) {
 		t.Fatalf("viewer key: %d %s", st, body)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "console.mjs")
-	cmd.Dir = Dir()
-	cmd.Env = append(os.Environ(), "BASE_URL="+n.HTTP, "ADMIN_KEY="+n.AdminKey, "VIEWER_KEY="+viewer.Key, "DEVICE_ID=cam-1", "GRID_TILES="+strings.Join(tiles, ","),
-		"ONVIF_TARGET="+onv.DiscoveryAddr(), "ONVIF_URL="+onv.DeviceURL(), "SHOTS="+shots, "CHROMIUM="+Chromium)
-	// Chromium's helpers (crashpad) may outlive node holding the output pipe.
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	t.Logf("console.mjs ran %.1f s", time.Since(start).Seconds())
-	t.Logf("console.mjs:\n%s", out)
-	if errors.Is(err, exec.ErrWaitDelay) {
-		err = nil // node itself exited 0
-	}
-	if err != nil {
-		t.Fatalf("console scenario: %v (screenshots in %s)\nargus output:\n%s", err, shots, n.Output())
-	}
+	RunScript(t, n, "console.mjs", shots, 3*time.Minute, "VIEWER_KEY="+viewer.Key, "DEVICE_ID=cam-1", "GRID_TILES="+strings.Join(tiles, ","),
+		"ONVIF_TARGET="+onv.DiscoveryAddr(), "ONVIF_URL="+onv.DeviceURL())
 }
 
 // gridPaths are the fifteen paths of the grid camera.

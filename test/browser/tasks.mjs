@@ -5,7 +5,7 @@
 // and SHOTS (a directory for screenshots) in the environment. Prints one
 // line per step and exits non-zero on the first failure.
 import { statSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launch, shooter, timedLog } from './harness.mjs';
 
 const { BASE_URL, ADMIN_KEY, VIEWER_KEY, DEVICE_ID, NODE_ID, REC_FROM, REC_TO, SHOTS } = process.env;
 if (!BASE_URL || !ADMIN_KEY || !VIEWER_KEY || !DEVICE_ID || !NODE_ID || !REC_FROM || !REC_TO || !SHOTS) {
@@ -14,18 +14,12 @@ if (!BASE_URL || !ADMIN_KEY || !VIEWER_KEY || !DEVICE_ID || !NODE_ID || !REC_FRO
 }
 const HISTORY = process.env.HISTORY === '1';
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-    '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launch();
 
 const problems = []; // CSP violations, page errors, keys in URLs
 let step = 'start';
-const t0 = Date.now();
-const log = (m) => console.log(`${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s ${m}`);
-const shot = async (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+const log = timedLog();
+const shot = shooter(SHOTS);
 /** local is d as a datetime-local value (browser time, seconds). */
 const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
 /** api calls the API from node with a key (the admin's by default). */

@@ -3,10 +3,7 @@ package browser
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -83,21 +80,7 @@ func TestConsoleTasks(t *testing.T) {
 	})
 	t.Logf("recorded %s – %s (%.1f s into the test)", first.Format(time.RFC3339Nano), last.Format(time.RFC3339Nano), time.Since(started).Seconds())
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "tasks.mjs")
-	cmd.Dir = Dir()
-	cmd.Env = append(os.Environ(), "BASE_URL="+n.HTTP, "ADMIN_KEY="+n.AdminKey, "VIEWER_KEY="+viewer.Key, "DEVICE_ID="+dev, "NODE_ID=n1",
-		"REC_FROM="+first.UTC().Format(time.RFC3339Nano), "REC_TO="+last.UTC().Format(time.RFC3339Nano), "HISTORY=1", "SHOTS="+shots, "CHROMIUM="+Chromium)
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	t.Logf("tasks.mjs ran %.1f s (the test %.1f s)", time.Since(start).Seconds(), time.Since(started).Seconds())
-	t.Logf("tasks.mjs:\n%s", out)
-	if errors.Is(err, exec.ErrWaitDelay) {
-		err = nil
-	}
-	if err != nil {
-		t.Fatalf("tasks scenario: %v (screenshots in %s)\nargus output:\n%s", err, shots, n.Output())
-	}
+	RunScript(t, n, "tasks.mjs", shots, 2*time.Minute, "VIEWER_KEY="+viewer.Key, "DEVICE_ID="+dev, "NODE_ID=n1",
+		"REC_FROM="+first.UTC().Format(time.RFC3339Nano), "REC_TO="+last.UTC().Format(time.RFC3339Nano), "HISTORY=1")
+	t.Logf("the test ran %.1f s", time.Since(started).Seconds())
 }

@@ -4,10 +4,14 @@
 package browser
 
 import (
+	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/argus-vms/argus/test/testenv"
 )
@@ -62,4 +66,29 @@ func ShotsDir(t testing.TB) string {
 		os.RemoveAll(d)
 	})
 	return d
+}
+
+// RunScript runs a console scenario (node <script> here) against n, with
+// BASE_URL, ADMIN_KEY, SHOTS and CHROMIUM set and env added, within
+// timeout; a failing script fails the test with its output, the
+// screenshots' place and the node's log.
+func RunScript(t testing.TB, n *testenv.Node, script, shots string, timeout time.Duration, env ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", script)
+	cmd.Dir = Dir()
+	cmd.Env = append(os.Environ(), "BASE_URL="+n.HTTP, "ADMIN_KEY="+n.AdminKey, "SHOTS="+shots, "CHROMIUM="+Chromium)
+	cmd.Env = append(cmd.Env, env...)
+	// Chromium's helpers (crashpad) may outlive node holding the output pipe.
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s ran %.1f s:\n%s", script, time.Since(start).Seconds(), out)
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil // node itself exited 0
+	}
+	if err != nil {
+		t.Fatalf("%s: %v (screenshots in %s)\nargus output:\n%s", script, err, shots, n.Output())
+	}
 }

@@ -3,7 +3,7 @@
 // with Opus audio), HEVC_DEVICE (an H.265 camera) and SHOTS (a directory
 // for screenshots) in the environment. Prints one line per step and exits
 // non-zero on the first failure.
-import { chromium } from 'playwright-core';
+import { launch, shooter, timedLog } from './harness.mjs';
 
 const { BASE_URL, ADMIN_KEY, RTC_DEVICE, HEVC_DEVICE, SHOTS } = process.env;
 if (!BASE_URL || !ADMIN_KEY || !RTC_DEVICE || !HEVC_DEVICE || !SHOTS) {
@@ -11,18 +11,12 @@ if (!BASE_URL || !ADMIN_KEY || !RTC_DEVICE || !HEVC_DEVICE || !SHOTS) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-    '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launch();
 
 const problems = []; // CSP violations, page errors, keys in URLs
 let step = 'start';
-const t0 = Date.now();
-const log = (m) => console.log(`${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s ${m}`);
-const shot = async (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+const log = timedLog();
+const shot = shooter(SHOTS);
 /** api calls the API from node with the admin key. */
 const api = async (method, path) => {
   const r = await fetch(BASE_URL + path, { method, headers: { Authorization: `Bearer ${ADMIN_KEY}` } });

@@ -2,10 +2,7 @@ package browser
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -44,20 +41,6 @@ func TestConsoleWebRTC(t *testing.T) {
 		}
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "webrtc.mjs")
-	cmd.Dir = Dir()
-	cmd.Env = append(os.Environ(), "BASE_URL="+n.HTTP, "ADMIN_KEY="+n.AdminKey, "RTC_DEVICE=rtc-1", "HEVC_DEVICE=hevc-1", "SHOTS="+shots, "CHROMIUM="+Chromium)
-	cmd.WaitDelay = 5 * time.Second
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	t.Logf("webrtc.mjs ran %.1f s (the test %.1f s)", time.Since(start).Seconds(), time.Since(started).Seconds())
-	t.Logf("webrtc.mjs:\n%s", out)
-	if errors.Is(err, exec.ErrWaitDelay) {
-		err = nil
-	}
-	if err != nil {
-		t.Fatalf("webrtc scenario: %v (screenshots in %s)\nargus output:\n%s", err, shots, n.Output())
-	}
+	RunScript(t, n, "webrtc.mjs", shots, time.Minute, "RTC_DEVICE=rtc-1", "HEVC_DEVICE=hevc-1")
+	t.Logf("the test ran %.1f s", time.Since(started).Seconds())
 }
