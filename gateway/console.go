@@ -9,7 +9,9 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,10 +27,37 @@ import (
 var consoleEmbed embed.FS
 
 // consoleCSP allows only the console's own files: no inline script or style,
-// media from the gateway (HLS) and MSE blob: URLs, API calls to this origin.
-const consoleCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; " +
-	"form-action 'self'; frame-ancestors 'none'"
+// media from the gateway (HLS) and MSE blob: URLs, API calls to this origin
+// — and, for live video of devices hosted by other nodes (their live URLs
+// point at the owner), HLS and WHEP requests to the cluster's nodes.
+func consoleCSP(peers []string) string {
+	extra := ""
+	for _, o := range peers {
+		extra += " " + o
+	}
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"media-src 'self' blob:" + extra + "; connect-src 'self'" + extra + "; font-src 'self'; object-src 'none'; base-uri 'none'; " +
+		"form-action 'self'; frame-ancestors 'none'"
+}
+
+// peerOrigins are the client-facing origins of the cluster's other nodes,
+// each checked to be a plain scheme://host[:port] (nothing else can enter
+// the policy).
+func (s *Server) peerOrigins() []string {
+	if s.live == nil || s.live.PeerOrigins == nil {
+		return nil
+	}
+	var out []string
+	for _, o := range s.live.PeerOrigins() {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(u.Host, " ;,'\"") {
+			continue
+		}
+		out = append(out, u.Scheme+"://"+u.Host)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 // consoleAsset is one file of the bundle, gzipped on first request.
 type consoleAsset struct {
@@ -91,27 +120,27 @@ var consoleBundle = sync.OnceValue(func() map[string]*consoleAsset {
 func (s *Server) consoleRoutes(e *echo.Echo) {
 	methods := []string{http.MethodGet, http.MethodHead}
 	e.Match(methods, "/", func(c echo.Context) error {
-		consoleHeaders(c.Response().Header())
+		consoleHeaders(c.Response().Header(), nil)
 		return c.Redirect(http.StatusFound, "/console/")
 	})
 	e.Match(methods, "/console", func(c echo.Context) error {
-		consoleHeaders(c.Response().Header())
+		consoleHeaders(c.Response().Header(), nil)
 		return c.Redirect(http.StatusMovedPermanently, "/console/")
 	})
-	e.Match(methods, "/console/*", serveConsole)
+	e.Match(methods, "/console/*", func(c echo.Context) error { return serveConsole(c, s.peerOrigins()) })
 }
 
-func consoleHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", consoleCSP)
+func consoleHeaders(h http.Header, peers []string) {
+	h.Set("Content-Security-Policy", consoleCSP(peers))
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 }
 
-func serveConsole(c echo.Context) error {
+func serveConsole(c echo.Context, peers []string) error {
 	h := c.Response().Header()
-	consoleHeaders(h)
+	consoleHeaders(h, peers)
 	files := consoleBundle()
 	p := strings.TrimPrefix(c.Request().URL.Path, "/console/")
 	a, ok := files[p]

@@ -186,3 +186,21 @@ func TestConsoleRoutes(t *testing.T) {
 		t.Errorf("/v1/devices without a key: %d, want 401", w.Code)
 	}
 }
+
+// TestConsoleCSPPeers: the console's policy lets live video reach the
+// cluster's other nodes (their origins only, well-formed ones only).
+func TestConsoleCSPPeers(t *testing.T) {
+	live := &Live{PeerOrigins: func() []string {
+		return []string{"http://10.0.0.2:8080", "https://cams.example.com/ignored/path", "http://bad;script-src *", "ftp://x", "http://10.0.0.2:8080"}
+	}}
+	h := New(Config{AdminKey: testAdminKey, Node: "n1", Log: quietLog, Live: live}).Handler()
+	csp := consoleGet(t, h, "/console/").Header().Get("Content-Security-Policy")
+	for _, d := range []string{"connect-src 'self' http://10.0.0.2:8080 https://cams.example.com;", "media-src 'self' blob: http://10.0.0.2:8080 https://cams.example.com;"} {
+		if !strings.Contains(csp, d) {
+			t.Errorf("CSP %q lacks %q", csp, d)
+		}
+	}
+	if strings.Contains(csp, "bad") || strings.Contains(csp, "ftp") || strings.Contains(csp, "*") {
+		t.Errorf("CSP %q lets a malformed origin in", csp)
+	}
+}

@@ -47,6 +47,9 @@ type Live struct {
 	// WHEPOrigins are the browser origins allowed to call WHEP (CORS);
 	// empty: any (the live token authorizes, not the origin).
 	WHEPOrigins []string
+	// PeerOrigins are the client-facing HTTP origins of the cluster's other
+	// nodes (the console's policy lets live video reach them).
+	PeerOrigins func() []string
 	// Streams lists the node's active streams.
 	Streams func(ctx context.Context) ([]StreamInfo, error)
 	// Owner names the node that hosts a device's media; local = this node.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -298,6 +299,13 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	}
 	n.host.SetOwnership(n.cluster)
 	live.Owner = n.mediaOwner
+	live.PeerOrigins = func() []string {
+		var out []string
+		for _, m := range n.cluster.Peers() {
+			out = append(out, cmp.Or(m.PublicHTTP, m.HTTP))
+		}
+		return out
+	}
 	// Ready once this node's first claims serve: a single node then owns
 	// every shard, a joining node what the others hand it over time.
 	for !n.cluster.Ready() {
