@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -27,6 +28,19 @@ func addWebRTCFlags(f flags) webrtcFlags {
 	}
 }
 
+// isLoopback reports whether addr (host:port) names a loopback host.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func splitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
@@ -49,7 +63,7 @@ func (n *node) startWebRTC(live *gateway.Live) error {
 		TCPAddr:     *w.tcp,
 		PublicIPs:   splitList(*w.public),
 		STUNServers: splitList(*w.stun),
-		Loopback:    true, // a player on the node's own machine (dev, tests)
+		Loopback:    isLoopback(*w.udp), // a node bound to loopback serves players on its own machine (tests)
 		Log:         n.log.With("component", "webrtc"),
 	})
 	if err != nil {
