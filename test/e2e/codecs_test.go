@@ -37,7 +37,8 @@ func hasCodec(codecs []string, c string) bool {
 func TestH265Camera(t *testing.T) {
 	t.Parallel()
 	testenv.NeedFFmpeg(t, "H.265 end to end")
-	n, start := recordingNodeCam(t, "hevc-1", 12*time.Second, fakecam.Options{Codec: fakecam.CodecH265, Audio: fakecam.AudioAAC}, testenv.NodeOptions{})
+	n, start := recordingNodeCam(t, "hevc-1", 12*time.Second, fakecam.Options{Codec: fakecam.CodecH265, Audio: fakecam.AudioAAC},
+		testenv.NodeOptions{Args: []string{"--worker-slots", "2"}})
 
 	live := liveURLs(t, n, "hevc-1", 1, "")
 	if c := probeCodecs(t, live.RTSP, "-rtsp_transport", "tcp"); !hasCodec(c, "hevc") || !hasCodec(c, "aac") {
@@ -70,5 +71,15 @@ func TestH265Camera(t *testing.T) {
 	st, hdr, jpg := n.Do("GET", "/v1/devices/hevc-1/channels/1/snapshot.jpg", "", "")
 	if st != 200 || hdr.Get("Content-Type") != "image/jpeg" || len(jpg) < 1000 {
 		t.Errorf("snapshot of the H.265 keyframe: %d %s, %d bytes", st, hdr.Get("Content-Type"), len(jpg))
+	}
+
+	// a clip task exports the recorded H.265 as it is (stream copy)
+	tk := submitTask(t, n, "", clipBody("hevc-1", start.Add(time.Second), start.Add(6*time.Second), ""))
+	tk = waitTask(t, n, tk.ID, time.Minute, func(x taskJSON) bool { return x.State == "succeeded" || x.State == "failed" })
+	if tk.State != "succeeded" {
+		t.Fatalf("H.265 clip task: %+v", tk)
+	}
+	if c := probeCodecs(t, taskResult(t, n, tk, "clip.mp4")); len(c) != 1 || c[0] != "hevc" {
+		t.Errorf("H.265 clip codecs %v, want hevc", c)
 	}
 }
