@@ -4,7 +4,7 @@
 // ONVIF_URL (its device service) and SHOTS (a directory for screenshots) in
 // the environment. Prints one line per step
 // and exits non-zero on the first failure.
-import { launch, shooter, timedLog } from './harness.mjs';
+import { launch, scenario, shooter, timedLog } from './harness.mjs';
 
 const { BASE_URL, ADMIN_KEY, VIEWER_KEY, DEVICE_ID, GRID_TILES, ONVIF_TARGET, ONVIF_URL, SHOTS } = process.env;
 if (!BASE_URL || !ADMIN_KEY || !VIEWER_KEY || !DEVICE_ID || !GRID_TILES || !ONVIF_TARGET || !ONVIF_URL || !SHOTS) {
@@ -41,7 +41,7 @@ const waitPan = async (page, [min, max], what, timeout = 10000) => {
   return (await h.jsonValue()).pan;
 };
 
-try {
+await scenario(browser, shot, problems, () => step, log, async () => {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
   page.setDefaultTimeout(20000);
@@ -570,16 +570,4 @@ try {
   await api('POST', `/v1/alarms/${encodeURIComponent(vAlarm.id)}/clear`);
   log('ok viewer: the open alarm listed with the badge, no Ack, Clear or note');
 
-  if (problems.length) throw new Error(problems.join('\n'));
-  log('PASS');
-} catch (e) {
-  console.error(`FAIL at ${step}: ${e && e.stack ? e.stack : e}`);
-  if (problems.length) console.error(problems.join('\n'));
-  try {
-    const pages = browser.contexts().flatMap((c) => c.pages());
-    if (pages[0]) await shot(pages[0], 'failure');
-  } catch {}
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

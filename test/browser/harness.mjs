@@ -27,3 +27,27 @@ export const timedLog = () => {
 
 /** shooter saves full-page screenshots as <dir>/<name>.png. */
 export const shooter = (dir) => async (page, name) => page.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
+
+/**
+ * scenario runs body, then reports: PASS when it returns and no problem
+ * (CSP violation, page error, key in a URL) was noted, else FAIL at the
+ * step it was in (step() names it), with a screenshot of the first page;
+ * the browser is closed either way and the exit code set.
+ */
+export const scenario = async (browser, shot, problems, step, log, body) => {
+  try {
+    await body();
+    if (problems.length) throw new Error(problems.join('\n'));
+    log('PASS');
+  } catch (e) {
+    console.error(`FAIL at ${step()}: ${e && e.stack ? e.stack : e}`);
+    if (problems.length) console.error(problems.join('\n'));
+    try {
+      const pages = browser.contexts().flatMap((c) => c.pages());
+      if (pages[0]) await shot(pages[0], 'failure');
+    } catch {}
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+  }
+};

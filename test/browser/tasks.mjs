@@ -5,7 +5,7 @@
 // and SHOTS (a directory for screenshots) in the environment. Prints one
 // line per step and exits non-zero on the first failure.
 import { statSync } from 'node:fs';
-import { launch, shooter, timedLog } from './harness.mjs';
+import { launch, scenario, shooter, timedLog } from './harness.mjs';
 
 const { BASE_URL, ADMIN_KEY, VIEWER_KEY, DEVICE_ID, NODE_ID, REC_FROM, REC_TO, SHOTS } = process.env;
 if (!BASE_URL || !ADMIN_KEY || !VIEWER_KEY || !DEVICE_ID || !NODE_ID || !REC_FROM || !REC_TO || !SHOTS) {
@@ -58,7 +58,7 @@ async function newPage(key) {
   return page;
 }
 
-try {
+await scenario(browser, shot, problems, () => step, log, async () => {
   step = 'login';
   const page = await newPage(ADMIN_KEY);
   log('ok login');
@@ -204,16 +204,4 @@ try {
   if ((await vp.locator('[data-testid=task-new], [data-testid=task-cancel]').count()) !== 0) throw new Error('a viewer sees New task or Cancel');
   log('ok viewer: no Export clip, New task or Cancel');
 
-  if (problems.length) throw new Error(problems.join('\n'));
-  log('PASS');
-} catch (e) {
-  console.error(`FAIL at ${step}: ${e && e.stack ? e.stack : e}`);
-  if (problems.length) console.error(problems.join('\n'));
-  try {
-    const pages = browser.contexts().flatMap((c) => c.pages());
-    if (pages[0]) await shot(pages[0], 'failure');
-  } catch {}
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

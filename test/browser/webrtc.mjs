@@ -3,7 +3,7 @@
 // with Opus audio), HEVC_DEVICE (an H.265 camera) and SHOTS (a directory
 // for screenshots) in the environment. Prints one line per step and exits
 // non-zero on the first failure.
-import { launch, shooter, timedLog } from './harness.mjs';
+import { launch, scenario, shooter, timedLog } from './harness.mjs';
 
 const { BASE_URL, ADMIN_KEY, RTC_DEVICE, HEVC_DEVICE, SHOTS } = process.env;
 if (!BASE_URL || !ADMIN_KEY || !RTC_DEVICE || !HEVC_DEVICE || !SHOTS) {
@@ -46,7 +46,7 @@ const transport = async (page, want, timeout = 15000) => {
   return (await h.jsonValue()).why;
 };
 
-try {
+await scenario(browser, shot, problems, () => step, log, async () => {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
   page.setDefaultTimeout(20000);
@@ -146,16 +146,4 @@ try {
   await shot(page, '2-h265-hls');
   log(`ok H.265: "${hwhy}" → hls after ${Date.now() - fell} ms; video ${hv.src ? 'blob: (hls.js)' : 'detached'}, width ${hv.w}; caption "${cap}"`);
 
-  if (problems.length) throw new Error(problems.join('\n'));
-  log('PASS');
-} catch (e) {
-  console.error(`FAIL at ${step}: ${e && e.stack ? e.stack : e}`);
-  if (problems.length) console.error(problems.join('\n'));
-  try {
-    const pages = browser.contexts().flatMap((c) => c.pages());
-    if (pages[0]) await shot(pages[0], 'failure');
-  } catch {}
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});
