@@ -153,8 +153,12 @@ func (s *Server) whepSession(c echo.Context) (WHEPSession, *Problem) {
 		return nil, problem(http.StatusNotFound, "", "WebRTC is not served by this node")
 	}
 	s.whepCORS(c)
-	sess, ok := s.live.WHEPSession(c.Param("session"))
-	if !ok || !events.ValidID(c.Param("session")) {
+	id := c.Param("session")
+	if !events.ValidID(id) {
+		return nil, problem(http.StatusNotFound, "session", "no such session")
+	}
+	sess, ok := s.live.WHEPSession(id)
+	if !ok {
 		return nil, problem(http.StatusNotFound, "session", "no such session")
 	}
 	return sess, nil

@@ -111,18 +111,10 @@ func (n *node) whepOffer(ctx context.Context, r gateway.WHEPRequest) (string, st
 			Protocol: "webrtc", Start: start, End: time.Now()})
 	})
 	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-sess.Done():
-				return
-			case <-t.C:
-				if st.Closed() {
-					sess.Close()
-					return
-				}
-			}
+		select {
+		case <-sess.Done():
+		case <-st.Done():
+			sess.Close()
 		}
 	}()
 	return sess.ID(), answer, nil

@@ -61,6 +61,7 @@ type Stream struct {
 	audio   *outMedia
 	ready   bool
 	readyCh chan struct{} // closed when ready (or closed)
+	done    chan struct{} // closed by Close
 
 	videoState // gop.go, video.go
 	audioSubs  subscribers[AudioFrame]
@@ -74,7 +75,7 @@ type Stream struct {
 
 // NewStream returns an empty stream (no source yet) for k.
 func NewStream(k Key) *Stream {
-	st := &Stream{key: k, readyCh: make(chan struct{})}
+	st := &Stream{key: k, readyCh: make(chan struct{}), done: make(chan struct{})}
 	st.log.Store(slog.New(slog.DiscardHandler))
 	return st
 }
@@ -289,6 +290,10 @@ func (st *Stream) Closed() bool {
 	return st.closed
 }
 
+// Done is closed when the stream is: readers served outside the relay
+// (WebRTC sessions) end with it.
+func (st *Stream) Done() <-chan struct{} { return st.done }
+
 // Close closes the stream: RTSP readers are disconnected, HLS stops, nothing
 // more is delivered; WaitReady returns ErrClosed.
 func (st *Stream) Close() {
@@ -298,6 +303,7 @@ func (st *Stream) Close() {
 		return
 	}
 	st.closed = true
+	close(st.done)
 	if st.ss != nil {
 		st.ss.Close()
 		st.ss = nil
