@@ -29,6 +29,7 @@ type planRequest struct {
 	SegmentSeconds *int64           `json:"segment_seconds"`
 	RetentionDays  *int64           `json:"retention_days"`
 	Event          *eventRequest    `json:"event"`
+	Audio          *bool            `json:"audio"`
 }
 
 // eventRequest is how an event plan records.
@@ -56,12 +57,13 @@ type planJSON struct {
 	NextChange     *string          `json:"next_change"`
 	Version        uint64           `json:"version"`
 	Event          *eventJSON       `json:"event,omitempty"`
+	Audio          bool             `json:"audio"`
 }
 
 func planView(v *pb.PlanView) planJSON {
 	out := planJSON{Device: v.GetDevice(), Channel: int(v.GetChannel()), Mode: v.GetMode(), Schedule: []planWindowJSON{},
 		Timezone: v.GetTimezone(), SegmentSeconds: int(v.GetSegmentSeconds()), RetentionDays: int(v.GetRetentionDays()),
-		Recording: v.GetRecording(), Version: v.GetVersion()}
+		Recording: v.GetRecording(), Version: v.GetVersion(), Audio: !v.GetVideoOnly()}
 	for _, w := range v.GetSchedule() {
 		out.Schedule = append(out.Schedule, planWindowJSON{Days: w.GetDays(), Start: w.GetStart(), End: w.GetEnd()})
 	}
@@ -124,7 +126,8 @@ func (s *Server) putPlan(c echo.Context) error {
 	if req.Mode == "" {
 		return badRequest("mode", "mode is required: continuous, schedule, event or off")
 	}
-	cmd := &pb.SetPlan{Meta: meta(c), Device: id, Channel: uint32(ch), Mode: req.Mode, Timezone: req.Timezone}
+	cmd := &pb.SetPlan{Meta: meta(c), Device: id, Channel: uint32(ch), Mode: req.Mode, Timezone: req.Timezone,
+		VideoOnly: req.Audio != nil && !*req.Audio}
 	if cmd.SegmentSeconds, p = bounded(req.SegmentSeconds, "segment_seconds", 10, 3600); p != nil {
 		return p
 	}

@@ -181,7 +181,8 @@ func (a *Actor) handle(c *actor.Context, cmd proto.Message) *pb.PlanReply {
 		}
 		return &pb.PlanReply{Plan: a.view()}
 	case *pb.SetPlan:
-		sp := FromSet(&pb.PlanSet{Mode: m.Mode, Schedule: m.Schedule, Timezone: m.Timezone, SegmentSeconds: m.SegmentSeconds, RetentionDays: m.RetentionDays, Event: m.Event})
+		sp := FromSet(&pb.PlanSet{Mode: m.Mode, Schedule: m.Schedule, Timezone: m.Timezone, SegmentSeconds: m.SegmentSeconds,
+			RetentionDays: m.RetentionDays, Event: m.Event, VideoOnly: m.VideoOnly})
 		if err := sp.Normalize(); err != nil {
 			var fe *schedule.FieldError
 			if errors.As(err, &fe) {
@@ -205,10 +206,10 @@ func (a *Actor) handle(c *actor.Context, cmd proto.Message) *pb.PlanReply {
 			a.deps.Log.Warn("plan: append failed", "plan", a.ref.ID, "err", err)
 			return &pb.PlanReply{Code: pb.ReplyCode_REPLY_CODE_UNAVAILABLE, Detail: "event log unavailable; retry"}
 		}
-		segmentChanged := a.sched.SegmentSeconds != sp.SegmentSeconds || a.sched.Mode != sp.Mode
+		segmentChanged := a.sched.SegmentSeconds != sp.SegmentSeconds || a.sched.Mode != sp.Mode || a.sched.VideoOnly != sp.VideoOnly
 		a.sched = sp
 		if segmentChanged && a.recording {
-			a.stopRecording(c, "plan changed") // restarts below with the new segment length
+			a.stopRecording(c, "plan changed") // restarts below with the new segment length and tracks
 		}
 		a.evaluate(c)
 		return &pb.PlanReply{Plan: a.view()}
@@ -276,6 +277,7 @@ func (a *Actor) startRecorder(c *actor.Context, src record.Source, backlog int) 
 		Key:             a.ref.ID,
 		SegmentDuration: time.Duration(a.sched.SegmentSeconds) * time.Second,
 		Storage:         a.deps.Storage,
+		Audio:           !a.sched.VideoOnly,
 		Backlog:         backlog,
 		OnSegment: func(s record.Segment) {
 			a.closed.push(s)
@@ -380,7 +382,7 @@ func (a *Actor) view() *pb.PlanView {
 	p := a.state.Plan
 	v := &pb.PlanView{Device: a.key.Device, Channel: uint32(a.key.Channel), Mode: p.Mode, Schedule: p.Schedule,
 		Timezone: p.Timezone, SegmentSeconds: p.SegmentSeconds, RetentionDays: p.RetentionDays,
-		Recording: a.recording, Version: a.state.Version, Event: p.Event}
+		Recording: a.recording, Version: a.state.Version, Event: p.Event, VideoOnly: p.VideoOnly}
 	if next, ok := a.sched.NextChange(a.deps.now()); ok {
 		v.NextChangeUnixMs = next.UnixMilli()
 	}

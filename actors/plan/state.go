@@ -45,7 +45,8 @@ func (s *State) Schedule() *schedule.Plan {
 
 // FromSet converts the event form to the schedule form.
 func FromSet(p *pb.PlanSet) *schedule.Plan {
-	sp := &schedule.Plan{Mode: p.Mode, Timezone: p.Timezone, SegmentSeconds: int(p.SegmentSeconds), RetentionDays: int(p.RetentionDays)}
+	sp := &schedule.Plan{Mode: p.Mode, Timezone: p.Timezone, SegmentSeconds: int(p.SegmentSeconds), RetentionDays: int(p.RetentionDays),
+		VideoOnly: p.VideoOnly}
 	if e := p.Event; e != nil {
 		sp.Event = &schedule.Event{PreRollSeconds: int(e.PreRollSeconds), PostRollSeconds: int(e.PostRollSeconds), Triggers: e.Triggers}
 	}
@@ -58,7 +59,7 @@ func FromSet(p *pb.PlanSet) *schedule.Plan {
 // ToSet converts a normalized schedule plan to its event form.
 func ToSet(device string, channel int, sp *schedule.Plan) *pb.PlanSet {
 	ps := &pb.PlanSet{Device: device, Channel: uint32(channel), Mode: sp.Mode, Timezone: sp.Timezone,
-		SegmentSeconds: uint32(sp.SegmentSeconds), RetentionDays: uint32(sp.RetentionDays)}
+		SegmentSeconds: uint32(sp.SegmentSeconds), RetentionDays: uint32(sp.RetentionDays), VideoOnly: sp.VideoOnly}
 	for _, w := range sp.Windows {
 		ps.Schedule = append(ps.Schedule, &pb.PlanWindow{Days: w.Days, Start: w.Start, End: w.End})
 	}

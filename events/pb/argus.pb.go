@@ -3808,7 +3808,8 @@ type PlanSet struct {
 	Timezone       string                 `protobuf:"bytes,5,opt,name=timezone,proto3" json:"timezone,omitempty"`
 	SegmentSeconds uint32                 `protobuf:"varint,6,opt,name=segment_seconds,json=segmentSeconds,proto3" json:"segment_seconds,omitempty"`
 	RetentionDays  uint32                 `protobuf:"varint,7,opt,name=retention_days,json=retentionDays,proto3" json:"retention_days,omitempty"`
-	Event          *EventRecording        `protobuf:"bytes,8,opt,name=event,proto3" json:"event,omitempty"` // mode event
+	Event          *EventRecording        `protobuf:"bytes,8,opt,name=event,proto3" json:"event,omitempty"`                           // mode event
+	VideoOnly      bool                   `protobuf:"varint,9,opt,name=video_only,json=videoOnly,proto3" json:"video_only,omitempty"` // the API's "audio": false: record the video alone
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -3897,6 +3898,13 @@ func (x *PlanSet) GetEvent() *EventRecording {
 		return x.Event
 	}
 	return nil
+}
+
+func (x *PlanSet) GetVideoOnly() bool {
+	if x != nil {
+		return x.VideoOnly
+	}
+	return false
 }
 
 // EventRecording: record around alarms of the channel (or of the device as
@@ -7887,6 +7895,7 @@ type SetPlan struct {
 	SegmentSeconds uint32                 `protobuf:"varint,7,opt,name=segment_seconds,json=segmentSeconds,proto3" json:"segment_seconds,omitempty"`
 	RetentionDays  uint32                 `protobuf:"varint,8,opt,name=retention_days,json=retentionDays,proto3" json:"retention_days,omitempty"`
 	Event          *EventRecording        `protobuf:"bytes,9,opt,name=event,proto3" json:"event,omitempty"`
+	VideoOnly      bool                   `protobuf:"varint,10,opt,name=video_only,json=videoOnly,proto3" json:"video_only,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -7984,6 +7993,13 @@ func (x *SetPlan) GetEvent() *EventRecording {
 	return nil
 }
 
+func (x *SetPlan) GetVideoOnly() bool {
+	if x != nil {
+		return x.VideoOnly
+	}
+	return false
+}
+
 type GetPlan struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Device        string                 `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
@@ -8049,6 +8065,7 @@ type PlanView struct {
 	NextChangeUnixMs int64                  `protobuf:"varint,9,opt,name=next_change_unix_ms,json=nextChangeUnixMs,proto3" json:"next_change_unix_ms,omitempty"` // 0 = none
 	Version          uint64                 `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
 	Event            *EventRecording        `protobuf:"bytes,11,opt,name=event,proto3" json:"event,omitempty"`
+	VideoOnly        bool                   `protobuf:"varint,12,opt,name=video_only,json=videoOnly,proto3" json:"video_only,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -8158,6 +8175,13 @@ func (x *PlanView) GetEvent() *EventRecording {
 		return x.Event
 	}
 	return nil
+}
+
+func (x *PlanView) GetVideoOnly() bool {
+	if x != nil {
+		return x.VideoOnly
+	}
+	return false
 }
 
 type PlanReply struct {
@@ -8661,7 +8685,7 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"PlanWindow\x12\x12\n" +
 	"\x04days\x18\x01 \x03(\tR\x04days\x12\x14\n" +
 	"\x05start\x18\x02 \x01(\tR\x05start\x12\x10\n" +
-	"\x03end\x18\x03 \x01(\tR\x03end\"\x9d\x02\n" +
+	"\x03end\x18\x03 \x01(\tR\x03end\"\xbc\x02\n" +
 	"\aPlanSet\x12\x16\n" +
 	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\rR\achannel\x12\x12\n" +
@@ -8670,7 +8694,9 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\btimezone\x18\x05 \x01(\tR\btimezone\x12'\n" +
 	"\x0fsegment_seconds\x18\x06 \x01(\rR\x0esegmentSeconds\x12%\n" +
 	"\x0eretention_days\x18\a \x01(\rR\rretentionDays\x12.\n" +
-	"\x05event\x18\b \x01(\v2\x18.argus.v1.EventRecordingR\x05event\"\x82\x01\n" +
+	"\x05event\x18\b \x01(\v2\x18.argus.v1.EventRecordingR\x05event\x12\x1d\n" +
+	"\n" +
+	"video_only\x18\t \x01(\bR\tvideoOnly\"\x82\x01\n" +
 	"\x0eEventRecording\x12(\n" +
 	"\x10pre_roll_seconds\x18\x01 \x01(\rR\x0epreRollSeconds\x12*\n" +
 	"\x11post_roll_seconds\x18\x02 \x01(\rR\x0fpostRollSeconds\x12\x1a\n" +
@@ -9045,7 +9071,7 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x06motion\x18\x10 \x03(\v2\x19.argus.v1.DeviceMotionSetR\x06motion\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc8\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe7\x02\n" +
 	"\aSetPlan\x12)\n" +
 	"\x04meta\x18\x01 \x01(\v2\x15.argus.v1.CommandMetaR\x04meta\x12\x16\n" +
 	"\x06device\x18\x02 \x01(\tR\x06device\x12\x18\n" +
@@ -9055,10 +9081,13 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\btimezone\x18\x06 \x01(\tR\btimezone\x12'\n" +
 	"\x0fsegment_seconds\x18\a \x01(\rR\x0esegmentSeconds\x12%\n" +
 	"\x0eretention_days\x18\b \x01(\rR\rretentionDays\x12.\n" +
-	"\x05event\x18\t \x01(\v2\x18.argus.v1.EventRecordingR\x05event\";\n" +
+	"\x05event\x18\t \x01(\v2\x18.argus.v1.EventRecordingR\x05event\x12\x1d\n" +
+	"\n" +
+	"video_only\x18\n" +
+	" \x01(\bR\tvideoOnly\";\n" +
 	"\aGetPlan\x12\x16\n" +
 	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
-	"\achannel\x18\x02 \x01(\rR\achannel\"\x85\x03\n" +
+	"\achannel\x18\x02 \x01(\rR\achannel\"\xa4\x03\n" +
 	"\bPlanView\x12\x16\n" +
 	"\x06device\x18\x01 \x01(\tR\x06device\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\rR\achannel\x12\x12\n" +
@@ -9071,7 +9100,9 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x13next_change_unix_ms\x18\t \x01(\x03R\x10nextChangeUnixMs\x12\x18\n" +
 	"\aversion\x18\n" +
 	" \x01(\x04R\aversion\x12.\n" +
-	"\x05event\x18\v \x01(\v2\x18.argus.v1.EventRecordingR\x05event\"\x8a\x01\n" +
+	"\x05event\x18\v \x01(\v2\x18.argus.v1.EventRecordingR\x05event\x12\x1d\n" +
+	"\n" +
+	"video_only\x18\f \x01(\bR\tvideoOnly\"\x8a\x01\n" +
 	"\tPlanReply\x12'\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x13.argus.v1.ReplyCodeR\x04code\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x14\n" +

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"math"
 	"net/url"
 	"os/exec"
 	"strings"
@@ -8,18 +9,18 @@ import (
 	"time"
 
 	"github.com/argus-vms/argus/actors/media/fakecam"
+	probe "github.com/argus-vms/argus/test/ffprobe"
 	"github.com/argus-vms/argus/test/testenv"
 )
 
 // probeCodecs lists the codec of every stream ffprobe finds at u.
 func probeCodecs(t *testing.T, u string, args ...string) []string {
 	t.Helper()
-	a := append([]string{"-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0"}, args...)
-	out, err := exec.Command("ffprobe", append(a, u)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v %s", u, err, out)
+	var out []string
+	for _, s := range probe.Streams(t, u, args...) {
+		out = append(out, s.Codec)
 	}
-	return strings.Fields(string(out))
+	return out
 }
 
 func hasCodec(codecs []string, c string) bool {
@@ -48,24 +49,16 @@ func TestH265Camera(t *testing.T) {
 		t.Errorf("live HLS codecs %v, want hevc", c)
 	}
 
-	q := "start=" + url.QueryEscape(start.UTC().Format(time.RFC3339Nano)) + "&end=" + url.QueryEscape(start.Add(10*time.Second).UTC().Format(time.RFC3339Nano))
-	st, _, body := n.Do("GET", "/v1/devices/hevc-1/channels/1/playback?"+q, "", "")
-	if st != 200 {
-		t.Fatalf("playback URLs: %d %s", st, body)
-	}
-	pb := decode[struct {
-		MP4 string `json:"mp4_url"`
-		HLS string `json:"hls_url"`
-	}](t, body)
-	pb.MP4, pb.HLS = n.HTTP+pb.MP4, n.HTTP+pb.HLS
-	if c := probeCodecs(t, pb.MP4); len(c) != 1 || c[0] != "hevc" {
-		t.Errorf("playback.mp4 codecs %v, want hevc", c)
+	var pb struct{ MP4, HLS string }
+	pb.MP4, pb.HLS = playbackURLs(t, n, "hevc-1", start, start.Add(10*time.Second))
+	if c := probeCodecs(t, pb.MP4); len(c) != 2 || c[0] != "hevc" || c[1] != "aac" {
+		t.Errorf("playback.mp4 codecs %v, want hevc and aac", c)
 	}
 	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", pb.HLS, "-f", "null", "-").CombinedOutput(); err != nil {
 		t.Errorf("ffmpeg cannot play the H.265 VOD playlist: %v %s", err, out)
 	}
-	if c := probeCodecs(t, pb.HLS); !hasCodec(c, "hevc") {
-		t.Errorf("HLS VOD codecs %v, want hevc", c)
+	if c := probeCodecs(t, pb.HLS); !hasCodec(c, "hevc") || !hasCodec(c, "aac") {
+		t.Errorf("HLS VOD codecs %v, want hevc and aac", c)
 	}
 
 	st, hdr, jpg := n.Do("GET", "/v1/devices/hevc-1/channels/1/snapshot.jpg", "", "")
@@ -74,12 +67,91 @@ func TestH265Camera(t *testing.T) {
 	}
 
 	// a clip task exports the recorded H.265 as it is (stream copy)
-	tk := submitTask(t, n, "", clipBody("hevc-1", start.Add(time.Second), start.Add(6*time.Second), ""))
+	if c := clipCodecs(t, n, "hevc-1", start.Add(time.Second), start.Add(6*time.Second)); len(c) != 2 || c[0] != "hevc" || c[1] != "aac" {
+		t.Errorf("H.265 clip codecs %v, want hevc and aac", c)
+	}
+}
+
+// clipCodecs runs a clip task over [from, to) and lists the codecs of
+// its MP4.
+func clipCodecs(t *testing.T, n *testenv.Node, dev string, from, to time.Time) []string {
+	t.Helper()
+	tk := submitTask(t, n, "", clipBody(dev, from, to, ""))
 	tk = waitTask(t, n, tk.ID, time.Minute, func(x taskJSON) bool { return x.State == "succeeded" || x.State == "failed" })
 	if tk.State != "succeeded" {
-		t.Fatalf("H.265 clip task: %+v", tk)
+		t.Fatalf("clip task: %+v", tk)
 	}
-	if c := probeCodecs(t, taskResult(t, n, tk, "clip.mp4")); len(c) != 1 || c[0] != "hevc" {
-		t.Errorf("H.265 clip codecs %v, want hevc", c)
+	return probeCodecs(t, taskResult(t, n, tk, "clip.mp4"))
+}
+
+// playbackURLs asks for the playback URLs of [from, to) (absolute).
+func playbackURLs(t *testing.T, n *testenv.Node, dev string, from, to time.Time) (mp4, hls string) {
+	t.Helper()
+	q := "start=" + url.QueryEscape(from.UTC().Format(time.RFC3339Nano)) + "&end=" + url.QueryEscape(to.UTC().Format(time.RFC3339Nano))
+	st, _, body := n.Do("GET", "/v1/devices/"+dev+"/channels/1/playback?"+q, "", "")
+	if st != 200 {
+		t.Fatalf("playback URLs: %d %s", st, body)
+	}
+	pb := decode[struct {
+		MP4 string `json:"mp4_url"`
+		HLS string `json:"hls_url"`
+	}](t, body)
+	return n.HTTP + pb.MP4, n.HTTP + pb.HLS
+}
+
+// TestAudioCamera: a camera with G.711 audio through a node: live RTSP,
+// the recordings, playback.mp4 and HLS VOD carry it as is; a clip task
+// exports it as AAC; a plan with "audio": false records the video alone.
+func TestAudioCamera(t *testing.T) {
+	t.Parallel()
+	testenv.NeedFFmpeg(t, "audio end to end")
+	n, start := recordingNodeCam(t, "alaw-1", 12*time.Second, fakecam.Options{Audio: fakecam.AudioPCMA},
+		testenv.NodeOptions{Args: []string{"--worker-slots", "2"}})
+
+	live := liveURLs(t, n, "alaw-1", 1, "")
+	if c := probeCodecs(t, live.RTSP, "-rtsp_transport", "tcp"); !hasCodec(c, "h264") || !hasCodec(c, "pcm_alaw") {
+		t.Errorf("live RTSP codecs %v, want h264 and pcm_alaw", c)
+	}
+	mp4, hls := playbackURLs(t, n, "alaw-1", start, start.Add(10*time.Second))
+	ss := probe.Streams(t, mp4)
+	v, okv := probe.Of(ss, "video")
+	a, oka := probe.Of(ss, "audio")
+	if len(ss) != 2 || !okv || !oka || v.Codec != "h264" || a.Codec != "pcm_alaw" || a.SampleRate != 8000 {
+		t.Fatalf("playback.mp4 streams %+v, want h264 and pcm_alaw 8 kHz", ss)
+	}
+	if math.Abs(a.StartTime+a.Duration-(v.StartTime+v.Duration)) > 0.2 {
+		t.Errorf("playback.mp4: audio %.3f+%.3f s, video %.3f+%.3f s", a.StartTime, a.Duration, v.StartTime, v.Duration)
+	}
+	if c := probeCodecs(t, hls); !hasCodec(c, "h264") || !hasCodec(c, "pcm_alaw") {
+		t.Errorf("HLS VOD codecs %v, want h264 and pcm_alaw", c)
+	}
+	if c := clipCodecs(t, n, "alaw-1", start.Add(time.Second), start.Add(6*time.Second)); len(c) != 2 || c[0] != "h264" || c[1] != "aac" {
+		t.Errorf("clip codecs %v, want h264 and aac (G.711 converted for MP4 players)", c)
+	}
+
+	// audio off: the recorder restarts with the video alone
+	st, _, body := n.Do("PUT", "/v1/devices/alaw-1/channels/1/plan", "", `{"mode":"continuous","segment_seconds":10,"audio":false}`)
+	if st != 200 || !strings.Contains(string(body), `"audio":false`) {
+		t.Fatalf("plan audio off: %d %s", st, body)
+	}
+	changed := time.Now()
+	var item string
+	waitFor(t, "a recording started after audio was turned off", 40*time.Second, func() bool {
+		st, _, b := n.Do("GET", "/v1/recordings?device=alaw-1&channel=1&from="+url.QueryEscape(changed.UTC().Format(time.RFC3339Nano)), "", "")
+		if st != 200 {
+			return false
+		}
+		for _, it := range decode[recordingsJSON](t, b).Items {
+			if s, _ := time.Parse(time.RFC3339Nano, it.Start); s.After(changed) {
+				item = it.Start
+				return true
+			}
+		}
+		return false
+	})
+	s, _ := time.Parse(time.RFC3339Nano, item)
+	mp4, _ = playbackURLs(t, n, "alaw-1", s, s.Add(5*time.Second))
+	if ss := probe.Streams(t, mp4); len(ss) != 1 || ss[0].Type != "video" {
+		t.Errorf("recorded with audio off: streams %+v, want the video alone", ss)
 	}
 }

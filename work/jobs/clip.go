@@ -17,7 +17,8 @@ var x264 = []string{"-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv42
 // players and browsers to start before the end is downloaded). Without a
 // timestamp the frames are copied: no decoding, as fast as the disk; the
 // cut is then at the keyframe at or before from. With one they are
-// re-encoded under the burnt-in clock.
+// re-encoded under the burnt-in clock. Audio other than AAC (G.711, Opus)
+// is converted to AAC, which every MP4 player plays.
 func (w *work) clip(ctx context.Context) (*pb.TaskResult, error) {
 	from, to, err := w.span()
 	if err != nil {
@@ -36,7 +37,13 @@ func (w *work) clip(ctx context.Context) (*pb.TaskResult, error) {
 			args = append(args, "-map", "0:a:0", "-c:a", "aac")
 		}
 	} else {
-		args = append(args, "-map", "0", "-c", "copy")
+		args = append(args, "-map", "0:v:0", "-c:v", "copy")
+		switch {
+		case src.audio && src.audioAAC:
+			args = append(args, "-map", "0:a:0", "-c:a", "copy")
+		case src.audio:
+			args = append(args, "-map", "0:a:0", "-c:a", "aac")
+		}
 	}
 	args = append(args, "-movflags", "+faststart", "-f", "mp4", out)
 	if _, err := w.ffmpeg(ctx, src.dur, args...); err != nil {

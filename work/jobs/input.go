@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+
 	"github.com/argus-vms/argus/actors/media/playback"
 )
 
@@ -21,6 +23,9 @@ type source struct {
 	dur   time.Duration // how long the range lasts in the file: the output's length
 	clock time.Time     // the wall-clock time at seek (a burnt-in timestamp's start)
 	audio bool          // the file has an audio track
+	// audioAAC: the audio is AAC, which MP4 outputs take as is (G.711 and
+	// Opus are converted for players' sake)
+	audioAAC bool
 	// the picture's size, 0 when unknown (an HLS master's RESOLUTION)
 	width, height int
 }
@@ -79,6 +84,10 @@ func (w *work) recorded(ctx context.Context, from, to time.Time) (*source, error
 		path:  path,
 		seek:  start.Sub(f.Start()),
 		clock: start,
+	}
+	if a := f.Audio(); a != nil {
+		_, aac := a.Codec.(*codecs.MPEG4Audio)
+		s.audio, s.audioAAC = true, aac
 	}
 	s.dur = min(to.Sub(start), f.Duration()-s.seek)
 	if s.dur <= 0 {

@@ -9,7 +9,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/argus-vms/argus/actors/media/segfile"
 )
 
 // Bounds of what a segment may hold (a recorder's init is about 1 KB, a
@@ -24,23 +24,33 @@ const (
 
 // frag is one movie fragment of a segment: its moof, its mdat and any
 // box up to the next moof. Offsets are absolute in the segment's object.
+// The times are the video track's; audio those of the audio track
+// fragment, if the fragment has one.
 type frag struct {
-	off, end int64  // [moof start, next fragment)
-	seqAt    int64  // mfhd sequence_number
-	tfdtAt   int64  // tfdt baseMediaDecodeTime
-	tfdt     uint64 // decode time of the first sample (track timescale)
-	dur      uint64 // sum of the sample durations
-	tfdt64   bool   // tfdt version 1 (64-bit field)
-	sync     bool   // the first sample is a sync sample (keyframe)
+	off, end int64 // [moof start, next fragment)
+	seqAt    int64 // mfhd sequence_number
+	trafTime
+	audio *trafTime
+	sync  bool // the first video sample is a sync sample (keyframe)
+}
+
+// trafTime is where a track fragment's decode time is and its span.
+type trafTime struct {
+	tfdtAt int64  // tfdt baseMediaDecodeTime
+	tfdt   uint64 // decode time of the first sample (track timescale)
+	dur    uint64 // sum of the sample durations
+	tfdt64 bool   // tfdt version 1 (64-bit field)
 }
 
 // layout is what is known of one segment object.
 type layout struct {
-	size  int64
-	init  []byte // ftyp+moov: [0, end of moov)
-	track *fmp4.InitTrack
-	frags []frag // nil until scanned in full
-	full  bool   // frags is complete (else only init and size are known)
+	size   int64
+	init   []byte // ftyp+moov: [0, end of moov)
+	tracks []segfile.Track
+	track  *segfile.Track // the video track
+	audio  *segfile.Track // nil: none
+	frags  []frag         // nil until scanned in full
+	full   bool           // frags is complete (else only init and size are known)
 }
 
 func (l *layout) initLen() int64 { return int64(len(l.init)) }
@@ -281,7 +291,7 @@ func scan(ctx context.Context, open Opener, key string, full bool) (*layout, err
 		s.ra = ra
 	}
 	l := &layout{size: size}
-	var def trackDefaults
+	def := map[uint32]trackDefaults{}
 	var pending *frag // a moof waiting for its mdat
 	off := int64(0)
 	for off < size {
@@ -309,7 +319,7 @@ func scan(ctx context.Context, open Opener, key string, full bool) (*layout, err
 				return nil, err
 			}
 			l.init = bytes.Clone(b)
-			if err := l.parseInit(&def); err != nil {
+			if err := l.parseInit(def); err != nil {
 				return nil, err
 			}
 			if !full {
@@ -329,7 +339,7 @@ func scan(ctx context.Context, open Opener, key string, full bool) (*layout, err
 			if err != nil {
 				return nil, err
 			}
-			f, err := parseMoof(b, off, hl, def)
+			f, err := l.parseMoof(b, off, hl, def)
 			if err != nil {
 				return nil, fmt.Errorf("moof at %d: %w", off, err)
 			}
@@ -358,21 +368,27 @@ func scan(ctx context.Context, open Opener, key string, full bool) (*layout, err
 	return l, nil
 }
 
-// trackDefaults are the trex defaults of the track.
+// trackDefaults are the trex defaults of a track.
 type trackDefaults struct {
 	duration, flags uint32
 }
 
-// parseInit reads the track (codec, timescale) and its trex defaults.
-func (l *layout) parseInit(def *trackDefaults) error {
-	var ini fmp4.Init
-	if err := ini.Unmarshal(bytes.NewReader(l.init)); err != nil {
+// parseInit reads the tracks (codec, timescale: a video track and at
+// most one audio track) and their trex defaults (by track ID).
+func (l *layout) parseInit(def map[uint32]trackDefaults) error {
+	var ini segfile.Init
+	if err := ini.Unmarshal(l.init); err != nil {
 		return fmt.Errorf("%w: init: %v", ErrUnsupported, err)
 	}
-	if len(ini.Tracks) != 1 || ini.Tracks[0].TimeScale == 0 {
-		return fmt.Errorf("%w: %d known tracks, want 1", ErrUnsupported, len(ini.Tracks))
+	l.tracks, l.track, l.audio = ini.Tracks, ini.Video(), ini.Audio()
+	if l.track == nil || len(ini.Tracks) > 2 || (l.audio != nil && len(ini.Tracks) != 2) {
+		return fmt.Errorf("%w: %d known tracks, want a video track and at most one audio track", ErrUnsupported, len(ini.Tracks))
 	}
-	l.track = ini.Tracks[0]
+	for _, t := range ini.Tracks {
+		if t.TimeScale == 0 {
+			return fmt.Errorf("%w: track %d without a timescale", ErrUnsupported, t.ID)
+		}
+	}
 	return eachBox(l.init, 0, len(l.init), func(typ string, _, body, end int) error {
 		if typ != "moov" {
 			return nil
@@ -383,9 +399,11 @@ func (l *layout) parseInit(def *trackDefaults) error {
 			}
 			return eachBox(l.init, body, end, func(typ string, _, body, end int) error {
 				b := l.init[body:end]
-				if typ == "trex" && len(b) >= 24 && binary.BigEndian.Uint32(b[4:]) == uint32(l.track.ID) {
-					def.duration = binary.BigEndian.Uint32(b[12:])
-					def.flags = binary.BigEndian.Uint32(b[20:])
+				if typ == "trex" && len(b) >= 24 {
+					def[binary.BigEndian.Uint32(b[4:])] = trackDefaults{
+						duration: binary.BigEndian.Uint32(b[12:]),
+						flags:    binary.BigEndian.Uint32(b[20:]),
+					}
 				}
 				return nil
 			})
@@ -443,11 +461,12 @@ const (
 )
 
 // parseMoof reads a moof box (b, hl bytes of header) found at off in its
-// object.
-func parseMoof(b []byte, off, hl int64, def trackDefaults) (frag, error) {
+// object: a track fragment of the video track, and at most one of the
+// audio track.
+func (l *layout) parseMoof(b []byte, off, hl int64, def map[uint32]trackDefaults) (frag, error) {
 	f := frag{off: off}
-	var haveMfhd, haveTfhd, haveTfdt bool
-	trafs, samples := 0, 0
+	var haveMfhd, haveVideo bool
+	trafs := 0
 	err := eachBox(b, int(hl), len(b), func(typ string, _, body, end int) error {
 		switch typ {
 		case "mfhd":
@@ -458,135 +477,165 @@ func parseMoof(b []byte, off, hl int64, def trackDefaults) (frag, error) {
 			haveMfhd = true
 		case "traf":
 			trafs++
-			if trafs > 1 {
-				return fmt.Errorf("%w: more than one track fragment", ErrUnsupported)
+			if trafs > len(l.tracks) {
+				return fmt.Errorf("%w: more track fragments than tracks", ErrUnsupported)
 			}
-			defDur, defFlags := def.duration, def.flags
-			return eachBox(b, body, end, func(typ string, _, body, end int) error {
-				p := b[body:end]
-				if len(p) < 4 {
-					return fmt.Errorf("%w: short %s", ErrUnsupported, typ)
-				}
-				version, flags := p[0], uint32(p[1])<<16|uint32(p[2])<<8|uint32(p[3])
-				switch typ {
-				case "tfhd":
-					need := 8
-					for _, fl := range []struct {
-						bit uint32
-						n   int
-					}{{tfhdBaseDataOffset, 8}, {tfhdSampleDescIndex, 4}, {tfhdDefaultDuration, 4}, {tfhdDefaultSize, 4}, {tfhdDefaultFlags, 4}} {
-						if flags&fl.bit != 0 {
-							need += fl.n
-						}
-					}
-					if len(p) < need {
-						return fmt.Errorf("%w: short tfhd", ErrUnsupported)
-					}
-					// data offsets must be relative to the moof (the default
-					// without base-data-offset-present) for the fragment to move
-					if flags&tfhdBaseDataOffset != 0 {
-						return fmt.Errorf("%w: tfhd with an absolute base_data_offset", ErrUnsupported)
-					}
-					q := 8
-					if flags&tfhdSampleDescIndex != 0 {
-						q += 4
-					}
-					if flags&tfhdDefaultDuration != 0 {
-						defDur = binary.BigEndian.Uint32(p[q:])
-						q += 4
-					}
-					if flags&tfhdDefaultSize != 0 {
-						q += 4
-					}
-					if flags&tfhdDefaultFlags != 0 {
-						defFlags = binary.BigEndian.Uint32(p[q:])
-					}
-					haveTfhd = true
-				case "tfdt":
-					f.tfdtAt = off + int64(body) + 4
-					if version == 1 {
-						if len(p) < 12 {
-							return fmt.Errorf("%w: short tfdt", ErrUnsupported)
-						}
-						f.tfdt, f.tfdt64 = binary.BigEndian.Uint64(p[4:]), true
-					} else {
-						if len(p) < 8 {
-							return fmt.Errorf("%w: short tfdt", ErrUnsupported)
-						}
-						f.tfdt = uint64(binary.BigEndian.Uint32(p[4:]))
-					}
-					haveTfdt = true
-				case "trun":
-					if !haveTfhd {
-						return fmt.Errorf("%w: trun before tfhd", ErrUnsupported)
-					}
-					if len(p) < 8 {
-						return fmt.Errorf("%w: short trun", ErrUnsupported)
-					}
-					count := int(binary.BigEndian.Uint32(p[4:]))
-					q := 8
-					if flags&trunDataOffset != 0 {
-						q += 4
-					}
-					firstFlags, haveFirst := uint32(0), false
-					if flags&trunFirstSampleFlags != 0 {
-						if len(p) < q+4 {
-							return fmt.Errorf("%w: short trun", ErrUnsupported)
-						}
-						firstFlags, haveFirst = binary.BigEndian.Uint32(p[q:]), true
-						q += 4
-					}
-					entry := 0
-					for _, bit := range []uint32{trunSampleDuration, trunSampleSize, trunSampleFlags, trunSampleCTO} {
-						if flags&bit != 0 {
-							entry += 4
-						}
-					}
-					if count < 0 || (len(p)-q) < count*entry {
-						return fmt.Errorf("%w: short trun", ErrUnsupported)
-					}
-					for i := range count {
-						if entry == 0 && i > 0 {
-							// the other samples all take the defaults: count
-							// them, do not walk a count no bytes back (2^32)
-							f.dur += uint64(count-i) * uint64(defDur)
-							break
-						}
-						e := p[q+i*entry:]
-						dur, sflags := defDur, defFlags
-						if flags&trunSampleDuration != 0 {
-							dur = binary.BigEndian.Uint32(e)
-							e = e[4:]
-						}
-						if flags&trunSampleSize != 0 {
-							e = e[4:]
-						}
-						if flags&trunSampleFlags != 0 {
-							sflags = binary.BigEndian.Uint32(e)
-						}
-						if samples == 0 && i == 0 {
-							if haveFirst {
-								sflags = firstFlags
-							}
-							f.sync = sflags&sampleIsNonSyncSample == 0
-						}
-						f.dur += uint64(dur)
-					}
-					samples += count
-				}
-				return nil
-			})
+			tr, id, sync, err := parseTraf(b, off, body, end, def)
+			if err != nil {
+				return err
+			}
+			switch {
+			case id == uint32(l.track.ID) && !haveVideo:
+				f.trafTime, f.sync, haveVideo = tr, sync, true
+			case l.audio != nil && id == uint32(l.audio.ID) && f.audio == nil:
+				f.audio = &tr
+			default:
+				return fmt.Errorf("%w: track fragment of track %d", ErrUnsupported, id)
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return frag{}, err
 	}
-	if !haveMfhd || trafs != 1 || !haveTfhd || !haveTfdt {
-		return frag{}, fmt.Errorf("%w: moof without mfhd, traf, tfhd or tfdt", ErrUnsupported)
-	}
-	if samples == 0 {
-		return frag{}, fmt.Errorf("%w: empty fragment", ErrUnsupported)
+	if !haveMfhd || !haveVideo {
+		return frag{}, fmt.Errorf("%w: moof without mfhd or a video track fragment", ErrUnsupported)
 	}
 	return f, nil
+}
+
+// parseTraf reads a traf box (b[body:end], b at off in its object): its
+// track ID, decode time and span, and whether its first sample is a sync
+// sample.
+func parseTraf(b []byte, off int64, body, end int, def map[uint32]trackDefaults) (tr trafTime, id uint32, sync bool, err error) {
+	var haveTfhd, haveTfdt bool
+	var defDur, defFlags uint32
+	samples := 0
+	err = eachBox(b, body, end, func(typ string, _, body, end int) error {
+		p := b[body:end]
+		if len(p) < 4 {
+			return fmt.Errorf("%w: short %s", ErrUnsupported, typ)
+		}
+		version, flags := p[0], uint32(p[1])<<16|uint32(p[2])<<8|uint32(p[3])
+		switch typ {
+		case "tfhd":
+			need := 8
+			for _, fl := range []struct {
+				bit uint32
+				n   int
+			}{{tfhdBaseDataOffset, 8}, {tfhdSampleDescIndex, 4}, {tfhdDefaultDuration, 4}, {tfhdDefaultSize, 4}, {tfhdDefaultFlags, 4}} {
+				if flags&fl.bit != 0 {
+					need += fl.n
+				}
+			}
+			if len(p) < need {
+				return fmt.Errorf("%w: short tfhd", ErrUnsupported)
+			}
+			// data offsets must be relative to the moof (the default
+			// without base-data-offset-present) for the fragment to move
+			if flags&tfhdBaseDataOffset != 0 {
+				return fmt.Errorf("%w: tfhd with an absolute base_data_offset", ErrUnsupported)
+			}
+			id = binary.BigEndian.Uint32(p[4:])
+			d := def[id]
+			defDur, defFlags = d.duration, d.flags
+			q := 8
+			if flags&tfhdSampleDescIndex != 0 {
+				q += 4
+			}
+			if flags&tfhdDefaultDuration != 0 {
+				defDur = binary.BigEndian.Uint32(p[q:])
+				q += 4
+			}
+			if flags&tfhdDefaultSize != 0 {
+				q += 4
+			}
+			if flags&tfhdDefaultFlags != 0 {
+				defFlags = binary.BigEndian.Uint32(p[q:])
+			}
+			haveTfhd = true
+		case "tfdt":
+			tr.tfdtAt = off + int64(body) + 4
+			if version == 1 {
+				if len(p) < 12 {
+					return fmt.Errorf("%w: short tfdt", ErrUnsupported)
+				}
+				tr.tfdt, tr.tfdt64 = binary.BigEndian.Uint64(p[4:]), true
+			} else {
+				if len(p) < 8 {
+					return fmt.Errorf("%w: short tfdt", ErrUnsupported)
+				}
+				tr.tfdt = uint64(binary.BigEndian.Uint32(p[4:]))
+			}
+			haveTfdt = true
+		case "trun":
+			if !haveTfhd {
+				return fmt.Errorf("%w: trun before tfhd", ErrUnsupported)
+			}
+			if len(p) < 8 {
+				return fmt.Errorf("%w: short trun", ErrUnsupported)
+			}
+			count := int(binary.BigEndian.Uint32(p[4:]))
+			q := 8
+			if flags&trunDataOffset != 0 {
+				q += 4
+			}
+			firstFlags, haveFirst := uint32(0), false
+			if flags&trunFirstSampleFlags != 0 {
+				if len(p) < q+4 {
+					return fmt.Errorf("%w: short trun", ErrUnsupported)
+				}
+				firstFlags, haveFirst = binary.BigEndian.Uint32(p[q:]), true
+				q += 4
+			}
+			entry := 0
+			for _, bit := range []uint32{trunSampleDuration, trunSampleSize, trunSampleFlags, trunSampleCTO} {
+				if flags&bit != 0 {
+					entry += 4
+				}
+			}
+			if count < 0 || (len(p)-q) < count*entry {
+				return fmt.Errorf("%w: short trun", ErrUnsupported)
+			}
+			for i := range count {
+				if entry == 0 && i > 0 {
+					// the other samples all take the defaults: count
+					// them, do not walk a count no bytes back (2^32)
+					tr.dur += uint64(count-i) * uint64(defDur)
+					break
+				}
+				e := p[q+i*entry:]
+				dur, sflags := defDur, defFlags
+				if flags&trunSampleDuration != 0 {
+					dur = binary.BigEndian.Uint32(e)
+					e = e[4:]
+				}
+				if flags&trunSampleSize != 0 {
+					e = e[4:]
+				}
+				if flags&trunSampleFlags != 0 {
+					sflags = binary.BigEndian.Uint32(e)
+				}
+				if samples == 0 && i == 0 {
+					if haveFirst {
+						sflags = firstFlags
+					}
+					sync = sflags&sampleIsNonSyncSample == 0
+				}
+				tr.dur += uint64(dur)
+			}
+			samples += count
+		}
+		return nil
+	})
+	if err != nil {
+		return trafTime{}, 0, false, err
+	}
+	if !haveTfhd || !haveTfdt {
+		return trafTime{}, 0, false, fmt.Errorf("%w: traf without tfhd or tfdt", ErrUnsupported)
+	}
+	if samples == 0 {
+		return trafTime{}, 0, false, fmt.Errorf("%w: empty fragment", ErrUnsupported)
+	}
+	return tr, id, sync, nil
 }

@@ -26,10 +26,12 @@ import (
 //	fx.a[2]           the short segment ended by Stop right after them
 //	fx.b[0]           ~3 s, recorded after a gap of ≥ 2 s
 //	fx.c[0]           ~3 s from a 320x240 camera (other SPS), same time as b
+//	fx.d[0], fx.d[1]  two consecutive 10 s segments with AAC audio, same
+//	                  time as a (fx.d[2] the short one Stop cut)
 var fx struct {
-	dir     string
-	st      *storage.Local
-	a, b, c []Segment
+	dir        string
+	st         *storage.Local
+	a, b, c, d []Segment
 }
 
 func TestMain(m *testing.M) {
@@ -91,25 +93,28 @@ func recordFixture(dir string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var (
-		cam, small       *fakecam.Camera
-		camErr, smallErr error
-		wg               sync.WaitGroup
+		cam, small, sound          *fakecam.Camera
+		camErr, smallErr, soundErr error
+		wg                         sync.WaitGroup
 	)
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); cam, camErr = fakecam.Start(ctx, fakecam.Options{Paths: []string{"cam1"}}) }()
 	go func() {
 		defer wg.Done()
 		small, smallErr = fakecam.Start(ctx, fakecam.Options{Paths: []string{"cam2"}, Width: 320, Height: 240})
 	}()
+	go func() {
+		defer wg.Done()
+		sound, soundErr = fakecam.Start(ctx, fakecam.Options{Paths: []string{"cam3"}, Width: 320, Height: 240, Audio: fakecam.AudioAAC})
+	}()
 	wg.Wait()
-	if cam != nil {
-		defer cam.Close()
+	for _, c := range []*fakecam.Camera{cam, small, sound} {
+		if c != nil {
+			defer c.Close()
+		}
 	}
-	if small != nil {
-		defer small.Close()
-	}
-	if camErr != nil || smallErr != nil {
-		return fmt.Errorf("fakecam: %v %v", camErr, smallErr)
+	if camErr != nil || smallErr != nil || soundErr != nil {
+		return fmt.Errorf("fakecam: %v %v %v", camErr, smallErr, soundErr)
 	}
 	relayOf := func(url, device string) (*relay.Stream, func(), error) {
 		s := relay.NewStream(relay.Key{Device: device, Channel: 1})
@@ -131,22 +136,36 @@ func recordFixture(dir string) error {
 		return err
 	}
 	defer stop2()
+	src3, stop3, err := relayOf(sound.URL("cam3"), "cam3")
+	if err != nil {
+		return err
+	}
+	defer stop3()
 
-	// a: two full 10 s segments (then Stop cuts a short third one)
-	ca := newCollector()
+	// a: two full 10 s segments (then Stop cuts a short third one); d
+	// likewise, with audio
+	ca, cd := newCollector(), newCollector()
 	ra, err := record.Start(record.Config{Key: "cam1~1", SegmentDuration: 10 * time.Second, Storage: st, OnSegment: ca.add}, src)
 	if err != nil {
 		return err
 	}
-	for len(ca.get()) < 2 {
+	rd, err := record.Start(record.Config{Key: "cam3~1", SegmentDuration: 10 * time.Second, Storage: st, OnSegment: cd.add, Audio: true}, src3)
+	if err != nil {
+		ra.Stop()
+		return err
+	}
+	for len(ca.get()) < 2 || len(cd.get()) < 2 {
 		select {
 		case <-ca.ch:
+		case <-cd.ch:
 		case <-ctx.Done():
 			ra.Stop()
+			rd.Stop()
 			return fmt.Errorf("waiting for 2 segments: %w", ctx.Err())
 		}
 	}
 	ra.Stop()
+	rd.Stop()
 	// a gap, then b and c
 	time.Sleep(2500 * time.Millisecond)
 	cb, cc := newCollector(), newCollector()
@@ -162,9 +181,9 @@ func recordFixture(dir string) error {
 	time.Sleep(3 * time.Second)
 	rb.Stop()
 	rc.Stop()
-	fx.a, fx.b, fx.c = ca.get(), cb.get(), cc.get()
-	if len(fx.a) != 3 || len(fx.b) != 1 || len(fx.c) != 1 {
-		return fmt.Errorf("recorded %d+%d+%d segments, want 3+1+1", len(fx.a), len(fx.b), len(fx.c))
+	fx.a, fx.b, fx.c, fx.d = ca.get(), cb.get(), cc.get(), cd.get()
+	if len(fx.a) != 3 || len(fx.b) != 1 || len(fx.c) != 1 || len(fx.d) != 3 {
+		return fmt.Errorf("recorded %d+%d+%d+%d segments, want 3+1+1+3", len(fx.a), len(fx.b), len(fx.c), len(fx.d))
 	}
 	return nil
 }

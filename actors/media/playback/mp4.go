@@ -12,7 +12,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/argus-vms/argus/actors/media/segfile"
 )
 
 // MP4 builds ONE fragmented MP4 covering [from, to) out of consecutive
@@ -64,9 +64,10 @@ func MP4(ctx context.Context, open Opener, segs []Segment, from, to time.Time) (
 
 	f := &File{ctx: ctx, open: open, cur: -1}
 	var (
-		ref       *fmp4.InitTrack
+		ref       *layout
 		refInit   []byte
-		t         uint64 // output decode time of the next segment (track timescale)
+		t         uint64 // output decode time of the next segment (video timescale)
+		tAudio    uint64 // output decode time where the audio track ends (audio timescale)
 		seq       uint32 = 1
 		out       int64  // output offset of the next fragment
 		timescale uint32
@@ -101,12 +102,36 @@ func MP4(ctx context.Context, open Opener, segs []Segment, from, to time.Time) (
 			continue
 		}
 		if ref == nil {
-			ref, refInit, timescale = l.track, l.init, ts
-		} else if !sameTrack(ref, l.track) {
+			ref, refInit, timescale, f.audio = l, l.init, ts, l.audio
+		} else if !reflect.DeepEqual(ref.tracks, l.tracks) {
 			f.truncated = true
 			break
 		}
+		// The segment's output time origin: its first keyframe, or the
+		// first audio of the fragments taken if that comes earlier (audio
+		// arriving late lands in the next fragment), so that both tracks
+		// keep their offset.
 		base := l.frags[a].tfdt
+		var audioBase uint64 // in the audio timescale
+		haveAudio := false
+		if l.audio != nil {
+			for k := a; k <= b; k++ {
+				if at := l.frags[k].audio; at != nil && (!haveAudio || at.tfdt < audioBase) {
+					audioBase, haveAudio = at.tfdt, true
+				}
+			}
+		}
+		if haveAudio {
+			base = min(base, rescale(audioBase, l.audio.TimeScale, ts))
+			audioBase = rescale(base, ts, l.audio.TimeScale)
+		}
+		vBase := l.frags[a].tfdt
+		// the audio's output origin: the segment's, not before where the
+		// audio so far ends
+		aOut := uint64(0)
+		if haveAudio {
+			aOut = max(rescale(t, ts, l.audio.TimeScale), tAudio)
+		}
 		if len(f.segs) == 0 {
 			f.start = wall(a)
 			f.pieces = append(f.pieces, piece{seg: -1, n: int64(len(refInit))})
@@ -116,7 +141,7 @@ func MP4(ctx context.Context, open Opener, segs []Segment, from, to time.Time) (
 		f.segs = append(f.segs, segRef{key: seg.Key, size: l.size})
 		for k := a; k <= b; k++ {
 			fr := l.frags[k]
-			if fr.tfdt < base {
+			if fr.tfdt < vBase {
 				return nil, fmt.Errorf("playback: segment %s: %w: decode times go back", seg.Key, ErrUnsupported)
 			}
 			n := fr.end - fr.off
@@ -127,19 +152,30 @@ func MP4(ctx context.Context, open Opener, segs []Segment, from, to time.Time) (
 			}
 			shift := out - fr.off
 			f.patches = append(f.patches, patch{at: fr.seqAt + shift, val: uint64(seq), n: 4})
-			dts := fr.tfdt - base + t
-			if fr.tfdt64 {
-				f.patches = append(f.patches, patch{at: fr.tfdtAt + shift, val: dts, n: 8})
-			} else if dts <= math.MaxUint32 {
-				f.patches = append(f.patches, patch{at: fr.tfdtAt + shift, val: dts, n: 4})
-			} else {
-				return nil, fmt.Errorf("playback: segment %s: %w: 32-bit tfdt overflows", seg.Key, ErrUnsupported)
+			var err error
+			if f.patches, err = patchTfdt(f.patches, fr.trafTime, shift, fr.tfdt-base+t); err != nil {
+				return nil, fmt.Errorf("playback: segment %s: %w", seg.Key, err)
+			}
+			if at := fr.audio; at != nil && haveAudio {
+				if at.tfdt < audioBase {
+					return nil, fmt.Errorf("playback: segment %s: %w: audio before the segment's origin", seg.Key, ErrUnsupported)
+				}
+				dts := at.tfdt - audioBase + aOut
+				if f.patches, err = patchTfdt(f.patches, *at, shift, dts); err != nil {
+					return nil, fmt.Errorf("playback: segment %s: %w", seg.Key, err)
+				}
+				tAudio = max(tAudio, dts+at.dur)
 			}
 			seq++
 			out += n
 		}
 		last := l.frags[b]
-		t += last.tfdt + last.dur - base
+		segEnd := last.tfdt + last.dur - base
+		if haveAudio && tAudio > aOut {
+			// the audio may outlast the video a little
+			segEnd = max(segEnd, rescaleUp(tAudio-aOut, l.audio.TimeScale, ts))
+		}
+		t += segEnd
 		f.end = seg.Start.Add(ticksToDuration(last.tfdt+last.dur-l.frags[0].tfdt, timescale))
 	}
 	if len(f.segs) == 0 {
@@ -162,9 +198,30 @@ func MP4(ctx context.Context, open Opener, segs []Segment, from, to time.Time) (
 	return f, nil
 }
 
-// sameTrack reports whether two segments' tracks can share one init.
-func sameTrack(a, b *fmp4.InitTrack) bool {
-	return a.ID == b.ID && a.TimeScale == b.TimeScale && reflect.DeepEqual(a.Codec, b.Codec)
+// patchTfdt appends the patch setting a track fragment's decode time to
+// dts (shift: output offset minus segment offset).
+func patchTfdt(patches []patch, tr trafTime, shift int64, dts uint64) ([]patch, error) {
+	switch {
+	case tr.tfdt64:
+		return append(patches, patch{at: tr.tfdtAt + shift, val: dts, n: 8}), nil
+	case dts <= math.MaxUint32:
+		return append(patches, patch{at: tr.tfdtAt + shift, val: dts, n: 4}), nil
+	}
+	return nil, fmt.Errorf("%w: 32-bit tfdt overflows", ErrUnsupported)
+}
+
+// rescale converts t ticks of timescale from to timescale to, rounding
+// down; rescaleUp rounds up.
+func rescale(t uint64, from, to uint32) uint64 {
+	return t/uint64(from)*uint64(to) + t%uint64(from)*uint64(to)/uint64(from)
+}
+
+func rescaleUp(t uint64, from, to uint32) uint64 {
+	r := rescale(t, from, to)
+	if rescale(r, to, from) < t {
+		r++
+	}
+	return r
 }
 
 func ticksToDuration(t uint64, timescale uint32) time.Duration {
@@ -267,6 +324,7 @@ type File struct {
 
 	start, end time.Time
 	truncated  bool
+	audio      *segfile.Track
 
 	pos    int64
 	cur    int // index of the open segment, -1: none
@@ -292,6 +350,9 @@ func (f *File) Start() time.Time { return f.start }
 // the fragment holding the requested to, or of the last segment before a
 // codec change (Truncated).
 func (f *File) End() time.Time { return f.end }
+
+// Audio is the output's audio track, nil when it has none.
+func (f *File) Audio() *segfile.Track { return f.audio }
 
 // Truncated reports that the output stops before the requested end
 // because a later segment has other codec parameters (see MP4).

@@ -1,8 +1,6 @@
 package record
 
 import (
-	"bytes"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -49,13 +47,6 @@ func TestRecordH265(t *testing.T) {
 		}
 		decodeClean(t, file)
 
-		b, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		end, ticks, frags := inspect(bytes.NewReader(b), int64(len(b)))
-		if end != int64(len(b)) || frags == 0 || ticks <= 0 {
-			t.Errorf("%s: recovery inspection ends at %d of %d bytes, %d fragments, %d ticks", seg.Key, end, len(b), frags, ticks)
-		}
+		checkRecoverable(t, seg.Key, file)
 	}
 }

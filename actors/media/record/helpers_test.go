@@ -194,3 +194,17 @@ func checkSegment(t testing.TB, st storage.Storage, seg Segment, prefix string) 
 	decodeClean(t, file)
 	return pi
 }
+
+// checkRecoverable: crash recovery's inspection reads the whole
+// published file as sound fragments.
+func checkRecoverable(t testing.TB, key, file string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, ticks, frags := inspect(bytes.NewReader(b), int64(len(b)))
+	if end != int64(len(b)) || frags == 0 || ticks <= 0 {
+		t.Errorf("%s: recovery inspection ends at %d of %d bytes, %d fragments, %d ticks", key, end, len(b), frags, ticks)
+	}
+}

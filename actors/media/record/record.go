@@ -1,10 +1,14 @@
-// Package record records the H264 video of a relay stream as fMP4 segment
-// files in a storage.Storage.
+// Package record records the video (H.264, H.265) and audio (AAC, Opus,
+// G.711) of a relay stream as fMP4 segment files (actors/media/segfile) in
+// a storage.Storage.
 //
-// Each segment is playable on its own: an init (ftyp+moov with SPS/PPS)
-// then one moof+mdat fragment per GOP (per second for longer GOPs), one
-// H264 track at 90 kHz whose DTS start at 0 (with B-frames the first
-// picture is presented a frame or two later). A segment starts on an IDR
+// Each segment is playable on its own: an init (ftyp+moov with the
+// parameter sets) then one moof+mdat fragment per GOP (per second for
+// longer GOPs), a video track at 90 kHz whose DTS start at 0 (with
+// B-frames the first picture is presented a frame or two later) and,
+// when the source has audio and Config.Audio is set, an audio track whose
+// units are placed by their wall-clock time relative to the first picture
+// and written in the fragment covering their time. A segment starts on an IDR
 // and ends at the first IDR at or after SegmentDuration, at a gap in the
 // source (no access unit for more than GapTimeout, a timestamp jump, new
 // codec parameters, access units dropped because the writer fell behind)
@@ -57,6 +61,9 @@ type Config struct {
 	OnSegment func(Segment)
 	// Log receives the recorder's events; nil discards them.
 	Log *slog.Logger
+	// Audio records the source's audio track too, when it has one of a
+	// recordable codec (the source must be an AudioSource).
+	Audio bool
 
 	// Backlog is room for access units delivered at once at the start (a
 	// pre-roll) on top of the writer's usual queue.
@@ -77,6 +84,7 @@ type Segment struct {
 }
 
 type auItem struct {
+	audio  *relay.AudioFrame // an audio frame (the other fields unused)
 	au     [][]byte
 	codec  relay.Codec
 	random bool
@@ -116,6 +124,9 @@ type Recorder struct {
 	waitIDR    bool
 	logged     map[string]time.Time
 	dropLogged uint64
+	audioSrc   AudioSource // nil: video only
+	audioSpec  *audioSpec  // of the last audio frame
+	audioWait  []audioUnit // audio while no segment is open
 
 	stats struct {
 		segments atomic.Int64
@@ -126,6 +137,14 @@ type Recorder struct {
 // Source is what a recorder records: a relay stream, or a PreRoll of one.
 type Source interface {
 	SubscribeVideo(fn func(relay.Frame)) (unsubscribe func())
+}
+
+// AudioSource is a Source with audio.
+type AudioSource interface {
+	Source
+	// Audio describes the audio track (ok false: none).
+	Audio() (relay.AudioTrack, bool)
+	SubscribeAudio(fn func(relay.AudioFrame)) (unsubscribe func())
 }
 
 // Start subscribes to src's access units and records them until Stop.
@@ -165,7 +184,20 @@ func Start(cfg Config, src Source) (*Recorder, error) {
 	}
 	go r.closer()
 	go r.run()
-	r.unsub = src.SubscribeVideo(r.onAU)
+	var unsubAudio func()
+	if as, ok := src.(AudioSource); ok && cfg.Audio {
+		// before the video: a pre-roll delivers its audio first, kept
+		// until the first segment opens
+		r.audioSrc = as
+		unsubAudio = as.SubscribeAudio(r.onAudio)
+	}
+	unsubVideo := src.SubscribeVideo(r.onAU)
+	r.unsub = func() {
+		unsubVideo()
+		if unsubAudio != nil {
+			unsubAudio()
+		}
+	}
 	r.log.Info("recording started", "segment_duration", cfg.SegmentDuration)
 	return r, nil
 }
@@ -183,6 +215,17 @@ func (r *Recorder) onAU(f relay.Frame) {
 	default:
 		r.dropped.Add(1)
 		r.resync = true
+	}
+}
+
+// onAudio runs on the relay's write path: it never blocks (audio is
+// dropped when the writer falls behind; video goes on).
+func (r *Recorder) onAudio(f relay.AudioFrame) {
+	f.Frames = cloneFrames(f.Frames) // the source may reuse its packet buffers
+	select {
+	case r.in <- auItem{audio: &f}:
+	default:
+		r.dropped.Add(1)
 	}
 }
 
@@ -253,6 +296,10 @@ func (r *Recorder) run() {
 }
 
 func (r *Recorder) handle(it auItem) {
+	if it.audio != nil {
+		r.handleAudio(*it.audio)
+		return
+	}
 	r.lastRecv = time.Now()
 	pts := durationToTicks(it.pts)
 	idr := it.random
@@ -310,7 +357,7 @@ func (r *Recorder) handle(it auItem) {
 			r.warn("idr", "random access point without parameter sets: waiting for the next one", "codec", it.codec)
 			return
 		}
-		seg, err := newSegment(r.cfg.Storage, segmentKey(r.cfg.Key, it.ntp), it.ntp, pts, vc, entry)
+		seg, err := newSegment(r.cfg.Storage, segmentKey(r.cfg.Key, it.ntp), it.ntp, pts, vc, entry, r.currentAudio())
 		if err != nil {
 			r.warn("create", "cannot create segment", "err", err)
 			return
@@ -343,6 +390,7 @@ func (r *Recorder) handle(it auItem) {
 		r.finalize("bad timestamps", false)
 		return
 	}
+	first := r.seg.samples == 0
 	if err := r.seg.add(it.au, pts, dts, idr); err != nil {
 		if isWriteErr(err) {
 			r.warn("write", "segment write failed: discarded", "segment", r.seg.key, "err", err)
@@ -352,6 +400,54 @@ func (r *Recorder) handle(it auItem) {
 		}
 		r.warn("au", "bad access unit: segment ends here", "err", err)
 		r.finalize("bad access unit", false)
+		return
+	}
+	if first { // the audio that came before its first picture
+		wait := r.audioWait
+		r.audioWait = nil
+		for _, u := range wait {
+			r.seg.addAudio(u)
+		}
+	}
+}
+
+// currentAudio is the audio track a new segment gets (nil: none).
+func (r *Recorder) currentAudio() *audioSpec {
+	if r.audioSrc == nil {
+		return nil
+	}
+	a, ok := r.audioSrc.Audio()
+	if !ok {
+		return nil
+	}
+	spec := audioSpecOf(a)
+	if spec == nil {
+		r.warn("audio", "audio codec not recordable: video only", "codec", a.Codec)
+	}
+	return spec
+}
+
+// handleAudio places an audio frame in the open segment, or keeps it for
+// the next one.
+func (r *Recorder) handleAudio(f relay.AudioFrame) {
+	if r.audioSpec == nil || r.audioSpec.codec != f.Codec {
+		r.audioSpec = nil
+		if spec := r.currentAudio(); spec != nil && spec.codec == f.Codec {
+			r.audioSpec = spec
+		}
+		if r.audioSpec == nil {
+			return
+		}
+	}
+	for _, u := range r.audioSpec.units(f) {
+		if r.seg != nil && r.seg.samples > 0 {
+			r.seg.addAudio(u) // dropped if the segment has no such track
+			continue
+		}
+		if len(r.audioWait) >= maxAudioWait { // keep the newer half
+			r.audioWait = append(r.audioWait[:0], r.audioWait[maxAudioWait/2:]...)
+		}
+		r.audioWait = append(r.audioWait, u)
 	}
 }
 
@@ -393,6 +489,9 @@ func (r *Recorder) finalize(reason string, continuous bool) {
 	}
 	r.seg = nil
 	dur, err := seg.finish()
+	if seg.audio != nil {
+		r.audioWait = seg.audio.rest() // past the segment's end: the next one's
+	}
 	if err != nil {
 		r.warn("write", "segment write failed: discarded", "segment", seg.key, "err", err)
 		_ = seg.w.Abort()

@@ -1,7 +1,6 @@
 package record
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 
+	"github.com/argus-vms/argus/actors/media/segfile"
 	"github.com/argus-vms/argus/actors/media/storage"
 )
 
@@ -139,7 +139,8 @@ func copyPrefix(ctx context.Context, st storage.Storage, partial, key string, n 
 	return st.Delete(ctx, partial)
 }
 
-// inspect walks an fMP4 segment: ftyp, moov (an H.264 or H.265 track), then
+// inspect walks an fMP4 segment: ftyp, moov (an H.264 or H.265 track and
+// maybe an audio track), then
 // moof+mdat fragments. It returns the end offset of the last fragment that
 // is complete and sound (sample sizes match its mdat, samples are
 // well-formed length-prefixed NALUs, the first sample is a sync sample), the duration up to
@@ -158,14 +159,21 @@ func inspect(r io.ReadSeeker, size int64) (end, ticks int64, frags int) {
 	if !ok {
 		return 0, 0, 0
 	}
-	var init fmp4.Init
-	if init.Unmarshal(bytes.NewReader(initBytes)) != nil || len(init.Tracks) != 1 {
+	var init segfile.Init
+	if init.Unmarshal(initBytes) != nil || len(init.Tracks) < 1 || len(init.Tracks) > 2 {
 		return 0, 0, 0
 	}
-	track := init.Tracks[0]
-	vc := codecOfEntry(track.Codec)
-	if vc == nil || track.TimeScale == 0 {
+	track := init.Video()
+	if track == nil || track.TimeScale == 0 {
 		return 0, 0, 0
+	}
+	vc := codecOfEntry(track.Codec)
+	if vc == nil {
+		return 0, 0, 0
+	}
+	audioID := -1
+	if a := init.Audio(); a != nil {
+		audioID = a.ID
 	}
 
 	off := moov.end()
@@ -183,7 +191,7 @@ func inspect(r io.ReadSeeker, size int64) (end, ticks int64, frags int) {
 		if !ok {
 			break
 		}
-		fragEnd, ok := checkFragment(frag, mdat.end()-mdat.start-mdat.hdr, track.ID, frags == 0, vc)
+		fragEnd, ok := checkFragment(frag, mdat.end()-mdat.start-mdat.hdr, track.ID, audioID, frags == 0, vc)
 		if !ok {
 			break
 		}
@@ -202,14 +210,15 @@ func inspect(r io.ReadSeeker, size int64) (end, ticks int64, frags int) {
 	return off, t, frags
 }
 
-// checkFragment parses one moof+mdat and returns the decode time at its end.
-func checkFragment(buf []byte, mdatPayload int64, trackID int, first bool, vc videoCodec) (uint64, bool) {
+// checkFragment parses one moof+mdat (the video track fragment, then
+// the audio one if any) and returns the video decode time at its end.
+func checkFragment(buf []byte, mdatPayload int64, videoID, audioID int, first bool, vc videoCodec) (uint64, bool) {
 	var parts fmp4.Parts
-	if parts.Unmarshal(buf) != nil || len(parts) != 1 || len(parts[0].Tracks) != 1 {
+	if parts.Unmarshal(buf) != nil || len(parts) != 1 || len(parts[0].Tracks) < 1 || len(parts[0].Tracks) > 2 {
 		return 0, false
 	}
 	tr := parts[0].Tracks[0]
-	if tr.ID != trackID || len(tr.Samples) == 0 {
+	if tr.ID != videoID || len(tr.Samples) == 0 {
 		return 0, false
 	}
 	if first && tr.Samples[0].IsNonSyncSample {
@@ -222,6 +231,15 @@ func checkFragment(buf []byte, mdatPayload int64, trackID int, first bool, vc vi
 		endTime += uint64(s.Duration)
 		if !validAVCC(s.Payload, vc) {
 			return 0, false
+		}
+	}
+	if len(parts[0].Tracks) == 2 {
+		at := parts[0].Tracks[1]
+		if at.ID != audioID {
+			return 0, false
+		}
+		for _, s := range at.Samples {
+			total += int64(len(s.Payload))
 		}
 	}
 	if total != mdatPayload {

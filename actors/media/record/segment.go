@@ -13,11 +13,12 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
+	"github.com/argus-vms/argus/actors/media/segfile"
 	"github.com/argus-vms/argus/actors/media/storage"
 )
 
 // timescale of the video track: the RTP clock of H.264 and H.265.
-const timescale = 90000
+const timescale = segfile.VideoTimescale
 
 // fragmentTicks: a fragment is closed at each IDR or once it holds this
 // much (long GOPs), so a crash loses at most about this much.
@@ -92,15 +93,17 @@ type sample struct {
 }
 
 // segment writes one fMP4 file: an init (ftyp+moov) then one moof+mdat
-// fragment per GOP (or per second of a longer GOP). Timestamps start at 0:
-// the first sample's DTS is the segment's time origin.
+// fragment per GOP (or per second of a longer GOP), which also carries the
+// audio of its time span when the segment has an audio track. Timestamps
+// start at 0: the first video sample's DTS is the segment's time origin.
 type segment struct {
 	key      string
 	w        storage.Writer
 	start    time.Time // wall clock of the first sample
 	codec    videoCodec
-	entry    codecs.Codec // the track's sample description (parameter sets)
-	startPTS int64        // relay PTS (ticks) of the first sample, for the boundary
+	entry    codecs.Codec  // the track's sample description (parameter sets)
+	startPTS int64         // relay PTS (ticks) of the first sample, for the boundary
+	audio    *segmentAudio // nil: video only
 
 	refs     refTracker
 	firstDTS int64
@@ -118,9 +121,10 @@ type segment struct {
 	buf      seekablebuffer.Buffer
 }
 
-// newSegment creates the object and writes the init, whose sample
-// description entry comes from the random-access unit starting it.
-func newSegment(st storage.Storage, key string, start time.Time, pts int64, vc videoCodec, entry codecs.Codec) (*segment, error) {
+// newSegment creates the object and writes the init, whose video sample
+// description entry comes from the random-access unit starting it (and
+// the audio track's from aud, nil: no audio track).
+func newSegment(st storage.Storage, key string, start time.Time, pts int64, vc videoCodec, entry codecs.Codec, aud *audioSpec) (*segment, error) {
 	s := &segment{
 		key:      key,
 		start:    start,
@@ -130,11 +134,15 @@ func newSegment(st storage.Storage, key string, start time.Time, pts int64, vc v
 		seq:      1,
 		refs:     vc.newRefs(entry),
 	}
-	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{
-		ID:        1,
+	init := segfile.Init{Tracks: []segfile.Track{{
+		ID:        segfile.VideoTrackID,
 		TimeScale: timescale,
 		Codec:     entry,
 	}}}
+	if aud != nil {
+		s.audio = &segmentAudio{spec: aud, rate: int64(aud.track.TimeScale)}
+		init.Tracks = append(init.Tracks, aud.track)
+	}
 	if err := init.Marshal(&s.buf); err != nil {
 		return nil, fmt.Errorf("fMP4 init: %w", err)
 	}
@@ -173,6 +181,9 @@ func (s *segment) add(au [][]byte, pts, dts int64, idr bool) error {
 	if !s.started {
 		s.started = true
 		s.firstDTS = dts
+		if s.audio != nil {
+			s.audio.firstPresent = ticksToDuration(pts - dts)
+		}
 	}
 	rel := dts - s.firstDTS
 	// length-prefixed NALUs: the sample format of H.264 and H.265 alike
@@ -205,6 +216,16 @@ func (s *segment) add(au [][]byte, pts, dts int64, idr bool) error {
 	return nil
 }
 
+// addAudio queues an audio unit for the fragment covering its time;
+// false when the segment has no audio track of its codec or u comes
+// before the segment's start.
+func (s *segment) addAudio(u audioUnit) bool {
+	if s.audio == nil || !s.started || u.codec != s.audio.spec.codec {
+		return false
+	}
+	return s.audio.place(u, s.start)
+}
+
 // flush writes the current fragment.
 func (s *segment) flush() error {
 	if len(s.frag) == 0 {
@@ -213,10 +234,15 @@ func (s *segment) flush() error {
 	part := fmp4.Part{
 		SequenceNumber: s.seq,
 		Tracks: []*fmp4.PartTrack{{
-			ID:       1,
+			ID:       segfile.VideoTrackID,
 			BaseTime: uint64(s.fragBase),
 			Samples:  s.frag,
 		}},
+	}
+	if s.audio != nil {
+		if tr := s.audio.take(s.audio.toAudioTicks(s.fragBase + s.fragDur)); tr != nil {
+			part.Tracks = append(part.Tracks, tr)
+		}
 	}
 	s.buf.Reset()
 	if err := part.Marshal(&s.buf); err != nil {

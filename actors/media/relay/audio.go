@@ -142,7 +142,8 @@ func (st *Stream) audioPacketLocked(om *outMedia, f *outFormat, pkt *rtp.Packet,
 		a.pts += int64(int32(pkt.Timestamp - a.lastTS))
 	}
 	a.lastTS = pkt.Timestamp
-	if len(st.audioSubs) == 0 || a.decode == nil {
+	toHLS := st.hls != nil && st.hls.audio != nil && st.hls.audioCodec == a.info.Codec && st.ptsOK
+	if (len(st.audioSubs) == 0 && !toHLS) || a.decode == nil {
 		return
 	}
 	frames, err := a.decode(pkt)
@@ -156,7 +157,17 @@ func (st *Stream) audioPacketLocked(om *outMedia, f *outFormat, pkt *rtp.Packet,
 		return
 	}
 	pts := ticksToDuration(a.pts, a.info.ClockRate)
-	st.audioSubs.deliver(AudioFrame{Codec: a.info.Codec, Frames: frames, PTS: pts, NTP: a.ntpBase.Add(pts)})
+	ntp := a.ntpBase.Add(pts)
+	if toHLS {
+		// HLS places both tracks on one clock: the video's, which
+		// started at st.ntpBase
+		if p := durationToTicks(a.ntpBase.Sub(st.ntpBase), a.info.ClockRate) + a.pts; p >= 0 {
+			st.hls.writeAudio(frames, p, ntp)
+		}
+	}
+	if len(st.audioSubs) > 0 {
+		st.audioSubs.Deliver(AudioFrame{Codec: a.info.Codec, Frames: frames, PTS: pts, NTP: ntp})
+	}
 }
 
 // Audio describes the stream's audio; ok false while the source has none
@@ -185,5 +196,5 @@ func (st *Stream) SubscribeAudio(fn func(AudioFrame)) (unsubscribe func()) {
 	if st.closed {
 		return func() {}
 	}
-	return st.audioSubs.add(fn)
+	return st.audioSubs.Add(fn)
 }

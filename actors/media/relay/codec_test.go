@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/argus-vms/argus/actors/media/fakecam"
+	probe "github.com/argus-vms/argus/test/ffprobe"
 	"github.com/argus-vms/argus/test/testenv"
 )
 
@@ -19,15 +19,7 @@ import (
 func TestH265WithAudio(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, fakecam.Options{Codec: fakecam.CodecH265, Audio: fakecam.AudioAAC, Width: 320, Height: 180})
-	st, err := n.stream(Key{"cam1", 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := st.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := n.ready(Key{"cam1", 1})
 	if c, ok := st.VideoCodec(); !ok || c != CodecH265 {
 		t.Fatalf("VideoCodec %q %v, want h265", c, ok)
 	}
@@ -86,14 +78,37 @@ func TestH265WithAudio(t *testing.T) {
 		t.Errorf("Keyframe: ok %v codec %q", ok, kf.Codec)
 	}
 
-	// HLS: fMP4 segments carry H.265
+	// HLS: fMP4 segments carry H.265 and the AAC
+	checkHLSAudio(t, st, "hevc", "aac")
+}
+
+// checkHLSAudio reads st's live HLS with ffprobe: its video and audio
+// streams have the codecs wanted, on one timeline.
+func checkHLSAudio(t *testing.T, st *Stream, video, audio string) {
+	t.Helper()
 	hs := httptest.NewServer(http.StripPrefix("/hls/", st.HLSHandler()))
 	defer hs.Close()
-	out, stderr, err = ffprobe(t, hs.URL+"/hls/index.m3u8")
-	if err != nil {
-		t.Fatalf("ffprobe HLS: %v\n%s", err, stderr)
+	ss := probe.Streams(t, hs.URL+"/hls/index.m3u8")
+	v, okv := probe.Of(ss, "video")
+	a, oka := probe.Of(ss, "audio")
+	if !okv || !oka || v.Codec != video || a.Codec != audio {
+		t.Fatalf("HLS streams %+v, want %s and %s", ss, video, audio)
 	}
-	if len(out.Streams) == 0 || out.Streams[0].CodecName != "hevc" {
-		t.Fatalf("HLS streams %+v, want hevc", out.Streams)
+	// the muxer starts on the cached GOP (fakecam: 1 s), the audio live
+	if d := a.StartTime - v.StartTime; d < -0.1 || d > 1.2 {
+		t.Errorf("HLS: audio starts at %.3f s, video at %.3f s", a.StartTime, v.StartTime)
+	}
+}
+
+// TestHLSAudio: live HLS carries AAC next to H.264 in MPEG-TS, Opus in
+// fMP4 (MPEG-TS HLS has no Opus).
+func TestHLSAudio(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ audio, codec string }{{fakecam.AudioAAC, "aac"}, {fakecam.AudioOpus, "opus"}} {
+		t.Run(tc.audio, func(t *testing.T) {
+			t.Parallel()
+			n := startNode(t, fakecam.Options{Audio: tc.audio, Width: 320, Height: 180})
+			checkHLSAudio(t, n.ready(Key{"cam1", 1}), "h264", tc.codec)
+		})
 	}
 }

@@ -3,6 +3,7 @@ package relay
 import (
 	"time"
 
+	"github.com/argus-vms/argus/actors/media/subs"
 	"github.com/pion/rtp"
 )
 
@@ -42,7 +43,7 @@ type videoState struct {
 	lastAUTS   uint32
 	lastPTS    int64
 	ntpBase    time.Time
-	subs       subscribers[Frame]
+	subs       subs.List[Frame]
 	gopWarned  bool
 }
 

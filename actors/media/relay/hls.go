@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2"
+	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
 )
 
 // HLS tuning (variables so tests can shorten them).
@@ -19,22 +20,46 @@ var (
 	hlsReadyTimeout = 10 * time.Second
 )
 
-// hlsMuxer is the stream's gohlslib muxer: one video track, in the
-// variant its codec allows (H.264: MPEG-TS, playable by hls.js, Safari,
-// ffmpeg and VLC; H.265: fMP4).
+// hlsMuxer is the stream's gohlslib muxer: the video track and the audio
+// track when HLS carries its codec (AAC; Opus in fMP4; G.711 not at all),
+// in the variant the codecs allow (H.264 with AAC or none: MPEG-TS,
+// playable by hls.js, Safari, ffmpeg and VLC; H.265 or Opus: fMP4).
 type hlsMuxer struct {
-	mux       *gohlslib.Muxer
-	track     *gohlslib.Track
-	codec     videoCodec
-	log       *slog.Logger
-	errLogged time.Time
+	mux        *gohlslib.Muxer
+	track      *gohlslib.Track
+	codec      videoCodec
+	audio      *gohlslib.Track // nil: video only
+	audioCodec AudioCodec
+	log        *slog.Logger
+	errLogged  time.Time
 }
 
-func newHLSMuxer(vc videoCodec, log *slog.Logger) (*hlsMuxer, error) {
+// hlsAudioTrack is the gohlslib track of an audio track, nil when HLS
+// does not carry its codec.
+func hlsAudioTrack(a AudioTrack) *gohlslib.Track {
+	switch {
+	case a.Codec == AudioAAC && a.AAC != nil:
+		return &gohlslib.Track{Codec: &codecs.MPEG4Audio{Config: *a.AAC}, ClockRate: a.AAC.SampleRate}
+	case a.Codec == AudioOpus:
+		return &gohlslib.Track{Codec: &codecs.Opus{ChannelCount: a.Channels}, ClockRate: 48000}
+	}
+	return nil
+}
+
+func newHLSMuxer(vc videoCodec, audio AudioTrack, log *slog.Logger) (*hlsMuxer, error) {
 	h := &hlsMuxer{track: vc.hlsTrack(), codec: vc, log: log}
+	variant := vc.hlsVariant()
+	tracks := []*gohlslib.Track{h.track}
+	if at := hlsAudioTrack(audio); at != nil && at.ClockRate == audio.ClockRate {
+		h.audio, h.audioCodec = at, audio.Codec
+		tracks = append(tracks, at)
+		if audio.Codec == AudioOpus {
+			variant = gohlslib.MuxerVariantFMP4 // MPEG-TS HLS carries AAC only
+		}
+	}
 	h.mux = &gohlslib.Muxer{
-		Variant:            vc.hlsVariant(),
-		Tracks:             []*gohlslib.Track{h.track},
+		Variant:            variant,
+		Tracks:             tracks,
 		SegmentCount:       7,
 		SegmentMinDuration: time.Second,
 		OnEncodeError: func(err error) {
@@ -49,6 +74,24 @@ func newHLSMuxer(vc videoCodec, log *slog.Logger) (*hlsMuxer, error) {
 
 func (h *hlsMuxer) write(au [][]byte, pts int64, ntp time.Time) {
 	if err := h.codec.hlsWrite(h.mux, h.track, ntp, pts, au); err != nil {
+		if now := time.Now(); now.Sub(h.errLogged) >= time.Second {
+			h.errLogged = now
+			h.log.Warn("HLS write", "err", err)
+		}
+	}
+}
+
+// writeAudio writes audio frames whose first starts at pts (ticks of the
+// audio clock, on the video's timeline).
+func (h *hlsMuxer) writeAudio(frames [][]byte, pts int64, ntp time.Time) {
+	var err error
+	switch h.audioCodec {
+	case AudioAAC:
+		err = h.mux.WriteMPEG4Audio(h.audio, ntp, pts, frames)
+	case AudioOpus:
+		err = h.mux.WriteOpus(h.audio, ntp, pts, frames)
+	}
+	if err != nil {
 		if now := time.Now(); now.Sub(h.errLogged) >= time.Second {
 			h.errLogged = now
 			h.log.Warn("HLS write", "err", err)
@@ -146,7 +189,7 @@ func (st *Stream) hlsGet(ctx context.Context) (*hlsMuxer, error) {
 	if st.video == nil {
 		return nil, ErrNoVideo
 	}
-	m, err := newHLSMuxer(st.video.video, st.logger())
+	m, err := newHLSMuxer(st.video.video, st.audioInfoLocked(), st.logger())
 	if err != nil {
 		return nil, err
 	}

@@ -62,15 +62,7 @@ func wantOneOfEach(t *testing.T, annexB []byte) {
 func TestKeyframeFromCamera(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, fakecam.Options{Width: 480, Height: 272})
-	st, err := n.stream(Key{"cam1", 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := st.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := n.ready(Key{"cam1", 1})
 	k, ok := st.Keyframe()
 	kf, at := k.AnnexB, k.At
 	if !ok {

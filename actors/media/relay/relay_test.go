@@ -126,6 +126,21 @@ func (n *node) open(ctx context.Context, k Key) (*Stream, error) {
 }
 
 // stream returns the stream of k, starting its pull on first use.
+// ready returns the stream of k once its source is ready.
+func (n *node) ready(k Key) *Stream {
+	n.t.Helper()
+	st, err := n.stream(k)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := st.WaitReady(ctx); err != nil {
+		n.t.Fatal(err)
+	}
+	return st
+}
+
 func (n *node) stream(k Key) (*Stream, error) {
 	if k.Channel != 1 {
 		return nil, fmt.Errorf("channel %d: %w", k.Channel, ErrNotFound)
@@ -674,15 +689,7 @@ func TestReadersSurviveSourceReconnect(t *testing.T) {
 func TestSubscribeVideo(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, fakecam.Options{})
-	st, err := n.stream(Key{"cam2", 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := st.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := n.ready(Key{"cam2", 1})
 	time.Sleep(300 * time.Millisecond) // let the GOP cache fill a little
 
 	type au struct {

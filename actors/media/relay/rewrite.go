@@ -57,3 +57,10 @@ func ticksToDuration(ticks int64, clock int) time.Duration {
 	c := int64(clock)
 	return time.Duration(ticks/c)*time.Second + time.Duration(ticks%c)*time.Second/time.Duration(c)
 }
+
+// durationToTicks converts a duration to clock ticks (rounded down)
+// without overflowing.
+func durationToTicks(d time.Duration, clock int) int64 {
+	c := int64(clock)
+	return int64(d/time.Second)*c + int64(d%time.Second)*c/int64(time.Second)
+}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/argus-vms/argus/actors/media/subs"
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/pion/rtp"
@@ -64,7 +65,7 @@ type Stream struct {
 	done    chan struct{} // closed by Close
 
 	videoState // gop.go, video.go
-	audioSubs  subscribers[AudioFrame]
+	audioSubs  subs.List[AudioFrame]
 	hls        *hlsMuxer
 	errLogged  time.Time
 

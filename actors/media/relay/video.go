@@ -112,7 +112,7 @@ func (st *Stream) onAULocked(vc videoCodec, au [][]byte, ts uint32, now time.Tim
 	if st.hls != nil {
 		st.hls.write(au, pts, f.NTP)
 	}
-	st.subs.deliver(f)
+	st.subs.Deliver(f)
 }
 
 // SubscribeVideo delivers the stream's decoded video access units (H.264
@@ -135,5 +135,5 @@ func (st *Stream) SubscribeVideo(fn func(Frame)) (unsubscribe func()) {
 			fn(e.f)
 		}
 	}
-	return st.subs.add(fn)
+	return st.subs.Add(fn)
 }

@@ -65,6 +65,9 @@ type Plan struct {
 	SegmentSeconds int      `json:"segment_seconds"` // default 60, 10..3600
 	RetentionDays  int      `json:"retention_days"`  // default 7, 1..3650
 	Event          *Event   `json:"event,omitempty"` // mode event
+	// VideoOnly records the video alone (the API's "audio": false); a
+	// plan records the camera's audio by default.
+	VideoOnly bool `json:"-"`
 
 	// Set by UnmarshalJSON when the JSON named the field, so that an
 	// explicit 0 is rejected by Normalize instead of taking the default.
@@ -176,7 +179,7 @@ func loadLocation(name string) (*time.Location, error) {
 // Windows are validated (and kept) whatever the mode; mode "schedule" needs
 // at least one.
 func (p *Plan) Normalize() error {
-	q := Plan{Mode: strings.ToLower(strings.TrimSpace(p.Mode))}
+	q := Plan{Mode: strings.ToLower(strings.TrimSpace(p.Mode)), VideoOnly: p.VideoOnly}
 	switch q.Mode {
 	case ModeContinuous, ModeSchedule, ModeOff, ModeEvent:
 	case "":
