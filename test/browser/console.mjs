@@ -395,6 +395,7 @@ await scenario(browser, shot, problems, () => step, log, async () => {
   await page.fill('[data-testid=plan-preroll]', '3');
   await page.fill('[data-testid=plan-postroll]', '999');
   await page.fill('[data-testid=plan-triggers]', 'door');
+  await page.uncheck('[data-testid=plan-audio]');
   await page.click('[data-testid=plan-save]');
   await page.locator('[data-testid=plan-editor] [data-testid=field-error][data-field="event.post_roll_seconds"]').waitFor();
   await page.fill('[data-testid=plan-postroll]', '2');
@@ -402,7 +403,7 @@ await scenario(browser, shot, problems, () => step, log, async () => {
   await page.locator('[data-testid=plan-editor] .ok', { hasText: 'saved' }).waitFor();
   await page.locator('[data-testid=plan-current-mode]', { hasText: 'event' }).waitFor();
   const evPlan = await (await api('GET', `${chan}/plan`)).json();
-  if (evPlan.mode !== 'event' || evPlan.event?.pre_roll_seconds !== 3 || evPlan.event?.post_roll_seconds !== 2 || evPlan.event?.triggers?.join() !== 'door')
+  if (evPlan.mode !== 'event' || evPlan.event?.pre_roll_seconds !== 3 || evPlan.event?.post_roll_seconds !== 2 || evPlan.event?.triggers?.join() !== 'door' || evPlan.audio !== false)
     throw new Error(`the event plan saved: ${JSON.stringify(evPlan)}`);
   // A door alarm: the event plan records it (from the pre-roll to 2 s after), a segment marked with it,
   // written while the motion panel is used.
@@ -541,6 +542,7 @@ await scenario(browser, shot, problems, () => step, log, async () => {
   await vp.waitForSelector('[data-testid=plan-editor]');
   await vp.waitForSelector('[data-testid=timeline]');
   await vp.locator('[data-testid=plan-editor]', { hasText: 'door' }).waitFor(); // the event plan's triggers
+  await vp.locator('[data-testid=plan-editor]', { hasText: 'not recorded' }).waitFor(); // its audio off
   await vp.locator('[data-testid=motion-state]', { hasText: /^disabled$/ }).waitFor();
   if ((await vp.locator('[data-testid=device-edit], [data-testid=plan-save], [data-testid=plan-mode], [data-testid=motion-save], [data-testid=motion-enabled]').count()) !== 0)
     throw new Error('a viewer sees the device edit form, plan or motion controls');

@@ -24,6 +24,7 @@ interface PlanForm {
   preroll: string; // mode event; "" = the server's default (5)
   postroll: string; // mode event; "" = the server's default (10)
   triggers: string; // mode event; alarm types, comma-separated; "" = any alarm
+  audio: boolean; // record the camera's audio
 }
 
 /** TRIGGER_HINT names the alarm types an event plan is usually started by. */
@@ -32,7 +33,8 @@ const TRIGGER_HINT = 'alarm types, comma-separated: motion, video_motion, input,
 const NEW_WINDOW: WindowForm = { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '08:00', end: '18:00' };
 
 function formOf(p: Plan | null): PlanForm {
-  if (!p) return { mode: 'continuous', windows: [], timezone: browserTimezone(), segment: '', retention: '', preroll: '', postroll: '', triggers: '' };
+  if (!p)
+    return { mode: 'continuous', windows: [], timezone: browserTimezone(), segment: '', retention: '', preroll: '', postroll: '', triggers: '', audio: true };
   return {
     mode: p.mode,
     windows: p.schedule.map((w) => ({ days: [...w.days], start: w.start, end: w.end })),
@@ -42,6 +44,7 @@ function formOf(p: Plan | null): PlanForm {
     preroll: p.event ? String(p.event.pre_roll_seconds) : '',
     postroll: p.event ? String(p.event.post_roll_seconds) : '',
     triggers: p.event ? p.event.triggers.join(', ') : '',
+    audio: p.audio,
   };
 }
 
@@ -69,7 +72,7 @@ function wholeNumber(s: string, name: string): { n?: number } | { error: string 
 
 /** bodyOf is the PlanRequest of the form; windows go with modes schedule and event, event settings with event. */
 function bodyOf(f: PlanForm): { body: PlanRequest } | { errors: Errors } {
-  const body: PlanRequest = { mode: f.mode, timezone: f.timezone.trim() };
+  const body: PlanRequest = { mode: f.mode, timezone: f.timezone.trim(), audio: f.audio };
   if (f.mode === 'schedule' || f.mode === 'event')
     body.schedule = f.windows.map((w) => ({ days: WEEKDAYS.filter((d) => w.days.includes(d)), start: w.start.trim(), end: w.end.trim() }));
   for (const [k, name] of [
@@ -284,6 +287,17 @@ export function PlanEditor(props: { device: string; channel: number; canEdit: bo
           {input('timezone', 'timezone', 'Time zone', 'text', browserTimezone())}
           {input('segment', 'segment_seconds', 'Segment (s)', 'number', '60 (default)')}
           {input('retention', 'retention_days', 'Retention (days)', 'number', '7 (default)')}
+          <div class="field">
+            <label>
+              <input
+                type="checkbox"
+                data-testid="plan-audio"
+                checked={form.audio}
+                onChange={(e) => edit({ ...form, audio: (e.target as HTMLInputElement).checked })}
+              />{' '}
+              Record audio
+            </label>
+          </div>
           {event && (
             <>
               {input('preroll', 'event.pre_roll_seconds', 'Pre-roll (s, 0..30)', 'number', '5 (default)', { id: 'plan-preroll', testid: 'plan-preroll' })}
@@ -393,6 +407,8 @@ function PlanSummary(props: { plan: Plan }) {
       <dd>
         {p.retention_days} day{p.retention_days === 1 ? '' : 's'}
       </dd>
+      <dt>Audio</dt>
+      <dd>{p.audio ? 'recorded' : 'not recorded'}</dd>
       {p.mode === 'event' && p.event && (
         <>
           <dt>Pre-roll</dt>

@@ -49,6 +49,8 @@ export interface Plan {
   version: number;
   /** mode event only */
   event?: PlanEvent;
+  /** the camera's audio is recorded with the video */
+  audio: boolean;
 }
 
 export interface PlanRequest {
@@ -59,6 +61,8 @@ export interface PlanRequest {
   retention_days?: number;
   /** mode event: absent members are the defaults (pre-roll 5 s, post-roll 10 s, any alarm) */
   event?: Partial<PlanEvent>;
+  /** absent: true */
+  audio?: boolean;
 }
 
 export interface Recording {
