@@ -200,6 +200,7 @@ func (s *Server) liveURLs(c echo.Context) error {
 	out := map[string]any{
 		"rtsp_url":   fmt.Sprintf("%s/live/%s/%d?token=%s", rtspBase, id, ch, tok),
 		"hls_url":    fmt.Sprintf("%s/hls/%s/%d/index.m3u8?token=%s", httpBase, id, ch, tok),
+		"ll_hls_url": fmt.Sprintf("%s/hls/%s/%d/ll/index.m3u8?token=%s", httpBase, id, ch, tok),
 		"expires_at": formatTime(expires),
 		"node":       node,
 	}

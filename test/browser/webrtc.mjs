@@ -127,6 +127,37 @@ await scenario(browser, shot, problems, () => step, log, async () => {
   if (left !== 0) throw new Error(`${left} readers after leaving the page`);
   log(`ok leaving the page: DELETE ${new URL(d.url).pathname}, readers 1 → 0`);
 
+  step = 'll-hls: the fallback of an H.264 camera';
+  // WHEP refused (as by a proxy that does not pass it): the view falls back
+  // to LL-HLS, which hls.js plays through MSE.
+  const hlsReqs = [];
+  const onReq = (r) => {
+    if (r.url().includes('/hls/')) hlsReqs.push(new URL(r.url()).pathname);
+  };
+  page.on('request', onReq);
+  await page.route('**/whep/**', (route) => route.fulfill({ status: 503, contentType: 'application/problem+json', body: '{"title":"no WebRTC here"}' }));
+  await page.goto(`${BASE_URL}/console/devices/${RTC_DEVICE}`);
+  const llT0 = Date.now();
+  await transport(page, 'hls');
+  const ll = await page.waitForFunction(
+    () => {
+      const v = document.querySelector('[data-testid=live-video]');
+      if (!v || v.videoWidth === 0 || v.currentTime < 1) return false;
+      const end = v.seekable.length ? v.seekable.end(v.seekable.length - 1) : 0;
+      return { w: v.videoWidth, t: v.currentTime, behind: end - v.currentTime, src: v.getAttribute('src') || '' };
+    },
+    null,
+    { timeout: 30000, polling: 200 },
+  );
+  const llv = await ll.jsonValue();
+  if (!llv.src.startsWith('blob:')) throw new Error(`LL-HLS not played by hls.js: ${JSON.stringify(llv)}`);
+  if (!hlsReqs.some((u) => u.includes('/ll/')) || hlsReqs.some((u) => !u.includes('/ll/')))
+    throw new Error(`HLS requests not all LL-HLS: ${JSON.stringify(hlsReqs.slice(0, 8))}`);
+  await page.unroute('**/whep/**');
+  page.off('request', onReq);
+  await shot(page, '2-ll-hls');
+  log(`ok LL-HLS fallback: playing ${llv.w} px after ${Date.now() - llT0} ms, ${llv.behind.toFixed(2)} s behind the live edge, ${hlsReqs.length} requests under /ll/`);
+
   step = 'h265: falls back to hls';
   whep.length = 0;
   await page.goto(`${BASE_URL}/console/devices/${HEVC_DEVICE}`);

@@ -142,7 +142,7 @@ func (st *Stream) audioPacketLocked(om *outMedia, f *outFormat, pkt *rtp.Packet,
 		a.pts += int64(int32(pkt.Timestamp - a.lastTS))
 	}
 	a.lastTS = pkt.Timestamp
-	toHLS := st.hls != nil && st.hls.audio != nil && st.hls.audioCodec == a.info.Codec && st.ptsOK
+	toHLS := st.ptsOK && st.hlsAudioLocked(a.info.Codec)
 	if (len(st.audioSubs) == 0 && !toHLS) || a.decode == nil {
 		return
 	}
@@ -162,7 +162,7 @@ func (st *Stream) audioPacketLocked(om *outMedia, f *outFormat, pkt *rtp.Packet,
 		// HLS places both tracks on one clock: the video's, which
 		// started at st.ntpBase
 		if p := durationToTicks(a.ntpBase.Sub(st.ntpBase), a.info.ClockRate) + a.pts; p >= 0 {
-			st.hls.writeAudio(frames, p, ntp)
+			st.writeHLSAudioLocked(a.info.Codec, frames, p, ntp)
 		}
 	}
 	if len(st.audioSubs) > 0 {

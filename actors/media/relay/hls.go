@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2"
@@ -20,10 +21,23 @@ var (
 	hlsReadyTimeout = 10 * time.Second
 )
 
-// hlsMuxer is the stream's gohlslib muxer: the video track and the audio
-// track when HLS carries its codec (AAC; Opus in fMP4; G.711 not at all),
-// in the variant the codecs allow (H.264 with AAC or none: MPEG-TS,
-// playable by hls.js, Safari, ffmpeg and VLC; H.265 or Opus: fMP4).
+// hlsKind is one of the stream's two HLS forms, each with its muxer.
+type hlsKind int
+
+const (
+	// hlsStandard: segments of a second or more, in the variant the
+	// codecs allow (H.264 with AAC or none: MPEG-TS, playable by hls.js,
+	// Safari, ffmpeg and VLC; H.265 or Opus: fMP4).
+	hlsStandard hlsKind = iota
+	// hlsLowLatency: LL-HLS (fMP4 parts of 200 ms, blocking playlist
+	// reload), under ll/.
+	hlsLowLatency
+	hlsKinds
+)
+
+// hlsMuxer is one of the stream's gohlslib muxers: the video track and
+// the audio track when HLS carries its codec (AAC; Opus in fMP4; G.711
+// not at all).
 type hlsMuxer struct {
 	mux        *gohlslib.Muxer
 	track      *gohlslib.Track
@@ -46,14 +60,17 @@ func hlsAudioTrack(a AudioTrack) *gohlslib.Track {
 	return nil
 }
 
-func newHLSMuxer(vc videoCodec, audio AudioTrack, log *slog.Logger) (*hlsMuxer, error) {
+func newHLSMuxer(kind hlsKind, vc videoCodec, audio AudioTrack, log *slog.Logger) (*hlsMuxer, error) {
 	h := &hlsMuxer{track: vc.hlsTrack(), codec: vc, log: log}
 	variant := vc.hlsVariant()
+	if kind == hlsLowLatency {
+		variant = gohlslib.MuxerVariantLowLatency
+	}
 	tracks := []*gohlslib.Track{h.track}
 	if at := hlsAudioTrack(audio); at != nil && at.ClockRate == audio.ClockRate {
 		h.audio, h.audioCodec = at, audio.Codec
 		tracks = append(tracks, at)
-		if audio.Codec == AudioOpus {
+		if audio.Codec == AudioOpus && variant == gohlslib.MuxerVariantMPEGTS {
 			variant = gohlslib.MuxerVariantFMP4 // MPEG-TS HLS carries AAC only
 		}
 	}
@@ -102,20 +119,52 @@ func (h *hlsMuxer) writeAudio(frames [][]byte, pts int64, ntp time.Time) {
 func (h *hlsMuxer) close() { h.mux.Close() }
 
 func (st *Stream) closeHLSLocked() {
-	if st.hls != nil {
-		st.hls.close()
-		st.hls = nil
+	for i, m := range st.hls {
+		if m != nil {
+			m.close()
+			st.hls[i] = nil
+		}
+	}
+}
+
+// writeHLSLocked writes an access unit to the running muxers.
+func (st *Stream) writeHLSLocked(au [][]byte, pts int64, ntp time.Time) {
+	for _, m := range st.hls {
+		if m != nil {
+			m.write(au, pts, ntp)
+		}
+	}
+}
+
+// hlsAudioLocked reports whether a running muxer takes audio of codec c.
+func (st *Stream) hlsAudioLocked(c AudioCodec) bool {
+	for _, m := range st.hls {
+		if m != nil && m.audio != nil && m.audioCodec == c {
+			return true
+		}
+	}
+	return false
+}
+
+// writeHLSAudioLocked writes audio frames to the running muxers that take
+// them.
+func (st *Stream) writeHLSAudioLocked(c AudioCodec, frames [][]byte, pts int64, ntp time.Time) {
+	for _, m := range st.hls {
+		if m != nil && m.audio != nil && m.audioCodec == c {
+			m.writeAudio(frames, pts, ntp)
+		}
 	}
 }
 
 // HLSHandler serves the stream as HLS: index.m3u8, the media playlist and
-// the MPEG-TS segments. Mount it under /hls/<device>/<channel>/ with that
-// prefix stripped (only the last path element matters). Playlists repeat
-// the request's query string in every URI they list, so a ?token=… on
-// index.m3u8 reaches the segments too. The muxer starts on the first
-// request (from the cached GOP when there is one) and stops after
-// hlsIdleTimeout without requests; meanwhile HLS counts as one reader.
-// Authorization is the caller's job.
+// the segments, and LL-HLS under ll/ (ll/index.m3u8, parts, blocking
+// reloads). Mount it under /hls/<device>/<channel>/ with that prefix
+// stripped (only the last path element matters, and an ll/ in front).
+// Playlists repeat the request's query string in every URI they list, so
+// a ?token=… on index.m3u8 reaches the segments too. Each muxer starts on
+// its first request (from the cached GOP when there is one); both stop
+// after hlsIdleTimeout without requests; meanwhile HLS counts as one
+// reader. Authorization is the caller's job.
 func (st *Stream) HLSHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -129,7 +178,13 @@ func (st *Stream) HLSHandler() http.Handler {
 			st.hlsLast.Store(time.Now().UnixNano())
 			st.hlsInflight.Add(-1)
 		}()
-		m, err := st.hlsGet(r.Context())
+		kind := hlsStandard
+		if rest, ok := strings.CutPrefix(strings.TrimPrefix(r.URL.Path, "/"), "ll/"); ok {
+			kind = hlsLowLatency
+			r = r.Clone(r.Context())
+			r.URL.Path = "/" + rest
+		}
+		m, err := st.hlsGet(r.Context(), kind)
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrClosed), errors.Is(err, ErrNoVideo):
@@ -171,8 +226,8 @@ func (t *trackingWriter) Flush() {
 	}
 }
 
-// hlsGet returns the running muxer, starting it when needed.
-func (st *Stream) hlsGet(ctx context.Context) (*hlsMuxer, error) {
+// hlsGet returns the running muxer of kind, starting it when needed.
+func (st *Stream) hlsGet(ctx context.Context, kind hlsKind) (*hlsMuxer, error) {
 	ctx, cancel := context.WithTimeout(ctx, hlsReadyTimeout)
 	defer cancel()
 	if err := st.WaitReady(ctx); err != nil {
@@ -183,13 +238,13 @@ func (st *Stream) hlsGet(ctx context.Context) (*hlsMuxer, error) {
 	if st.closed {
 		return nil, ErrClosed
 	}
-	if st.hls != nil {
-		return st.hls, nil
+	if m := st.hls[kind]; m != nil {
+		return m, nil
 	}
 	if st.video == nil {
 		return nil, ErrNoVideo
 	}
-	m, err := newHLSMuxer(st.video.video, st.audioInfoLocked(), st.logger())
+	m, err := newHLSMuxer(kind, st.video.video, st.audioInfoLocked(), st.logger())
 	if err != nil {
 		return nil, err
 	}
@@ -198,8 +253,8 @@ func (st *Stream) hlsGet(ctx context.Context) (*hlsMuxer, error) {
 			m.write(e.f.NALUs, e.pts, e.f.NTP)
 		}
 	}
-	st.hls = m
-	st.logger().Info("HLS muxer started")
+	st.hls[kind] = m
+	st.logger().Info("HLS muxer started", "low_latency", kind == hlsLowLatency)
 	return m, nil
 }
 
@@ -249,7 +304,7 @@ func (st *Stream) hlsWatch(gen uint64) {
 		st.rmu.Lock()
 		stop := st.hlsGen == gen && !st.hlsReader
 		st.rmu.Unlock()
-		if stop && st.hls != nil {
+		if stop && st.hls != [hlsKinds]*hlsMuxer{} {
 			st.closeHLSLocked()
 			st.logger().Info("HLS muxer stopped (idle)")
 		}

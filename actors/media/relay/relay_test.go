@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	probe "github.com/argus-vms/argus/test/ffprobe"
 	"github.com/argus-vms/argus/test/testenv"
 	"io"
 	"log/slog"
@@ -525,6 +526,72 @@ func TestHotJoinFirstFrame(t *testing.T) {
 	}
 }
 
+// TestLLHLS: ll/ serves LL-HLS next to HLS: parts, blocking playlist
+// reloads that answer once the part asked for exists, the token carried in
+// every URI, and a stream ffprobe reads; both forms are one reader.
+func TestLLHLS(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, fakecam.Options{Audio: fakecam.AudioAAC})
+	st := n.ready(Key{"cam1", 1})
+	hs := httptest.NewServer(http.StripPrefix("/hls/cam1/1/", st.HLSHandler()))
+	defer hs.Close()
+
+	ss := probe.Streams(t, hs.URL+"/hls/cam1/1/ll/index.m3u8?token=ok")
+	if v, ok := probe.Of(ss, "video"); !ok || v.Codec != "h264" {
+		t.Fatalf("LL-HLS streams %+v, want h264", ss)
+	}
+	if a, ok := probe.Of(ss, "audio"); !ok || a.Codec != "aac" {
+		t.Errorf("LL-HLS streams %+v, want aac", ss)
+	}
+	index := httpGet(t, hs.URL+"/hls/cam1/1/ll/index.m3u8?token=ok")
+	var media string
+	for l := range strings.SplitSeq(index, "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			media = l
+		}
+	}
+	playlist := hs.URL + "/hls/cam1/1/ll/" + strings.TrimSuffix(media, "?token=ok")
+	body := httpGet(t, playlist+"?token=ok")
+	if !strings.Contains(body, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES") || !strings.Contains(body, "#EXT-X-PART:") {
+		t.Fatalf("not an LL-HLS media playlist (%s):\n%s\nfrom:\n%s", playlist, body, index)
+	}
+	msn, segs := -1, 0
+	for l := range strings.SplitSeq(body, "\n") {
+		if v, ok := strings.CutPrefix(l, "#EXT-X-MEDIA-SEQUENCE:"); ok {
+			msn, _ = strconv.Atoi(v)
+		}
+		if strings.HasPrefix(l, "#EXT-X-PART:") && !strings.Contains(l, "?token=ok") {
+			t.Errorf("part URI lost the token: %s", l)
+		}
+		if l != "" && !strings.HasPrefix(l, "#") {
+			segs++
+		}
+	}
+	if msn < 0 {
+		t.Fatalf("no media sequence:\n%s", body)
+	}
+	// a blocking reload for the next segment's first part
+	next := msn + segs + 1
+	t0 := time.Now()
+	body = httpGet(t, fmt.Sprintf("%s?_HLS_msn=%d&_HLS_part=0&token=ok", playlist, next))
+	waited := time.Since(t0)
+	if waited > 5*time.Second {
+		t.Errorf("blocking reload answered after %v", waited)
+	}
+	last := -1
+	if v, ok := strings.CutPrefix(body[strings.Index(body, "#EXT-X-MEDIA-SEQUENCE:"):], "#EXT-X-MEDIA-SEQUENCE:"); ok {
+		last, _ = strconv.Atoi(strings.SplitN(v, "\n", 2)[0])
+	}
+	if last < 0 || !strings.Contains(body, "#EXT-X-PART:") {
+		t.Errorf("blocking reload answer:\n%s", body)
+	}
+	t.Logf("blocking reload for msn %d part 0 answered in %v", next, waited)
+	httpGet(t, hs.URL+"/hls/cam1/1/index.m3u8?token=ok") // the standard form too
+	if r := st.Readers(); r != 1 {
+		t.Errorf("Readers() = %d with both HLS forms requested, want 1", r)
+	}
+}
+
 func TestHLS(t *testing.T) {
 	t.Parallel()
 	old := hlsIdleTimeout
@@ -596,7 +663,7 @@ func TestHLS(t *testing.T) {
 	// idle: HLS stops counting as a reader
 	testenv.WaitFor(t, 5*time.Second, "HLS idle", func() bool { return st.Readers() == 0 })
 	st.mu.Lock()
-	running := st.hls != nil
+	running := st.hls != [hlsKinds]*hlsMuxer{}
 	st.mu.Unlock()
 	if running {
 		t.Errorf("HLS muxer still running after the idle timeout")

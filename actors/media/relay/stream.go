@@ -66,7 +66,7 @@ type Stream struct {
 
 	videoState // gop.go, video.go
 	audioSubs  subs.List[AudioFrame]
-	hls        *hlsMuxer
+	hls        [hlsKinds]*hlsMuxer // running muxers
 	errLogged  time.Time
 
 	rate rateMeter

@@ -109,9 +109,7 @@ func (st *Stream) onAULocked(vc videoCodec, au [][]byte, ts uint32, now time.Tim
 		}
 	}
 
-	if st.hls != nil {
-		st.hls.write(au, pts, f.NTP)
-	}
+	st.writeHLSLocked(au, pts, f.NTP)
 	st.subs.Deliver(f)
 }
 

@@ -156,6 +156,8 @@ export interface EventPage {
 export interface LiveURLs {
   rtsp_url: string;
   hls_url: string;
+  /** The same stream as LL-HLS (parts of 200 ms): about a second behind live. */
+  ll_hls_url?: string;
   /** A WHEP endpoint (RFC 9725), when the node serves WebRTC. */
   webrtc_url?: string;
   expires_at: string;

@@ -51,8 +51,8 @@ export type Transport = 'webrtc' | 'hls';
  * the webrtc_url (WHEP, src/whep.ts: under a second of latency), and HLS
  * when the node has no WebRTC or it fails (the offer refused, e.g. 422 for
  * an H.265 camera; no video within 4 s; the connection failed): hls.js
- * plays the hls_url through MSE (the <video> gets a blob: URL), or the
- * browser natively. A refusal that would come again (a codec WebRTC cannot
+ * plays the ll_hls_url (LL-HLS; the hls_url from nodes without it) through
+ * MSE (the <video> gets a blob: URL), or the browser natively. A refusal that would come again (a codec WebRTC cannot
  * carry, a network WebRTC does not get through) keeps this view on HLS
  * until its channel changes. On an expired token or a fatal error it asks
  * for fresh URLs and retries, backing off. The video starts muted (autoplay
@@ -106,18 +106,19 @@ export function LiveVideo(props: { device: string; channel: number; compact?: bo
       const Hls = (await import('hls.js/light')).default;
       if (stopped) return;
       setTransport({ kind: 'hls', why, channel: `${props.device}:${props.channel}` });
+      const src = u.ll_hls_url ?? u.hls_url;
       if (Hls.isSupported()) {
-        hls = new Hls({ enableWorker: false, lowLatencyMode: false, liveSyncDurationCount: 2 });
+        hls = new Hls({ enableWorker: false, lowLatencyMode: u.ll_hls_url !== undefined, liveSyncDurationCount: 2 });
         hls.on(Hls.Events.ERROR, (_ev, data) => {
           if (!data.fatal) return;
           hls?.destroy();
           hls = null;
           again(`stream error: ${data.details}`);
         });
-        hls.loadSource(u.hls_url);
+        hls.loadSource(src);
         hls.attachMedia(video);
       } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
-        video.src = u.hls_url;
+        video.src = src;
       } else {
         setErr('this browser cannot play HLS');
         return;
