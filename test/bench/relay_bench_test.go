@@ -30,7 +30,11 @@ type reader struct {
 	played   time.Time
 }
 
-func startReader(rawURL string) (*reader, error) {
+func startReader(rawURL string) (*reader, error) { return startReaderAU(rawURL, nil) }
+
+// startReaderAU is startReader calling onAU, when not nil, with every
+// access unit (on the client's reading goroutine).
+func startReaderAU(rawURL string, onAU func(au [][]byte)) (*reader, error) {
 	u, err := base.ParseURL(rawURL)
 	if err != nil {
 		return nil, err
@@ -68,11 +72,17 @@ func startReader(rawURL string) (*reader, error) {
 			r.lost.Add(int64(pkt.SequenceNumber - last - 1))
 		}
 		last, seen = pkt.SequenceNumber, true
-		if gotIDR {
+		if gotIDR && onAU == nil {
 			return
 		}
 		au, err := dec.Decode(pkt)
-		if err == nil && h264.IsRandomAccess(au) {
+		if err != nil {
+			return
+		}
+		if onAU != nil {
+			onAU(au)
+		}
+		if !gotIDR && h264.IsRandomAccess(au) {
 			gotIDR = true
 			r.firstIDR <- time.Now()
 		}

@@ -14,7 +14,8 @@ import (
 // held hot by an RTSP reader: a WHEP reader's hot join (offer → first
 // decodable frame, ICE and DTLS included) next to an RTSP reader's
 // (PLAY → first frame) in the same run, and the node's CPU per WebRTC
-// reader next to per RTSP reader.
+// reader next to per RTSP reader, and the latency the relay adds to a
+// picture for an RTSP and a WebRTC reader (against one pulling the camera).
 func BenchmarkWebRTC(b *testing.B) {
 	_, camURL := startBenchCam(b)
 
@@ -71,6 +72,8 @@ func BenchmarkWebRTC(b *testing.B) {
 		ms(percentile(webrtcJoins, 0.5))+" / "+ms(percentile(webrtcJoins, 1)),
 		ms(percentile(rtspJoins, 0.5))+" / "+ms(percentile(rtspJoins, 1))+" RTSP PLAY → first frame",
 		"—", "≤ 200 ms")
+
+	relayLatency(b, camURL, urls.RTSP, urls.WebRTC, 10*time.Second)
 
 	// CPU per reader: the same number of RTSP then WebRTC readers for dur
 	const readers, dur = 20, 15 * time.Second
