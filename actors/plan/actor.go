@@ -129,6 +129,7 @@ func (a *Actor) Receive(c *actor.Context) {
 		// Evaluate asynchronously: the actor starts inside its shard's
 		// activation, and recording needs the shard actor to spawn the stream.
 		a.startRetention(c)
+		a.startReconcile(a.deps.now())
 		c.Engine().Send(c.PID(), evaluate{gen: a.gen})
 	case actor.Stopped:
 		if a.stopTick != nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -54,10 +55,37 @@ func indexedStarts(t *testing.T, n *testenv.Node, device string) []int64 {
 	return out
 }
 
+// plantOrphan copies one of plan's published segment files under dir to a
+// new key starting at start, as a node killed between publishing a
+// segment and indexing it leaves one.
+func plantOrphan(t *testing.T, dir, plan string, start time.Time) string {
+	t.Helper()
+	mp4s, _ := recordedFiles(t, dir)
+	if len(mp4s) == 0 {
+		t.Fatal("no segment to copy")
+	}
+	b, err := os.ReadFile(mp4s[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := start.UTC()
+	key := fmt.Sprintf("%s/%04d/%02d/%02d/%02d%02d%02d.%03d-orphan01.mp4", plan, u.Year(), int(u.Month()), u.Day(),
+		u.Hour(), u.Minute(), u.Second(), u.Nanosecond()/int(time.Millisecond))
+	p := filepath.Join(dir, filepath.FromSlash(key))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 // Every segment file in storage is in the index, and every index entry has
 // its file, after a SIGTERM, a kill -9 and a plan change in the middle of
 // continuous recording (the segment being written when each happened
-// included: it is recorded as it closes, or recovered after the crash).
+// included: it is recorded as it closes, or recovered after the crash),
+// and a segment published but not indexed before a kill is found.
 func TestEverySegmentFileIsIndexed(t *testing.T) {
 	cam := startCam(t, fakecam.Options{Paths: []string{"inv"}})
 	ch := testenv.ClickHouse(t)
@@ -81,6 +109,10 @@ func TestEverySegmentFileIsIndexed(t *testing.T) {
 	recording("recording after SIGTERM")
 	time.Sleep(13 * time.Second)
 	n.Kill() // kill -9: the open segment is a partial, recovered at start
+	// A segment published but never indexed (the node was killed while its
+	// index appends were being retried): the plan's activation finds it in
+	// storage and indexes it.
+	plantOrphan(t, filepath.Join(n.Data, "recordings"), "inv-1~1", time.Now().Add(-20*time.Minute))
 	n.Restart()
 	recording("recording after kill -9")
 	time.Sleep(13 * time.Second)

@@ -107,6 +107,29 @@ func recoverOne(ctx context.Context, st storage.Storage, partial string) (Segmen
 	}, true, nil
 }
 
+// Inspect reads a published segment object and returns it as the
+// recorder would have reported it (start from its key, duration from its
+// fragments); ok is false when the object is not a sound segment (or not
+// one of the recorder's keys). The index is reconciled with storage
+// through it (actors/plan).
+func Inspect(ctx context.Context, st storage.Storage, key string) (Segment, bool, error) {
+	start, ok := parseSegmentKey(key)
+	if !ok || storage.IsPartial(key) {
+		return Segment{}, false, nil
+	}
+	r, size, err := st.Open(ctx, key)
+	if err != nil {
+		return Segment{}, false, err
+	}
+	defer r.Close()
+	_, ticks, frags := inspect(r, size)
+	if frags == 0 {
+		return Segment{}, false, nil
+	}
+	d := ticksToDuration(ticks)
+	return Segment{Key: key, Start: start, End: start.Add(d), DurationMS: d.Milliseconds(), Bytes: size}, true, nil
+}
+
 // freshKey is key with a new random part (never published: no one knows
 // the old one).
 func freshKey(key string) string {

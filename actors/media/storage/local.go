@@ -197,6 +197,32 @@ func (l *Local) Partials(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// List implements Lister.
+func (l *Local) List(ctx context.Context, dir string) ([]string, error) {
+	if err := validDir(dir); err != nil {
+		return nil, err
+	}
+	p, err := l.Path(strings.TrimSuffix(dir, "/"))
+	if err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: list %s: %w", dir, pathless(err))
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() || strings.HasSuffix(e.Name(), PartialSuffix) || ValidKey(dir+e.Name()) != nil {
+			continue
+		}
+		out = append(out, dir+e.Name())
+	}
+	return out, nil // ReadDir sorts by name
+}
+
 // PublishPartial implements PartialPublisher: the partial file is truncated
 // to size, synced and renamed to its final name.
 func (l *Local) PublishPartial(ctx context.Context, partial string, size int64) (string, error) {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -193,6 +194,25 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 // in SpoolDir.
 func (s *S3) Partials(ctx context.Context) ([]string, error) {
 	return s.spool.Partials(ctx)
+}
+
+// List implements Lister: the bucket's objects under dir (not recursive).
+func (s *S3) List(ctx context.Context, dir string) ([]string, error) {
+	if err := validDir(dir); err != nil {
+		return nil, err
+	}
+	var out []string
+	for obj := range s.client.ListObjects(ctx, s.cfg.Bucket, minio.ListObjectsOptions{Prefix: dir}) {
+		if obj.Err != nil {
+			return nil, fmt.Errorf("storage: list %s: %w", dir, obj.Err)
+		}
+		if strings.HasSuffix(obj.Key, "/") || ValidKey(obj.Key) != nil || IsPartial(obj.Key) {
+			continue
+		}
+		out = append(out, obj.Key)
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // PublishPartial implements PartialPublisher: the first size bytes of the

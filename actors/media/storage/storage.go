@@ -61,6 +61,23 @@ type Writer interface {
 	Abort() error
 }
 
+// Lister is implemented by storages that list the published objects of
+// one "directory": the keys dir+name (dir ends with "/", names without a
+// slash), sorted, partials left out. Keys carry the recording's time, so
+// a day's segments are one listing (actors/plan reconciles the index with
+// it).
+type Lister interface {
+	List(ctx context.Context, dir string) ([]string, error)
+}
+
+// validDir checks a listing's directory: a key prefix ending in "/".
+func validDir(dir string) error {
+	if !strings.HasSuffix(dir, "/") {
+		return fmt.Errorf("%w: directory %q does not end with /", ErrInvalidKey, dir)
+	}
+	return ValidKey(strings.TrimSuffix(dir, "/"))
+}
+
 // PartialPublisher is implemented by storages that can publish the first
 // size bytes of a partial object under its final key (the partial key
 // without PartialSuffix) without the caller copying it, removing the

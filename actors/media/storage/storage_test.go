@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -213,6 +214,36 @@ func TestStorage(t *testing.T) {
 					if _, err := os.Stat(filepath.Join(l.Dir(), "cam1~1")); !os.IsNotExist(err) {
 						t.Fatalf("emptied directories not pruned: %v", err)
 					}
+				}
+			})
+
+			t.Run("list a day", func(t *testing.T) {
+				day := "cam9~1/2026/11/23/"
+				for _, k := range []string{day + "100000.000-bbbb0002.mp4", day + "090000.000-bbbb0001.mp4", "cam9~1/2026/11/24/000000.000-bbbb0003.mp4"} {
+					w, err := st.Create(ctx, k)
+					if err != nil {
+						t.Fatal(err)
+					}
+					w.Write([]byte("x"))
+					if err := w.Close(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				w, err := st.Create(ctx, day+"110000.000-bbbb0004.mp4") // being written: not listed
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer w.Abort()
+				got, err := st.(storage.Lister).List(ctx, day)
+				want := []string{day + "090000.000-bbbb0001.mp4", day + "100000.000-bbbb0002.mp4"}
+				if err != nil || !slices.Equal(got, want) {
+					t.Fatalf("List(%s) = %v, %v; want %v", day, got, err, want)
+				}
+				if got, err := st.(storage.Lister).List(ctx, "cam9~1/2026/01/01/"); err != nil || len(got) != 0 {
+					t.Fatalf("List of an empty day = %v, %v", got, err)
+				}
+				if _, err := st.(storage.Lister).List(ctx, "cam9~1/2026"); !errors.Is(err, storage.ErrInvalidKey) {
+					t.Fatalf("List without a trailing slash: %v", err)
 				}
 			})
 
