@@ -56,6 +56,10 @@ type Live struct {
 	// Live URLs then point at the owner and media requests are redirected
 	// there. nil: everything is local.
 	Owner func(device string) (o OwnerInfo, local bool)
+	// Nodes are the cluster's live nodes with their loads (the live API's
+	// choice of node for a viewer, ?node=); nil: this node alone. The
+	// nodes serve streams they do not own as edges (?edge=1).
+	Nodes func() []NodeLoad
 	// TokenTTL is the default lifetime of a live or playback token, and
 	// MaxTokenTTL the longest a caller may ask for (zero: 5 min and 24 h).
 	TokenTTL, MaxTokenTTL time.Duration
@@ -193,8 +197,15 @@ func (s *Server) liveURLs(c echo.Context) error {
 	}
 	expires := time.Now().Add(ttl).Truncate(time.Second)
 	tok := url.QueryEscape(s.live.Signer.Sign(token.Claims{Kind: token.Live, Device: id, Channel: ch, Expires: expires, KeyID: callerID(c)}))
-	rtspBase, rtspsBase, httpBase, node, p := s.mediaBases(id)
+	target, edge, p := s.viewerNode(c, id)
 	if p != nil {
+		return p
+	}
+	var rtspBase, rtspsBase, httpBase, node string
+	if edge {
+		rtspBase, rtspsBase, httpBase, node = s.nodeBases(target)
+		tok += "&" + edgeQuery + "=1"
+	} else if rtspBase, rtspsBase, httpBase, node, p = s.mediaBases(id); p != nil {
 		return p
 	}
 	out := map[string]any{
@@ -203,6 +214,7 @@ func (s *Server) liveURLs(c echo.Context) error {
 		"ll_hls_url": fmt.Sprintf("%s/hls/%s/%d/ll/index.m3u8?token=%s", httpBase, id, ch, tok),
 		"expires_at": formatTime(expires),
 		"node":       node,
+		"edge":       edge,
 	}
 	if s.live.WHEP != nil {
 		out["webrtc_url"] = fmt.Sprintf("%s/whep/%s/%d?token=%s", httpBase, id, ch, tok)
@@ -216,6 +228,20 @@ func (s *Server) liveURLs(c echo.Context) error {
 // mediaBases are the URL bases of the node serving a device's media: this
 // node, or its owner.
 func (s *Server) mediaBases(id string) (rtspBase, rtspsBase, httpBase, node string, p *Problem) {
+	rtspBase, rtspsBase, httpBase = s.selfBases()
+	node = s.node
+	if o, remote := s.remoteOwner(id); remote {
+		if o.RTSPBase == "" || o.HTTPBase == "" {
+			return "", "", "", "", unavailable("the node hosting this device is unknown; retry")
+		}
+		rtspBase, httpBase, node = o.clientRTSP(), o.clientHTTP(), o.Node
+		rtspsBase = strings.TrimSuffix(o.RTSPSBase, "/")
+	}
+	return rtspBase, rtspsBase, httpBase, node, nil
+}
+
+// selfBases are this node's client-facing URL bases.
+func (s *Server) selfBases() (rtspBase, rtspsBase, httpBase string) {
 	host := s.live.Advertise
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -225,17 +251,10 @@ func (s *Server) mediaBases(id string) (rtspBase, rtspsBase, httpBase, node stri
 	}
 	scheme := cmp.Or(s.live.HTTPScheme, "http")
 	rtspBase, rtspsBase = fmt.Sprintf("rtsp://%s:%d", host, s.live.RTSPPort), s.live.RTSPSBase(host)
-	httpBase, node = fmt.Sprintf("%s://%s:%d", scheme, host, s.live.HTTPPort), s.node
+	httpBase = fmt.Sprintf("%s://%s:%d", scheme, host, s.live.HTTPPort)
 	rtspBase = strings.TrimSuffix(cmp.Or(s.live.PublicRTSP, rtspBase), "/")
 	httpBase = strings.TrimSuffix(cmp.Or(s.live.PublicHTTP, httpBase), "/")
-	if o, remote := s.remoteOwner(id); remote {
-		if o.RTSPBase == "" || o.HTTPBase == "" {
-			return "", "", "", "", unavailable("the node hosting this device is unknown; retry")
-		}
-		rtspBase, httpBase, node = o.clientRTSP(), o.clientHTTP(), o.Node
-		rtspsBase = strings.TrimSuffix(o.RTSPSBase, "/")
-	}
-	return rtspBase, rtspsBase, httpBase, node, nil
+	return rtspBase, rtspsBase, httpBase
 }
 
 // LiveRTSP is a live RTSP URL of a device channel with a token valid for
@@ -330,7 +349,7 @@ func (s *Server) liveMedia(c echo.Context) (id string, ch int, claims token.Clai
 	if p != nil {
 		return "", 0, claims, problem(http.StatusNotFound, "ch", "no such stream")
 	}
-	if o, remote := s.remoteOwner(id); remote {
+	if o, remote := s.remoteOwner(id); remote && !(s.live.Nodes != nil && c.QueryParam(edgeQuery) == "1") {
 		return "", 0, claims, redirectToOwner(c, o)
 	}
 	claims, err = s.live.Signer.CheckLive(c.QueryParam("token"), id, ch, time.Now())

@@ -100,9 +100,18 @@ func TestLiveURLsNameTheOwner(t *testing.T) {
 			if r.code != 200 {
 				t.Fatalf("%d %s", r.code, r.body)
 			}
-			var got map[string]string
-			if err := json.Unmarshal(r.body, &got); err != nil {
+			var raw map[string]any
+			if err := json.Unmarshal(r.body, &raw); err != nil {
 				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for k, v := range raw {
+				if s, ok := v.(string); ok {
+					got[k] = s
+				}
+			}
+			if raw["edge"] != false {
+				t.Errorf("edge %v, want false", raw["edge"])
 			}
 			if !strings.HasPrefix(got["rtsp_url"], c.rtsp) || !strings.HasPrefix(got["hls_url"], c.hls) || got["node"] != c.node {
 				t.Fatalf("got %s", r.body)

@@ -61,6 +61,8 @@ type Member struct {
 	Actors     int    `json:"actors"`
 	Shards     int    `json:"shards"`
 	Started    int64  `json:"started_ms"`
+	// Readers is how many live readers the node serves (Config.Load).
+	Readers int `json:"readers"`
 }
 
 // Shards is the side of the node that runs shards: the shard host.
@@ -82,6 +84,9 @@ type Config struct {
 	Shards   int
 	Replicas int
 	Log      *slog.Logger
+	// Load, when set, is the node's live readers, published with each
+	// heartbeat (the live API spreads viewers by it).
+	Load func() int
 
 	Heartbeat   time.Duration // default 500ms
 	NodeTTL     time.Duration // a node is gone after this long without heartbeat; default 3s
@@ -331,6 +336,29 @@ func (m *Manager) Status() ([]NodeStatus, []ShardStatus) {
 	return nodes, shards
 }
 
+// Members lists the nodes alive and not leaving, by id, as last heard (this
+// node's own record as configured, with its load now).
+func (m *Manager) Members() []Member {
+	m.mu.Lock()
+	alive := m.aliveLocked(time.Now(), true)
+	out := make([]Member, 0, len(alive)+1)
+	for _, sm := range alive {
+		if sm.m.ID != m.cfg.Self.ID {
+			out = append(out, sm.m)
+		}
+	}
+	self, leaving := m.cfg.Self, m.leaving
+	m.mu.Unlock()
+	if !leaving {
+		if m.cfg.Load != nil {
+			self.Readers = m.cfg.Load()
+		}
+		out = append(out, self)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
 // aliveLocked lists members heard from within NodeTTL and not proven gone
 // (without those leaving when active is set).
 func (m *Manager) aliveLocked(now time.Time, active bool) []*seenMember {
@@ -422,6 +450,9 @@ func (m *Manager) heartbeat(ctx context.Context) error {
 	m.mu.Unlock()
 	if m.shards != nil {
 		self.Actors = m.shards.Actors()
+	}
+	if m.cfg.Load != nil {
+		self.Readers = m.cfg.Load()
 	}
 	b, _ := json.Marshal(self)
 	ctx, cancel := context.WithTimeout(ctx, time.Second)

@@ -27,6 +27,7 @@ import (
 	"github.com/argus-vms/argus/actors/audit"
 	"github.com/argus-vms/argus/actors/cluster"
 	"github.com/argus-vms/argus/actors/device"
+	"github.com/argus-vms/argus/actors/edge"
 	"github.com/argus-vms/argus/actors/media/playback"
 	"github.com/argus-vms/argus/actors/media/probe"
 	"github.com/argus-vms/argus/actors/media/record"
@@ -62,6 +63,7 @@ type node struct {
 	cluster *cluster.Manager
 	host    *shard.Host
 	relay   *relay.Server
+	edges   *edge.Edges  // streams owned elsewhere served here
 	whep    *whep.Server // nil: WebRTC off
 	http    *http.Server
 	tls     *tls.Config // HTTPS and RTSPS (nil: plain)
@@ -289,6 +291,7 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	live.PublicHTTP, live.PublicRTSP = *cfg.publicURL, *cfg.publicRTSP
 	host := hostForURL(advertise)
 	n.cluster, err = cluster.Start(ctx, cluster.Config{JS: store.JetStream(), Shards: shards, Replicas: replicas, Log: log,
+		Load: n.relay.Readers,
 		Self: cluster.Member{ID: *cfg.nodeID, Advertise: advertise, Peer: peer,
 			HTTP: fmt.Sprintf("%s://%s:%d", live.HTTPScheme, host, live.HTTPPort), RTSP: fmt.Sprintf("rtsp://%s:%d", host, live.RTSPPort),
 			RTSPS: live.RTSPSBase(host), PublicHTTP: live.PublicHTTP, PublicRTSP: live.PublicRTSP}},
@@ -299,6 +302,7 @@ func startNode(ctx context.Context, cfg *nodeConfig, log *slog.Logger, target na
 	}
 	n.host.SetOwnership(n.cluster)
 	live.Owner = n.mediaOwner
+	live.Nodes = n.viewerNodes
 	live.PeerOrigins = func() []string {
 		var out []string
 		for _, m := range n.cluster.Peers() {
@@ -394,7 +398,8 @@ func (n *node) startRelay(keys *gateway.KeyStore, clusterSecret []byte) (*gatewa
 	signer := token.NewSigner(clusterSecret)
 	// A token is good while the key that minted it exists (the configured
 	// admin key always does).
-	signer.KeyCheck = func(id string) bool { return id == gateway.AdminKeyID || keys.Has(id) }
+	signer.KeyCheck = func(id string) bool { return id == gateway.AdminKeyID || id == edge.PeerKeyID || keys.Has(id) }
+	n.startEdges(signer)
 	udpRTP, udpRTCP, err := udpPorts(*n.cfg.rtspUDP)
 	if err != nil {
 		return nil, err
@@ -417,7 +422,7 @@ func (n *node) startRelay(keys *gateway.KeyStore, clusterSecret []byte) (*gatewa
 			n.audit.Viewed(audit.View{Device: v.Key.Device, Channel: v.Key.Channel, KeyID: v.Viewer, Client: v.Client,
 				Protocol: "rtsp", Start: v.Start, End: v.End, Bytes: v.Bytes})
 		},
-		Open:     n.host.OpenStream,
+		Open:     n.openLive,
 		Redirect: n.rtspOwner,
 		Log:      n.log,
 	})
@@ -443,7 +448,7 @@ func (n *node) startRelay(keys *gateway.KeyStore, clusterSecret []byte) (*gatewa
 		TokenTTL:    *n.cfg.tokenTTL,
 		MaxTokenTTL: *n.cfg.tokenMaxTTL,
 		HLS: func(ctx context.Context, device string, channel int) (http.Handler, error) {
-			st, err := n.host.OpenStream(ctx, relay.Key{Device: device, Channel: channel})
+			st, err := n.openLive(ctx, relay.Key{Device: device, Channel: channel})
 			if err != nil {
 				return nil, err
 			}
@@ -642,6 +647,9 @@ func (n *node) Close() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		n.http.Shutdown(ctx)
 		cancel()
+	}
+	if n.edges != nil {
+		n.edges.Close()
 	}
 	if n.relay != nil {
 		n.relay.Close()

@@ -88,7 +88,7 @@ func (n *node) startWebRTC(live *gateway.Live) error {
 // viewing audit; it ends when its stream closes (the shard moved, the
 // device was removed), so the player reconnects through a fresh URL.
 func (n *node) whepOffer(ctx context.Context, r gateway.WHEPRequest) (string, string, error) {
-	st, err := n.host.OpenStream(ctx, relay.Key{Device: r.Device, Channel: r.Channel})
+	st, err := n.openLive(ctx, relay.Key{Device: r.Device, Channel: r.Channel})
 	if err != nil {
 		return "", "", err
 	}

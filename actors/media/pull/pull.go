@@ -55,6 +55,10 @@ type Config struct {
 	ReadTimeout time.Duration
 	// Log receives connection events; nil discards them.
 	Log *slog.Logger
+	// Resolve, when set, gives the URL before each connection attempt (an
+	// edge relay follows its stream's owner from node to node); URL is
+	// then only what logs show. Its error fails the attempt.
+	Resolve func() (string, error)
 }
 
 // Handler receives what a Puller sees. Calls come from the Puller's
@@ -148,13 +152,11 @@ func IsAuthError(err error) bool {
 }
 
 func (p *Puller) prepare() error {
-	u, err := base.ParseURL(p.cfg.URL)
-	if err != nil {
-		// The parse error may quote the URL: do not wrap it.
-		return fmt.Errorf("invalid camera URL %q", p.redacted)
+	if p.cfg.Resolve == nil {
+		if err := p.setURL(p.cfg.URL); err != nil {
+			return err
+		}
 	}
-	camurl.Join((*url.URL)(u), p.cfg.Username, p.cfg.Password)
-	p.u = u
 	switch strings.ToLower(p.cfg.Transport) {
 	case "", "tcp":
 		p.protocol = gortsplib.ProtocolTCP
@@ -174,9 +176,14 @@ func (p *Puller) run() {
 	for {
 		var delivered bool
 		var err error
-		if prepErr != nil {
+		switch {
+		case prepErr != nil:
 			err = prepErr
-		} else {
+		case p.cfg.Resolve != nil:
+			if err = p.resolve(); err == nil {
+				delivered, err = p.once()
+			}
+		default:
 			delivered, err = p.once()
 		}
 		if p.ctx.Err() != nil {
@@ -197,6 +204,27 @@ func (p *Puller) run() {
 		case <-t.C:
 		}
 	}
+}
+
+// setURL parses the URL of the next connections.
+func (p *Puller) setURL(raw string) error {
+	u, err := base.ParseURL(raw)
+	if err != nil {
+		// The parse error may quote the URL: do not wrap it.
+		return fmt.Errorf("invalid camera URL %q", camurl.Redact(raw))
+	}
+	camurl.Join((*url.URL)(u), p.cfg.Username, p.cfg.Password)
+	p.u = u
+	return nil
+}
+
+// resolve asks Config.Resolve for the next connection's URL.
+func (p *Puller) resolve() error {
+	raw, err := p.cfg.Resolve()
+	if err != nil {
+		return err
+	}
+	return p.setURL(raw)
 }
 
 // once runs one connection until it fails. delivered reports whether at

@@ -161,6 +161,13 @@ func TestRTSPRedirect(t *testing.T) {
 		t.Error("B never opened the stream")
 	}
 
+	// edge=1: A serves the request itself (it authorizes it: a bad token is 401)
+	res := rawRTSP(t, a.srv.RTSPAddr(),
+		"DESCRIBE rtsp://"+a.srv.RTSPAddr()+"/live/cam1/1?token=x&edge=1 RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+	if res.StatusCode != base.StatusUnauthorized || authorized.Load() != 1 {
+		t.Errorf("edge request: %d, %d authorized by A; want 401 from A", res.StatusCode, authorized.Load())
+	}
+
 	t.Run("ok=false is served here", func(t *testing.T) {
 		out, stderr, err := ffprobe(t, a.url("/live/cam2/1", "token=ok"), "-rtsp_transport", "tcp")
 		if err != nil {

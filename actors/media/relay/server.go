@@ -260,6 +260,22 @@ func (s *Server) remember(st *Stream) {
 	s.mu.Unlock()
 }
 
+// Readers is the number of readers of the streams bound to the server
+// (a node's load, for the live API's choice of node).
+func (s *Server) Readers() int {
+	s.mu.Lock()
+	streams := make([]*Stream, 0, len(s.streams))
+	for st := range s.streams {
+		streams = append(streams, st)
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, st := range streams {
+		n += st.Readers()
+	}
+	return n
+}
+
 func (s *Server) forget(st *Stream) {
 	s.mu.Lock()
 	delete(s.streams, st)
@@ -304,10 +320,21 @@ func (s *Server) open(path, rawQuery string) (*Stream, *gortsplib.ServerStream, 
 	return st, ss, g, nil, nil
 }
 
+// EdgeQuery is the query parameter (edge=1) of a reader asking this node
+// to serve a stream another node hosts, as an edge relay: the request is
+// not redirected and Config.Open gives the node's edge stream.
+const EdgeQuery = "edge"
+
+// IsEdge reports whether a query asks for edge serving.
+func IsEdge(q url.Values) bool { return q.Get(EdgeQuery) == "1" }
+
 // redirect is the 302 answer for a request on a stream hosted elsewhere,
-// or nil when it is served here.
-func (s *Server) redirect(path string, u *base.URL) *base.Response {
+// or nil when it is served here (hosted here, or asked of an edge).
+func (s *Server) redirect(path, rawQuery string, u *base.URL) *base.Response {
 	if s.cfg.Redirect == nil {
+		return nil
+	}
+	if q, err := url.ParseQuery(rawQuery); err == nil && IsEdge(q) {
 		return nil
 	}
 	k, ok := ParsePath(path)
@@ -392,7 +419,7 @@ func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) 
 }
 
 func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
-	if res := h.s.redirect(ctx.Path, ctx.Request.URL); res != nil {
+	if res := h.s.redirect(ctx.Path, ctx.Query, ctx.Request.URL); res != nil {
 		h.s.log.Debug("DESCRIBE redirected", "path", ctx.Path, "location", res.Header["Location"],
 			"remote", ctx.Conn.NetConn().RemoteAddr().String())
 		return res, nil, nil
@@ -440,7 +467,7 @@ func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respons
 		}
 	}
 	if st == nil {
-		if res := h.s.redirect(ctx.Path, ctx.Request.URL); res != nil {
+		if res := h.s.redirect(ctx.Path, ctx.Query, ctx.Request.URL); res != nil {
 			h.s.log.Debug("SETUP redirected", "path", ctx.Path, "location", res.Header["Location"],
 				"remote", ctx.Conn.NetConn().RemoteAddr().String())
 			return res, nil, nil

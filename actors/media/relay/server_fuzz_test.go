@@ -90,25 +90,25 @@ func FuzzRequestURL(f *testing.F) {
 		}
 
 		// no Redirect, or the stream is local: served here
-		if res := (&Server{}).redirect(path, u); res != nil {
+		if res := (&Server{}).redirect(path, "", u); res != nil {
 			t.Fatalf("redirect without Config.Redirect: %v", res)
 		}
 		var asked []Key
 		local := &Server{cfg: Config{Redirect: func(k Key) (string, bool) { asked = append(asked, k); return "", false }}}
-		if res := local.redirect(path, u); res != nil {
+		if res := local.redirect(path, "", u); res != nil {
 			t.Fatalf("redirect of a local stream: %v", res)
 		}
 		if !pathOK && len(asked) != 0 || pathOK && (len(asked) != 1 || asked[0] != key) {
 			t.Fatalf("Redirect asked for %v, path %q parses as %+v %v", asked, path, key, pathOK)
 		}
 		// the owner is unknown: 503
-		if res := (&Server{cfg: Config{Redirect: func(Key) (string, bool) { return "", true }}}).redirect(path, u); pathOK != (res != nil) ||
+		if res := (&Server{cfg: Config{Redirect: func(Key) (string, bool) { return "", true }}}).redirect(path, "", u); pathOK != (res != nil) ||
 			res != nil && res.StatusCode != base.StatusServiceUnavailable {
 			t.Fatalf("redirect to an unknown owner: %v", res)
 		}
 		// elsewhere: 302 to the owner, same path and query
 		for _, base0 := range []string{owner, owner + "/"} {
-			res := (&Server{cfg: Config{Redirect: func(Key) (string, bool) { return base0, true }}}).redirect(path, u)
+			res := (&Server{cfg: Config{Redirect: func(Key) (string, bool) { return base0, true }}}).redirect(path, "", u)
 			if !pathOK {
 				if res != nil {
 					t.Fatalf("redirect of an unparsable path %q: %v", path, res)
