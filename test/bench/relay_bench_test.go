@@ -110,6 +110,36 @@ func cpuSeconds(pid int) float64 {
 // fanOut attaches n readers to url, measures the server process's CPU over
 // dur, and returns CPU seconds per reader-minute and the loss ratio.
 func fanOut(b *testing.B, url string, pid, n int, dur time.Duration) (float64, float64, int) {
+	readers := attachReaders(b, url, n)
+	time.Sleep(2 * time.Second) // settle
+	for _, r := range readers {
+		r.packets.Store(0)
+		r.lost.Store(0)
+	}
+	c0 := cpuSeconds(pid)
+	time.Sleep(dur)
+	cpu := cpuSeconds(pid) - c0
+	loss := closeReaders(readers)
+	return cpu / (float64(len(readers)) * dur.Minutes()), loss, len(readers)
+}
+
+// closeReaders closes readers and returns the share of packets they lost
+// since their counters were last reset.
+func closeReaders(readers []*reader) float64 {
+	var pk, lost int64
+	for _, r := range readers {
+		pk += r.packets.Load()
+		lost += r.lost.Load()
+		r.c.Close()
+	}
+	if pk+lost == 0 {
+		return 0
+	}
+	return float64(lost) / float64(pk+lost)
+}
+
+// attachReaders starts n TCP readers of url, 16 at a time.
+func attachReaders(b *testing.B, url string, n int) []*reader {
 	var (
 		mu      sync.Mutex
 		readers []*reader
@@ -133,28 +163,10 @@ func fanOut(b *testing.B, url string, pid, n int, dur time.Duration) (float64, f
 		}()
 	}
 	wg.Wait()
-	time.Sleep(2 * time.Second) // settle
-	for _, r := range readers {
-		r.packets.Store(0)
-		r.lost.Store(0)
-	}
-	c0 := cpuSeconds(pid)
-	time.Sleep(dur)
-	cpu := cpuSeconds(pid) - c0
-	var pk, lost int64
-	for _, r := range readers {
-		pk += r.packets.Load()
-		lost += r.lost.Load()
-		r.c.Close()
-	}
 	if failed.Load() > 0 {
 		b.Logf("%s: %d of %d readers failed to start", url, failed.Load(), n)
 	}
-	loss := 0.0
-	if pk+lost > 0 {
-		loss = float64(lost) / float64(pk+lost)
-	}
-	return cpu / (float64(len(readers)) * dur.Minutes()), loss, len(readers)
+	return readers
 }
 
 // BenchmarkRelay measures issue 3's figures: fan-out of one 2 Mbps camera to
