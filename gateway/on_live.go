@@ -34,7 +34,7 @@ type Live struct {
 	HTTPScheme string
 	// HLS returns the HLS handler of a device channel, starting the stream
 	// on demand; the handler serves paths relative to /hls/<device>/<ch>/.
-	HLS func(ctx context.Context, device string, channel int) (http.Handler, error)
+	HLS func(ctx context.Context, device string, channel int, codec string) (http.Handler, error)
 	// Keyframe is the latest keyframe of a device channel (Annex-B H.264
 	// with its parameter sets), starting the stream on demand and waiting
 	// for one; for snapshots.
@@ -185,6 +185,10 @@ func (s *Server) liveURLs(c echo.Context) error {
 	if p != nil {
 		return p
 	}
+	codec := c.QueryParam("codec")
+	if codec != "" && codec != "h264" {
+		return badRequest("codec", "codec must be h264 (a transcode for players without the camera's codec) or absent")
+	}
 	r, err := s.ask(c, id, &pb.GetDevice{Id: id})
 	if err != nil {
 		return err
@@ -202,6 +206,9 @@ func (s *Server) liveURLs(c echo.Context) error {
 		return p
 	}
 	var rtspBase, rtspsBase, httpBase, node string
+	if codec != "" {
+		tok += "&codec=" + codec
+	}
 	if edge {
 		rtspBase, rtspsBase, httpBase, node = s.nodeBases(target)
 		tok += "&" + edgeQuery + "=1"
@@ -273,6 +280,22 @@ func (s *Server) LiveRTSP(device string, channel int, keyID string, ttl time.Dur
 	return fmt.Sprintf("%s/live/%s/%d?token=%s", rtspBase, device, channel, tok), nil
 }
 
+// PublishRTSP is the URL a live transcode publishes device channel's
+// rendition codec at: the owner's relay, with a publish token valid for
+// ttl.
+func (s *Server) PublishRTSP(device string, channel int, codec, keyID string, ttl time.Duration) (string, error) {
+	if s.live == nil || s.live.Signer == nil {
+		return "", errors.New("live video is not configured on this node")
+	}
+	tok := url.QueryEscape(s.live.Signer.Sign(token.Claims{Kind: token.Publish, Device: device, Channel: channel,
+		Expires: time.Now().Add(ttl).Truncate(time.Second), KeyID: keyID}))
+	rtspBase, _, _, _, p := s.mediaBases(device)
+	if p != nil {
+		return "", errors.New(p.Detail)
+	}
+	return fmt.Sprintf("%s/live/%s/%d?codec=%s&token=%s", rtspBase, device, channel, url.QueryEscape(codec), tok), nil
+}
+
 // GET /v1/streams: the active streams of every node (each node's own with
 // ?scope=node). Nodes that did not answer are named in "incomplete".
 func (s *Server) listStreams(c echo.Context) error {
@@ -323,7 +346,7 @@ func (s *Server) serveHLS(c echo.Context) error {
 	if id == "" {
 		return err
 	}
-	h, err := s.live.HLS(c.Request().Context(), id, ch)
+	h, err := s.live.HLS(c.Request().Context(), id, ch, c.QueryParam("codec"))
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return unavailable("the stream did not start in time; retry")

@@ -23,6 +23,7 @@ type WHEPRequest struct {
 	Offer   string // SDP
 	Viewer  string // the key the live token names (viewing audit)
 	Client  string // the peer address
+	Codec   string // the rendition asked for (?codec=h264), "" the camera's own
 }
 
 // WHEPSession is a WebRTC session started by Live.WHEP.
@@ -89,7 +90,8 @@ func (s *Server) whepOffer(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 15*time.Second)
 	defer cancel()
-	sid, answer, err := s.live.WHEP(ctx, WHEPRequest{Device: id, Channel: ch, Offer: offer, Viewer: claims.KeyID, Client: c.RealIP()})
+	sid, answer, err := s.live.WHEP(ctx, WHEPRequest{Device: id, Channel: ch, Offer: offer, Viewer: claims.KeyID, Client: c.RealIP(),
+		Codec: c.QueryParam("codec")})
 	switch {
 	case err == nil:
 	case errors.Is(err, whep.ErrBadOffer):
@@ -110,7 +112,7 @@ func (s *Server) whepOffer(c echo.Context) error {
 }
 
 // ErrWHEPCodec: the stream's codec cannot go to WebRTC (H.265).
-var ErrWHEPCodec = errors.New("the stream's video is not H.264, the only video WebRTC players get here")
+var ErrWHEPCodec = errors.New("the stream's video is not H.264, the only video WebRTC players get here (ask for ?codec=h264)")
 
 // PATCH /whep/{id}/{ch}/{session}: trickled ICE candidates. The session id
 // (random, unguessable) is the capability.

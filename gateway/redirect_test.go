@@ -52,7 +52,7 @@ func newOwnerRig(t *testing.T, owner bool) *ownerRig {
 	r := &ownerRig{signer: token.NewSigner([]byte("cluster-secret-for-tests"))}
 	live := &Live{
 		Signer: r.signer, Advertise: "10.0.0.1", RTSPPort: 8554, HTTPPort: 8080,
-		HLS: func(context.Context, string, int) (http.Handler, error) {
+		HLS: func(context.Context, string, int, string) (http.Handler, error) {
 			r.hls.Add(1)
 			return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "#EXTM3U\n") }), nil
 		},

@@ -17,12 +17,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/pion/rtp"
 
+	"github.com/argus-vms/argus/actors/media/ondemand"
 	"github.com/argus-vms/argus/actors/media/pull"
 	"github.com/argus-vms/argus/actors/media/relay"
 )
@@ -50,56 +50,36 @@ type Config struct {
 
 // Edges are a node's edge streams.
 type Edges struct {
-	cfg     Config
-	log     *slog.Logger
-	mu      sync.Mutex
-	streams map[relay.Key]*edgeStream
-	closed  bool
-}
-
-type edgeStream struct {
-	st     *relay.Stream
-	puller *pull.Puller
-	idle   *time.Timer
+	cfg Config
+	log *slog.Logger
+	set *ondemand.Set
 }
 
 // New returns the node's edges (none open yet).
 func New(cfg Config) *Edges {
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 30 * time.Second
-	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Edges{cfg: cfg, log: log.With("component", "edge"), streams: map[relay.Key]*edgeStream{}}
+	log = log.With("component", "edge")
+	return &Edges{cfg: cfg, log: log, set: ondemand.New(cfg.IdleTimeout, log)}
 }
 
 // Open returns the edge stream of k, starting its pull if needed. It does
 // not wait for the stream to be ready (the readers' servers do).
 func (e *Edges) Open(_ context.Context, k relay.Key) (*relay.Stream, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return nil, relay.ErrClosed
-	}
-	if es := e.streams[k]; es != nil {
-		return es.st, nil
-	}
-	es := &edgeStream{st: relay.NewStream(k)}
-	es.st.SetLogger(e.log.With("device", k.Device, "channel", k.Channel))
-	es.puller = pull.Start(pull.Config{
-		URL:        "rtsp://owner" + k.Path(), // for the logs: the owner is resolved at each connection
-		Resolve:    func() (string, error) { return e.source(k) },
-		MinBackoff: 200 * time.Millisecond,
-		MaxBackoff: 2 * time.Second,
-		Log:        e.log,
-	}, feed{es.st})
-	es.st.OnReadersChanged(func(n int) { e.readers(k, es, n) })
-	e.streams[k] = es
-	e.armIdleLocked(k, es)
-	e.log.Info("edge stream opened", "device", k.Device, "channel", k.Channel)
-	return es.st, nil
+	return e.set.Open(k, func() (*relay.Stream, func(), error) {
+		st := relay.NewStream(k)
+		st.SetLogger(e.log.With("stream", k.String()))
+		puller := pull.Start(pull.Config{
+			URL:        "rtsp://owner" + k.Path(), // for the logs: the owner is resolved at each connection
+			Resolve:    func() (string, error) { return e.source(k) },
+			MinBackoff: 200 * time.Millisecond,
+			MaxBackoff: 2 * time.Second,
+			Log:        e.log,
+		}, feed{st})
+		return st, puller.Close, nil
+	})
 }
 
 // source is the URL of k at its owner now.
@@ -108,67 +88,18 @@ func (e *Edges) source(k relay.Key) (string, error) {
 	if !ok || base == "" {
 		return "", ErrNoOwner
 	}
-	return fmt.Sprintf("%s%s?token=%s", base, k.Path(), url.QueryEscape(e.cfg.Token(k))), nil
-}
-
-// readers runs on reader changes: the last one leaving arms the idle close.
-func (e *Edges) readers(k relay.Key, es *edgeStream, n int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.streams[k] != es {
-		return
+	u := fmt.Sprintf("%s%s?token=%s", base, k.Path(), url.QueryEscape(e.cfg.Token(k)))
+	if k.Codec != "" {
+		u += "&" + relay.CodecQuery + "=" + string(k.Codec)
 	}
-	if n == 0 {
-		e.armIdleLocked(k, es)
-	} else if es.idle != nil {
-		es.idle.Stop()
-		es.idle = nil
-	}
-}
-
-func (e *Edges) armIdleLocked(k relay.Key, es *edgeStream) {
-	if es.idle != nil {
-		es.idle.Stop()
-	}
-	es.idle = time.AfterFunc(e.cfg.IdleTimeout, func() {
-		e.mu.Lock()
-		if e.streams[k] != es || es.st.Readers() > 0 {
-			e.mu.Unlock()
-			return
-		}
-		delete(e.streams, k)
-		e.mu.Unlock()
-		es.close()
-		e.log.Info("edge stream closed (idle)", "device", k.Device, "channel", k.Channel)
-	})
-}
-
-func (es *edgeStream) close() {
-	if es.idle != nil {
-		es.idle.Stop()
-	}
-	es.puller.Close()
-	es.st.Close()
+	return u, nil
 }
 
 // Len is the number of open edge streams.
-func (e *Edges) Len() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.streams)
-}
+func (e *Edges) Len() int { return e.set.Len() }
 
 // Close closes every edge stream.
-func (e *Edges) Close() {
-	e.mu.Lock()
-	e.closed = true
-	streams := e.streams
-	e.streams = map[relay.Key]*edgeStream{}
-	e.mu.Unlock()
-	for _, es := range streams {
-		es.close()
-	}
-}
+func (e *Edges) Close() { e.set.Close() }
 
 // feed passes the owner's stream into the edge's relay stream.
 type feed struct{ st *relay.Stream }

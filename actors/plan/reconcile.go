@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/argus-vms/argus/actors/media/record"
@@ -22,9 +23,16 @@ import (
 var (
 	// reconcileWindow is how far back before the activation a plan looks.
 	reconcileWindow = 2 * time.Hour
-	// reconcileDelay lets a failover's activations finish first.
-	reconcileDelay = 5 * time.Second
+	// reconcileDelay, plus up to reconcileJitter, lets a failover's
+	// activations finish first and spreads the plans' index reads.
+	reconcileDelay  = 5 * time.Second
+	reconcileJitter = 15 * time.Second
 )
+
+// reconciling bounds the plans of a node reconciling at once (each reads
+// a few index subjects and a directory): hundreds of plans activated
+// together must not crowd the log their commands need.
+var reconciling = make(chan struct{}, 2)
 
 // startReconcile reconciles the plan's recent segments in the background,
 // reconcileDelay after its activation at now.
@@ -33,9 +41,16 @@ func (a *Actor) startReconcile(now time.Time) {
 		return
 	}
 	deps, ref, stop := a.deps, a.ref, a.stopTick
+	wait := reconcileDelay + rand.N(reconcileJitter+1)
 	go func() {
 		select {
-		case <-time.After(reconcileDelay):
+		case <-time.After(wait):
+		case <-stop:
+			return
+		}
+		select {
+		case reconciling <- struct{}{}:
+			defer func() { <-reconciling }()
 		case <-stop:
 			return
 		}

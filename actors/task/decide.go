@@ -19,6 +19,10 @@ const (
 	TypeClip      = "clip"
 	TypeTranscode = "transcode"
 	TypeTimelapse = "timelapse"
+	// TypeLiveTranscode publishes a live rendition of a channel (?codec=
+	// on its live URLs) until canceled: started and stopped by the node
+	// serving it (actors/rendition), not through the API.
+	TypeLiveTranscode = "live_transcode"
 
 	QueueOnline  = "online"
 	QueueOffline = "offline"
@@ -29,7 +33,7 @@ var Types = []string{TypeSnapshot, TypeClip, TypeTranscode, TypeTimelapse}
 
 // QueueOf is the queue of a task type.
 func QueueOf(typ string) string {
-	if typ == TypeSnapshot {
+	if typ == TypeSnapshot || typ == TypeLiveTranscode {
 		return QueueOnline
 	}
 	return QueueOffline
@@ -85,7 +89,7 @@ func Normalize(s *pb.TaskSpec) {
 
 // CheckSpec validates a normalized spec; the rejection names the field.
 func CheckSpec(s *pb.TaskSpec) *aggregate.Rejection {
-	if !slices.Contains(Types, s.Type) {
+	if !slices.Contains(Types, s.Type) && s.Type != TypeLiveTranscode {
 		return invalid("type", "type must be one of snapshot, clip, transcode, timelapse")
 	}
 	if !events.ValidID(s.Group) {
@@ -114,6 +118,12 @@ func CheckSpec(s *pb.TaskSpec) *aggregate.Rejection {
 	}
 	if s.Channel < 1 || s.Channel > events.MaxChannels {
 		return invalid("channel", "channel must be 1..%d", events.MaxChannels)
+	}
+	if s.Type == TypeLiveTranscode {
+		if s.FromUnixMs != 0 || s.ToUnixMs != 0 {
+			return invalid("from", "a live transcode has no range")
+		}
+		return checkParams(s)
 	}
 	if s.Type == TypeSnapshot {
 		if s.ToUnixMs != 0 {

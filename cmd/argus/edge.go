@@ -70,5 +70,8 @@ func (n *node) openLive(ctx context.Context, k relay.Key) (*relay.Stream, error)
 	if _, remote := n.rtspOwner(k); remote && n.edges != nil {
 		return n.edges.Open(ctx, k)
 	}
+	if k.Codec != "" {
+		return n.openRendition(ctx, k)
+	}
 	return n.host.OpenStream(ctx, k)
 }

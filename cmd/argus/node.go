@@ -37,6 +37,7 @@ import (
 	"github.com/argus-vms/argus/actors/media/whep"
 	"github.com/argus-vms/argus/actors/peertls"
 	"github.com/argus-vms/argus/actors/plan"
+	"github.com/argus-vms/argus/actors/rendition"
 	"github.com/argus-vms/argus/actors/shard"
 	"github.com/argus-vms/argus/actors/stream"
 	"github.com/argus-vms/argus/actors/webhook"
@@ -63,16 +64,18 @@ type node struct {
 	cluster *cluster.Manager
 	host    *shard.Host
 	relay   *relay.Server
-	edges   *edge.Edges  // streams owned elsewhere served here
-	whep    *whep.Server // nil: WebRTC off
-	http    *http.Server
-	tls     *tls.Config // HTTPS and RTSPS (nil: plain)
-	keys    *gateway.KeyStore
-	audit   *audit.Recorder // viewing audit: the views this node served
-	views   *audit.Sessions // HTTP requests grouped into views
-	proj    *projections.Service
-	wg      sync.WaitGroup
-	stop    context.CancelFunc
+	edges   *edge.Edges // streams owned elsewhere served here
+	// renditions are transcodes of streams owned here (?codec=h264)
+	renditions *rendition.Renditions
+	whep       *whep.Server // nil: WebRTC off
+	http       *http.Server
+	tls        *tls.Config // HTTPS and RTSPS (nil: plain)
+	keys       *gateway.KeyStore
+	audit      *audit.Recorder // viewing audit: the views this node served
+	views      *audit.Sessions // HTTP requests grouped into views
+	proj       *projections.Service
+	wg         sync.WaitGroup
+	stop       context.CancelFunc
 	// pictures takes channel pictures for alarms: the gateway, once it runs.
 	pictures atomic.Pointer[gateway.Server]
 }
@@ -400,6 +403,7 @@ func (n *node) startRelay(keys *gateway.KeyStore, clusterSecret []byte) (*gatewa
 	// admin key always does).
 	signer.KeyCheck = func(id string) bool { return id == gateway.AdminKeyID || id == edge.PeerKeyID || keys.Has(id) }
 	n.startEdges(signer)
+	n.startRenditions()
 	udpRTP, udpRTCP, err := udpPorts(*n.cfg.rtspUDP)
 	if err != nil {
 		return nil, err
@@ -424,6 +428,7 @@ func (n *node) startRelay(keys *gateway.KeyStore, clusterSecret []byte) (*gatewa
 		},
 		Open:     n.openLive,
 		Redirect: n.rtspOwner,
+		Publish:  n.publish(signer),
 		Log:      n.log,
 	})
 	if err != nil {
@@ -447,8 +452,12 @@ func (n *node) startRelay(keys *gateway.KeyStore, clusterSecret []byte) (*gatewa
 		HTTPScheme:  "http",
 		TokenTTL:    *n.cfg.tokenTTL,
 		MaxTokenTTL: *n.cfg.tokenMaxTTL,
-		HLS: func(ctx context.Context, device string, channel int) (http.Handler, error) {
-			st, err := n.openLive(ctx, relay.Key{Device: device, Channel: channel})
+		HLS: func(ctx context.Context, device string, channel int, codec string) (http.Handler, error) {
+			k, ok := relay.Key{Device: device, Channel: channel}.Rendition(codec)
+			if !ok {
+				return nil, relay.ErrNotFound
+			}
+			st, err := n.openLive(ctx, k)
 			if err != nil {
 				return nil, err
 			}
@@ -650,6 +659,9 @@ func (n *node) Close() {
 	}
 	if n.edges != nil {
 		n.edges.Close()
+	}
+	if n.renditions != nil {
+		n.renditions.Close()
 	}
 	if n.relay != nil {
 		n.relay.Close()

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/argus-vms/argus/actors/cluster"
+	"github.com/argus-vms/argus/actors/edge"
 	"github.com/argus-vms/argus/actors/media/playback"
+	"github.com/argus-vms/argus/actors/media/relay"
 	"github.com/argus-vms/argus/actors/media/storage"
 	"github.com/argus-vms/argus/actors/shard"
 	"github.com/argus-vms/argus/actors/task"
@@ -43,8 +45,17 @@ func (n *node) startTasks(ctx context.Context, q *queue.Queues, gw *gateway.Serv
 	}); err != nil {
 		return err
 	}
-	if err := queue.ServeLive(ctx, q.Conn(), func(sp *pb.TaskSpec) (string, error) {
-		return gw.LiveRTSP(sp.Device, int(sp.Channel), sp.KeyId, liveSnapshotTTL)
+	if err := queue.ServeLive(ctx, q.Conn(), func(sp *pb.TaskSpec) (string, string, error) {
+		if sp.Type != task.TypeLiveTranscode {
+			live, err := gw.LiveRTSP(sp.Device, int(sp.Channel), sp.KeyId, liveSnapshotTTL)
+			return live, "", err
+		}
+		live, err := gw.LiveRTSP(sp.Device, int(sp.Channel), edge.PeerKeyID, edgeTokenTTL)
+		if err != nil {
+			return "", "", err
+		}
+		publish, err := gw.PublishRTSP(sp.Device, int(sp.Channel), string(relay.CodecH264), edge.PeerKeyID, edgeTokenTTL)
+		return live, publish, err
 	}); err != nil {
 		return err
 	}

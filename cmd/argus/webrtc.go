@@ -88,7 +88,11 @@ func (n *node) startWebRTC(live *gateway.Live) error {
 // viewing audit; it ends when its stream closes (the shard moved, the
 // device was removed), so the player reconnects through a fresh URL.
 func (n *node) whepOffer(ctx context.Context, r gateway.WHEPRequest) (string, string, error) {
-	st, err := n.openLive(ctx, relay.Key{Device: r.Device, Channel: r.Channel})
+	k, ok := relay.Key{Device: r.Device, Channel: r.Channel}.Rendition(r.Codec)
+	if !ok {
+		return "", "", relay.ErrNotFound
+	}
+	st, err := n.openLive(ctx, k)
 	if err != nil {
 		return "", "", err
 	}

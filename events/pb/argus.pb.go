@@ -7171,7 +7171,8 @@ type TaskWork struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Spec          *TaskSpec              `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
-	LiveUrl       string                 `protobuf:"bytes,3,opt,name=live_url,json=liveUrl,proto3" json:"live_url,omitempty"` // a live snapshot's source (a signed relay URL)
+	LiveUrl       string                 `protobuf:"bytes,3,opt,name=live_url,json=liveUrl,proto3" json:"live_url,omitempty"`          // a live snapshot's or transcode's source (a signed relay URL)
+	PublishUrl    string                 `protobuf:"bytes,4,opt,name=publish_url,json=publishUrl,proto3" json:"publish_url,omitempty"` // where a live transcode publishes its rendition (signed)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -7223,6 +7224,13 @@ func (x *TaskWork) GetSpec() *TaskSpec {
 func (x *TaskWork) GetLiveUrl() string {
 	if x != nil {
 		return x.LiveUrl
+	}
+	return ""
+}
+
+func (x *TaskWork) GetPublishUrl() string {
+	if x != nil {
+		return x.PublishUrl
 	}
 	return ""
 }
@@ -9009,11 +9017,13 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x14\n" +
 	"\x05field\x18\x03 \x01(\tR\x05field\x12&\n" +
 	"\x04task\x18\x04 \x01(\v2\x12.argus.v1.TaskViewR\x04task\x12\x12\n" +
-	"\x04stop\x18\x05 \x01(\bR\x04stop\"]\n" +
+	"\x04stop\x18\x05 \x01(\bR\x04stop\"~\n" +
 	"\bTaskWork\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12&\n" +
 	"\x04spec\x18\x02 \x01(\v2\x12.argus.v1.TaskSpecR\x04spec\x12\x19\n" +
-	"\blive_url\x18\x03 \x01(\tR\aliveUrl\"\xbc\x02\n" +
+	"\blive_url\x18\x03 \x01(\tR\aliveUrl\x12\x1f\n" +
+	"\vpublish_url\x18\x04 \x01(\tR\n" +
+	"publishUrl\"\xbc\x02\n" +
 	"\n" +
 	"WorkerInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +

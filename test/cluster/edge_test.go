@@ -92,6 +92,7 @@ func TestEdgeRelays(t *testing.T) {
 			}
 		}
 	}()
+	settled(t, c.Nodes[0]) // no handover moves the camera while the test reads it
 	if st, _, b := c.Nodes[0].Do("POST", "/v1/devices", "", fmt.Sprintf(`{"id":"e-1","name":"cam","url":%q}`, cam.URL("edge"))); st != 201 {
 		t.Fatalf("create: %d %s", st, b)
 	}

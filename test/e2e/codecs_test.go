@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"math"
 	"net/url"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/argus-vms/argus/actors/media/fakecam"
+	"github.com/argus-vms/argus/actors/media/whep/whepclient"
 	probe "github.com/argus-vms/argus/test/ffprobe"
 	"github.com/argus-vms/argus/test/testenv"
 )
@@ -39,7 +41,7 @@ func TestH265Camera(t *testing.T) {
 	t.Parallel()
 	testenv.NeedFFmpeg(t, "H.265 end to end")
 	n, start := recordingNodeCam(t, "hevc-1", 12*time.Second, fakecam.Options{Codec: fakecam.CodecH265, Audio: fakecam.AudioAAC},
-		testenv.NodeOptions{Args: []string{"--worker-slots", "2"}})
+		testenv.NodeOptions{Args: []string{"--worker-slots", "2", "--idle-timeout", "3s"}})
 
 	live := liveURLs(t, n, "hevc-1", 1, "")
 	if c := probeCodecs(t, live.RTSP, "-rtsp_transport", "tcp"); !hasCodec(c, "hevc") || !hasCodec(c, "aac") {
@@ -70,6 +72,56 @@ func TestH265Camera(t *testing.T) {
 	if c := clipCodecs(t, n, "hevc-1", start.Add(time.Second), start.Add(6*time.Second)); len(c) != 2 || c[0] != "hevc" || c[1] != "aac" {
 		t.Errorf("H.265 clip codecs %v, want hevc and aac", c)
 	}
+
+	// ?codec=h264: one live transcode on a worker slot serves RTSP, HLS
+	// and WebRTC readers, and stops once they are gone
+	st, _, body := n.Do("GET", "/v1/devices/hevc-1/channels/1/live?codec=h264", "", "")
+	if st != 200 {
+		t.Fatalf("live ?codec=h264: %d %s", st, body)
+	}
+	h264 := decode[struct {
+		RTSP   string `json:"rtsp_url"`
+		HLS    string `json:"hls_url"`
+		WebRTC string `json:"webrtc_url"`
+	}](t, body)
+	t0 := time.Now()
+	if c := probeCodecs(t, h264.RTSP, "-rtsp_transport", "tcp"); !hasCodec(c, "h264") || hasCodec(c, "hevc") {
+		t.Fatalf("?codec=h264 RTSP codecs %v, want h264", c)
+	}
+	t.Logf("?codec=h264: RTSP answered with the transcode in %v", time.Since(t0).Round(time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	w, err := whepclient.Dial(ctx, h264.WebRTC)
+	if err != nil {
+		t.Fatalf("WebRTC of the H.264 rendition: %v", err)
+	}
+	select {
+	case <-w.FirstFrame():
+	case <-ctx.Done():
+		t.Fatal("WebRTC of the H.264 rendition: no frame")
+	}
+	if c := probeCodecs(t, h264.HLS); !hasCodec(c, "h264") {
+		t.Errorf("?codec=h264 HLS codecs %v, want h264", c)
+	}
+	transcodes := func(state string) int { // queued and running tasks are served without ClickHouse
+		_, _, b := n.Do("GET", "/v1/tasks?device=hevc-1&state="+state, "", "")
+		k := 0
+		for _, x := range decode[struct {
+			Items []taskJSON `json:"items"`
+		}](t, b).Items {
+			if x.Type == "live_transcode" {
+				k++
+			}
+		}
+		return k
+	}
+	if k := transcodes("running"); k != 1 {
+		t.Errorf("%d live transcodes running for three readers, want 1", k)
+	}
+	w.Close()
+	waitFor(t, "the live transcode ended once its readers left", 60*time.Second, func() bool {
+		return transcodes("running") == 0
+	})
 }
 
 // clipCodecs runs a clip task over [from, to) and lists the codecs of

@@ -40,7 +40,9 @@ type Env struct {
 type Job struct {
 	ID      string
 	Spec    *pb.TaskSpec
-	LiveURL string // a live snapshot's source (rtsp://…); used when Spec.FromUnixMs == 0
+	LiveURL string // a live snapshot's or transcode's source (rtsp://…); used when Spec.FromUnixMs == 0
+	// PublishURL is where a live transcode publishes its rendition (rtsp://…).
+	PublishURL string
 	// Partial, when set, receives the result so far of a job that
 	// publishes in steps (an upload's HLS ladder, lowest rendition first:
 	// it plays before the rest is done).
@@ -105,6 +107,8 @@ var runners = map[string]func(*work, context.Context) (*pb.TaskResult, error){
 	task.TypeClip:      (*work).clip,
 	task.TypeTimelapse: (*work).timelapse,
 	task.TypeTranscode: (*work).transcode,
+
+	task.TypeLiveTranscode: (*work).liveTranscode,
 }
 
 // keyPrefix is the storage folder of a task's results.

@@ -91,18 +91,19 @@ func reportOnce(ctx context.Context, nc *nats.Conn, b []byte) (*pb.TaskReply, er
 const LiveSubject = "argus.workctl.live"
 
 // ServeLive answers live URL requests: sign makes a URL for the work's
-// device channel on behalf of its submitter.
-func ServeLive(ctx context.Context, nc *nats.Conn, sign func(spec *pb.TaskSpec) (string, error)) error {
+// device channel on behalf of its submitter (and, for a live transcode,
+// the URL it publishes to).
+func ServeLive(ctx context.Context, nc *nats.Conn, sign func(spec *pb.TaskSpec) (live, publish string, err error)) error {
 	sub, err := nc.QueueSubscribe(LiveSubject, ReportGroup, func(m *nats.Msg) {
 		w := &pb.TaskWork{}
 		if proto.Unmarshal(m.Data, w) != nil || w.Spec == nil {
 			return
 		}
-		url, err := sign(w.Spec)
+		live, publish, err := sign(w.Spec)
 		if err != nil {
 			return // no answer: the worker tries again
 		}
-		b, _ := proto.Marshal(&pb.TaskWork{Id: w.Id, LiveUrl: url})
+		b, _ := proto.Marshal(&pb.TaskWork{Id: w.Id, LiveUrl: live, PublishUrl: publish})
 		_ = m.Respond(b)
 	})
 	if err != nil {
@@ -112,21 +113,22 @@ func ServeLive(ctx context.Context, nc *nats.Conn, sign func(spec *pb.TaskSpec) 
 	return nil
 }
 
-// LiveURL asks a node for a live URL of the work's channel.
-func LiveURL(ctx context.Context, nc *nats.Conn, w *pb.TaskWork) (string, error) {
+// LiveURL asks a node for a live URL of the work's channel (and where a
+// live transcode publishes).
+func LiveURL(ctx context.Context, nc *nats.Conn, w *pb.TaskWork) (live, publish string, err error) {
 	b, err := proto.Marshal(&pb.TaskWork{Id: w.Id, Spec: w.Spec})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	m, err := nc.RequestWithContext(ctx, LiveSubject, b)
 	if err != nil {
-		return "", fmt.Errorf("no node gave a live URL: %w", err)
+		return "", "", fmt.Errorf("no node gave a live URL: %w", err)
 	}
 	r := &pb.TaskWork{}
 	if err := proto.Unmarshal(m.Data, r); err != nil || r.LiveUrl == "" {
-		return "", errors.New("no live URL in the answer")
+		return "", "", errors.New("no live URL in the answer")
 	}
-	return r.LiveUrl, nil
+	return r.LiveUrl, r.PublishUrl, nil
 }

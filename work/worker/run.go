@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/argus-vms/argus/actors/task"
 	"github.com/argus-vms/argus/events/pb"
 	"github.com/argus-vms/argus/work/jobs"
 	"github.com/argus-vms/argus/work/queue"
@@ -53,9 +54,9 @@ func (w *Worker) run(ctx context.Context, msg jetstream.Msg, online bool) {
 		return
 	}
 
-	if work.Spec.Type == "snapshot" && work.Spec.FromUnixMs == 0 && work.LiveUrl == "" {
-		if work.LiveUrl, err = queue.LiveURL(ctx, w.o.Queues.Conn(), work); err != nil {
-			log.Warn("worker: live snapshot without a source", "err", err)
+	if (work.Spec.Type == task.TypeSnapshot && work.Spec.FromUnixMs == 0 || work.Spec.Type == task.TypeLiveTranscode) && work.LiveUrl == "" {
+		if work.LiveUrl, work.PublishUrl, err = queue.LiveURL(ctx, w.o.Queues.Conn(), work); err != nil {
+			log.Warn("worker: live task without a source", "err", err)
 		}
 	}
 	jctx, cancel := context.WithCancelCause(ctx)
@@ -81,7 +82,7 @@ func (w *Worker) run(ctx context.Context, msg jetstream.Msg, online bool) {
 			log.Warn("worker: partial result not reported", "err", err)
 		}
 	}
-	result, jerr := jobs.Run(jctx, w.o.Env, jobs.Job{ID: work.Id, Spec: work.Spec, LiveURL: work.LiveUrl, Partial: partial}, progress.set)
+	result, jerr := jobs.Run(jctx, w.o.Env, jobs.Job{ID: work.Id, Spec: work.Spec, LiveURL: work.LiveUrl, PublishURL: work.PublishUrl, Partial: partial}, progress.set)
 	cause := context.Cause(jctx)
 	cancel(nil)
 	<-renewed

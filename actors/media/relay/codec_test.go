@@ -19,7 +19,7 @@ import (
 func TestH265WithAudio(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, fakecam.Options{Codec: fakecam.CodecH265, Audio: fakecam.AudioAAC, Width: 320, Height: 180})
-	st := n.ready(Key{"cam1", 1})
+	st := n.ready(Key{Device: "cam1", Channel: 1})
 	if c, ok := st.VideoCodec(); !ok || c != CodecH265 {
 		t.Fatalf("VideoCodec %q %v, want h265", c, ok)
 	}
@@ -108,7 +108,7 @@ func TestHLSAudio(t *testing.T) {
 		t.Run(tc.audio, func(t *testing.T) {
 			t.Parallel()
 			n := startNode(t, fakecam.Options{Audio: tc.audio, Width: 320, Height: 180})
-			checkHLSAudio(t, n.ready(Key{"cam1", 1}), "h264", tc.codec)
+			checkHLSAudio(t, n.ready(Key{Device: "cam1", Channel: 1}), "h264", tc.codec)
 		})
 	}
 }

@@ -62,7 +62,7 @@ func wantOneOfEach(t *testing.T, annexB []byte) {
 func TestKeyframeFromCamera(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, fakecam.Options{Width: 480, Height: 272})
-	st := n.ready(Key{"cam1", 1})
+	st := n.ready(Key{Device: "cam1", Channel: 1})
 	k, ok := st.Keyframe()
 	kf, at := k.AnnexB, k.At
 	if !ok {
@@ -161,7 +161,7 @@ func TestKeyframeParams(t *testing.T) {
 		{"neither", nil, nil, slices, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := NewStream(Key{"cam", 1})
+			st := NewStream(Key{Device: "cam", Channel: 1})
 			defer st.Close()
 			if _, ok := st.Keyframe(); ok {
 				t.Fatal("keyframe before any source")

@@ -354,7 +354,7 @@ func TestTwentyConcurrentReaders(t *testing.T) {
 	if _, stderr, err := ffprobe(t, n.url("/live/cam1/1", "token=ok"), "-rtsp_transport", "tcp"); err != nil {
 		t.Fatalf("warm-up: %v\n%s", err, stderr)
 	}
-	st := n.get(Key{"cam1", 1})
+	st := n.get(Key{Device: "cam1", Channel: 1})
 	testenv.WaitFor(t, 5*time.Second, "no readers after the probe", func() bool { return st.Readers() == 0 })
 
 	// baseline: the pull alone (fakecam, pull, decode, GOP cache) for 2 s
@@ -400,7 +400,7 @@ func TestTwentyConcurrentReaders(t *testing.T) {
 	}
 	testenv.WaitFor(t, 5*time.Second, "readers back to 0", func() bool { return st.Readers() == 0 })
 	n.mu.Lock()
-	ch := append([]int(nil), n.changes[Key{"cam1", 1}]...)
+	ch := append([]int(nil), n.changes[Key{Device: "cam1", Channel: 1}]...)
 	n.mu.Unlock()
 	if len(ch) == 0 || ch[len(ch)-1] != 0 || slices.Max(ch) != readers {
 		t.Errorf("readers-changed callbacks %v: want a peak of %d and 0 last", ch, readers)
@@ -446,10 +446,10 @@ func TestHotJoinDecodesAtOnce(t *testing.T) {
 // it must be an IDR, arrive within 100 ms, and RTP-Info must point at it.
 func TestHotJoinFirstFrame(t *testing.T) {
 	n := startNode(t, fakecam.Options{})
-	if _, err := n.stream(Key{"cam1", 1}); err != nil {
+	if _, err := n.stream(Key{Device: "cam1", Channel: 1}); err != nil {
 		t.Fatal(err)
 	}
-	testenv.WaitFor(t, 10*time.Second, "stream ready", func() bool { return n.get(Key{"cam1", 1}).Ready() })
+	testenv.WaitFor(t, 10*time.Second, "stream ready", func() bool { return n.get(Key{Device: "cam1", Channel: 1}).Ready() })
 	for i, proto := range []gortsplib.Protocol{gortsplib.ProtocolTCP, gortsplib.ProtocolUDP, gortsplib.ProtocolTCP} {
 		time.Sleep(time.Duration(300*i) * time.Millisecond)
 		func() {
@@ -532,7 +532,7 @@ func TestHotJoinFirstFrame(t *testing.T) {
 func TestLLHLS(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, fakecam.Options{Audio: fakecam.AudioAAC})
-	st := n.ready(Key{"cam1", 1})
+	st := n.ready(Key{Device: "cam1", Channel: 1})
 	hs := httptest.NewServer(http.StripPrefix("/hls/cam1/1/", st.HLSHandler()))
 	defer hs.Close()
 
@@ -599,7 +599,7 @@ func TestHLS(t *testing.T) {
 	t.Cleanup(func() { hlsIdleTimeout = old })
 
 	n := startNode(t, fakecam.Options{})
-	st, err := n.stream(Key{"cam1", 1})
+	st, err := n.stream(Key{Device: "cam1", Channel: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -749,14 +749,14 @@ func TestReadersSurviveSourceReconnect(t *testing.T) {
 		t.Errorf("decoded %d frames in 4 s across source reconnects", r.frames)
 	}
 	t.Logf("decoded %d frames in 4 s across source reconnects", r.frames)
-	st := n.get(Key{"cam1", 1})
+	st := n.get(Key{Device: "cam1", Channel: 1})
 	testenv.WaitFor(t, 5*time.Second, "readers back to 0", func() bool { return st.Readers() == 0 })
 }
 
 func TestSubscribeVideo(t *testing.T) {
 	t.Parallel()
 	n := startNode(t, fakecam.Options{})
-	st := n.ready(Key{"cam2", 1})
+	st := n.ready(Key{Device: "cam2", Channel: 1})
 	time.Sleep(300 * time.Millisecond) // let the GOP cache fill a little
 
 	type au struct {
@@ -830,7 +830,7 @@ func TestKeyPath(t *testing.T) {
 // after ReadyTimeout.
 func TestNotReady503(t *testing.T) {
 	t.Parallel()
-	st := NewStream(Key{"cam9", 1})
+	st := NewStream(Key{Device: "cam9", Channel: 1})
 	defer st.Close()
 	srv, err := NewServer(Config{
 		RTSPAddress:    "127.0.0.1:0",
@@ -888,7 +888,7 @@ func TestDescriptionChangeClosesReaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cam.Close()
-	st := NewStream(Key{"cam1", 1})
+	st := NewStream(Key{Device: "cam1", Channel: 1})
 	defer st.Close()
 	h := &audioOnReconnect{st: st}
 	p := pull.Start(pull.Config{URL: cam.URL("cam1"), MinBackoff: 50 * time.Millisecond}, h)

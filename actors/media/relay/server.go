@@ -66,6 +66,10 @@ type Config struct {
 	// request's own path and query, without Authorize or Open, so the
 	// owner alone decides. base is like "rtsp://10.0.0.2:8554". Optional.
 	Redirect func(k Key) (base string, ok bool)
+	// Publish, when set, authorizes a publisher's ANNOUNCE of a rendition
+	// (publish.go) and returns the stream it feeds; an error answers 401,
+	// one wrapping ErrNotFound 404. nil: nobody publishes here.
+	Publish func(k Key, query url.Values) (*Stream, error)
 	// Viewed, when set, is told of every reader session that played, as
 	// it ends (the viewing audit).
 	Viewed func(View)
@@ -286,7 +290,7 @@ func (s *Server) forget(st *Stream) {
 // waits until it is ready. The returned response is nil on success.
 func (s *Server) open(path, rawQuery string) (*Stream, *gortsplib.ServerStream, Grant, *base.Response, error) {
 	var g Grant
-	k, ok := ParsePath(path)
+	k, ok := ParseRequest(path, rawQuery)
 	if !ok {
 		return nil, nil, g, &base.Response{StatusCode: base.StatusNotFound}, fmt.Errorf("no stream at %q", path)
 	}
@@ -403,6 +407,9 @@ func (h *handler) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 
 func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
 	h.s.grants.drop(ctx.Session)
+	if publisherGone(h, ctx.Session) {
+		return
+	}
 	sd, _ := ctx.Session.UserData().(*sessionData)
 	if sd == nil {
 		return
@@ -436,8 +443,11 @@ func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.R
 
 func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	if ctx.Session.State() == gortsplib.ServerSessionStatePreRecord {
-		// unreachable: ANNOUNCE is not implemented, nobody records here
-		return &base.Response{StatusCode: base.StatusBadRequest}, nil, nil
+		// a publisher's track (publish.go): ANNOUNCE authorized it
+		if pd, _ := ctx.Session.UserData().(*publisherData); pd == nil {
+			return &base.Response{StatusCode: base.StatusBadRequest}, nil, errors.New("SETUP to record without ANNOUNCE")
+		}
+		return &base.Response{StatusCode: base.StatusOK}, nil, nil
 	}
 	if isTLS(ctx.Conn.NetConn()) && ctx.Transport != nil && ctx.Transport.Protocol != gortsplib.ProtocolTCP {
 		// media in clear beside a TLS control connection
@@ -445,7 +455,7 @@ func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respons
 	}
 	// a further SETUP of the same session (another track)
 	if sd, _ := ctx.Session.UserData().(*sessionData); sd != nil {
-		if k, ok := ParsePath(ctx.Path); !ok || k != sd.key {
+		if k, ok := ParseRequest(ctx.Path, ctx.Query); !ok || k != sd.key {
 			return &base.Response{StatusCode: base.StatusBadRequest}, nil, errors.New("SETUP of another stream in the same session")
 		}
 		ss := sd.st.serverStream()
@@ -481,7 +491,7 @@ func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respons
 			return res, nil, err
 		}
 	}
-	k, _ := ParsePath(ctx.Path)
+	k, _ := ParseRequest(ctx.Path, ctx.Query)
 	ctx.Session.SetUserData(&sessionData{key: k, st: st, grant: grant, client: ctx.Conn.NetConn().RemoteAddr().String()})
 	h.s.grants.set(ctx.Session, grant)
 	return &base.Response{StatusCode: base.StatusOK}, ss, nil

@@ -42,6 +42,9 @@ const (
 	// Result opens the files of one task's result (a VOD's HLS ladder):
 	// Device holds the task id, Channel 0.
 	Result Kind = "result"
+	// Publish lets a live transcode push one channel's rendition into its
+	// owner's relay (minted by nodes only, for the task).
+	Publish Kind = "publish"
 )
 
 // Claims are what a token says.
@@ -122,7 +125,7 @@ func (s *Signer) Parse(tok string, now time.Time) (Claims, error) {
 	c.Expires = time.Unix(nums[3], 0)
 	if c.Kind == Playback {
 		c.From, c.To = time.Unix(nums[1], 0), time.Unix(nums[2], 0)
-	} else if c.Kind != Live && c.Kind != Result {
+	} else if c.Kind != Live && c.Kind != Result && c.Kind != Publish {
 		return Claims{}, ErrInvalid
 	}
 	if !events.ValidID(c.Device) {
@@ -144,6 +147,19 @@ func (s *Signer) CheckLive(tok, device string, channel int, now time.Time) (Clai
 		return c, err
 	}
 	if c.Kind != Live || c.Device != device || c.Channel != channel {
+		return c, ErrScope
+	}
+	return c, nil
+}
+
+// CheckPublish verifies tok lets its bearer publish a rendition of
+// device/channel.
+func (s *Signer) CheckPublish(tok, device string, channel int, now time.Time) (Claims, error) {
+	c, err := s.Parse(tok, now)
+	if err != nil {
+		return c, err
+	}
+	if c.Kind != Publish || c.Device != device || c.Channel != channel {
 		return c, ErrScope
 	}
 	return c, nil
