@@ -158,23 +158,26 @@ await scenario(browser, shot, problems, () => step, log, async () => {
   await shot(page, '2-ll-hls');
   log(`ok LL-HLS fallback: playing ${llv.w} px after ${Date.now() - llT0} ms, ${llv.behind.toFixed(2)} s behind the live edge, ${hlsReqs.length} requests under /ll/`);
 
-  step = 'h265: falls back to hls';
+  step = 'h265: the H.264 rendition over webrtc';
   whep.length = 0;
   await page.goto(`${BASE_URL}/console/devices/${HEVC_DEVICE}`);
   const fell = Date.now();
-  const hwhy = await transport(page, 'hls');
-  if (!/422/.test(hwhy)) throw new Error(`the fallback's reason "${hwhy}" does not name the 422`);
-  const refused = whep.filter((r) => r.method === 'POST');
-  if (refused.length !== 1) throw new Error(`WHEP requests ${JSON.stringify(whep)}`);
-  // Chromium cannot decode H.265 in MSE: hls.js plays it (a blob: URL) or
-  // says why not; either way HLS was chosen.
-  await page.waitForTimeout(1500);
-  const hv = await page.locator('[data-testid=live-video]').evaluate((v) => ({ src: v.getAttribute('src') || '', srcObject: !!v.srcObject, w: v.videoWidth }));
-  const cap = (await page.locator('.live figcaption').first().textContent()).trim();
-  if (hv.srcObject) throw new Error('the H.265 view still has a MediaStream');
-  if (!hv.src.startsWith('blob:') && !/error/.test(cap)) throw new Error(`neither the HLS player nor an error: ${JSON.stringify(hv)} "${cap}"`);
-  if ((await page.locator('[data-testid=live-audio-toggle]').count()) !== 1) throw new Error('no audio toggle on the HLS view');
-  await shot(page, '2-h265-hls');
-  log(`ok H.265: "${hwhy}" → hls after ${Date.now() - fell} ms; video ${hv.src ? 'blob: (hls.js)' : 'detached'}, width ${hv.w}; caption "${cap}"`);
+  const hwhy = await transport(page, 'webrtc', 30000);
+  if (!/H\.264 rendition/.test(hwhy)) throw new Error(`the H.265 camera's transport "${hwhy}" is not its H.264 rendition`);
+  const hposts = whep.filter((r) => r.method === 'POST');
+  if (hposts.length !== 2 || /codec=h264/.test(hposts[0].url) || !/codec=h264/.test(hposts[1].url))
+    throw new Error(`WHEP requests ${JSON.stringify(whep)}: want the camera's refused, then its rendition's`);
+  const hv = await page.waitForFunction(
+    () => {
+      const v = document.querySelector('[data-testid=live-video]');
+      return v && v.videoWidth > 0 && v.currentTime > 1 ? { w: v.videoWidth, t: v.currentTime, srcObject: !!v.srcObject } : false;
+    },
+    null,
+    { timeout: 30000, polling: 200 },
+  );
+  const h = await hv.jsonValue();
+  if (!h.srcObject) throw new Error(`the H.265 camera's rendition is not a MediaStream: ${JSON.stringify(h)}`);
+  await shot(page, '2-h265-rendition');
+  log(`ok H.265: refused over WebRTC (422), its H.264 rendition plays over WebRTC after ${Date.now() - fell} ms, ${h.w} px wide, "${hwhy}"`);
 
 });

@@ -14,10 +14,11 @@ import (
 // first. A camera with Opus audio: live-transport says "webrtc", the
 // <video> plays a MediaStream (currentTime advances over 2 s, videoWidth >
 // 0) with an audio track, the audio toggle unmutes and mutes it, and leaving
-// the page DELETEs the session (the stream's readers drop to 0). An H.265
-// camera (its WHEP offer refused with 422) falls back to HLS:
-// live-transport says "hls", the refusal in its title. No CSP violation or
-// page error, and the key never in a URL.
+// the page DELETEs the session (the stream's readers drop to 0). With WHEP
+// refused, the view plays LL-HLS through hls.js. An H.265 camera (its
+// WHEP offer refused with 422) is played through its H.264 rendition
+// (?codec=h264, a live transcode) over WebRTC. No CSP violation or page
+// error, and the key never in a URL.
 func TestConsoleWebRTC(t *testing.T) {
 	NeedTools(t)
 	NPMCI(t)

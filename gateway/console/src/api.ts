@@ -364,8 +364,9 @@ export const api = {
     if (afterSeq > 0) q.set('after_seq', String(afterSeq));
     return request<EventPage>('GET', `/v1/devices/${enc(id)}/events?${q}`);
   },
-  live(id: string, ch: number) {
-    return request<LiveURLs>('GET', `/v1/devices/${enc(id)}/channels/${ch}/live`);
+  /** live gives the channel's live URLs; codec 'h264' those of its H.264 rendition (an H.265 camera transcoded). */
+  live(id: string, ch: number, codec: '' | 'h264' = '') {
+    return request<LiveURLs>('GET', `/v1/devices/${enc(id)}/channels/${ch}/live` + (codec ? `?codec=${codec}` : ''));
   },
   listAlarms(o: AlarmQuery) {
     const q = new URLSearchParams();

@@ -52,7 +52,9 @@ export type Transport = 'webrtc' | 'hls';
  * when the node has no WebRTC or it fails (the offer refused, e.g. 422 for
  * an H.265 camera; no video within 4 s; the connection failed): hls.js
  * plays the ll_hls_url (LL-HLS; the hls_url from nodes without it) through
- * MSE (the <video> gets a blob: URL), or the browser natively. A refusal that would come again (a codec WebRTC cannot
+ * MSE (the <video> gets a blob: URL), or the browser natively. A camera
+ * whose codec WebRTC cannot carry (H.265: 422 naming ?codec=h264) is played
+ * through its H.264 rendition, WebRTC first again. A refusal that would come again (a codec WebRTC cannot
  * carry, a network WebRTC does not get through) keeps this view on HLS
  * until its channel changes. On an expired token or a fatal error it asks
  * for fresh URLs and retries, backing off. The video starts muted (autoplay
@@ -65,13 +67,17 @@ export function LiveVideo(props: { device: string; channel: number; compact?: bo
   const [attempt, setAttempt] = useState(0);
   const [transport, setTransport] = useState<{ kind: Transport; why: string; channel: string } | null>(null);
   const [muted, setMuted] = useState(true);
-  // noWebRTC: WHEP was refused for good on this channel (e.g. H.265): HLS only.
+  // noWebRTC: WHEP was refused for good on this channel: HLS only.
   const noWebRTC = useRef(false);
+  // rendition: the camera's codec is not for browsers (H.265): its H.264
+  // rendition (?codec=h264, a transcode on the cluster's workers) is played.
+  const rendition = useRef<'' | 'h264'>('');
   const channel = `${props.device}:${props.channel}`;
   const shown = useRef(channel);
   if (shown.current !== channel) {
     shown.current = channel;
     noWebRTC.current = false;
+    rendition.current = '';
   }
 
   // The toggle and the video's own controls agree: both set video.muted.
@@ -125,8 +131,8 @@ export function LiveVideo(props: { device: string; channel: number; compact?: bo
       }
       video.play().catch(() => {});
     };
-    const play = async () => {
-      const u = await api.live(props.device, props.channel);
+    const play = async (): Promise<void> => {
+      const u = await api.live(props.device, props.channel, rendition.current);
       if (stopped) return;
       setErr('');
       let why = 'this node serves no WebRTC';
@@ -142,12 +148,16 @@ export function LiveVideo(props: { device: string; channel: number; compact?: bo
           if (stopped) return; // the abort closed it
           setTransport({
             kind: 'webrtc',
-            why: player.hasAudio ? 'with audio' : 'no audio from this camera',
+            why: (rendition.current ? 'the H.264 rendition of the camera; ' : '') + (player.hasAudio ? 'with audio' : 'no audio from this camera'),
             channel: `${props.device}:${props.channel}`,
           });
           return;
         } catch (e) {
           if (stopped) return;
+          if (e instanceof WHEPError && e.status === 422 && /codec=h264/.test(e.message) && rendition.current === '') {
+            rendition.current = 'h264'; // the camera's codec is not WebRTC's: its H.264 rendition is
+            return play();
+          }
           if (e instanceof WHEPError && e.permanent) noWebRTC.current = true;
           why = e instanceof Error ? e.message : String(e);
         }
