@@ -265,35 +265,33 @@ func (s *Server) selfBases() (rtspBase, rtspsBase, httpBase string) {
 }
 
 // LiveRTSP is a live RTSP URL of a device channel with a token valid for
-// ttl, for a worker slot taking a live snapshot (the key it names is the
-// task's submitter's).
+// ttl, for a worker slot taking a live snapshot or transcoding (the key it
+// names is the task's submitter's).
 func (s *Server) LiveRTSP(device string, channel int, keyID string, ttl time.Duration) (string, error) {
-	if s.live == nil || s.live.Signer == nil {
-		return "", errors.New("live video is not configured on this node")
-	}
-	tok := url.QueryEscape(s.live.Signer.Sign(token.Claims{Kind: token.Live, Device: device, Channel: channel,
-		Expires: time.Now().Add(ttl).Truncate(time.Second), KeyID: keyID}))
-	rtspBase, _, _, _, p := s.mediaBases(device)
-	if p != nil {
-		return "", errors.New(p.Detail)
-	}
-	return fmt.Sprintf("%s/live/%s/%d?token=%s", rtspBase, device, channel, tok), nil
+	return s.ownerRTSP(token.Claims{Kind: token.Live, Device: device, Channel: channel, KeyID: keyID}, ttl, "")
 }
 
 // PublishRTSP is the URL a live transcode publishes device channel's
 // rendition codec at: the owner's relay, with a publish token valid for
 // ttl.
 func (s *Server) PublishRTSP(device string, channel int, codec, keyID string, ttl time.Duration) (string, error) {
+	return s.ownerRTSP(token.Claims{Kind: token.Publish, Device: device, Channel: channel, KeyID: keyID}, ttl,
+		"codec="+url.QueryEscape(codec)+"&")
+}
+
+// ownerRTSP is the RTSP URL of c's channel on its owner with a token of c
+// valid for ttl (query: parameters before the token, each ending in &).
+func (s *Server) ownerRTSP(c token.Claims, ttl time.Duration, query string) (string, error) {
 	if s.live == nil || s.live.Signer == nil {
 		return "", errors.New("live video is not configured on this node")
 	}
-	tok := url.QueryEscape(s.live.Signer.Sign(token.Claims{Kind: token.Publish, Device: device, Channel: channel,
-		Expires: time.Now().Add(ttl).Truncate(time.Second), KeyID: keyID}))
-	rtspBase, _, _, _, p := s.mediaBases(device)
+	c.Expires = time.Now().Add(ttl).Truncate(time.Second)
+	tok := url.QueryEscape(s.live.Signer.Sign(c))
+	rtspBase, _, _, _, p := s.mediaBases(c.Device)
 	if p != nil {
 		return "", errors.New(p.Detail)
 	}
-	return fmt.Sprintf("%s/live/%s/%d?codec=%s&token=%s", rtspBase, device, channel, url.QueryEscape(codec), tok), nil
+	return fmt.Sprintf("%s/live/%s/%d?%stoken=%s", rtspBase, c.Device, c.Channel, query, tok), nil
 }
 
 // GET /v1/streams: the active streams of every node (each node's own with
