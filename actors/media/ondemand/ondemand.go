@@ -14,7 +14,7 @@ import (
 // startGrace is how long a new stream waits for its first reader: longer
 // than a reader's wait for the first picture (relay.DefaultReadyTimeout),
 // which a slow start (a transcode) may need.
-const startGrace = 20 * time.Second
+var startGrace = 20 * time.Second
 
 // Set is the streams of one kind, by key.
 type Set struct {
