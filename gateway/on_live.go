@@ -143,8 +143,12 @@ func redirectToOwner(c echo.Context, o OwnerInfo) error {
 
 // StreamInfo is one row of GET /v1/streams.
 type StreamInfo struct {
-	Device      string    `json:"device"`
-	Channel     int       `json:"channel"`
+	Device  string `json:"device"`
+	Channel int    `json:"channel"`
+	// Kind: camera (the owner's pull), edge (a relay of another node's),
+	// rendition (a transcode, Codec).
+	Kind        string    `json:"kind"`
+	Codec       string    `json:"codec,omitempty"`
 	Node        string    `json:"node"`
 	State       string    `json:"state"`
 	Readers     int       `json:"readers"`

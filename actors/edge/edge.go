@@ -95,6 +95,9 @@ func (e *Edges) source(k relay.Key) (string, error) {
 	return u, nil
 }
 
+// List lists the open edge streams.
+func (e *Edges) List() []ondemand.Running { return e.set.List() }
+
 // Len is the number of open edge streams.
 func (e *Edges) Len() int { return e.set.Len() }
 

@@ -65,6 +65,9 @@ func (r *Renditions) Open(ctx context.Context, k relay.Key) (*relay.Stream, erro
 // reader asked for k, or it stopped).
 func (r *Renditions) Publisher(k relay.Key) (*relay.Stream, bool) { return r.set.Get(k) }
 
+// List lists the running renditions.
+func (r *Renditions) List() []ondemand.Running { return r.set.List() }
+
 // Len is the number of renditions running.
 func (r *Renditions) Len() int { return r.set.Len() }
 

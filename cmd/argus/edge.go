@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/argus-vms/argus/actors/edge"
+	"github.com/argus-vms/argus/actors/media/ondemand"
 	"github.com/argus-vms/argus/actors/media/relay"
 	"github.com/argus-vms/argus/actors/media/token"
 	"github.com/argus-vms/argus/events"
@@ -60,6 +61,23 @@ func (n *node) viewerNodes() []gateway.NodeLoad {
 				PublicHTTP: m.PublicHTTP, PublicRTSP: m.PublicRTSP},
 			Readers: m.Readers, Self: m.ID == *n.cfg.nodeID,
 		})
+	}
+	return out
+}
+
+// onDemandStreams are the node's edge streams and renditions, as /v1/streams
+// lists them.
+func (n *node) onDemandStreams() []gateway.StreamInfo {
+	var out []gateway.StreamInfo
+	for kind, list := range map[string][]ondemand.Running{"edge": n.edges.List(), "rendition": n.renditions.List()} {
+		for _, r := range list {
+			k, state := r.Stream.Key(), "starting"
+			if r.Stream.Ready() {
+				state = "live"
+			}
+			out = append(out, gateway.StreamInfo{Device: k.Device, Channel: k.Channel, Kind: kind, Codec: string(k.Codec),
+				Node: *n.cfg.nodeID, State: state, Readers: r.Stream.Readers(), BitrateKbps: r.Stream.BitrateKbps(), Since: r.Since})
+		}
 	}
 	return out
 }

@@ -481,10 +481,10 @@ func (n *node) startRelay(keys *gateway.KeyStore, clusterSecret []byte) (*gatewa
 			infos, err := n.host.Streams(ctx)
 			out := make([]gateway.StreamInfo, len(infos))
 			for i, s := range infos {
-				out[i] = gateway.StreamInfo{Device: s.Device, Channel: s.Channel, Node: s.Node, State: s.State,
+				out[i] = gateway.StreamInfo{Device: s.Device, Channel: s.Channel, Kind: "camera", Node: s.Node, State: s.State,
 					Readers: s.Readers, BitrateKbps: s.BitrateKbps, Since: s.Since}
 			}
-			return out, err
+			return append(out, n.onDemandStreams()...), err
 		},
 	}, nil
 }

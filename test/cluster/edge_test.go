@@ -126,6 +126,24 @@ func TestEdgeRelays(t *testing.T) {
 	if n := cam.Readers(); n != 1 {
 		t.Fatalf("the camera has %d readers with viewers on three nodes, want 1", n)
 	}
+	var streams struct {
+		Items []struct {
+			Device, Kind, Node string
+			Readers            int
+		} `json:"items"`
+	}
+	if st := getJSON(t, c.Nodes[0], "/v1/streams", &streams); st != 200 {
+		t.Fatalf("streams: %d", st)
+	}
+	kinds := map[string]string{}
+	for _, s := range streams.Items {
+		if s.Device == "e-1" {
+			kinds[s.Node] = s.Kind
+		}
+	}
+	if kinds[owner] != "camera" || kinds[edges[0].ID] != "edge" || kinds[edges[1].ID] != "edge" {
+		t.Errorf("/v1/streams of e-1 by node: %v, want the owner's camera pull and two edges", kinds)
+	}
 	edgeHLS := liveOn(t, c.Nodes[0], "e-1", edges[0].ID).HLS
 	if out, err := ffprobe(t, edgeHLS); err != nil {
 		t.Fatalf("HLS through the edge %s: %v %s", edges[0].ID, err, out)

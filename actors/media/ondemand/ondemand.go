@@ -29,6 +29,24 @@ type entry struct {
 	st    *relay.Stream
 	stop  func() // what feeds st
 	timer *time.Timer
+	since time.Time
+}
+
+// Running is one stream of the set.
+type Running struct {
+	Stream *relay.Stream
+	Since  time.Time // started
+}
+
+// List lists the running streams.
+func (s *Set) List() []Running {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Running, 0, len(s.streams))
+	for _, e := range s.streams {
+		out = append(out, Running{Stream: e.st, Since: e.since})
+	}
+	return out
 }
 
 // New returns an empty set whose streams close idle after their last
@@ -58,7 +76,7 @@ func (s *Set) Open(k relay.Key, start func() (*relay.Stream, func(), error)) (*r
 	if err != nil {
 		return nil, err
 	}
-	e := &entry{st: st, stop: stop}
+	e := &entry{st: st, stop: stop, since: time.Now()}
 	st.OnReadersChanged(func(n int) { s.readers(k, e, n) })
 	s.streams[k] = e
 	s.armLocked(k, e, max(s.idle, startGrace))

@@ -290,13 +290,16 @@ func (s *Server) forget(st *Stream) {
 // waits until it is ready. The returned response is nil on success.
 func (s *Server) open(path, rawQuery string) (*Stream, *gortsplib.ServerStream, Grant, *base.Response, error) {
 	var g Grant
-	k, ok := ParseRequest(path, rawQuery)
+	k, ok := ParsePath(path)
 	if !ok {
 		return nil, nil, g, &base.Response{StatusCode: base.StatusNotFound}, fmt.Errorf("no stream at %q", path)
 	}
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
 		return nil, nil, g, &base.Response{StatusCode: base.StatusBadRequest}, fmt.Errorf("bad query: %w", err)
+	}
+	if k, ok = k.Rendition(q.Get(CodecQuery)); !ok {
+		return nil, nil, g, &base.Response{StatusCode: base.StatusNotFound}, fmt.Errorf("no rendition %q of %s", q.Get(CodecQuery), k)
 	}
 	if g, err = s.cfg.Authorize(k, q); err != nil {
 		return nil, nil, g, &base.Response{StatusCode: base.StatusUnauthorized}, fmt.Errorf("%s: unauthorized: %w", k, err)
