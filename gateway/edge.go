@@ -43,9 +43,6 @@ func (s *Server) viewerNode(c echo.Context, device string) (n NodeLoad, edge boo
 	var least, own *NodeLoad
 	for i := range nodes {
 		nd := &nodes[i]
-		if nd.Self {
-			nd.Node = s.node
-		}
 		if want != "" && nd.Node == want {
 			return *nd, nd.Node != owner, nil
 		}

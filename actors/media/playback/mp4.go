@@ -111,25 +111,16 @@ func MP4(ctx context.Context, open Opener, segs []Segment, from, to time.Time) (
 		// first audio of the fragments taken if that comes earlier (audio
 		// arriving late lands in the next fragment), so that both tracks
 		// keep their offset.
-		base := l.frags[a].tfdt
-		var audioBase uint64 // in the audio timescale
-		haveAudio := false
-		if l.audio != nil {
-			for k := a; k <= b; k++ {
-				if at := l.frags[k].audio; at != nil && (!haveAudio || at.tfdt < audioBase) {
-					audioBase, haveAudio = at.tfdt, true
-				}
-			}
-		}
-		if haveAudio {
-			base = min(base, rescale(audioBase, l.audio.TimeScale, ts))
-			audioBase = rescale(base, ts, l.audio.TimeScale)
-		}
 		vBase := l.frags[a].tfdt
-		// the audio's output origin: the segment's, not before where the
-		// audio so far ends
-		aOut := uint64(0)
+		base := vBase
+		// audioBase is the origin in the audio timescale; aOut where the
+		// segment's audio starts in the output: the segment's start, not
+		// before where the audio so far ends
+		var audioBase, aOut uint64
+		first, haveAudio := firstAudio(l.frags[a : b+1])
 		if haveAudio {
+			base = min(base, rescale(first, l.audio.TimeScale, ts))
+			audioBase = rescale(base, ts, l.audio.TimeScale)
 			aOut = max(rescale(t, ts, l.audio.TimeScale), tAudio)
 		}
 		if len(f.segs) == 0 {
@@ -196,6 +187,17 @@ func MP4(ctx context.Context, open Opener, segs []Segment, from, to time.Time) (
 	f.size = out
 	sort.Slice(f.patches, func(i, j int) bool { return f.patches[i].at < f.patches[j].at })
 	return f, nil
+}
+
+// firstAudio is the earliest audio decode time of frags (ok false: they
+// carry no audio).
+func firstAudio(frags []frag) (tfdt uint64, ok bool) {
+	for _, fr := range frags {
+		if fr.audio != nil && (!ok || fr.audio.tfdt < tfdt) {
+			tfdt, ok = fr.audio.tfdt, true
+		}
+	}
+	return tfdt, ok
 }
 
 // patchTfdt appends the patch setting a track fragment's decode time to

@@ -1,7 +1,6 @@
 package record
 
 import (
-	"bytes"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
@@ -87,14 +86,6 @@ func (s *audioSpec) units(f relay.AudioFrame) []audioUnit {
 	return out
 }
 
-func cloneFrames(fs [][]byte) [][]byte {
-	out := make([][]byte, len(fs))
-	for i, f := range fs {
-		out[i] = bytes.Clone(f)
-	}
-	return out
-}
-
 // durationToRate converts d to ticks of rate, to the nearest tick.
 func durationToRate(d time.Duration, rate int64) int64 {
 	s, rem := int64(d/time.Second), int64(d%time.Second)
@@ -129,13 +120,13 @@ type pendingUnit struct {
 }
 
 // place gives u its decode time in the segment and queues it. Units that
-// would play before the segment's start are dropped (false).
-func (a *segmentAudio) place(u audioUnit, start time.Time) bool {
+// would play before the segment's start are dropped.
+func (a *segmentAudio) place(u audioUnit, start time.Time) {
 	var dts int64
 	if !a.started {
 		dts = durationToRate(u.ntp.Sub(start)+a.firstPresent, a.rate)
 		if dts < 0 {
-			return false
+			return
 		}
 		a.started, a.ptsBase, a.dtsBase = true, u.pts, dts
 	} else {
@@ -146,7 +137,6 @@ func (a *segmentAudio) place(u audioUnit, start time.Time) bool {
 	}
 	a.lastEnd = dts + u.dur
 	a.pending = append(a.pending, pendingUnit{dts: dts, u: u})
-	return true
 }
 
 // take removes the pending units starting before end (ticks of the audio

@@ -54,7 +54,6 @@ func (p *PreRoll) Len() int {
 // onAudio runs on the relay's write path: it keeps the audio from the
 // first buffered access unit on and passes the frame on.
 func (p *PreRoll) onAudio(f relay.AudioFrame) {
-	f.Frames = cloneFrames(f.Frames)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.buf) > 0 {

@@ -221,7 +221,6 @@ func (r *Recorder) onAU(f relay.Frame) {
 // onAudio runs on the relay's write path: it never blocks (audio is
 // dropped when the writer falls behind; video goes on).
 func (r *Recorder) onAudio(f relay.AudioFrame) {
-	f.Frames = cloneFrames(f.Frames) // the source may reuse its packet buffers
 	select {
 	case r.in <- auItem{audio: &f}:
 	default:

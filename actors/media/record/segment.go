@@ -216,14 +216,14 @@ func (s *segment) add(au [][]byte, pts, dts int64, idr bool) error {
 	return nil
 }
 
-// addAudio queues an audio unit for the fragment covering its time;
-// false when the segment has no audio track of its codec or u comes
+// addAudio queues an audio unit for the fragment covering its time; it is
+// dropped when the segment has no audio track of its codec or u comes
 // before the segment's start.
-func (s *segment) addAudio(u audioUnit) bool {
+func (s *segment) addAudio(u audioUnit) {
 	if s.audio == nil || !s.started || u.codec != s.audio.spec.codec {
-		return false
+		return
 	}
-	return s.audio.place(u, s.start)
+	s.audio.place(u, s.start)
 }
 
 // flush writes the current fragment.

@@ -35,7 +35,8 @@ type AudioTrack struct {
 type AudioFrame struct {
 	Codec AudioCodec
 	// Frames: AAC access units (1024 samples each), one Opus packet, or one
-	// block of G.711 samples.
+	// block of G.711 samples. They point into the stream's packets, which
+	// it owns and never reuses: subscribers may keep them (not modify).
 	Frames [][]byte
 	// PTS of the first frame on one continuous clock per stream (it starts
 	// at 0 with the first audio packet; relate it to video through NTP).

@@ -114,13 +114,12 @@ func (in *Init) Marshal(w io.WriteSeeker) error {
 func (in *Init) Unmarshal(b []byte) error {
 	b = bytes.Clone(b)
 	g711 := map[int]bool{} // track ID → µ-law
-	for _, r := range []rename{{from: "alaw", to: "ipcm"}, {from: "ulaw", to: "ipcm"}} {
-		for _, id := range entriesOf(b, r.from) {
-			r.track = id
-			renameEntry(b, r)
-			g711[id] = r.from == "ulaw"
+	eachTrak(b, func(id int, entry []byte) {
+		if typ := string(entry[4:8]); typ == "alaw" || typ == "ulaw" {
+			g711[id] = typ == "ulaw"
+			copy(entry[4:8], "ipcm") // what mediacommon reads (the pcmC child is there)
 		}
-	}
+	})
 	var ini fmp4.Init
 	if err := ini.Unmarshal(bytes.NewReader(b)); err != nil {
 		return err
@@ -144,17 +143,6 @@ func (in *Init) Unmarshal(b []byte) error {
 type rename struct {
 	track    int
 	from, to string
-}
-
-// entriesOf lists the IDs of the tracks whose sample entry is of type typ.
-func entriesOf(b []byte, typ string) []int {
-	var ids []int
-	eachTrak(b, func(id int, entry []byte) {
-		if string(entry[4:8]) == typ {
-			ids = append(ids, id)
-		}
-	})
-	return ids
 }
 
 func renameEntry(b []byte, r rename) bool {
