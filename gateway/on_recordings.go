@@ -28,6 +28,8 @@ type Recordings struct {
 	MP4 func(ctx context.Context, device string, channel int, from, to time.Time) (io.ReadSeeker, func() error, error)
 	// Playlist is an HLS VOD playlist over [from, to); urlOf names each segment by its start.
 	Playlist func(ctx context.Context, device string, channel int, from, to time.Time, urlOf func(startMS int64) string) ([]byte, error)
+	// Video says what a range's video is (its segments' inits).
+	Video func(ctx context.Context, device string, channel int, from, to time.Time) (RangeVideo, error)
 }
 
 // RecordingItem is one row of GET /v1/recordings.
@@ -273,9 +275,10 @@ func (s *Server) playbackMP4(c echo.Context) error {
 	return nil
 }
 
-// GET /v1/devices/{id}/channels/{ch}/playback.m3u8?start=&end=: an HLS VOD
-// playlist over the range; its URIs carry a stream token so players without
-// custom headers work.
+// GET /v1/devices/{id}/channels/{ch}/playback.m3u8?start=&end=[&codec=h264]:
+// an HLS VOD playlist over the range; its URIs carry a stream token so
+// players without custom headers work. codec=h264: a range recorded in
+// another codec is transcoded (playbackH264).
 func (s *Server) playbackM3U8(c echo.Context) error {
 	if s.recordings == nil || s.recordings.Playlist == nil {
 		return problem(http.StatusNotFound, "", "playback is not served by this node")
@@ -290,6 +293,19 @@ func (s *Server) playbackM3U8(c echo.Context) error {
 	from, to, p := playbackRange(c)
 	if p != nil {
 		return p
+	}
+	codec, p := playbackCodec(c)
+	if p != nil {
+		return p
+	}
+	if codec != "" && s.recordings.Video != nil {
+		v, err := s.recordings.Video(c.Request().Context(), id, ch, from, to)
+		if err != nil {
+			return problem(http.StatusNotFound, "", "nothing recorded in that range")
+		}
+		if v.needsH264() {
+			return s.playbackH264(c, id, ch, from, to, v)
+		}
 	}
 	// The segment URLs carry a playback token of the playlist's range: a
 	// token that opened the playlist, else a new one for the caller's key.

@@ -150,8 +150,8 @@ func (s *Server) listVOD(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, out)
 }
 
-// GET /vod/{id}/* (the result token authorizes): a VOD's playlists and
-// segments. Playlists are rewritten so that every URI carries the token
+// GET /vod/{id}/* (the result token authorizes): a VOD's (or a
+// transcode's) playlists and segments. Playlists are rewritten so that every URI carries the token
 // (players resolve relative URIs without the query).
 func (s *Server) serveVOD(c echo.Context) error {
 	id, p := taskIDParam(c)
@@ -175,8 +175,11 @@ func (s *Server) serveVOD(c echo.Context) error {
 	if err != nil || r.Code != pb.ReplyCode_REPLY_CODE_OK {
 		return problem(http.StatusNotFound, "", "no such video")
 	}
+	// Any file of the result's folder: a transcode publishes its HLS as it
+	// encodes (the playlists list what is up), ahead of the partial
+	// result's list of files.
 	res := r.Task.GetResult()
-	if res == nil || !slices.Contains(res.Files, rel) {
+	if res == nil {
 		return problem(http.StatusNotFound, "", "no such file")
 	}
 	f, _, err := s.pictures.Open(c.Request().Context(), path.Join(path.Dir(res.Key), rel))

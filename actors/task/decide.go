@@ -63,9 +63,13 @@ func invalid(field, format string, a ...any) *aggregate.Rejection {
 }
 
 // Normalize fills a spec's defaults (queue from the type, priority, group,
-// attempts, a timelapse's speed, a transcode's renditions).
+// attempts, a timelapse's speed, a transcode's renditions). A spec may
+// ask for the online queue (a playback transcode: a viewer waits for it);
+// the API's specs never do.
 func Normalize(s *pb.TaskSpec) {
-	s.Queue = QueueOf(s.Type)
+	if s.Queue != QueueOnline {
+		s.Queue = QueueOf(s.Type)
+	}
 	if s.Group == "" {
 		s.Group = DefaultGroup
 	}

@@ -557,6 +557,17 @@ func (n *node) recordings(st storage.Storage) *gateway.Recordings {
 		}
 		return playback.Playlist(ctx, open, segs, func(s playback.Segment) string { return urlOf(s.Start.UnixMilli()) })
 	}
+	r.Video = func(ctx context.Context, device string, channel int, from, to time.Time) (gateway.RangeVideo, error) {
+		segs, err := segments(ctx, device, channel, from, to)
+		if err != nil {
+			return gateway.RangeVideo{}, err
+		}
+		names, height, err := playback.VideoCodecs(ctx, open, segs)
+		if err != nil {
+			return gateway.RangeVideo{}, err
+		}
+		return gateway.RangeVideo{Codecs: names, Height: height, Version: fmt.Sprintf("%d %s", len(segs), segs[len(segs)-1].Key)}, nil
+	}
 	// The listing reads the segment index too: any node, no ClickHouse,
 	// no projection lag.
 	r.Index = func(ctx context.Context, device string, channel int, from, to time.Time, limit int) ([]gateway.RecordingItem, error) {

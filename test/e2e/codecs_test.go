@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"math"
+	"net/http"
 	"net/url"
 	"os/exec"
 	"strings"
@@ -73,6 +75,22 @@ func TestH265Camera(t *testing.T) {
 		t.Errorf("H.265 clip codecs %v, want hevc and aac", c)
 	}
 
+	// playback.m3u8?codec=h264: one transcode of the range (a worker
+	// slot), shared by its viewers, playing as soon as its first segment is
+	// up
+	t1 := time.Now()
+	loc := playbackH264(t, pb.HLS)
+	t.Logf("playback ?codec=h264: redirected after %v", time.Since(t1).Round(time.Millisecond))
+	if again := playbackH264(t, pb.HLS); strings.Split(again, "?")[0] != strings.Split(loc, "?")[0] {
+		t.Errorf("a second viewer of the range got %s, the first %s: two transcodes", again, loc)
+	}
+	if c := probeCodecs(t, n.HTTP+loc); !hasCodec(c, "h264") || !hasCodec(c, "aac") || hasCodec(c, "hevc") {
+		t.Errorf("playback ?codec=h264 codecs %v, want h264 and aac", c)
+	}
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", n.HTTP+loc, "-f", "null", "-").CombinedOutput(); err != nil {
+		t.Errorf("ffmpeg cannot play the transcoded playback: %v %s", err, out)
+	}
+
 	// ?codec=h264: one live transcode on a worker slot serves RTSP, HLS
 	// and WebRTC readers, and stops once they are gone
 	st, _, body := n.Do("GET", "/v1/devices/hevc-1/channels/1/live?codec=h264", "", "")
@@ -122,6 +140,24 @@ func TestH265Camera(t *testing.T) {
 	waitFor(t, "the live transcode ended once its readers left", 60*time.Second, func() bool {
 		return transcodes("running") == 0
 	})
+}
+
+// playbackH264 asks for playback.m3u8?codec=h264 (hls: the playback URL)
+// of a range recorded in H.265 and returns where it redirects.
+func playbackH264(t *testing.T, hls string) string {
+	t.Helper()
+	noFollow := &http.Client{Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(hls + "&codec=h264")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "/vod/") {
+		t.Fatalf("playback.m3u8?codec=h264: %d, Location %q, %s", resp.StatusCode, loc, b)
+	}
+	return loc
 }
 
 // clipCodecs runs a clip task over [from, to) and lists the codecs of
@@ -176,6 +212,13 @@ func TestAudioCamera(t *testing.T) {
 	}
 	if c := probeCodecs(t, hls); !hasCodec(c, "h264") || !hasCodec(c, "pcm_alaw") {
 		t.Errorf("HLS VOD codecs %v, want h264 and pcm_alaw", c)
+	}
+	// recorded in H.264 already: ?codec=h264 is the playlist as recorded
+	if st, _, b := n.Do("GET", strings.TrimPrefix(hls, n.HTTP)+"&codec=h264", "-", ""); st != 200 || !strings.HasPrefix(string(b), "#EXTM3U") {
+		t.Errorf("playback.m3u8?codec=h264 of an H.264 recording: %d %.200s", st, b)
+	}
+	if st, _, b := n.Do("GET", strings.TrimPrefix(hls, n.HTTP)+"&codec=vp9", "-", ""); st != 400 || !strings.Contains(string(b), `"codec"`) {
+		t.Errorf("playback.m3u8?codec=vp9: %d %s, want 400 naming codec", st, b)
 	}
 	if c := clipCodecs(t, n, "alaw-1", start.Add(time.Second), start.Add(6*time.Second)); len(c) != 2 || c[0] != "h264" || c[1] != "aac" {
 		t.Errorf("clip codecs %v, want h264 and aac (G.711 converted for MP4 players)", c)

@@ -2,14 +2,10 @@ package jobs
 
 import (
 	"bufio"
-	"context"
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
-	"path"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -78,47 +74,4 @@ func bandwidth(playlist string) (peak, avg int64, err error) {
 		return 0, 0, fmt.Errorf("%s lists no segments", filepath.Base(playlist))
 	}
 	return peak, int64(math.Ceil(float64(bytes) * 8 / total)), nil
-}
-
-// putTree copies every file under dir into the storage under prefix and
-// returns their names relative to dir (slash-separated, sorted) and
-// their total size. Media segments go first, then the playlists, the
-// master last: a reader that finds a playlist finds what it lists.
-func (w *work) putTree(ctx context.Context, dir, prefix string) ([]string, int64, error) {
-	var files []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		files = append(files, filepath.ToSlash(rel))
-		return nil
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("listing the output: %w", err)
-	}
-	rank := func(name string) int {
-		switch {
-		case name == masterName:
-			return 2
-		case path.Ext(name) == ".m3u8":
-			return 1
-		}
-		return 0
-	}
-	order := slices.Clone(files)
-	slices.SortStableFunc(order, func(a, b string) int { return rank(a) - rank(b) })
-	var total int64
-	for _, name := range order {
-		n, err := w.put(ctx, prefix+name, filepath.Join(dir, filepath.FromSlash(name)))
-		if err != nil {
-			return nil, 0, err
-		}
-		total += n
-	}
-	slices.Sort(files)
-	return files, total, nil
 }

@@ -95,7 +95,9 @@ func (w *work) recorded(ctx context.Context, from, to time.Time) (*source, error
 	}
 	// A picture size not learnt only costs the HLS master its exact
 	// RESOLUTION: no reason to fail the job.
-	s.width, s.height, _ = pictureSize(path)
+	if v := f.Video(); v != nil {
+		s.width, s.height, _ = v.PictureSize()
+	}
 	return s, nil
 }
 

@@ -1,26 +1,16 @@
 package jobs
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
-
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 )
 
-// The little of MP4 this package reads itself, without ffprobe: a
-// recording's picture size and an output's duration.
-
-// maxInit bounds the init (ftyp+moov) of a recording read to learn its
-// picture size.
-const maxInit = 1 << 20
+// The little of MP4 this package reads itself, without ffprobe: an
+// output's duration.
 
 // findBox finds the first box of type typ among the boxes in [start,
 // end) of r (end -1: to EOF) and returns where its body starts and ends.
@@ -49,48 +39,6 @@ func findBox(r io.ReadSeeker, start, end int64, typ string) (body, boxEnd int64,
 		off += size
 	}
 	return 0, 0, fmt.Errorf("no %s box", typ)
-}
-
-// pictureSize reads the picture size from the SPS in an MP4's init, as
-// the recorder wrote it (H.264).
-func pictureSize(path string) (width, height int, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
-	_, moovEnd, err := findBox(f, 0, -1, "moov")
-	if err != nil {
-		return 0, 0, err
-	}
-	if moovEnd > maxInit {
-		return 0, 0, fmt.Errorf("init of %d bytes", moovEnd)
-	}
-	init := make([]byte, moovEnd)
-	if _, err := f.ReadAt(init, 0); err != nil {
-		return 0, 0, err
-	}
-	var in fmp4.Init
-	if err := in.Unmarshal(bytes.NewReader(init)); err != nil {
-		return 0, 0, fmt.Errorf("init: %w", err)
-	}
-	for _, tr := range in.Tracks {
-		switch c := tr.Codec.(type) {
-		case *codecs.H264:
-			var sps h264.SPS
-			if err := sps.Unmarshal(c.SPS); err != nil {
-				return 0, 0, fmt.Errorf("SPS: %w", err)
-			}
-			return sps.Width(), sps.Height(), nil
-		case *codecs.H265:
-			var sps h265.SPS
-			if err := sps.Unmarshal(c.SPS); err != nil {
-				return 0, 0, fmt.Errorf("SPS: %w", err)
-			}
-			return sps.Width(), sps.Height(), nil
-		}
-	}
-	return 0, 0, errors.New("no H.264 or H.265 track")
 }
 
 // mp4Duration is a regular MP4's duration, from its movie header (what

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/argus-vms/argus/actors/task"
 	"github.com/argus-vms/argus/events/pb"
@@ -85,8 +86,9 @@ func (w *work) ladder() ([]rung, error) {
 }
 
 // hls runs ONE ffmpeg for the whole ladder (the input is decoded once and
-// split), writing each rung as <name>/index.m3u8 and its segments, then
-// writes the master playlist and copies everything into the storage.
+// split), writing each rung as <name>/index.m3u8 and its segments, which
+// are published as they are written (see publisher): the VOD plays, from
+// its start, a few seconds after the encode began.
 func (w *work) hls(ctx context.Context, src *source, ladder []rung) (*pb.TaskResult, error) {
 	out := filepath.Join(w.dir, "hls")
 	for i := range ladder {
@@ -114,24 +116,22 @@ func (w *work) hls(ctx context.Context, src *source, ladder []rung) (*pb.TaskRes
 	}
 	args = append(args, "-f", "hls",
 		"-hls_time", strconv.Itoa(hlsSegment),
-		"-hls_playlist_type", "vod",
+		"-hls_playlist_type", "event", // growing, so that it is published as it goes
 		"-hls_flags", "independent_segments",
 		"-hls_segment_filename", filepath.Join(out, "%v", "seg%03d.ts"),
 		"-var_stream_map", strings.Join(streams, " "),
 		filepath.Join(out, "%v", "index.m3u8"))
-	d, err := w.ffmpeg(ctx, src.dur, args...)
+	pub := newPublisher(w, out, ladder)
+	d, err := pub.during(ctx, func() (time.Duration, error) { return w.ffmpeg(ctx, src.dur, args...) })
 	if err != nil {
 		return nil, fmt.Errorf("transcode: %w", err)
 	}
-	if err := writeMaster(out, ladder); err != nil {
-		return nil, fmt.Errorf("transcode: %w", err)
-	}
-	files, n, err := w.putTree(ctx, out, w.key("hls/"))
+	res, err := pub.finish(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &pb.TaskResult{Key: w.key("hls/" + masterName), Bytes: n, DurationMs: d.Milliseconds(),
-		ContentType: "application/vnd.apple.mpegurl", Files: files}, nil
+	res.DurationMs = d.Milliseconds()
+	return res, nil
 }
 
 // ladderFilter splits the video into one scaled output per rung:

@@ -103,3 +103,72 @@ func TestScaledWidth(t *testing.T) {
 		}
 	}
 }
+
+// A transcode publishes as it goes: the partial result comes while ffmpeg
+// still encodes, and what it names is in the storage then — a master
+// listing the rendition, whose playlist (starting players at its start,
+// not yet ended) lists only segments already up.
+func TestTranscodePublishesAsItGoes(t *testing.T) {
+	env, out := testEnv(t)
+	type seen struct {
+		res      *pb.TaskResult
+		playlist string
+		missing  []string
+	}
+	var partials []seen
+	local := func(key string) string {
+		p, err := out.Path(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	job := Job{ID: "t1", Spec: spec(task.TypeTranscode, 0, recordSeconds*time.Second, &pb.TaskParams{Renditions: []string{"1080p"}}),
+		Partial: func(r *pb.TaskResult) {
+			s := seen{res: r}
+			for _, f := range r.Files {
+				if _, err := os.Stat(local("tasks/t1/hls/" + f)); err != nil {
+					s.missing = append(s.missing, f)
+				}
+			}
+			b, _ := os.ReadFile(local("tasks/t1/hls/1080p/index.m3u8"))
+			s.playlist = string(b)
+			partials = append(partials, s)
+		}}
+	res, err := Run(t.Context(), env, job, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(partials) != 1 {
+		t.Fatalf("%d partial results, want 1 (the encode took less than a publishing pass?)", len(partials))
+	}
+	p := partials[0]
+	t.Logf("partial: %v\n%s", p.res.Files, p.playlist)
+	if len(p.missing) > 0 {
+		t.Errorf("the partial result names files not in the storage: %v", p.missing)
+	}
+	if !slices.Contains(p.res.Files, "index.m3u8") || !slices.Contains(p.res.Files, "1080p/seg000.ts") {
+		t.Errorf("partial files %v, want the master and a first segment", p.res.Files)
+	}
+	if p.res.Key != res.Key {
+		t.Errorf("partial key %s, final %s", p.res.Key, res.Key)
+	}
+	if !strings.Contains(p.playlist, startTag) || !strings.Contains(p.playlist, "#EXT-X-PLAYLIST-TYPE:EVENT") || strings.Contains(p.playlist, "#EXT-X-ENDLIST") {
+		t.Errorf("the partial playlist is not a growing one that starts players at its start:\n%s", p.playlist)
+	}
+	for _, u := range mediaURIs([]byte(p.playlist)) {
+		if !slices.Contains(p.res.Files, "1080p/"+u) {
+			t.Errorf("the partial playlist lists %s, not up", u)
+		}
+	}
+	if len(res.Files) <= len(p.res.Files) {
+		t.Errorf("final files %v, no more than the partial's", res.Files)
+	}
+	final, err := os.ReadFile(local("tasks/t1/hls/1080p/index.m3u8"))
+	if err != nil || !strings.Contains(string(final), "#EXT-X-ENDLIST") {
+		t.Errorf("final playlist (%v):\n%s", err, final)
+	}
+	if d := ffprobe(t, local("tasks/t1/hls/index.m3u8")).duration(t); !near(d, recordSeconds, 0.3) {
+		t.Errorf("duration %.3f s, want %d", d, recordSeconds)
+	}
+}

@@ -102,7 +102,7 @@ func MP4(ctx context.Context, open Opener, segs []Segment, from, to time.Time) (
 			continue
 		}
 		if ref == nil {
-			ref, refInit, timescale, f.audio = l, l.init, ts, l.audio
+			ref, refInit, timescale, f.video, f.audio = l, l.init, ts, l.track, l.audio
 		} else if !reflect.DeepEqual(ref.tracks, l.tracks) {
 			f.truncated = true
 			break
@@ -326,6 +326,7 @@ type File struct {
 
 	start, end time.Time
 	truncated  bool
+	video      *segfile.Track
 	audio      *segfile.Track
 
 	pos    int64
@@ -352,6 +353,9 @@ func (f *File) Start() time.Time { return f.start }
 // the fragment holding the requested to, or of the last segment before a
 // codec change (Truncated).
 func (f *File) End() time.Time { return f.end }
+
+// Video is the output's video track.
+func (f *File) Video() *segfile.Track { return f.video }
 
 // Audio is the output's audio track, nil when it has none.
 func (f *File) Audio() *segfile.Track { return f.audio }

@@ -283,3 +283,15 @@ func TestMP4Errors(t *testing.T) {
 		t.Errorf("read after Close: %v", err)
 	}
 }
+
+// VideoCodecs reads the inits of a range: one codec, the tallest picture.
+func TestVideoCodecs(t *testing.T) {
+	t.Parallel()
+	names, height, err := VideoCodecs(context.Background(), open, []Segment{fx.a[1], fx.c[0]})
+	if err != nil || !slices.Equal(names, []string{"h264"}) || height != 360 {
+		t.Errorf("VideoCodecs = %v, %d, %v; want [h264], 360", names, height, err)
+	}
+	if _, _, err := VideoCodecs(context.Background(), open, nil); err != ErrNoRecording {
+		t.Errorf("no segments: %v", err)
+	}
+}
