@@ -49,7 +49,7 @@ func playbackCodec(c echo.Context) (string, *Problem) {
 // MSE and H.265): one transcode of the range on a worker slot (online
 // queue), shared by every viewer of the same range and version, whose HLS
 // is published as it is encoded. The answer is a 302 to its signed
-// playlist once the first segment is up.
+// media playlist once the first segment is up.
 func (s *Server) playbackH264(c echo.Context, id string, ch int, from, to time.Time, v RangeVideo) error {
 	if s.tasks == nil || s.live == nil || s.live.Signer == nil {
 		return unavailable("transcoded playback is not served by this node")
@@ -57,9 +57,10 @@ func (s *Server) playbackH264(c echo.Context, id string, ch int, from, to time.T
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%d\x00%d\x00%d\x00%s", id, ch, from.UnixMilli(), to.UnixMilli(), v.Version))
 	tid := "pb-" + hex.EncodeToString(sum[:12])
 	by := viewerOf(c)
+	rung := rungFor(v.Height)
 	sp := &pb.TaskSpec{Type: task.TypeTranscode, Device: id, Channel: uint32(ch), FromUnixMs: from.UnixMilli(), ToUnixMs: to.UnixMilli(),
 		Queue: task.QueueOnline, Priority: task.MaxPriority, KeyId: by,
-		Params: &pb.TaskParams{Renditions: []string{rungFor(v.Height)}}}
+		Params: &pb.TaskParams{Renditions: []string{rung}}}
 	task.Normalize(sp)
 	ctx, cancel := contextWithTimeout(c, playbackTranscodeWait)
 	defer cancel()
@@ -78,7 +79,7 @@ func (s *Server) playbackH264(c echo.Context, id string, ch int, from, to time.T
 			t := r.Task
 			switch {
 			case t.GetResult() != nil:
-				return s.redirectToTranscode(c, tid, from, to)
+				return s.redirectToTranscode(c, tid, rung, from, to)
 			case t.State == task.Failed || t.State == task.Canceled:
 				return problem(http.StatusBadGateway, "", "the transcode of the range %s: %s", t.State, t.Error)
 			}
@@ -93,18 +94,19 @@ func (s *Server) playbackH264(c echo.Context, id string, ch int, from, to time.T
 	}
 }
 
-// redirectToTranscode sends the player to a transcode's master playlist,
-// with a result token lasting as long as a playback token of the range,
+// redirectToTranscode sends the player to the playlist of a transcode's
+// one rung (a media playlist, as playback.m3u8 is otherwise), with a
+// result token lasting as long as a playback token of the range,
 // and no longer than the playback token the request came with, for the
 // same key (deleting the key ends both).
-func (s *Server) redirectToTranscode(c echo.Context, tid string, from, to time.Time) error {
+func (s *Server) redirectToTranscode(c echo.Context, tid, rung string, from, to time.Time) error {
 	def, _ := s.live.tokenTTLs()
 	expires := time.Now().Add(max(def, to.Sub(from)+def)).Truncate(time.Second)
 	if cl, ok := c.Get(claimsKey).(token.Claims); ok && cl.Expires.Before(expires) {
 		expires = cl.Expires
 	}
 	tok := s.live.Signer.Sign(token.Claims{Kind: token.Result, Device: tid, Expires: expires, KeyID: viewerOf(c)})
-	return c.Redirect(http.StatusFound, "/vod/"+tid+"/index.m3u8?token="+url.QueryEscape(tok))
+	return c.Redirect(http.StatusFound, "/vod/"+tid+"/"+rung+"/index.m3u8?token="+url.QueryEscape(tok))
 }
 
 // rungFor is the transcode's rendition for a recording of height h: the

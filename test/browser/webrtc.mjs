@@ -180,4 +180,29 @@ await scenario(browser, shot, problems, () => step, log, async () => {
   await shot(page, '2-h265-rendition');
   log(`ok H.265: refused over WebRTC (422), its H.264 rendition plays over WebRTC after ${Date.now() - fell} ms, ${h.w} px wide, "${hwhy}"`);
 
+  // Its recordings (continuous plan, set by the Go test) play too: the
+  // player asks for them in H.264, a transcode of the range.
+  step = 'H.265 recording plays in H.264';
+  const m3u8 = [];
+  page.on('request', (r) => {
+    if (r.url().includes('playback.m3u8')) m3u8.push(r.url());
+  });
+  const seg = page.locator('[data-testid=timeline] [data-testid=timeline-segment]').first();
+  await seg.waitFor({ timeout: 60000 });
+  const box = await seg.boundingBox();
+  const clicked = Date.now();
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  const pv = await page.waitForFunction(
+    () => {
+      const v = document.querySelector('[data-testid=playback-video]');
+      return v && v.currentTime > 0.5 && v.videoWidth > 0 ? { t: v.currentTime, w: v.videoWidth } : false;
+    },
+    null,
+    { timeout: 60000, polling: 250 },
+  );
+  const p = await pv.jsonValue();
+  if (!m3u8.some((u) => u.includes('codec=h264'))) throw new Error(`playback requests ${JSON.stringify(m3u8)}: none asks for codec=h264`);
+  await shot(page, '3-h265-playback');
+  log(`ok H.265 recording plays transcoded to H.264 ${Date.now() - clicked} ms after the click, ${p.w} px wide`);
+
 });

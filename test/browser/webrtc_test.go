@@ -17,7 +17,8 @@ import (
 // the page DELETEs the session (the stream's readers drop to 0). With WHEP
 // refused, the view plays LL-HLS through hls.js. An H.265 camera (its
 // WHEP offer refused with 422) is played through its H.264 rendition
-// (?codec=h264, a live transcode) over WebRTC. No CSP violation or page
+// (?codec=h264, a live transcode) over WebRTC, and its recordings play in
+// H.264 (playback.m3u8?codec=h264, a transcode of the range). No CSP violation or page
 // error, and the key never in a URL.
 func TestConsoleWebRTC(t *testing.T) {
 	NeedTools(t)
@@ -42,6 +43,11 @@ func TestConsoleWebRTC(t *testing.T) {
 		}
 	}
 
-	RunScript(t, n, "webrtc.mjs", shots, time.Minute, "RTC_DEVICE=rtc-1", "HEVC_DEVICE=hevc-1")
+	// the H.265 camera records, for the console to play it back
+	if st, _, body := n.Do("PUT", "/v1/devices/hevc-1/channels/1/plan", "", `{"mode":"continuous","segment_seconds":10}`); st != 200 {
+		t.Fatalf("plan of hevc-1: %d %s", st, body)
+	}
+
+	RunScript(t, n, "webrtc.mjs", shots, 2*time.Minute, "RTC_DEVICE=rtc-1", "HEVC_DEVICE=hevc-1")
 	t.Logf("the test ran %.1f s", time.Since(started).Seconds())
 }

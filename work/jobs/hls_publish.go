@@ -37,6 +37,10 @@ type publisher struct {
 	w      *work
 	dir    string // the local HLS folder
 	ladder []rung
+	// clock is the recorded wall-clock time the output starts at (zero:
+	// not a recording): the playlists' EXT-X-PROGRAM-DATE-TIME, which
+	// players place the picture on the wall clock by.
+	clock time.Time
 
 	mu        sync.Mutex        // one pass at a time
 	up        map[string][]byte // uploaded file (relative to dir) → its content when a playlist, else nil
@@ -149,7 +153,7 @@ func (p *publisher) rung(ctx context.Context, name string) (int, error) {
 		}
 	}
 	if len(segs) > 0 {
-		if err := p.uploadPlaylist(ctx, list, withStart(b)); err != nil {
+		if err := p.uploadPlaylist(ctx, list, withStart(b, p.clock)); err != nil {
 			return 0, err
 		}
 	}
@@ -216,8 +220,10 @@ func mediaURIs(playlist []byte) []string {
 	return out
 }
 
-// withStart adds startTag after the header of a playlist that has none.
-func withStart(playlist []byte) []byte {
+// withStart adds startTag after the header of a playlist that has none
+// and, given a clock, the program date-time of its first segment (players
+// count the next ones on from it).
+func withStart(playlist []byte, clock time.Time) []byte {
 	if bytes.Contains(playlist, []byte("#EXT-X-START:")) {
 		return playlist
 	}
@@ -227,5 +233,10 @@ func withStart(playlist []byte) []byte {
 	}
 	out := append(bytes.Clone(head), '\n')
 	out = append(out, startTag+"\n"...)
+	if i := bytes.Index(rest, []byte("#EXTINF:")); i >= 0 && !clock.IsZero() && !bytes.Contains(rest, []byte("#EXT-X-PROGRAM-DATE-TIME:")) {
+		out = append(out, rest[:i]...)
+		out = append(out, "#EXT-X-PROGRAM-DATE-TIME:"+clock.UTC().Format("2006-01-02T15:04:05.000Z")+"\n"...)
+		rest = rest[i:]
+	}
 	return append(out, rest...)
 }

@@ -122,6 +122,7 @@ func (w *work) hls(ctx context.Context, src *source, ladder []rung) (*pb.TaskRes
 		"-var_stream_map", strings.Join(streams, " "),
 		filepath.Join(out, "%v", "index.m3u8"))
 	pub := newPublisher(w, out, ladder)
+	pub.clock = src.clock
 	d, err := pub.during(ctx, func() (time.Duration, error) { return w.ffmpeg(ctx, src.dur, args...) })
 	if err != nil {
 		return nil, fmt.Errorf("transcode: %w", err)

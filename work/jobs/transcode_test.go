@@ -153,6 +153,9 @@ func TestTranscodePublishesAsItGoes(t *testing.T) {
 	if p.res.Key != res.Key {
 		t.Errorf("partial key %s, final %s", p.res.Key, res.Key)
 	}
+	if !strings.Contains(p.playlist, "#EXT-X-PROGRAM-DATE-TIME:"+t0.Format("2006-01-02T15:04:05.000Z")+"\n#EXTINF:") {
+		t.Errorf("the playlist does not date its first segment %v:\n%s", t0, p.playlist)
+	}
 	if !strings.Contains(p.playlist, startTag) || !strings.Contains(p.playlist, "#EXT-X-PLAYLIST-TYPE:EVENT") || strings.Contains(p.playlist, "#EXT-X-ENDLIST") {
 		t.Errorf("the partial playlist is not a growing one that starts players at its start:\n%s", p.playlist)
 	}

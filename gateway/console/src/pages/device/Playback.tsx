@@ -19,11 +19,20 @@ function mint(device: string, ch: number, at: number, end: number): Promise<Play
   return deviceApi.playback(device, ch, new Date(at), new Date(end));
 }
 
+/**
+ * h265InMSE reports whether this browser's MSE decodes H.265 (Chromium
+ * here does not): without it, hls.js asks for the range in H.264
+ * (codec=h264: a range recorded in H.265 is transcoded, one in H.264
+ * served as recorded).
+ */
+const h265InMSE = () =>
+  typeof MediaSource !== 'undefined' && MediaSource.isTypeSupported('video/mp4; codecs="hvc1.1.6.L93.B0"');
+
 const problemText = (e: unknown) => (e instanceof ApiError ? `${e.status}: ${e.detail || e.title}` : String(e));
 
 /**
- * Playback plays a range of recordings (HLS VOD, playback.m3u8) from its
- * first instant: the playlist starts at the segment holding that instant,
+ * Playback plays a range of recordings (HLS VOD, playback.m3u8; in H.264
+ * where the browser lacks H.265) from its first instant: the playlist starts at the segment holding that instant,
  * so the player seeks by the playlist's EXT-X-PROGRAM-DATE-TIME. It reports
  * the wall-clock instant being played through onTime, about once a second.
  */
@@ -101,7 +110,7 @@ export function Playback(props: { device: string; channel: number; sel: Selectio
             fail(`playback error: ${data.details}`);
           });
           now = () => h.playingDate?.getTime() ?? null;
-          h.loadSource(u.hls_url);
+          h.loadSource(h265InMSE() ? u.hls_url : `${u.hls_url}&codec=h264`);
           h.attachMedia(video);
         } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
           const v = video as HTMLVideoElement & { getStartDate?: () => Date };
