@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -59,7 +60,18 @@ func TestFailover(t *testing.T) {
 				errs <- fmt.Sprintf("create %s: %d %s", id, st, b)
 				return
 			}
-			if st, _, b := n.Do("PUT", "/v1/devices/"+id+"/channels/1/plan", "", fmt.Sprintf(`{"mode":"continuous","segment_seconds":%d}`, segmentSec)); st != 200 && st != 201 {
+			// 300 creates at once on two cores: the log may answer 503
+			// (Retry-After); a client retries it, as the API says
+			put := func() (int, []byte) {
+				st, _, b := n.Do("PUT", "/v1/devices/"+id+"/channels/1/plan", "", fmt.Sprintf(`{"mode":"continuous","segment_seconds":%d}`, segmentSec))
+				return st, b
+			}
+			st, b := put()
+			for try := 0; st == http.StatusServiceUnavailable && try < 3; try++ {
+				time.Sleep(time.Second)
+				st, b = put()
+			}
+			if st != 200 && st != 201 {
 				errs <- fmt.Sprintf("plan %s: %d %s", id, st, b)
 			}
 		}()

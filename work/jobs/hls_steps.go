@@ -12,9 +12,9 @@ import (
 )
 
 // hlsInSteps encodes the ladder one rung at a time, lowest first, and
-// publishes each rung as it is written, with a master playlist of the
-// rungs begun so far: a VOD plays (at its lowest quality) while it and
-// the higher rungs are still encoding. It decodes the input once per
+// publishes the lowest as it is written, each higher one once whole, with
+// a master playlist of the rungs up: a VOD plays (at its lowest quality)
+// while it and the higher rungs are still encoding. It decodes the input once per
 // rung, the price of playing early; recorded ranges use hls (one run).
 func (w *work) hlsInSteps(ctx context.Context, src *source, ladder []rung) (*pb.TaskResult, error) {
 	out := filepath.Join(w.dir, "hls")
@@ -40,12 +40,17 @@ func (w *work) hlsInSteps(ctx context.Context, src *source, ladder []rung) (*pb.
 		args = append(args, "-crf", crf, "-force_key_frames", "expr:gte(t,n_forced*"+strconv.Itoa(hlsSegment)+")",
 			"-f", "hls", "-hls_time", strconv.Itoa(hlsSegment), "-hls_playlist_type", "event", "-hls_flags", "independent_segments",
 			"-hls_segment_filename", filepath.Join(dir, "seg%03d.ts"), filepath.Join(dir, masterName))
-		// the master lists this rung as soon as it has a segment
-		pub.step(ladder[:i+1])
+		// The lowest rung plays as it encodes; a higher one joins the
+		// master once it is whole (a player switching up must not catch
+		// up with the encoder).
+		if i == 0 {
+			pub.step(ladder[:1])
+		}
 		d, err := pub.during(ctx, func() (time.Duration, error) { return w.ffmpeg(ctx, src.dur, args...) })
 		if err != nil {
 			return nil, fmt.Errorf("transcode %s: %w", r.name, err)
 		}
+		pub.step(ladder[:i+1])
 		if res, err = pub.finish(ctx); err != nil {
 			return nil, err
 		}
