@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/argus-vms/argus/actors/media/segfile"
 	"github.com/argus-vms/argus/actors/media/token"
 	"github.com/argus-vms/argus/actors/task"
 	"github.com/argus-vms/argus/events/pb"
@@ -130,5 +131,5 @@ func rungFor(h int) string {
 
 // needsH264 reports whether a range has video other than H.264.
 func (v RangeVideo) needsH264() bool {
-	return slices.ContainsFunc(v.Codecs, func(c string) bool { return c != "h264" })
+	return slices.ContainsFunc(v.Codecs, func(c string) bool { return c != segfile.H264 })
 }

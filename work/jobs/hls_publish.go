@@ -120,7 +120,11 @@ func (p *publisher) pass(ctx context.Context, final bool) (*pb.TaskResult, error
 		if err := writeMaster(p.dir, p.ladder); err != nil {
 			return nil, fmt.Errorf("transcode: %w", err)
 		}
-		if err := p.upload(ctx, masterName, true); err != nil {
+		b, err := os.ReadFile(filepath.Join(p.dir, masterName))
+		if err != nil {
+			return nil, fmt.Errorf("transcode: %w", err)
+		}
+		if err := p.uploadPlaylist(ctx, masterName, b); err != nil {
 			return nil, err
 		}
 	}
@@ -148,7 +152,7 @@ func (p *publisher) rung(ctx context.Context, name string) (int, error) {
 		if _, ok := p.up[path.Join(name, s)]; ok {
 			continue
 		}
-		if err := p.upload(ctx, path.Join(name, s), false); err != nil {
+		if err := p.upload(ctx, path.Join(name, s)); err != nil {
 			return 0, err
 		}
 	}
@@ -160,18 +164,9 @@ func (p *publisher) rung(ctx context.Context, name string) (int, error) {
 	return len(segs), nil
 }
 
-// upload copies a file of the output as it is; a playlist is uploaded
-// again each pass it changed.
-func (p *publisher) upload(ctx context.Context, rel string, playlist bool) error {
-	local := filepath.Join(p.dir, filepath.FromSlash(rel))
-	if playlist {
-		b, err := os.ReadFile(local)
-		if err != nil {
-			return fmt.Errorf("transcode: %w", err)
-		}
-		return p.uploadPlaylist(ctx, rel, b)
-	}
-	n, err := p.w.put(ctx, p.w.key("hls/"+rel), local)
+// upload copies a segment of the output as it is.
+func (p *publisher) upload(ctx context.Context, rel string) error {
+	n, err := p.w.put(ctx, p.w.key("hls/"+rel), filepath.Join(p.dir, filepath.FromSlash(rel)))
 	if err != nil {
 		return err
 	}
@@ -180,6 +175,7 @@ func (p *publisher) upload(ctx context.Context, rel string, playlist bool) error
 	return nil
 }
 
+// uploadPlaylist uploads a playlist again each pass it changed.
 func (p *publisher) uploadPlaylist(ctx context.Context, rel string, b []byte) error {
 	old, ok := p.up[rel]
 	if ok && bytes.Equal(old, b) {
