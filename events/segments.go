@@ -19,7 +19,8 @@ import (
 // segments of 1000 cameras is 43M facts), and so that their number is
 // bounded by retention: a deletion removes the recorded fact and the
 // deletion fact itself expires after DeletedTTL (the time consumers such as
-// the ClickHouse projection have to see it).
+// the ClickHouse projection have to see it). Settled hours are compacted
+// into one plan.segments_compacted fact each (segments_compact.go).
 //
 // Subjects are argus.seg.<shard>.<plan id>.<YYYYMMDDHH>: one per plan and
 // UTC hour of the segments' starts, so a time-range lookup reads the hours
@@ -45,7 +46,7 @@ type IndexedSegment struct {
 	Bytes      int64
 	Recovered  bool
 	Alarms     []string // the alarms an event plan recorded it for
-	Seq        uint64   // of its recorded fact in ARGUS_SEGMENTS
+	Seq        uint64   // of its recorded fact in ARGUS_SEGMENTS; 0 inside a compacted hour
 }
 
 // SegmentIndex records and looks up segments (see the package comment

@@ -36,31 +36,66 @@ func (x *SegmentIndex) fold(ctx context.Context, subjects []string) ([]IndexedSe
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	live := map[string]IndexedSegment{}
-	gone := map[string]bool{}
+	var h hourFold
 	for _, evs := range per {
-		for _, e := range evs {
-			switch p := e.Envelope.Payload.(type) {
-			case *pb.Envelope_PlanSegmentRecorded:
-				r := p.PlanSegmentRecorded
-				if !gone[r.Key] {
-					live[r.Key] = IndexedSegment{Key: r.Key, Start: r.StartUnixMs, End: r.EndUnixMs, DurationMS: r.DurationMs, Alarms: r.Alarms,
-						Bytes: r.Bytes, Recovered: r.Recovered, Seq: e.Seq}
-				}
-			case *pb.Envelope_PlanSegmentDeleted:
-				gone[p.PlanSegmentDeleted.Key] = true
-				delete(live, p.PlanSegmentDeleted.Key)
+		h.add(evs)
+	}
+	return h.segments(), nil
+}
+
+// hourFold folds segment facts into the live segments, by key: a 2P set
+// (a deleted key stays deleted), whether the facts are single records and
+// deletions or a compacted hour of them.
+type hourFold struct {
+	live map[string]*pb.PlanSegmentRecorded
+	seq  map[string]uint64 // of a live segment's recorded fact (0: inside a compacted one)
+	gone map[string]*pb.PlanSegmentDeleted
+}
+
+func (h *hourFold) add(evs []Event) {
+	if h.live == nil {
+		h.live, h.seq, h.gone = map[string]*pb.PlanSegmentRecorded{}, map[string]uint64{}, map[string]*pb.PlanSegmentDeleted{}
+	}
+	for _, e := range evs {
+		switch p := e.Envelope.Payload.(type) {
+		case *pb.Envelope_PlanSegmentRecorded:
+			h.record(p.PlanSegmentRecorded, e.Seq)
+		case *pb.Envelope_PlanSegmentDeleted:
+			h.delete(p.PlanSegmentDeleted)
+		case *pb.Envelope_PlanSegmentsCompacted:
+			for _, d := range p.PlanSegmentsCompacted.Deleted {
+				h.delete(d)
+			}
+			for _, r := range p.PlanSegmentsCompacted.Segments {
+				h.record(r, 0)
 			}
 		}
 	}
-	out := make([]IndexedSegment, 0, len(live))
-	for _, s := range live {
-		out = append(out, s)
+}
+
+func (h *hourFold) record(r *pb.PlanSegmentRecorded, seq uint64) {
+	if h.gone[r.Key] == nil {
+		h.live[r.Key], h.seq[r.Key] = r, seq
+	}
+}
+
+func (h *hourFold) delete(d *pb.PlanSegmentDeleted) {
+	h.gone[d.Key] = d
+	delete(h.live, d.Key)
+	delete(h.seq, d.Key)
+}
+
+// segments are the live segments in start order.
+func (h *hourFold) segments() []IndexedSegment {
+	out := make([]IndexedSegment, 0, len(h.live))
+	for key, r := range h.live {
+		out = append(out, IndexedSegment{Key: key, Start: r.StartUnixMs, End: r.EndUnixMs, DurationMS: r.DurationMs, Alarms: r.Alarms,
+			Bytes: r.Bytes, Recovered: r.Recovered, Seq: h.seq[key]})
 	}
 	slices.SortFunc(out, func(a, b IndexedSegment) int {
 		return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.Key, b.Key))
 	})
-	return out, nil
+	return out
 }
 
 // read returns the facts on subject (literal or wildcard), in order. An

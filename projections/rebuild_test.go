@@ -283,4 +283,47 @@ func TestRebuildEqualsIncrementalAndSwapsAtomically(t *testing.T) {
 	if open != 30 {
 		t.Errorf("%d open status intervals; want 30", open)
 	}
+	// Compacted hours (events/segments_compact.go) project, and rebuild,
+	// into the same recordings.
+	const recordings = "SELECT count(), sum(bytes), sum(cityHash64(device, channel, start_ms, end_ms, key, deleted)) FROM argus.recordings FINAL"
+	rows := func() (a agg) {
+		t.Helper()
+		if err := conn.QueryRow(context.Background(), recordings).Scan(&a.n, &a.sum, &a.hash); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	uncompacted := rows()
+	hours := 0
+	for d := range 30 {
+		dev := fmt.Sprintf("cam-%02d", d)
+		plan := events.Ref{Shard: events.ShardOf(dev, events.DefaultShards), Kind: events.KindPlan, ID: dev + "~1"}
+		n, err := index.CompactHours(context.Background(), plan, "n1", time.Now(), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hours += n
+	}
+	if hours < 30*14 {
+		t.Fatalf("compacted %d hours, want one per device and round", hours)
+	}
+	waitServiceLag0(t, svc)
+	if got := rows(); got != uncompacted {
+		t.Errorf("recordings after compaction %+v; before %+v", got, uncompacted)
+	}
+	if err := svc.Rebuild(context.Background(), "recordings"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, func() (bool, string) {
+		st, err := svc.Status(context.Background())
+		for _, p := range st {
+			if p.Name == "recordings" && (p.Rebuild == nil || p.Rebuild.State != projections.RebuildDone) {
+				return false, fmt.Sprintf("rebuild %+v", p.Rebuild)
+			}
+		}
+		return err == nil, fmt.Sprint(err)
+	})
+	if got := rows(); got != uncompacted {
+		t.Errorf("recordings rebuilt from compacted hours %+v; before %+v", got, uncompacted)
+	}
 }

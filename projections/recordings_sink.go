@@ -36,9 +36,11 @@ func (s *RecordingsSink) table() string {
 func (s *RecordingsSink) Write(ctx context.Context, batch []events.Event) error {
 	var rows int
 	for _, e := range batch {
-		switch e.Envelope.Payload.(type) {
+		switch p := e.Envelope.Payload.(type) {
 		case *pb.Envelope_PlanSegmentRecorded, *pb.Envelope_PlanSegmentDeleted:
 			rows++
+		case *pb.Envelope_PlanSegmentsCompacted:
+			rows += len(p.PlanSegmentsCompacted.Segments) + len(p.PlanSegmentsCompacted.Deleted)
 		}
 	}
 	if rows == 0 {
@@ -50,6 +52,18 @@ func (s *RecordingsSink) Write(ctx context.Context, batch []events.Event) error 
 		return err
 	}
 	defer b.Abort()
+	recorded := func(r *pb.PlanSegmentRecorded, seq uint64) error {
+		rec := uint8(0)
+		if r.Recovered {
+			rec = 1
+		}
+		return b.Append(r.Device, r.Channel, time.UnixMilli(r.StartUnixMs).UTC(), time.UnixMilli(r.EndUnixMs).UTC(), uint64(r.StartUnixMs), uint64(r.EndUnixMs),
+			uint64(r.DurationMs), uint64(r.Bytes), r.Key, rec, uint8(0), seq)
+	}
+	deleted := func(d *pb.PlanSegmentDeleted, seq uint64) error {
+		return b.Append(d.Device, d.Channel, time.UnixMilli(d.StartUnixMs).UTC(), time.UnixMilli(d.StartUnixMs).UTC(), uint64(d.StartUnixMs), uint64(0),
+			uint64(0), uint64(0), d.Key, uint8(0), uint8(1), seq)
+	}
 	for _, e := range batch {
 		seq := e.Seq
 		if strings.HasPrefix(e.Subject, events.SegmentPrefix+".") {
@@ -60,17 +74,23 @@ func (s *RecordingsSink) Write(ctx context.Context, batch []events.Event) error 
 		}
 		switch p := e.Envelope.Payload.(type) {
 		case *pb.Envelope_PlanSegmentRecorded:
-			r := p.PlanSegmentRecorded
-			rec := uint8(0)
-			if r.Recovered {
-				rec = 1
-			}
-			err = b.Append(r.Device, r.Channel, time.UnixMilli(r.StartUnixMs).UTC(), time.UnixMilli(r.EndUnixMs).UTC(), uint64(r.StartUnixMs), uint64(r.EndUnixMs),
-				uint64(r.DurationMs), uint64(r.Bytes), r.Key, rec, uint8(0), seq)
+			err = recorded(p.PlanSegmentRecorded, seq)
 		case *pb.Envelope_PlanSegmentDeleted:
-			d := p.PlanSegmentDeleted
-			err = b.Append(d.Device, d.Channel, time.UnixMilli(d.StartUnixMs).UTC(), time.UnixMilli(d.StartUnixMs).UTC(), uint64(d.StartUnixMs), uint64(0),
-				uint64(0), uint64(0), d.Key, uint8(0), uint8(1), seq)
+			err = deleted(p.PlanSegmentDeleted, seq)
+		case *pb.Envelope_PlanSegmentsCompacted:
+			// The hour again, as one fact: its rows are those its facts
+			// made (a projector that had not read them yet, or a rebuild,
+			// gets them only here).
+			for _, r := range p.PlanSegmentsCompacted.Segments {
+				if err = recorded(r, seq); err != nil {
+					break
+				}
+			}
+			for _, d := range p.PlanSegmentsCompacted.Deleted {
+				if err == nil {
+					err = deleted(d, seq)
+				}
+			}
 		default:
 			continue
 		}

@@ -318,7 +318,8 @@ func (a *Actor) stopRecording(c *actor.Context, reason string) {
 
 // applyRetention deletes segments older than the plan's retention: the
 // object first, then its index entry (a crash in between leaves an entry
-// whose object is gone, which the next round deletes again).
+// whose object is gone, which the next round deletes again). Then it
+// compacts the index's settled hours (events/segments_compact.go).
 func (a *Actor) applyRetention() {
 	if a.state.Plan == nil || a.deps.Storage == nil || a.deps.Index == nil {
 		return
@@ -349,13 +350,20 @@ func (a *Actor) applyRetention() {
 			expired++
 		}
 		if expired < len(segs) || len(segs) < retentionBatch {
-			return
+			break
 		}
+	}
+	if _, err := a.deps.Index.CompactHours(ctx, a.ref, a.deps.Node, a.deps.now(), compactBatch); err != nil {
+		a.deps.Log.Warn("index compaction failed; retried next round", "plan", a.ref.ID, "err", err)
 	}
 }
 
 // retentionBatch is how many of the oldest segments a retention step reads.
 const retentionBatch = 500
+
+// compactBatch is how many settled hours a retention step compacts: one
+// is due per hour; a migrated month (720) catches up in an hour.
+const compactBatch = 12
 
 func (a *Actor) startRetention(c *actor.Context) {
 	every := a.deps.RetentionEvery

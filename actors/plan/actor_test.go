@@ -170,10 +170,11 @@ func TestRetentionDeletesOldSegments(t *testing.T) {
 	if r := f.ask(&pb.SetPlan{Device: "cam1", Channel: 1, Mode: "off", RetentionDays: 1}); r.Code != 0 {
 		t.Fatal(r)
 	}
-	// Two stored segments: one three days old, one an hour old.
+	// Stored segments: one three days old, one an hour old (its hour not
+	// settled yet), two in the hour before (settled: compacted).
 	ctx := context.Background()
 	var keys []string
-	for _, age := range []time.Duration{72 * time.Hour, time.Hour} {
+	for _, age := range []time.Duration{72 * time.Hour, time.Hour, 2 * time.Hour, 2*time.Hour - 10*time.Second} {
 		start := now.Add(-age)
 		key := "cam1~1/" + start.Format("2006/01/02/150405.000") + "-t.mp4"
 		w, err := f.st.Create(ctx, key)
@@ -200,14 +201,15 @@ func TestRetentionDeletesOldSegments(t *testing.T) {
 	} else {
 		rd.Close()
 	}
-	// The index holds the recent segment only; the old one's recorded fact
-	// is gone from the stream, its deletion fact stays for a while.
+	// The index holds the recent segments only; the old one's recorded fact
+	// is gone from the stream, its deletion fact stays for a while; the
+	// settled hour's two facts are one.
 	segs, err := f.index.Range(ctx, f.ref, now.Add(-96*time.Hour), now)
-	if err != nil || len(segs) != 1 || segs[0].Key != keys[1] {
+	if err != nil || len(segs) != 3 || segs[0].Key != keys[2] || segs[1].Key != keys[3] || segs[2].Key != keys[1] {
 		t.Fatalf("index after retention: %+v %v", segs, err)
 	}
-	if msgs, _, _ := f.index.Size(ctx); msgs != 2 {
-		t.Fatalf("index stream holds %d facts, want 2 (the live segment, the deletion)", msgs)
+	if msgs, _, _ := f.index.Size(ctx); msgs != 3 {
+		t.Fatalf("index stream holds %d facts, want 3 (the unsettled segment, the deletion, the compacted hour)", msgs)
 	}
 	// Nothing of it in the plan's history: its state does not grow.
 	for _, typ := range f.types() {

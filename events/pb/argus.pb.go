@@ -179,6 +179,7 @@ type Envelope struct {
 	//	*Envelope_PlanRecordingStopped
 	//	*Envelope_PlanSegmentRecorded
 	//	*Envelope_PlanSegmentDeleted
+	//	*Envelope_PlanSegmentsCompacted
 	//	*Envelope_ShardAcquired
 	//	*Envelope_ShardReleased
 	//	*Envelope_StreamViewed
@@ -486,6 +487,15 @@ func (x *Envelope) GetPlanSegmentDeleted() *PlanSegmentDeleted {
 	return nil
 }
 
+func (x *Envelope) GetPlanSegmentsCompacted() *PlanSegmentsCompacted {
+	if x != nil {
+		if x, ok := x.Payload.(*Envelope_PlanSegmentsCompacted); ok {
+			return x.PlanSegmentsCompacted
+		}
+	}
+	return nil
+}
+
 func (x *Envelope) GetShardAcquired() *ShardAcquired {
 	if x != nil {
 		if x, ok := x.Payload.(*Envelope_ShardAcquired); ok {
@@ -768,6 +778,10 @@ type Envelope_PlanSegmentDeleted struct {
 	PlanSegmentDeleted *PlanSegmentDeleted `protobuf:"bytes,44,opt,name=plan_segment_deleted,json=planSegmentDeleted,proto3,oneof"`
 }
 
+type Envelope_PlanSegmentsCompacted struct {
+	PlanSegmentsCompacted *PlanSegmentsCompacted `protobuf:"bytes,45,opt,name=plan_segments_compacted,json=planSegmentsCompacted,proto3,oneof"`
+}
+
 type Envelope_ShardAcquired struct {
 	ShardAcquired *ShardAcquired `protobuf:"bytes,50,opt,name=shard_acquired,json=shardAcquired,proto3,oneof"`
 }
@@ -895,6 +909,8 @@ func (*Envelope_PlanRecordingStopped) isEnvelope_Payload() {}
 func (*Envelope_PlanSegmentRecorded) isEnvelope_Payload() {}
 
 func (*Envelope_PlanSegmentDeleted) isEnvelope_Payload() {}
+
+func (*Envelope_PlanSegmentsCompacted) isEnvelope_Payload() {}
 
 func (*Envelope_ShardAcquired) isEnvelope_Payload() {}
 
@@ -4242,6 +4258,70 @@ func (x *PlanSegmentDeleted) GetStartUnixMs() int64 {
 	return 0
 }
 
+// PlanSegmentsCompacted is one settled hour of a plan's segment index
+// folded into one fact on the hour's subject (events/segments_compact.go):
+// the facts before it on that subject are purged, so a lookup of the hour
+// reads one small message however the hour's facts were interleaved.
+type PlanSegmentsCompacted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Segments      []*PlanSegmentRecorded `protobuf:"bytes,1,rep,name=segments,proto3" json:"segments,omitempty"` // live, in start order
+	Deleted       []*PlanSegmentDeleted  `protobuf:"bytes,2,rep,name=deleted,proto3" json:"deleted,omitempty"`   // deleted in this hour (sticky)
+	Covers        uint64                 `protobuf:"varint,3,opt,name=covers,proto3" json:"covers,omitempty"`    // the last sequence of the hour it folds
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanSegmentsCompacted) Reset() {
+	*x = PlanSegmentsCompacted{}
+	mi := &file_events_pb_argus_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanSegmentsCompacted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanSegmentsCompacted) ProtoMessage() {}
+
+func (x *PlanSegmentsCompacted) ProtoReflect() protoreflect.Message {
+	mi := &file_events_pb_argus_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanSegmentsCompacted.ProtoReflect.Descriptor instead.
+func (*PlanSegmentsCompacted) Descriptor() ([]byte, []int) {
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *PlanSegmentsCompacted) GetSegments() []*PlanSegmentRecorded {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
+func (x *PlanSegmentsCompacted) GetDeleted() []*PlanSegmentDeleted {
+	if x != nil {
+		return x.Deleted
+	}
+	return nil
+}
+
+func (x *PlanSegmentsCompacted) GetCovers() uint64 {
+	if x != nil {
+		return x.Covers
+	}
+	return 0
+}
+
 // Shard events: aggregate kind "shard", id "<n>", subject
 // argus.evt.<n>.shard.<n>. A node appends ShardAcquired (with the expected
 // last sequence of that subject) after winning the shard's lease and before
@@ -4258,7 +4338,7 @@ type ShardAcquired struct {
 
 func (x *ShardAcquired) Reset() {
 	*x = ShardAcquired{}
-	mi := &file_events_pb_argus_proto_msgTypes[49]
+	mi := &file_events_pb_argus_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4270,7 +4350,7 @@ func (x *ShardAcquired) String() string {
 func (*ShardAcquired) ProtoMessage() {}
 
 func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[49]
+	mi := &file_events_pb_argus_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4283,7 +4363,7 @@ func (x *ShardAcquired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardAcquired.ProtoReflect.Descriptor instead.
 func (*ShardAcquired) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{49}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ShardAcquired) GetNode() string {
@@ -4318,7 +4398,7 @@ type ShardReleased struct {
 
 func (x *ShardReleased) Reset() {
 	*x = ShardReleased{}
-	mi := &file_events_pb_argus_proto_msgTypes[50]
+	mi := &file_events_pb_argus_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4330,7 +4410,7 @@ func (x *ShardReleased) String() string {
 func (*ShardReleased) ProtoMessage() {}
 
 func (x *ShardReleased) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[50]
+	mi := &file_events_pb_argus_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4343,7 +4423,7 @@ func (x *ShardReleased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardReleased.ProtoReflect.Descriptor instead.
 func (*ShardReleased) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{50}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ShardReleased) GetNode() string {
@@ -4386,7 +4466,7 @@ type StreamViewed struct {
 
 func (x *StreamViewed) Reset() {
 	*x = StreamViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[51]
+	mi := &file_events_pb_argus_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4398,7 +4478,7 @@ func (x *StreamViewed) String() string {
 func (*StreamViewed) ProtoMessage() {}
 
 func (x *StreamViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[51]
+	mi := &file_events_pb_argus_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4411,7 +4491,7 @@ func (x *StreamViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamViewed.ProtoReflect.Descriptor instead.
 func (*StreamViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{51}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *StreamViewed) GetDevice() string {
@@ -4488,7 +4568,7 @@ type RecordingViewed struct {
 
 func (x *RecordingViewed) Reset() {
 	*x = RecordingViewed{}
-	mi := &file_events_pb_argus_proto_msgTypes[52]
+	mi := &file_events_pb_argus_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4500,7 +4580,7 @@ func (x *RecordingViewed) String() string {
 func (*RecordingViewed) ProtoMessage() {}
 
 func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[52]
+	mi := &file_events_pb_argus_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4513,7 +4593,7 @@ func (x *RecordingViewed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordingViewed.ProtoReflect.Descriptor instead.
 func (*RecordingViewed) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{52}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RecordingViewed) GetDevice() string {
@@ -4599,7 +4679,7 @@ type CommandMeta struct {
 
 func (x *CommandMeta) Reset() {
 	*x = CommandMeta{}
-	mi := &file_events_pb_argus_proto_msgTypes[53]
+	mi := &file_events_pb_argus_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4611,7 +4691,7 @@ func (x *CommandMeta) String() string {
 func (*CommandMeta) ProtoMessage() {}
 
 func (x *CommandMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[53]
+	mi := &file_events_pb_argus_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4624,7 +4704,7 @@ func (x *CommandMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandMeta.ProtoReflect.Descriptor instead.
 func (*CommandMeta) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{53}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *CommandMeta) GetCommandId() string {
@@ -4667,7 +4747,7 @@ type RegisterDevice struct {
 
 func (x *RegisterDevice) Reset() {
 	*x = RegisterDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[54]
+	mi := &file_events_pb_argus_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4679,7 +4759,7 @@ func (x *RegisterDevice) String() string {
 func (*RegisterDevice) ProtoMessage() {}
 
 func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[54]
+	mi := &file_events_pb_argus_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4692,7 +4772,7 @@ func (x *RegisterDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterDevice.ProtoReflect.Descriptor instead.
 func (*RegisterDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{54}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *RegisterDevice) GetMeta() *CommandMeta {
@@ -4787,7 +4867,7 @@ type RecordPtz struct {
 
 func (x *RecordPtz) Reset() {
 	*x = RecordPtz{}
-	mi := &file_events_pb_argus_proto_msgTypes[55]
+	mi := &file_events_pb_argus_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4799,7 +4879,7 @@ func (x *RecordPtz) String() string {
 func (*RecordPtz) ProtoMessage() {}
 
 func (x *RecordPtz) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[55]
+	mi := &file_events_pb_argus_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4812,7 +4892,7 @@ func (x *RecordPtz) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPtz.ProtoReflect.Descriptor instead.
 func (*RecordPtz) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{55}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *RecordPtz) GetMeta() *CommandMeta {
@@ -4865,7 +4945,7 @@ type RefreshOnvif struct {
 
 func (x *RefreshOnvif) Reset() {
 	*x = RefreshOnvif{}
-	mi := &file_events_pb_argus_proto_msgTypes[56]
+	mi := &file_events_pb_argus_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4877,7 +4957,7 @@ func (x *RefreshOnvif) String() string {
 func (*RefreshOnvif) ProtoMessage() {}
 
 func (x *RefreshOnvif) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[56]
+	mi := &file_events_pb_argus_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4890,7 +4970,7 @@ func (x *RefreshOnvif) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshOnvif.ProtoReflect.Descriptor instead.
 func (*RefreshOnvif) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{56}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RefreshOnvif) GetMeta() *CommandMeta {
@@ -4937,7 +5017,7 @@ type UpdateDevice struct {
 
 func (x *UpdateDevice) Reset() {
 	*x = UpdateDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[57]
+	mi := &file_events_pb_argus_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4949,7 +5029,7 @@ func (x *UpdateDevice) String() string {
 func (*UpdateDevice) ProtoMessage() {}
 
 func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[57]
+	mi := &file_events_pb_argus_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4962,7 +5042,7 @@ func (x *UpdateDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDevice.ProtoReflect.Descriptor instead.
 func (*UpdateDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{57}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *UpdateDevice) GetMeta() *CommandMeta {
@@ -5032,7 +5112,7 @@ type LabelPatch struct {
 
 func (x *LabelPatch) Reset() {
 	*x = LabelPatch{}
-	mi := &file_events_pb_argus_proto_msgTypes[58]
+	mi := &file_events_pb_argus_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5044,7 +5124,7 @@ func (x *LabelPatch) String() string {
 func (*LabelPatch) ProtoMessage() {}
 
 func (x *LabelPatch) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[58]
+	mi := &file_events_pb_argus_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5057,7 +5137,7 @@ func (x *LabelPatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelPatch.ProtoReflect.Descriptor instead.
 func (*LabelPatch) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{58}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *LabelPatch) GetSet() map[string]string {
@@ -5084,7 +5164,7 @@ type RemoveDevice struct {
 
 func (x *RemoveDevice) Reset() {
 	*x = RemoveDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[59]
+	mi := &file_events_pb_argus_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5096,7 +5176,7 @@ func (x *RemoveDevice) String() string {
 func (*RemoveDevice) ProtoMessage() {}
 
 func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[59]
+	mi := &file_events_pb_argus_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5109,7 +5189,7 @@ func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDevice.ProtoReflect.Descriptor instead.
 func (*RemoveDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{59}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *RemoveDevice) GetMeta() *CommandMeta {
@@ -5135,7 +5215,7 @@ type GetDevice struct {
 
 func (x *GetDevice) Reset() {
 	*x = GetDevice{}
-	mi := &file_events_pb_argus_proto_msgTypes[60]
+	mi := &file_events_pb_argus_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5147,7 +5227,7 @@ func (x *GetDevice) String() string {
 func (*GetDevice) ProtoMessage() {}
 
 func (x *GetDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[60]
+	mi := &file_events_pb_argus_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5160,7 +5240,7 @@ func (x *GetDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDevice.ProtoReflect.Descriptor instead.
 func (*GetDevice) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{60}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GetDevice) GetId() string {
@@ -5182,7 +5262,7 @@ type SetMotion struct {
 
 func (x *SetMotion) Reset() {
 	*x = SetMotion{}
-	mi := &file_events_pb_argus_proto_msgTypes[61]
+	mi := &file_events_pb_argus_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5194,7 +5274,7 @@ func (x *SetMotion) String() string {
 func (*SetMotion) ProtoMessage() {}
 
 func (x *SetMotion) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[61]
+	mi := &file_events_pb_argus_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5207,7 +5287,7 @@ func (x *SetMotion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMotion.ProtoReflect.Descriptor instead.
 func (*SetMotion) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{61}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *SetMotion) GetMeta() *CommandMeta {
@@ -5250,7 +5330,7 @@ type RaiseAlarm struct {
 
 func (x *RaiseAlarm) Reset() {
 	*x = RaiseAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[62]
+	mi := &file_events_pb_argus_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5262,7 +5342,7 @@ func (x *RaiseAlarm) String() string {
 func (*RaiseAlarm) ProtoMessage() {}
 
 func (x *RaiseAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[62]
+	mi := &file_events_pb_argus_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5275,7 +5355,7 @@ func (x *RaiseAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaiseAlarm.ProtoReflect.Descriptor instead.
 func (*RaiseAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{62}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *RaiseAlarm) GetMeta() *CommandMeta {
@@ -5363,7 +5443,7 @@ type EndAlarm struct {
 
 func (x *EndAlarm) Reset() {
 	*x = EndAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[63]
+	mi := &file_events_pb_argus_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5375,7 +5455,7 @@ func (x *EndAlarm) String() string {
 func (*EndAlarm) ProtoMessage() {}
 
 func (x *EndAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[63]
+	mi := &file_events_pb_argus_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5388,7 +5468,7 @@ func (x *EndAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndAlarm.ProtoReflect.Descriptor instead.
 func (*EndAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{63}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *EndAlarm) GetMeta() *CommandMeta {
@@ -5438,7 +5518,7 @@ type AckAlarm struct {
 
 func (x *AckAlarm) Reset() {
 	*x = AckAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[64]
+	mi := &file_events_pb_argus_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5450,7 +5530,7 @@ func (x *AckAlarm) String() string {
 func (*AckAlarm) ProtoMessage() {}
 
 func (x *AckAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[64]
+	mi := &file_events_pb_argus_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5463,7 +5543,7 @@ func (x *AckAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckAlarm.ProtoReflect.Descriptor instead.
 func (*AckAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{64}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *AckAlarm) GetMeta() *CommandMeta {
@@ -5506,7 +5586,7 @@ type ClearAlarm struct {
 
 func (x *ClearAlarm) Reset() {
 	*x = ClearAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[65]
+	mi := &file_events_pb_argus_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5518,7 +5598,7 @@ func (x *ClearAlarm) String() string {
 func (*ClearAlarm) ProtoMessage() {}
 
 func (x *ClearAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[65]
+	mi := &file_events_pb_argus_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5531,7 +5611,7 @@ func (x *ClearAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearAlarm.ProtoReflect.Descriptor instead.
 func (*ClearAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{65}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ClearAlarm) GetMeta() *CommandMeta {
@@ -5571,7 +5651,7 @@ type GetAlarm struct {
 
 func (x *GetAlarm) Reset() {
 	*x = GetAlarm{}
-	mi := &file_events_pb_argus_proto_msgTypes[66]
+	mi := &file_events_pb_argus_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5583,7 +5663,7 @@ func (x *GetAlarm) String() string {
 func (*GetAlarm) ProtoMessage() {}
 
 func (x *GetAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[66]
+	mi := &file_events_pb_argus_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5596,7 +5676,7 @@ func (x *GetAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAlarm.ProtoReflect.Descriptor instead.
 func (*GetAlarm) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{66}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *GetAlarm) GetId() string {
@@ -5617,7 +5697,7 @@ type RecordAlarmSnapshot struct {
 
 func (x *RecordAlarmSnapshot) Reset() {
 	*x = RecordAlarmSnapshot{}
-	mi := &file_events_pb_argus_proto_msgTypes[67]
+	mi := &file_events_pb_argus_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5629,7 +5709,7 @@ func (x *RecordAlarmSnapshot) String() string {
 func (*RecordAlarmSnapshot) ProtoMessage() {}
 
 func (x *RecordAlarmSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[67]
+	mi := &file_events_pb_argus_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5642,7 +5722,7 @@ func (x *RecordAlarmSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAlarmSnapshot.ProtoReflect.Descriptor instead.
 func (*RecordAlarmSnapshot) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{67}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *RecordAlarmSnapshot) GetId() string {
@@ -5691,7 +5771,7 @@ type AlarmView struct {
 
 func (x *AlarmView) Reset() {
 	*x = AlarmView{}
-	mi := &file_events_pb_argus_proto_msgTypes[68]
+	mi := &file_events_pb_argus_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5703,7 +5783,7 @@ func (x *AlarmView) String() string {
 func (*AlarmView) ProtoMessage() {}
 
 func (x *AlarmView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[68]
+	mi := &file_events_pb_argus_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5716,7 +5796,7 @@ func (x *AlarmView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmView.ProtoReflect.Descriptor instead.
 func (*AlarmView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{68}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *AlarmView) GetId() string {
@@ -5892,7 +5972,7 @@ type AlarmReply struct {
 
 func (x *AlarmReply) Reset() {
 	*x = AlarmReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[69]
+	mi := &file_events_pb_argus_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5904,7 +5984,7 @@ func (x *AlarmReply) String() string {
 func (*AlarmReply) ProtoMessage() {}
 
 func (x *AlarmReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[69]
+	mi := &file_events_pb_argus_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5917,7 +5997,7 @@ func (x *AlarmReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmReply.ProtoReflect.Descriptor instead.
 func (*AlarmReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{69}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *AlarmReply) GetCode() ReplyCode {
@@ -5964,7 +6044,7 @@ type CreateWebhook struct {
 
 func (x *CreateWebhook) Reset() {
 	*x = CreateWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[70]
+	mi := &file_events_pb_argus_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5976,7 +6056,7 @@ func (x *CreateWebhook) String() string {
 func (*CreateWebhook) ProtoMessage() {}
 
 func (x *CreateWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[70]
+	mi := &file_events_pb_argus_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5989,7 +6069,7 @@ func (x *CreateWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateWebhook.ProtoReflect.Descriptor instead.
 func (*CreateWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{70}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *CreateWebhook) GetMeta() *CommandMeta {
@@ -6063,7 +6143,7 @@ type UpdateWebhook struct {
 
 func (x *UpdateWebhook) Reset() {
 	*x = UpdateWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[71]
+	mi := &file_events_pb_argus_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6075,7 +6155,7 @@ func (x *UpdateWebhook) String() string {
 func (*UpdateWebhook) ProtoMessage() {}
 
 func (x *UpdateWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[71]
+	mi := &file_events_pb_argus_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6088,7 +6168,7 @@ func (x *UpdateWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWebhook.ProtoReflect.Descriptor instead.
 func (*UpdateWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{71}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *UpdateWebhook) GetMeta() *CommandMeta {
@@ -6150,7 +6230,7 @@ type DeleteWebhook struct {
 
 func (x *DeleteWebhook) Reset() {
 	*x = DeleteWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[72]
+	mi := &file_events_pb_argus_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6162,7 +6242,7 @@ func (x *DeleteWebhook) String() string {
 func (*DeleteWebhook) ProtoMessage() {}
 
 func (x *DeleteWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[72]
+	mi := &file_events_pb_argus_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6175,7 +6255,7 @@ func (x *DeleteWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteWebhook.ProtoReflect.Descriptor instead.
 func (*DeleteWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{72}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *DeleteWebhook) GetMeta() *CommandMeta {
@@ -6202,7 +6282,7 @@ type GetWebhook struct {
 
 func (x *GetWebhook) Reset() {
 	*x = GetWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[73]
+	mi := &file_events_pb_argus_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6214,7 +6294,7 @@ func (x *GetWebhook) String() string {
 func (*GetWebhook) ProtoMessage() {}
 
 func (x *GetWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[73]
+	mi := &file_events_pb_argus_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6227,7 +6307,7 @@ func (x *GetWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWebhook.ProtoReflect.Descriptor instead.
 func (*GetWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{73}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *GetWebhook) GetId() string {
@@ -6256,7 +6336,7 @@ type ReplayWebhook struct {
 
 func (x *ReplayWebhook) Reset() {
 	*x = ReplayWebhook{}
-	mi := &file_events_pb_argus_proto_msgTypes[74]
+	mi := &file_events_pb_argus_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6268,7 +6348,7 @@ func (x *ReplayWebhook) String() string {
 func (*ReplayWebhook) ProtoMessage() {}
 
 func (x *ReplayWebhook) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[74]
+	mi := &file_events_pb_argus_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6281,7 +6361,7 @@ func (x *ReplayWebhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayWebhook.ProtoReflect.Descriptor instead.
 func (*ReplayWebhook) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{74}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ReplayWebhook) GetMeta() *CommandMeta {
@@ -6332,7 +6412,7 @@ type WebhookView struct {
 
 func (x *WebhookView) Reset() {
 	*x = WebhookView{}
-	mi := &file_events_pb_argus_proto_msgTypes[75]
+	mi := &file_events_pb_argus_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6344,7 +6424,7 @@ func (x *WebhookView) String() string {
 func (*WebhookView) ProtoMessage() {}
 
 func (x *WebhookView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[75]
+	mi := &file_events_pb_argus_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6357,7 +6437,7 @@ func (x *WebhookView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookView.ProtoReflect.Descriptor instead.
 func (*WebhookView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{75}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *WebhookView) GetId() string {
@@ -6462,7 +6542,7 @@ type WebhookDelivery struct {
 
 func (x *WebhookDelivery) Reset() {
 	*x = WebhookDelivery{}
-	mi := &file_events_pb_argus_proto_msgTypes[76]
+	mi := &file_events_pb_argus_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6474,7 +6554,7 @@ func (x *WebhookDelivery) String() string {
 func (*WebhookDelivery) ProtoMessage() {}
 
 func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[76]
+	mi := &file_events_pb_argus_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6487,7 +6567,7 @@ func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
 func (*WebhookDelivery) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{76}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *WebhookDelivery) GetEventId() string {
@@ -6573,7 +6653,7 @@ type WebhookReply struct {
 
 func (x *WebhookReply) Reset() {
 	*x = WebhookReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[77]
+	mi := &file_events_pb_argus_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6585,7 +6665,7 @@ func (x *WebhookReply) String() string {
 func (*WebhookReply) ProtoMessage() {}
 
 func (x *WebhookReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[77]
+	mi := &file_events_pb_argus_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6598,7 +6678,7 @@ func (x *WebhookReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookReply.ProtoReflect.Descriptor instead.
 func (*WebhookReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{77}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *WebhookReply) GetCode() ReplyCode {
@@ -6650,7 +6730,7 @@ type SubmitTask struct {
 
 func (x *SubmitTask) Reset() {
 	*x = SubmitTask{}
-	mi := &file_events_pb_argus_proto_msgTypes[78]
+	mi := &file_events_pb_argus_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6662,7 +6742,7 @@ func (x *SubmitTask) String() string {
 func (*SubmitTask) ProtoMessage() {}
 
 func (x *SubmitTask) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[78]
+	mi := &file_events_pb_argus_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6675,7 +6755,7 @@ func (x *SubmitTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitTask.ProtoReflect.Descriptor instead.
 func (*SubmitTask) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{78}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *SubmitTask) GetMeta() *CommandMeta {
@@ -6729,7 +6809,7 @@ type GetTask struct {
 
 func (x *GetTask) Reset() {
 	*x = GetTask{}
-	mi := &file_events_pb_argus_proto_msgTypes[79]
+	mi := &file_events_pb_argus_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6741,7 +6821,7 @@ func (x *GetTask) String() string {
 func (*GetTask) ProtoMessage() {}
 
 func (x *GetTask) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[79]
+	mi := &file_events_pb_argus_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6754,7 +6834,7 @@ func (x *GetTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTask.ProtoReflect.Descriptor instead.
 func (*GetTask) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{79}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *GetTask) GetId() string {
@@ -6775,7 +6855,7 @@ type CancelTask struct {
 
 func (x *CancelTask) Reset() {
 	*x = CancelTask{}
-	mi := &file_events_pb_argus_proto_msgTypes[80]
+	mi := &file_events_pb_argus_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6787,7 +6867,7 @@ func (x *CancelTask) String() string {
 func (*CancelTask) ProtoMessage() {}
 
 func (x *CancelTask) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[80]
+	mi := &file_events_pb_argus_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6800,7 +6880,7 @@ func (x *CancelTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTask.ProtoReflect.Descriptor instead.
 func (*CancelTask) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{80}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *CancelTask) GetMeta() *CommandMeta {
@@ -6842,7 +6922,7 @@ type ReportTask struct {
 
 func (x *ReportTask) Reset() {
 	*x = ReportTask{}
-	mi := &file_events_pb_argus_proto_msgTypes[81]
+	mi := &file_events_pb_argus_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6854,7 +6934,7 @@ func (x *ReportTask) String() string {
 func (*ReportTask) ProtoMessage() {}
 
 func (x *ReportTask) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[81]
+	mi := &file_events_pb_argus_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6867,7 +6947,7 @@ func (x *ReportTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportTask.ProtoReflect.Descriptor instead.
 func (*ReportTask) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{81}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ReportTask) GetId() string {
@@ -6950,7 +7030,7 @@ type TaskView struct {
 
 func (x *TaskView) Reset() {
 	*x = TaskView{}
-	mi := &file_events_pb_argus_proto_msgTypes[82]
+	mi := &file_events_pb_argus_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6962,7 +7042,7 @@ func (x *TaskView) String() string {
 func (*TaskView) ProtoMessage() {}
 
 func (x *TaskView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[82]
+	mi := &file_events_pb_argus_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6975,7 +7055,7 @@ func (x *TaskView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskView.ProtoReflect.Descriptor instead.
 func (*TaskView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{82}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *TaskView) GetId() string {
@@ -7103,7 +7183,7 @@ type TaskReply struct {
 
 func (x *TaskReply) Reset() {
 	*x = TaskReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[83]
+	mi := &file_events_pb_argus_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7115,7 +7195,7 @@ func (x *TaskReply) String() string {
 func (*TaskReply) ProtoMessage() {}
 
 func (x *TaskReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[83]
+	mi := &file_events_pb_argus_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7128,7 +7208,7 @@ func (x *TaskReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskReply.ProtoReflect.Descriptor instead.
 func (*TaskReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{83}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *TaskReply) GetCode() ReplyCode {
@@ -7179,7 +7259,7 @@ type TaskWork struct {
 
 func (x *TaskWork) Reset() {
 	*x = TaskWork{}
-	mi := &file_events_pb_argus_proto_msgTypes[84]
+	mi := &file_events_pb_argus_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7191,7 +7271,7 @@ func (x *TaskWork) String() string {
 func (*TaskWork) ProtoMessage() {}
 
 func (x *TaskWork) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[84]
+	mi := &file_events_pb_argus_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7204,7 +7284,7 @@ func (x *TaskWork) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskWork.ProtoReflect.Descriptor instead.
 func (*TaskWork) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{84}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *TaskWork) GetId() string {
@@ -7255,7 +7335,7 @@ type WorkerInfo struct {
 
 func (x *WorkerInfo) Reset() {
 	*x = WorkerInfo{}
-	mi := &file_events_pb_argus_proto_msgTypes[85]
+	mi := &file_events_pb_argus_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7267,7 +7347,7 @@ func (x *WorkerInfo) String() string {
 func (*WorkerInfo) ProtoMessage() {}
 
 func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[85]
+	mi := &file_events_pb_argus_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7280,7 +7360,7 @@ func (x *WorkerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkerInfo.ProtoReflect.Descriptor instead.
 func (*WorkerInfo) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{85}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *WorkerInfo) GetId() string {
@@ -7372,7 +7452,7 @@ type ListTasks struct {
 
 func (x *ListTasks) Reset() {
 	*x = ListTasks{}
-	mi := &file_events_pb_argus_proto_msgTypes[86]
+	mi := &file_events_pb_argus_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7384,7 +7464,7 @@ func (x *ListTasks) String() string {
 func (*ListTasks) ProtoMessage() {}
 
 func (x *ListTasks) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[86]
+	mi := &file_events_pb_argus_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7397,7 +7477,7 @@ func (x *ListTasks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTasks.ProtoReflect.Descriptor instead.
 func (*ListTasks) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{86}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *ListTasks) GetState() string {
@@ -7430,7 +7510,7 @@ type TaskList struct {
 
 func (x *TaskList) Reset() {
 	*x = TaskList{}
-	mi := &file_events_pb_argus_proto_msgTypes[87]
+	mi := &file_events_pb_argus_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7442,7 +7522,7 @@ func (x *TaskList) String() string {
 func (*TaskList) ProtoMessage() {}
 
 func (x *TaskList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[87]
+	mi := &file_events_pb_argus_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7455,7 +7535,7 @@ func (x *TaskList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskList.ProtoReflect.Descriptor instead.
 func (*TaskList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{87}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *TaskList) GetItems() []*TaskView {
@@ -7474,7 +7554,7 @@ type ListWebhooks struct {
 
 func (x *ListWebhooks) Reset() {
 	*x = ListWebhooks{}
-	mi := &file_events_pb_argus_proto_msgTypes[88]
+	mi := &file_events_pb_argus_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7486,7 +7566,7 @@ func (x *ListWebhooks) String() string {
 func (*ListWebhooks) ProtoMessage() {}
 
 func (x *ListWebhooks) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[88]
+	mi := &file_events_pb_argus_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7499,7 +7579,7 @@ func (x *ListWebhooks) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWebhooks.ProtoReflect.Descriptor instead.
 func (*ListWebhooks) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{88}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{89}
 }
 
 type WebhookList struct {
@@ -7511,7 +7591,7 @@ type WebhookList struct {
 
 func (x *WebhookList) Reset() {
 	*x = WebhookList{}
-	mi := &file_events_pb_argus_proto_msgTypes[89]
+	mi := &file_events_pb_argus_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7523,7 +7603,7 @@ func (x *WebhookList) String() string {
 func (*WebhookList) ProtoMessage() {}
 
 func (x *WebhookList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[89]
+	mi := &file_events_pb_argus_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7536,7 +7616,7 @@ func (x *WebhookList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookList.ProtoReflect.Descriptor instead.
 func (*WebhookList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{89}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *WebhookList) GetItems() []*WebhookView {
@@ -7559,7 +7639,7 @@ type ListAlarms struct {
 
 func (x *ListAlarms) Reset() {
 	*x = ListAlarms{}
-	mi := &file_events_pb_argus_proto_msgTypes[90]
+	mi := &file_events_pb_argus_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7571,7 +7651,7 @@ func (x *ListAlarms) String() string {
 func (*ListAlarms) ProtoMessage() {}
 
 func (x *ListAlarms) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[90]
+	mi := &file_events_pb_argus_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7584,7 +7664,7 @@ func (x *ListAlarms) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAlarms.ProtoReflect.Descriptor instead.
 func (*ListAlarms) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{90}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *ListAlarms) GetDevice() string {
@@ -7624,7 +7704,7 @@ type AlarmList struct {
 
 func (x *AlarmList) Reset() {
 	*x = AlarmList{}
-	mi := &file_events_pb_argus_proto_msgTypes[91]
+	mi := &file_events_pb_argus_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7636,7 +7716,7 @@ func (x *AlarmList) String() string {
 func (*AlarmList) ProtoMessage() {}
 
 func (x *AlarmList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[91]
+	mi := &file_events_pb_argus_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7649,7 +7729,7 @@ func (x *AlarmList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmList.ProtoReflect.Descriptor instead.
 func (*AlarmList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{91}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *AlarmList) GetItems() []*AlarmView {
@@ -7671,7 +7751,7 @@ type DeviceReply struct {
 
 func (x *DeviceReply) Reset() {
 	*x = DeviceReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[92]
+	mi := &file_events_pb_argus_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7683,7 +7763,7 @@ func (x *DeviceReply) String() string {
 func (*DeviceReply) ProtoMessage() {}
 
 func (x *DeviceReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[92]
+	mi := &file_events_pb_argus_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7696,7 +7776,7 @@ func (x *DeviceReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceReply.ProtoReflect.Descriptor instead.
 func (*DeviceReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{92}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *DeviceReply) GetCode() ReplyCode {
@@ -7752,7 +7832,7 @@ type DeviceView struct {
 
 func (x *DeviceView) Reset() {
 	*x = DeviceView{}
-	mi := &file_events_pb_argus_proto_msgTypes[93]
+	mi := &file_events_pb_argus_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7764,7 +7844,7 @@ func (x *DeviceView) String() string {
 func (*DeviceView) ProtoMessage() {}
 
 func (x *DeviceView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[93]
+	mi := &file_events_pb_argus_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7777,7 +7857,7 @@ func (x *DeviceView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceView.ProtoReflect.Descriptor instead.
 func (*DeviceView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{93}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *DeviceView) GetId() string {
@@ -7910,7 +7990,7 @@ type SetPlan struct {
 
 func (x *SetPlan) Reset() {
 	*x = SetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[94]
+	mi := &file_events_pb_argus_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7922,7 +8002,7 @@ func (x *SetPlan) String() string {
 func (*SetPlan) ProtoMessage() {}
 
 func (x *SetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[94]
+	mi := &file_events_pb_argus_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7935,7 +8015,7 @@ func (x *SetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPlan.ProtoReflect.Descriptor instead.
 func (*SetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{94}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *SetPlan) GetMeta() *CommandMeta {
@@ -8018,7 +8098,7 @@ type GetPlan struct {
 
 func (x *GetPlan) Reset() {
 	*x = GetPlan{}
-	mi := &file_events_pb_argus_proto_msgTypes[95]
+	mi := &file_events_pb_argus_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8030,7 +8110,7 @@ func (x *GetPlan) String() string {
 func (*GetPlan) ProtoMessage() {}
 
 func (x *GetPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[95]
+	mi := &file_events_pb_argus_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8043,7 +8123,7 @@ func (x *GetPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlan.ProtoReflect.Descriptor instead.
 func (*GetPlan) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{95}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *GetPlan) GetDevice() string {
@@ -8080,7 +8160,7 @@ type PlanView struct {
 
 func (x *PlanView) Reset() {
 	*x = PlanView{}
-	mi := &file_events_pb_argus_proto_msgTypes[96]
+	mi := &file_events_pb_argus_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8092,7 +8172,7 @@ func (x *PlanView) String() string {
 func (*PlanView) ProtoMessage() {}
 
 func (x *PlanView) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[96]
+	mi := &file_events_pb_argus_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8105,7 +8185,7 @@ func (x *PlanView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanView.ProtoReflect.Descriptor instead.
 func (*PlanView) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{96}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *PlanView) GetDevice() string {
@@ -8204,7 +8284,7 @@ type PlanReply struct {
 
 func (x *PlanReply) Reset() {
 	*x = PlanReply{}
-	mi := &file_events_pb_argus_proto_msgTypes[97]
+	mi := &file_events_pb_argus_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8216,7 +8296,7 @@ func (x *PlanReply) String() string {
 func (*PlanReply) ProtoMessage() {}
 
 func (x *PlanReply) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[97]
+	mi := &file_events_pb_argus_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8229,7 +8309,7 @@ func (x *PlanReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanReply.ProtoReflect.Descriptor instead.
 func (*PlanReply) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{97}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *PlanReply) GetCode() ReplyCode {
@@ -8275,7 +8355,7 @@ type ListDevices struct {
 
 func (x *ListDevices) Reset() {
 	*x = ListDevices{}
-	mi := &file_events_pb_argus_proto_msgTypes[98]
+	mi := &file_events_pb_argus_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8287,7 +8367,7 @@ func (x *ListDevices) String() string {
 func (*ListDevices) ProtoMessage() {}
 
 func (x *ListDevices) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[98]
+	mi := &file_events_pb_argus_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8300,7 +8380,7 @@ func (x *ListDevices) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDevices.ProtoReflect.Descriptor instead.
 func (*ListDevices) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{98}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ListDevices) GetLimit() uint32 {
@@ -8348,7 +8428,7 @@ type DeviceList struct {
 
 func (x *DeviceList) Reset() {
 	*x = DeviceList{}
-	mi := &file_events_pb_argus_proto_msgTypes[99]
+	mi := &file_events_pb_argus_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8360,7 +8440,7 @@ func (x *DeviceList) String() string {
 func (*DeviceList) ProtoMessage() {}
 
 func (x *DeviceList) ProtoReflect() protoreflect.Message {
-	mi := &file_events_pb_argus_proto_msgTypes[99]
+	mi := &file_events_pb_argus_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8373,7 +8453,7 @@ func (x *DeviceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceList.ProtoReflect.Descriptor instead.
 func (*DeviceList) Descriptor() ([]byte, []int) {
-	return file_events_pb_argus_proto_rawDescGZIP(), []int{99}
+	return file_events_pb_argus_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *DeviceList) GetItems() []*DeviceView {
@@ -8394,7 +8474,7 @@ var File_events_pb_argus_proto protoreflect.FileDescriptor
 
 const file_events_pb_argus_proto_rawDesc = "" +
 	"\n" +
-	"\x15events/pb/argus.proto\x12\bargus.v1\"\xda\x19\n" +
+	"\x15events/pb/argus.proto\x12\bargus.v1\"\xb5\x1a\n" +
 	"\bEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12%\n" +
@@ -8425,7 +8505,8 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x16plan_recording_started\x18) \x01(\v2\x1e.argus.v1.PlanRecordingStartedH\x00R\x14planRecordingStarted\x12V\n" +
 	"\x16plan_recording_stopped\x18* \x01(\v2\x1e.argus.v1.PlanRecordingStoppedH\x00R\x14planRecordingStopped\x12S\n" +
 	"\x15plan_segment_recorded\x18+ \x01(\v2\x1d.argus.v1.PlanSegmentRecordedH\x00R\x13planSegmentRecorded\x12P\n" +
-	"\x14plan_segment_deleted\x18, \x01(\v2\x1c.argus.v1.PlanSegmentDeletedH\x00R\x12planSegmentDeleted\x12@\n" +
+	"\x14plan_segment_deleted\x18, \x01(\v2\x1c.argus.v1.PlanSegmentDeletedH\x00R\x12planSegmentDeleted\x12Y\n" +
+	"\x17plan_segments_compacted\x18- \x01(\v2\x1f.argus.v1.PlanSegmentsCompactedH\x00R\x15planSegmentsCompacted\x12@\n" +
 	"\x0eshard_acquired\x182 \x01(\v2\x17.argus.v1.ShardAcquiredH\x00R\rshardAcquired\x12@\n" +
 	"\x0eshard_released\x183 \x01(\v2\x17.argus.v1.ShardReleasedH\x00R\rshardReleased\x12=\n" +
 	"\rstream_viewed\x18< \x01(\v2\x16.argus.v1.StreamViewedH\x00R\fstreamViewed\x12F\n" +
@@ -8729,7 +8810,11 @@ const file_events_pb_argus_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x16\n" +
 	"\x06device\x18\x03 \x01(\tR\x06device\x12\x18\n" +
 	"\achannel\x18\x04 \x01(\rR\achannel\x12\"\n" +
-	"\rstart_unix_ms\x18\x05 \x01(\x03R\vstartUnixMs\"^\n" +
+	"\rstart_unix_ms\x18\x05 \x01(\x03R\vstartUnixMs\"\xa2\x01\n" +
+	"\x15PlanSegmentsCompacted\x129\n" +
+	"\bsegments\x18\x01 \x03(\v2\x1d.argus.v1.PlanSegmentRecordedR\bsegments\x126\n" +
+	"\adeleted\x18\x02 \x03(\v2\x1c.argus.v1.PlanSegmentDeletedR\adeleted\x12\x16\n" +
+	"\x06covers\x18\x03 \x01(\x04R\x06covers\"^\n" +
 	"\rShardAcquired\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12#\n" +
 	"\rprevious_node\x18\x02 \x01(\tR\fpreviousNode\x12\x14\n" +
@@ -9159,7 +9244,7 @@ func file_events_pb_argus_proto_rawDescGZIP() []byte {
 }
 
 var file_events_pb_argus_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 105)
+var file_events_pb_argus_proto_msgTypes = make([]protoimpl.MessageInfo, 106)
 var file_events_pb_argus_proto_goTypes = []any{
 	(TaskReportKind)(0),              // 0: argus.v1.TaskReportKind
 	(ReplyCode)(0),                   // 1: argus.v1.ReplyCode
@@ -9212,62 +9297,63 @@ var file_events_pb_argus_proto_goTypes = []any{
 	(*PlanRecordingStopped)(nil),     // 48: argus.v1.PlanRecordingStopped
 	(*PlanSegmentRecorded)(nil),      // 49: argus.v1.PlanSegmentRecorded
 	(*PlanSegmentDeleted)(nil),       // 50: argus.v1.PlanSegmentDeleted
-	(*ShardAcquired)(nil),            // 51: argus.v1.ShardAcquired
-	(*ShardReleased)(nil),            // 52: argus.v1.ShardReleased
-	(*StreamViewed)(nil),             // 53: argus.v1.StreamViewed
-	(*RecordingViewed)(nil),          // 54: argus.v1.RecordingViewed
-	(*CommandMeta)(nil),              // 55: argus.v1.CommandMeta
-	(*RegisterDevice)(nil),           // 56: argus.v1.RegisterDevice
-	(*RecordPtz)(nil),                // 57: argus.v1.RecordPtz
-	(*RefreshOnvif)(nil),             // 58: argus.v1.RefreshOnvif
-	(*UpdateDevice)(nil),             // 59: argus.v1.UpdateDevice
-	(*LabelPatch)(nil),               // 60: argus.v1.LabelPatch
-	(*RemoveDevice)(nil),             // 61: argus.v1.RemoveDevice
-	(*GetDevice)(nil),                // 62: argus.v1.GetDevice
-	(*SetMotion)(nil),                // 63: argus.v1.SetMotion
-	(*RaiseAlarm)(nil),               // 64: argus.v1.RaiseAlarm
-	(*EndAlarm)(nil),                 // 65: argus.v1.EndAlarm
-	(*AckAlarm)(nil),                 // 66: argus.v1.AckAlarm
-	(*ClearAlarm)(nil),               // 67: argus.v1.ClearAlarm
-	(*GetAlarm)(nil),                 // 68: argus.v1.GetAlarm
-	(*RecordAlarmSnapshot)(nil),      // 69: argus.v1.RecordAlarmSnapshot
-	(*AlarmView)(nil),                // 70: argus.v1.AlarmView
-	(*AlarmReply)(nil),               // 71: argus.v1.AlarmReply
-	(*CreateWebhook)(nil),            // 72: argus.v1.CreateWebhook
-	(*UpdateWebhook)(nil),            // 73: argus.v1.UpdateWebhook
-	(*DeleteWebhook)(nil),            // 74: argus.v1.DeleteWebhook
-	(*GetWebhook)(nil),               // 75: argus.v1.GetWebhook
-	(*ReplayWebhook)(nil),            // 76: argus.v1.ReplayWebhook
-	(*WebhookView)(nil),              // 77: argus.v1.WebhookView
-	(*WebhookDelivery)(nil),          // 78: argus.v1.WebhookDelivery
-	(*WebhookReply)(nil),             // 79: argus.v1.WebhookReply
-	(*SubmitTask)(nil),               // 80: argus.v1.SubmitTask
-	(*GetTask)(nil),                  // 81: argus.v1.GetTask
-	(*CancelTask)(nil),               // 82: argus.v1.CancelTask
-	(*ReportTask)(nil),               // 83: argus.v1.ReportTask
-	(*TaskView)(nil),                 // 84: argus.v1.TaskView
-	(*TaskReply)(nil),                // 85: argus.v1.TaskReply
-	(*TaskWork)(nil),                 // 86: argus.v1.TaskWork
-	(*WorkerInfo)(nil),               // 87: argus.v1.WorkerInfo
-	(*ListTasks)(nil),                // 88: argus.v1.ListTasks
-	(*TaskList)(nil),                 // 89: argus.v1.TaskList
-	(*ListWebhooks)(nil),             // 90: argus.v1.ListWebhooks
-	(*WebhookList)(nil),              // 91: argus.v1.WebhookList
-	(*ListAlarms)(nil),               // 92: argus.v1.ListAlarms
-	(*AlarmList)(nil),                // 93: argus.v1.AlarmList
-	(*DeviceReply)(nil),              // 94: argus.v1.DeviceReply
-	(*DeviceView)(nil),               // 95: argus.v1.DeviceView
-	(*SetPlan)(nil),                  // 96: argus.v1.SetPlan
-	(*GetPlan)(nil),                  // 97: argus.v1.GetPlan
-	(*PlanView)(nil),                 // 98: argus.v1.PlanView
-	(*PlanReply)(nil),                // 99: argus.v1.PlanReply
-	(*ListDevices)(nil),              // 100: argus.v1.ListDevices
-	(*DeviceList)(nil),               // 101: argus.v1.DeviceList
-	nil,                              // 102: argus.v1.DeviceRegistered.LabelsEntry
-	nil,                              // 103: argus.v1.LabelSet.LabelsEntry
-	nil,                              // 104: argus.v1.RegisterDevice.LabelsEntry
-	nil,                              // 105: argus.v1.LabelPatch.SetEntry
-	nil,                              // 106: argus.v1.DeviceView.LabelsEntry
+	(*PlanSegmentsCompacted)(nil),    // 51: argus.v1.PlanSegmentsCompacted
+	(*ShardAcquired)(nil),            // 52: argus.v1.ShardAcquired
+	(*ShardReleased)(nil),            // 53: argus.v1.ShardReleased
+	(*StreamViewed)(nil),             // 54: argus.v1.StreamViewed
+	(*RecordingViewed)(nil),          // 55: argus.v1.RecordingViewed
+	(*CommandMeta)(nil),              // 56: argus.v1.CommandMeta
+	(*RegisterDevice)(nil),           // 57: argus.v1.RegisterDevice
+	(*RecordPtz)(nil),                // 58: argus.v1.RecordPtz
+	(*RefreshOnvif)(nil),             // 59: argus.v1.RefreshOnvif
+	(*UpdateDevice)(nil),             // 60: argus.v1.UpdateDevice
+	(*LabelPatch)(nil),               // 61: argus.v1.LabelPatch
+	(*RemoveDevice)(nil),             // 62: argus.v1.RemoveDevice
+	(*GetDevice)(nil),                // 63: argus.v1.GetDevice
+	(*SetMotion)(nil),                // 64: argus.v1.SetMotion
+	(*RaiseAlarm)(nil),               // 65: argus.v1.RaiseAlarm
+	(*EndAlarm)(nil),                 // 66: argus.v1.EndAlarm
+	(*AckAlarm)(nil),                 // 67: argus.v1.AckAlarm
+	(*ClearAlarm)(nil),               // 68: argus.v1.ClearAlarm
+	(*GetAlarm)(nil),                 // 69: argus.v1.GetAlarm
+	(*RecordAlarmSnapshot)(nil),      // 70: argus.v1.RecordAlarmSnapshot
+	(*AlarmView)(nil),                // 71: argus.v1.AlarmView
+	(*AlarmReply)(nil),               // 72: argus.v1.AlarmReply
+	(*CreateWebhook)(nil),            // 73: argus.v1.CreateWebhook
+	(*UpdateWebhook)(nil),            // 74: argus.v1.UpdateWebhook
+	(*DeleteWebhook)(nil),            // 75: argus.v1.DeleteWebhook
+	(*GetWebhook)(nil),               // 76: argus.v1.GetWebhook
+	(*ReplayWebhook)(nil),            // 77: argus.v1.ReplayWebhook
+	(*WebhookView)(nil),              // 78: argus.v1.WebhookView
+	(*WebhookDelivery)(nil),          // 79: argus.v1.WebhookDelivery
+	(*WebhookReply)(nil),             // 80: argus.v1.WebhookReply
+	(*SubmitTask)(nil),               // 81: argus.v1.SubmitTask
+	(*GetTask)(nil),                  // 82: argus.v1.GetTask
+	(*CancelTask)(nil),               // 83: argus.v1.CancelTask
+	(*ReportTask)(nil),               // 84: argus.v1.ReportTask
+	(*TaskView)(nil),                 // 85: argus.v1.TaskView
+	(*TaskReply)(nil),                // 86: argus.v1.TaskReply
+	(*TaskWork)(nil),                 // 87: argus.v1.TaskWork
+	(*WorkerInfo)(nil),               // 88: argus.v1.WorkerInfo
+	(*ListTasks)(nil),                // 89: argus.v1.ListTasks
+	(*TaskList)(nil),                 // 90: argus.v1.TaskList
+	(*ListWebhooks)(nil),             // 91: argus.v1.ListWebhooks
+	(*WebhookList)(nil),              // 92: argus.v1.WebhookList
+	(*ListAlarms)(nil),               // 93: argus.v1.ListAlarms
+	(*AlarmList)(nil),                // 94: argus.v1.AlarmList
+	(*DeviceReply)(nil),              // 95: argus.v1.DeviceReply
+	(*DeviceView)(nil),               // 96: argus.v1.DeviceView
+	(*SetPlan)(nil),                  // 97: argus.v1.SetPlan
+	(*GetPlan)(nil),                  // 98: argus.v1.GetPlan
+	(*PlanView)(nil),                 // 99: argus.v1.PlanView
+	(*PlanReply)(nil),                // 100: argus.v1.PlanReply
+	(*ListDevices)(nil),              // 101: argus.v1.ListDevices
+	(*DeviceList)(nil),               // 102: argus.v1.DeviceList
+	nil,                              // 103: argus.v1.DeviceRegistered.LabelsEntry
+	nil,                              // 104: argus.v1.LabelSet.LabelsEntry
+	nil,                              // 105: argus.v1.RegisterDevice.LabelsEntry
+	nil,                              // 106: argus.v1.LabelPatch.SetEntry
+	nil,                              // 107: argus.v1.DeviceView.LabelsEntry
 }
 var file_events_pb_argus_proto_depIdxs = []int32{
 	25,  // 0: argus.v1.Envelope.device_registered:type_name -> argus.v1.DeviceRegistered
@@ -9290,107 +9376,110 @@ var file_events_pb_argus_proto_depIdxs = []int32{
 	48,  // 17: argus.v1.Envelope.plan_recording_stopped:type_name -> argus.v1.PlanRecordingStopped
 	49,  // 18: argus.v1.Envelope.plan_segment_recorded:type_name -> argus.v1.PlanSegmentRecorded
 	50,  // 19: argus.v1.Envelope.plan_segment_deleted:type_name -> argus.v1.PlanSegmentDeleted
-	51,  // 20: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
-	52,  // 21: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
-	53,  // 22: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
-	54,  // 23: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
-	19,  // 24: argus.v1.Envelope.alarm_raised:type_name -> argus.v1.AlarmRaised
-	20,  // 25: argus.v1.Envelope.alarm_repeated:type_name -> argus.v1.AlarmRepeated
-	21,  // 26: argus.v1.Envelope.alarm_ended:type_name -> argus.v1.AlarmEnded
-	22,  // 27: argus.v1.Envelope.alarm_acknowledged:type_name -> argus.v1.AlarmAcknowledged
-	23,  // 28: argus.v1.Envelope.alarm_cleared:type_name -> argus.v1.AlarmCleared
-	24,  // 29: argus.v1.Envelope.alarm_snapshot_taken:type_name -> argus.v1.AlarmSnapshotTaken
-	13,  // 30: argus.v1.Envelope.webhook_created:type_name -> argus.v1.WebhookCreated
-	15,  // 31: argus.v1.Envelope.webhook_updated:type_name -> argus.v1.WebhookUpdated
-	16,  // 32: argus.v1.Envelope.webhook_disabled:type_name -> argus.v1.WebhookDisabled
-	17,  // 33: argus.v1.Envelope.webhook_deleted:type_name -> argus.v1.WebhookDeleted
-	18,  // 34: argus.v1.Envelope.webhook_replayed:type_name -> argus.v1.WebhookReplayed
-	3,   // 35: argus.v1.Envelope.task_submitted:type_name -> argus.v1.TaskSubmitted
-	6,   // 36: argus.v1.Envelope.task_started:type_name -> argus.v1.TaskStarted
-	7,   // 37: argus.v1.Envelope.task_progress:type_name -> argus.v1.TaskProgress
-	9,   // 38: argus.v1.Envelope.task_succeeded:type_name -> argus.v1.TaskSucceeded
-	10,  // 39: argus.v1.Envelope.task_failed:type_name -> argus.v1.TaskFailed
-	12,  // 40: argus.v1.Envelope.task_canceled:type_name -> argus.v1.TaskCanceled
-	11,  // 41: argus.v1.Envelope.task_attempt_failed:type_name -> argus.v1.TaskAttemptFailed
-	4,   // 42: argus.v1.TaskSubmitted.spec:type_name -> argus.v1.TaskSpec
-	5,   // 43: argus.v1.TaskSpec.params:type_name -> argus.v1.TaskParams
-	8,   // 44: argus.v1.TaskProgress.partial:type_name -> argus.v1.TaskResult
-	8,   // 45: argus.v1.TaskSucceeded.result:type_name -> argus.v1.TaskResult
-	14,  // 46: argus.v1.WebhookUpdated.events:type_name -> argus.v1.WebhookEventFilter
-	102, // 47: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
-	26,  // 48: argus.v1.DeviceRegistered.sources:type_name -> argus.v1.ChannelSource
-	27,  // 49: argus.v1.DeviceRegistered.info:type_name -> argus.v1.OnvifInfo
-	26,  // 50: argus.v1.DeviceOnvifRefreshed.sources:type_name -> argus.v1.ChannelSource
-	27,  // 51: argus.v1.DeviceOnvifRefreshed.info:type_name -> argus.v1.OnvifInfo
-	34,  // 52: argus.v1.DeviceMotionSet.zones:type_name -> argus.v1.MotionZone
-	36,  // 53: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
-	37,  // 54: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
-	103, // 55: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
-	44,  // 56: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
-	46,  // 57: argus.v1.PlanSet.event:type_name -> argus.v1.EventRecording
-	55,  // 58: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
-	104, // 59: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
-	26,  // 60: argus.v1.RegisterDevice.sources:type_name -> argus.v1.ChannelSource
-	27,  // 61: argus.v1.RegisterDevice.info:type_name -> argus.v1.OnvifInfo
-	55,  // 62: argus.v1.RecordPtz.meta:type_name -> argus.v1.CommandMeta
-	29,  // 63: argus.v1.RecordPtz.preset_set:type_name -> argus.v1.DevicePtzPresetSet
-	30,  // 64: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
-	31,  // 65: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
-	55,  // 66: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
-	26,  // 67: argus.v1.RefreshOnvif.sources:type_name -> argus.v1.ChannelSource
-	27,  // 68: argus.v1.RefreshOnvif.info:type_name -> argus.v1.OnvifInfo
-	55,  // 69: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
-	60,  // 70: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
-	105, // 71: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
-	55,  // 72: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
-	55,  // 73: argus.v1.SetMotion.meta:type_name -> argus.v1.CommandMeta
-	33,  // 74: argus.v1.SetMotion.motion:type_name -> argus.v1.DeviceMotionSet
-	55,  // 75: argus.v1.RaiseAlarm.meta:type_name -> argus.v1.CommandMeta
-	55,  // 76: argus.v1.EndAlarm.meta:type_name -> argus.v1.CommandMeta
-	55,  // 77: argus.v1.AckAlarm.meta:type_name -> argus.v1.CommandMeta
-	55,  // 78: argus.v1.ClearAlarm.meta:type_name -> argus.v1.CommandMeta
-	1,   // 79: argus.v1.AlarmReply.code:type_name -> argus.v1.ReplyCode
-	70,  // 80: argus.v1.AlarmReply.alarm:type_name -> argus.v1.AlarmView
-	55,  // 81: argus.v1.CreateWebhook.meta:type_name -> argus.v1.CommandMeta
-	55,  // 82: argus.v1.UpdateWebhook.meta:type_name -> argus.v1.CommandMeta
-	14,  // 83: argus.v1.UpdateWebhook.events:type_name -> argus.v1.WebhookEventFilter
-	55,  // 84: argus.v1.DeleteWebhook.meta:type_name -> argus.v1.CommandMeta
-	55,  // 85: argus.v1.ReplayWebhook.meta:type_name -> argus.v1.CommandMeta
-	1,   // 86: argus.v1.WebhookReply.code:type_name -> argus.v1.ReplyCode
-	77,  // 87: argus.v1.WebhookReply.webhook:type_name -> argus.v1.WebhookView
-	78,  // 88: argus.v1.WebhookReply.deliveries:type_name -> argus.v1.WebhookDelivery
-	55,  // 89: argus.v1.SubmitTask.meta:type_name -> argus.v1.CommandMeta
-	4,   // 90: argus.v1.SubmitTask.spec:type_name -> argus.v1.TaskSpec
-	55,  // 91: argus.v1.CancelTask.meta:type_name -> argus.v1.CommandMeta
-	0,   // 92: argus.v1.ReportTask.kind:type_name -> argus.v1.TaskReportKind
-	8,   // 93: argus.v1.ReportTask.result:type_name -> argus.v1.TaskResult
-	8,   // 94: argus.v1.TaskView.result:type_name -> argus.v1.TaskResult
-	4,   // 95: argus.v1.TaskView.spec:type_name -> argus.v1.TaskSpec
-	1,   // 96: argus.v1.TaskReply.code:type_name -> argus.v1.ReplyCode
-	84,  // 97: argus.v1.TaskReply.task:type_name -> argus.v1.TaskView
-	4,   // 98: argus.v1.TaskWork.spec:type_name -> argus.v1.TaskSpec
-	84,  // 99: argus.v1.TaskList.items:type_name -> argus.v1.TaskView
-	77,  // 100: argus.v1.WebhookList.items:type_name -> argus.v1.WebhookView
-	70,  // 101: argus.v1.AlarmList.items:type_name -> argus.v1.AlarmView
-	1,   // 102: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
-	95,  // 103: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
-	106, // 104: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
-	26,  // 105: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
-	27,  // 106: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
-	33,  // 107: argus.v1.DeviceView.motion:type_name -> argus.v1.DeviceMotionSet
-	55,  // 108: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
-	44,  // 109: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
-	46,  // 110: argus.v1.SetPlan.event:type_name -> argus.v1.EventRecording
-	44,  // 111: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
-	46,  // 112: argus.v1.PlanView.event:type_name -> argus.v1.EventRecording
-	1,   // 113: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
-	98,  // 114: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
-	95,  // 115: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
-	116, // [116:116] is the sub-list for method output_type
-	116, // [116:116] is the sub-list for method input_type
-	116, // [116:116] is the sub-list for extension type_name
-	116, // [116:116] is the sub-list for extension extendee
-	0,   // [0:116] is the sub-list for field type_name
+	51,  // 20: argus.v1.Envelope.plan_segments_compacted:type_name -> argus.v1.PlanSegmentsCompacted
+	52,  // 21: argus.v1.Envelope.shard_acquired:type_name -> argus.v1.ShardAcquired
+	53,  // 22: argus.v1.Envelope.shard_released:type_name -> argus.v1.ShardReleased
+	54,  // 23: argus.v1.Envelope.stream_viewed:type_name -> argus.v1.StreamViewed
+	55,  // 24: argus.v1.Envelope.recording_viewed:type_name -> argus.v1.RecordingViewed
+	19,  // 25: argus.v1.Envelope.alarm_raised:type_name -> argus.v1.AlarmRaised
+	20,  // 26: argus.v1.Envelope.alarm_repeated:type_name -> argus.v1.AlarmRepeated
+	21,  // 27: argus.v1.Envelope.alarm_ended:type_name -> argus.v1.AlarmEnded
+	22,  // 28: argus.v1.Envelope.alarm_acknowledged:type_name -> argus.v1.AlarmAcknowledged
+	23,  // 29: argus.v1.Envelope.alarm_cleared:type_name -> argus.v1.AlarmCleared
+	24,  // 30: argus.v1.Envelope.alarm_snapshot_taken:type_name -> argus.v1.AlarmSnapshotTaken
+	13,  // 31: argus.v1.Envelope.webhook_created:type_name -> argus.v1.WebhookCreated
+	15,  // 32: argus.v1.Envelope.webhook_updated:type_name -> argus.v1.WebhookUpdated
+	16,  // 33: argus.v1.Envelope.webhook_disabled:type_name -> argus.v1.WebhookDisabled
+	17,  // 34: argus.v1.Envelope.webhook_deleted:type_name -> argus.v1.WebhookDeleted
+	18,  // 35: argus.v1.Envelope.webhook_replayed:type_name -> argus.v1.WebhookReplayed
+	3,   // 36: argus.v1.Envelope.task_submitted:type_name -> argus.v1.TaskSubmitted
+	6,   // 37: argus.v1.Envelope.task_started:type_name -> argus.v1.TaskStarted
+	7,   // 38: argus.v1.Envelope.task_progress:type_name -> argus.v1.TaskProgress
+	9,   // 39: argus.v1.Envelope.task_succeeded:type_name -> argus.v1.TaskSucceeded
+	10,  // 40: argus.v1.Envelope.task_failed:type_name -> argus.v1.TaskFailed
+	12,  // 41: argus.v1.Envelope.task_canceled:type_name -> argus.v1.TaskCanceled
+	11,  // 42: argus.v1.Envelope.task_attempt_failed:type_name -> argus.v1.TaskAttemptFailed
+	4,   // 43: argus.v1.TaskSubmitted.spec:type_name -> argus.v1.TaskSpec
+	5,   // 44: argus.v1.TaskSpec.params:type_name -> argus.v1.TaskParams
+	8,   // 45: argus.v1.TaskProgress.partial:type_name -> argus.v1.TaskResult
+	8,   // 46: argus.v1.TaskSucceeded.result:type_name -> argus.v1.TaskResult
+	14,  // 47: argus.v1.WebhookUpdated.events:type_name -> argus.v1.WebhookEventFilter
+	103, // 48: argus.v1.DeviceRegistered.labels:type_name -> argus.v1.DeviceRegistered.LabelsEntry
+	26,  // 49: argus.v1.DeviceRegistered.sources:type_name -> argus.v1.ChannelSource
+	27,  // 50: argus.v1.DeviceRegistered.info:type_name -> argus.v1.OnvifInfo
+	26,  // 51: argus.v1.DeviceOnvifRefreshed.sources:type_name -> argus.v1.ChannelSource
+	27,  // 52: argus.v1.DeviceOnvifRefreshed.info:type_name -> argus.v1.OnvifInfo
+	34,  // 53: argus.v1.DeviceMotionSet.zones:type_name -> argus.v1.MotionZone
+	36,  // 54: argus.v1.DeviceUpdated.labels:type_name -> argus.v1.LabelSet
+	37,  // 55: argus.v1.DeviceUpdated.credentials:type_name -> argus.v1.DeviceCredentialsChanged
+	104, // 56: argus.v1.LabelSet.labels:type_name -> argus.v1.LabelSet.LabelsEntry
+	44,  // 57: argus.v1.PlanSet.schedule:type_name -> argus.v1.PlanWindow
+	46,  // 58: argus.v1.PlanSet.event:type_name -> argus.v1.EventRecording
+	49,  // 59: argus.v1.PlanSegmentsCompacted.segments:type_name -> argus.v1.PlanSegmentRecorded
+	50,  // 60: argus.v1.PlanSegmentsCompacted.deleted:type_name -> argus.v1.PlanSegmentDeleted
+	56,  // 61: argus.v1.RegisterDevice.meta:type_name -> argus.v1.CommandMeta
+	105, // 62: argus.v1.RegisterDevice.labels:type_name -> argus.v1.RegisterDevice.LabelsEntry
+	26,  // 63: argus.v1.RegisterDevice.sources:type_name -> argus.v1.ChannelSource
+	27,  // 64: argus.v1.RegisterDevice.info:type_name -> argus.v1.OnvifInfo
+	56,  // 65: argus.v1.RecordPtz.meta:type_name -> argus.v1.CommandMeta
+	29,  // 66: argus.v1.RecordPtz.preset_set:type_name -> argus.v1.DevicePtzPresetSet
+	30,  // 67: argus.v1.RecordPtz.preset_removed:type_name -> argus.v1.DevicePtzPresetRemoved
+	31,  // 68: argus.v1.RecordPtz.session:type_name -> argus.v1.DevicePtzSession
+	56,  // 69: argus.v1.RefreshOnvif.meta:type_name -> argus.v1.CommandMeta
+	26,  // 70: argus.v1.RefreshOnvif.sources:type_name -> argus.v1.ChannelSource
+	27,  // 71: argus.v1.RefreshOnvif.info:type_name -> argus.v1.OnvifInfo
+	56,  // 72: argus.v1.UpdateDevice.meta:type_name -> argus.v1.CommandMeta
+	61,  // 73: argus.v1.UpdateDevice.labels:type_name -> argus.v1.LabelPatch
+	106, // 74: argus.v1.LabelPatch.set:type_name -> argus.v1.LabelPatch.SetEntry
+	56,  // 75: argus.v1.RemoveDevice.meta:type_name -> argus.v1.CommandMeta
+	56,  // 76: argus.v1.SetMotion.meta:type_name -> argus.v1.CommandMeta
+	33,  // 77: argus.v1.SetMotion.motion:type_name -> argus.v1.DeviceMotionSet
+	56,  // 78: argus.v1.RaiseAlarm.meta:type_name -> argus.v1.CommandMeta
+	56,  // 79: argus.v1.EndAlarm.meta:type_name -> argus.v1.CommandMeta
+	56,  // 80: argus.v1.AckAlarm.meta:type_name -> argus.v1.CommandMeta
+	56,  // 81: argus.v1.ClearAlarm.meta:type_name -> argus.v1.CommandMeta
+	1,   // 82: argus.v1.AlarmReply.code:type_name -> argus.v1.ReplyCode
+	71,  // 83: argus.v1.AlarmReply.alarm:type_name -> argus.v1.AlarmView
+	56,  // 84: argus.v1.CreateWebhook.meta:type_name -> argus.v1.CommandMeta
+	56,  // 85: argus.v1.UpdateWebhook.meta:type_name -> argus.v1.CommandMeta
+	14,  // 86: argus.v1.UpdateWebhook.events:type_name -> argus.v1.WebhookEventFilter
+	56,  // 87: argus.v1.DeleteWebhook.meta:type_name -> argus.v1.CommandMeta
+	56,  // 88: argus.v1.ReplayWebhook.meta:type_name -> argus.v1.CommandMeta
+	1,   // 89: argus.v1.WebhookReply.code:type_name -> argus.v1.ReplyCode
+	78,  // 90: argus.v1.WebhookReply.webhook:type_name -> argus.v1.WebhookView
+	79,  // 91: argus.v1.WebhookReply.deliveries:type_name -> argus.v1.WebhookDelivery
+	56,  // 92: argus.v1.SubmitTask.meta:type_name -> argus.v1.CommandMeta
+	4,   // 93: argus.v1.SubmitTask.spec:type_name -> argus.v1.TaskSpec
+	56,  // 94: argus.v1.CancelTask.meta:type_name -> argus.v1.CommandMeta
+	0,   // 95: argus.v1.ReportTask.kind:type_name -> argus.v1.TaskReportKind
+	8,   // 96: argus.v1.ReportTask.result:type_name -> argus.v1.TaskResult
+	8,   // 97: argus.v1.TaskView.result:type_name -> argus.v1.TaskResult
+	4,   // 98: argus.v1.TaskView.spec:type_name -> argus.v1.TaskSpec
+	1,   // 99: argus.v1.TaskReply.code:type_name -> argus.v1.ReplyCode
+	85,  // 100: argus.v1.TaskReply.task:type_name -> argus.v1.TaskView
+	4,   // 101: argus.v1.TaskWork.spec:type_name -> argus.v1.TaskSpec
+	85,  // 102: argus.v1.TaskList.items:type_name -> argus.v1.TaskView
+	78,  // 103: argus.v1.WebhookList.items:type_name -> argus.v1.WebhookView
+	71,  // 104: argus.v1.AlarmList.items:type_name -> argus.v1.AlarmView
+	1,   // 105: argus.v1.DeviceReply.code:type_name -> argus.v1.ReplyCode
+	96,  // 106: argus.v1.DeviceReply.device:type_name -> argus.v1.DeviceView
+	107, // 107: argus.v1.DeviceView.labels:type_name -> argus.v1.DeviceView.LabelsEntry
+	26,  // 108: argus.v1.DeviceView.sources:type_name -> argus.v1.ChannelSource
+	27,  // 109: argus.v1.DeviceView.info:type_name -> argus.v1.OnvifInfo
+	33,  // 110: argus.v1.DeviceView.motion:type_name -> argus.v1.DeviceMotionSet
+	56,  // 111: argus.v1.SetPlan.meta:type_name -> argus.v1.CommandMeta
+	44,  // 112: argus.v1.SetPlan.schedule:type_name -> argus.v1.PlanWindow
+	46,  // 113: argus.v1.SetPlan.event:type_name -> argus.v1.EventRecording
+	44,  // 114: argus.v1.PlanView.schedule:type_name -> argus.v1.PlanWindow
+	46,  // 115: argus.v1.PlanView.event:type_name -> argus.v1.EventRecording
+	1,   // 116: argus.v1.PlanReply.code:type_name -> argus.v1.ReplyCode
+	99,  // 117: argus.v1.PlanReply.plan:type_name -> argus.v1.PlanView
+	96,  // 118: argus.v1.DeviceList.items:type_name -> argus.v1.DeviceView
+	119, // [119:119] is the sub-list for method output_type
+	119, // [119:119] is the sub-list for method input_type
+	119, // [119:119] is the sub-list for extension type_name
+	119, // [119:119] is the sub-list for extension extendee
+	0,   // [0:119] is the sub-list for field type_name
 }
 
 func init() { file_events_pb_argus_proto_init() }
@@ -9419,6 +9508,7 @@ func file_events_pb_argus_proto_init() {
 		(*Envelope_PlanRecordingStopped)(nil),
 		(*Envelope_PlanSegmentRecorded)(nil),
 		(*Envelope_PlanSegmentDeleted)(nil),
+		(*Envelope_PlanSegmentsCompacted)(nil),
 		(*Envelope_ShardAcquired)(nil),
 		(*Envelope_ShardReleased)(nil),
 		(*Envelope_StreamViewed)(nil),
@@ -9445,16 +9535,16 @@ func file_events_pb_argus_proto_init() {
 	file_events_pb_argus_proto_msgTypes[13].OneofWrappers = []any{}
 	file_events_pb_argus_proto_msgTypes[30].OneofWrappers = []any{}
 	file_events_pb_argus_proto_msgTypes[33].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[53].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[57].OneofWrappers = []any{}
-	file_events_pb_argus_proto_msgTypes[71].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[54].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[58].OneofWrappers = []any{}
+	file_events_pb_argus_proto_msgTypes[72].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_events_pb_argus_proto_rawDesc), len(file_events_pb_argus_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   105,
+			NumMessages:   106,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -601,8 +601,10 @@ func BenchmarkClusterFailover(b *testing.B) {
 		b.Fatal(err)
 	}
 	t = time.Now()
-	facts := fillSegments(b, hindex, ids, days, time.Now().Truncate(time.Minute))
-	b.Logf("cluster history: %d segment facts (R3) in %s", facts, time.Since(t).Round(time.Second))
+	hend := time.Now().Truncate(time.Minute)
+	facts := fillSegments(b, hindex, ids, days, hend)
+	hours, _ := compactSegments(b, hindex, ids, days, hend) // as the plans' owners would have, hour by hour
+	b.Logf("cluster history: %d segment facts (R3) compacted into %d plan-hours in %s", facts, hours, time.Since(t).Round(time.Second))
 	hOwned, _, hAnswered := killRounds(kills, historyKills)
 	label := fmt.Sprintf("%d plans × %d days of 60 s segments (%d facts), %d kills", len(ids), days, facts, historyKills)
 	hoP50, hoP99 := rank(hOwned, .5), rank(hOwned, .99)
