@@ -219,32 +219,19 @@ func TestFailover(t *testing.T) {
 	loadWG.Wait()
 	t.Logf("command load: %d acknowledged, %d refused or failed (only while shards moved)", ok.Load(), fail.Load())
 
-	byPlan := map[string][][2]int64{}
+	resumed := time.Now()
+	resumedIn := 0
 	for i := 0; i < devices; i++ {
 		id := fmt.Sprintf("d%03d", i)
 		for _, r := range indexed(t, survivors[0], id, start) {
-			byPlan[id] = append(byPlan[id], [2]int64{r.start, r.end})
-		}
-	}
-	if len(byPlan) != devices {
-		t.Fatalf("%d plans recorded segments, want %d", len(byPlan), devices)
-	}
-	worst, worstPlan := int64(0), ""
-	for plan, ss := range byPlan {
-		slices.SortFunc(ss, func(a, b [2]int64) int { return int(a[0] - b[0]) })
-		if last := ss[len(ss)-1]; last[0] < killed.UnixMilli() {
-			t.Errorf("plan %s: no segment started after the kill (last %v)", plan, time.UnixMilli(last[0]))
-			continue
-		}
-		for i := 1; i < len(ss); i++ {
-			if gap := ss[i][0] - ss[i-1][1]; gap > worst {
-				worst, worstPlan = gap, fmt.Sprintf("%s: %s → %s", plan, time.UnixMilli(ss[i-1][1]).Format("15:04:05.000"), time.UnixMilli(ss[i][0]).Format("15:04:05.000"))
+			if r.start >= killed.UnixMilli() {
+				resumedIn++
+				break
 			}
 		}
 	}
-	t.Logf("largest recording gap of any plan: %d ms (%s; killed at %s; limit segment + 5 s)", worst, worstPlan, killed.Format("15:04:05.000"))
-	if worst > (segmentSec+5)*1000 {
-		t.Errorf("recording gap %d ms > segment + 5 s", worst)
+	if resumedIn != devices {
+		t.Errorf("%d of %d plans indexed a segment started after the kill", resumedIn, devices)
 	}
 
 	// Every acknowledged command is in the log.
@@ -310,11 +297,31 @@ func TestFailover(t *testing.T) {
 		}
 	}
 	index := map[string]bool{}
+	byPlan := map[string][][2]int64{}
 	for i := 0; i < devices; i++ {
 		id := fmt.Sprintf("d%03d", i)
 		for _, r := range indexed(t, stay, id, start) {
 			index[fmt.Sprintf("%s~1@%d", id, r.start)] = true
+			if r.start < resumed.UnixMilli() {
+				byPlan[id] = append(byPlan[id], [2]int64{r.start, r.end})
+			}
 		}
+	}
+	// Recording across the kill, from the index once every file is in it
+	// (a segment the victim published but had not indexed when it was
+	// killed is indexed when it comes back: its file is on its disk).
+	worst, worstPlan := int64(0), ""
+	for plan, ss := range byPlan {
+		slices.SortFunc(ss, func(a, b [2]int64) int { return int(a[0] - b[0]) })
+		for i := 1; i < len(ss); i++ {
+			if gap := ss[i][0] - ss[i-1][1]; gap > worst {
+				worst, worstPlan = gap, fmt.Sprintf("%s: %s → %s", plan, time.UnixMilli(ss[i-1][1]).Format("15:04:05.000"), time.UnixMilli(ss[i][0]).Format("15:04:05.000"))
+			}
+		}
+	}
+	t.Logf("largest recording gap of any plan up to %s: %d ms (%s; killed at %s; limit segment + 5 s)", resumed.Format("15:04:05.000"), worst, worstPlan, killed.Format("15:04:05.000"))
+	if worst > (segmentSec+5)*1000 {
+		t.Errorf("recording gap %d ms > segment + 5 s", worst)
 	}
 	var noIndex, noFile int
 	for ms := range files {
