@@ -69,6 +69,11 @@ func (s *Store) OpenSegments(ctx context.Context, replicas int) (*SegmentIndex, 
 		Discard:     jetstream.DiscardOld,
 		AllowMsgTTL: true,
 		AllowDirect: true, // lookups are direct gets (segments_read.go)
+		// A per-subject limit no hour reaches makes the server use 4 MB
+		// blocks rather than 8 MB: a cold lookup loads (reads and indexes)
+		// the whole block holding its fact, which halves (300 plans × 30
+		// days compacted: 1-hour lookup max 100 → 58 ms).
+		MaxMsgsPerSubject: 1 << 20,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("events: segment index: %w", err)
