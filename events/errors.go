@@ -33,11 +33,20 @@ func isConflict(err error) bool {
 }
 
 // isBusy is 10164: a replicated stream refuses a sequence check on a
-// subject while another checked message for it is being replicated. The
-// check is undecided, so the append is tried again.
+// subject while another checked message for it is being replicated; or
+// 10158: it refuses a message whose id is being replicated (an earlier
+// attempt of this append, or another writer's same fact, e.g. two nodes
+// compacting one hour). Either is undecided, so the append is tried
+// again: it then lands, is a duplicate (acked with the first's sequence)
+// or conflicts.
 func isBusy(err error) bool {
-	return apiCode(err) == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+	c := apiCode(err)
+	return c == jetstream.JSErrCodeStreamWrongLastSequenceConstant || c == jsErrCodeDuplicateInProcess
 }
+
+// jsErrCodeDuplicateInProcess is nats-server's JSStreamDuplicateMessageConflict
+// (nats.go has no constant for it).
+const jsErrCodeDuplicateInProcess jetstream.ErrorCode = 10158
 
 // isTemporary covers 10163 (stream temporarily unavailable, e.g. during a
 // leader change) and a missing responder while a stream leader is elected.
