@@ -171,18 +171,11 @@ func (x *SegmentIndex) Range(ctx context.Context, plan Ref, from, to time.Time) 
 // before, at least limit of them when it has that many (retention reads
 // them in order; with nothing that old it reads no fact at all).
 func (x *SegmentIndex) Oldest(ctx context.Context, plan Ref, before time.Time, limit int) ([]IndexedSegment, error) {
-	info, err := x.stream.Info(ctx, jetstream.WithSubjectFilter(segmentFilter(plan)))
+	oldEnough := SegmentSubject(plan, before.UnixMilli()) // subjects sort by hour
+	hours, err := x.hours(ctx, plan, func(subj string, _ uint64) bool { return subj <= oldEnough })
 	if err != nil {
 		return nil, err
 	}
-	oldEnough := SegmentSubject(plan, before.UnixMilli()) // subjects sort by hour
-	hours := make([]string, 0, len(info.State.Subjects))
-	for subj := range info.State.Subjects {
-		if subj <= oldEnough {
-			hours = append(hours, subj)
-		}
-	}
-	slices.Sort(hours) // YYYYMMDDHH sorts by time
 	var out []IndexedSegment
 	for i := 0; i < len(hours) && len(out) < limit; {
 		j := min(i+6, len(hours))
@@ -194,6 +187,23 @@ func (x *SegmentIndex) Oldest(ctx context.Context, plan Ref, before time.Time, l
 		i = j
 	}
 	return out, nil
+}
+
+// hours lists plan's hour subjects that keep (given each one's number of
+// facts) accepts, oldest first.
+func (x *SegmentIndex) hours(ctx context.Context, plan Ref, keep func(subject string, facts uint64) bool) ([]string, error) {
+	info, err := x.stream.Info(ctx, jetstream.WithSubjectFilter(segmentFilter(plan)))
+	if err != nil {
+		return nil, err
+	}
+	var hours []string
+	for subj, n := range info.State.Subjects {
+		if keep(subj, n) {
+			hours = append(hours, subj)
+		}
+	}
+	slices.Sort(hours) // YYYYMMDDHH sorts by time
+	return hours, nil
 }
 
 // Size is the number of facts and bytes the index holds.

@@ -39,18 +39,11 @@ const CompactSettle = 15 * time.Minute
 // and hold more than one fact, oldest first, at most limit of them. It
 // answers how many it compacted.
 func (x *SegmentIndex) CompactHours(ctx context.Context, plan Ref, node string, now time.Time, limit int) (int, error) {
-	info, err := x.stream.Info(ctx, jetstream.WithSubjectFilter(segmentFilter(plan)))
+	current := SegmentSubject(plan, now.Add(-CompactSettle).UnixMilli()) // subjects sort by hour
+	hours, err := x.hours(ctx, plan, func(subj string, n uint64) bool { return n > 1 && subj < current })
 	if err != nil {
 		return 0, err
 	}
-	current := SegmentSubject(plan, now.Add(-CompactSettle).UnixMilli()) // subjects sort by hour
-	var hours []string
-	for subj, n := range info.State.Subjects {
-		if n > 1 && subj < current {
-			hours = append(hours, subj)
-		}
-	}
-	slices.Sort(hours)
 	done := 0
 	for _, subj := range hours[:min(limit, len(hours))] {
 		if err := x.CompactHour(ctx, plan, node, subj); err != nil {
@@ -85,7 +78,7 @@ func (x *SegmentIndex) CompactHour(ctx context.Context, plan Ref, node, subject 
 		h.add(evs)
 		c := &pb.PlanSegmentsCompacted{Covers: last.Seq}
 		for _, s := range h.segments() {
-			c.Segments = append(c.Segments, h.live[s.Key])
+			c.Segments = append(c.Segments, h.live[s.Key].rec)
 		}
 		for _, d := range h.gone {
 			c.Deleted = append(c.Deleted, d)

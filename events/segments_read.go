@@ -47,14 +47,18 @@ func (x *SegmentIndex) fold(ctx context.Context, subjects []string) ([]IndexedSe
 // (a deleted key stays deleted), whether the facts are single records and
 // deletions or a compacted hour of them.
 type hourFold struct {
-	live map[string]*pb.PlanSegmentRecorded
-	seq  map[string]uint64 // of a live segment's recorded fact (0: inside a compacted one)
+	live map[string]liveSegment
 	gone map[string]*pb.PlanSegmentDeleted
+}
+
+type liveSegment struct {
+	rec *pb.PlanSegmentRecorded
+	seq uint64 // of its recorded fact (0: inside a compacted one)
 }
 
 func (h *hourFold) add(evs []Event) {
 	if h.live == nil {
-		h.live, h.seq, h.gone = map[string]*pb.PlanSegmentRecorded{}, map[string]uint64{}, map[string]*pb.PlanSegmentDeleted{}
+		h.live, h.gone = map[string]liveSegment{}, map[string]*pb.PlanSegmentDeleted{}
 	}
 	for _, e := range evs {
 		switch p := e.Envelope.Payload.(type) {
@@ -75,22 +79,22 @@ func (h *hourFold) add(evs []Event) {
 
 func (h *hourFold) record(r *pb.PlanSegmentRecorded, seq uint64) {
 	if h.gone[r.Key] == nil {
-		h.live[r.Key], h.seq[r.Key] = r, seq
+		h.live[r.Key] = liveSegment{r, seq}
 	}
 }
 
 func (h *hourFold) delete(d *pb.PlanSegmentDeleted) {
 	h.gone[d.Key] = d
 	delete(h.live, d.Key)
-	delete(h.seq, d.Key)
 }
 
 // segments are the live segments in start order.
 func (h *hourFold) segments() []IndexedSegment {
 	out := make([]IndexedSegment, 0, len(h.live))
-	for key, r := range h.live {
+	for key, l := range h.live {
+		r := l.rec
 		out = append(out, IndexedSegment{Key: key, Start: r.StartUnixMs, End: r.EndUnixMs, DurationMS: r.DurationMs, Alarms: r.Alarms,
-			Bytes: r.Bytes, Recovered: r.Recovered, Seq: h.seq[key]})
+			Bytes: r.Bytes, Recovered: r.Recovered, Seq: l.seq})
 	}
 	slices.SortFunc(out, func(a, b IndexedSegment) int {
 		return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.Key, b.Key))

@@ -82,8 +82,8 @@ func (s *RecordingsSink) Write(ctx context.Context, batch []events.Event) error 
 			// made (a projector that had not read them yet, or a rebuild,
 			// gets them only here).
 			for _, r := range p.PlanSegmentsCompacted.Segments {
-				if err = recorded(r, seq); err != nil {
-					break
+				if err == nil {
+					err = recorded(r, seq)
 				}
 			}
 			for _, d := range p.PlanSegmentsCompacted.Deleted {

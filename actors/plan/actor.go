@@ -88,6 +88,11 @@ type Actor struct {
 	retry     backoff.Backoff
 	retrying  bool
 
+	// compactedThrough is the settled hour of the last compaction round
+	// that left nothing to do: the index is listed again once a later hour
+	// settles, not every minute.
+	compactedThrough time.Time
+
 	sched     *schedule.Plan
 	recorder  *record.Recorder
 	recording bool
@@ -353,8 +358,16 @@ func (a *Actor) applyRetention() {
 			break
 		}
 	}
-	if _, err := a.deps.Index.CompactHours(ctx, a.ref, a.deps.Node, a.deps.now(), compactBatch); err != nil {
+	now := a.deps.now()
+	settled := now.Add(-events.CompactSettle).Truncate(time.Hour)
+	if settled.Equal(a.compactedThrough) {
+		return
+	}
+	switch n, err := a.deps.Index.CompactHours(ctx, a.ref, a.deps.Node, now, compactBatch); {
+	case err != nil:
 		a.deps.Log.Warn("index compaction failed; retried next round", "plan", a.ref.ID, "err", err)
+	case n < compactBatch:
+		a.compactedThrough = settled
 	}
 }
 
@@ -362,7 +375,9 @@ func (a *Actor) applyRetention() {
 const retentionBatch = 500
 
 // compactBatch is how many settled hours a retention step compacts: one
-// is due per hour; a migrated month (720) catches up in an hour.
+// is due per hour; a migrated month (720) catches up in an hour. Facts
+// that land in a compacted hour later (retention's deletions, a late
+// recovered segment) are folded by lookups until the next hour settles.
 const compactBatch = 12
 
 func (a *Actor) startRetention(c *actor.Context) {

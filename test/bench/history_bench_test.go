@@ -93,6 +93,11 @@ func (l historyLog) fill(b *testing.B, days int, end time.Time) int64 {
 	return fillSegments(b, l.index, planIDs(), days, end)
 }
 
+// planRef is the plan of device id's channel 1.
+func planRef(id string) events.Ref {
+	return events.Ref{Shard: events.ShardOf(id, events.DefaultShards), Kind: events.KindPlan, ID: events.ChannelID(id, 1)}
+}
+
 // planIDs are the devices of a historyLog.
 func planIDs() []string {
 	ids := make([]string, historyPlans)
@@ -118,7 +123,7 @@ func fillSegments(b *testing.B, index *events.SegmentIndex, ids []string, days i
 			for i := range next {
 				p, k := i/perPlan, i%perPlan
 				id := ids[p]
-				ref := events.Ref{Shard: events.ShardOf(id, events.DefaultShards), Kind: events.KindPlan, ID: events.ChannelID(id, 1)}
+				ref := planRef(id)
 				s := start.Add(time.Duration(k) * time.Minute)
 				seg := record.Segment{Key: historyKey(ref, s, k),
 					Start: s, End: s.Add(time.Minute), DurationMS: 60000, Bytes: 1 << 20}
@@ -174,7 +179,7 @@ func compactSegments(b *testing.B, index *events.SegmentIndex, ids []string, day
 	}
 	for h := first; h.Before(settled); h = h.Add(time.Hour) {
 		for _, id := range ids {
-			ref := events.Ref{Shard: events.ShardOf(id, events.DefaultShards), Kind: events.KindPlan, ID: events.ChannelID(id, 1)}
+			ref := planRef(id)
 			next <- hour{ref, events.SegmentSubject(ref, h.UnixMilli())}
 		}
 	}
@@ -228,7 +233,7 @@ func BenchmarkHistory(b *testing.B) {
 		// Hours spread over the whole history (others than the TTFB probes
 		// below read): most are out of every cache but the disk's.
 		id := fmt.Sprintf("h%03d", i*7%historyPlans)
-		ref := events.Ref{Shard: events.ShardOf(id, events.DefaultShards), Kind: events.KindPlan, ID: events.ChannelID(id, 1)}
+		ref := planRef(id)
 		from := end.Add(-time.Duration(1+(i*17+5)%(days*24-1)) * time.Hour)
 		t := time.Now()
 		segs, err := full.index.Range(ctx, ref, from, from.Add(time.Hour))
@@ -300,9 +305,10 @@ func playbackTTFB(b *testing.B, full historyLog, end time.Time, days int) string
 	}
 	var probes []probe
 	start := end.Add(-time.Duration(days*24*60) * time.Minute) // of fill's first segments
-	for i := range 51 {                                        // the first warms the node up and is not counted
+	// The first probe warms the node up and is not counted.
+	for i := range 51 {
 		id := fmt.Sprintf("h%03d", (i*11+3)%historyPlans)
-		ref := events.Ref{Shard: events.ShardOf(id, events.DefaultShards), Kind: events.KindPlan, ID: events.ChannelID(id, 1)}
+		ref := planRef(id)
 		from := end.Add(-time.Duration(1+(i*13)%(days*24-1)) * time.Hour)
 		// The keys, from fill's naming: the index is not read before the
 		// request, so its lookups are as cold as a viewer's.
